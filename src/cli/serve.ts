@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { startServer } from '../server/app.js';
+import { loadConfig } from '../server/config.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the storage server (metadata in SQLite, bytes in files, under the data directory)')
+    .option('--data <dir>', 'data directory (env TESSERA_DATA)', undefined)
+    .option('--address <host:port>', 'listen address, port 0 for any free port (env TESSERA_ADDRESS)', undefined)
+    .option('--config <file>', 'JSON config file with users and limits (env TESSERA_CONFIG)', undefined)
+    .option('--log-level <level>', 'debug, info, warn, error or silent (env TESSERA_LOG_LEVEL)', undefined)
+    .option('--domain <domain>', 'serve virtual-host style requests for <bucket>.<domain> (env TESSERA_DOMAIN)', undefined)
+    .action(async (flags: { data?: string; address?: string; config?: string; logLevel?: string; domain?: string }) => {
+      let config;
+      try {
+        config = await loadConfig(flags);
+      } catch (err) {
+        console.error(`Error: ${(err as Error).message}`);
+        process.exit(2);
+      }
+      const server = await startServer(config);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        server.logger.info({ signal }, 'shutting down');
+        void server.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            console.error(err);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+}

@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Crc64 } from './crc64.js';
+import { errors } from './errors.js';
+import { newBlobId } from './ids.js';
+import type { Digests, ExtraDigest, Segment } from './types.js';
+
+/** Small network chunks are gathered into writes of this size: fewer syscalls, same memory bound. */
+const WRITE_BATCH_BYTES = 1 << 20;
+
+/** A body that is on disk and durable but not yet visible under its final name. */
+export interface StagedBlob {
+  tempPath: string;
+  digests: Digests;
+}
+
+/**
+ * Bytes live in files named by random ids (`blobs/ab/<id>`), never by user input,
+ * so no key can reach outside the data directory. A blob is written to `tmp/`,
+ * fsynced, and only then renamed into place; metadata is committed after that, so
+ * a crash leaves at worst an unreferenced file, which `sweepOrphans` removes.
+ */
+export class BlobStore {
+  private readonly blobDir: string;
+  private readonly tempDir: string;
+
+  private constructor(root: string) {
+    this.blobDir = join(root, 'blobs');
+    this.tempDir = join(root, 'tmp');
+  }
+
+  static async open(root: string): Promise<BlobStore> {
+    const store = new BlobStore(root);
+    // Leftovers of writes a crash interrupted: never committed, never visible.
+    await rm(store.tempDir, { recursive: true, force: true });
+    await mkdir(store.tempDir, { recursive: true });
+    await Promise.all(
+      Array.from({ length: 256 }, (_, i) => mkdir(join(store.blobDir, i.toString(16).padStart(2, '0')), { recursive: true })),
+    );
+    return store;
+  }
+
+  pathOf(blobId: string): string {
+    if (!/^[0-9a-f]{32}$/.test(blobId)) throw new Error(`not a blob id: ${blobId}`);
+    return join(this.blobDir, blobId.slice(0, 2), blobId);
+  }
+
+  /** Streams `body` to a temp file, hashing as it goes, and fsyncs it. */
+  async stage(body: AsyncIterable<Buffer>, extra: ExtraDigest[] = [], expectedSize?: number): Promise<StagedBlob> {
+    const tempPath = join(this.tempDir, newBlobId());
+    const md5 = createHash('md5');
+    const sha256 = extra.includes('sha256') ? createHash('sha256') : undefined;
+    const crc64 = extra.includes('crc64') ? new Crc64() : undefined;
+    const file = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    let size = 0;
+    try {
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      const flush = async () => {
+        if (batchBytes === 0) return;
+        const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
+        batch = [];
+        batchBytes = 0;
+        await file.write(data);
+      };
+      for await (const chunk of body) {
+        size += chunk.length;
+        md5.update(chunk);
+        sha256?.update(chunk);
+        crc64?.update(chunk);
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+      }
+      await flush();
+      if (expectedSize !== undefined && size !== expectedSize) throw errors.incompleteBody();
+      await file.sync();
+    } catch (err) {
+      await file.close().catch(() => {});
+      await unlink(tempPath).catch(() => {});
+      throw err;
+    }
+    await file.close();
+    return {
+      tempPath,
+      digests: { size, md5: md5.digest(), sha256: sha256?.digest(), crc64: crc64?.toDecimal() },
+    };
+  }
+
+  /** Moves a staged blob into place durably and returns its id. */
+  async promote(staged: StagedBlob): Promise<string> {
+    const blobId = newBlobId();
+    const dir = join(this.blobDir, blobId.slice(0, 2));
+    await rename(staged.tempPath, join(dir, blobId));
+    await fsyncDirectory(dir);
+    return blobId;
+  }
+
+  async discard(staged: StagedBlob): Promise<void> {
+    await unlink(staged.tempPath).catch(() => {});
+  }
+
+  async remove(blobIds: Iterable<string>): Promise<void> {
+    await Promise.all([...blobIds].map((id) => unlink(this.pathOf(id)).catch(() => {})));
+  }
+
+  /**
+   * Streams bytes [start, end] (inclusive) of an object made of `segments`,
+   * one file after another, opening each only when its turn comes.
+   */
+  read(segments: Segment[], start: number, end: number): Readable {
+    const self = this;
+    async function* generate(): AsyncGenerator<Buffer> {
+      for (const segment of segments) {
+        const segEnd = segment.offset + segment.size - 1;
+        if (segEnd < start || segment.offset > end || segment.size === 0) continue;
+        const from = Math.max(start, segment.offset) - segment.offset;
+        const to = Math.min(end, segEnd) - segment.offset;
+        yield* createReadStream(self.pathOf(segment.blobId), { start: from, end: to, highWaterMark: 256 * 1024 });
+      }
+    }
+    return Readable.from(generate(), { objectMode: false });
+  }
+
+  /**
+   * Deletes blob files no metadata refers to: left by a crash between rename and
+   * commit, or between a delete's commit and its unlink. Only files older than
+   * `olderThan` are touched, so writes in flight are safe.
+   */
+  async sweepOrphans(isReferenced: (blobId: string) => boolean, olderThan: Date): Promise<number> {
+    let removed = 0;
+    for (const dir of await readdir(this.blobDir)) {
+      const dirPath = join(this.blobDir, dir);
+      for (const name of await readdir(dirPath)) {
+        if (isReferenced(name)) continue;
+        const path = join(dirPath, name);
+        const info = await stat(path).catch(() => undefined);
+        if (info && info.mtime < olderThan && !isReferenced(name)) {
+          await unlink(path).catch(() => {});
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The one error type every layer throws. `code` uses the S3 error vocabulary
+ * (NoSuchBucket, InvalidPart, …) because S3, OSS and most peers share it; each
+ * dialect renders it in its own wire format and may rename a code.
+ */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number = 400,
+    /** Extra fields a dialect may render into its error body (e.g. UploadId, ArgumentName). */
+    readonly detail: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+}
+
+export const errors = {
+  noSuchBucket: (bucket: string) =>
+    new ServiceError('NoSuchBucket', 'The specified bucket does not exist.', 404, { BucketName: bucket }),
+  noSuchKey: (key: string) => new ServiceError('NoSuchKey', 'The specified key does not exist.', 404, { Key: key }),
+  noSuchUpload: (uploadId: string) =>
+    new ServiceError(
+      'NoSuchUpload',
+      'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+      404,
+      { UploadId: uploadId },
+    ),
+  invalidArgument: (message: string, name?: string, value?: string) =>
+    new ServiceError(
+      'InvalidArgument',
+      message,
+      400,
+      name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' },
+    ),
+  accessDenied: () => new ServiceError('AccessDenied', 'Access Denied.', 403),
+  malformedXML: () =>
+    new ServiceError(
+      'MalformedXML',
+      'The XML you provided was not well-formed or did not validate against our published schema.',
+      400,
+    ),
+  badDigest: (what = 'Content-MD5') =>
+    new ServiceError('BadDigest', `The ${what} you specified did not match what we received.`, 400),
+  incompleteBody: () =>
+    new ServiceError('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 400),
+  internal: () => new ServiceError('InternalError', 'We encountered an internal error. Please try again.', 500),
+};

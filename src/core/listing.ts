@@ -1,0 +1,94 @@
+/**
+ * Prefix/delimiter paging shared by object and upload listings. Rows come from
+ * an index in UTF-8 byte order (which is code-point order); each common prefix
+ * costs one seek past it instead of a scan of everything below it.
+ */
+
+const BATCH = 1000;
+
+export interface PrefixListing<T> {
+  prefix: string;
+  delimiter?: string;
+  /** Exclusive marker: only keys after it. */
+  after?: string;
+  /** Items plus common prefixes on the page. */
+  max: number;
+  keyOf: (item: T) => string;
+  /** Rows with `after < key` and `lower <= key < upper` (no upper bound when undefined), in key order. */
+  fetch: (after: string, lower: string, upper: string | undefined, limit: number) => T[];
+}
+
+export interface PrefixPage<T> {
+  items: T[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix on the page. */
+  nextMarker?: string;
+  lastWasCommonPrefix: boolean;
+}
+
+/** The smallest string greater than every string that starts with `prefix`; undefined if none. */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const codePoints = [...prefix];
+  while (codePoints.length > 0) {
+    const last = codePoints.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      const next = last === 0xd7ff ? 0xe000 : last + 1;
+      return codePoints.join('') + String.fromCodePoint(next);
+    }
+  }
+  return undefined;
+}
+
+export function listByPrefix<T>(listing: PrefixListing<T>): PrefixPage<T> {
+  const { prefix, delimiter, max, keyOf } = listing;
+  const upper = prefixUpperBound(prefix);
+  const page: PrefixPage<T> = { items: [], commonPrefixes: [], isTruncated: false, lastWasCommonPrefix: false };
+
+  let after = listing.after ?? '';
+  let lower = prefix;
+  // A marker inside a common prefix means that prefix was already returned.
+  let skipPrefix = delimiter && listing.after ? commonPrefixOf(listing.after, prefix, delimiter) : undefined;
+  if (skipPrefix !== undefined) {
+    const past = prefixUpperBound(skipPrefix);
+    if (past === undefined) return page;
+    if (past > lower) lower = past;
+  }
+
+  for (;;) {
+    const rows = listing.fetch(after, lower, upper, Math.min(BATCH, max + 1));
+    if (rows.length === 0) return page;
+    let reseek = false;
+    for (const row of rows) {
+      const key = keyOf(row);
+      after = key;
+      const common = delimiter ? commonPrefixOf(key, prefix, delimiter) : undefined;
+      if (common !== undefined && common === skipPrefix) continue;
+      if (page.items.length + page.commonPrefixes.length >= max) {
+        page.isTruncated = true;
+        return page;
+      }
+      if (common !== undefined) {
+        page.commonPrefixes.push(common);
+        page.nextMarker = common;
+        page.lastWasCommonPrefix = true;
+        skipPrefix = common;
+        const past = prefixUpperBound(common);
+        if (past === undefined) return page;
+        lower = past;
+        reseek = true;
+        break;
+      }
+      page.items.push(row);
+      page.nextMarker = key;
+      page.lastWasCommonPrefix = false;
+    }
+    if (!reseek && rows.length < Math.min(BATCH, max + 1)) return page;
+  }
+}
+
+function commonPrefixOf(key: string, prefix: string, delimiter: string): string | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const index = key.indexOf(delimiter, prefix.length);
+  return index < 0 ? undefined : key.slice(0, index + delimiter.length);
+}

@@ -1,0 +1,448 @@
+import Database from 'better-sqlite3';
+import type { ObjectAttributes, ObjectHeaders, ObjectInfo, PartInfo, Segment, UploadInfo } from './types.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS buckets (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS objects (
+  id INTEGER PRIMARY KEY,
+  bucket TEXT NOT NULL,
+  key TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  last_modified INTEGER NOT NULL,
+  headers TEXT NOT NULL,
+  user_meta TEXT NOT NULL,
+  parts_count INTEGER,
+  crc64 TEXT,
+  UNIQUE (bucket, key)
+);
+CREATE TABLE IF NOT EXISTS segments (
+  object_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  blob_id TEXT NOT NULL,
+  offset INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  part_number INTEGER NOT NULL,
+  PRIMARY KEY (object_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS segments_by_blob ON segments (blob_id);
+CREATE TABLE IF NOT EXISTS uploads (
+  upload_id TEXT PRIMARY KEY,
+  bucket TEXT NOT NULL,
+  key TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  initiated INTEGER NOT NULL,
+  headers TEXT NOT NULL,
+  user_meta TEXT NOT NULL,
+  -- set once completed: kept so a repeated Complete answers the same result
+  completed_at INTEGER,
+  completed_fingerprint TEXT,
+  completed_etag TEXT
+);
+CREATE INDEX IF NOT EXISTS open_uploads_by_key ON uploads (bucket, key, upload_id) WHERE completed_at IS NULL;
+CREATE TABLE IF NOT EXISTS parts (
+  upload_id TEXT NOT NULL,
+  part_number INTEGER NOT NULL,
+  blob_id TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  last_modified INTEGER NOT NULL,
+  crc64 TEXT,
+  PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS parts_by_blob ON parts (blob_id);
+`;
+
+interface ObjectRow {
+  id: number;
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  last_modified: number;
+  headers: string;
+  user_meta: string;
+  parts_count: number | null;
+  crc64: string | null;
+}
+
+interface UploadRow {
+  upload_id: string;
+  bucket: string;
+  key: string;
+  owner: string;
+  initiated: number;
+  headers: string;
+  user_meta: string;
+  completed_at: number | null;
+  completed_fingerprint: string | null;
+  completed_etag: string | null;
+}
+
+interface PartRow {
+  part_number: number;
+  blob_id: string;
+  size: number;
+  etag: string;
+  last_modified: number;
+  crc64: string | null;
+}
+
+export interface StoredObject extends ObjectInfo {
+  id: number;
+}
+
+export interface StoredUpload extends UploadInfo {
+  completed?: { at: Date; fingerprint: string; etag: string };
+}
+
+export interface StoredPart extends PartInfo {
+  blobId: string;
+}
+
+export interface NewObject extends ObjectAttributes {
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+  partsCount?: number;
+  crc64?: string;
+  segments: Array<Omit<Segment, 'offset'>>;
+}
+
+function toObject(row: ObjectRow): StoredObject {
+  return {
+    id: row.id,
+    bucket: row.bucket,
+    key: row.key,
+    size: row.size,
+    etag: row.etag,
+    lastModified: new Date(row.last_modified),
+    headers: JSON.parse(row.headers) as ObjectHeaders,
+    userMeta: JSON.parse(row.user_meta) as Record<string, string>,
+    partsCount: row.parts_count ?? undefined,
+    crc64: row.crc64 ?? undefined,
+  };
+}
+
+function toUpload(row: UploadRow): StoredUpload {
+  return {
+    uploadId: row.upload_id,
+    bucket: row.bucket,
+    key: row.key,
+    owner: row.owner,
+    initiated: new Date(row.initiated),
+    headers: JSON.parse(row.headers) as ObjectHeaders,
+    userMeta: JSON.parse(row.user_meta) as Record<string, string>,
+    completed:
+      row.completed_at === null
+        ? undefined
+        : { at: new Date(row.completed_at), fingerprint: row.completed_fingerprint ?? '', etag: row.completed_etag ?? '' },
+  };
+}
+
+function toPart(row: PartRow): StoredPart {
+  return {
+    partNumber: row.part_number,
+    blobId: row.blob_id,
+    size: row.size,
+    etag: row.etag,
+    lastModified: new Date(row.last_modified),
+    crc64: row.crc64 ?? undefined,
+  };
+}
+
+/**
+ * All metadata in one SQLite file. Every query that pages is an index range
+ * scan, so its cost is the page it returns, not the number of rows before it.
+ * better-sqlite3 is synchronous: each method runs to completion on the event
+ * loop, which makes every multi-statement change atomic without locks.
+ */
+export class MetaStore {
+  private readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a commit is on disk before the client hears "200"; survives power loss, not just kill -9.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = OFF');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.stmt = {
+      insertBucket: db.prepare('INSERT INTO buckets (name, owner, created_at) VALUES (?, ?, ?)'),
+      getBucket: db.prepare<[string], { name: string; owner: string; created_at: number }>(
+        'SELECT * FROM buckets WHERE name = ?',
+      ),
+      listBuckets: db.prepare<[], { name: string; owner: string; created_at: number }>('SELECT * FROM buckets ORDER BY name'),
+      deleteBucket: db.prepare('DELETE FROM buckets WHERE name = ?'),
+      anyObject: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM objects WHERE bucket = ? LIMIT 1'),
+      getObject: db.prepare<[string, string], ObjectRow>('SELECT * FROM objects WHERE bucket = ? AND key = ?'),
+      insertObject: db.prepare(
+        `INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64)
+         VALUES (@bucket, @key, @size, @etag, @lastModified, @headers, @userMeta, @partsCount, @crc64)`,
+      ),
+      deleteObjectRow: db.prepare('DELETE FROM objects WHERE id = ?'),
+      segmentsOf: db.prepare<[number], { blob_id: string; offset: number; size: number; part_number: number }>(
+        'SELECT blob_id, offset, size, part_number FROM segments WHERE object_id = ? ORDER BY seq',
+      ),
+      insertSegment: db.prepare(
+        'INSERT INTO segments (object_id, seq, blob_id, offset, size, part_number) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      deleteSegments: db.prepare('DELETE FROM segments WHERE object_id = ?'),
+      blobInSegments: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM segments WHERE blob_id = ? LIMIT 1'),
+      blobInParts: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM parts WHERE blob_id = ? LIMIT 1'),
+      listObjects: db.prepare<[string, string, string, string, number], ObjectRow>(
+        `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`,
+      ),
+      listObjectsNoUpper: db.prepare<[string, string, string, number], ObjectRow>(
+        `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? ORDER BY key LIMIT ?`,
+      ),
+      insertUpload: db.prepare(
+        `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getUpload: db.prepare<[string], UploadRow>('SELECT * FROM uploads WHERE upload_id = ?'),
+      deleteUpload: db.prepare('DELETE FROM uploads WHERE upload_id = ?'),
+      markCompleted: db.prepare(
+        'UPDATE uploads SET completed_at = ?, completed_fingerprint = ?, completed_etag = ? WHERE upload_id = ?',
+      ),
+      openUploadsOfBucket: db.prepare<[string], { upload_id: string }>(
+        'SELECT upload_id FROM uploads WHERE bucket = ?',
+      ),
+      staleUploads: db.prepare<[number, number], { upload_id: string }>(
+        `SELECT upload_id FROM uploads
+         WHERE (completed_at IS NULL AND initiated < ?) OR (completed_at IS NOT NULL AND completed_at < ?)`,
+      ),
+      listUploadsAfter: db.prepare<[string, string, string, string, string, number], UploadRow>(
+        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?) AND key >= ? AND key < ?
+         ORDER BY key, upload_id LIMIT ?`,
+      ),
+      listUploadsAfterNoUpper: db.prepare<[string, string, string, string, number], UploadRow>(
+        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?) AND key >= ?
+         ORDER BY key, upload_id LIMIT ?`,
+      ),
+      listUploadsSameKey: db.prepare<[string, string, string, number], UploadRow>(
+        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND key = ? AND upload_id > ?
+         ORDER BY upload_id LIMIT ?`,
+      ),
+      getPart: db.prepare<[string, number], PartRow>('SELECT * FROM parts WHERE upload_id = ? AND part_number = ?'),
+      upsertPart: db.prepare(
+        `INSERT INTO parts (upload_id, part_number, blob_id, size, etag, last_modified, crc64)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (upload_id, part_number) DO UPDATE SET
+           blob_id = excluded.blob_id, size = excluded.size, etag = excluded.etag,
+           last_modified = excluded.last_modified, crc64 = excluded.crc64`,
+      ),
+      listParts: db.prepare<[string, number, number], PartRow>(
+        'SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?',
+      ),
+      allParts: db.prepare<[string], PartRow>('SELECT * FROM parts WHERE upload_id = ? ORDER BY part_number'),
+      deleteParts: db.prepare('DELETE FROM parts WHERE upload_id = ?'),
+      allBlobIds: db.prepare<[], { blob_id: string }>(
+        'SELECT blob_id FROM segments UNION SELECT blob_id FROM parts',
+      ),
+    };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Runs `fn` in one transaction: all of its changes commit together or none do. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // Buckets
+
+  insertBucket(name: string, owner: string, createdAt: Date): void {
+    this.stmt.insertBucket.run(name, owner, createdAt.getTime());
+  }
+
+  getBucket(name: string): { name: string; owner: string; createdAt: Date } | undefined {
+    const row = this.stmt.getBucket.get(name);
+    return row && { name: row.name, owner: row.owner, createdAt: new Date(row.created_at) };
+  }
+
+  listBuckets(): Array<{ name: string; owner: string; createdAt: Date }> {
+    return this.stmt.listBuckets.all().map((row) => ({ name: row.name, owner: row.owner, createdAt: new Date(row.created_at) }));
+  }
+
+  deleteBucket(name: string): void {
+    this.stmt.deleteBucket.run(name);
+  }
+
+  bucketHasObjects(name: string): boolean {
+    return this.stmt.anyObject.get(name) !== undefined;
+  }
+
+  // Objects
+
+  getObject(bucket: string, key: string): StoredObject | undefined {
+    const row = this.stmt.getObject.get(bucket, key);
+    return row && toObject(row);
+  }
+
+  segmentsOf(objectId: number): Segment[] {
+    return this.stmt.segmentsOf.all(objectId).map((row) => ({
+      blobId: row.blob_id,
+      offset: row.offset,
+      size: row.size,
+      partNumber: row.part_number,
+    }));
+  }
+
+  /** Inserts an object, replacing any at the same key; returns the blob ids the old one held. */
+  putObject(object: NewObject): string[] {
+    const released = this.deleteObject(object.bucket, object.key);
+    const { lastInsertRowid } = this.stmt.insertObject.run({
+      bucket: object.bucket,
+      key: object.key,
+      size: object.size,
+      etag: object.etag,
+      lastModified: object.lastModified.getTime(),
+      headers: JSON.stringify(object.headers),
+      userMeta: JSON.stringify(object.userMeta),
+      partsCount: object.partsCount ?? null,
+      crc64: object.crc64 ?? null,
+    });
+    let offset = 0;
+    object.segments.forEach((segment, seq) => {
+      this.stmt.insertSegment.run(lastInsertRowid, seq, segment.blobId, offset, segment.size, segment.partNumber);
+      offset += segment.size;
+    });
+    return released;
+  }
+
+  /** Deletes an object's row and segments; returns the blob ids it held. */
+  deleteObject(bucket: string, key: string): string[] {
+    const existing = this.stmt.getObject.get(bucket, key);
+    if (!existing) return [];
+    const blobIds = this.stmt.segmentsOf.all(existing.id).map((row) => row.blob_id);
+    this.stmt.deleteSegments.run(existing.id);
+    this.stmt.deleteObjectRow.run(existing.id);
+    return blobIds;
+  }
+
+  /** Objects with `after < key` and `key` in [lower, upper), in key order (UTF-8 byte order). */
+  listObjects(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): StoredObject[] {
+    const rows =
+      upper === undefined
+        ? this.stmt.listObjectsNoUpper.all(bucket, after, lower, limit)
+        : this.stmt.listObjects.all(bucket, after, lower, upper, limit);
+    return rows.map(toObject);
+  }
+
+  // Blob references
+
+  isBlobReferenced(blobId: string): boolean {
+    return this.stmt.blobInSegments.get(blobId) !== undefined || this.stmt.blobInParts.get(blobId) !== undefined;
+  }
+
+  /** Of the given blob ids, those nothing refers to any more (call inside the transaction that released them). */
+  unreferenced(blobIds: Iterable<string>): string[] {
+    return [...new Set(blobIds)].filter((id) => !this.isBlobReferenced(id));
+  }
+
+  allBlobIds(): Set<string> {
+    return new Set(this.stmt.allBlobIds.all().map((row) => row.blob_id));
+  }
+
+  // Uploads
+
+  insertUpload(upload: UploadInfo): void {
+    this.stmt.insertUpload.run(
+      upload.uploadId,
+      upload.bucket,
+      upload.key,
+      upload.owner,
+      upload.initiated.getTime(),
+      JSON.stringify(upload.headers),
+      JSON.stringify(upload.userMeta),
+    );
+  }
+
+  getUpload(uploadId: string): StoredUpload | undefined {
+    const row = this.stmt.getUpload.get(uploadId);
+    return row && toUpload(row);
+  }
+
+  /** Deletes an upload and its parts; returns the blob ids the parts held. */
+  deleteUpload(uploadId: string): string[] {
+    const blobIds = this.stmt.allParts.all(uploadId).map((row) => row.blob_id);
+    this.stmt.deleteParts.run(uploadId);
+    this.stmt.deleteUpload.run(uploadId);
+    return blobIds;
+  }
+
+  markCompleted(uploadId: string, at: Date, fingerprint: string, etag: string): string[] {
+    const blobIds = this.stmt.allParts.all(uploadId).map((row) => row.blob_id);
+    this.stmt.deleteParts.run(uploadId);
+    this.stmt.markCompleted.run(at.getTime(), fingerprint, etag, uploadId);
+    return blobIds;
+  }
+
+  uploadIdsOfBucket(bucket: string): string[] {
+    return this.stmt.openUploadsOfBucket.all(bucket).map((row) => row.upload_id);
+  }
+
+  staleUploadIds(initiatedBefore: Date, completedBefore: Date): string[] {
+    return this.stmt.staleUploads.all(initiatedBefore.getTime(), completedBefore.getTime()).map((row) => row.upload_id);
+  }
+
+  /** Open uploads after the cursor (key, uploadId) with key in [lower, upper), ordered by key then id. */
+  listUploadsAfter(
+    bucket: string,
+    after: { key: string; uploadId: string },
+    lower: string,
+    upper: string | undefined,
+    limit: number,
+  ): StoredUpload[] {
+    const rows =
+      upper === undefined
+        ? this.stmt.listUploadsAfterNoUpper.all(bucket, after.key, after.uploadId, lower, limit)
+        : this.stmt.listUploadsAfter.all(bucket, after.key, after.uploadId, lower, upper, limit);
+    return rows.map(toUpload);
+  }
+
+  listUploadsOfKeyAfterId(bucket: string, key: string, afterUploadId: string, limit: number): StoredUpload[] {
+    return this.stmt.listUploadsSameKey.all(bucket, key, afterUploadId, limit).map(toUpload);
+  }
+
+  // Parts
+
+  getPart(uploadId: string, partNumber: number): StoredPart | undefined {
+    const row = this.stmt.getPart.get(uploadId, partNumber);
+    return row && toPart(row);
+  }
+
+  /** Inserts or replaces a part; returns the blob id of the part it replaced, if any. */
+  upsertPart(uploadId: string, part: StoredPart): string | undefined {
+    const previous = this.stmt.getPart.get(uploadId, part.partNumber);
+    this.stmt.upsertPart.run(
+      uploadId,
+      part.partNumber,
+      part.blobId,
+      part.size,
+      part.etag,
+      part.lastModified.getTime(),
+      part.crc64 ?? null,
+    );
+    return previous?.blob_id;
+  }
+
+  listParts(uploadId: string, afterPartNumber: number, limit: number): StoredPart[] {
+    return this.stmt.listParts.all(uploadId, afterPartNumber, limit).map(toPart);
+  }
+
+  allParts(uploadId: string): StoredPart[] {
+    return this.stmt.allParts.all(uploadId).map(toPart);
+  }
+}

@@ -1,0 +1,626 @@
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { BlobStore, type StagedBlob } from './blob-store.js';
+import { crc64Combine } from './crc64.js';
+import { ServiceError, errors } from './errors.js';
+import { newUploadId } from './ids.js';
+import { listByPrefix, prefixUpperBound } from './listing.js';
+import { MetaStore, type StoredObject, type StoredPart, type StoredUpload } from './meta-store.js';
+import { validateBucketName, validateObjectKey } from './names.js';
+import type {
+  Actor,
+  BucketInfo,
+  CompletedPart,
+  ListObjectsPage,
+  ListObjectsQuery,
+  ListPartsPage,
+  ListUploadsPage,
+  ListUploadsQuery,
+  ObjectAttributes,
+  ObjectInfo,
+  PartInfo,
+  Segment,
+  UploadInfo,
+  WriteOptions,
+} from './types.js';
+
+export const MAX_PART_NUMBER = 10_000;
+export const MAX_PAGE = 1000;
+/** Sorts after every upload id (ids are upper-case hex). */
+const AFTER_ALL_UPLOAD_IDS = '~';
+
+export interface StorageOptions {
+  /** Smallest part (but the last) Complete accepts, in bytes. */
+  minPartSize: number;
+  /** Incomplete uploads older than this (ms) are aborted by the sweep. */
+  uploadExpiryMs: number;
+}
+
+export interface CompleteOptions {
+  /** Overrides StorageOptions.minPartSize (OSS allows 100 KB parts). */
+  minPartSize?: number;
+  /** Use every uploaded part in order instead of a client-sent list (OSS `x-oss-complete-all`). */
+  completeAll?: boolean;
+  /** Fail with FileAlreadyExists if the key exists (OSS `x-oss-forbid-overwrite`). */
+  forbidOverwrite?: boolean;
+  /** Compute the object's CRC-64 from the parts' CRCs when every part has one. */
+  withCrc64?: boolean;
+}
+
+export interface CompleteResult {
+  bucket: string;
+  key: string;
+  etag: string;
+  size: number;
+  crc64?: string;
+}
+
+export interface ObjectRead {
+  info: ObjectInfo;
+  segments: Segment[];
+}
+
+/**
+ * The protocol-free storage engine: buckets, objects, multipart uploads and parts.
+ * Dialects translate wire requests into these calls and ServiceErrors back into
+ * their own error format. Ownership is enforced here, once, for every dialect.
+ */
+export class Storage {
+  private sweepTimer?: NodeJS.Timeout;
+
+  private constructor(
+    private readonly meta: MetaStore,
+    private readonly blobs: BlobStore,
+    readonly options: StorageOptions,
+  ) {}
+
+  static async open(dataDir: string, options: StorageOptions): Promise<Storage> {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const blobs = await BlobStore.open(dataDir);
+    const meta = new MetaStore(join(dataDir, 'meta.db'));
+    const storage = new Storage(meta, blobs, options);
+    const startedAt = new Date();
+    // Orphans can only predate this start; sweep them without holding up the listener.
+    setImmediate(() => {
+      const referenced = meta.allBlobIds();
+      void blobs.sweepOrphans((id) => referenced.has(id) || meta.isBlobReferenced(id), startedAt).catch(() => {});
+    });
+    return storage;
+  }
+
+  /** Starts the periodic abort of stale uploads. */
+  startSweeper(intervalMs = 60 * 60 * 1000): void {
+    void this.sweepStaleUploads().catch(() => {});
+    this.sweepTimer = setInterval(() => void this.sweepStaleUploads().catch(() => {}), intervalMs);
+    this.sweepTimer.unref();
+  }
+
+  close(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.meta.close();
+  }
+
+  // Buckets
+
+  listBuckets(actor: Actor): BucketInfo[] {
+    return this.meta.listBuckets().filter((bucket) => actor.root || bucket.owner === actor.userId);
+  }
+
+  createBucket(actor: Actor, name: string): void {
+    validateBucketName(name);
+    this.meta.transaction(() => {
+      const existing = this.meta.getBucket(name);
+      if (existing) {
+        if (existing.owner === actor.userId) {
+          throw new ServiceError(
+            'BucketAlreadyOwnedByYou',
+            'Your previous request to create the named bucket succeeded and you already own it.',
+            409,
+            { BucketName: name },
+          );
+        }
+        throw new ServiceError(
+          'BucketAlreadyExists',
+          'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.',
+          409,
+          { BucketName: name },
+        );
+      }
+      this.meta.insertBucket(name, actor.userId, new Date());
+    });
+  }
+
+  headBucket(actor: Actor, name: string): BucketInfo {
+    return this.requireBucket(actor, name);
+  }
+
+  /** Deletes an empty bucket; its incomplete uploads go with it. */
+  async deleteBucket(actor: Actor, name: string): Promise<void> {
+    this.requireBucket(actor, name);
+    const released = this.meta.transaction(() => {
+      if (this.meta.bucketHasObjects(name)) {
+        throw new ServiceError('BucketNotEmpty', 'The bucket you tried to delete is not empty.', 409, { BucketName: name });
+      }
+      const blobIds = this.meta.uploadIdsOfBucket(name).flatMap((id) => this.meta.deleteUpload(id));
+      this.meta.deleteBucket(name);
+      return this.meta.unreferenced(blobIds);
+    });
+    await this.blobs.remove(released);
+  }
+
+  // Objects
+
+  async putObject(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    body: AsyncIterable<Buffer>,
+    attributes: ObjectAttributes,
+    write: WriteOptions & { expectedSize?: number; forbidOverwrite?: boolean } = {},
+  ): Promise<ObjectInfo> {
+    this.requireBucket(actor, bucket);
+    validateObjectKey(key);
+    const staged = await this.stageVerified(body, write);
+    const blobId = await this.blobs.promote(staged);
+    const info: ObjectInfo = {
+      bucket,
+      key,
+      size: staged.digests.size,
+      etag: staged.digests.md5.toString('hex'),
+      lastModified: new Date(),
+      crc64: staged.digests.crc64,
+      ...attributes,
+    };
+    let released: string[];
+    try {
+      released = this.meta.transaction(() => {
+        this.requireBucket(actor, bucket);
+        if (write.forbidOverwrite && this.meta.getObject(bucket, key)) throw fileAlreadyExists();
+        const old = this.meta.putObject({ ...info, segments: [{ blobId, size: info.size, partNumber: 1 }] });
+        return this.meta.unreferenced(old);
+      });
+    } catch (err) {
+      await this.blobs.remove([blobId]);
+      throw err;
+    }
+    await this.blobs.remove(released);
+    return info;
+  }
+
+  headObject(actor: Actor, bucket: string, key: string): ObjectInfo {
+    this.requireBucket(actor, bucket);
+    return this.requireObject(bucket, key);
+  }
+
+  /** Metadata and the segment map of an object, for ranged streaming reads. */
+  getObject(actor: Actor, bucket: string, key: string): ObjectRead {
+    this.requireBucket(actor, bucket);
+    const stored = this.requireObject(bucket, key);
+    return { info: stored, segments: this.meta.segmentsOf(stored.id) };
+  }
+
+  /** Streams bytes [start, end] (inclusive) of an object read with getObject. */
+  openRead(read: ObjectRead, start = 0, end = read.info.size - 1): Readable {
+    return this.blobs.read(read.segments, start, end);
+  }
+
+  /** Idempotent: deleting a missing key succeeds. */
+  async deleteObject(actor: Actor, bucket: string, key: string): Promise<void> {
+    this.requireBucket(actor, bucket);
+    const released = this.meta.transaction(() => this.meta.unreferenced(this.meta.deleteObject(bucket, key)));
+    await this.blobs.remove(released);
+  }
+
+  /**
+   * Copies by reference: the new object points at the same blobs, so a copy of
+   * any size costs a metadata write. Bytes are freed when the last reference goes.
+   */
+  async copyObject(
+    actor: Actor,
+    source: { bucket: string; key: string },
+    target: { bucket: string; key: string },
+    attributes?: ObjectAttributes,
+    options: { forbidOverwrite?: boolean; check?: (source: ObjectInfo) => void } = {},
+  ): Promise<ObjectInfo> {
+    this.requireBucket(actor, source.bucket);
+    this.requireBucket(actor, target.bucket);
+    validateObjectKey(target.key);
+    const released = this.meta.transaction(() => {
+      const src = this.requireObject(source.bucket, source.key);
+      options.check?.(src);
+      if (options.forbidOverwrite && this.meta.getObject(target.bucket, target.key)) throw fileAlreadyExists();
+      const segments = this.meta.segmentsOf(src.id);
+      const info: ObjectInfo = {
+        bucket: target.bucket,
+        key: target.key,
+        size: src.size,
+        etag: src.etag,
+        lastModified: new Date(),
+        partsCount: src.partsCount,
+        crc64: src.crc64,
+        headers: attributes ? attributes.headers : src.headers,
+        userMeta: attributes ? attributes.userMeta : src.userMeta,
+      };
+      const old = this.meta.putObject({ ...info, segments });
+      return { info, blobIds: this.meta.unreferenced(old) };
+    });
+    await this.blobs.remove(released.blobIds);
+    return released.info;
+  }
+
+  listObjects(actor: Actor, bucket: string, query: ListObjectsQuery): ListObjectsPage {
+    this.requireBucket(actor, bucket);
+    const page = listByPrefix<StoredObject>({
+      prefix: query.prefix ?? '',
+      delimiter: query.delimiter,
+      after: query.after,
+      max: Math.min(query.maxKeys, MAX_PAGE),
+      keyOf: (object) => object.key,
+      fetch: (after, lower, upper, limit) => this.meta.listObjects(bucket, after, lower, upper, limit),
+    });
+    return {
+      objects: page.items,
+      commonPrefixes: page.commonPrefixes,
+      isTruncated: page.isTruncated,
+      nextMarker: page.nextMarker,
+    };
+  }
+
+  // Multipart uploads
+
+  createMultipartUpload(actor: Actor, bucket: string, key: string, attributes: ObjectAttributes): UploadInfo {
+    const owner = this.requireBucket(actor, bucket).owner;
+    validateObjectKey(key);
+    const upload: UploadInfo = { uploadId: newUploadId(), bucket, key, owner, initiated: new Date(), ...attributes };
+    this.meta.insertUpload(upload);
+    return upload;
+  }
+
+  /**
+   * Stores one part. The bytes become durable first; the part row is written
+   * only if the upload is still open at that moment, so a part racing an abort or
+   * a completion cannot bring the upload back. Same number twice: last one wins.
+   */
+  async uploadPart(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: AsyncIterable<Buffer>,
+    write: WriteOptions & { expectedSize?: number } = {},
+  ): Promise<PartInfo> {
+    this.requireBucket(actor, bucket);
+    this.requireOpenUpload(bucket, key, uploadId);
+    checkPartNumber(partNumber);
+    const staged = await this.stageVerified(body, write);
+    return this.commitPart(actor, bucket, key, uploadId, partNumber, staged);
+  }
+
+  /** UploadPartCopy: the part is a byte range of an existing object. */
+  async uploadPartCopy(
+    actor: Actor,
+    target: { bucket: string; key: string; uploadId: string; partNumber: number },
+    source: { bucket: string; key: string; range?: { start: number; end: number } },
+    options: { check?: (source: ObjectInfo) => void; digests?: WriteOptions['digests'] } = {},
+  ): Promise<PartInfo> {
+    this.requireBucket(actor, target.bucket);
+    this.requireOpenUpload(target.bucket, target.key, target.uploadId);
+    checkPartNumber(target.partNumber);
+    const read = this.getObject(actor, source.bucket, source.key);
+    options.check?.(read.info);
+    const range = source.range ?? { start: 0, end: read.info.size - 1 };
+    if (range.start > range.end || range.end >= read.info.size) {
+      throw new ServiceError('InvalidRange', 'The requested range is not satisfiable', 416);
+    }
+    const staged = await this.blobs.stage(this.openRead(read, range.start, range.end), options.digests);
+    return this.commitPart(actor, target.bucket, target.key, target.uploadId, target.partNumber, staged);
+  }
+
+  private async commitPart(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    staged: StagedBlob,
+  ): Promise<PartInfo> {
+    const blobId = await this.blobs.promote(staged);
+    const part: StoredPart = {
+      partNumber,
+      blobId,
+      size: staged.digests.size,
+      etag: staged.digests.md5.toString('hex'),
+      lastModified: new Date(),
+      crc64: staged.digests.crc64,
+    };
+    let released: string[];
+    try {
+      released = this.meta.transaction(() => {
+        this.requireBucket(actor, bucket);
+        this.requireOpenUpload(bucket, key, uploadId);
+        const replaced = this.meta.upsertPart(uploadId, part);
+        return replaced === undefined ? [] : this.meta.unreferenced([replaced]);
+      });
+    } catch (err) {
+      await this.blobs.remove([blobId]);
+      throw err;
+    }
+    await this.blobs.remove(released);
+    const { blobId: _omit, ...info } = part;
+    return info;
+  }
+
+  /**
+   * Completion writes metadata only: the object becomes the ordered list of its
+   * parts' blobs. No byte is copied or re-read, so the cost grows with the number
+   * of parts, not the size. Parts not listed are discarded.
+   */
+  async completeMultipartUpload(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    requested: CompletedPart[],
+    options: CompleteOptions = {},
+  ): Promise<CompleteResult> {
+    this.requireBucket(actor, bucket);
+    const minPartSize = options.minPartSize ?? this.options.minPartSize;
+    const outcome = this.meta.transaction(() => {
+      const upload = this.meta.getUpload(uploadId);
+      if (!upload || upload.bucket !== bucket || upload.key !== key) throw errors.noSuchUpload(uploadId);
+      const list = options.completeAll
+        ? this.meta.allParts(uploadId).map((part) => ({ partNumber: part.partNumber, etag: part.etag }))
+        : requested;
+      if (list.length === 0) throw errors.malformedXML();
+      const fingerprint = fingerprintOf(list);
+      if (upload.completed) {
+        // A retried Complete (its answer was lost) gets the same answer again.
+        if (upload.completed.fingerprint !== fingerprint) throw errors.noSuchUpload(uploadId);
+        const current = this.meta.getObject(bucket, key);
+        return {
+          result: { bucket, key, etag: upload.completed.etag, size: current?.size ?? 0, crc64: current?.crc64 },
+          released: [],
+        };
+      }
+      const parts = resolveParts(this.meta, uploadId, list, minPartSize);
+      if (options.forbidOverwrite && this.meta.getObject(bucket, key)) throw fileAlreadyExists();
+      const md5s = Buffer.concat(parts.map((part) => Buffer.from(part.etag, 'hex')));
+      const etag = `${createHash('md5').update(md5s).digest('hex')}-${parts.length}`;
+      const size = parts.reduce((sum, part) => sum + part.size, 0);
+      const crc64 = options.withCrc64 ? combinedCrc64(parts) : undefined;
+      const old = this.meta.putObject({
+        bucket,
+        key,
+        size,
+        etag,
+        lastModified: new Date(),
+        headers: upload.headers,
+        userMeta: upload.userMeta,
+        partsCount: parts.length,
+        crc64,
+        segments: parts.map((part) => ({ blobId: part.blobId, size: part.size, partNumber: part.partNumber })),
+      });
+      const discarded = this.meta.markCompleted(uploadId, new Date(), fingerprint, etag);
+      return { result: { bucket, key, etag, size, crc64 }, released: this.meta.unreferenced([...old, ...discarded]) };
+    });
+    await this.blobs.remove(outcome.released);
+    return outcome.result;
+  }
+
+  async abortMultipartUpload(actor: Actor, bucket: string, key: string, uploadId: string): Promise<void> {
+    this.requireBucket(actor, bucket);
+    const released = this.meta.transaction(() => {
+      this.requireOpenUpload(bucket, key, uploadId);
+      return this.meta.unreferenced(this.meta.deleteUpload(uploadId));
+    });
+    await this.blobs.remove(released);
+  }
+
+  getUpload(actor: Actor, bucket: string, key: string, uploadId: string): UploadInfo {
+    this.requireBucket(actor, bucket);
+    return this.requireOpenUpload(bucket, key, uploadId);
+  }
+
+  /** One page of parts: an index range scan after the marker, so page 9 costs what page 1 does. */
+  listParts(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    uploadId: string,
+    query: { partNumberMarker?: number; maxParts: number },
+  ): ListPartsPage {
+    this.requireBucket(actor, bucket);
+    const upload = this.requireOpenUpload(bucket, key, uploadId);
+    const max = Math.min(Math.max(query.maxParts, 0), MAX_PAGE);
+    const rows = this.meta.listParts(uploadId, query.partNumberMarker ?? 0, max + 1);
+    const isTruncated = rows.length > max;
+    const parts = rows.slice(0, max).map(({ blobId: _omit, ...part }) => part);
+    return {
+      upload,
+      parts,
+      isTruncated,
+      nextPartNumberMarker: parts.length > 0 ? parts[parts.length - 1]!.partNumber : undefined,
+    };
+  }
+
+  /** Every part of an open upload, in order (for the dialects' own completion checks). */
+  allParts(actor: Actor, bucket: string, key: string, uploadId: string): PartInfo[] {
+    this.requireBucket(actor, bucket);
+    this.requireOpenUpload(bucket, key, uploadId);
+    return this.meta.allParts(uploadId).map(({ blobId: _omit, ...part }) => part);
+  }
+
+  /**
+   * Open uploads ordered by key, then by upload id (which is creation order).
+   * `keyMarker` alone: keys after it. With `uploadIdMarker`: that key's uploads
+   * after the id, then later keys. `uploadIdMarker` without a key marker is ignored.
+   */
+  listMultipartUploads(actor: Actor, bucket: string, query: ListUploadsQuery): ListUploadsPage {
+    this.requireBucket(actor, bucket);
+    const prefix = query.prefix ?? '';
+    const max = Math.min(query.maxUploads, MAX_PAGE);
+    const keyMarker = query.keyMarker || undefined;
+    const uploadIdMarker = keyMarker ? query.uploadIdMarker || undefined : undefined;
+
+    const uploads: UploadInfo[] = [];
+    let sameKeyTruncated = false;
+    if (keyMarker && uploadIdMarker && keyMarker.startsWith(prefix)) {
+      const grouped = query.delimiter && keyMarker.slice(prefix.length).includes(query.delimiter);
+      if (!grouped) {
+        const rows = this.meta.listUploadsOfKeyAfterId(bucket, keyMarker, uploadIdMarker, max + 1);
+        sameKeyTruncated = rows.length > max;
+        uploads.push(...rows.slice(0, max));
+      }
+    }
+    if (sameKeyTruncated) {
+      const last = uploads[uploads.length - 1]!;
+      return { uploads, commonPrefixes: [], isTruncated: true, nextKeyMarker: last.key, nextUploadIdMarker: last.uploadId };
+    }
+
+    let lastSeen: StoredUpload | undefined;
+    const page = listByPrefix<StoredUpload>({
+      prefix,
+      delimiter: query.delimiter,
+      after: keyMarker,
+      max: max - uploads.length,
+      keyOf: (upload) => upload.key,
+      fetch: (after, lower, upper, limit) => {
+        // Several uploads share a key: resume after the last one seen, or after all of the marker key's.
+        const uploadId = lastSeen?.key === after ? lastSeen.uploadId : AFTER_ALL_UPLOAD_IDS;
+        const rows = this.meta.listUploadsAfter(bucket, { key: after, uploadId }, lower, upper, limit);
+        lastSeen = rows[rows.length - 1];
+        return rows;
+      },
+    });
+    uploads.push(...page.items.map(({ completed: _omit, ...upload }) => upload));
+    const last = uploads[uploads.length - 1];
+    const lastIsPrefix = page.lastWasCommonPrefix;
+    return {
+      uploads,
+      commonPrefixes: page.commonPrefixes,
+      isTruncated: page.isTruncated,
+      nextKeyMarker: lastIsPrefix ? page.nextMarker : last?.key,
+      nextUploadIdMarker: lastIsPrefix ? undefined : last?.uploadId,
+    };
+  }
+
+  /** Aborts uploads older than the configured expiry and forgets old completion records. */
+  async sweepStaleUploads(now = new Date()): Promise<number> {
+    const cutoff = new Date(now.getTime() - this.options.uploadExpiryMs);
+    const stale = this.meta.staleUploadIds(cutoff, cutoff);
+    for (const uploadId of stale) {
+      const released = this.meta.transaction(() => this.meta.unreferenced(this.meta.deleteUpload(uploadId)));
+      await this.blobs.remove(released);
+    }
+    return stale.length;
+  }
+
+  // Helpers
+
+  private requireBucket(actor: Actor, name: string): BucketInfo {
+    const bucket = this.meta.getBucket(name);
+    if (!bucket) throw errors.noSuchBucket(name);
+    if (!actor.root && bucket.owner !== actor.userId) throw errors.accessDenied();
+    return bucket;
+  }
+
+  private requireObject(bucket: string, key: string): StoredObject {
+    const object = this.meta.getObject(bucket, key);
+    if (!object) throw errors.noSuchKey(key);
+    return object;
+  }
+
+  private requireOpenUpload(bucket: string, key: string, uploadId: string): StoredUpload {
+    const upload = this.meta.getUpload(uploadId);
+    if (!upload || upload.completed || upload.bucket !== bucket || upload.key !== key) throw errors.noSuchUpload(uploadId);
+    return upload;
+  }
+
+  private async stageVerified(
+    body: AsyncIterable<Buffer>,
+    write: WriteOptions & { expectedSize?: number },
+  ): Promise<StagedBlob> {
+    const staged = await this.blobs.stage(body, write.digests, write.expectedSize);
+    try {
+      write.verify?.(staged.digests);
+    } catch (err) {
+      await this.blobs.discard(staged);
+      throw err;
+    }
+    return staged;
+  }
+}
+
+function checkPartNumber(partNumber: number): void {
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+    throw errors.invalidArgument(
+      `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`,
+      'partNumber',
+      String(partNumber),
+    );
+  }
+}
+
+function fileAlreadyExists(): ServiceError {
+  return new ServiceError('FileAlreadyExists', 'The object you specified already exists and can not be overwritten.', 409);
+}
+
+/** ETags are compared without quotes and case-insensitively (OSS sends upper-case, Go's XML escapes quotes). */
+export function normalizeEtag(etag: string): string {
+  return etag.replace(/&quot;|&#34;|"/g, '').trim().toLowerCase();
+}
+
+function fingerprintOf(list: CompletedPart[]): string {
+  return createHash('sha256')
+    .update(list.map((part) => `${part.partNumber}:${normalizeEtag(part.etag)}`).join(','))
+    .digest('hex');
+}
+
+function resolveParts(meta: MetaStore, uploadId: string, list: CompletedPart[], minPartSize: number): StoredPart[] {
+  const parts: StoredPart[] = [];
+  let previous = 0;
+  for (const requested of list) {
+    if (requested.partNumber <= previous) {
+      throw new ServiceError('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.', 400, {
+        UploadId: uploadId,
+      });
+    }
+    previous = requested.partNumber;
+    const part = meta.getPart(uploadId, requested.partNumber);
+    if (!part || part.etag !== normalizeEtag(requested.etag)) {
+      throw new ServiceError(
+        'InvalidPart',
+        "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.",
+        400,
+        { UploadId: uploadId, PartNumber: String(requested.partNumber), ETag: requested.etag },
+      );
+    }
+    parts.push(part);
+  }
+  parts.slice(0, -1).forEach((part) => {
+    if (part.size < minPartSize) {
+      throw new ServiceError('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400, {
+        UploadId: uploadId,
+        PartNumber: String(part.partNumber),
+        ProposedSize: String(part.size),
+        MinSizeAllowed: String(minPartSize),
+        ETag: part.etag,
+      });
+    }
+  });
+  return parts;
+}
+
+function combinedCrc64(parts: StoredPart[]): string | undefined {
+  let crc = 0n;
+  for (const part of parts) {
+    if (part.crc64 === undefined) return undefined;
+    crc = crc64Combine(crc, BigInt(part.crc64), part.size);
+  }
+  return crc.toString();
+}
+
+export { prefixUpperBound };

@@ -1,0 +1,181 @@
+import { errors } from '../../core/errors.js';
+import type { ObjectInfo } from '../../core/types.js';
+import { readSmallBody } from '../common/body.js';
+import { asList, asText, parseXml, type XmlNode } from '../common/xml.js';
+import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
+import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
+
+const MAX_DELETE_KEYS = 1000;
+
+export function listBuckets(call: S3Call): void {
+  const buckets = call.storage.listBuckets(call.actor);
+  sendXml(call.ctx.res, 200, 'ListAllMyBucketsResult', {
+    Owner: owner(call.user, call.user.id),
+    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAt) })) },
+  });
+}
+
+export async function createBucket(call: S3Call): Promise<void> {
+  // The body (CreateBucketConfiguration) only names a region; there is one.
+  await readSmallBody(call.ctx.req, 64 * 1024);
+  call.storage.createBucket(call.actor, call.bucket);
+  sendEmpty(call.ctx.res, 200, { location: `/${call.bucket}` });
+}
+
+export function headBucket(call: S3Call): void {
+  call.storage.headBucket(call.actor, call.bucket);
+  sendEmpty(call.ctx.res, 200, { 'x-amz-bucket-region': call.settings.region });
+}
+
+export async function deleteBucket(call: S3Call): Promise<void> {
+  await call.storage.deleteBucket(call.actor, call.bucket);
+  sendEmpty(call.ctx.res, 204);
+}
+
+export function getBucketLocation(call: S3Call): void {
+  call.storage.headBucket(call.actor, call.bucket);
+  // us-east-1 is spelled as an empty constraint.
+  const region = call.settings.region === 'us-east-1' ? '' : call.settings.region;
+  sendXml(call.ctx.res, 200, 'LocationConstraint', { '#text': region });
+}
+
+export function getBucketVersioning(call: S3Call): void {
+  call.storage.headBucket(call.actor, call.bucket);
+  sendXml(call.ctx.res, 200, 'VersioningConfiguration', {});
+}
+
+function bucketOwner(call: S3Call): XmlNode {
+  const ownerId = call.storage.headBucket(call.actor, call.bucket).owner;
+  return owner(call.users.byId(ownerId), ownerId);
+}
+
+function objectEntry(object: ObjectInfo, encode: (v: string) => string, ownerNode: XmlNode | undefined): XmlNode {
+  return {
+    Key: encode(object.key),
+    LastModified: isoDate(object.lastModified),
+    ETag: quoteEtag(object.etag),
+    Size: object.size,
+    Owner: ownerNode,
+    StorageClass: 'STANDARD',
+  };
+}
+
+/** ListObjects (v1) and ListObjectsV2 share everything but their markers. */
+export function listObjects(call: S3Call, version: 1 | 2): void {
+  const { query } = call.ctx;
+  const encoding = encodingType(query);
+  const encode = encoding ? urlEncode : (v: string) => v;
+  const prefix = query.get('prefix') ?? '';
+  const delimiter = optionalParam(query, 'delimiter') || undefined;
+  const maxKeys = intParam(query, 'max-keys', 1000);
+  let after: string | undefined;
+  const token = optionalParam(query, 'continuation-token');
+  if (version === 2) {
+    if (token !== undefined) {
+      after = decodeToken(token);
+    } else {
+      after = optionalParam(query, 'start-after') || undefined;
+    }
+  } else {
+    after = optionalParam(query, 'marker') || undefined;
+  }
+  const page = call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after, maxKeys });
+  const common = {
+    Name: call.bucket,
+    Prefix: encode(prefix),
+  };
+  const ownerNode = version === 1 || query.get('fetch-owner') === 'true' ? bucketOwner(call) : undefined;
+  const contents = page.objects.map((o) => objectEntry(o, encode, ownerNode));
+  const prefixes = page.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
+  if (version === 1) {
+    sendXml(call.ctx.res, 200, 'ListBucketResult', {
+      ...common,
+      Marker: encode(query.get('marker') ?? ''),
+      NextMarker: page.isTruncated && page.nextMarker !== undefined ? encode(page.nextMarker) : undefined,
+      MaxKeys: maxKeys,
+      Delimiter: delimiter === undefined ? undefined : encode(delimiter),
+      IsTruncated: page.isTruncated,
+      EncodingType: encoding,
+      Contents: contents,
+      CommonPrefixes: prefixes,
+    });
+    return;
+  }
+  sendXml(call.ctx.res, 200, 'ListBucketResult', {
+    ...common,
+    MaxKeys: maxKeys,
+    Delimiter: delimiter === undefined ? undefined : encode(delimiter),
+    IsTruncated: page.isTruncated,
+    EncodingType: encoding,
+    KeyCount: page.objects.length + page.commonPrefixes.length,
+    ContinuationToken: token,
+    NextContinuationToken: page.isTruncated && page.nextMarker !== undefined ? encodeToken(page.nextMarker) : undefined,
+    StartAfter: query.has('start-after') ? encode(query.get('start-after') ?? '') : undefined,
+    Contents: contents,
+    CommonPrefixes: prefixes,
+  });
+}
+
+/** Unversioned buckets: every object is its one, latest, `null` version. */
+export function listObjectVersions(call: S3Call): void {
+  const { query } = call.ctx;
+  const encoding = encodingType(query);
+  const encode = encoding ? urlEncode : (v: string) => v;
+  const prefix = query.get('prefix') ?? '';
+  const delimiter = optionalParam(query, 'delimiter') || undefined;
+  const maxKeys = intParam(query, 'max-keys', 1000);
+  const keyMarker = optionalParam(query, 'key-marker') || undefined;
+  const page = call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after: keyMarker, maxKeys });
+  const ownerNode = bucketOwner(call);
+  sendXml(call.ctx.res, 200, 'ListVersionsResult', {
+    Name: call.bucket,
+    Prefix: encode(prefix),
+    KeyMarker: encode(keyMarker ?? ''),
+    VersionIdMarker: query.get('version-id-marker') ?? '',
+    NextKeyMarker: page.isTruncated && page.nextMarker !== undefined ? encode(page.nextMarker) : undefined,
+    NextVersionIdMarker: page.isTruncated ? 'null' : undefined,
+    MaxKeys: maxKeys,
+    Delimiter: delimiter === undefined ? undefined : encode(delimiter),
+    IsTruncated: page.isTruncated,
+    EncodingType: encoding,
+    Version: page.objects.map((o) => {
+      const { StorageClass, ...entry } = objectEntry(o, encode, ownerNode);
+      return { ...entry, VersionId: 'null', IsLatest: true, StorageClass };
+    }),
+    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
+  });
+}
+
+export async function deleteObjects(call: S3Call): Promise<void> {
+  const document = parseXml((await readSmallBody(call.ctx.req, 2 * 1024 * 1024)).toString('utf8'), 'Delete');
+  const objects = asList(document.Object);
+  if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw errors.malformedXML();
+  const quiet = asText(document.Quiet)?.toLowerCase() === 'true';
+  const deleted: XmlNode[] = [];
+  const failed: XmlNode[] = [];
+  for (const object of objects) {
+    const key = asText(object.Key);
+    if (key === undefined || key === '') throw errors.malformedXML();
+    try {
+      await call.storage.deleteObject(call.actor, call.bucket, key);
+      if (!quiet) deleted.push({ Key: key });
+    } catch (err) {
+      const error = err as { code?: string; message?: string };
+      failed.push({ Key: key, Code: error.code ?? 'InternalError', Message: error.message ?? '' });
+    }
+  }
+  sendXml(call.ctx.res, 200, 'DeleteResult', { Deleted: deleted, Error: failed });
+}
+
+/** Continuation tokens are opaque to clients; ours carry the last key returned. */
+function encodeToken(key: string): string {
+  return Buffer.from(key, 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string): string {
+  const key = Buffer.from(token, 'base64url').toString('utf8');
+  if (token === '' || encodeToken(key) !== token) {
+    throw errors.invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+  }
+  return key;
+}

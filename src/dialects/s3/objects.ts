@@ -1,0 +1,132 @@
+import { pipeline } from 'node:stream/promises';
+import { ServiceError, errors } from '../../core/errors.js';
+import type { ObjectRead } from '../../core/storage.js';
+import type { ObjectInfo } from '../../core/types.js';
+import { readSmallBody } from '../common/body.js';
+import { evaluateConditions, preconditionFailed, readConditions } from '../common/conditions.js';
+import { invalidRange, parseRange, type ByteRange } from '../common/range.js';
+import { intParam, type S3Call } from './call.js';
+import { isoDate, objectHeaders, quoteEtag, sendEmpty, sendXml } from './render.js';
+import { decodePath, header, objectAttributes, requestBody } from './request.js';
+
+export const META_PREFIX = 'x-amz-meta-';
+
+export async function putObject(call: S3Call): Promise<void> {
+  const attributes = objectAttributes(call.ctx.req.headers, META_PREFIX);
+  const body = requestBody(call.ctx, call.auth);
+  const info = await call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, body);
+  sendEmpty(call.ctx.res, 200, { etag: quoteEtag(info.etag) });
+}
+
+/** GET and HEAD: conditions, a single range or one part (`?partNumber=N`), streamed across the object's blobs. */
+export async function getObject(call: S3Call, headOnly: boolean): Promise<void> {
+  const { req, res, query } = call.ctx;
+  const read = call.storage.getObject(call.actor, call.bucket, call.key);
+  const { info } = read;
+  const headers = objectHeaders(info, query, META_PREFIX);
+
+  if (evaluateConditions(readConditions(req.headers), info) === 'not-modified') {
+    res.writeHead(304, { etag: headers.etag!, 'last-modified': headers['last-modified']! });
+    res.end();
+    return;
+  }
+
+  let range: ByteRange | undefined;
+  if (query.has('partNumber')) {
+    if (req.headers.range) throw new ServiceError('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter', 400);
+    range = partRange(read, intParam(query, 'partNumber', 0));
+    if (info.partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(info.partsCount);
+  } else {
+    range = parseRange(header(req.headers, 'range'), info.size);
+  }
+
+  if (range) {
+    headers['content-range'] = `bytes ${range.start}-${range.end}/${info.size}`;
+    headers['content-length'] = String(range.end - range.start + 1);
+  } else {
+    headers['content-length'] = String(info.size);
+  }
+  res.writeHead(range ? 206 : 200, headers);
+  if (headOnly || info.size === 0) {
+    res.end();
+    return;
+  }
+  const stream = call.storage.openRead(read, range?.start ?? 0, range?.end ?? info.size - 1);
+  try {
+    await pipeline(stream, res);
+  } catch {
+    // The client went away, or a blob could not be read: either way the response is cut short.
+    res.destroy();
+  }
+}
+
+function partRange(read: ObjectRead, partNumber: number): ByteRange {
+  const { info, segments } = read;
+  if (partNumber < 1 || partNumber > 10_000) {
+    throw errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', String(partNumber));
+  }
+  if (info.partsCount === undefined) {
+    if (partNumber !== 1) throw invalidPartNumber();
+    if (info.size === 0) throw invalidRange(0);
+    return { start: 0, end: info.size - 1 };
+  }
+  const segment = segments.find((s) => s.partNumber === partNumber);
+  if (!segment) throw invalidPartNumber();
+  if (segment.size === 0) throw invalidRange(info.size);
+  return { start: segment.offset, end: segment.offset + segment.size - 1 };
+}
+
+function invalidPartNumber(): ServiceError {
+  return new ServiceError('InvalidPartNumber', 'The requested partnumber is not satisfiable', 416);
+}
+
+export async function deleteObject(call: S3Call): Promise<void> {
+  await call.storage.deleteObject(call.actor, call.bucket, call.key);
+  sendEmpty(call.ctx.res, 204);
+}
+
+/** `x-amz-copy-source`: `/bucket/key` or `bucket/key`, percent-encoded, with an optional `?versionId=null`. */
+export function parseCopySource(value: string): { bucket: string; key: string } {
+  const [path, queryString] = value.split('?', 2);
+  if (queryString !== undefined) {
+    const versionId = new URLSearchParams(queryString).get('versionId');
+    if (versionId !== null && versionId !== 'null') {
+      throw new ServiceError('NoSuchVersion', 'The specified version does not exist.', 404);
+    }
+  }
+  const trimmed = (path ?? '').replace(/^\//, '');
+  const slash = trimmed.indexOf('/');
+  if (slash <= 0 || slash === trimmed.length - 1) {
+    throw errors.invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source', value);
+  }
+  return { bucket: decodePath(trimmed.slice(0, slash)), key: decodePath(trimmed.slice(slash + 1)) };
+}
+
+/** Precondition headers on a copy source: any failure (including "not modified") is 412. */
+export function copySourceCheck(call: S3Call): (source: ObjectInfo) => void {
+  const conditions = readConditions(call.ctx.req.headers, 'x-amz-copy-source-');
+  return (source) => {
+    if (evaluateConditions(conditions, source) === 'not-modified') throw preconditionFailed('x-amz-copy-source-If-None-Match');
+  };
+}
+
+export async function copyObject(call: S3Call, copySource: string): Promise<void> {
+  await readSmallBody(call.ctx.req, 64 * 1024);
+  const source = parseCopySource(copySource);
+  const directive = (header(call.ctx.req.headers, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') {
+    throw errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
+  }
+  if (source.bucket === call.bucket && source.key === call.key && directive === 'COPY') {
+    throw new ServiceError(
+      'InvalidRequest',
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+      400,
+    );
+  }
+  const attributes = directive === 'REPLACE' ? objectAttributes(call.ctx.req.headers, META_PREFIX) : undefined;
+  const info = await call.storage.copyObject(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
+    check: copySourceCheck(call),
+  });
+  sendXml(call.ctx.res, 200, 'CopyObjectResult', { LastModified: isoDate(info.lastModified), ETag: quoteEtag(info.etag) });
+}

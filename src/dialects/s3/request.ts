@@ -1,0 +1,217 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { pipeline } from 'node:stream';
+import { ServiceError, errors } from '../../core/errors.js';
+import type { Digests, ExtraDigest, ObjectAttributes, ObjectHeaders } from '../../core/types.js';
+import type { User, UserDirectory } from '../../core/users.js';
+import type { RequestContext } from '../../server/dialect.js';
+import { tap } from '../common/body.js';
+import { createAwsChunkedDecoder } from './aws-chunked.js';
+import { badDigestFor, createChecksum, parseChecksumAlgorithm, CHECKSUM_ALGORITHMS, checksumHeaderName } from './checksums.js';
+import { verifyRequest, type VerifiedRequest } from './sigv4.js';
+
+export interface Target {
+  bucket?: string;
+  key?: string;
+}
+
+export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/** Percent-decodes one path piece; malformed escapes are the client's mistake. */
+export function decodePath(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ServiceError('InvalidURI', "Couldn't parse the specified URI.", 400);
+  }
+}
+
+/**
+ * Bucket and key from virtual-host style (`bucket.<domain>`) or path style
+ * (`/bucket/key`). The key is taken from the raw path so `%2F` and `/` both
+ * become `/`, and nothing is normalised: `a/../b` is a key like any other.
+ */
+export function resolveTarget(host: string | undefined, rawPath: string, domain: string | undefined): Target {
+  const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase();
+  if (domain && hostname.endsWith('.' + domain.toLowerCase())) {
+    const bucket = hostname.slice(0, -(domain.length + 1));
+    const key = decodePath(rawPath.replace(/^\//, ''));
+    return { bucket, key: key === '' ? undefined : key };
+  }
+  const path = rawPath.replace(/^\//, '');
+  if (path === '') return {};
+  const slash = path.indexOf('/');
+  if (slash < 0) return { bucket: decodePath(path) };
+  const key = decodePath(path.slice(slash + 1));
+  return { bucket: decodePath(path.slice(0, slash)), key: key === '' ? undefined : key };
+}
+
+export interface Authenticated {
+  user: User;
+  verified: VerifiedRequest;
+}
+
+/** Every S3 request is signed: SigV4 in the Authorization header or in a presigned query. */
+export function authenticate(ctx: RequestContext, users: UserDirectory, now = new Date()): Authenticated {
+  const { req } = ctx;
+  const hasHeader = req.headers.authorization !== undefined;
+  const hasQuery = ctx.query.has('X-Amz-Signature') || ctx.query.has('X-Amz-Credential');
+  if (!hasHeader && !hasQuery) throw errors.accessDenied();
+  const verified = verifyRequest({ method: req.method ?? 'GET', rawUrl: req.url ?? '/', headers: req.headers }, users.secretOf, now);
+  const user = users.byKey(verified.accessKeyId);
+  if (!user) throw new ServiceError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', 403);
+  return { user, verified };
+}
+
+export interface RequestBody {
+  body: AsyncIterable<Buffer>;
+  /** Bytes the client declared; a shorter body fails with IncompleteBody. */
+  expectedSize?: number;
+  digests: ExtraDigest[];
+  verify: (digests: Digests) => void;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * The payload of PUT Object / Upload Part as a stream of plain bytes, whatever
+ * the client framed it as, with every integrity claim it made checked: a signed
+ * SHA-256, aws-chunked chunk signatures, trailing checksums, Content-MD5 and
+ * x-amz-checksum-* headers. Checks on the whole body run after it is staged and
+ * before it is committed.
+ */
+export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBody {
+  const { req } = ctx;
+  const payloadHash = auth.verified.payloadHash;
+  const checks: Array<(digests: Digests) => void> = [];
+  const digests: ExtraDigest[] = [];
+  let body: AsyncIterable<Buffer>;
+  let expectedSize: number | undefined;
+
+  if (payloadHash.startsWith('STREAMING-')) {
+    const decoded = header(req.headers, 'x-amz-decoded-content-length');
+    if (decoded === undefined || !/^\d+$/.test(decoded)) {
+      throw new ServiceError('MissingContentLength', 'You must provide the Content-Length HTTP header.', 411);
+    }
+    expectedSize = Number(decoded);
+    const signed = payloadHash.startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD');
+    const withTrailer = payloadHash.endsWith('-TRAILER');
+    const trailerName = header(req.headers, 'x-amz-trailer');
+    const trailerChecksum = withTrailer && trailerName ? parseChecksumAlgorithm(trailerName) : undefined;
+    if (withTrailer && !trailerChecksum) {
+      throw new ServiceError('InvalidRequest', `Unsupported or missing x-amz-trailer: ${trailerName ?? ''}`, 400);
+    }
+    if (!signed && payloadHash !== 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') {
+      throw new ServiceError('InvalidArgument', `Unsupported x-amz-content-sha256 value: ${payloadHash}`, 400);
+    }
+    const decoder = createAwsChunkedDecoder({
+      signing: signed
+        ? {
+            signingKey: auth.verified.signingKey,
+            datetime: auth.verified.datetime,
+            scope: auth.verified.scope,
+            seedSignature: auth.verified.signature,
+          }
+        : undefined,
+      trailerChecksum,
+      trailerSigned: signed && withTrailer,
+      expectedDecodedLength: expectedSize,
+    });
+    body = pipeline(req, decoder, () => {});
+  } else {
+    const length = header(req.headers, 'content-length');
+    if (length !== undefined) {
+      if (!/^\d+$/.test(length)) throw errors.invalidArgument('Content-Length is not a number.', 'Content-Length', length);
+      expectedSize = Number(length);
+    } else if (!header(req.headers, 'transfer-encoding')) {
+      throw new ServiceError('MissingContentLength', 'You must provide the Content-Length HTTP header.', 411);
+    }
+    body = req;
+    if (SHA256_HEX.test(payloadHash)) {
+      digests.push('sha256');
+      checks.push((d) => {
+        if (d.sha256?.toString('hex') !== payloadHash) {
+          throw new ServiceError('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", 400);
+        }
+      });
+    } else if (payloadHash !== 'UNSIGNED-PAYLOAD') {
+      throw new ServiceError('InvalidArgument', `x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-… or a SHA-256 hex digest.`, 400);
+    }
+  }
+
+  const contentMd5 = header(req.headers, 'content-md5');
+  if (contentMd5 !== undefined) {
+    const expected = Buffer.from(contentMd5, 'base64');
+    if (expected.length !== 16 || expected.toString('base64') !== contentMd5.trim()) {
+      throw new ServiceError('InvalidDigest', 'The Content-MD5 you specified is not valid.', 400);
+    }
+    checks.push((d) => {
+      if (!d.md5.equals(expected)) throw errors.badDigest();
+    });
+  }
+
+  // A checksum sent as a header (not a trailer) covers the decoded bytes.
+  for (const algorithm of CHECKSUM_ALGORITHMS) {
+    const claimed = header(req.headers, checksumHeaderName(algorithm));
+    if (claimed === undefined) continue;
+    const checksum = createChecksum(algorithm);
+    body = tap(body, (chunk) => checksum.update(chunk));
+    checks.push(() => {
+      if (checksum.digestBase64() !== claimed.trim()) throw badDigestFor(algorithm);
+    });
+  }
+
+  return {
+    body,
+    expectedSize,
+    digests,
+    verify: (d) => {
+      for (const check of checks) check(d);
+    },
+  };
+}
+
+const STORED_HEADERS: Array<[keyof ObjectHeaders, string]> = [
+  ['contentType', 'content-type'],
+  ['contentEncoding', 'content-encoding'],
+  ['contentDisposition', 'content-disposition'],
+  ['contentLanguage', 'content-language'],
+  ['cacheControl', 'cache-control'],
+  ['expires', 'expires'],
+];
+
+const MAX_USER_METADATA_BYTES = 2048;
+
+/** Standard headers and user metadata (`<prefix>*`) to store with an object or upload. */
+export function objectAttributes(headers: IncomingHttpHeaders, metaPrefix: string): ObjectAttributes {
+  const stored: ObjectHeaders = {};
+  for (const [field, name] of STORED_HEADERS) {
+    let value = header(headers, name);
+    // aws-chunked is transport framing, not how the object is encoded.
+    if (name === 'content-encoding' && value) {
+      value = value
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '' && v !== 'aws-chunked')
+        .join(',');
+    }
+    if (value) stored[field] = value;
+  }
+  const userMeta: Record<string, string> = {};
+  let metaBytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith(metaPrefix) || value === undefined) continue;
+    const field = name.slice(metaPrefix.length);
+    const text = Array.isArray(value) ? value.join(',') : value;
+    userMeta[field] = text;
+    metaBytes += Buffer.byteLength(field) + Buffer.byteLength(text);
+  }
+  if (metaBytes > MAX_USER_METADATA_BYTES) {
+    throw new ServiceError('MetadataTooLarge', `Your metadata headers exceed the maximum allowed metadata size (${MAX_USER_METADATA_BYTES} bytes).`, 400);
+  }
+  return { headers: stored, userMeta };
+}
+
+export { STORED_HEADERS };

@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { User } from '../core/users.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface ServerConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  /** Virtual-host style: `bucket.<domain>` names the bucket. */
+  domain?: string;
+  region: string;
+  minPartSize: number;
+  uploadExpiryMs: number;
+  sweepIntervalMs: number;
+  /** Users from the config file; root is added from the environment or the data directory. */
+  users: Array<Omit<User, 'root'>>;
+}
+
+/** What `tessera serve` takes on the command line; each overrides its environment variable. */
+export interface ServeFlags {
+  data?: string;
+  address?: string;
+  config?: string;
+  logLevel?: string;
+  domain?: string;
+}
+
+interface ConfigFile {
+  users?: Array<{ accessKey?: unknown; secretKey?: unknown; displayName?: unknown; id?: unknown }>;
+  domain?: string;
+  region?: string;
+  minPartSize?: number;
+  uploadExpirySeconds?: number;
+  sweepIntervalSeconds?: number;
+  logLevel?: string;
+}
+
+const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new Error(`invalid address "${address}": expected HOST:PORT`);
+  return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
+}
+
+export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): Promise<ServerConfig> {
+  const configPath = flags.config ?? env.TESSERA_CONFIG;
+  const file: ConfigFile = configPath ? parseConfigFile(await readFile(configPath, 'utf8'), configPath) : {};
+  const { host, port } = parseAddress(flags.address ?? env.TESSERA_ADDRESS ?? '127.0.0.1:9000');
+  const logLevel = (flags.logLevel ?? env.TESSERA_LOG_LEVEL ?? file.logLevel ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`invalid log level "${logLevel}": one of ${LOG_LEVELS.join(', ')}`);
+  return {
+    dataDir: resolve(flags.data ?? env.TESSERA_DATA ?? './data'),
+    host,
+    port,
+    logLevel,
+    domain: flags.domain ?? env.TESSERA_DOMAIN ?? file.domain,
+    region: file.region ?? 'us-east-1',
+    minPartSize: positive(file.minPartSize, 'minPartSize') ?? 5 * 1024 * 1024,
+    uploadExpiryMs: (positive(file.uploadExpirySeconds, 'uploadExpirySeconds') ?? 7 * DAY_MS / 1000) * 1000,
+    sweepIntervalMs: (positive(file.sweepIntervalSeconds, 'sweepIntervalSeconds') ?? 3600) * 1000,
+    users: (file.users ?? []).map((user, index) => {
+      const field = (name: 'accessKey' | 'secretKey' | 'displayName' | 'id', fallback?: string): string => {
+        const value = user[name] ?? fallback;
+        if (typeof value !== 'string' || value === '') throw new Error(`${configPath}: users[${index}].${name} must be a non-empty string`);
+        return value;
+      };
+      const accessKey = field('accessKey');
+      return { accessKey, secretKey: field('secretKey'), id: field('id', accessKey), displayName: field('displayName', accessKey) };
+    }),
+  };
+}
+
+function parseConfigFile(text: string, path: string): ConfigFile {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+    return parsed as ConfigFile;
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
+}
+
+function positive(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !(value > 0)) throw new Error(`config: ${name} must be a positive number`);
+  return value;
+}

@@ -1,0 +1,91 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ServiceError, errors } from '../core/errors.js';
+import { newRequestId } from '../core/ids.js';
+import type { Dialect, RequestContext } from './dialect.js';
+import type { Logger } from './logger.js';
+
+const HEALTH_PATH = '/-/health';
+
+/**
+ * The HTTP front: picks the dialect, runs it, turns any error into that
+ * dialect's error response, and writes one access-log line per request.
+ */
+export function createHttpServer(dialects: Dialect[], logger: Logger): Server {
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    void serve(req, res, dialects, logger);
+  });
+  // Large parts on slow links take long: no whole-request timeout, only idle-socket ones.
+  server.timeout = 0;
+  return server;
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialect[], logger: Logger): Promise<void> {
+  const started = process.hrtime.bigint();
+  const bytesReadBefore = req.socket.bytesRead;
+  const bytesWrittenBefore = req.socket.bytesWritten;
+  const requestId = newRequestId();
+  const rawUrl = req.url ?? '/';
+  const queryStart = rawUrl.indexOf('?');
+  const rawPath = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
+  const query = new URLSearchParams(queryStart < 0 ? '' : rawUrl.slice(queryStart + 1));
+  const ctx: RequestContext = { req, res, requestId, rawPath, query, log: {} };
+
+  res.on('close', () => {
+    const status = res.headersSent ? res.statusCode : 0;
+    const line = {
+      requestId,
+      method: req.method,
+      path: rawPath,
+      user: ctx.log.user,
+      dialect: ctx.log.dialect,
+      operation: ctx.log.operation,
+      status,
+      errorCode: ctx.log.errorCode,
+      bytesIn: req.socket.bytesRead - bytesReadBefore,
+      bytesOut: req.socket.bytesWritten - bytesWrittenBefore,
+      durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+      completed: res.writableFinished,
+    };
+    logger.info(line, 'request');
+  });
+
+  if (rawPath === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+    ctx.log.operation = 'Health';
+    res.writeHead(200, { 'content-type': 'application/json' }).end(req.method === 'GET' ? '{"status":"ok"}' : undefined);
+    return;
+  }
+
+  const dialect = dialects.find((d) => d.matches(req, rawPath, query)) ?? dialects[dialects.length - 1]!;
+  ctx.log.dialect = dialect.name;
+  try {
+    await dialect.handle(ctx);
+  } catch (err) {
+    const error = err instanceof ServiceError ? err : undefined;
+    if (!error) logger.error({ requestId, err }, 'internal error');
+    respondWithError(ctx, dialect, error ?? errors.internal());
+  }
+}
+
+function respondWithError(ctx: RequestContext, dialect: Dialect, error: ServiceError): void {
+  const { req, res } = ctx;
+  ctx.log.errorCode = error.code;
+  if (res.headersSent) {
+    // Part of a body is out already: the only honest signal left is a cut connection.
+    res.destroy();
+    return;
+  }
+  if (!req.complete) {
+    // The rest of an unread body may be gigabytes: close rather than drain it.
+    res.setHeader('connection', 'close');
+  }
+  dialect.sendError(ctx, error);
+}
+
+/** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts what is left. */
+export async function closeHttpServer(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(timer);
+}

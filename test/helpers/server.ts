@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** dist/test/helpers → repository root, so the built CLI is found from compiled tests. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+
+export const ROOT_ACCESS_KEY = 'tessera-root';
+export const ROOT_SECRET_KEY = 'tessera-root-secret-key-0123456789';
+
+export interface TestServerOptions {
+  /** Written as the JSON config file. */
+  config?: Record<string, unknown>;
+  /** Reuse a data directory (restart after a crash); otherwise a fresh temp dir. */
+  dataDir?: string;
+  env?: Record<string, string>;
+  extraArgs?: string[];
+  /** Leave the root credentials out of the environment (to test generation). */
+  noRootEnv?: boolean;
+}
+
+export interface TestServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  process: ChildProcess;
+  /** Everything the server printed on stdout so far. */
+  stdout(): string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit: a crash. */
+  kill(): Promise<void>;
+  /** Removes the data directory (when this helper made it). */
+  cleanup(): Promise<void>;
+}
+
+/** Starts `tessera serve` as a real process on a free port and waits for its listening line. */
+export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const ownsDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-test-')));
+  const args = [CLI, 'serve', '--data', dataDir, '--address', '127.0.0.1:0', '--log-level', 'warn', ...(options.extraArgs ?? [])];
+  if (options.config) {
+    const configPath = join(dataDir, '..', `tessera-config-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+    await writeFile(configPath, JSON.stringify(options.config));
+    args.push('--config', configPath);
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  if (!options.noRootEnv) {
+    env.TESSERA_ROOT_USER = ROOT_ACCESS_KEY;
+    env.TESSERA_ROOT_PASSWORD = ROOT_SECRET_KEY;
+  } else {
+    delete env.TESSERA_ROOT_USER;
+    delete env.TESSERA_ROOT_PASSWORD;
+  }
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in time\nstdout: ${out}\nstderr: ${err}`)), 30_000);
+    const check = () => {
+      const match = /Tessera listening on (http:\/\/\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        resolveUrl(match[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}\nstdout: ${out}\nstderr: ${err}`));
+    });
+  });
+
+  return {
+    url,
+    port: Number(new URL(url).port),
+    dataDir,
+    process: child,
+    stdout: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    kill: async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    cleanup: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
