@@ -141,11 +141,13 @@ function buildCrc32Tables(reflectedPoly: number): SlicingTables {
 }
 
 /*
- * CRC-64/NVME (poly 0xad93d23594c93659, reflected, init and xorout all ones).
- * The 64-bit register is kept as two uint32 halves: BigInt per byte is far too slow.
+ * CRC-64/NVME (poly 0xad93d23594c93659, reflected, init and xorout all ones), also
+ * slicing-by-8. The 64-bit register is kept as two uint32 halves: BigInt per byte is
+ * far too slow.
  */
-const CRC64_NVME_REFLECTED_POLY = reflect64(0xad93d23594c93659n);
-const [CRC64_TABLE_HIGH, CRC64_TABLE_LOW] = buildCrc64Tables(CRC64_NVME_REFLECTED_POLY);
+const [[H0, H1, H2, H3, H4, H5, H6, H7], [L0, L1, L2, L3, L4, L5, L6, L7]] = buildCrc64Tables(
+  reflect64(0xad93d23594c93659n),
+);
 
 class Crc64NvmeChecksum implements Checksum {
   // Register after init (all ones).
@@ -154,10 +156,21 @@ class Crc64NvmeChecksum implements Checksum {
   update(data: Uint8Array): void {
     let high = this.high;
     let low = this.low;
-    for (let i = 0; i < data.length; i++) {
+    const length = data.length;
+    const blockEnd = length - (length & 7);
+    let i = 0;
+    for (; i < blockEnd; i += 8) {
+      const a = (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)) ^ low;
+      const b = (data[i + 4] | (data[i + 5] << 8) | (data[i + 6] << 16) | (data[i + 7] << 24)) ^ high;
+      const a0 = a & 0xff, a1 = (a >>> 8) & 0xff, a2 = (a >>> 16) & 0xff, a3 = a >>> 24;
+      const b0 = b & 0xff, b1 = (b >>> 8) & 0xff, b2 = (b >>> 16) & 0xff, b3 = b >>> 24;
+      low = L7[a0] ^ L6[a1] ^ L5[a2] ^ L4[a3] ^ L3[b0] ^ L2[b1] ^ L1[b2] ^ L0[b3];
+      high = H7[a0] ^ H6[a1] ^ H5[a2] ^ H4[a3] ^ H3[b0] ^ H2[b1] ^ H1[b2] ^ H0[b3];
+    }
+    for (; i < length; i++) {
       const index = (low ^ data[i]) & 0xff;
-      low = ((low >>> 8) | (high << 24)) ^ CRC64_TABLE_LOW[index];
-      high = (high >>> 8) ^ CRC64_TABLE_HIGH[index];
+      low = ((low >>> 8) | (high << 24)) ^ L0[index];
+      high = (high >>> 8) ^ H0[index];
     }
     this.high = high >>> 0;
     this.low = low >>> 0;
@@ -176,16 +189,32 @@ function reflect64(value: bigint): bigint {
   return result;
 }
 
-function buildCrc64Tables(reflectedPoly: bigint): [Uint32Array, Uint32Array] {
-  const high = new Uint32Array(256);
-  const low = new Uint32Array(256);
+/** [high halves, low halves], each slicing tables 0..7 as for CRC32C. */
+function buildCrc64Tables(reflectedPoly: bigint): [SlicingTables, SlicingTables] {
+  const high = new Int32Array(256);
+  const low = new Int32Array(256);
   for (let n = 0; n < 256; n++) {
     let c = BigInt(n);
     for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ reflectedPoly : c >> 1n;
-    high[n] = Number(c >> 32n);
-    low[n] = Number(c & 0xffffffffn);
+    high[n] = Number(c >> 32n) | 0;
+    low[n] = Number(c & 0xffffffffn) | 0;
   }
-  return [high, low];
+  const highTables = [high];
+  const lowTables = [low];
+  for (let k = 1; k < 8; k++) {
+    const previousHigh = highTables[k - 1];
+    const previousLow = lowTables[k - 1];
+    const nextHigh = new Int32Array(256);
+    const nextLow = new Int32Array(256);
+    for (let n = 0; n < 256; n++) {
+      const index = previousLow[n] & 0xff;
+      nextLow[n] = ((previousLow[n] >>> 8) | (previousHigh[n] << 24)) ^ low[index];
+      nextHigh[n] = (previousHigh[n] >>> 8) ^ high[index];
+    }
+    highTables.push(nextHigh);
+    lowTables.push(nextLow);
+  }
+  return [highTables as SlicingTables, lowTables as SlicingTables];
 }
 
 function uint32ToBase64(value: number): string {

@@ -73,7 +73,7 @@ export interface RequestBody {
   verify: (digests: Digests) => void;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
 /**
  * The payload of PUT Object / Upload Part as a stream of plain bytes, whatever
@@ -132,7 +132,7 @@ export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBo
     if (SHA256_HEX.test(payloadHash)) {
       digests.push('sha256');
       checks.push((d) => {
-        if (d.sha256?.toString('hex') !== payloadHash) {
+        if (d.sha256?.toString('hex') !== payloadHash.toLowerCase()) {
           throw new ServiceError('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", 400);
         }
       });
