@@ -19,7 +19,14 @@ export function registerServe(program: Command): void {
         console.error(`Error: ${(err as Error).message}`);
         process.exit(2);
       }
-      const server = await startServer(config);
+      let server;
+      try {
+        server = await startServer(config);
+      } catch (err) {
+        // A taken port, an unknown host, an unreadable data directory: say which, without a stack trace.
+        console.error(`Error: cannot start on ${config.host}:${config.port}: ${(err as Error).message}`);
+        process.exit(1);
+      }
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

@@ -1,10 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ServiceError, errors } from '../core/errors.js';
 import { newRequestId } from '../core/ids.js';
 import type { Dialect, RequestContext } from './dialect.js';
 import type { Logger } from './logger.js';
 
 const HEALTH_PATH = '/-/health';
+
+/** Bytes each connection had read when its last request ended: the next request's bytes start there. */
+const readMarks = new WeakMap<Socket, number>();
 
 /**
  * The HTTP front: picks the dialect, runs it, turns any error into that
@@ -21,8 +25,11 @@ export function createHttpServer(dialects: Dialect[], logger: Logger): Server {
 
 async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialect[], logger: Logger): Promise<void> {
   const started = process.hrtime.bigint();
-  const bytesReadBefore = req.socket.bytesRead;
-  const bytesWrittenBefore = req.socket.bytesWritten;
+  // Kept here: by the time the response closes, req.socket may already be detached (null).
+  const socket = req.socket;
+  // Not socket.bytesRead now: the headers (and often the first body bytes) were read before this runs.
+  const bytesReadBefore = readMarks.get(socket) ?? 0;
+  const bytesWrittenBefore = socket.bytesWritten;
   const requestId = newRequestId();
   const rawUrl = req.url ?? '/';
   const queryStart = rawUrl.indexOf('?');
@@ -32,6 +39,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialec
 
   res.on('close', () => {
     const status = res.headersSent ? res.statusCode : 0;
+    readMarks.set(socket, socket.bytesRead);
     const line = {
       requestId,
       method: req.method,
@@ -41,8 +49,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialec
       operation: ctx.log.operation,
       status,
       errorCode: ctx.log.errorCode,
-      bytesIn: req.socket.bytesRead - bytesReadBefore,
-      bytesOut: req.socket.bytesWritten - bytesWrittenBefore,
+      bytesIn: socket.bytesRead - bytesReadBefore,
+      bytesOut: socket.bytesWritten - bytesWrittenBefore,
       durationMs: Number(process.hrtime.bigint() - started) / 1e6,
       completed: res.writableFinished,
     };
@@ -60,7 +68,9 @@ async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialec
   try {
     await dialect.handle(ctx);
   } catch (err) {
-    const error = err instanceof ServiceError ? err : undefined;
+    // A client that hangs up mid-body is the client's doing, not an internal error.
+    const clientGone = !req.complete && (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
+    const error = err instanceof ServiceError ? err : clientGone ? errors.incompleteBody() : undefined;
     if (!error) logger.error({ requestId, err }, 'internal error');
     respondWithError(ctx, dialect, error ?? errors.internal());
   }

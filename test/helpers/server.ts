@@ -42,8 +42,10 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-test-')));
   const args = [CLI, 'serve', '--data', dataDir, '--address', '127.0.0.1:0', '--log-level', 'warn', ...(options.extraArgs ?? [])];
-  if (options.config) {
-    const configPath = join(dataDir, '..', `tessera-config-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+  // The config file lives in a temp dir of its own, removed by cleanup().
+  const configDir = options.config ? await mkdtemp(join(tmpdir(), 'tessera-config-')) : undefined;
+  if (configDir) {
+    const configPath = join(configDir, 'config.json');
     await writeFile(configPath, JSON.stringify(options.config));
     args.push('--config', configPath);
   }
@@ -99,6 +101,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
         await exited;
       }
       if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+      if (configDir) await rm(configDir, { recursive: true, force: true });
     },
   };
 }
