@@ -19,13 +19,19 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-/** Percent-decodes one path piece; malformed escapes are the client's mistake. */
+/**
+ * Percent-decodes one path piece; malformed escapes are the client's mistake, and so
+ * is a NUL, which no key or bucket may hold (and no XML error document could echo).
+ */
 export function decodePath(raw: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(raw);
+    decoded = decodeURIComponent(raw);
   } catch {
     throw new ServiceError('InvalidURI', "Couldn't parse the specified URI.", 400);
   }
+  if (decoded.includes('\u0000')) throw new ServiceError('InvalidURI', "Couldn't parse the specified URI.", 400);
+  return decoded;
 }
 
 /**
