@@ -564,7 +564,7 @@ function checkPartNumber(partNumber: number): void {
   }
 }
 
-function fileAlreadyExists(): ServiceError {
+export function fileAlreadyExists(): ServiceError {
   return new ServiceError('FileAlreadyExists', 'The object you specified already exists and can not be overwritten.', 409);
 }
 

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { Storage } from '../core/storage.js';
 import { UserDirectory, type User } from '../core/users.js';
+import { OssDialect } from '../dialects/oss/dialect.js';
 import { S3Dialect } from '../dialects/s3/dialect.js';
 import type { ServerConfig } from './config.js';
 import { closeHttpServer, createHttpServer } from './http.js';
@@ -35,7 +36,9 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     ...config.users.map((user) => ({ ...user, root: false })),
   ];
   const directory = new UserDirectory(users);
-  const dialects = [new S3Dialect(storage, directory, { region: config.region, domain: config.domain })];
+  const settings = { region: config.region, domain: config.domain };
+  // S3 takes whatever no other dialect claims, so it comes last.
+  const dialects = [new OssDialect(storage, directory, settings), new S3Dialect(storage, directory, settings)];
   const server = createHttpServer(dialects, logger);
   await listen(server, config.host, config.port);
   const address = server.address();

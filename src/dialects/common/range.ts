@@ -31,11 +31,11 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 }
 
 /** `bytes=a-b` for copy-source ranges: both ends required and inside the object. */
-export function parseCopySourceRange(header: string, size: number): ByteRange {
+export function parseCopySourceRange(header: string, size: number, headerName = 'x-amz-copy-source-range'): ByteRange {
   const match = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
   if (!match) {
-    throw new ServiceError('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', 400, {
-      ArgumentName: 'x-amz-copy-source-range',
+    throw new ServiceError('InvalidArgument', `The ${headerName} value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy`, 400, {
+      ArgumentName: headerName,
       ArgumentValue: header,
     });
   }

@@ -168,11 +168,11 @@ export async function deleteObjects(call: S3Call): Promise<void> {
 }
 
 /** Continuation tokens are opaque to clients; ours carry the last key returned. */
-function encodeToken(key: string): string {
+export function encodeToken(key: string): string {
   return Buffer.from(key, 'utf8').toString('base64url');
 }
 
-function decodeToken(token: string): string {
+export function decodeToken(token: string): string {
   const key = Buffer.from(token, 'base64url').toString('utf8');
   if (token === '' || encodeToken(key) !== token) {
     throw errors.invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);

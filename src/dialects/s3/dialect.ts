@@ -3,6 +3,7 @@ import { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
 import { actorOf, type UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
+import { routeRest, type RouteTable } from '../common/routing.js';
 import * as buckets from './buckets.js';
 import type { S3Call, S3Settings } from './call.js';
 import * as multipart from './multipart.js';
@@ -24,66 +25,45 @@ function notImplemented(): ServiceError {
   return new ServiceError('NotImplemented', 'A header you provided implies functionality that is not implemented.', 501);
 }
 
+const copySourceOf = (call: S3Call) => header(call.ctx.req.headers, 'x-amz-copy-source') ?? '';
+
+const ROUTES: RouteTable<Handler> = {
+  operations: {
+    ListBuckets: ['ListBuckets', buckets.listBuckets],
+    CreateBucket: ['CreateBucket', buckets.createBucket],
+    HeadBucket: ['HeadBucket', buckets.headBucket],
+    DeleteBucket: ['DeleteBucket', buckets.deleteBucket],
+    DeleteObjects: ['DeleteObjects', buckets.deleteObjects],
+    ListMultipartUploads: ['ListMultipartUploads', multipart.listMultipartUploads],
+    ListObjects: ['ListObjects', (call) => buckets.listObjects(call, 1)],
+    ListObjectsV2: ['ListObjectsV2', (call) => buckets.listObjects(call, 2)],
+    PutObject: ['PutObject', objects.putObject],
+    CopyObject: ['CopyObject', (call) => objects.copyObject(call, copySourceOf(call))],
+    UploadPart: ['UploadPart', multipart.uploadPart],
+    UploadPartCopy: ['UploadPartCopy', (call) => multipart.uploadPartCopy(call, copySourceOf(call))],
+    GetObject: ['GetObject', (call) => objects.getObject(call, false)],
+    HeadObject: ['HeadObject', (call) => objects.getObject(call, true)],
+    ListParts: ['ListParts', multipart.listParts],
+    DeleteObject: ['DeleteObject', objects.deleteObject],
+    AbortMultipartUpload: ['AbortMultipartUpload', multipart.abortMultipartUpload],
+    CreateMultipartUpload: ['CreateMultipartUpload', multipart.createMultipartUpload],
+    CompleteMultipartUpload: ['CompleteMultipartUpload', multipart.completeMultipartUpload],
+  },
+  bucketGets: [
+    ['uploads', 'ListMultipartUploads', multipart.listMultipartUploads],
+    ['versions', 'ListObjectVersions', buckets.listObjectVersions],
+    ['location', 'GetBucketLocation', buckets.getBucketLocation],
+    ['versioning', 'GetBucketVersioning', buckets.getBucketVersioning],
+  ],
+};
+
 /** Picks the operation from method, target and query, as S3 does. */
-function route(method: string, target: { bucket?: string; key?: string }, ctx: RequestContext): [string, Handler] {
+function route(method: string, target: { bucket?: string; key?: string }, ctx: RequestContext): readonly [string, Handler] {
   const { query, req } = ctx;
   const has = (name: string) => query.has(name);
   if (UNSUPPORTED_SUBRESOURCES.some(has)) throw notImplemented();
-  if (target.bucket === undefined) {
-    if (method === 'GET') return ['ListBuckets', buckets.listBuckets];
-    throw methodNotAllowed();
-  }
-  if (target.key === undefined) {
-    switch (method) {
-      case 'PUT':
-        if (has('versioning')) throw notImplemented();
-        return ['CreateBucket', buckets.createBucket];
-      case 'HEAD':
-        return ['HeadBucket', buckets.headBucket];
-      case 'DELETE':
-        return ['DeleteBucket', buckets.deleteBucket];
-      case 'POST':
-        if (has('delete')) return ['DeleteObjects', buckets.deleteObjects];
-        throw methodNotAllowed();
-      case 'GET':
-        if (has('uploads')) return ['ListMultipartUploads', multipart.listMultipartUploads];
-        if (has('versions')) return ['ListObjectVersions', buckets.listObjectVersions];
-        if (has('location')) return ['GetBucketLocation', buckets.getBucketLocation];
-        if (has('versioning')) return ['GetBucketVersioning', buckets.getBucketVersioning];
-        if (query.get('list-type') === '2') return ['ListObjectsV2', (call) => buckets.listObjects(call, 2)];
-        return ['ListObjects', (call) => buckets.listObjects(call, 1)];
-      default:
-        throw methodNotAllowed();
-    }
-  }
-  const copySource = header(req.headers, 'x-amz-copy-source');
-  switch (method) {
-    case 'PUT':
-      if (has('uploadId') || has('partNumber')) {
-        if (copySource !== undefined) return ['UploadPartCopy', (call) => multipart.uploadPartCopy(call, copySource)];
-        return ['UploadPart', multipart.uploadPart];
-      }
-      if (copySource !== undefined) return ['CopyObject', (call) => objects.copyObject(call, copySource)];
-      return ['PutObject', objects.putObject];
-    case 'GET':
-      if (has('uploadId')) return ['ListParts', multipart.listParts];
-      return ['GetObject', (call) => objects.getObject(call, false)];
-    case 'HEAD':
-      return ['HeadObject', (call) => objects.getObject(call, true)];
-    case 'DELETE':
-      if (has('uploadId')) return ['AbortMultipartUpload', multipart.abortMultipartUpload];
-      return ['DeleteObject', objects.deleteObject];
-    case 'POST':
-      if (has('uploads')) return ['CreateMultipartUpload', multipart.createMultipartUpload];
-      if (has('uploadId')) return ['CompleteMultipartUpload', multipart.completeMultipartUpload];
-      throw methodNotAllowed();
-    default:
-      throw methodNotAllowed();
-  }
-}
-
-function methodNotAllowed(): ServiceError {
-  return new ServiceError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
+  if (method === 'PUT' && target.bucket !== undefined && target.key === undefined && has('versioning')) throw notImplemented();
+  return routeRest(ROUTES, method, target, query, header(req.headers, 'x-amz-copy-source') !== undefined);
 }
 
 /** The AWS S3 REST API: SigV4 (header and presigned), path and virtual-host style. */

@@ -1,9 +1,9 @@
-import { pipeline } from 'node:stream/promises';
 import { ServiceError, errors } from '../../core/errors.js';
 import type { ObjectRead } from '../../core/storage.js';
 import type { ObjectInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { evaluateConditions, preconditionFailed, readConditions } from '../common/conditions.js';
+import { answeredNotModified, sendObject } from '../common/object-response.js';
 import { invalidRange, parseRange, type ByteRange } from '../common/range.js';
 import { intParam, type S3Call } from './call.js';
 import { isoDate, objectHeaders, quoteEtag, sendEmpty, sendXml } from './render.js';
@@ -25,11 +25,7 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
   const { info } = read;
   const headers = objectHeaders(info, query, META_PREFIX);
 
-  if (evaluateConditions(readConditions(req.headers), info) === 'not-modified') {
-    res.writeHead(304, { etag: headers.etag!, 'last-modified': headers['last-modified']! });
-    res.end();
-    return;
-  }
+  if (answeredNotModified(req, res, read, headers)) return;
 
   let range: ByteRange | undefined;
   if (query.has('partNumber')) {
@@ -40,24 +36,7 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
     range = parseRange(header(req.headers, 'range'), info.size);
   }
 
-  if (range) {
-    headers['content-range'] = `bytes ${range.start}-${range.end}/${info.size}`;
-    headers['content-length'] = String(range.end - range.start + 1);
-  } else {
-    headers['content-length'] = String(info.size);
-  }
-  res.writeHead(range ? 206 : 200, headers);
-  if (headOnly || info.size === 0) {
-    res.end();
-    return;
-  }
-  const stream = call.storage.openRead(read, range?.start ?? 0, range?.end ?? info.size - 1);
-  try {
-    await pipeline(stream, res);
-  } catch {
-    // The client went away, or a blob could not be read: either way the response is cut short.
-    res.destroy();
-  }
+  await sendObject(call.storage, read, res, headers, range, headOnly);
 }
 
 function partRange(read: ObjectRead, partNumber: number): ByteRange {
@@ -86,7 +65,7 @@ export async function deleteObject(call: S3Call): Promise<void> {
 }
 
 /** `x-amz-copy-source`: `/bucket/key` or `bucket/key`, percent-encoded, with an optional `?versionId=null`. */
-export function parseCopySource(value: string): { bucket: string; key: string } {
+export function parseCopySource(value: string, headerName = 'x-amz-copy-source'): { bucket: string; key: string } {
   const [path, queryString] = value.split('?', 2);
   if (queryString !== undefined) {
     const versionId = new URLSearchParams(queryString).get('versionId');
@@ -97,7 +76,7 @@ export function parseCopySource(value: string): { bucket: string; key: string } 
   const trimmed = (path ?? '').replace(/^\//, '');
   const slash = trimmed.indexOf('/');
   if (slash <= 0 || slash === trimmed.length - 1) {
-    throw errors.invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source', value);
+    throw errors.invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', headerName, value);
   }
   return { bucket: decodePath(trimmed.slice(0, slash)), key: decodePath(trimmed.slice(slash + 1)) };
 }

@@ -1,0 +1,46 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { ObjectRead, Storage } from '../../core/storage.js';
+import { evaluateConditions, readConditions } from './conditions.js';
+import type { ByteRange } from './range.js';
+
+/**
+ * GET/HEAD conditional headers: a failed precondition throws 412; "not modified" is answered
+ * here with 304 (carrying the ETag and Last-Modified of `headers`) and returns true.
+ */
+export function answeredNotModified(req: IncomingMessage, res: ServerResponse, read: ObjectRead, headers: Record<string, string>): boolean {
+  if (evaluateConditions(readConditions(req.headers), read.info) !== 'not-modified') return false;
+  res.writeHead(304, { etag: headers.etag!, 'last-modified': headers['last-modified']! });
+  res.end();
+  return true;
+}
+
+/** Answers 200 (or 206 for a range) with `headers` and, unless HEAD, streams the bytes across the object's blobs. */
+export async function sendObject(
+  storage: Storage,
+  read: ObjectRead,
+  res: ServerResponse,
+  headers: Record<string, string>,
+  range: ByteRange | undefined,
+  headOnly: boolean,
+): Promise<void> {
+  const { size } = read.info;
+  if (range) {
+    headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
+    headers['content-length'] = String(range.end - range.start + 1);
+  } else {
+    headers['content-length'] = String(size);
+  }
+  res.writeHead(range ? 206 : 200, headers);
+  if (headOnly || size === 0) {
+    res.end();
+    return;
+  }
+  const stream = storage.openRead(read, range?.start ?? 0, range?.end ?? size - 1);
+  try {
+    await pipeline(stream, res);
+  } catch {
+    // The client went away, or a blob could not be read: either way the response is cut short.
+    res.destroy();
+  }
+}

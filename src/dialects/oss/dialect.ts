@@ -1,0 +1,106 @@
+import type { IncomingMessage } from 'node:http';
+import { ServiceError } from '../../core/errors.js';
+import type { Storage } from '../../core/storage.js';
+import { actorOf, type UserDirectory } from '../../core/users.js';
+import type { Dialect, RequestContext } from '../../server/dialect.js';
+import { routeRest, type RouteTable } from '../common/routing.js';
+import { header } from '../s3/request.js';
+import * as buckets from './buckets.js';
+import * as multipart from './multipart.js';
+import * as objects from './objects.js';
+import { sendOssError } from './render.js';
+import { authenticate, endpointOf, resolveTargets, type OssCall, type OssSettings, type OssTarget } from './request.js';
+
+type Handler = (call: OssCall) => void | Promise<void>;
+
+/** OSS sub-resources Tessera does not serve: a clear 501 instead of a wrong answer. */
+const UNSUPPORTED_SUBRESOURCES = [
+  'acl', 'cors', 'lifecycle', 'logging', 'website', 'referer', 'tagging', 'policy', 'encryption', 'versioning',
+  'versions', 'replication', 'inventory', 'worm', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
+  'requestPayment', 'transferAcceleration', 'x-oss-process', 'callback', 'live', 'img', 'style',
+];
+
+/** Query parameters that only an OSS presigned URL carries. */
+const OSS_QUERY_SIGNATURE = ['OSSAccessKeyId', 'x-oss-signature-version', 'x-oss-credential', 'x-oss-signature'];
+
+const copySourceOf = (call: OssCall) => header(call.ctx.req.headers, objects.COPY_SOURCE) ?? '';
+
+const ROUTES: RouteTable<Handler> = {
+  operations: {
+    ListBuckets: ['ListBuckets', buckets.listBuckets],
+    CreateBucket: ['PutBucket', buckets.putBucket],
+    HeadBucket: ['HeadBucket', buckets.headBucket],
+    DeleteBucket: ['DeleteBucket', buckets.deleteBucket],
+    DeleteObjects: ['DeleteMultipleObjects', buckets.deleteMultipleObjects],
+    ListMultipartUploads: ['ListMultipartUploads', multipart.listMultipartUploads],
+    ListObjects: ['ListObjects', (call) => buckets.listObjects(call, 1)],
+    ListObjectsV2: ['ListObjectsV2', (call) => buckets.listObjects(call, 2)],
+    PutObject: ['PutObject', objects.putObject],
+    CopyObject: ['CopyObject', (call) => objects.copyObject(call, copySourceOf(call))],
+    UploadPart: ['UploadPart', multipart.uploadPart],
+    UploadPartCopy: ['UploadPartCopy', (call) => multipart.uploadPartCopy(call, copySourceOf(call))],
+    GetObject: ['GetObject', (call) => objects.getObject(call, false)],
+    HeadObject: ['HeadObject', (call) => objects.getObject(call, true)],
+    ListParts: ['ListParts', multipart.listParts],
+    DeleteObject: ['DeleteObject', objects.deleteObject],
+    AbortMultipartUpload: ['AbortMultipartUpload', multipart.abortMultipartUpload],
+    CreateMultipartUpload: ['InitiateMultipartUpload', multipart.initiateMultipartUpload],
+    CompleteMultipartUpload: ['CompleteMultipartUpload', multipart.completeMultipartUpload],
+  },
+  bucketGets: [
+    ['bucketInfo', 'GetBucketInfo', buckets.getBucketInfo],
+    ['location', 'GetBucketLocation', buckets.getBucketLocation],
+  ],
+};
+
+/** Picks the operation from method, target and query, as OSS does. */
+function route(method: string, target: OssTarget, ctx: RequestContext): readonly [string, Handler] {
+  if (UNSUPPORTED_SUBRESOURCES.some((name) => ctx.query.has(name))) throw buckets.notImplemented();
+  return routeRest(ROUTES, method, target, ctx.query, header(ctx.req.headers, objects.COPY_SOURCE) !== undefined);
+}
+
+/**
+ * The Alibaba Cloud OSS REST API over the same engine and users as S3: V1 and V4 signatures
+ * (header and presigned), path style, virtual-host style and ali-oss's bucket-in-Host form.
+ */
+export class OssDialect implements Dialect {
+  readonly name = 'oss';
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly users: UserDirectory,
+    private readonly settings: OssSettings,
+  ) {}
+
+  /** An OSS Authorization header, an OSS presigned query, or any `x-oss-*` header. */
+  matches(req: IncomingMessage, _rawPath: string, query: URLSearchParams): boolean {
+    const authorization = header(req.headers, 'authorization') ?? '';
+    if (/^(OSS|OSS4-HMAC-SHA256)\s/.test(authorization)) return true;
+    if (OSS_QUERY_SIGNATURE.some((name) => query.has(name))) return true;
+    return Object.keys(req.headers).some((name) => name.startsWith('x-oss-'));
+  }
+
+  async handle(ctx: RequestContext): Promise<void> {
+    ctx.res.setHeader('x-oss-request-id', ctx.requestId);
+    const { host } = ctx.req.headers;
+    const { user, target } = await authenticate(ctx, this.users, resolveTargets(host, ctx.rawPath, this.settings.domain));
+    ctx.log.user = user.id;
+    const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
+    ctx.log.operation = operation;
+    await handler({
+      ctx,
+      storage: this.storage,
+      users: this.users,
+      settings: this.settings,
+      user,
+      actor: actorOf(user),
+      bucket: target.bucket ?? '',
+      key: target.key ?? '',
+      endpoint: endpointOf(host, target),
+    });
+  }
+
+  sendError(ctx: RequestContext, error: ServiceError): void {
+    sendOssError(ctx, error);
+  }
+}

@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto';
+import type { Storage } from '../../core/storage.js';
+import { ServiceError, errors } from '../../core/errors.js';
+import type { Actor, Digests, ExtraDigest } from '../../core/types.js';
+import type { User, UserDirectory } from '../../core/users.js';
+import type { RequestContext } from '../../server/dialect.js';
+import { readSmallBody } from '../common/body.js';
+import { header, resolveTarget, type Target } from '../s3/request.js';
+import { verifyOssRequest } from './signing.js';
+
+export interface OssSettings {
+  region: string;
+  domain?: string;
+}
+
+/** One authenticated OSS request, resolved to its bucket and key. */
+export interface OssCall {
+  ctx: RequestContext;
+  storage: Storage;
+  users: UserDirectory;
+  settings: OssSettings;
+  user: User;
+  actor: Actor;
+  bucket: string;
+  key: string;
+  /** The endpoint the client addressed, without a bucket label (for BucketInfo's endpoints). */
+  endpoint: string;
+}
+
+const IP_OR_LOCALHOST = /^[a-z0-9][a-z0-9-]*\.((?:\d{1,3}\.){3}\d{1,3}|localhost)$/;
+/** ali-oss against an IP endpoint sends `Host: <bucket>.oss-<region>.aliyuncs.com` (and a bare path). */
+const ALIYUN_ENDPOINT = /^[a-z0-9][a-z0-9-]*\.(oss[a-z0-9-]*\.aliyuncs\.com)$/;
+
+/** The part of a Host name after a bucket label, when the Host names a bucket. */
+function hostSuffix(hostname: string, domain: string | undefined): string | undefined {
+  if (domain && hostname.endsWith('.' + domain.toLowerCase()) && hostname.length > domain.length + 1) return domain.toLowerCase();
+  return IP_OR_LOCALHOST.exec(hostname)?.[1] ?? ALIYUN_ENDPOINT.exec(hostname)?.[1];
+}
+
+function hostname(host: string | undefined): string {
+  return (host ?? '').replace(/:\d+$/, '').toLowerCase();
+}
+
+/** A bucket and key, and whether the Host named the bucket. */
+export interface OssTarget extends Target {
+  viaHost: boolean;
+}
+
+/**
+ * What the request may address, most likely first. Path style (`/bucket/key`) unless the Host
+ * names a bucket (`bucket.<domain>`, `bucket.<IPv4>`, `bucket.localhost`, `bucket.oss-….aliyuncs.com`).
+ * ali-oss with `sldEnable` puts the bucket in both the Host and the path, so when the path starts
+ * with the Host's bucket both readings are candidates and the signature decides.
+ */
+export function resolveTargets(host: string | undefined, rawPath: string, domain: string | undefined): OssTarget[] {
+  const pathStyle = { ...resolveTarget(undefined, rawPath, undefined), viaHost: false };
+  const suffix = hostSuffix(hostname(host), domain);
+  if (suffix === undefined) return [pathStyle];
+  const hostStyle = { ...resolveTarget(host, rawPath, suffix), viaHost: true };
+  return pathStyle.bucket === hostStyle.bucket ? [pathStyle, hostStyle] : [hostStyle];
+}
+
+/** The endpoint the client used, without the bucket label: what BucketInfo reports. */
+export function endpointOf(host: string | undefined, target: OssTarget): string {
+  const name = host ?? '';
+  return target.viaHost && target.bucket !== undefined ? name.slice(target.bucket.length + 1) : name;
+}
+
+/**
+ * Verifies the OSS signature (V1 or V4, header or presigned) against each candidate target and
+ * returns the signer and the target it signed. Anonymous requests are refused.
+ */
+export async function authenticate(ctx: RequestContext, users: UserDirectory, candidates: OssTarget[]): Promise<{ user: User; target: OssTarget }> {
+  let mismatch: ServiceError | undefined;
+  for (const target of candidates) {
+    try {
+      const result = await verifyOssRequest(
+        { method: ctx.req.method ?? 'GET', bucket: target.bucket, key: target.key, query: [...ctx.query], headers: ctx.req.headers },
+        users.secretOf,
+      );
+      if (result === null) throw anonymous();
+      const user = users.byKey(result.accessKeyId);
+      if (!user) throw errors.accessDenied();
+      return { user, target };
+    } catch (err) {
+      if (!(err instanceof ServiceError) || err.code !== 'SignatureDoesNotMatch') throw err;
+      mismatch ??= err;
+    }
+  }
+  throw mismatch ?? errors.accessDenied();
+}
+
+/** Every bucket is private: an unsigned request is refused as OSS refuses one. */
+function anonymous(): ServiceError {
+  return new ServiceError('AccessDenied', 'You have no right to access this object because of bucket acl.', 403);
+}
+
+export function invalidDigest(): ServiceError {
+  return new ServiceError('InvalidDigest', 'The Content-MD5 you specified was invalid.', 400);
+}
+
+/** The 16 bytes a Content-MD5 header claims, or undefined without one; InvalidDigest when malformed. */
+function claimedMd5(ctx: RequestContext): Buffer | undefined {
+  const value = header(ctx.req.headers, 'content-md5');
+  if (value === undefined) return undefined;
+  const bytes = Buffer.from(value.trim(), 'base64');
+  if (bytes.length !== 16 || bytes.toString('base64') !== value.trim()) throw invalidDigest();
+  return bytes;
+}
+
+export interface UploadBody {
+  body: AsyncIterable<Buffer>;
+  expectedSize?: number;
+  digests: ExtraDigest[];
+  verify: (digests: Digests) => void;
+}
+
+/**
+ * The body of PutObject / UploadPart, streamed, with its CRC-64 computed on the way and the
+ * client's Content-MD5 (and a V4 `x-oss-content-sha256` digest, if one was signed) checked
+ * before the bytes are committed.
+ */
+export function uploadBody(ctx: RequestContext): UploadBody {
+  const { req } = ctx;
+  const length = header(req.headers, 'content-length');
+  let expectedSize: number | undefined;
+  if (length !== undefined) {
+    if (!/^\d+$/.test(length)) throw errors.invalidArgument('Content-Length is not a number.', 'Content-Length', length);
+    expectedSize = Number(length);
+  } else if (!header(req.headers, 'transfer-encoding')) {
+    throw new ServiceError('MissingContentLength', 'You must provide the Content-Length HTTP header.', 411);
+  }
+  const md5 = claimedMd5(ctx);
+  const sha256 = header(req.headers, 'x-oss-content-sha256');
+  const signedSha256 = sha256 !== undefined && /^[0-9a-fA-F]{64}$/.test(sha256) ? sha256.toLowerCase() : undefined;
+  return {
+    body: req,
+    expectedSize,
+    digests: signedSha256 ? ['crc64', 'sha256'] : ['crc64'],
+    verify: (digests) => {
+      if (md5 && !digests.md5.equals(md5)) throw invalidDigest();
+      if (signedSha256 && digests.sha256?.toString('hex') !== signedSha256) {
+        throw errors.invalidArgument('The x-oss-content-sha256 you specified did not match what we received.', 'x-oss-content-sha256', sha256!);
+      }
+    },
+  };
+}
+
+/** A small XML body (Complete, DeleteMultipleObjects, PutBucket), its Content-MD5 checked. */
+export async function readCheckedBody(ctx: RequestContext, limit: number): Promise<string> {
+  const md5 = claimedMd5(ctx);
+  const body = await readSmallBody(ctx.req, limit);
+  if (md5 && !createHash('md5').update(body).digest().equals(md5)) throw invalidDigest();
+  return body.toString('utf8');
+}
+
+/** `x-oss-forbid-overwrite: true`. */
+export function forbidOverwrite(ctx: RequestContext): boolean {
+  return header(ctx.req.headers, 'x-oss-forbid-overwrite')?.trim().toLowerCase() === 'true';
+}
