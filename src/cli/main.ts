@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerObjectCommands } from './commands.js';
 import { registerServe } from './serve.js';
 
 const program = new Command();
@@ -9,4 +10,6 @@ program.showHelpAfterError();
 program.exitOverride((err) => {
   process.exit(err.exitCode === 0 ? 0 : 2);
 });
+// Registered after the settings above so the object commands inherit them (help after errors, exit 2).
+registerObjectCommands(program);
 await program.parseAsync(process.argv);
