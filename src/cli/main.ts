@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerObjectCommands } from './commands.js';
+import { registerPan } from './pan.js';
 import { registerServe } from './serve.js';
 
 const program = new Command();
@@ -12,4 +13,5 @@ program.exitOverride((err) => {
 });
 // Registered after the settings above so the object commands inherit them (help after errors, exit 2).
 registerObjectCommands(program);
+registerPan(program);
 await program.parseAsync(process.argv);

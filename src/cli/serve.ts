@@ -11,7 +11,8 @@ export function registerServe(program: Command): void {
     .option('--config <file>', 'JSON config file with users and limits (env TESSERA_CONFIG)', undefined)
     .option('--log-level <level>', 'debug, info, warn, error or silent (env TESSERA_LOG_LEVEL)', undefined)
     .option('--domain <domain>', 'serve virtual-host style requests for <bucket>.<domain> (env TESSERA_DOMAIN)', undefined)
-    .action(async (flags: { data?: string; address?: string; config?: string; logLevel?: string; domain?: string }) => {
+    .option('--pan-address <host:port>', 'also listen here for the 123pan API alone (env TESSERA_PAN_ADDRESS)', undefined)
+    .action(async (flags: { data?: string; address?: string; config?: string; logLevel?: string; domain?: string; panAddress?: string }) => {
       let config;
       try {
         config = await loadConfig(flags);

@@ -22,3 +22,22 @@ export { checkpointPath, loadCheckpoint, CHECKPOINT_MAGIC, type Checkpoint, type
 export { autoPartSize, autoParallel, partCount, OSS_MIN_PART_SIZE, S3_MIN_PART_SIZE, MAX_PART_COUNT } from './sizing.js';
 export { RateLimiter, multipartEtag, normalizeEtag } from './streams.js';
 export type * from './types.js';
+export {
+  PanClient,
+  PanApiError,
+  hashRange,
+  multipartBody,
+  PAN_PLATFORM,
+  type PanClientOptions,
+  type AccessToken,
+  type CreateArgs,
+  type CreateResult,
+  type UploadedPart,
+  type PanFile,
+  type PanFileDetail,
+  type ListArgs,
+  type PanUserInfo,
+  type PanUploadOptions,
+  type PanUploadProgress,
+  type PanUploadResult,
+} from './pan.js';

@@ -54,6 +54,7 @@ export class BlobStore {
     const md5 = createHash('md5');
     const sha256 = extra.includes('sha256') ? createHash('sha256') : undefined;
     const crc64 = extra.includes('crc64') ? new Crc64() : undefined;
+    const sha1 = extra.includes('sha1') ? createHash('sha1') : undefined;
     const file = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     let size = 0;
     try {
@@ -71,6 +72,7 @@ export class BlobStore {
         md5.update(chunk);
         sha256?.update(chunk);
         crc64?.update(chunk);
+        sha1?.update(chunk);
         batch.push(chunk);
         batchBytes += chunk.length;
         if (batchBytes >= WRITE_BATCH_BYTES) await flush();
@@ -86,7 +88,7 @@ export class BlobStore {
     await file.close();
     return {
       tempPath,
-      digests: { size, md5: md5.digest(), sha256: sha256?.digest(), crc64: crc64?.toDecimal() },
+      digests: { size, md5: md5.digest(), sha256: sha256?.digest(), crc64: crc64?.toDecimal(), sha1: sha1?.digest() },
     };
   }
 

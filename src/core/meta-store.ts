@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS buckets (
   created_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS objects (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   bucket TEXT NOT NULL,
   key TEXT NOT NULL,
   size INTEGER NOT NULL,
@@ -68,6 +68,8 @@ interface ObjectRow {
   user_meta: string;
   parts_count: number | null;
   crc64: string | null;
+  content_md5: string | null;
+  content_sha1: string | null;
 }
 
 interface UploadRow {
@@ -94,6 +96,10 @@ interface PartRow {
 
 export interface StoredObject extends ObjectInfo {
   id: number;
+  /** Hex MD5 of the whole content, when known (single PUTs; multipart when the writer hashed it in order). */
+  contentMd5?: string;
+  /** Hex SHA-1 of the whole content, when the writer computed it. */
+  contentSha1?: string;
 }
 
 export interface StoredUpload extends UploadInfo {
@@ -112,6 +118,8 @@ export interface NewObject extends ObjectAttributes {
   lastModified: Date;
   partsCount?: number;
   crc64?: string;
+  contentMd5?: string;
+  contentSha1?: string;
   segments: Array<Omit<Segment, 'offset'>>;
 }
 
@@ -127,6 +135,8 @@ function toObject(row: ObjectRow): StoredObject {
     userMeta: JSON.parse(row.user_meta) as Record<string, string>,
     partsCount: row.parts_count ?? undefined,
     crc64: row.crc64 ?? undefined,
+    contentMd5: row.content_md5 ?? undefined,
+    contentSha1: row.content_sha1 ?? undefined,
   };
 }
 
@@ -174,6 +184,7 @@ export class MetaStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = OFF');
     this.db.exec(SCHEMA);
+    this.migrate();
     const db = this.db;
     this.stmt = {
       insertBucket: db.prepare('INSERT INTO buckets (name, owner, created_at) VALUES (?, ?, ?)'),
@@ -185,9 +196,22 @@ export class MetaStore {
       anyObject: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM objects WHERE bucket = ? LIMIT 1'),
       getObject: db.prepare<[string, string], ObjectRow>('SELECT * FROM objects WHERE bucket = ? AND key = ?'),
       insertObject: db.prepare(
-        `INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64)
-         VALUES (@bucket, @key, @size, @etag, @lastModified, @headers, @userMeta, @partsCount, @crc64)`,
+        `INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64, content_md5, content_sha1)
+         VALUES (@bucket, @key, @size, @etag, @lastModified, @headers, @userMeta, @partsCount, @crc64, @contentMd5, @contentSha1)`,
       ),
+      getObjectById: db.prepare<[number], ObjectRow>('SELECT * FROM objects WHERE id = ?'),
+      byContentMd5: db.prepare<[string, number, string, number], ObjectRow>(
+        `SELECT o.* FROM objects o JOIN buckets b ON b.name = o.bucket
+         WHERE o.content_md5 = ? AND o.size = ? AND (b.owner = ? OR ?) ORDER BY o.id LIMIT 1`,
+      ),
+      byContentSha1: db.prepare<[string, number, string, number], ObjectRow>(
+        `SELECT o.* FROM objects o JOIN buckets b ON b.name = o.bucket
+         WHERE o.content_sha1 = ? AND o.size = ? AND (b.owner = ? OR ?) ORDER BY o.id LIMIT 1`,
+      ),
+      bucketUsage: db.prepare<[string], { objects: number; bytes: number | null }>(
+        'SELECT COUNT(*) AS objects, SUM(size) AS bytes FROM objects WHERE bucket = ?',
+      ),
+      renameObject: db.prepare('UPDATE objects SET key = ?, last_modified = ? WHERE id = ?'),
       deleteObjectRow: db.prepare('DELETE FROM objects WHERE id = ?'),
       segmentsOf: db.prepare<[number], { blob_id: string; offset: number; size: number; part_number: number }>(
         'SELECT blob_id, offset, size, part_number FROM segments WHERE object_id = ? ORDER BY seq',
@@ -255,6 +279,30 @@ export class MetaStore {
     this.db.close();
   }
 
+  /** Idempotent schema additions for data directories made by older versions. */
+  private migrate(): void {
+    const columns = new Set((this.db.pragma('table_info(objects)') as Array<{ name: string }>).map((column) => column.name));
+    const table = this.db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'objects'").get();
+    this.transaction(() => {
+      if (!/AUTOINCREMENT/i.test(table?.sql ?? '')) {
+        // Object ids are never reused (dialects hand them out as file ids): rebuild with AUTOINCREMENT.
+        const list = [...columns].join(', ');
+        this.db.exec(`ALTER TABLE objects RENAME TO objects_old`);
+        this.db.exec(SCHEMA);
+        this.db.exec(`INSERT INTO objects (${list}) SELECT ${list} FROM objects_old`);
+        this.db.exec('DROP TABLE objects_old');
+      }
+      if (!columns.has('content_md5')) {
+        this.db.exec('ALTER TABLE objects ADD COLUMN content_md5 TEXT');
+        // A single PUT's ETag is the MD5 of its content.
+        this.db.exec('UPDATE objects SET content_md5 = etag WHERE parts_count IS NULL');
+      }
+      if (!columns.has('content_sha1')) this.db.exec('ALTER TABLE objects ADD COLUMN content_sha1 TEXT');
+      this.db.exec('CREATE INDEX IF NOT EXISTS objects_by_md5 ON objects (content_md5, size) WHERE content_md5 IS NOT NULL');
+      this.db.exec('CREATE INDEX IF NOT EXISTS objects_by_sha1 ON objects (content_sha1, size) WHERE content_sha1 IS NOT NULL');
+    });
+  }
+
   /** Runs `fn` in one transaction: all of its changes commit together or none do. */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
@@ -312,6 +360,8 @@ export class MetaStore {
       userMeta: JSON.stringify(object.userMeta),
       partsCount: object.partsCount ?? null,
       crc64: object.crc64 ?? null,
+      contentMd5: object.contentMd5 ?? null,
+      contentSha1: object.contentSha1 ?? null,
     });
     let offset = 0;
     object.segments.forEach((segment, seq) => {
@@ -319,6 +369,28 @@ export class MetaStore {
       offset += segment.size;
     });
     return released;
+  }
+
+  getObjectById(id: number): StoredObject | undefined {
+    const row = this.stmt.getObjectById.get(id);
+    return row && toObject(row);
+  }
+
+  /** The oldest object with this whole-content digest and size, in a bucket `owner` owns (any bucket when `anyOwner`). */
+  findByContent(kind: 'md5' | 'sha1', digest: string, size: number, owner: string, anyOwner: boolean): StoredObject | undefined {
+    const statement = kind === 'md5' ? this.stmt.byContentMd5 : this.stmt.byContentSha1;
+    const row = statement.get(digest, size, owner, anyOwner ? 1 : 0);
+    return row && toObject(row);
+  }
+
+  bucketUsage(bucket: string): { objects: number; bytes: number } {
+    const row = this.stmt.bucketUsage.get(bucket);
+    return { objects: row?.objects ?? 0, bytes: row?.bytes ?? 0 };
+  }
+
+  /** Gives an object a new key, keeping its id and bytes (the caller checks the new key is free). */
+  renameObject(id: number, key: string, at: Date): void {
+    this.stmt.renameObject.run(key, at.getTime(), id);
   }
 
   /** Deletes an object's row and segments; returns the blob ids it held. */
@@ -382,11 +454,10 @@ export class MetaStore {
     return blobIds;
   }
 
-  markCompleted(uploadId: string, at: Date, fingerprint: string, etag: string): string[] {
-    const blobIds = this.stmt.allParts.all(uploadId).map((row) => row.blob_id);
+  /** Drops the upload's part rows (the caller has moved or released their blobs) and records the completion. */
+  markCompleted(uploadId: string, at: Date, fingerprint: string, etag: string): void {
     this.stmt.deleteParts.run(uploadId);
     this.stmt.markCompleted.run(at.getTime(), fingerprint, etag, uploadId);
-    return blobIds;
   }
 
   uploadIdsOfBucket(bucket: string): string[] {

@@ -47,6 +47,9 @@ export interface CompleteOptions {
   forbidOverwrite?: boolean;
   /** Compute the object's CRC-64 from the parts' CRCs when every part has one. */
   withCrc64?: boolean;
+  /** The whole content's MD5 / SHA-1 (hex), when the caller hashed the parts in order: stored for findByContentHash. */
+  contentMd5?: string;
+  contentSha1?: string;
 }
 
 export interface CompleteResult {
@@ -55,6 +58,8 @@ export interface CompleteResult {
   etag: string;
   size: number;
   crc64?: string;
+  /** The new object's row id. */
+  id?: number;
 }
 
 export interface ObjectRead {
@@ -159,7 +164,7 @@ export class Storage {
     body: AsyncIterable<Buffer>,
     attributes: ObjectAttributes,
     write: WriteOptions & { expectedSize?: number; forbidOverwrite?: boolean } = {},
-  ): Promise<ObjectInfo> {
+  ): Promise<StoredObject> {
     this.requireBucket(actor, bucket);
     validateObjectKey(key);
     const staged = await this.stageVerified(body, write);
@@ -174,11 +179,18 @@ export class Storage {
       ...attributes,
     };
     let released: string[];
+    let stored!: StoredObject;
     try {
       released = this.meta.transaction(() => {
         this.requireBucket(actor, bucket);
         if (write.forbidOverwrite && this.meta.getObject(bucket, key)) throw fileAlreadyExists();
-        const old = this.meta.putObject({ ...info, segments: [{ blobId, size: info.size, partNumber: 1 }] });
+        const old = this.meta.putObject({
+          ...info,
+          contentMd5: info.etag,
+          contentSha1: staged.digests.sha1?.toString('hex'),
+          segments: [{ blobId, size: info.size, partNumber: 1 }],
+        });
+        stored = this.meta.getObject(bucket, key)!;
         return this.meta.unreferenced(old);
       });
     } catch (err) {
@@ -186,10 +198,10 @@ export class Storage {
       throw err;
     }
     await this.blobs.remove(released);
-    return info;
+    return stored;
   }
 
-  headObject(actor: Actor, bucket: string, key: string): ObjectInfo {
+  headObject(actor: Actor, bucket: string, key: string): StoredObject {
     this.requireBucket(actor, bucket);
     return this.requireObject(bucket, key);
   }
@@ -223,7 +235,7 @@ export class Storage {
     target: { bucket: string; key: string },
     attributes?: ObjectAttributes,
     options: { forbidOverwrite?: boolean; check?: (source: ObjectInfo) => void } = {},
-  ): Promise<ObjectInfo> {
+  ): Promise<StoredObject> {
     this.requireBucket(actor, source.bucket);
     this.requireBucket(actor, target.bucket);
     validateObjectKey(target.key);
@@ -243,14 +255,14 @@ export class Storage {
         headers: attributes ? attributes.headers : src.headers,
         userMeta: attributes ? attributes.userMeta : src.userMeta,
       };
-      const old = this.meta.putObject({ ...info, segments });
-      return { info, blobIds: this.meta.unreferenced(old) };
+      const old = this.meta.putObject({ ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, segments });
+      return { info: this.meta.getObject(target.bucket, target.key)!, blobIds: this.meta.unreferenced(old) };
     });
     await this.blobs.remove(released.blobIds);
     return released.info;
   }
 
-  listObjects(actor: Actor, bucket: string, query: ListObjectsQuery): ListObjectsPage {
+  listObjects(actor: Actor, bucket: string, query: ListObjectsQuery): Omit<ListObjectsPage, 'objects'> & { objects: StoredObject[] } {
     this.requireBucket(actor, bucket);
     const page = listByPrefix<StoredObject>({
       prefix: query.prefix ?? '',
@@ -381,11 +393,12 @@ export class Storage {
         if (upload.completed.fingerprint !== fingerprint) throw errors.noSuchUpload(uploadId);
         const current = this.meta.getObject(bucket, key);
         return {
-          result: { bucket, key, etag: upload.completed.etag, size: current?.size ?? 0, crc64: current?.crc64 },
+          result: { bucket, key, etag: upload.completed.etag, size: current?.size ?? 0, crc64: current?.crc64, id: current?.id },
           released: [],
         };
       }
-      const parts = resolveParts(this.meta, uploadId, list, minPartSize);
+      const uploaded = this.meta.allParts(uploadId);
+      const parts = resolveParts(uploaded, uploadId, list, minPartSize);
       if (options.forbidOverwrite && this.meta.getObject(bucket, key)) throw fileAlreadyExists();
       const md5s = Buffer.concat(parts.map((part) => Buffer.from(part.etag, 'hex')));
       const etag = `${createHash('md5').update(md5s).digest('hex')}-${parts.length}`;
@@ -401,10 +414,16 @@ export class Storage {
         userMeta: upload.userMeta,
         partsCount: parts.length,
         crc64,
+        contentMd5: options.contentMd5,
+        contentSha1: options.contentSha1,
         segments: parts.map((part) => ({ blobId: part.blobId, size: part.size, partNumber: part.partNumber })),
       });
-      const discarded = this.meta.markCompleted(uploadId, new Date(), fingerprint, etag);
-      return { result: { bucket, key, etag, size, crc64 }, released: this.meta.unreferenced([...old, ...discarded]) };
+      const id = this.meta.getObject(bucket, key)!.id;
+      this.meta.markCompleted(uploadId, new Date(), fingerprint, etag);
+      // Listed parts now belong to the object; only the unlisted ones (and the replaced object) may be freed.
+      const kept = new Set(parts.map((part) => part.blobId));
+      const discarded = uploaded.filter((part) => !kept.has(part.blobId)).map((part) => part.blobId);
+      return { result: { bucket, key, etag, size, crc64, id }, released: this.meta.unreferenced([...old, ...discarded]) };
     });
     await this.blobs.remove(outcome.released);
     return outcome.result;
@@ -507,6 +526,61 @@ export class Storage {
     };
   }
 
+  // Lookups by id and by content, for dialects that name objects by number or dedupe by digest
+
+  /** The object with this row id, if it is in a bucket the actor reaches. */
+  objectById(actor: Actor, id: number): StoredObject | undefined {
+    const object = this.meta.getObjectById(id);
+    if (!object) return undefined;
+    const bucket = this.meta.getBucket(object.bucket);
+    return bucket && (actor.root || bucket.owner === actor.userId) ? object : undefined;
+  }
+
+  /**
+   * An object whose whole content has this MD5 (or SHA-1) and size, in a bucket the actor owns
+   * (any bucket for root). Copy it with copyObject to share its bytes under a new key.
+   */
+  findByContentHash(actor: Actor, hash: { md5?: string; sha1?: string; size: number }): StoredObject | undefined {
+    const [kind, digest] = hash.md5 !== undefined ? (['md5', hash.md5] as const) : (['sha1', hash.sha1 ?? ''] as const);
+    return this.meta.findByContent(kind, digest.toLowerCase(), hash.size, actor.userId, actor.root);
+  }
+
+  /** Number of objects and bytes they hold (shared bytes counted once per object). */
+  bucketUsage(actor: Actor, bucket: string): { objects: number; bytes: number } {
+    this.requireBucket(actor, bucket);
+    return this.meta.bucketUsage(bucket);
+  }
+
+  /**
+   * Renames objects in place, all or none: each keeps its id and bytes. Fails with
+   * FileAlreadyExists when a target key is taken by an object not itself being renamed.
+   */
+  renameObjects(actor: Actor, bucket: string, moves: Array<{ from: string; to: string }>): void {
+    this.requireBucket(actor, bucket);
+    moves.forEach((move) => validateObjectKey(move.to));
+    this.meta.transaction(() => {
+      const moving = new Set(moves.map((move) => move.from));
+      const rows = moves.map((move) => ({ object: this.requireObject(bucket, move.from), to: move.to }));
+      for (const { to } of rows) {
+        if (!moving.has(to) && this.meta.getObject(bucket, to)) throw fileAlreadyExists();
+      }
+      const now = new Date();
+      // Through a temporary key first, so renames that swap or chain never collide on the unique index.
+      rows.forEach(({ object }) => this.meta.renameObject(object.id, `\u0000rename\u0000${object.id}`, now));
+      rows.forEach(({ object, to }) => this.meta.renameObject(object.id, to, now));
+    });
+  }
+
+  /** Streams one stored part of an open upload (to hash parts in order after they arrived out of order). */
+  openPartRead(actor: Actor, bucket: string, key: string, uploadId: string, partNumber: number): Readable {
+    this.requireBucket(actor, bucket);
+    this.requireOpenUpload(bucket, key, uploadId);
+    const part = this.meta.getPart(uploadId, partNumber);
+    if (!part) throw errors.invalidArgument(`Part ${partNumber} has not been uploaded`, 'partNumber', String(partNumber));
+    if (part.size === 0) return this.blobs.read([], 0, -1);
+    return this.blobs.read([{ blobId: part.blobId, offset: 0, size: part.size, partNumber }], 0, part.size - 1);
+  }
+
   /** Aborts uploads older than the configured expiry and forgets old completion records. */
   async sweepStaleUploads(now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.options.uploadExpiryMs);
@@ -579,7 +653,8 @@ function fingerprintOf(list: CompletedPart[]): string {
     .digest('hex');
 }
 
-function resolveParts(meta: MetaStore, uploadId: string, list: CompletedPart[], minPartSize: number): StoredPart[] {
+function resolveParts(uploaded: StoredPart[], uploadId: string, list: CompletedPart[], minPartSize: number): StoredPart[] {
+  const byNumber = new Map(uploaded.map((part) => [part.partNumber, part]));
   const parts: StoredPart[] = [];
   let previous = 0;
   for (const requested of list) {
@@ -589,7 +664,7 @@ function resolveParts(meta: MetaStore, uploadId: string, list: CompletedPart[], 
       });
     }
     previous = requested.partNumber;
-    const part = meta.getPart(uploadId, requested.partNumber);
+    const part = byNumber.get(requested.partNumber);
     if (!part || part.etag !== normalizeEtag(requested.etag)) {
       throw new ServiceError(
         'InvalidPart',

@@ -70,9 +70,10 @@ export interface Digests {
   md5: Buffer;
   sha256?: Buffer;
   crc64?: string;
+  sha1?: Buffer;
 }
 
-export type ExtraDigest = 'sha256' | 'crc64';
+export type ExtraDigest = 'sha256' | 'crc64' | 'sha1';
 
 export interface WriteOptions {
   /** Extra digests to compute besides MD5. */

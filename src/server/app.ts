@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { Storage } from '../core/storage.js';
 import { UserDirectory, type User } from '../core/users.js';
 import { OssDialect } from '../dialects/oss/dialect.js';
+import { PanDialect } from '../dialects/pan/dialect.js';
 import { S3Dialect } from '../dialects/s3/dialect.js';
 import type { ServerConfig } from './config.js';
 import { closeHttpServer, createHttpServer } from './http.js';
@@ -12,6 +13,8 @@ export interface RunningServer {
   url: string;
   host: string;
   port: number;
+  /** The 123pan-only listener, when `--pan-address` asked for one. */
+  panUrl?: string;
   storage: Storage;
   logger: Logger;
   /** Stops accepting, lets in-flight requests finish (or cuts them after the grace time), closes the store. */
@@ -37,27 +40,42 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   ];
   const directory = new UserDirectory(users);
   const settings = { region: config.region, domain: config.domain };
-  // S3 takes whatever no other dialect claims, so it comes last.
-  const dialects = [new OssDialect(storage, directory, settings), new S3Dialect(storage, directory, settings)];
+  const pan = new PanDialect(storage, directory, config.pan, config.dataDir);
+  // S3 takes whatever no other dialect claims, so it comes last; pan claims only its header and paths.
+  const dialects = [pan, new OssDialect(storage, directory, settings), new S3Dialect(storage, directory, settings)];
   const server = createHttpServer(dialects, logger);
   await listen(server, config.host, config.port);
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${hostForUrl}:${port}`;
+  const url = urlOf(server, config.host, config.port);
+  const port = Number(new URL(url).port);
+  let panServer: Server | undefined;
+  let panUrl: string | undefined;
+  if (config.pan.address) {
+    panServer = createHttpServer([pan], logger);
+    await listen(panServer, config.pan.address.host, config.pan.address.port);
+    panUrl = urlOf(panServer, config.pan.address.host, config.pan.address.port);
+    print(`Tessera 123pan API listening on ${panUrl}`);
+  }
   storage.startSweeper(config.sweepIntervalMs);
   print(`Tessera listening on ${url}`);
   return {
     url,
     host: config.host,
     port,
+    panUrl,
     storage,
     logger,
     close: async (graceMs = 10_000) => {
-      await closeHttpServer(server, graceMs);
+      await Promise.all([closeHttpServer(server, graceMs), panServer && closeHttpServer(panServer, graceMs)]);
+      pan.close();
       storage.close();
     },
   };
+}
+
+function urlOf(server: Server, host: string, configuredPort: number): string {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : configuredPort;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { User } from '../core/users.js';
+import { parsePanConfig, type PanConfig } from '../dialects/pan/config.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -17,6 +18,8 @@ export interface ServerConfig {
   sweepIntervalMs: number;
   /** Users from the config file; root is added from the environment or the data directory. */
   users: Array<Omit<User, 'root'>>;
+  /** The 123pan dialect: apps, limits, and its own listener (`--pan-address`). */
+  pan: PanConfig;
 }
 
 /** What `tessera serve` takes on the command line; each overrides its environment variable. */
@@ -26,6 +29,7 @@ export interface ServeFlags {
   config?: string;
   logLevel?: string;
   domain?: string;
+  panAddress?: string;
 }
 
 interface ConfigFile {
@@ -36,6 +40,7 @@ interface ConfigFile {
   uploadExpirySeconds?: number;
   sweepIntervalSeconds?: number;
   logLevel?: string;
+  panAddress?: string;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -54,6 +59,7 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
   const { host, port } = parseAddress(flags.address ?? env.TESSERA_ADDRESS ?? '127.0.0.1:9000');
   const logLevel = (flags.logLevel ?? env.TESSERA_LOG_LEVEL ?? file.logLevel ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`invalid log level "${logLevel}": one of ${LOG_LEVELS.join(', ')}`);
+  const panAddress = flags.panAddress ?? env.TESSERA_PAN_ADDRESS ?? file.panAddress;
   return {
     dataDir: resolve(flags.data ?? env.TESSERA_DATA ?? './data'),
     host,
@@ -73,6 +79,7 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
       const accessKey = field('accessKey');
       return { accessKey, secretKey: field('secretKey'), id: field('id', accessKey), displayName: field('displayName', accessKey) };
     }),
+    pan: parsePanConfig(file as Record<string, unknown>, panAddress ? parseAddress(panAddress) : undefined),
   };
 }
 

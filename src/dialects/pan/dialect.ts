@@ -1,0 +1,153 @@
+import type { IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import type { ServiceError } from '../../core/errors.js';
+import type { Storage } from '../../core/storage.js';
+import type { UserDirectory } from '../../core/users.js';
+import type { Dialect, RequestContext } from '../../server/dialect.js';
+import type { PanConfig } from './config.js';
+import { chinaRfc3339 } from './drive.js';
+import { CODE, PanError, Reply, sendEnvelope, toPanError } from './envelope.js';
+import * as files from './files.js';
+import { Params, readParams } from './params.js';
+import { PanService, type PanCall } from './service.js';
+import { PanStore } from './store.js';
+import * as upload from './upload.js';
+
+type Handler = (call: PanCall) => unknown;
+
+interface Route {
+  handler: Handler;
+  /** The handler reads the (multipart) body itself. */
+  multipart?: boolean;
+}
+
+const ROUTES: Record<string, Route> = {
+  'POST upload/v1/file/create': { handler: (call) => upload.create(call, 1) },
+  'POST upload/v1/file/get_upload_url': { handler: upload.getUploadUrl },
+  'POST upload/v1/file/list_upload_parts': { handler: upload.listUploadParts },
+  'POST upload/v1/file/upload_complete': { handler: upload.uploadCompleteV1 },
+  'POST upload/v1/file/upload_async_result': { handler: upload.uploadAsyncResult },
+  'POST upload/v1/file/mkdir': { handler: files.mkdir },
+  'POST upload/v2/file/create': { handler: (call) => upload.create(call, 2) },
+  'POST upload/v2/file/slice': { handler: upload.uploadSliceV2, multipart: true },
+  'POST upload/v2/file/upload_complete': { handler: upload.uploadCompleteV2 },
+  'GET upload/v2/file/domain': { handler: upload.domain },
+  'POST upload/v2/file/single/create': { handler: upload.singleCreate, multipart: true },
+  'POST upload/v2/file/sha1_reuse': { handler: upload.sha1Reuse },
+  'GET api/v2/file/list': { handler: files.list },
+  'GET api/v1/file/detail': { handler: files.detail },
+  'POST api/v1/file/infos': { handler: files.infos },
+  'POST api/v1/file/trash': { handler: files.trash },
+  'POST api/v1/file/recover': { handler: files.recover },
+  'POST api/v1/file/delete': { handler: files.remove },
+  'POST api/v1/file/move': { handler: files.move },
+  'PUT api/v1/file/name': { handler: files.rename },
+  'POST api/v1/file/rename': { handler: files.renameMany },
+  'GET api/v1/file/download_info': { handler: files.downloadInfo },
+  'GET api/v1/user/info': { handler: files.userInfo },
+};
+
+const PAN_PATH = /^\/(api\/v[12]|upload\/v[12])\//;
+const RAW_PREFIX = '/-/pan/';
+/** Requests answered with plain HTTP statuses (no envelope on success): the presigned slice PUT and the download. */
+const rawRequests = new WeakSet<RequestContext>();
+
+/**
+ * The 123pan open-platform API (`open-api.123pan.com`) over the engine: auth, V1 and V2
+ * uploads with instant upload and in-order hashing, and the drive's file endpoints. Every
+ * answer is the envelope `{code, message, data, x-traceID}`, errors as HTTP 200.
+ */
+export class PanDialect implements Dialect {
+  readonly name = 'pan';
+  private opened?: PanService;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly users: UserDirectory,
+    private readonly config: PanConfig,
+    private readonly dataDir: string,
+  ) {
+    for (const app of config.apps) {
+      if (!users.byId(app.user)) throw new Error(`config: panApps: app ${app.clientID} names user "${app.user}", who is not in users`);
+    }
+  }
+
+  /** `pan.db` is opened on the first pan request: a server nobody asks in 123pan terms has none. */
+  get service(): PanService {
+    this.opened ??= new PanService(this.storage, new PanStore(join(this.dataDir, 'pan.db')), this.users, this.config);
+    return this.opened;
+  }
+
+  close(): void {
+    this.opened?.store.close();
+  }
+
+  /** `Platform: open_platform`, or a pan path not signed for S3 or OSS (a bucket named `api` stays S3's). */
+  matches(req: IncomingMessage, rawPath: string, query: URLSearchParams): boolean {
+    if (req.headers.platform !== undefined) return true;
+    if (rawPath.startsWith(RAW_PREFIX)) return true;
+    if (!PAN_PATH.test(rawPath)) return false;
+    const authorization = req.headers.authorization ?? '';
+    const signedForStorage = /^(AWS4-HMAC-SHA256|AWS|OSS|OSS4-HMAC-SHA256)\s/.test(authorization) || query.has('X-Amz-Signature') || query.has('OSSAccessKeyId');
+    return !signedForStorage;
+  }
+
+  async handle(ctx: RequestContext): Promise<void> {
+    const method = ctx.req.method ?? 'GET';
+    const { service } = this;
+    if (ctx.rawPath.startsWith(RAW_PREFIX)) {
+      rawRequests.add(ctx);
+      if (method === 'PUT' && ctx.rawPath.startsWith(`${RAW_PREFIX}slice/`)) {
+        ctx.log.operation = 'PutSlice';
+        await upload.putPresignedSlice(service, ctx, (pre) => this.driveOfBucket(pre.bucket)!);
+        return;
+      }
+      if ((method === 'GET' || method === 'HEAD') && ctx.rawPath.startsWith(`${RAW_PREFIX}download/`)) {
+        ctx.log.operation = 'Download';
+        await files.download(service, ctx, (bucket) => this.driveOfBucket(bucket));
+        return;
+      }
+      throw new PanError(CODE.notFound, `no such endpoint: ${method} ${ctx.rawPath}`, 404);
+    }
+    const endpoint = ctx.rawPath.replace(/^\/+/, '').replace(/\/+$/, '');
+    ctx.log.operation = endpoint;
+    const route = ROUTES[`${method} ${endpoint}`];
+    if (!route && !(endpoint === 'api/v1/access_token' && method === 'POST')) throw notFound(method, ctx.rawPath);
+    const platform = ctx.req.headers.platform;
+    if (platform !== 'open_platform') {
+      throw new PanError(CODE.badRequest, `请求头 Platform 必须是 open_platform (header Platform: open_platform is required, got ${platform === undefined ? 'none' : JSON.stringify(platform)})`);
+    }
+    if (!route) {
+      const params = await readParams(ctx.req, ctx.query);
+      const clientId = params.requiredString('clientID');
+      service.auth.checkRate(clientId, endpoint);
+      const token = service.auth.issue(clientId, params.requiredString('clientSecret'));
+      ctx.log.user = clientId;
+      sendEnvelope(ctx.res, ctx.requestId, { accessToken: token.accessToken, expiredAt: chinaRfc3339(token.expiredAt) });
+      return;
+    }
+    const app = service.auth.authenticate(ctx.req.headers.authorization);
+    ctx.log.user = app.clientID;
+    service.auth.checkRate(app.clientID, endpoint);
+    const params = route.multipart ? new Params() : await readParams(ctx.req, ctx.query);
+    const result = await route.handler({ ctx, service, app, drive: service.drive(app), params });
+    if (result instanceof Reply) sendEnvelope(ctx.res, ctx.requestId, result.data, 0, result.message);
+    else sendEnvelope(ctx.res, ctx.requestId, result);
+  }
+
+  private driveOfBucket(bucket: string) {
+    const app = this.service.config.apps.find((candidate) => this.service.bucketOf(candidate) === bucket);
+    return app && this.service.drive(app);
+  }
+
+  sendError(ctx: RequestContext, error: ServiceError): void {
+    const pan = toPanError(error);
+    ctx.log.errorCode = String(pan.panCode);
+    const status = rawRequests.has(ctx) ? (pan.status === 200 ? (error.status === 200 ? 400 : error.status) : pan.status) : pan.status;
+    sendEnvelope(ctx.res, ctx.requestId, null, pan.panCode, pan.message, status);
+  }
+}
+
+function notFound(method: string, path: string): PanError {
+  return new PanError(CODE.notFound, `no such endpoint: ${method} ${path}`, 404);
+}

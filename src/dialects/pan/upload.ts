@@ -1,0 +1,475 @@
+import { randomBytes } from 'node:crypto';
+import { ServiceError } from '../../core/errors.js';
+import type { PartInfo } from '../../core/types.js';
+import type { RequestContext } from '../../server/dialect.js';
+import { tap } from '../common/body.js';
+import { sliceCount, sliceSizeFor } from './config.js';
+import { parentKeyOf, nameOf, validateName, type Drive } from './drive.js';
+import { panErrors, PanError, CODE, Reply } from './envelope.js';
+import { boundaryOf, fieldText, readForm, type FormPart } from './form-data.js';
+import type { PartSource } from './hasher.js';
+import { Params } from './params.js';
+import { originOf, type PanCall, type PanService } from './service.js';
+import type { Preupload } from './store.js';
+
+/** How long upload_complete waits for a catching-up hash before answering "still verifying". */
+const COMPLETE_WAIT_MS = 3_000;
+const SLICE_PATH = '/-/pan/slice/';
+
+type Version = 1 | 2;
+
+// create, single/create and sha1_reuse share the target: parent folder, name, duplicate mode.
+
+interface Target {
+  parentKey: string;
+  name: string;
+  duplicate: number;
+}
+
+async function targetOf(drive: Drive, params: Params): Promise<Target> {
+  const parentId = params.int('parentFileID', 0);
+  const filename = params.requiredString('filename');
+  const duplicate = params.int('duplicate', 0);
+  if (duplicate > 2) throw panErrors.invalid('duplicate', 'must be 1 (keep both) or 2 (overwrite)');
+  let parentKey = drive.dirKey(parentId);
+  let name = filename;
+  if (params.bool('containDir')) {
+    const segments = filename.split('/').filter((segment) => segment !== '');
+    if (segments.length === 0) throw panErrors.invalid('filename', 'empty path');
+    name = segments.pop()!;
+    validateName(name);
+    parentKey = await drive.mkdirs(parentKey, segments);
+  }
+  validateName(name);
+  return { parentKey, name, duplicate };
+}
+
+function md5Param(params: Params, name: string): string {
+  const value = params.requiredString(name).trim().toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(value)) throw panErrors.invalid(name, 'must be the MD5 in 32 hex digits');
+  return value;
+}
+
+/** 秒传: a new file sharing the bytes of `found` (delete either, the other stays). Undefined when it vanished meanwhile. */
+async function reuse(drive: Drive, found: { bucket: string; key: string }, target: Target): Promise<number | undefined> {
+  const place = drive.placeFile(target.parentKey, target.name, target.duplicate);
+  try {
+    const copy = await drive.storage.copyObject(drive.actor, found, { bucket: drive.bucket, key: place.key }, undefined, {
+      forbidOverwrite: !place.overwrite,
+    });
+    return copy.id;
+  } catch (err) {
+    if (err instanceof ServiceError && err.code === 'NoSuchKey') return undefined;
+    throw err;
+  }
+}
+
+export async function create(call: PanCall, version: Version): Promise<unknown> {
+  const { drive, params, service } = call;
+  const target = await targetOf(drive, params);
+  const etag = md5Param(params, 'etag');
+  const size = params.int('size');
+  if (size > service.config.maxFileSize) {
+    throw panErrors.badRequest(`文件大小超过限制 (the file is over ${service.config.maxFileSize} bytes)`);
+  }
+  const requestedKey = target.parentKey + target.name;
+  const extra = version === 2 ? { servers: [originOf(call.ctx.req)] } : {};
+
+  // The same file created again in the same place: the same session (resume by list_upload_parts).
+  const open = service.store.findOpenPreupload(drive.bucket, requestedKey, etag, size);
+  if (open && open.clientId === call.app.clientID) {
+    if (engineUploadOpen(drive, open)) return { fileID: 0, reuse: false, preuploadID: open.id, sliceSize: open.sliceSize, ...extra };
+    service.store.setPreuploadStatus(open.id, 'failed', undefined, 'the upload expired');
+  }
+
+  const sliceSize = sliceSizeFor(size, service.config.sliceSize);
+  const found = drive.storage.findByContentHash(drive.actor, { md5: etag, size });
+  if (found || size === 0) {
+    const fileID = found ? await reuse(drive, found, target) : await putEmpty(drive, target);
+    if (fileID !== undefined) return { fileID, reuse: true, preuploadID: '', sliceSize, ...extra };
+  }
+  if (sliceCount(size, sliceSize) > 10_000) throw panErrors.badRequest('分片数超过 10000 (too many slices for this slice size)');
+
+  const place = drive.placeFile(target.parentKey, target.name, target.duplicate);
+  const upload = drive.storage.createMultipartUpload(drive.actor, drive.bucket, place.key, { headers: {}, userMeta: {} });
+  const id = randomBytes(24).toString('base64url');
+  service.store.insertPreupload({
+    id,
+    clientId: call.app.clientID,
+    bucket: drive.bucket,
+    key: place.key,
+    requestedKey,
+    uploadId: upload.uploadId,
+    etag,
+    size,
+    sliceSize,
+    duplicate: target.duplicate,
+    createdAt: new Date(),
+  });
+  return { fileID: 0, reuse: false, preuploadID: id, sliceSize, ...extra };
+}
+
+function engineUploadOpen(drive: Drive, pre: Preupload): boolean {
+  try {
+    drive.storage.getUpload(drive.actor, drive.bucket, pre.key, pre.uploadId);
+    return true;
+  } catch (err) {
+    if (err instanceof ServiceError && err.code === 'NoSuchUpload') return false;
+    throw err;
+  }
+}
+
+async function putEmpty(drive: Drive, target: Target): Promise<number> {
+  const place = drive.placeFile(target.parentKey, target.name, target.duplicate);
+  const empty: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: async function* () {} };
+  const stored = await drive.storage.putObject(drive.actor, drive.bucket, place.key, empty, { headers: {}, userMeta: {} }, {
+    forbidOverwrite: !place.overwrite,
+  });
+  return stored.id;
+}
+
+function preuploadOf(call: PanCall, id = call.params.requiredString('preuploadID')): Preupload {
+  const pre = call.service.store.getPreupload(id);
+  if (!pre || pre.bucket !== call.drive.bucket) throw panErrors.noSuchPreupload();
+  return pre;
+}
+
+function expectedSliceSize(pre: Preupload, sliceNo: number): number {
+  const count = sliceCount(pre.size, pre.sliceSize);
+  if (!Number.isInteger(sliceNo) || sliceNo < 1 || sliceNo > count) {
+    throw panErrors.invalid('sliceNo', `must be between 1 and ${count} for this file`);
+  }
+  return sliceNo < count ? pre.sliceSize : pre.size - (count - 1) * pre.sliceSize;
+}
+
+function requireOpen(pre: Preupload): void {
+  if (pre.status === 'open') return;
+  if (pre.status === 'failed') throw panErrors.uploadFailed(pre.message ?? '');
+  throw panErrors.badRequest('上传已完成或正在校验,不能再上传分片 (the upload is being completed)');
+}
+
+export function getUploadUrl(call: PanCall): unknown {
+  const pre = preuploadOf(call);
+  requireOpen(pre);
+  const sliceNo = call.params.int('sliceNo');
+  expectedSliceSize(pre, sliceNo);
+  const path = `${SLICE_PATH}${pre.id}/${sliceNo}`;
+  return { presignedURL: originOf(call.ctx.req) + call.service.signer.signedPath(path, call.service.config.urlTtlMs), isMultipart: true };
+}
+
+/** Exactly `expected` bytes, or a clear error as soon as it is clear. */
+async function* exactly(body: AsyncIterable<Buffer>, expected: number, sliceNo: number): AsyncGenerator<Buffer> {
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > expected) throw wrongSliceSize(sliceNo, expected, `more than that`);
+    yield chunk;
+  }
+  if (size !== expected) throw wrongSliceSize(sliceNo, expected, `${size}`);
+}
+
+function wrongSliceSize(sliceNo: number, expected: number, got: string): PanError {
+  return panErrors.invalid('slice', `分片 ${sliceNo} 应为 ${expected} 字节, 收到 ${got} (slice ${sliceNo} must be ${expected} bytes)`);
+}
+
+function partSource(drive: Drive, pre: Preupload): PartSource {
+  return {
+    etagOf: (partNumber) => {
+      try {
+        const page = drive.storage.listParts(drive.actor, drive.bucket, pre.key, pre.uploadId, { partNumberMarker: partNumber - 1, maxParts: 1 });
+        const part = page.parts[0];
+        return part?.partNumber === partNumber ? part.etag : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    open: (partNumber) => drive.storage.openPartRead(drive.actor, drive.bucket, pre.key, pre.uploadId, partNumber),
+  };
+}
+
+/** Stores one slice as engine part `sliceNo`, hashing it into the running whole-file hash when it is the next one. */
+async function storeSlice(
+  service: PanService,
+  drive: Drive,
+  pre: Preupload,
+  sliceNo: number,
+  body: AsyncIterable<Buffer>,
+  check: { declaredSize?: number; sliceMd5?: string },
+): Promise<PartInfo> {
+  requireOpen(pre);
+  const expected = expectedSliceSize(pre, sliceNo);
+  if (check.declaredSize !== undefined && check.declaredSize !== expected) throw wrongSliceSize(sliceNo, expected, String(check.declaredSize));
+  const fork = service.tracker.fork(pre.id, sliceNo);
+  let stream = exactly(body, expected, sliceNo);
+  if (fork) stream = tap(stream, (chunk) => fork.update(chunk));
+  let part: PartInfo;
+  try {
+    part = await drive.storage.uploadPart(drive.actor, drive.bucket, pre.key, pre.uploadId, sliceNo, stream, {
+      verify: (digests) => {
+        if (check.sliceMd5 !== undefined && digests.md5.toString('hex') !== check.sliceMd5) {
+          throw panErrors.badRequest(`分片MD5校验失败 (sliceMD5 does not match slice ${sliceNo}: got ${digests.md5.toString('hex')})`);
+        }
+      },
+    });
+  } catch (err) {
+    if (fork) service.tracker.drop(pre.id);
+    throw err;
+  }
+  if (fork) service.tracker.commit(pre.id, fork, part.etag);
+  void service.tracker.pump(pre.id, partSource(drive, pre)).catch(() => {});
+  return part;
+}
+
+/** The presigned PUT: no Authorization, no Platform; the signature in the URL is the credential. */
+export async function putPresignedSlice(service: PanService, ctx: RequestContext, drive: (pre: Preupload) => Drive): Promise<void> {
+  const match = /^\/-\/pan\/slice\/([A-Za-z0-9_-]+)\/(\d{1,5})$/.exec(ctx.rawPath);
+  if (!match || !service.signer.verify(ctx.rawPath, ctx.query)) {
+    throw new PanError(CODE.unauthorized, '上传链接无效或已过期 (the presigned URL is invalid or expired)', 403);
+  }
+  const pre = service.store.getPreupload(match[1]!);
+  if (!pre) throw new PanError(CODE.badRequest, 'preuploadID 不存在或已过期 (no such upload)', 404);
+  const declared = ctx.req.headers['content-length'];
+  await storeSlice(service, drive(pre), pre, Number(match[2]), ctx.req, {
+    declaredSize: declared === undefined ? undefined : Number(declared),
+  });
+  ctx.res.writeHead(200, { 'content-length': '0' }).end();
+}
+
+/** Reads the text fields before the file part of a multipart form; returns them and the file part. */
+async function formUntilFile(ctx: RequestContext, fileField: string): Promise<{ params: Params; file?: FormPart; rest: AsyncGenerator<FormPart> }> {
+  const boundary = boundaryOf(ctx.req.headers['content-type']);
+  if (!boundary) throw panErrors.badRequest('需要 multipart/form-data 请求体 (this endpoint takes multipart/form-data)');
+  const form = readForm(ctx.req, boundary);
+  const params = new Params();
+  for (;;) {
+    const next = await form.next();
+    if (next.done) return { params, rest: form };
+    const part = next.value;
+    if (part.name.toLowerCase() === fileField.toLowerCase()) return { params, file: part, rest: form };
+    params.set(part.name, await fieldText(part));
+  }
+}
+
+/** Reads what is left of a form (the closing boundary). */
+async function drain(rest: AsyncGenerator<FormPart>): Promise<void> {
+  for await (const part of rest) for await (const _ of part.body) void _;
+}
+
+/** V2 `slice`: multipart with preuploadID, sliceNo, sliceMD5 and then the slice file. */
+export async function uploadSliceV2(call: PanCall): Promise<unknown> {
+  const { params, file, rest } = await formUntilFile(call.ctx, 'slice');
+  if (!file) throw panErrors.missing('slice');
+  const pre = preuploadOf({ ...call, params });
+  const sliceNo = params.int('sliceNo');
+  const sliceMd5 = md5Param(params, 'sliceMD5');
+  expectedSliceSize(pre, sliceNo);
+  requireOpen(pre);
+  const existing = partSource(call.drive, pre).etagOf(sliceNo);
+  if (existing === sliceMd5) {
+    await drain(rest);
+    return new Reply(null, '分片重复上传');
+  }
+  await storeSlice(call.service, call.drive, pre, sliceNo, file.body, { sliceMd5 });
+  await drain(rest);
+  return null;
+}
+
+export function listUploadParts(call: PanCall): unknown {
+  const pre = preuploadOf(call);
+  if (pre.status === 'done') return { parts: [] };
+  requireOpen(pre);
+  const parts = call.drive.storage.allParts(call.drive.actor, call.drive.bucket, pre.key, pre.uploadId);
+  return { parts: parts.map((part) => ({ partNumber: String(part.partNumber), size: part.size, etag: part.etag })) };
+}
+
+/** Every slice 1..count stored with its exact size, or a clear error naming what is missing. */
+function storedSlices(drive: Drive, pre: Preupload): PartInfo[] {
+  const count = sliceCount(pre.size, pre.sliceSize);
+  const parts = drive.storage.allParts(drive.actor, drive.bucket, pre.key, pre.uploadId).filter((part) => part.partNumber <= count);
+  const missing: number[] = [];
+  for (let n = 1, i = 0; n <= count; n++) {
+    if (parts[i]?.partNumber === n) i++;
+    else missing.push(n);
+  }
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 20).join(',') + (missing.length > 20 ? ',…' : '');
+    throw panErrors.badRequest(`分片不完整, 缺少分片 ${shown} (slices missing: ${shown})`);
+  }
+  return parts;
+}
+
+type Outcome = { completed: true; fileID: number } | { completed: false };
+
+/**
+ * upload_complete: when the running hash already covers every stored slice (slices came in
+ * order), the whole-file MD5 and size are checked and the file made at once. Otherwise the
+ * upload is marked "verifying" and finished in the background; callers poll.
+ */
+async function complete(service: PanService, drive: Drive, pre: Preupload): Promise<Outcome> {
+  if (pre.status === 'done') return { completed: true, fileID: pre.fileId ?? 0 };
+  if (pre.status === 'failed') throw panErrors.uploadFailed(pre.message ?? '');
+  if (pre.status === 'open') {
+    const parts = storedSlices(drive, pre);
+    service.store.setPreuploadStatus(pre.id, 'verifying');
+    let state = service.tracker.state(pre.id);
+    if (state.pumping) await Promise.race([state.pumping, new Promise((resolve) => setTimeout(resolve, COMPLETE_WAIT_MS).unref())]);
+    state = service.tracker.state(pre.id);
+    const etags = parts.map((part) => part.etag);
+    if (state.covers(parts.length, etags)) {
+      const fileID = await finalize(service, drive, pre);
+      return { completed: true, fileID };
+    }
+  }
+  startFinishing(service, drive, pre);
+  return { completed: false };
+}
+
+/** The background completion of an upload whose hash is not complete yet (out-of-order slices, or a restart). */
+function startFinishing(service: PanService, drive: Drive, pre: Preupload): void {
+  if (service.finishing.has(pre.id)) return;
+  const task = (async () => {
+    const count = sliceCount(pre.size, pre.sliceSize);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let parts: PartInfo[];
+      try {
+        parts = storedSlices(drive, pre);
+      } catch (err) {
+        if (err instanceof ServiceError && err.code === 'NoSuchUpload') return recoverCompleted(service, drive, pre);
+        throw err;
+      }
+      let state = service.tracker.state(pre.id);
+      const consistent = state.etags.slice(0, state.next - 1).every((etag, i) => parts[i]?.etag === etag);
+      if (!consistent) state = service.tracker.reset(pre.id);
+      await service.tracker.pump(pre.id, partSource(drive, pre));
+      if (service.tracker.state(pre.id).covers(count, parts.map((part) => part.etag))) {
+        try {
+          await finalize(service, drive, pre);
+          return;
+        } catch (err) {
+          if (!(err instanceof ServiceError && err.code === 'InvalidPart')) throw err;
+        }
+      }
+    }
+    throw new Error('the slices kept changing while they were verified');
+  })()
+    .catch((err: unknown) => {
+      if (err instanceof PanError) return; // finalize recorded the failure
+      service.store.setPreuploadStatus(pre.id, 'failed', undefined, (err as Error).message);
+    })
+    .finally(() => service.finishing.delete(pre.id));
+  service.finishing.set(pre.id, task);
+}
+
+/** The engine upload is gone: either this server completed it before a crash, or it was aborted. */
+function recoverCompleted(service: PanService, drive: Drive, pre: Preupload): void {
+  const object = drive.object(pre.key);
+  if (object && object.contentMd5 === pre.etag && object.size === pre.size) {
+    service.store.setPreuploadStatus(pre.id, 'done', object.id);
+  } else {
+    service.store.setPreuploadStatus(pre.id, 'failed', undefined, 'the upload expired or was aborted');
+  }
+}
+
+/** Checks the whole-file MD5 and size; then the slices become the file, or the upload is removed. */
+async function finalize(service: PanService, drive: Drive, pre: Preupload): Promise<number> {
+  const state = service.tracker.state(pre.id);
+  const { md5, sha1 } = state.digests();
+  const why =
+    state.size !== pre.size
+      ? `文件大小不一致 (the slices hold ${state.size} bytes, create declared ${pre.size})`
+      : md5 !== pre.etag
+        ? `文件MD5不一致 (the slices hash to ${md5}, create declared ${pre.etag})`
+        : undefined;
+  if (why) {
+    await drive.storage.abortMultipartUpload(drive.actor, drive.bucket, pre.key, pre.uploadId).catch(() => {});
+    service.store.setPreuploadStatus(pre.id, 'failed', undefined, why);
+    service.tracker.forget(pre.id);
+    throw panErrors.uploadFailed(why);
+  }
+  const existing = drive.object(pre.key);
+  const overwrite = pre.duplicate === 2 || (existing !== undefined && service.store.isTrashed(existing.id));
+  try {
+    const result = await drive.storage.completeMultipartUpload(
+      drive.actor,
+      drive.bucket,
+      pre.key,
+      pre.uploadId,
+      state.etags.map((etag, i) => ({ partNumber: i + 1, etag })),
+      { minPartSize: 0, forbidOverwrite: !overwrite, contentMd5: md5, contentSha1: sha1 },
+    );
+    service.store.setPreuploadStatus(pre.id, 'done', result.id);
+    service.tracker.forget(pre.id);
+    return result.id ?? 0;
+  } catch (err) {
+    if (err instanceof ServiceError && err.code === 'FileAlreadyExists') {
+      const why = `同名文件已存在 (a file named ${nameOf(pre.key)} appeared in ${parentKeyOf(pre.key) || '/'} meanwhile)`;
+      await drive.storage.abortMultipartUpload(drive.actor, drive.bucket, pre.key, pre.uploadId).catch(() => {});
+      service.store.setPreuploadStatus(pre.id, 'failed', undefined, why);
+      throw panErrors.uploadFailed(why);
+    }
+    throw err;
+  }
+}
+
+export async function uploadCompleteV1(call: PanCall): Promise<unknown> {
+  const outcome = await complete(call.service, call.drive, preuploadOf(call));
+  return outcome.completed ? { async: false, completed: true, fileID: outcome.fileID } : { async: true, completed: false, fileID: 0 };
+}
+
+export async function uploadCompleteV2(call: PanCall): Promise<unknown> {
+  const outcome = await complete(call.service, call.drive, preuploadOf(call));
+  if (!outcome.completed) throw panErrors.verifying();
+  return { completed: true, fileID: outcome.fileID };
+}
+
+export function uploadAsyncResult(call: PanCall): unknown {
+  const pre = preuploadOf(call);
+  if (pre.status === 'done') return { completed: true, fileID: pre.fileId ?? 0 };
+  if (pre.status === 'failed') throw panErrors.uploadFailed(pre.message ?? '');
+  if (pre.status === 'open') throw panErrors.badRequest('请先调用 upload_complete (call upload_complete first)');
+  startFinishing(call.service, call.drive, pre);
+  return { completed: false, fileID: 0 };
+}
+
+export function domain(call: PanCall): unknown {
+  return [originOf(call.ctx.req)];
+}
+
+/** `single/create`: the whole file in one multipart post, its MD5 and size checked before it appears. */
+export async function singleCreate(call: PanCall): Promise<unknown> {
+  const { params, file, rest } = await formUntilFile(call.ctx, 'file');
+  if (!file) throw panErrors.missing('file');
+  const { drive, service } = call;
+  const target = await targetOf(drive, params);
+  const etag = md5Param(params, 'etag');
+  const size = params.int('size');
+  if (size > service.config.singleMaxSize) throw panErrors.badRequest(`单步上传的文件不能超过 ${service.config.singleMaxSize} 字节 (too large for single/create)`);
+  const place = drive.placeFile(target.parentKey, target.name, target.duplicate);
+  let received = 0;
+  const body = tap(file.body, (chunk) => {
+    received += chunk.length;
+    if (received > size) throw panErrors.uploadFailed(`文件大小不一致 (more than the declared ${size} bytes)`);
+  });
+  const stored = await drive.storage.putObject(drive.actor, drive.bucket, place.key, body, { headers: {}, userMeta: {} }, {
+    digests: ['sha1'],
+    forbidOverwrite: !place.overwrite,
+    verify: (digests) => {
+      if (digests.size !== size) throw panErrors.uploadFailed(`文件大小不一致 (received ${digests.size} bytes, declared ${size})`);
+      if (digests.md5.toString('hex') !== etag) throw panErrors.uploadFailed(`文件MD5不一致 (received ${digests.md5.toString('hex')}, declared ${etag})`);
+    },
+  });
+  await drain(rest);
+  return { fileID: stored.id, completed: true };
+}
+
+/** `sha1_reuse`: instant upload by SHA-1 and size. */
+export async function sha1Reuse(call: PanCall): Promise<unknown> {
+  const { drive, params } = call;
+  const target = await targetOf(drive, params);
+  const sha1 = params.requiredString('sha1').trim().toLowerCase();
+  if (!/^[0-9a-f]{40}$/.test(sha1)) throw panErrors.invalid('sha1', 'must be 40 hex digits');
+  const size = params.int('size');
+  const found = drive.storage.findByContentHash(drive.actor, { sha1, size });
+  const fileID = found ? await reuse(drive, found, target) : undefined;
+  return fileID === undefined ? { fileID: 0, reuse: false } : { fileID, reuse: true };
+}
