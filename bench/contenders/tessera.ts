@@ -1,0 +1,39 @@
+/** Tessera's S3 dialect, driven by @aws-sdk/client-s3 and lib-storage at their defaults. */
+import { writeFile } from 'node:fs/promises';
+import { spawnServer } from '../proc.js';
+import { TESSERA_CLI } from './paths.js';
+import { s3Instance } from './s3.js';
+import type { Contender } from './types.js';
+
+const ACCESS_KEY = 'bench-root';
+const SECRET_KEY = 'bench-root-secret-key-0123456789';
+
+export const tessera: Contender = {
+  id: 'tessera',
+  label: 'Tessera',
+  client: '@aws-sdk/lib-storage Upload + @aws-sdk/client-s3 at defaults (signed SHA-256 payload + CRC32 header per request)',
+  notes: [
+    'Tessera: every part is MD5-hashed, SHA-256-verified (signed payload) and CRC32-verified, written to a temp file, fsynced, renamed, its directory fsynced, then recorded in SQLite.',
+    'Tessera, rows 3–4: started with a config file `{"minPartSize": 1}` so that 1 KiB parts pass Complete (the part size is only checked at Complete; the default is 5 MiB).',
+  ],
+  unsupported: {},
+  async start({ dataDir, purpose, cpuProfileDir }) {
+    const args = [TESSERA_CLI, 'serve', '--data', dataDir, '--address', '127.0.0.1:0', '--log-level', 'warn'];
+    if (purpose === 'parts') {
+      const configPath = `${dataDir}.config.json`;
+      await writeFile(configPath, JSON.stringify({ minPartSize: 1 }));
+      args.push('--config', configPath);
+    }
+    const nodeArgs = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [];
+    const server = await spawnServer([...nodeArgs, ...args], {
+      name: 'tessera',
+      ready: /Tessera listening on (http:\/\/\S+)/,
+      env: { ...process.env, TESSERA_ROOT_USER: ACCESS_KEY, TESSERA_ROOT_PASSWORD: SECRET_KEY },
+    });
+    return s3Instance(
+      { pid: server.pid, url: server.url, stop: async () => void (await server.stop()) },
+      { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+      { etagCheck: 'multipart' },
+    );
+  },
+};
