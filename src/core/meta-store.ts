@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './sqlite.js';
 import type { ObjectAttributes, ObjectHeaders, ObjectInfo, PartInfo, Segment, UploadInfo } from './types.js';
 
 const SCHEMA = `
@@ -178,10 +179,7 @@ export class MetaStore {
   private readonly stmt;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    // FULL: a commit is on disk before the client hears "200"; survives power loss, not just kill -9.
-    this.db.pragma('synchronous = FULL');
+    this.db = openDatabase(path);
     this.db.pragma('foreign_keys = OFF');
     this.db.exec(SCHEMA);
     this.migrate();

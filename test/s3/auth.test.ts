@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { createAwsChunkedEncoder, type AwsChunkedEncoderOptions } from '../../src/dialects/s3/aws-chunked.js';
 import { checksumHeaderName, createChecksum, type ChecksumAlgorithm } from '../../src/dialects/s3/checksums.js';
 import {
@@ -23,42 +22,13 @@ import {
   type ChunkSigningContext,
   type Credentials,
 } from '../../src/dialects/s3/sigv4.js';
-import { rawRequest, signedRequest, type RawResponse } from '../helpers/raw.js';
+import { rawRequest, signedRequest, verbatimUrl, type RawResponse } from '../helpers/raw.js';
+import { assertOk, assertS3Error, requestIdOf } from '../helpers/assertions.js';
 import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
 
 const ROOT: Credentials = { accessKeyId: ROOT_ACCESS_KEY, secretAccessKey: ROOT_SECRET_KEY };
 const BUCKET = 'auth-bucket';
 const MINUTE = 60_000;
-
-const xml = new XMLParser({ parseTagValue: false, ignoreAttributes: true });
-
-function requestIdOf(res: RawResponse): string {
-  const id = res.headers['x-amz-request-id'];
-  assert.ok(typeof id === 'string' && id.length > 0, `response ${res.status} has no x-amz-request-id`);
-  return id;
-}
-
-/** Status, `<Code>`, and the fields every S3 error document carries. Returns the document. */
-function assertS3Error(res: RawResponse, status: number, code: string | string[]): Record<string, string> {
-  const codes = Array.isArray(code) ? code : [code];
-  assert.equal(res.status, status, `expected ${status} ${codes.join('|')}, got ${res.status}: ${res.body}`);
-  const id = requestIdOf(res);
-  // Well-formed XML 1.0: no control characters a parser must reject.
-  assert.doesNotMatch(res.body, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/, 'control character in the error document');
-  assert.equal(XMLValidator.validate(res.body), true, `not well-formed XML: ${res.body}`);
-  const doc = (xml.parse(res.body) as { Error?: Record<string, string> }).Error;
-  assert.ok(doc, `no <Error> document in: ${res.body}`);
-  assert.ok(codes.includes(doc.Code!), `expected ${codes.join('|')}, got ${doc.Code}: ${res.body}`);
-  assert.ok(typeof doc.Message === 'string' && doc.Message.length > 0, 'Message missing');
-  assert.ok(typeof doc.Resource === 'string' && doc.Resource.length > 0, 'Resource missing');
-  assert.equal(doc.RequestId, id, 'RequestId in the body differs from x-amz-request-id');
-  return doc;
-}
-
-function assertOk(res: RawResponse, status = 200): void {
-  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.body}`);
-  requestIdOf(res);
-}
 
 interface SignOptions {
   headers?: Record<string, string>;
@@ -72,13 +42,8 @@ interface SignOptions {
  * object would resolve `..` and re-encode; the signer only reads these fields).
  */
 function sign(server: TestServer, method: string, pathAndQuery: string, options: SignOptions): { headers: Record<string, string>; signing: ChunkSigningContext } {
-  const q = pathAndQuery.indexOf('?');
   const host = `127.0.0.1:${server.port}`;
-  const url = {
-    host,
-    pathname: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q),
-    searchParams: new URLSearchParams(q < 0 ? '' : pathAndQuery.slice(q + 1)),
-  } as unknown as URL;
+  const url = verbatimUrl(host, pathAndQuery);
   const base = { host, ...options.headers };
   const signed = signRequestWithContext({
     method,

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   AbortMultipartUploadCommand,
@@ -15,40 +15,20 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { s3Client } from '../helpers/s3.js';
+import { useS3Server } from '../helpers/s3.js';
+import { expectError } from '../helpers/assertions.js';
 
 const ALICE = { accessKey: 'alice-access-key', secretKey: 'alice-secret-key-0123456789', displayName: 'Alice', id: 'alice' };
 const BOB = { accessKey: 'bob-access-key', secretKey: 'bob-secret-key-0123456789', displayName: 'Bob', id: 'bob' };
 
-/** The SDK's error for a failed call: its code (error name) and HTTP status. */
-async function expectError(promise: Promise<unknown>, status: number, code?: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    assert.equal(e.$metadata?.httpStatusCode, status, `HTTP status of ${String(e.name)}`);
-    if (code !== undefined) assert.equal(e.name, code);
-    return true;
-  });
-}
-
 describe('S3 buckets (AWS SDK)', () => {
-  let server: TestServer;
   let root: S3Client;
   let alice: S3Client;
   let bob: S3Client;
 
-  before(async () => {
-    server = await startServer({ config: { users: [ALICE, BOB] } });
-    root = s3Client(server);
-    alice = s3Client(server, { accessKeyId: ALICE.accessKey, secretAccessKey: ALICE.secretKey });
-    bob = s3Client(server, { accessKeyId: BOB.accessKey, secretAccessKey: BOB.secretKey });
-  });
-
-  after(async () => {
-    root?.destroy();
-    alice?.destroy();
-    bob?.destroy();
-    await server?.cleanup();
+  useS3Server({ users: [ALICE, BOB] }, (env) => {
+    root = env.s3;
+    [alice, bob] = env.users;
   });
 
   it('CreateBucket then ListBuckets lists it with its owner and creation date', async () => {

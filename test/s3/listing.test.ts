@@ -1,7 +1,6 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CreateBucketCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
@@ -9,8 +8,8 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { s3Client } from '../helpers/s3.js';
+import { useS3Server } from '../helpers/s3.js';
+import { expectError } from '../helpers/assertions.js';
 
 const BUCKET = 'listing';
 const PAGE_KEYS = Array.from({ length: 2500 }, (_, i) => `page/${String(i).padStart(5, '0')}`);
@@ -25,16 +24,6 @@ const AWKWARD_KEYS = [
   'enc/tab\tkey',
   'enc/dir one/child',
 ];
-
-/** The SDK's error for a failed call: its code (error name) and HTTP status. */
-async function expectError(promise: Promise<unknown>, status: number, code?: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    assert.equal(e.$metadata?.httpStatusCode, status, `HTTP status of ${String(e.name)}`);
-    if (code !== undefined) assert.equal(e.name, code);
-    return true;
-  });
-}
 
 /** encoding-type=url values, read the way botocore does (form decoding: `+` is a space, `%2B` a plus). */
 function urlDecode(value: string): string {
@@ -55,21 +44,13 @@ function assertNoDuplicates(keys: string[]): void {
 }
 
 describe('S3 listing (AWS SDK)', () => {
-  let server: TestServer;
   let s3: S3Client;
 
-  before(async () => {
-    server = await startServer();
-    s3 = s3Client(server);
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  useS3Server({ bucket: BUCKET }, async (env) => {
+    s3 = env.s3;
     await inParallel([...PAGE_KEYS, ...TREE_KEYS, ...AWKWARD_KEYS], 16, (key) =>
       s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: key })),
     );
-  });
-
-  after(async () => {
-    s3?.destroy();
-    await server?.cleanup();
   });
 
   it('ListObjectsV2 pages 2500 keys at max-keys 1000 in 3 pages by continuation token: all keys, once, in order', async () => {

@@ -1,9 +1,8 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AbortMultipartUploadCommand,
@@ -21,23 +20,14 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { s3Client } from '../helpers/s3.js';
+import type { TestServer } from '../helpers/server.js';
+import { useS3Server } from '../helpers/s3.js';
+import { expectError } from '../helpers/assertions.js';
 import { signedRequest } from '../helpers/raw.js';
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
 const BUCKET = 'multipart';
-
-/** The SDK's error for a failed call: its code (error name) and HTTP status. */
-async function expectError(promise: Promise<unknown>, status: number, code?: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    assert.equal(e.$metadata?.httpStatusCode, status, `HTTP status of ${String(e.name)}`);
-    if (code !== undefined) assert.equal(e.name, code);
-    return true;
-  });
-}
 
 function md5(data: Buffer | string): Buffer {
   return createHash('md5').update(data).digest();
@@ -62,6 +52,10 @@ describe('S3 multipart uploads (AWS SDK)', () => {
   let s3: S3Client;
   let scratch: string;
 
+  useS3Server({ bucket: BUCKET, scratch: 'tessera-multipart-' }, (env) => {
+    ({ server, s3, scratch } = env);
+  });
+
   const create = async (key: string, bucket = BUCKET): Promise<string> =>
     (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId!;
   const uploadPart = async (key: string, uploadId: string, partNumber: number, body: Buffer | string): Promise<string> =>
@@ -72,19 +66,6 @@ describe('S3 multipart uploads (AWS SDK)', () => {
     const response = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
     return Buffer.from(await response.Body!.transformToByteArray());
   };
-
-  before(async () => {
-    server = await startServer();
-    s3 = s3Client(server);
-    scratch = await mkdtemp(join(tmpdir(), 'tessera-multipart-'));
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  });
-
-  after(async () => {
-    s3?.destroy();
-    await server?.cleanup();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  });
 
   it('lib-storage Upload streams a file from disk in 5 MiB parts; the ETag is MD5(part MD5s)-N', async () => {
     const size = 3 * PART + 1234567;

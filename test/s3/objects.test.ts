@@ -1,9 +1,8 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CompleteMultipartUploadCommand,
@@ -20,21 +19,11 @@ import {
   type GetObjectCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { s3Client } from '../helpers/s3.js';
+import { useS3Server } from '../helpers/s3.js';
+import { expectError } from '../helpers/assertions.js';
 
 const MiB = 1024 * 1024;
 const BUCKET = 'objects';
-
-/** The SDK's error for a failed call: its code (error name) and HTTP status. */
-async function expectError(promise: Promise<unknown>, status: number, code?: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    assert.equal(e.$metadata?.httpStatusCode, status, `HTTP status of ${String(e.name)}`);
-    if (code !== undefined) assert.equal(e.name, code);
-    return true;
-  });
-}
 
 function md5(data: Buffer | string): string {
   return createHash('md5').update(data).digest('hex');
@@ -49,9 +38,12 @@ function copySource(bucket: string, key: string): string {
 }
 
 describe('S3 objects (AWS SDK)', () => {
-  let server: TestServer;
   let s3: S3Client;
   let scratch: string;
+
+  useS3Server({ bucket: BUCKET, scratch: 'tessera-objects-' }, (env) => {
+    ({ s3, scratch } = env);
+  });
 
   const get = async (key: string, extra: Partial<ConstructorParameters<typeof GetObjectCommand>[0]> = {}) => {
     const response = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key, ...extra }));
@@ -78,19 +70,6 @@ describe('S3 objects (AWS SDK)', () => {
     );
     return done.ETag!;
   };
-
-  before(async () => {
-    server = await startServer();
-    s3 = s3Client(server);
-    scratch = await mkdtemp(join(tmpdir(), 'tessera-objects-'));
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  });
-
-  after(async () => {
-    s3?.destroy();
-    await server?.cleanup();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
-  });
 
   it('PutObject/GetObject round-trips text; the ETag is the quoted MD5', async () => {
     const text = 'Hello, Tessera!\nZweite Zeile: äöü — 日本語\n';

@@ -1,9 +1,8 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -11,8 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { s3Client } from '../helpers/s3.js';
+import { useS3Server } from '../helpers/s3.js';
 
 const BUCKET = 'presigned';
 
@@ -25,18 +23,10 @@ function errorCode(xml: string): string | undefined {
 }
 
 describe('S3 presigned URLs (AWS SDK presigner + fetch)', () => {
-  let server: TestServer;
   let s3: S3Client;
 
-  before(async () => {
-    server = await startServer();
-    s3 = s3Client(server);
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  });
-
-  after(async () => {
-    s3?.destroy();
-    await server?.cleanup();
+  useS3Server({ bucket: BUCKET }, (env) => {
+    s3 = env.s3;
   });
 
   it('a presigned PUT uploads with plain fetch and a presigned GET downloads it', async () => {

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   AbortMultipartUploadCommand,
@@ -22,21 +22,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { s3Client } from '../helpers/s3.js';
+import type { TestServer } from '../helpers/server.js';
+import { s3Client, useS3Server } from '../helpers/s3.js';
+import { expectError } from '../helpers/assertions.js';
 
 const ALICE = { accessKey: 'AKALICE0000000000001', secretKey: 'alice/secret+key=0123456789abcdef', displayName: 'Alice A.', id: 'user-alice' };
 const BOB = { accessKey: 'AKBOB000000000000002', secretKey: 'bob-secret-key-0123456789abcdef', displayName: 'Bob B.', id: 'user-bob' };
-
-/** The SDK's error for a failed call: its code (error name) and HTTP status. */
-async function expectError(promise: Promise<unknown>, status: number, code?: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    assert.equal(e.$metadata?.httpStatusCode, status, `HTTP status of ${String(e.name)}`);
-    if (code !== undefined) assert.equal(e.name, code);
-    return true;
-  });
-}
 
 describe('S3 users and access (config-file users)', () => {
   let server: TestServer;
@@ -45,22 +36,13 @@ describe('S3 users and access (config-file users)', () => {
   let bob: S3Client;
   let aliceUploadId: string;
 
-  before(async () => {
-    server = await startServer({ config: { users: [ALICE, BOB] } });
-    root = s3Client(server);
-    alice = s3Client(server, { accessKeyId: ALICE.accessKey, secretAccessKey: ALICE.secretKey });
-    bob = s3Client(server, { accessKeyId: BOB.accessKey, secretAccessKey: BOB.secretKey });
+  useS3Server({ users: [ALICE, BOB] }, async (env) => {
+    ({ server, s3: root } = env);
+    [alice, bob] = env.users;
     await alice.send(new CreateBucketCommand({ Bucket: 'alice-bucket' }));
     await alice.send(new PutObjectCommand({ Bucket: 'alice-bucket', Key: 'secret.txt', Body: 'alice only' }));
     aliceUploadId = (await alice.send(new CreateMultipartUploadCommand({ Bucket: 'alice-bucket', Key: 'in-progress' }))).UploadId!;
     await bob.send(new CreateBucketCommand({ Bucket: 'bob-bucket' }));
-  });
-
-  after(async () => {
-    root?.destroy();
-    alice?.destroy();
-    bob?.destroy();
-    await server?.cleanup();
   });
 
   it('the owner works in their bucket and sees it in ListBuckets', async () => {

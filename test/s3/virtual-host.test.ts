@@ -6,9 +6,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLParser } from 'fast-xml-parser';
 import { presignUrl, sha256Hex, signRequest } from '../../src/dialects/s3/sigv4.js';
-import { rawRequest, type RawResponse } from '../helpers/raw.js';
+import { rawRequest, verbatimUrl, type RawResponse } from '../helpers/raw.js';
+import { assertOk, assertS3Error, requestIdOf } from '../helpers/assertions.js';
 import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
 
 const DOMAIN = 's3.local';
@@ -16,30 +17,6 @@ const BUCKET = 'vhost-bucket';
 const ROOT = { accessKeyId: ROOT_ACCESS_KEY, secretAccessKey: ROOT_SECRET_KEY };
 
 const xml = new XMLParser({ parseTagValue: false, ignoreAttributes: true, isArray: (name) => name === 'Contents' });
-
-function requestIdOf(res: RawResponse): string {
-  const id = res.headers['x-amz-request-id'];
-  assert.ok(typeof id === 'string' && id.length > 0, `response ${res.status} has no x-amz-request-id`);
-  return id;
-}
-
-function assertS3Error(res: RawResponse, status: number, code: string): Record<string, string> {
-  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${res.body}`);
-  const id = requestIdOf(res);
-  assert.equal(XMLValidator.validate(res.body), true, `not well-formed XML: ${res.body}`);
-  const doc = (xml.parse(res.body) as { Error?: Record<string, string> }).Error;
-  assert.ok(doc, `no <Error> document in: ${res.body}`);
-  assert.equal(doc.Code, code, res.body);
-  assert.ok(doc.Message, 'Message missing');
-  assert.ok(doc.Resource, 'Resource missing');
-  assert.equal(doc.RequestId, id);
-  return doc;
-}
-
-function assertOk(res: RawResponse, status = 200): void {
-  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.body}`);
-  requestIdOf(res);
-}
 
 describe('S3 virtual-host style addressing (raw HTTP)', () => {
   let server: TestServer;
@@ -55,12 +32,7 @@ describe('S3 virtual-host style addressing (raw HTTP)', () => {
     options: { body?: string | Buffer; headers?: Record<string, string>; sendHost?: string } = {},
   ): Promise<RawResponse> {
     const body = options.body ?? '';
-    const q = pathAndQuery.indexOf('?');
-    const url = {
-      host,
-      pathname: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q),
-      searchParams: new URLSearchParams(q < 0 ? '' : pathAndQuery.slice(q + 1)),
-    } as unknown as URL;
+    const url = verbatimUrl(host, pathAndQuery);
     const base = { host, ...options.headers };
     const added = signRequest({ method, url, headers: base, payloadHash: sha256Hex(body), credentials: ROOT, region: 'us-east-1' });
     const headers = { ...base, ...added, 'content-length': String(Buffer.byteLength(body)) };

@@ -1,62 +1,17 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { request, type ClientRequest } from 'node:http';
+import { request } from 'node:http';
 import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { signRequest } from '../../src/dialects/s3/sigv4.js';
-import { signedRequest, type RawResponse } from '../helpers/raw.js';
-import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
+import { openSigned, readBody, signedRequest, unsignedPayloadHeaders, type RawResponse } from '../helpers/raw.js';
+import { filesUnder, startServer, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
-const CREDENTIALS = { accessKeyId: ROOT_ACCESS_KEY, secretAccessKey: ROOT_SECRET_KEY };
 
 const md5Hex = (data: Buffer) => createHash('md5').update(data).digest('hex');
-
-/** Headers for a SigV4 request with an unsigned payload of `length` bytes. */
-function signedHeaders(baseUrl: string, method: string, pathAndQuery: string, length: number): Record<string, string> {
-  const url = new URL(pathAndQuery, baseUrl);
-  const headers: Record<string, string> = { host: url.host };
-  const added = signRequest({ method, url, headers, payloadHash: 'UNSIGNED-PAYLOAD', credentials: CREDENTIALS, region: 'us-east-1' });
-  return { ...headers, ...added, 'content-length': String(length) };
-}
-
-/**
- * Opens a signed request with an unsigned payload and returns it unsent, with a
- * promise of the response: the caller writes the body (or part of it).
- * A fresh connection each time (no keep-alive), so a kill cuts only what is in flight.
- */
-function openSigned(
-  baseUrl: string,
-  method: string,
-  pathAndQuery: string,
-  length: number,
-): { req: ClientRequest; response: Promise<RawResponse> } {
-  const url = new URL(pathAndQuery, baseUrl);
-  let req!: ClientRequest;
-  const response = new Promise<RawResponse>((resolve, reject) => {
-    req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path: url.pathname + url.search,
-        headers: signedHeaders(baseUrl, method, pathAndQuery, length),
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-  });
-  return { req, response };
-}
 
 function sendSigned(baseUrl: string, method: string, pathAndQuery: string, body: Buffer): Promise<RawResponse> {
   const { req, response } = openSigned(baseUrl, method, pathAndQuery, body.length);
@@ -74,15 +29,10 @@ function getBytes(baseUrl: string, pathAndQuery: string): Promise<{ status: numb
         port: url.port,
         method: 'GET',
         path: url.pathname + url.search,
-        headers: signedHeaders(baseUrl, 'GET', pathAndQuery, 0),
+        headers: unsignedPayloadHeaders(baseUrl, 'GET', pathAndQuery, 0),
         agent: false,
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
+      (res) => void readBody(res).then(resolve, reject),
     );
     req.on('error', reject);
     req.end();
@@ -98,17 +48,6 @@ function parseListParts(xml: string): Array<{ partNumber: number; etag: string; 
     const field = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(match[1]!)?.[1] ?? '';
     return { partNumber: Number(field('PartNumber')), etag: unquote(field('ETag').replace(/&quot;/g, '"')), size: Number(field('Size')) };
   });
-}
-
-/** Every regular file under `dir`, recursively. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-    else out.push(path);
-  }
-  return out;
 }
 
 /** Polls until `count()` equals `expected` or the deadline passes; returns the last count. */

@@ -7,9 +7,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { signRequest } from '../../src/dialects/s3/sigv4.js';
-import { signedRequest, type RawResponse } from '../helpers/raw.js';
-import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
+import { readResponse, signedRequest, unsignedPayloadHeaders, type RawResponse } from '../helpers/raw.js';
+import { startServer, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
 const PART_SIZE = 64 * MiB;
@@ -17,15 +16,6 @@ const PARTS = 16;
 const CONCURRENCY = 8;
 /** The bound the project promises: uploading or downloading 1 GiB grows the server by less than this. */
 const RSS_BOUND = 100 * MiB;
-
-const CREDENTIALS = { accessKeyId: ROOT_ACCESS_KEY, secretAccessKey: ROOT_SECRET_KEY };
-
-function signedHeaders(baseUrl: string, method: string, pathAndQuery: string, length?: number): Record<string, string> {
-  const url = new URL(pathAndQuery, baseUrl);
-  const headers: Record<string, string> = { host: url.host };
-  const added = signRequest({ method, url, headers, payloadHash: 'UNSIGNED-PAYLOAD', credentials: CREDENTIALS, region: 'us-east-1' });
-  return { ...headers, ...added, ...(length === undefined ? {} : { 'content-length': String(length) }) };
-}
 
 /** The server's resident set, from /proc (Linux). */
 function rssOf(pid: number): number {
@@ -89,13 +79,8 @@ function putStream(baseUrl: string, pathAndQuery: string, body: Readable, length
   const url = new URL(pathAndQuery, baseUrl);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, method: 'PUT', path: url.pathname + url.search, headers: signedHeaders(baseUrl, 'PUT', pathAndQuery, length) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
+      { host: url.hostname, port: url.port, method: 'PUT', path: url.pathname + url.search, headers: unsignedPayloadHeaders(baseUrl, 'PUT', pathAndQuery, length) },
+      (res) => void readResponse(res).then(resolve, reject),
     );
     req.on('error', reject);
     pipeline(body, req).catch(reject);
@@ -107,7 +92,7 @@ function getStreamed(baseUrl: string, pathAndQuery: string): Promise<{ status: n
   const url = new URL(pathAndQuery, baseUrl);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, method: 'GET', path: url.pathname + url.search, headers: signedHeaders(baseUrl, 'GET', pathAndQuery) },
+      { host: url.hostname, port: url.port, method: 'GET', path: url.pathname + url.search, headers: unsignedPayloadHeaders(baseUrl, 'GET', pathAndQuery) },
       (res) => {
         let size = 0;
         let hash = createHash('md5');

@@ -3,17 +3,15 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { request, type ClientRequest } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 
-import { signRequest } from '../../src/dialects/s3/sigv4.js';
-import { rawRequest, signedRequest, type RawResponse } from '../helpers/raw.js';
+import { openSigned, rawRequest, signedRequest } from '../helpers/raw.js';
 import { s3Client } from '../helpers/s3.js';
-import { CLI, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
+import { CLI, filesUnder, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
 
@@ -92,44 +90,6 @@ const rootEnv = { TESSERA_ROOT_USER: ROOT_ACCESS_KEY, TESSERA_ROOT_PASSWORD: ROO
 
 function sdk(url: string, credentials = { accessKeyId: ROOT_ACCESS_KEY, secretAccessKey: ROOT_SECRET_KEY }): S3Client {
   return s3Client({ url } as TestServer, credentials);
-}
-
-/** A signed request with an unsigned payload of `length` bytes, returned unsent: the caller writes the body. */
-function openUpload(baseUrl: string, pathAndQuery: string, length: number): { req: ClientRequest; response: Promise<RawResponse> } {
-  const url = new URL(pathAndQuery, baseUrl);
-  const headers: Record<string, string> = { host: url.host };
-  const added = signRequest({
-    method: 'PUT',
-    url,
-    headers,
-    payloadHash: 'UNSIGNED-PAYLOAD',
-    credentials: { accessKeyId: ROOT_ACCESS_KEY, secretAccessKey: ROOT_SECRET_KEY },
-    region: 'us-east-1',
-  });
-  let req!: ClientRequest;
-  const response = new Promise<RawResponse>((resolve, reject) => {
-    req = request(
-      { host: url.hostname, port: url.port, method: 'PUT', path: url.pathname + url.search, headers: { ...headers, ...added, 'content-length': String(length) }, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-  });
-  return { req, response };
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-    else out.push(path);
-  }
-  return out;
 }
 
 /** Polls `probe` every 100 ms until it returns true or the deadline passes. */
@@ -264,9 +224,9 @@ describe('operations', () => {
 
     // One upload the client finishes after the signal (within the grace time), one it never finishes.
     const finishing = randomBytes(8 * MiB);
-    const finished = openUpload(s.url, `/${bucket}/finishing`, finishing.length);
+    const finished = openSigned(s.url, 'PUT', `/${bucket}/finishing`, finishing.length);
     finished.req.write(finishing.subarray(0, 4 * MiB));
-    const stalled = openUpload(s.url, `/${bucket}/stalled`, 8 * MiB);
+    const stalled = openSigned(s.url, 'PUT', `/${bucket}/stalled`, 8 * MiB);
     const stalledOutcome = stalled.response.then(
       (res) => `answered ${res.status}`,
       (err: NodeJS.ErrnoException) => `cut (${err.code ?? err.message})`,

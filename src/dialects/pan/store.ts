@@ -1,5 +1,6 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
+import { openDatabase } from '../../core/sqlite.js';
 
 /**
  * The pan dialect's own state, in `pan.db` beside the engine's `meta.db`: access tokens,
@@ -102,9 +103,7 @@ export class PanStore {
   private readonly stmt;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db = openDatabase(path);
     this.db.exec(SCHEMA);
     const db = this.db;
     this.stmt = {
