@@ -450,6 +450,33 @@ describe('S3 authentication and payload integrity (raw HTTP)', () => {
       await assertStored(server, 'existing', 'existing object');
     });
 
+    it('XML bodies are held to their signed SHA-256 and Content-MD5 too: a tampered Complete or DeleteObjects acts on nothing', async () => {
+      const key = 'signed-xml';
+      const created = await send(server, 'POST', `/${BUCKET}/${key}?uploads`);
+      assertOk(created);
+      const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.body)![1]!;
+      const part = await send(server, 'PUT', `/${BUCKET}/${key}?partNumber=1&uploadId=${uploadId}`, { body: 'only part' });
+      assertOk(part);
+      const etag = String(part.headers.etag);
+      const complete = `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>`;
+      const signedFor = complete.replace('<PartNumber>1<', '<PartNumber>2<');
+      const tampered = await send(server, 'POST', `/${BUCKET}/${key}?uploadId=${uploadId}`, { body: complete, payloadHash: sha256Hex(signedFor) });
+      assertS3Error(tampered, 400, 'XAmzContentSHA256Mismatch');
+      await assertNotStored(server, key);
+      // The upload is untouched and completes with the body it was signed for.
+      assertOk(await send(server, 'POST', `/${BUCKET}/${key}?uploadId=${uploadId}`, { body: complete }));
+      await assertStored(server, key, 'only part');
+
+      const remove = `<Delete><Object><Key>${key}</Key></Object></Delete>`;
+      const otherKey = remove.replace(key, 'something-else');
+      assertS3Error(await send(server, 'POST', `/${BUCKET}?delete`, { body: remove, payloadHash: sha256Hex(otherKey) }), 400, 'XAmzContentSHA256Mismatch');
+      const wrongMd5 = createHash('md5').update(otherKey).digest('base64');
+      assertS3Error(await send(server, 'POST', `/${BUCKET}?delete`, { body: remove, headers: { 'content-md5': wrongMd5 } }), 400, 'BadDigest');
+      await assertStored(server, key, 'only part');
+      assertOk(await send(server, 'POST', `/${BUCKET}?delete`, { body: remove }));
+      await assertNotStored(server, key);
+    });
+
     it('UNSIGNED-PAYLOAD is accepted with any body', async () => {
       assertOk(await send(server, 'PUT', `/${BUCKET}/unsigned-payload`, { body: 'free form', payloadHash: UNSIGNED_PAYLOAD }));
       await assertStored(server, 'unsigned-payload', 'free form');

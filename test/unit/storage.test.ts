@@ -251,6 +251,26 @@ describe('storage engine', () => {
     assert.throws(() => storage.getUpload(root, 'stale', 'k', upload.uploadId), { code: 'NoSuchUpload' });
   });
 
+  it('a multipart object keeps its parts through the sweep and frees them when deleted', async () => {
+    storage.createBucket(root, 'kept');
+    const upload = storage.createMultipartUpload(root, 'kept', 'obj', noAttributes);
+    const parts = [randomBytes(8), randomBytes(6)];
+    const etags: string[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      etags.push((await storage.uploadPart(root, 'kept', 'obj', upload.uploadId, i + 1, bytes(parts[i]!))).etag);
+    }
+    await storage.completeMultipartUpload(root, 'kept', 'obj', upload.uploadId, etags.map((etag, i) => ({ partNumber: i + 1, etag })));
+    const filesWithObject = await blobFiles(dataDir);
+    // Long after the expiry, the sweep may forget completion records but not an object's bytes.
+    await storage.sweepStaleUploads(new Date(Date.now() + 10 * 60_000));
+    assert.deepEqual(await readAll(storage, 'kept', 'obj'), Buffer.concat(parts));
+    assert.equal(await blobFiles(dataDir), filesWithObject);
+    await storage.putObject(root, 'kept', 'obj', bytes(Buffer.from('replaced')), noAttributes);
+    assert.equal(await blobFiles(dataDir), filesWithObject - 2 + 1, 'overwriting frees the old parts');
+    await storage.deleteObject(root, 'kept', 'obj');
+    assert.equal(await blobFiles(dataDir), filesWithObject - 2);
+  });
+
   it('a short body fails and leaves nothing behind', async () => {
     storage.createBucket(root, 'short');
     const filesBefore = await blobFiles(dataDir);

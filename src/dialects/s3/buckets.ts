@@ -3,6 +3,7 @@ import type { ObjectInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { asList, asText, parseXml, type XmlNode } from '../common/xml.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
+import { readVerifiedBody } from './request.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
 
 const MAX_DELETE_KEYS = 1000;
@@ -147,7 +148,7 @@ export function listObjectVersions(call: S3Call): void {
 }
 
 export async function deleteObjects(call: S3Call): Promise<void> {
-  const document = parseXml((await readSmallBody(call.ctx.req, 2 * 1024 * 1024)).toString('utf8'), 'Delete');
+  const document = parseXml((await readVerifiedBody(call.ctx, call.auth, 2 * 1024 * 1024)).toString('utf8'), 'Delete');
   const objects = asList(document.Object);
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw errors.malformedXML();
   const quiet = asText(document.Quiet)?.toLowerCase() === 'true';

@@ -6,7 +6,7 @@ import { asList, asText, parseXml, type XmlNode } from '../common/xml.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
 import { copySourceCheck, META_PREFIX, parseCopySource } from './objects.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
-import { header, objectAttributes, requestBody } from './request.js';
+import { header, objectAttributes, readVerifiedBody, requestBody } from './request.js';
 
 /** A Complete body for 10,000 parts is ~1 MB; leave room for whitespace. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024;
@@ -54,7 +54,7 @@ export function parseCompleteBody(text: string): CompletedPart[] {
 }
 
 export async function completeMultipartUpload(call: S3Call): Promise<void> {
-  const parts = parseCompleteBody((await readSmallBody(call.ctx.req, MAX_COMPLETE_BODY)).toString('utf8'));
+  const parts = parseCompleteBody((await readVerifiedBody(call.ctx, call.auth, MAX_COMPLETE_BODY)).toString('utf8'));
   const result = await call.storage.completeMultipartUpload(call.actor, call.bucket, call.key, uploadIdOf(call), parts);
   const host = call.ctx.req.headers.host ?? 'localhost';
   sendXml(call.ctx.res, 200, 'CompleteMultipartUploadResult', {

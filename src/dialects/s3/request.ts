@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream';
 import { ServiceError, errors } from '../../core/errors.js';
@@ -177,6 +178,35 @@ export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBo
       for (const check of checks) check(d);
     },
   };
+}
+
+/**
+ * A small body the server reads whole (Complete, DeleteObjects XML), held to the
+ * same integrity claims as an object's body: a signed SHA-256, Content-MD5 and
+ * x-amz-checksum-* are verified before a byte of it is acted on.
+ */
+export async function readVerifiedBody(ctx: RequestContext, auth: Authenticated, limit: number): Promise<Buffer> {
+  const claimed = requestBody(ctx, auth);
+  if (claimed.expectedSize !== undefined && claimed.expectedSize > limit) throw bodyTooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of claimed.body) {
+    size += chunk.length;
+    if (size > limit) throw bodyTooLarge(limit);
+    chunks.push(chunk);
+  }
+  if (claimed.expectedSize !== undefined && size !== claimed.expectedSize) throw errors.incompleteBody();
+  const body = Buffer.concat(chunks, size);
+  claimed.verify({
+    size,
+    md5: createHash('md5').update(body).digest(),
+    sha256: claimed.digests.includes('sha256') ? createHash('sha256').update(body).digest() : undefined,
+  });
+  return body;
+}
+
+function bodyTooLarge(limit: number): ServiceError {
+  return new ServiceError('MaxMessageLengthExceeded', `Your request was too big (limit ${limit} bytes).`, 400);
 }
 
 const STORED_HEADERS: Array<[keyof ObjectHeaders, string]> = [
