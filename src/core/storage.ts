@@ -6,7 +6,7 @@ import { BlobStore, type StagedBlob } from './blob-store.js';
 import { crc64Combine } from './crc64.js';
 import { ServiceError, errors } from './errors.js';
 import { newUploadId } from './ids.js';
-import { listByPrefix, prefixUpperBound } from './listing.js';
+import { listByPrefix } from './listing.js';
 import { MetaStore, type PartToComplete, type StoredObject, type StoredPart, type StoredUpload } from './meta-store.js';
 import { validateBucketName, validateObjectKey } from './names.js';
 import type {
@@ -703,4 +703,3 @@ function combinedCrc64(parts: PartToComplete[]): string | undefined {
   return crc.toString();
 }
 
-export { prefixUpperBound };
