@@ -3,11 +3,15 @@ import { ServiceError } from '../../core/errors.js';
 
 /** Reads a small request body (XML, JSON, forms) whole, refusing anything over `limit` bytes. */
 export async function readSmallBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  return collectSmall(req as AsyncIterable<Buffer>, limit, Number(req.headers['content-length']));
+}
+
+/** Gathers a (decoded) body known to be small, refusing it early when `declared` or the bytes exceed `limit`. */
+export async function collectSmall(body: AsyncIterable<Buffer>, limit: number, declared?: number): Promise<Buffer> {
+  if (declared !== undefined && Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  for await (const chunk of body) {
     size += chunk.length;
     if (size > limit) throw tooLarge(limit);
     chunks.push(chunk);

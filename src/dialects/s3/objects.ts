@@ -1,5 +1,5 @@
 import { ServiceError, errors } from '../../core/errors.js';
-import type { ObjectRead } from '../../core/storage.js';
+import { MAX_PART_NUMBER, type ObjectRead } from '../../core/storage.js';
 import type { ObjectInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { evaluateConditions, preconditionFailed, readConditions } from '../common/conditions.js';
@@ -41,8 +41,8 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
 
 function partRange(read: ObjectRead, partNumber: number): ByteRange {
   const { info, segments } = read;
-  if (partNumber < 1 || partNumber > 10_000) {
-    throw errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', String(partNumber));
+  if (partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+    throw errors.invalidArgument(`Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`, 'partNumber', String(partNumber));
   }
   if (info.partsCount === undefined) {
     if (partNumber !== 1) throw invalidPartNumber();

@@ -5,7 +5,7 @@ import { ServiceError, errors } from '../../core/errors.js';
 import type { Digests, ExtraDigest, ObjectAttributes, ObjectHeaders } from '../../core/types.js';
 import type { User, UserDirectory } from '../../core/users.js';
 import type { RequestContext } from '../../server/dialect.js';
-import { tap } from '../common/body.js';
+import { collectSmall, tap } from '../common/body.js';
 import { createAwsChunkedDecoder } from './aws-chunked.js';
 import { badDigestFor, createChecksum, parseChecksumAlgorithm, CHECKSUM_ALGORITHMS, checksumHeaderName } from './checksums.js';
 import { verifyRequest, type VerifiedRequest } from './sigv4.js';
@@ -187,26 +187,15 @@ export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBo
  */
 export async function readVerifiedBody(ctx: RequestContext, auth: Authenticated, limit: number): Promise<Buffer> {
   const claimed = requestBody(ctx, auth);
-  if (claimed.expectedSize !== undefined && claimed.expectedSize > limit) throw bodyTooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of claimed.body) {
-    size += chunk.length;
-    if (size > limit) throw bodyTooLarge(limit);
-    chunks.push(chunk);
-  }
+  const body = await collectSmall(claimed.body, limit, claimed.expectedSize);
+  const size = body.length;
   if (claimed.expectedSize !== undefined && size !== claimed.expectedSize) throw errors.incompleteBody();
-  const body = Buffer.concat(chunks, size);
   claimed.verify({
     size,
     md5: createHash('md5').update(body).digest(),
     sha256: claimed.digests.includes('sha256') ? createHash('sha256').update(body).digest() : undefined,
   });
   return body;
-}
-
-function bodyTooLarge(limit: number): ServiceError {
-  return new ServiceError('MaxMessageLengthExceeded', `Your request was too big (limit ${limit} bytes).`, 400);
 }
 
 const STORED_HEADERS: Array<[keyof ObjectHeaders, string]> = [
