@@ -4,7 +4,7 @@ import { CODE, PanError, panErrors } from './envelope.js';
 import type { PanStore } from './store.js';
 
 /** At most this many live tokens per app; issuing another revokes the oldest. */
-export const MAX_LIVE_TOKENS = 3;
+const MAX_LIVE_TOKENS = 3;
 
 /**
  * Apps from the config file, their access tokens (JWT-shaped, HS256 over a secret kept in

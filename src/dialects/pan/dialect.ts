@@ -48,9 +48,8 @@ const ROUTES: Record<string, Route> = {
 };
 
 const PAN_PATH = /^\/(api\/v[12]|upload\/v[12])\//;
+/** Requests under this prefix (the presigned slice PUT, the download) answer errors with real HTTP statuses. */
 const RAW_PREFIX = '/-/pan/';
-/** Requests answered with plain HTTP statuses (no envelope on success): the presigned slice PUT and the download. */
-const rawRequests = new WeakSet<RequestContext>();
 
 /**
  * The 123pan open-platform API (`open-api.123pan.com`) over the engine: auth, V1 and V2
@@ -96,7 +95,6 @@ export class PanDialect implements Dialect {
     const method = ctx.req.method ?? 'GET';
     const { service } = this;
     if (ctx.rawPath.startsWith(RAW_PREFIX)) {
-      rawRequests.add(ctx);
       if (method === 'PUT' && ctx.rawPath.startsWith(`${RAW_PREFIX}slice/`)) {
         ctx.log.operation = 'PutSlice';
         await upload.putPresignedSlice(service, ctx, (pre) => this.driveOfBucket(pre.bucket)!);
@@ -107,7 +105,7 @@ export class PanDialect implements Dialect {
         await files.download(service, ctx, (bucket) => this.driveOfBucket(bucket));
         return;
       }
-      throw new PanError(CODE.notFound, `no such endpoint: ${method} ${ctx.rawPath}`, 404);
+      throw notFound(method, ctx.rawPath);
     }
     const endpoint = ctx.rawPath.replace(/^\/+/, '').replace(/\/+$/, '');
     ctx.log.operation = endpoint;
@@ -143,7 +141,8 @@ export class PanDialect implements Dialect {
   sendError(ctx: RequestContext, error: ServiceError): void {
     const pan = toPanError(error);
     ctx.log.errorCode = String(pan.panCode);
-    const status = rawRequests.has(ctx) ? (pan.status === 200 ? (error.status === 200 ? 400 : error.status) : pan.status) : pan.status;
+    // A raw request's client looks at the HTTP status, not the envelope: never 200 for an error.
+    const status = ctx.rawPath.startsWith(RAW_PREFIX) && pan.status === 200 ? (error.status === 200 ? 400 : error.status) : pan.status;
     sendEnvelope(ctx.res, ctx.requestId, null, pan.panCode, pan.message, status);
   }
 }

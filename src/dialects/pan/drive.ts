@@ -238,7 +238,7 @@ export function validateName(name: string): void {
 }
 
 /** 2025-03-23 15:48:37 in Beijing time, as 123pan writes times. */
-export function chinaTime(date: Date): string {
+function chinaTime(date: Date): string {
   return new Date(date.getTime() + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
 }
 

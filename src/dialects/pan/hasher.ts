@@ -31,6 +31,8 @@ export class RunningHash {
 
 /** The hash of one slice on its way in: a fork of the running hash, kept only if the slice is stored. */
 export interface Fork {
+  /** The running hash forked: a reset meanwhile leaves it behind, and the new one untouched. */
+  state: RunningHash;
   sliceNo: number;
   md5: Hash;
   sha1: Hash;
@@ -69,6 +71,7 @@ export class HashTracker {
     const md5 = state.md5.copy();
     const sha1 = state.sha1.copy();
     const fork: Fork = {
+      state,
       sliceNo,
       md5,
       sha1,
@@ -83,8 +86,8 @@ export class HashTracker {
   }
 
   /** The forked slice is stored with `etag`: it becomes part of the running hash. */
-  commit(id: string, fork: Fork, etag: string): void {
-    const state = this.state(id);
+  commit(fork: Fork, etag: string): void {
+    const { state } = fork;
     state.md5 = fork.md5;
     state.sha1 = fork.sha1;
     state.size += fork.size;
@@ -93,8 +96,8 @@ export class HashTracker {
     state.busy = false;
   }
 
-  drop(id: string): void {
-    this.state(id).busy = false;
+  drop(fork: Fork): void {
+    fork.state.busy = false;
   }
 
   /** Starts over (a hashed slice was replaced, or the hash has to be checked from scratch). */

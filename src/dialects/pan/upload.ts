@@ -212,10 +212,10 @@ async function storeSlice(
       },
     });
   } catch (err) {
-    if (fork) service.tracker.drop(pre.id);
+    if (fork) service.tracker.drop(fork);
     throw err;
   }
-  if (fork) service.tracker.commit(pre.id, fork, part.etag);
+  if (fork) service.tracker.commit(fork, part.etag);
   void service.tracker.pump(pre.id, partSource(drive, pre)).catch(() => {});
   return part;
 }
