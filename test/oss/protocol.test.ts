@@ -126,7 +126,11 @@ describe('OSS listing rules', () => {
     const md5 = createHash('md5').update(body).digest('base64');
     const bad = await ossRequest(server, { method: 'POST', bucket: 'to-delete', query: [['delete', '']], body, headers: { 'content-md5': createHash('md5').update('x').digest('base64') } });
     assertOssError(bad, 400, 'InvalidDigest');
-    const res = await ossRequest(server, { method: 'POST', bucket: 'to-delete', query: [['delete', ''], ['encoding-type', 'url']], body, headers: { 'content-md5': md5 } });
+    const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex');
+    const wrongSha = await ossRequest(server, { method: 'POST', bucket: 'to-delete', query: [['delete', '']], body, signature: 'v4', headers: { 'x-oss-content-sha256': sha256Of('x') } });
+    assertOssError(wrongSha, 400, 'InvalidArgument');
+    assert.equal(xmlValue(wrongSha.body, 'ArgumentName'), 'x-oss-content-sha256');
+    const res = await ossRequest(server, { method: 'POST', bucket: 'to-delete', query: [['delete', ''], ['encoding-type', 'url']], body, signature: 'v4', headers: { 'content-md5': md5, 'x-oss-content-sha256': sha256Of(body) } });
     assert.equal(res.status, 200, res.body);
     assert.deepEqual(xmlValues(res.body, 'Key'), ['x', 'y%20z%2B']);
     assert.equal((await ossRequest(server, { method: 'DELETE', bucket: 'to-delete' })).status, 204);

@@ -31,7 +31,7 @@ export interface RouteTable<H> {
   bucketGets?: ReadonlyArray<readonly [subresource: string, name: string, handler: H]>;
 }
 
-export function methodNotAllowed(): ServiceError {
+function methodNotAllowed(): ServiceError {
   return new ServiceError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405);
 }
 

@@ -6,7 +6,7 @@ import { toXml, type XmlNode } from '../common/xml.js';
 import { objectHeaders } from '../s3/render.js';
 
 export const META_PREFIX = 'x-oss-meta-';
-export const CRC64_HEADER = 'x-oss-hash-crc64ecma';
+const CRC64_HEADER = 'x-oss-hash-crc64ecma';
 export const STORAGE_CLASS = 'Standard';
 
 /** OSS documents carry no namespace. */
@@ -57,7 +57,7 @@ const OSS_ERRORS: Record<string, { code?: string; message?: string }> = {
   KeyTooLongError: { code: 'InvalidObjectName', message: 'The Length of Object name must be less than 1024.' },
 };
 
-export function toOssError(error: ServiceError): ServiceError {
+function toOssError(error: ServiceError): ServiceError {
   const renamed = OSS_ERRORS[error.code];
   if (!renamed) return error;
   return new ServiceError(renamed.code ?? error.code, renamed.message ?? error.message, error.status, error.detail);

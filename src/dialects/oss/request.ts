@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Storage } from '../../core/storage.js';
 import { ServiceError, errors } from '../../core/errors.js';
 import type { Actor, Digests, ExtraDigest } from '../../core/types.js';
 import type { User, UserDirectory } from '../../core/users.js';
 import type { RequestContext } from '../../server/dialect.js';
-import { readSmallBody } from '../common/body.js';
+import { digestsOf, readSmallBody } from '../common/body.js';
 import { header, resolveTarget, type Target } from '../s3/request.js';
 import { verifyOssRequest } from './signing.js';
 
@@ -95,7 +94,7 @@ function anonymous(): ServiceError {
   return new ServiceError('AccessDenied', 'You have no right to access this object because of bucket acl.', 403);
 }
 
-export function invalidDigest(): ServiceError {
+function invalidDigest(): ServiceError {
   return new ServiceError('InvalidDigest', 'The Content-MD5 you specified was invalid.', 400);
 }
 
@@ -116,6 +115,25 @@ export interface UploadBody {
 }
 
 /**
+ * The integrity claims a request makes about its body: Content-MD5 and a V4 `x-oss-content-sha256`
+ * digest (when one was signed), checked by `verify` against what was received.
+ */
+function bodyClaims(ctx: RequestContext): Pick<UploadBody, 'digests' | 'verify'> {
+  const md5 = claimedMd5(ctx);
+  const sha256 = header(ctx.req.headers, 'x-oss-content-sha256');
+  const signedSha256 = sha256 !== undefined && /^[0-9a-fA-F]{64}$/.test(sha256) ? sha256.toLowerCase() : undefined;
+  return {
+    digests: signedSha256 ? ['sha256'] : [],
+    verify: (digests) => {
+      if (md5 && !digests.md5.equals(md5)) throw invalidDigest();
+      if (signedSha256 && digests.sha256?.toString('hex') !== signedSha256) {
+        throw errors.invalidArgument('The x-oss-content-sha256 you specified did not match what we received.', 'x-oss-content-sha256', sha256!);
+      }
+    },
+  };
+}
+
+/**
  * The body of PutObject / UploadPart, streamed, with its CRC-64 computed on the way and the
  * client's Content-MD5 (and a V4 `x-oss-content-sha256` digest, if one was signed) checked
  * before the bytes are committed.
@@ -130,27 +148,15 @@ export function uploadBody(ctx: RequestContext): UploadBody {
   } else if (!header(req.headers, 'transfer-encoding')) {
     throw new ServiceError('MissingContentLength', 'You must provide the Content-Length HTTP header.', 411);
   }
-  const md5 = claimedMd5(ctx);
-  const sha256 = header(req.headers, 'x-oss-content-sha256');
-  const signedSha256 = sha256 !== undefined && /^[0-9a-fA-F]{64}$/.test(sha256) ? sha256.toLowerCase() : undefined;
-  return {
-    body: req,
-    expectedSize,
-    digests: signedSha256 ? ['crc64', 'sha256'] : ['crc64'],
-    verify: (digests) => {
-      if (md5 && !digests.md5.equals(md5)) throw invalidDigest();
-      if (signedSha256 && digests.sha256?.toString('hex') !== signedSha256) {
-        throw errors.invalidArgument('The x-oss-content-sha256 you specified did not match what we received.', 'x-oss-content-sha256', sha256!);
-      }
-    },
-  };
+  const { digests, verify } = bodyClaims(ctx);
+  return { body: req, expectedSize, digests: ['crc64', ...digests], verify };
 }
 
-/** A small XML body (Complete, DeleteMultipleObjects, PutBucket), its Content-MD5 checked. */
+/** A small XML body (Complete, DeleteMultipleObjects, PutBucket), held to the same claims as an object's body. */
 export async function readCheckedBody(ctx: RequestContext, limit: number): Promise<string> {
-  const md5 = claimedMd5(ctx);
+  const { digests, verify } = bodyClaims(ctx);
   const body = await readSmallBody(ctx.req, limit);
-  if (md5 && !createHash('md5').update(body).digest().equals(md5)) throw invalidDigest();
+  verify(digestsOf(body, digests));
   return body.toString('utf8');
 }
 

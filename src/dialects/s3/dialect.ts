@@ -50,7 +50,6 @@ const ROUTES: RouteTable<Handler> = {
     CompleteMultipartUpload: ['CompleteMultipartUpload', multipart.completeMultipartUpload],
   },
   bucketGets: [
-    ['uploads', 'ListMultipartUploads', multipart.listMultipartUploads],
     ['versions', 'ListObjectVersions', buckets.listObjectVersions],
     ['location', 'GetBucketLocation', buckets.getBucketLocation],
     ['versioning', 'GetBucketVersioning', buckets.getBucketVersioning],

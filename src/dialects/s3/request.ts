@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream';
 import { ServiceError, errors } from '../../core/errors.js';
 import type { Digests, ExtraDigest, ObjectAttributes, ObjectHeaders } from '../../core/types.js';
 import type { User, UserDirectory } from '../../core/users.js';
 import type { RequestContext } from '../../server/dialect.js';
-import { collectSmall, tap } from '../common/body.js';
+import { collectSmall, digestsOf, tap } from '../common/body.js';
 import { createAwsChunkedDecoder } from './aws-chunked.js';
 import { badDigestFor, createChecksum, parseChecksumAlgorithm, CHECKSUM_ALGORITHMS, checksumHeaderName } from './checksums.js';
 import { verifyRequest, type VerifiedRequest } from './sigv4.js';
@@ -188,13 +187,8 @@ export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBo
 export async function readVerifiedBody(ctx: RequestContext, auth: Authenticated, limit: number): Promise<Buffer> {
   const claimed = requestBody(ctx, auth);
   const body = await collectSmall(claimed.body, limit, claimed.expectedSize);
-  const size = body.length;
-  if (claimed.expectedSize !== undefined && size !== claimed.expectedSize) throw errors.incompleteBody();
-  claimed.verify({
-    size,
-    md5: createHash('md5').update(body).digest(),
-    sha256: claimed.digests.includes('sha256') ? createHash('sha256').update(body).digest() : undefined,
-  });
+  if (claimed.expectedSize !== undefined && body.length !== claimed.expectedSize) throw errors.incompleteBody();
+  claimed.verify(digestsOf(body, claimed.digests));
   return body;
 }
 
