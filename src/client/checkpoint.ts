@@ -65,7 +65,7 @@ function selfMd5(cp: Checkpoint): string {
   return createHash('md5').update(goJson(canonical(cp, '')), 'utf8').digest('base64');
 }
 
-export function serializeCheckpoint(cp: Checkpoint): string {
+function serializeCheckpoint(cp: Checkpoint): string {
   return goJson(canonical(cp, selfMd5(cp)));
 }
 

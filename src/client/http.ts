@@ -84,7 +84,7 @@ interface AttemptFailure extends Error {
   staleSocket?: boolean;
 }
 
-export function bodyLength(body: RequestBody | undefined): number {
+function bodyLength(body: RequestBody | undefined): number {
   if (body === undefined) return 0;
   if (typeof body === 'string') return Buffer.byteLength(body);
   if (Buffer.isBuffer(body)) return body.length;
@@ -215,7 +215,7 @@ function retryable(error: AttemptFailure, idempotency: Idempotency): boolean {
 }
 
 /** Exponential backoff with jitter: base·2^attempt, capped, then scaled by 0.5–1. */
-export function backoff(policy: RetryPolicy, attempt: number): number {
+function backoff(policy: RetryPolicy, attempt: number): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
   return Math.round(ceiling * (0.5 + Math.random() / 2));
 }

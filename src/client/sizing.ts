@@ -7,7 +7,6 @@
 export const OSS_MIN_PART_SIZE = 100 * 1024;
 /** S3's smallest part (all but the last). */
 export const S3_MIN_PART_SIZE = 5 * 1024 * 1024;
-export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
 export const MAX_PART_COUNT = 10_000;
 
 const MAX_IDEAL_PART_COUNT = 1000;

@@ -3,6 +3,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Crc64 } from '../core/crc64.js';
+import { multipartEtag, normalizeEtag } from '../core/etag.js';
+
+export { multipartEtag, normalizeEtag };
 
 /** A shared bandwidth cap (bytes per second) for any number of concurrent streams. */
 export class RateLimiter {
@@ -75,18 +78,7 @@ export async function hashFileRange(file: string, start: number, length: number)
   return { md5: tap.md5Hex(), crc64: tap.crc!.digest() };
 }
 
-/** `"ABC…"` / `abc…` → `abc…` (quotes off, lower case) for comparisons. */
-export function normalizeEtag(etag: string): string {
-  return etag.replace(/^W\//, '').replace(/"/g, '').toLowerCase();
-}
-
 export function isMd5Etag(etag: string): boolean {
   return /^[0-9a-f]{32}$/.test(normalizeEtag(etag));
 }
 
-/** The multipart ETag rule S3 (and Tessera's OSS dialect) use: MD5 of the parts' binary MD5s, `-N`. */
-export function multipartEtag(partMd5Hex: readonly string[]): string {
-  const hash = createHash('md5');
-  for (const md5 of partMd5Hex) hash.update(Buffer.from(md5, 'hex'));
-  return `${hash.digest('hex')}-${partMd5Hex.length}`;
-}

@@ -32,7 +32,7 @@ import type { StorageClient } from './client.js';
 import { AbortError, IntegrityError, ServiceError } from './errors.js';
 import { throwIfAborted, type StreamBody } from './http.js';
 import { listAllParts } from './paging.js';
-import { autoParallel, autoPartSize, OSS_MIN_PART_SIZE, partCount, S3_MIN_PART_SIZE } from './sizing.js';
+import { autoParallel, autoPartSize, MAX_PART_COUNT, OSS_MIN_PART_SIZE, partCount, S3_MIN_PART_SIZE } from './sizing.js';
 import { HashingTap, hashFileRange, isMd5Etag, multipartEtag, normalizeEtag, RateLimiter, tappedFileRange } from './streams.js';
 
 export interface UploadProgress {
@@ -280,7 +280,7 @@ export class MultipartUploader {
     const partSize = options.partSize ?? autoPartSize(size, minimum);
     if (!(partSize > 0)) throw new RangeError('partSize must be positive');
     const count = partCount(size, partSize);
-    if (count > 10_000) throw new RangeError(`${count} parts of ${partSize} bytes: at most 10000 parts; choose a larger part size`);
+    if (count > MAX_PART_COUNT) throw new RangeError(`${count} parts of ${partSize} bytes: at most ${MAX_PART_COUNT} parts; choose a larger part size`);
     const initiated = await client.createMultipartUpload(options.bucket, options.key, {
       contentType: options.contentType,
       metadata: options.metadata,

@@ -1,54 +1,29 @@
 /**
  * Reading the XML documents S3 and OSS answer with. Values stay strings (no number guessing:
- * an ETag of digits or a key like "0012" must survive), list elements are always arrays.
+ * an ETag of digits or a key like "0012" must survive); read repeatable elements with `list()`.
  */
-import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { parseXml, toXml, type XmlNode as ServerXmlNode } from '../dialects/common/xml.js';
 
 export type XmlValue = string | XmlNode | XmlValue[] | undefined;
 export interface XmlNode {
   [name: string]: XmlValue;
 }
 
-/** Elements that repeat in listing answers (by path): parsed as arrays even when there is one. */
-const LIST_PATHS = new Set([
-  'ListPartsResult.Part',
-  'ListMultipartUploadsResult.Upload',
-  'ListMultipartUploadsResult.CommonPrefixes',
-  'ListBucketResult.Contents',
-  'ListBucketResult.CommonPrefixes',
-  'ListAllMyBucketsResult.Buckets.Bucket',
-  'DeleteResult.Deleted',
-  'DeleteResult.Error',
-]);
-
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  processEntities: true,
-  htmlEntities: true,
-  isArray: (_name, jpath) => LIST_PATHS.has(String(jpath)),
-});
-
-const builder = new XMLBuilder({ processEntities: true, suppressEmptyNode: false });
-
-/** The root element's content, or undefined when the text is not XML with that root. */
+/**
+ * The root element's content, or undefined when the text is not XML with that root. Parsed by
+ * the server's own parser (dialects/common/xml.ts), which yields only strings, nodes and arrays
+ * (hence the narrower type here); repeated elements become arrays, `list()` takes either.
+ */
 export function parseDocument(text: string, root: string): XmlNode | undefined {
-  if (text.trim() === '') return undefined;
-  let parsed: XmlNode;
   try {
-    parsed = parser.parse(text) as XmlNode;
+    return parseXml(text, root) as XmlNode;
   } catch {
     return undefined;
   }
-  const node = parsed[root];
-  if (node === undefined) return undefined;
-  return typeof node === 'object' && !Array.isArray(node) ? node : {};
 }
 
 export function buildXml(document: XmlNode): string {
-  return '<?xml version="1.0" encoding="UTF-8"?>\n' + (builder.build(document) as string);
+  return toXml(document as ServerXmlNode);
 }
 
 export function text(value: XmlValue): string | undefined {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobStore, type StagedBlob } from './blob-store.js';
 import { crc64Combine } from './crc64.js';
+import { multipartEtag, normalizeEtag } from './etag.js';
 import { ServiceError, errors } from './errors.js';
 import { newUploadId } from './ids.js';
 import { listByPrefix } from './listing.js';
@@ -411,8 +412,7 @@ export class Storage {
       const uploaded = this.meta.partsToComplete(uploadId);
       const parts = resolveParts(uploaded, uploadId, list, minPartSize);
       if (options.forbidOverwrite && this.meta.getObject(bucket, key)) throw fileAlreadyExists();
-      const md5s = Buffer.concat(parts.map((part) => Buffer.from(part.etag, 'hex')));
-      const etag = `${createHash('md5').update(md5s).digest('hex')}-${parts.length}`;
+      const etag = multipartEtag(parts.map((part) => part.etag));
       const size = parts.reduce((sum, part) => sum + part.size, 0);
       const crc64 = options.withCrc64 ? combinedCrc64(parts) : undefined;
       const old = this.meta.putObject({
@@ -653,15 +653,6 @@ function checkPartNumber(partNumber: number): void {
 export function fileAlreadyExists(): ServiceError {
   return new ServiceError('FileAlreadyExists', 'The object you specified already exists and can not be overwritten.', 409);
 }
-
-/** ETags are compared without quotes and case-insensitively (OSS sends upper-case, Go's XML escapes quotes). */
-export function normalizeEtag(etag: string): string {
-  // Most clients send back exactly what they were given: a cheap test spares them the replace.
-  if (QUOTED_HEX.test(etag)) return etag.slice(1, -1);
-  return etag.replace(/&quot;|&#34;|"/g, '').trim().toLowerCase();
-}
-
-const QUOTED_HEX = /^"[0-9a-f]{32}"$/;
 
 function fingerprintOf(list: CompletedPart[]): string {
   return createHash('sha256')
