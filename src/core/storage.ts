@@ -8,7 +8,7 @@ import { multipartEtag, normalizeEtag } from './etag.js';
 import { ServiceError, errors } from './errors.js';
 import { newUploadId } from './ids.js';
 import { listByPrefix } from './listing.js';
-import { MetaStore, type PartToComplete, type StoredObject, type StoredPart, type StoredUpload } from './meta-store.js';
+import { MetaStore, type PartColumns, type StoredObject, type StoredPart, type StoredUpload } from './meta-store.js';
 import { validateBucketName, validateObjectKey } from './names.js';
 import type {
   Actor,
@@ -37,6 +37,8 @@ export interface StorageOptions {
   minPartSize: number;
   /** Incomplete uploads older than this (ms) are aborted by the sweep. */
   uploadExpiryMs: number;
+  /** Worker threads hashing large bodies (default 0: hash on the event loop). */
+  hashThreads?: number;
 }
 
 export interface CompleteOptions {
@@ -84,7 +86,7 @@ export class Storage {
 
   static async open(dataDir: string, options: StorageOptions): Promise<Storage> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const blobs = await BlobStore.open(dataDir);
+    const blobs = await BlobStore.open(dataDir, { hashThreads: options.hashThreads ?? 0 });
     const meta = new MetaStore(join(dataDir, 'meta.db'));
     const storage = new Storage(meta, blobs, options);
     const startedAt = new Date();
@@ -103,9 +105,10 @@ export class Storage {
     this.sweepTimer.unref();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.meta.close();
+    await this.blobs.close();
   }
 
   // Buckets
@@ -394,12 +397,13 @@ export class Storage {
     const outcome = this.meta.transaction(() => {
       const upload = this.meta.getUpload(uploadId);
       if (!upload || upload.bucket !== bucket || upload.key !== key) throw errors.noSuchUpload(uploadId);
-      // ETags normalised once here; everything below compares them as stored (lower-case hex).
-      const list = options.completeAll
-        ? this.meta.partsToComplete(uploadId).map((part) => ({ partNumber: part.partNumber, etag: part.etag }))
-        : requested.map((part) => ({ partNumber: part.partNumber, etag: normalizeEtag(part.etag) }));
-      if (list.length === 0) throw errors.malformedXML();
-      const fingerprint = fingerprintOf(list);
+      // The list as two columns, ETags normalised once here; everything below compares them as
+      // stored (lower-case hex). Columns, not an object per part: a Complete can list 10,000.
+      let uploaded = options.completeAll ? this.meta.partColumns(uploadId) : undefined;
+      const numbers = uploaded ? uploaded.numbers : requested.map((part) => part.partNumber);
+      const etags = uploaded ? uploaded.etags : requested.map((part) => normalizeEtag(part.etag));
+      if (numbers.length === 0) throw errors.malformedXML();
+      const fingerprint = fingerprintOf(numbers, etags);
       if (upload.completed) {
         // A retried Complete (its answer was lost) gets the same answer again.
         if (upload.completed.fingerprint !== fingerprint) throw errors.noSuchUpload(uploadId);
@@ -409,12 +413,12 @@ export class Storage {
           released: [],
         };
       }
-      const uploaded = this.meta.partsToComplete(uploadId);
-      const parts = resolveParts(uploaded, uploadId, list, minPartSize);
+      uploaded ??= this.meta.partColumns(uploadId);
+      const { size, matched, unlisted } = resolveParts(uploaded, uploadId, numbers, etags, minPartSize);
       if (options.forbidOverwrite && this.meta.getObject(bucket, key)) throw fileAlreadyExists();
-      const etag = multipartEtag(parts.map((part) => part.etag));
-      const size = parts.reduce((sum, part) => sum + part.size, 0);
-      const crc64 = options.withCrc64 ? combinedCrc64(parts) : undefined;
+      // The listed ETags equal the stored parts' MD5s by now.
+      const etag = listEtag(etags);
+      const crc64 = options.withCrc64 ? combinedCrc64(uploaded, matched) : undefined;
       const old = this.meta.putObject({
         bucket,
         key,
@@ -423,7 +427,7 @@ export class Storage {
         lastModified: new Date(),
         headers: upload.headers,
         userMeta: upload.userMeta,
-        partsCount: parts.length,
+        partsCount: matched.length,
         crc64,
         contentMd5: options.contentMd5,
         contentSha1: options.contentSha1,
@@ -433,8 +437,7 @@ export class Storage {
       const id = this.meta.getObject(bucket, key)!.id;
       this.meta.markCompleted(uploadId, new Date(), fingerprint, etag);
       // Listed parts now are the object; unlisted ones go (and the replaced object's bytes may be freed).
-      const listed = new Set(parts.map((part) => part.partNumber));
-      const discarded = this.meta.deleteParts(uploadId, uploaded.filter((part) => !listed.has(part.partNumber)));
+      const discarded = this.meta.deleteParts(uploadId, unlisted);
       return { result: { bucket, key, etag, size, crc64, id }, released: this.meta.unreferenced([...old, ...discarded]) };
     });
     await this.blobs.remove(outcome.released);
@@ -654,53 +657,86 @@ export function fileAlreadyExists(): ServiceError {
   return new ServiceError('FileAlreadyExists', 'The object you specified already exists and can not be overwritten.', 409);
 }
 
-function fingerprintOf(list: CompletedPart[]): string {
-  return createHash('sha256')
-    .update(list.map((part) => `${part.partNumber}:${part.etag}`).join(','))
-    .digest('hex');
+function fingerprintOf(numbers: number[], etags: string[]): string {
+  // `number:etag`, comma-separated: one string built as it goes, no array of 10,000 pieces to join.
+  let text = '';
+  for (let i = 0; i < numbers.length; i++) text += `${i === 0 ? '' : ','}${numbers[i]}:${etags[i]}`;
+  return createHash('sha256').update(text).digest('hex');
 }
 
-function resolveParts(uploaded: PartToComplete[], uploadId: string, list: CompletedPart[], minPartSize: number): PartToComplete[] {
-  const byNumber = new Map(uploaded.map((part) => [part.partNumber, part]));
-  const parts: PartToComplete[] = [];
+/**
+ * Checks the list against the uploaded parts in one merge walk (both are in ascending order),
+ * reporting what S3 reports, in its order: a part out of order, or not uploaded with that
+ * ETag, where it occurs in the list; then the first part but the last under the minimum size.
+ * Returns the total size, the uploaded parts listed (indexes into `uploaded`) and the part
+ * numbers not listed.
+ */
+function resolveParts(
+  uploaded: PartColumns,
+  uploadId: string,
+  numbers: number[],
+  etags: string[],
+  minPartSize: number,
+): { size: number; matched: number[]; unlisted: number[] } {
+  const count = uploaded.numbers.length;
+  const matched: number[] = [];
+  const unlisted: number[] = [];
+  let size = 0;
   let previous = 0;
-  for (const requested of list) {
-    if (requested.partNumber <= previous) {
+  let tooSmall = -1;
+  let j = 0;
+  for (let i = 0; i < numbers.length; i++) {
+    const number = numbers[i]!;
+    if (number <= previous) {
       throw new ServiceError('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.', 400, {
         UploadId: uploadId,
       });
     }
-    previous = requested.partNumber;
-    const part = byNumber.get(requested.partNumber);
-    if (!part || part.etag !== requested.etag) {
+    previous = number;
+    while (j < count && uploaded.numbers[j]! < number) unlisted.push(uploaded.numbers[j++]!);
+    if (j === count || uploaded.numbers[j] !== number || uploaded.etags[j] !== etags[i]) {
       throw new ServiceError(
         'InvalidPart',
         "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.",
         400,
-        { UploadId: uploadId, PartNumber: String(requested.partNumber), ETag: requested.etag },
+        { UploadId: uploadId, PartNumber: String(number), ETag: etags[i]! },
       );
     }
-    parts.push(part);
+    if (tooSmall < 0 && i < numbers.length - 1 && uploaded.sizes[j]! < minPartSize) tooSmall = j;
+    size += uploaded.sizes[j]!;
+    matched.push(j++);
   }
-  parts.slice(0, -1).forEach((part) => {
-    if (part.size < minPartSize) {
-      throw new ServiceError('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400, {
-        UploadId: uploadId,
-        PartNumber: String(part.partNumber),
-        ProposedSize: String(part.size),
-        MinSizeAllowed: String(minPartSize),
-        ETag: part.etag,
-      });
-    }
-  });
-  return parts;
+  while (j < count) unlisted.push(uploaded.numbers[j++]!);
+  if (tooSmall >= 0) {
+    throw new ServiceError('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400, {
+      UploadId: uploadId,
+      PartNumber: String(uploaded.numbers[tooSmall]),
+      ProposedSize: String(uploaded.sizes[tooSmall]),
+      MinSizeAllowed: String(minPartSize),
+      ETag: uploaded.etags[tooSmall]!,
+    });
+  }
+  return { size, matched, unlisted };
 }
 
-function combinedCrc64(parts: PartToComplete[]): string | undefined {
+/**
+ * multipartEtag of the listed MD5s in one hash update when each is 32 hex digits (as every
+ * stored part's is): the same bytes as hashing them one by one. 10,000 Buffer.from + update
+ * calls took 8–15 ms in a fresh server (measured); one update of the joined hex, ~1 ms.
+ */
+function listEtag(md5Hex: string[]): string {
+  // Buffer.from stops at the first pair that is not hex: 16 bytes per piece means every digit was.
+  const bytes = Buffer.from(md5Hex.join(''), 'hex');
+  if (bytes.length !== md5Hex.length * 16 || !md5Hex.every((md5) => md5.length === 32)) return multipartEtag(md5Hex);
+  return `${createHash('md5').update(bytes).digest('hex')}-${md5Hex.length}`;
+}
+
+function combinedCrc64(uploaded: PartColumns, matched: number[]): string | undefined {
   let crc = 0n;
-  for (const part of parts) {
-    if (part.crc64 === undefined) return undefined;
-    crc = crc64Combine(crc, BigInt(part.crc64), part.size);
+  for (const j of matched) {
+    const partCrc = uploaded.crc64s[j];
+    if (partCrc === null || partCrc === undefined) return undefined;
+    crc = crc64Combine(crc, BigInt(partCrc), uploaded.sizes[j]!);
   }
   return crc.toString();
 }

@@ -71,9 +71,14 @@ export interface Digests {
   sha256?: Buffer;
   crc64?: string;
   sha1?: Buffer;
+  /** S3 flexible checksums: big-endian digest bytes. */
+  crc32?: Buffer;
+  crc32c?: Buffer;
+  crc64nvme?: Buffer;
 }
 
-export type ExtraDigest = 'sha256' | 'crc64' | 'sha1';
+/** Digests computed on request besides MD5; `crc64` is OSS's CRC-64/ECMA, `crc64nvme` S3's. */
+export type ExtraDigest = 'sha256' | 'sha1' | 'crc64' | 'crc32' | 'crc32c' | 'crc64nvme';
 
 export interface WriteOptions {
   /** Extra digests to compute besides MD5. */

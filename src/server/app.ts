@@ -27,6 +27,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   const storage = await Storage.open(config.dataDir, {
     minPartSize: config.minPartSize,
     uploadExpiryMs: config.uploadExpiryMs,
+    hashThreads: config.hashThreads,
   });
   const root = await loadRootCredentials(config.dataDir);
   if (root.generated) {
@@ -67,7 +68,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     close: async (graceMs = 10_000) => {
       await Promise.all([closeHttpServer(server, graceMs), panServer && closeHttpServer(panServer, graceMs)]);
       pan.close();
-      storage.close();
+      await storage.close();
     },
   };
 }

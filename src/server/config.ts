@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { User } from '../core/users.js';
 import { parsePanConfig, type PanConfig } from '../dialects/pan/config.js';
@@ -16,6 +17,8 @@ export interface ServerConfig {
   minPartSize: number;
   uploadExpiryMs: number;
   sweepIntervalMs: number;
+  /** Worker threads hashing large bodies; 0 hashes on the event loop. */
+  hashThreads: number;
   /** Users from the config file; root is added from the environment or the data directory. */
   users: Array<Omit<User, 'root'>>;
   /** The 123pan dialect: apps, limits, and its own listener (`--pan-address`). */
@@ -39,6 +42,7 @@ interface ConfigFile {
   minPartSize?: number;
   uploadExpirySeconds?: number;
   sweepIntervalSeconds?: number;
+  hashThreads?: number;
   logLevel?: string;
   panAddress?: string;
 }
@@ -70,6 +74,7 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     minPartSize: positive(file.minPartSize, 'minPartSize') ?? 5 * 1024 * 1024,
     uploadExpiryMs: (positive(file.uploadExpirySeconds, 'uploadExpirySeconds') ?? 7 * DAY_MS / 1000) * 1000,
     sweepIntervalMs: (positive(file.sweepIntervalSeconds, 'sweepIntervalSeconds') ?? 3600) * 1000,
+    hashThreads: threadCount(file.hashThreads ?? env.TESSERA_HASH_THREADS, 'hashThreads') ?? Math.min(4, availableParallelism()),
     users: (file.users ?? []).map((user, index) => {
       const field = (name: 'accessKey' | 'secretKey' | 'displayName' | 'id', fallback?: string): string => {
         const value = user[name] ?? fallback;
@@ -97,4 +102,13 @@ function positive(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !(value > 0)) throw new Error(`config: ${name} must be a positive number`);
   return value;
+}
+
+function threadCount(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const count = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 64) {
+    throw new Error(`config: ${name} must be a whole number from 0 to 64`);
+  }
+  return count;
 }

@@ -505,13 +505,23 @@ describe('S3 authentication and payload integrity (raw HTTP)', () => {
       });
     }
 
-    for (const algorithm of ['crc32', 'crc32c', 'sha1', 'sha256'] as const) {
-      it(`an x-amz-checksum-${algorithm} header that is wrong is BadDigest and stores nothing; a right one is accepted`, async () => {
-        const body = pattern(5000, 3);
-        const key = `header-checksum-${algorithm}`;
+    // 5000 bytes are hashed on the event loop; 3 MiB and a bit on the hash workers.
+    for (const [algorithm, size] of [
+      ['crc32', 5000],
+      ['crc32c', 5000],
+      ['crc64nvme', 5000],
+      ['sha1', 5000],
+      ['sha256', 5000],
+      ['crc32', 3 * 1024 * 1024 + 12_345],
+      ['crc64nvme', 3 * 1024 * 1024 + 12_345],
+      ['sha256', 3 * 1024 * 1024 + 12_345],
+    ] as const) {
+      it(`an x-amz-checksum-${algorithm} header that is wrong is BadDigest and stores nothing; a right one is accepted (${size} bytes)`, async () => {
+        const body = pattern(size, 3);
+        const key = `header-checksum-${algorithm}-${size}`;
         const wrong = await send(server, 'PUT', `/${BUCKET}/${key}`, {
           body,
-          headers: { [checksumHeaderName(algorithm)]: checksumOf(algorithm, pattern(5000, 4)) },
+          headers: { [checksumHeaderName(algorithm)]: checksumOf(algorithm, pattern(size, 4)) },
         });
         assertS3Error(wrong, 400, 'BadDigest');
         await assertNotStored(server, key);

@@ -41,7 +41,7 @@ describe('storage engine', () => {
   });
 
   after(async () => {
-    storage.close();
+    await storage.close();
     await rm(dataDir, { recursive: true, force: true });
   });
 

@@ -1,8 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { crc64 } from '../../core/crc64.js';
 import { ServiceError } from '../../core/errors.js';
-import type { Digests, ExtraDigest } from '../../core/types.js';
 
 /** Reads a small request body (XML, JSON, forms) whole, refusing anything over `limit` bytes. */
 export async function readSmallBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -20,18 +17,6 @@ export async function collectSmall(body: AsyncIterable<Buffer>, limit: number, d
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
-}
-
-/** The digests the engine would compute while staging `body` (MD5 always, `extra` on request), for a body held whole. */
-export function digestsOf(body: Buffer, extra: readonly ExtraDigest[] = []): Digests {
-  const hash = (algorithm: string) => createHash(algorithm).update(body).digest();
-  return {
-    size: body.length,
-    md5: hash('md5'),
-    sha256: extra.includes('sha256') ? hash('sha256') : undefined,
-    sha1: extra.includes('sha1') ? hash('sha1') : undefined,
-    crc64: extra.includes('crc64') ? crc64(body).toString() : undefined,
-  };
 }
 
 function tooLarge(limit: number): ServiceError {

@@ -3,7 +3,8 @@ import { ServiceError, errors } from '../../core/errors.js';
 import type { Actor, Digests, ExtraDigest } from '../../core/types.js';
 import type { User, UserDirectory } from '../../core/users.js';
 import type { RequestContext } from '../../server/dialect.js';
-import { digestsOf, readSmallBody } from '../common/body.js';
+import { digestsOf } from '../../core/digests.js';
+import { readSmallBody } from '../common/body.js';
 import { header, resolveTarget, type Target } from '../s3/request.js';
 import { verifyOssRequest } from './signing.js';
 

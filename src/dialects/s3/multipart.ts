@@ -1,8 +1,8 @@
-import { errors } from '../../core/errors.js';
-import type { CompletedPart, UploadInfo } from '../../core/types.js';
+import type { UploadInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
+import { parseCompleteBody } from '../common/complete-body.js';
 import { parseCopySourceRange } from '../common/range.js';
-import { asList, asText, parseXml, type XmlNode } from '../common/xml.js';
+import type { XmlNode } from '../common/xml.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
 import { copySourceCheck, META_PREFIX, parseCopySource } from './objects.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
@@ -41,16 +41,6 @@ export async function uploadPartCopy(call: S3Call, copySource: string): Promise<
     { check: copySourceCheck(call) },
   );
   sendXml(call.ctx.res, 200, 'CopyPartResult', { LastModified: isoDate(part.lastModified), ETag: quoteEtag(part.etag) });
-}
-
-export function parseCompleteBody(text: string): CompletedPart[] {
-  const document = parseXml(text, 'CompleteMultipartUpload');
-  return asList(document.Part).map((part) => {
-    const number = asText(part.PartNumber);
-    const etag = asText(part.ETag);
-    if (number === undefined || !/^\d{1,5}$/.test(number) || etag === undefined) throw errors.malformedXML();
-    return { partNumber: Number(number), etag };
-  });
 }
 
 export async function completeMultipartUpload(call: S3Call): Promise<void> {

@@ -4,9 +4,10 @@ import { ServiceError, errors } from '../../core/errors.js';
 import type { Digests, ExtraDigest, ObjectAttributes, ObjectHeaders } from '../../core/types.js';
 import type { User, UserDirectory } from '../../core/users.js';
 import type { RequestContext } from '../../server/dialect.js';
-import { collectSmall, digestsOf, tap } from '../common/body.js';
+import { digestsOf } from '../../core/digests.js';
+import { collectSmall } from '../common/body.js';
 import { createAwsChunkedDecoder } from './aws-chunked.js';
-import { badDigestFor, createChecksum, parseChecksumAlgorithm, CHECKSUM_ALGORITHMS, checksumHeaderName } from './checksums.js';
+import { badDigestFor, parseChecksumAlgorithm, CHECKSUM_ALGORITHMS, checksumHeaderName } from './checksums.js';
 import { verifyRequest, type VerifiedRequest } from './sigv4.js';
 
 export interface Target {
@@ -158,14 +159,14 @@ export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBo
     });
   }
 
-  // A checksum sent as a header (not a trailer) covers the decoded bytes.
+  // A checksum sent as a header (not a trailer) covers the decoded bytes: the engine
+  // computes it while staging (on a hash worker for large bodies), and it is checked here.
   for (const algorithm of CHECKSUM_ALGORITHMS) {
     const claimed = header(req.headers, checksumHeaderName(algorithm));
     if (claimed === undefined) continue;
-    const checksum = createChecksum(algorithm);
-    body = tap(body, (chunk) => checksum.update(chunk));
-    checks.push(() => {
-      if (checksum.digestBase64() !== claimed.trim()) throw badDigestFor(algorithm);
+    digests.push(algorithm);
+    checks.push((d) => {
+      if (d[algorithm]?.toString('base64') !== claimed.trim()) throw badDigestFor(algorithm);
     });
   }
 
