@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
+import { Crc64 } from '../src/core/crc64.js';
 
 const STEP = 1 << 20;
 
@@ -17,6 +18,8 @@ export interface DataFile {
   md5: string;
   /** S3 multipart ETag for `partSize` parts: MD5 of the parts' MD5s, `-<count>`. */
   multipartEtag: string;
+  /** CRC-64/ECMA of the whole file, unsigned decimal (what OSS sends as `x-oss-hash-crc64ecma`). */
+  crc64: string;
   /** Bytes at fixed sample offsets (see sampleOffsets), to spot-check downloads cheaply. */
   samples: Map<number, Buffer>;
   remove(): Promise<void>;
@@ -41,6 +44,7 @@ export function keystream(seed: string): (length: number) => Buffer {
 export async function createDataFile(path: string, size: number, partSize: number): Promise<DataFile> {
   const next = keystream(`tessera-bench-${size}`);
   const whole = createHash('md5');
+  const crc = new Crc64();
   const partMd5s: Buffer[] = [];
   let part = createHash('md5');
   let partFill = 0;
@@ -51,6 +55,7 @@ export async function createDataFile(path: string, size: number, partSize: numbe
     for (let written = 0; written < size; ) {
       const chunk = next(Math.min(STEP, size - written));
       whole.update(chunk);
+      crc.update(chunk);
       let from = 0;
       while (from < chunk.length) {
         const take = Math.min(partSize - partFill, chunk.length - from);
@@ -83,6 +88,7 @@ export async function createDataFile(path: string, size: number, partSize: numbe
     partSize,
     md5: whole.digest('hex'),
     multipartEtag,
+    crc64: crc.toDecimal(),
     samples,
     remove: () => rm(path, { force: true }),
   };

@@ -34,7 +34,8 @@ export interface Report {
   durationSeconds: number;
   sizes: Sizes;
   subject: string;
-  contenders: Array<{ id: string; label: string; client: string; notes: string[] }>;
+  /** `sameServerAs`: the subject's own server through another dialect (no ratio column). */
+  contenders: Array<{ id: string; label: string; client: string; notes: string[]; sameServerAs?: string }>;
   metrics: MetricResult[];
   notes: string[];
 }
@@ -58,7 +59,9 @@ function cellText(cell: Cell | undefined, footnote: (text: string) => number): s
 
 export function renderMarkdown(report: Report): string {
   const subject = report.contenders.find((c) => c.id === report.subject);
-  const others = report.contenders.filter((c) => c.id !== report.subject);
+  // Ratio columns compare the subject with the other servers, not with itself through another dialect.
+  const others = report.contenders.filter((c) => c.id !== report.subject && c.sameServerAs !== report.subject);
+  const dialects = report.contenders.filter((c) => c.sameServerAs === report.subject);
   const footnotes: string[] = [];
   const footnote = (text: string) => {
     const index = footnotes.indexOf(text);
@@ -81,7 +84,10 @@ export function renderMarkdown(report: Report): string {
   if (subject) {
     lines.push(
       `"${subject.label} vs X" is ${subject.label}'s advantage from the medians: its value ÷ X's where higher is better, ` +
-        `X's ÷ its where lower is better; above 1 means ${subject.label} is ahead. MB = 10⁶ bytes.`,
+        `X's ÷ its where lower is better; above 1 means ${subject.label} is ahead. MB = 10⁶ bytes.` +
+        (dialects.length > 0
+          ? ` ${dialects.map((c) => c.label).join(', ')}: the same server as ${subject.label}, through another dialect and its client; not given ratio columns, and the targets are ${subject.label}'s.`
+          : ''),
     );
   }
   lines.push('');

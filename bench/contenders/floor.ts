@@ -9,7 +9,7 @@ const NOT_A_SERVER_OF_RECORD = 'the floor only moves bytes (rows 1, 2, 5, 6); it
 export const floor: Contender = {
   id: 'floor',
   label: 'floor',
-  client: 'same as Tessera (the floor ignores signatures and checksums)',
+  client: 'same as Tessera (S3) (the floor ignores signatures and checksums)',
   notes: [
     'floor: a bare node:http server that streams each body to a file in 1 MiB writes, MD5s it and fsyncs it; no authentication, no checksum verification, part index in memory, Complete writes and fsyncs a manifest of part files.',
   ],

@@ -7,7 +7,7 @@ import type { Contender } from './types.js';
 export const s3rver: Contender = {
   id: 's3rver',
   label: 's3rver',
-  client: 'same as Tessera',
+  client: 'same as Tessera (S3)',
   notes: [
     's3rver: writes parts with fs streams and never fsyncs (its writes may still be in the page cache when a row ends); Complete re-reads every part and writes the whole object again; the ETag it returns is the MD5 of the whole object.',
   ],

@@ -3,37 +3,46 @@ import { writeFile } from 'node:fs/promises';
 import { spawnServer } from '../proc.js';
 import { TESSERA_CLI } from './paths.js';
 import { s3Instance } from './s3.js';
-import type { Contender } from './types.js';
+import type { Contender, StartOptions } from './types.js';
 
-const ACCESS_KEY = 'bench-root';
-const SECRET_KEY = 'bench-root-secret-key-0123456789';
+/** The root user of every Tessera the benchmark starts, whichever dialect drives it. */
+export const ACCESS_KEY = 'bench-root';
+export const SECRET_KEY = 'bench-root-secret-key-0123456789';
+
+/**
+ * Starts `tessera serve` on a free loopback port with the root user above. `config`, when
+ * given, is written to `<dataDir>.config.json` (the harness removes it after the server stops).
+ */
+export async function startTessera(
+  { dataDir, cpuProfileDir }: StartOptions,
+  config?: Record<string, unknown>,
+): Promise<{ pid: number; url: string; stop(): Promise<void> }> {
+  const args = [TESSERA_CLI, 'serve', '--data', dataDir, '--address', '127.0.0.1:0', '--log-level', 'warn'];
+  if (config) {
+    const configPath = `${dataDir}.config.json`;
+    await writeFile(configPath, JSON.stringify(config));
+    args.push('--config', configPath);
+  }
+  const nodeArgs = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [];
+  const server = await spawnServer([...nodeArgs, ...args], {
+    name: 'tessera',
+    ready: /Tessera listening on (http:\/\/\S+)/,
+    env: { ...process.env, TESSERA_ROOT_USER: ACCESS_KEY, TESSERA_ROOT_PASSWORD: SECRET_KEY },
+  });
+  return { pid: server.pid, url: server.url, stop: async () => void (await server.stop()) };
+}
 
 export const tessera: Contender = {
   id: 'tessera',
-  label: 'Tessera',
+  label: 'Tessera (S3)',
   client: '@aws-sdk/lib-storage Upload + @aws-sdk/client-s3 at defaults (signed SHA-256 payload + CRC32 header per request)',
   notes: [
     'Tessera: every part is MD5-hashed, SHA-256-verified (signed payload) and CRC32-verified, written to a temp file, fsynced, renamed, its directory fsynced, then recorded in SQLite.',
     'Tessera, rows 3–4: started with a config file `{"minPartSize": 1}` so that 1 KiB parts pass Complete (the part size is only checked at Complete; the default is 5 MiB).',
   ],
   unsupported: {},
-  async start({ dataDir, purpose, cpuProfileDir }) {
-    const args = [TESSERA_CLI, 'serve', '--data', dataDir, '--address', '127.0.0.1:0', '--log-level', 'warn'];
-    if (purpose === 'parts') {
-      const configPath = `${dataDir}.config.json`;
-      await writeFile(configPath, JSON.stringify({ minPartSize: 1 }));
-      args.push('--config', configPath);
-    }
-    const nodeArgs = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [];
-    const server = await spawnServer([...nodeArgs, ...args], {
-      name: 'tessera',
-      ready: /Tessera listening on (http:\/\/\S+)/,
-      env: { ...process.env, TESSERA_ROOT_USER: ACCESS_KEY, TESSERA_ROOT_PASSWORD: SECRET_KEY },
-    });
-    return s3Instance(
-      { pid: server.pid, url: server.url, stop: async () => void (await server.stop()) },
-      { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
-      { etagCheck: 'multipart' },
-    );
+  async start(options) {
+    const server = await startTessera(options, options.purpose === 'parts' ? { minPartSize: 1 } : undefined);
+    return s3Instance(server, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, { etagCheck: 'multipart' });
   },
 };

@@ -29,6 +29,12 @@ export interface Contender {
   notes: string[];
   /** Rows this contender cannot run, with the reason shown instead of a number. */
   unsupported: Partial<Record<RowKey, string>>;
+  /**
+   * The id of the contender whose server this one drives through another door (Tessera's OSS
+   * or 123pan dialect: `'tessera'`). Such a column is reported, but the subject is not compared
+   * with itself: it gets no "vs" ratio column.
+   */
+  sameServerAs?: string;
   start(options: StartOptions): Promise<Instance>;
 }
 
