@@ -1,5 +1,6 @@
 /** Tessera's S3 dialect, driven by @aws-sdk/client-s3 and lib-storage at their defaults. */
 import { writeFile } from 'node:fs/promises';
+import { SERVER_NODE_FLAGS } from '../../src/server/node-flags.js';
 import { spawnServer } from '../proc.js';
 import { TESSERA_CLI } from './paths.js';
 import { s3Instance } from './s3.js';
@@ -23,7 +24,8 @@ export async function startTessera(
     await writeFile(configPath, JSON.stringify(config));
     args.push('--config', configPath);
   }
-  const nodeArgs = cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [];
+  // The flags `npm start` and the tessera bin start the server with.
+  const nodeArgs = [...SERVER_NODE_FLAGS, ...(cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [])];
   const server = await spawnServer([...nodeArgs, ...args], {
     name: 'tessera',
     ready: /Tessera listening on (http:\/\/\S+)/,

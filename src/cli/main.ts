@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 import { Command } from 'commander';
 import { registerObjectCommands } from './commands.js';
 import { registerPan } from './pan.js';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startServer } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
+import { missingNodeFlags } from '../server/node-flags.js';
 
 export function registerServe(program: Command): void {
   program
@@ -27,6 +28,10 @@ export function registerServe(program: Command): void {
         // A taken port, an unknown host, an unreadable data directory: say which, without a stack trace.
         console.error(`Error: cannot start on ${config.host}:${config.port}: ${(err as Error).message}`);
         process.exit(1);
+      }
+      const missing = missingNodeFlags();
+      if (missing.length > 0) {
+        server.logger.warn({ missing }, 'started without these Node flags (npm start and the tessera bin pass them); large uploads will spend more CPU in garbage collection');
       }
       let stopping = false;
       const stop = (signal: string) => {

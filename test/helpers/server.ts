@@ -3,6 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../../src/server/node-flags.js';
 
 /** dist/test/helpers → repository root, so the built CLI is found from compiled tests. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -20,6 +21,8 @@ export interface TestServerOptions {
   extraArgs?: string[];
   /** Leave the root credentials out of the environment (to test generation). */
   noRootEnv?: boolean;
+  /** The program and its arguments before the CLI path; default: node with SERVER_NODE_FLAGS, as `npm start` runs it. */
+  launch?: [string, ...string[]];
 }
 
 export interface TestServer {
@@ -57,7 +60,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     delete env.TESSERA_ROOT_USER;
     delete env.TESSERA_ROOT_PASSWORD;
   }
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [program, ...before] = options.launch ?? [process.execPath, ...SERVER_NODE_FLAGS];
+  const child = spawn(program, [...before, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
