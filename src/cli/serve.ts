@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startServer } from '../server/app.js';
+import { startServer, type RunningServer } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
 import { missingNodeFlags } from '../server/node-flags.js';
 
@@ -21,7 +21,16 @@ export function registerServe(program: Command): void {
         console.error(`Error: ${(err as Error).message}`);
         process.exit(2);
       }
-      let server;
+      // Signals are caught from the start: one that comes while the server is starting stops it once started.
+      let server: RunningServer | undefined;
+      let stopSignal: string | undefined;
+      const stop = (signal: string) => {
+        if (stopSignal) return;
+        stopSignal = signal;
+        if (server) shutDown(server, signal);
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
       try {
         server = await startServer(config);
       } catch (err) {
@@ -33,20 +42,17 @@ export function registerServe(program: Command): void {
       if (missing.length > 0) {
         server.logger.warn({ missing }, 'started without these Node flags (npm start and the tessera bin pass them); large uploads will spend more CPU in garbage collection');
       }
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        server.logger.info({ signal }, 'shutting down');
-        void server.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            console.error(err);
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
+      if (stopSignal) shutDown(server, stopSignal);
     });
+}
+
+function shutDown(server: RunningServer, signal: string): void {
+  server.logger.info({ signal }, 'shutting down');
+  void server.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }
