@@ -29,6 +29,7 @@ interface Job {
 class PoolWorker {
   readonly jobs = new Map<number, Job>();
   readonly arena = new SharedArrayBuffer(SLOTS_PER_WORKER * SLOT_BYTES);
+  readonly bytes = new Uint8Array(this.arena);
   private readonly freeSlots = Array.from({ length: SLOTS_PER_WORKER }, (_, slot) => slot);
   private readonly slotWaiters: Array<(slot: number) => void> = [];
   private failure?: Error;
@@ -61,11 +62,16 @@ class PoolWorker {
     return new Promise((resolve) => this.slotWaiters.push(resolve));
   }
 
+  /** Hands a slot back: to the first job waiting for one, else to the free list. */
+  releaseSlot(slot: number): void {
+    const waiter = this.slotWaiters.shift();
+    if (waiter) waiter(slot);
+    else this.freeSlots.push(slot);
+  }
+
   private receive(message: HashResponse): void {
     if (message.type === 'ack') {
-      const waiter = this.slotWaiters.shift();
-      if (waiter) waiter(message.slot);
-      else this.freeSlots.push(message.slot);
+      this.releaseSlot(message.slot);
       return;
     }
     const job = this.jobs.get(message.job);
@@ -89,7 +95,7 @@ function reviveDigests(digests: Digests): Digests {
  * Worker threads that hash large bodies while they stream to disk. On the 2-core
  * benchmark machine hashing was 42% of the event loop's busy time during a 1 GiB
  * upload (MD5 + the signed SHA-256 + CRC32); here it runs on another core, and
- * the event loop only copies each 1 MiB batch once into a transferable buffer.
+ * the event loop only copies each batch once into shared memory.
  */
 export class HashPool {
   private readonly workers: PoolWorker[] = [];
@@ -132,6 +138,9 @@ export class HashPool {
 /** One body's digests, being computed on a worker. */
 export class HashJob {
   private finished = false;
+  /** The slot being filled; posted when full, so a batch that straddles slots costs no extra message. */
+  private slot = -1;
+  private filled = 0;
 
   constructor(
     private readonly worker: PoolWorker,
@@ -139,33 +148,33 @@ export class HashJob {
     private readonly state: Job,
   ) {}
 
-  /** Copies a batch into the worker's arena, a slot at a time (the caller's buffers are still being written). */
+  /** Copies a batch into the worker's arena (the caller's buffers are still being written); not reentrant. */
   async update(buffers: readonly Buffer[]): Promise<void> {
-    let slot = -1;
-    let filled = 0;
-    const arena = new Uint8Array(this.worker.arena);
-    const post = () => {
-      this.worker.thread.postMessage({ type: 'update', job: this.job, slot, length: filled } satisfies HashRequest);
-      slot = -1;
-      filled = 0;
-    };
+    const arena = this.worker.bytes;
     for (const buffer of buffers) {
       for (let offset = 0; offset < buffer.length; ) {
-        if (slot < 0) slot = await this.worker.acquireSlot();
-        if (this.worker.failed) throw this.worker.failed;
-        const take = Math.min(buffer.length - offset, SLOT_BYTES - filled);
-        arena.set(buffer.subarray(offset, offset + take), slot * SLOT_BYTES + filled);
-        filled += take;
+        if (this.slot < 0) {
+          const slot = await this.worker.acquireSlot();
+          if (this.worker.failed) throw this.worker.failed;
+          if (this.finished) {
+            this.worker.releaseSlot(slot);
+            return;
+          }
+          this.slot = slot;
+        }
+        const take = Math.min(buffer.length - offset, SLOT_BYTES - this.filled);
+        arena.set(buffer.subarray(offset, offset + take), this.slot * SLOT_BYTES + this.filled);
+        this.filled += take;
         offset += take;
-        if (filled === SLOT_BYTES) post();
+        if (this.filled === SLOT_BYTES) this.post();
       }
     }
-    if (slot >= 0) post();
   }
 
   digests(): Promise<Digests> {
     const failure = this.worker.failed;
     if (failure) return Promise.reject(failure);
+    if (this.slot >= 0) this.post();
     this.finished = true;
     return new Promise((resolve, reject) => {
       this.state.done = { resolve, reject };
@@ -175,10 +184,21 @@ export class HashJob {
 
   /** Forgets the job (the body failed); safe to call more than once. */
   abandon(): void {
+    if (this.slot >= 0) {
+      this.worker.releaseSlot(this.slot);
+      this.slot = -1;
+      this.filled = 0;
+    }
     if (this.finished || !this.worker.jobs.has(this.job)) return;
     this.finished = true;
     this.worker.jobs.delete(this.job);
     if (!this.worker.failed) this.worker.thread.postMessage({ type: 'drop', job: this.job } satisfies HashRequest);
+  }
+
+  private post(): void {
+    this.worker.thread.postMessage({ type: 'update', job: this.job, slot: this.slot, length: this.filled } satisfies HashRequest);
+    this.slot = -1;
+    this.filled = 0;
   }
 }
 
