@@ -60,6 +60,22 @@ describe('hash workers', () => {
     assert.deepEqual(await hashWith(new BatchHasher(pool, ['sha256'], SLOT_BYTES), body, SLOT_BYTES), digestsOf(body, ['sha256']));
   });
 
+  it('take back the partly filled slot of an abandoned job (more abandoned jobs than a worker has slots)', { timeout: 30_000 }, async () => {
+    const single = new HashPool(1);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const abandoned = new BatchHasher(single, ['crc32'], SLOT_BYTES);
+        // 1.5 slots: one posted, half of the next held by the job when it is abandoned.
+        await abandoned.add([randomBytes(SLOT_BYTES + SLOT_BYTES / 2)], SLOT_BYTES + SLOT_BYTES / 2);
+        abandoned.abandon();
+      }
+      const body = randomBytes(10 * SLOT_BYTES + 3);
+      assert.deepEqual(await hashWith(new BatchHasher(single, ['crc32'], SLOT_BYTES), body, SLOT_BYTES), digestsOf(body, ['crc32']));
+    } finally {
+      await single.close();
+    }
+  });
+
   it('fail the jobs of a worker that dies instead of hanging them', async () => {
     const lonely = new HashPool(1);
     try {
