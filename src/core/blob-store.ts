@@ -1,19 +1,23 @@
 import { constants, createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { DIRECT_BLOCK, O_DIRECT, probeDirectIo, roundUpToBlock } from './direct-io.js';
 import { errors } from './errors.js';
-import { BatchHasher, HashPool } from './hash-pool.js';
+import { BodyHasher, HashPool } from './hash-pool.js';
 import { newBlobId } from './ids.js';
+import { SLOT_BYTES, SlotPool, type AlignArena } from './slot-pool.js';
 import type { Digests, ExtraDigest, Segment } from './types.js';
 
 export interface BlobStoreOptions {
-  /** Worker threads hashing bodies of a write batch or more; 0 hashes everything on the event loop. */
+  /** Worker threads hashing bodies of a slot (1 MiB) or more; 0 hashes everything on the event loop. */
   hashThreads: number;
+  /** Write bodies of a slot or more with O_DIRECT where the filesystem takes it (default true). */
+  directIo?: boolean;
 }
 
-/** Small network chunks are gathered into writes of this size: fewer syscalls, same memory bound. */
-const WRITE_BATCH_BYTES = 1 << 20;
+/** Slots of one body being written and hashed at once: enough to keep the disk and a hash worker busy. */
+const SLOTS_IN_FLIGHT_PER_BODY = 2;
 
 /** A body that is on disk and durable but not yet visible under its final name. */
 export interface StagedBlob {
@@ -30,23 +34,37 @@ export interface StagedBlob {
 export class BlobStore {
   private readonly blobDir: string;
   private readonly tempDir: string;
+  private readonly slots: SlotPool;
   private readonly hashPool?: HashPool;
 
-  private constructor(root: string, options: BlobStoreOptions) {
+  private constructor(root: string, options: BlobStoreOptions, private readonly alignForDirectIo?: AlignArena) {
     this.blobDir = join(root, 'blobs');
     this.tempDir = join(root, 'tmp');
-    if (options.hashThreads > 0) this.hashPool = new HashPool(options.hashThreads);
+    this.slots = new SlotPool(alignForDirectIo);
+    if (options.hashThreads > 0) this.hashPool = new HashPool(options.hashThreads, this.slots);
   }
 
   static async open(root: string, options: BlobStoreOptions): Promise<BlobStore> {
-    const store = new BlobStore(root, options);
+    const tempDir = join(root, 'tmp');
     // Leftovers of writes a crash interrupted: never committed, never visible.
-    await rm(store.tempDir, { recursive: true, force: true });
-    await mkdir(store.tempDir, { recursive: true });
+    await rm(tempDir, { recursive: true, force: true });
+    await mkdir(tempDir, { recursive: true });
+    const align = options.directIo === false ? undefined : await probeDirectIo(tempDir);
+    const store = new BlobStore(root, options, align);
     await Promise.all(
       Array.from({ length: 256 }, (_, i) => mkdir(join(store.blobDir, i.toString(16).padStart(2, '0')), { recursive: true })),
     );
     return store;
+  }
+
+  /** Whether bodies of a slot or more are written with O_DIRECT here. */
+  get directIo(): boolean {
+    return this.alignForDirectIo !== undefined;
+  }
+
+  /** Memory held by the staging slots: grows with the bodies being received at once, never shrinks. */
+  get stagingMemoryBytes(): number {
+    return this.slots.bytes;
   }
 
   pathOf(blobId: string): string {
@@ -54,48 +72,78 @@ export class BlobStore {
     return join(this.blobDir, blobId.slice(0, 2), blobId);
   }
 
-  /** Streams `body` to a temp file, hashing as it goes, and fsyncs it. */
+  /**
+   * Streams `body` to a temp file, hashing as it goes, and fsyncs it. Each network
+   * chunk is copied once into a 1 MiB slot; a full slot is written (O_DIRECT for
+   * large bodies, where allowed) and hashed (on a worker for large bodies) while
+   * the next one fills, and is reused once both are done.
+   */
   async stage(body: AsyncIterable<Buffer>, extra: ExtraDigest[] = [], expectedSize?: number): Promise<StagedBlob> {
     const tempPath = join(this.tempDir, newBlobId());
-    const hasher = new BatchHasher(this.hashPool, extra, WRITE_BATCH_BYTES);
-    const file = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    const slots = this.slots;
+    const hasher = new BodyHasher(this.hashPool, slots, extra);
+    const inFlight: Array<Promise<void>> = [];
+    let file: FileHandle | undefined;
+    let direct = false;
+    let slot = -1;
+    let filled = 0;
+    let size = 0;
+
+    // Large bodies (a full first slot) go direct; small ones through the page cache, where a write is cheapest.
+    const openFile = async (large: boolean) => {
+      direct = large && this.directIo;
+      file = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (direct ? O_DIRECT : 0), 0o600);
+    };
+    const dispatch = async (last: boolean) => {
+      while (inFlight.length >= SLOTS_IN_FLIGHT_PER_BODY) await inFlight.shift();
+      if (!file) await openFile(!last);
+      const current = slot;
+      const length = filled;
+      slot = -1;
+      filled = 0;
+      const position = size;
+      size += length;
+      // Direct writes go in whole blocks: the padding is zeroed, and cut off by ftruncate at the end.
+      const bytes = slots.view(current, direct ? roundUpToBlock(length) : length);
+      if (bytes.length > length) bytes.fill(0, length);
+      const work = Promise.all([writeAll(file!, bytes, position), hasher.hash(current, length)]).then(
+        () => slots.release(current),
+        (err: unknown) => {
+          slots.release(current);
+          throw err;
+        },
+      );
+      work.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
+      inFlight.push(work);
+    };
+
     let digests: Digests;
     try {
-      let batch: Buffer[] = [];
-      let batchBytes = 0;
-      // One writev per batch: no copy into a joint buffer (the copies cost ~7% of a large upload's CPU).
-      // The batch is hashed while it is written: on a worker when the body is large.
-      const flush = async () => {
-        if (batchBytes === 0) return;
-        const buffers = batch;
-        const expected = batchBytes;
-        batch = [];
-        batchBytes = 0;
-        const write = async () => {
-          const { bytesWritten } = await file.writev(buffers);
-          if (bytesWritten < expected) {
-            // A short write (rare on files): write what is left plainly.
-            const rest = Buffer.concat(buffers, expected).subarray(bytesWritten);
-            for (let offset = 0; offset < rest.length; ) offset += (await file.write(rest, offset)).bytesWritten;
-          }
-        };
-        await Promise.all([hasher.add(buffers, expected), write()]);
-      };
       for await (const chunk of body) {
-        batch.push(chunk);
-        batchBytes += chunk.length;
-        if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+        for (let offset = 0; offset < chunk.length; ) {
+          if (slot < 0) slot = await slots.acquire();
+          const take = Math.min(chunk.length - offset, SLOT_BYTES - filled);
+          chunk.copy(slots.view(slot), filled, offset, offset + take);
+          filled += take;
+          offset += take;
+          if (filled === SLOT_BYTES) await dispatch(false);
+        }
       }
-      await flush();
-      [digests] = await Promise.all([hasher.digests(), file.sync()]);
+      if (slot >= 0) await dispatch(true);
+      if (!file) await openFile(false);
+      while (inFlight.length > 0) await inFlight.shift();
+      if (direct && size % DIRECT_BLOCK !== 0) await file!.truncate(size);
+      [digests] = await Promise.all([hasher.digests(), file!.sync()]);
       if (expectedSize !== undefined && digests.size !== expectedSize) throw errors.incompleteBody();
     } catch (err) {
+      if (slot >= 0) slots.release(slot);
+      await Promise.allSettled(inFlight);
       hasher.abandon();
-      await file.close().catch(() => {});
+      await file?.close().catch(() => {});
       await unlink(tempPath).catch(() => {});
       throw err;
     }
-    await file.close();
+    await file!.close();
     return { tempPath, digests };
   }
 
@@ -167,5 +215,14 @@ async function fsyncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** Writes all of `data` at `position`, however the kernel splits it. */
+async function writeAll(file: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let offset = 0; offset < data.length; ) {
+    const { bytesWritten } = await file.write(data, offset, data.length - offset, position + offset);
+    if (bytesWritten === 0) throw new Error('write made no progress');
+    offset += bytesWritten;
   }
 }

@@ -39,6 +39,8 @@ export interface StorageOptions {
   uploadExpiryMs: number;
   /** Worker threads hashing large bodies (default 0: hash on the event loop). */
   hashThreads?: number;
+  /** Write large bodies with O_DIRECT where the filesystem takes it (default true). */
+  directIo?: boolean;
 }
 
 export interface CompleteOptions {
@@ -86,7 +88,7 @@ export class Storage {
 
   static async open(dataDir: string, options: StorageOptions): Promise<Storage> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const blobs = await BlobStore.open(dataDir, { hashThreads: options.hashThreads ?? 0 });
+    const blobs = await BlobStore.open(dataDir, { hashThreads: options.hashThreads ?? 0, directIo: options.directIo });
     const meta = new MetaStore(join(dataDir, 'meta.db'));
     const storage = new Storage(meta, blobs, options);
     const startedAt = new Date();

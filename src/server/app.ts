@@ -28,6 +28,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     minPartSize: config.minPartSize,
     uploadExpiryMs: config.uploadExpiryMs,
     hashThreads: config.hashThreads,
+    directIo: config.directIo,
   });
   const root = await loadRootCredentials(config.dataDir);
   if (root.generated) {

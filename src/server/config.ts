@@ -19,6 +19,8 @@ export interface ServerConfig {
   sweepIntervalMs: number;
   /** Worker threads hashing large bodies; 0 hashes on the event loop. */
   hashThreads: number;
+  /** Write large bodies with O_DIRECT where the filesystem takes it. */
+  directIo: boolean;
   /** Users from the config file; root is added from the environment or the data directory. */
   users: Array<Omit<User, 'root'>>;
   /** The 123pan dialect: apps, limits, and its own listener (`--pan-address`). */
@@ -43,6 +45,7 @@ interface ConfigFile {
   uploadExpirySeconds?: number;
   sweepIntervalSeconds?: number;
   hashThreads?: number;
+  directIo?: boolean;
   logLevel?: string;
   panAddress?: string;
 }
@@ -74,7 +77,8 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     minPartSize: positive(file.minPartSize, 'minPartSize') ?? 5 * 1024 * 1024,
     uploadExpiryMs: (positive(file.uploadExpirySeconds, 'uploadExpirySeconds') ?? 7 * DAY_MS / 1000) * 1000,
     sweepIntervalMs: (positive(file.sweepIntervalSeconds, 'sweepIntervalSeconds') ?? 3600) * 1000,
-    hashThreads: threadCount(file.hashThreads ?? env.TESSERA_HASH_THREADS, 'hashThreads') ?? Math.min(4, availableParallelism()),
+    hashThreads: threadCount(env.TESSERA_HASH_THREADS ?? file.hashThreads, 'hashThreads') ?? Math.min(4, availableParallelism()),
+    directIo: flag(envFlag(env.TESSERA_DIRECT_IO) ?? file.directIo, 'directIo') ?? true,
     users: (file.users ?? []).map((user, index) => {
       const field = (name: 'accessKey' | 'secretKey' | 'displayName' | 'id', fallback?: string): string => {
         const value = user[name] ?? fallback;
@@ -102,6 +106,19 @@ function positive(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !(value > 0)) throw new Error(`config: ${name} must be a positive number`);
   return value;
+}
+
+/** An environment variable meant as a boolean: `1`/`true` or `0`/`false`; anything else is passed on to be refused. */
+function envFlag(value: string | undefined): unknown {
+  if (value === undefined) return undefined;
+  if (value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  return value;
+}
+
+function flag(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new Error(`config: ${name} must be true or false`);
 }
 
 function threadCount(value: unknown, name: string): number | undefined {

@@ -2,89 +2,100 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { digestsOf } from '../../src/core/digests.js';
-import { BatchHasher, HashPool, SLOT_BYTES } from '../../src/core/hash-pool.js';
+import { BodyHasher, HashPool } from '../../src/core/hash-pool.js';
+import { SLOT_BYTES, SlotPool } from '../../src/core/slot-pool.js';
 import type { ExtraDigest } from '../../src/core/types.js';
 
 const ALL: ExtraDigest[] = ['sha256', 'sha1', 'crc64', 'crc32', 'crc32c', 'crc64nvme'];
 
-/** Splits `data` into chunks of varied sizes, then into batches of about `batchBytes`, as staging does. */
-function batchesOf(data: Buffer, batchBytes: number): Buffer[][] {
-  const batches: Buffer[][] = [];
-  let batch: Buffer[] = [];
-  let bytes = 0;
-  for (let offset = 0, i = 0; offset < data.length; i++) {
-    const size = [65_536, 1, 7_000, 3 * SLOT_BYTES, 16_384][i % 5]!;
-    const chunk = data.subarray(offset, offset + size);
-    offset += chunk.length;
-    batch.push(chunk);
-    bytes += chunk.length;
-    if (bytes >= batchBytes) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
+/**
+ * Feeds `data` through `hasher` as staging does: copied a slot at a time into the
+ * pool's shared memory, up to `inFlight` slots being hashed at once, each released
+ * when hashed.
+ */
+async function hashWith(hasher: BodyHasher, slots: SlotPool, data: Buffer, inFlight = 2) {
+  const pending: Array<Promise<void>> = [];
+  for (let offset = 0; offset < data.length; offset += SLOT_BYTES) {
+    while (pending.length >= inFlight) await pending.shift();
+    const slot = await slots.acquire();
+    const length = data.copy(slots.view(slot), 0, offset, Math.min(offset + SLOT_BYTES, data.length));
+    pending.push(Promise.resolve(hasher.hash(slot, length)).finally(() => slots.release(slot)));
   }
-  if (bytes > 0) batches.push(batch);
-  return batches;
-}
-
-async function hashWith(hasher: BatchHasher, data: Buffer, batchBytes: number) {
-  for (const batch of batchesOf(data, batchBytes)) {
-    await hasher.add(batch, batch.reduce((sum, b) => sum + b.length, 0));
-  }
+  await Promise.all(pending);
   return hasher.digests();
 }
 
 describe('hash workers', () => {
-  const pool = new HashPool(2);
+  const slots = new SlotPool();
+  const pool = new HashPool(2, slots);
   after(() => pool.close());
 
   it('give the digests computed inline, for every algorithm, with many jobs sharing two workers', async () => {
-    // More jobs than workers and more bytes in flight than the arenas hold: slots must be waited for and reused.
+    // Six bodies of 5+ slots, 3 slots each in flight: more slots than one arena holds, so the pool grows mid-way.
     const bodies = Array.from({ length: 6 }, (_, i) => randomBytes(5 * SLOT_BYTES + 1000 * i));
-    const results = await Promise.all(bodies.map((body) => hashWith(new BatchHasher(pool, ALL, SLOT_BYTES), body, SLOT_BYTES)));
+    const results = await Promise.all(bodies.map((body) => hashWith(new BodyHasher(pool, slots, ALL), slots, body, 3)));
     results.forEach((result, i) => assert.deepEqual(result, digestsOf(bodies[i]!, ALL)));
+    assert.ok(slots.arenas.length >= 2, 'the pool grew past its first arena');
   });
 
   it('hash a small body inline and an empty body correctly', async () => {
     const small = randomBytes(10_000);
-    assert.deepEqual(await hashWith(new BatchHasher(pool, ALL, SLOT_BYTES), small, SLOT_BYTES), digestsOf(small, ALL));
-    assert.deepEqual(await new BatchHasher(pool, ['crc32'], SLOT_BYTES).digests(), digestsOf(Buffer.alloc(0), ['crc32']));
+    assert.deepEqual(await hashWith(new BodyHasher(pool, slots, ALL), slots, small), digestsOf(small, ALL));
+    assert.deepEqual(await new BodyHasher(pool, slots, ['crc32']).digests(), digestsOf(Buffer.alloc(0), ['crc32']));
   });
 
-  it('keep serving after a job is abandoned half way', async () => {
-    const abandoned = new BatchHasher(pool, ['sha256'], SLOT_BYTES);
-    await abandoned.add([randomBytes(2 * SLOT_BYTES)], 2 * SLOT_BYTES);
-    abandoned.abandon();
-    const body = randomBytes(3 * SLOT_BYTES + 5);
-    assert.deepEqual(await hashWith(new BatchHasher(pool, ['sha256'], SLOT_BYTES), body, SLOT_BYTES), digestsOf(body, ['sha256']));
-  });
-
-  it('take back the partly filled slot of an abandoned job (more abandoned jobs than a worker has slots)', { timeout: 30_000 }, async () => {
-    const single = new HashPool(1);
-    try {
-      for (let i = 0; i < 20; i++) {
-        const abandoned = new BatchHasher(single, ['crc32'], SLOT_BYTES);
-        // 1.5 slots: one posted, half of the next held by the job when it is abandoned.
-        await abandoned.add([randomBytes(SLOT_BYTES + SLOT_BYTES / 2)], SLOT_BYTES + SLOT_BYTES / 2);
+  it('acknowledge the slots of an abandoned job, and keep serving', { timeout: 30_000 }, async () => {
+    for (let i = 0; i < 20; i++) {
+      const abandoned = new BodyHasher(pool, slots, ['sha256']);
+      const posted = [0, 1].map(async () => {
+        const slot = await slots.acquire();
+        randomBytes(SLOT_BYTES).copy(slots.view(slot));
+        const hashed = abandoned.hash(slot, SLOT_BYTES);
         abandoned.abandon();
-      }
-      const body = randomBytes(10 * SLOT_BYTES + 3);
-      assert.deepEqual(await hashWith(new BatchHasher(single, ['crc32'], SLOT_BYTES), body, SLOT_BYTES), digestsOf(body, ['crc32']));
-    } finally {
-      await single.close();
+        await hashed;
+        slots.release(slot);
+      });
+      await Promise.all(posted);
     }
+    const body = randomBytes(3 * SLOT_BYTES + 5);
+    assert.deepEqual(await hashWith(new BodyHasher(pool, slots, ['sha256']), slots, body), digestsOf(body, ['sha256']));
   });
 
-  it('fail the jobs of a worker that dies instead of hanging them', async () => {
-    const lonely = new HashPool(1);
+  it('fail the jobs and slots of a worker that dies instead of hanging them', async () => {
+    const lonely = new HashPool(1, slots);
     try {
-      const hasher = new BatchHasher(lonely, [], SLOT_BYTES);
-      await hasher.add([randomBytes(SLOT_BYTES)], SLOT_BYTES);
+      const hasher = new BodyHasher(lonely, slots, []);
+      const slot = await slots.acquire();
+      await hasher.hash(slot, SLOT_BYTES);
+      const stuck = hasher.hash(slot, SLOT_BYTES);
       await lonely.close();
+      await assert.rejects(Promise.resolve(stuck).then(() => hasher.digests()));
       await assert.rejects(hasher.digests());
+      slots.release(slot);
     } finally {
       await lonely.close();
     }
+  });
+});
+
+describe('slot pool', () => {
+  it('hands out distinct slots, grows an arena at a time, and starts each arena where align says', async () => {
+    const seen: Buffer[] = [];
+    const slots = new SlotPool(async (memory) => {
+      seen.push(memory);
+      return 512;
+    });
+    const taken = await Promise.all(Array.from({ length: 40 }, () => slots.acquire()));
+    assert.equal(new Set(taken).size, 40);
+    assert.equal(slots.arenas.length, 3);
+    assert.equal(seen.length, 3);
+    for (const arena of slots.arenas) assert.equal(arena.base, 512);
+    // Each slot is its own SLOT_BYTES: writing one slot leaves every other slot as it was.
+    for (const slot of taken) slots.view(slot).fill(slot & 0xff);
+    for (const slot of taken) assert.ok(slots.view(slot).every((byte) => byte === (slot & 0xff)), `slot ${slot}`);
+    const { arena, offset } = slots.locate(taken[17]!);
+    assert.equal(Buffer.from(slots.arenas[arena]!.memory, offset, SLOT_BYTES).compare(slots.view(taken[17]!)), 0);
+    taken.forEach((slot) => slots.release(slot));
+    assert.equal(await slots.acquire(), taken[39], 'the slot freed last is handed out first');
   });
 });
