@@ -92,7 +92,8 @@ export async function create(call: PanCall, version: Version): Promise<unknown> 
 
   const place = drive.placeFile(target.parentKey, target.name, target.duplicate);
   const upload = drive.storage.createMultipartUpload(drive.actor, drive.bucket, place.key, { headers: {}, userMeta: {} });
-  const id = randomBytes(24).toString('base64url');
+  // Hex: an id starting with '-' would read as an option on a command line (tessera pan parts <id>).
+  const id = randomBytes(24).toString('hex');
   service.store.insertPreupload({
     id,
     clientId: call.app.clientID,
