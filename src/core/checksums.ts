@@ -4,7 +4,30 @@
  * live in the engine because staging computes them (possibly on a hash worker)
  * while a body streams to disk; the dialects only name and render them.
  */
+import { createRequire } from 'node:module';
 import { crc32 as zlibCrc32 } from 'node:zlib';
+
+interface NativeCrc {
+  crc32(input: Uint8Array, initial?: number): number;
+  crc32c(input: Uint8Array, initial?: number): number;
+}
+
+/**
+ * @node-rs/crc32: CRC32 with carry-less multiplication and CRC32C with the SSE4.2
+ * instruction. On the benchmark machine, per GiB: CRC32 0.15 s (zlib's 0.33 s),
+ * CRC32C 0.25 s (the slicing-by-8 below, 1.2 s). Where its prebuilt binary is
+ * missing, zlib and the slicing-by-8 serve.
+ */
+const native: NativeCrc | undefined = (() => {
+  try {
+    return createRequire(import.meta.url)('@node-rs/crc32') as NativeCrc;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Which implementation computes CRC32 and CRC32C here. */
+export const crcImplementation: 'native' | 'portable' = native ? 'native' : 'portable';
 
 export interface RunningChecksum {
   update(data: Uint8Array): void;
@@ -12,19 +35,25 @@ export interface RunningChecksum {
   digest(): Buffer;
 }
 
-/** CRC32 (the zlib/IEEE one), by zlib's native implementation. */
+/** CRC32 (the zlib/IEEE one). */
 export class Crc32 implements RunningChecksum {
   private crc = 0;
   update(data: Uint8Array): void {
-    this.crc = zlibCrc32(data, this.crc);
+    this.crc = native ? native.crc32(data, this.crc) >>> 0 : zlibCrc32(data, this.crc);
   }
   digest(): Buffer {
     return uint32Bytes(this.crc);
   }
 }
 
+/** The implementations used without the native binding (exported for the tests that compare them). */
+export const portable = {
+  crc32: (previous: number, data: Uint8Array): number => zlibCrc32(data, previous),
+  crc32c: (previous: number, data: Uint8Array): number => crc32cUpdate(previous, data),
+};
+
 /*
- * CRC32C is computed with slicing-by-8 rather than with @aws-crypto/crc32c:
+ * Without the native binding, CRC32C is computed with slicing-by-8 rather than with @aws-crypto/crc32c:
  * that package walks bytes through an iterator and runs at ~55 MB/s, which would
  * make CRC32C uploads CPU-bound. Tests cross-check this against the package.
  */
@@ -33,7 +62,7 @@ const [C0, C1, C2, C3, C4, C5, C6, C7] = buildCrc32Tables(0x82f63b78);
 export class Crc32c implements RunningChecksum {
   private crc = 0;
   update(data: Uint8Array): void {
-    this.crc = crc32cUpdate(this.crc, data);
+    this.crc = native ? native.crc32c(data, this.crc) >>> 0 : crc32cUpdate(this.crc, data);
   }
   digest(): Buffer {
     return uint32Bytes(this.crc);
