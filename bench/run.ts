@@ -582,11 +582,12 @@ async function main(): Promise<void> {
     contenders: options.contenders.map(({ id, label, client, notes, sameServerAs }) => ({ id, label, client, notes, sameServerAs })),
     metrics,
     notes: [
+      `The harness (the clients) runs as \`node ${process.execArgv.join(' ') || '(no flags)'}\`; \`npm run bench\` starts it with \`--initial-old-space-size=64\`, as Tessera's server is started: its clients' 16 MiB part buffers otherwise cost it ~75 full GCs per GiB, CPU taken from the server under test on the same cores.`,
       'Servers run one at a time, each as its own child process on 127.0.0.1 with a fresh temp data directory, stopped and deleted (then `sync`) before the next starts; the contender order rotates each run.',
       'Server CPU is utime+stime of the server process (all threads) from /proc/<pid>/stat over the measured window; peak RSS is VmHWM from /proc/<pid>/status after resetting it through /proc/<pid>/clear_refs at the start of row 1, cross-checked by polling VmRSS every 20 ms.',
       'Rows 3–4: the upload is filled once per contender (row 3a); each run starts a fresh server on a copy of that data directory, waits 1 s, warms it up with an untimed 3-part Complete (1 part where the contender cannot complete 1 KiB parts), then lists (row 4) and completes (row 3).',
       'Round trip (rows 3–4) is timed inside the SDK from handing the signed request to the HTTP handler until the response headers arrive (ali-oss: from its call to urllib, its HTTP client, until node:http has parsed the response headers); the "whole SDK call" rows add request building, signing and XML parsing on the client.',
-      'Downloads read data the servers have just written, so from the page cache; every download is checked (size, and bytes sampled every 4 MiB against the file; ranges byte for byte).',
+      'Downloads read data the servers have just written, so from the page cache, except Tessera’s large bodies, written with O_DIRECT, which are read from the disk; every download is checked (size, and bytes sampled every 4 MiB against the file; ranges byte for byte).',
       'Method: docs/benchmarks.md.',
     ],
   };

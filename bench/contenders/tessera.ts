@@ -39,7 +39,7 @@ export const tessera: Contender = {
   label: 'Tessera (S3)',
   client: '@aws-sdk/lib-storage Upload + @aws-sdk/client-s3 at defaults (signed SHA-256 payload + CRC32 header per request)',
   notes: [
-    'Tessera: every part is MD5-hashed, SHA-256-verified (signed payload) and CRC32-verified, written to a temp file, fsynced, renamed, its directory fsynced, then recorded in SQLite.',
+    'Tessera: every part is MD5-hashed, SHA-256-verified (signed payload) and CRC32-verified, written to a temp file (with O_DIRECT: 1 MiB or more, where the filesystem takes it), fsynced, renamed, its directory fsynced, then recorded in SQLite.',
     'Tessera, rows 3–4: started with a config file `{"minPartSize": 1}` so that 1 KiB parts pass Complete (the part size is only checked at Complete; the default is 5 MiB).',
   ],
   unsupported: {},
