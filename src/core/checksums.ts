@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { crc32 as zlibCrc32 } from 'node:zlib';
+import { reflectedCrc64 } from './crc64.js';
 
 interface NativeCrc {
   crc32(input: Uint8Array, initial?: number): number;
@@ -104,81 +105,20 @@ function buildCrc32Tables(reflectedPoly: number): SlicingTables {
   return tables as SlicingTables;
 }
 
-/*
- * CRC-64/NVME (poly 0xad93d23594c93659, reflected, init and xorout all ones), also
- * slicing-by-8. The 64-bit register is kept as two uint32 halves: BigInt per byte is
- * far too slow.
- */
-const [[H0, H1, H2, H3, H4, H5, H6, H7], [L0, L1, L2, L3, L4, L5, L6, L7]] = buildCrc64Tables(
-  reflect64(0xad93d23594c93659n),
-);
+/** CRC-64/NVME: poly 0xad93d23594c93659 (reflected 0x9a6c9329ac4bc9b5), init and xorout all ones; crc64.ts's engine. */
+const updateCrc64Nvme = reflectedCrc64(0x9a6c9329, 0xac4bc9b5);
 
 export class Crc64Nvme implements RunningChecksum {
-  // Register after init (all ones).
-  private high = 0xffffffff;
-  private low = 0xffffffff;
+  private readonly state = { hi: 0, lo: 0 };
   update(data: Uint8Array): void {
-    let high = this.high;
-    let low = this.low;
-    const length = data.length;
-    const blockEnd = length - (length & 7);
-    let i = 0;
-    for (; i < blockEnd; i += 8) {
-      const a = (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)) ^ low;
-      const b = (data[i + 4] | (data[i + 5] << 8) | (data[i + 6] << 16) | (data[i + 7] << 24)) ^ high;
-      const a0 = a & 0xff, a1 = (a >>> 8) & 0xff, a2 = (a >>> 16) & 0xff, a3 = a >>> 24;
-      const b0 = b & 0xff, b1 = (b >>> 8) & 0xff, b2 = (b >>> 16) & 0xff, b3 = b >>> 24;
-      low = L7[a0] ^ L6[a1] ^ L5[a2] ^ L4[a3] ^ L3[b0] ^ L2[b1] ^ L1[b2] ^ L0[b3];
-      high = H7[a0] ^ H6[a1] ^ H5[a2] ^ H4[a3] ^ H3[b0] ^ H2[b1] ^ H1[b2] ^ H0[b3];
-    }
-    for (; i < length; i++) {
-      const index = (low ^ data[i]) & 0xff;
-      low = ((low >>> 8) | (high << 24)) ^ L0[index];
-      high = (high >>> 8) ^ H0[index];
-    }
-    this.high = high >>> 0;
-    this.low = low >>> 0;
+    updateCrc64Nvme(this.state, data);
   }
   digest(): Buffer {
     const out = Buffer.alloc(8);
-    out.writeUInt32BE(~this.high >>> 0, 0);
-    out.writeUInt32BE(~this.low >>> 0, 4);
+    out.writeUInt32BE(this.state.hi, 0);
+    out.writeUInt32BE(this.state.lo, 4);
     return out;
   }
-}
-
-function reflect64(value: bigint): bigint {
-  let result = 0n;
-  for (let bit = 0n; bit < 64n; bit++) if ((value >> bit) & 1n) result |= 1n << (63n - bit);
-  return result;
-}
-
-/** [high halves, low halves], each slicing tables 0..7 as for CRC32C. */
-function buildCrc64Tables(reflectedPoly: bigint): [SlicingTables, SlicingTables] {
-  const high = new Int32Array(256);
-  const low = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = BigInt(n);
-    for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ reflectedPoly : c >> 1n;
-    high[n] = Number(c >> 32n) | 0;
-    low[n] = Number(c & 0xffffffffn) | 0;
-  }
-  const highTables = [high];
-  const lowTables = [low];
-  for (let k = 1; k < 8; k++) {
-    const previousHigh = highTables[k - 1];
-    const previousLow = lowTables[k - 1];
-    const nextHigh = new Int32Array(256);
-    const nextLow = new Int32Array(256);
-    for (let n = 0; n < 256; n++) {
-      const index = previousLow[n] & 0xff;
-      nextLow[n] = ((previousLow[n] >>> 8) | (previousHigh[n] << 24)) ^ low[index];
-      nextHigh[n] = (previousHigh[n] >>> 8) ^ high[index];
-    }
-    highTables.push(nextHigh);
-    lowTables.push(nextLow);
-  }
-  return [highTables as SlicingTables, lowTables as SlicingTables];
 }
 
 function uint32Bytes(value: number): Buffer {

@@ -14,14 +14,20 @@ const POLY_HI = 0xc96c5795;
 const POLY_LO = 0xd7870f42;
 const SLICES = 8;
 
+/** The 64-bit CRC register, as two unsigned 32-bit halves. */
+export interface Crc64Halves {
+  hi: number;
+  lo: number;
+}
+
 /**
  * Slice tables, interleaved so the low and high halves of an entry share a cache line:
  * entry (slice s, byte b) is at TABLE[2 * (s * 256 + b)] (low) and the next index (high).
  * Slice s holds the CRC register effect of byte b followed by s zero bytes.
  */
-const TABLE = buildSliceTables();
+const TABLE = buildSliceTables(POLY_HI, POLY_LO);
 
-function buildSliceTables(): Int32Array {
+function buildSliceTables(polyHi: number, polyLo: number): Int32Array {
   const table = new Int32Array(2 * 256 * SLICES);
   for (let b = 0; b < 256; b++) {
     let lo = b;
@@ -31,8 +37,8 @@ function buildSliceTables(): Int32Array {
       lo = (lo >>> 1) | (hi << 31);
       hi = hi >>> 1;
       if (carry) {
-        lo ^= POLY_LO;
-        hi ^= POLY_HI;
+        lo ^= polyLo;
+        hi ^= polyHi;
       }
     }
     table[2 * b] = lo;
@@ -58,11 +64,17 @@ const CAN_READ_WORDS = endianness() === 'LE';
 const WORD_PATH_MIN_BYTES = 64;
 
 /**
- * Advances a finalized CRC (as Go's crc64.Update does) over `data`. The CRC travels as two
- * unsigned 32-bit halves; the result is written to `out` to avoid allocating per call.
+ * The update of any reflected CRC-64 whose init and xorout are all ones (CRC-64/XZ, which
+ * is OSS's ECMA, and CRC-64/NVME, one of S3's checksums): only the polynomial differs.
+ * The function advances a finalized CRC `state` over `data` in place (as Go's crc64.Update
+ * does), allocating nothing per call.
  */
-function updateHalves(crcHi: number, crcLo: number, data: Uint8Array, out: { hi: number; lo: number }): void {
-  const T = TABLE;
+export function reflectedCrc64(reflectedPolyHi: number, reflectedPolyLo: number): (state: Crc64Halves, data: Uint8Array) => void {
+  const table = reflectedPolyHi === POLY_HI && reflectedPolyLo === POLY_LO ? TABLE : buildSliceTables(reflectedPolyHi, reflectedPolyLo);
+  return (state, data) => updateHalves(table, state.hi, state.lo, data, state);
+}
+
+function updateHalves(T: Int32Array, crcHi: number, crcLo: number, data: Uint8Array, out: Crc64Halves): void {
   let hi = ~crcHi;
   let lo = ~crcLo;
   let i = 0;
@@ -124,7 +136,7 @@ export class Crc64 {
   }
 
   update(buf: Uint8Array): this {
-    updateHalves(this.state.hi, this.state.lo, buf, this.state);
+    updateHalves(TABLE, this.state.hi, this.state.lo, buf, this.state);
     return this;
   }
 
