@@ -3,9 +3,10 @@ import { Crc32, Crc32c, Crc64Nvme, type RunningChecksum } from './checksums.js';
 import { Crc64 } from './crc64.js';
 import type { Digests, ExtraDigest } from './types.js';
 
-type BinaryDigest = Exclude<ExtraDigest, 'crc64'>;
+/** The digests whose value is bytes (all but OSS's CRC-64, a decimal): S3's flexible checksums. */
+export type BinaryDigest = Exclude<ExtraDigest, 'crc64'>;
 
-function runningChecksum(algorithm: BinaryDigest): RunningChecksum {
+export function runningChecksum(algorithm: BinaryDigest): RunningChecksum {
   switch (algorithm) {
     case 'crc32':
       return new Crc32();

@@ -4,9 +4,8 @@
  * Every digest is rendered the way S3 puts it on the wire: base64 of the
  * big-endian digest bytes.
  */
-import { createHash } from 'node:crypto';
-
-import { Crc32, Crc32c, Crc64Nvme, type RunningChecksum } from '../../core/checksums.js';
+import type { RunningChecksum } from '../../core/checksums.js';
+import { runningChecksum } from '../../core/digests.js';
 import { ServiceError } from '../../core/errors.js';
 
 export const CHECKSUM_ALGORITHMS = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'] as const;
@@ -19,19 +18,7 @@ export interface Checksum {
 }
 
 export function createChecksum(algorithm: ChecksumAlgorithm): Checksum {
-  switch (algorithm) {
-    case 'crc32':
-      return fromRunning(new Crc32());
-    case 'crc32c':
-      return fromRunning(new Crc32c());
-    case 'crc64nvme':
-      return fromRunning(new Crc64Nvme());
-    case 'sha1':
-    case 'sha256': {
-      const hash = createHash(algorithm);
-      return fromRunning({ update: (data) => hash.update(data), digest: () => hash.digest() });
-    }
-  }
+  return fromRunning(runningChecksum(algorithm));
 }
 
 /** 'CRC32', 'CRC64NVME', 'SHA256' … as S3 spells them in messages and x-amz-checksum-algorithm. */
