@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { DigestSet } from './digests.js';
-import { SLOT_BYTES, type SlotPool } from './slot-pool.js';
+import { LARGE_BODY_BYTES, type SlotPool } from './slot-pool.js';
 import type { Digests, ExtraDigest } from './types.js';
 
 export type HashRequest =
@@ -119,6 +119,11 @@ export class HashPool {
     return new HashJob(worker, job, state);
   }
 
+  /** Worker threads running (they start on demand, up to the pool's size). */
+  get threads(): number {
+    return this.workers.length;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.workers.splice(0).map((worker) => worker.thread.terminate()));
@@ -173,9 +178,8 @@ export class HashJob {
 }
 
 /**
- * Hashes a body slot by slot: inline when the body ends within its first slot (a
- * message round trip costs more than hashing a few KiB), on a worker once the
- * first slot comes full.
+ * Hashes a body slot by slot: on a worker when its first slot holds a large body's
+ * worth (LARGE_BODY_BYTES), otherwise inline.
  */
 export class BodyHasher {
   private inline?: DigestSet;
@@ -190,7 +194,7 @@ export class BodyHasher {
   /** Hashes `length` bytes of `slot`; the slot must stay untouched until the returned promise settles. */
   hash(slot: number, length: number): Promise<void> | undefined {
     if (!this.inline && !this.offloaded) {
-      if (this.pool && length === SLOT_BYTES) this.offloaded = this.pool.begin(this.extra);
+      if (this.pool && length >= LARGE_BODY_BYTES) this.offloaded = this.pool.begin(this.extra);
       else this.inline = new DigestSet(this.extra);
     }
     if (this.offloaded) return this.offloaded.update(slot, length);

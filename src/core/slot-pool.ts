@@ -1,5 +1,5 @@
 /**
- * Fixed 1 MiB slots of shared memory that bodies are staged through: a body's bytes
+ * Fixed 2 MiB slots of shared memory that bodies are staged through: a body's bytes
  * are copied once into a slot, which is then written to its file and hashed (by a
  * worker thread, which reads the same memory) before the slot is reused. Slots are
  * reused last-freed first, so the memory touched stays as small as the work in flight.
@@ -9,8 +9,18 @@
  * O_DIRECT, each arena's slots start at an offset the device accepts for direct I/O:
  * JavaScript cannot see an address, so `align` finds it by trying.
  */
-export const SLOT_BYTES = 1 << 20;
-const SLOTS_PER_ARENA = 16;
+/**
+ * Each full slot costs a message to a hash worker and back and a write through the
+ * thread pool, so fewer, larger slots cost less CPU; memory is a body's slots times
+ * the bodies being received (see SLOTS_IN_FLIGHT_PER_BODY in blob-store.ts).
+ */
+export const SLOT_BYTES = 2 << 20;
+/**
+ * A body of at least this many bytes is large: hashed on a worker (a message round trip
+ * costs more than hashing a few KiB inline) and written with O_DIRECT where allowed.
+ */
+export const LARGE_BODY_BYTES = 1 << 20;
+export const SLOTS_PER_ARENA = 8;
 /** Enough room to move the first slot to any alignment a block device asks for. */
 const ALIGNMENT_ROOM = 4096;
 

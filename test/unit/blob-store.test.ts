@@ -6,10 +6,15 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BlobStore } from '../../src/core/blob-store.js';
 import { digestsOf } from '../../src/core/digests.js';
-import { SLOT_BYTES } from '../../src/core/slot-pool.js';
+import { LARGE_BODY_BYTES, SLOT_BYTES } from '../../src/core/slot-pool.js';
 
 const KiB = 1024;
-const SIZES = [0, 1, 4095, 4096, 4097, 64 * KiB, SLOT_BYTES - 1, SLOT_BYTES, SLOT_BYTES + 1, 2 * SLOT_BYTES + 12_345, 3.5 * SLOT_BYTES, 4 * SLOT_BYTES];
+/** Around the direct-I/O block, the large-body threshold (worker hashing, O_DIRECT) and the slot. */
+const SIZES = [
+  ...[0, 1, 4095, 4096, 4097, 64 * KiB],
+  ...[LARGE_BODY_BYTES - 1, LARGE_BODY_BYTES, LARGE_BODY_BYTES + 4097],
+  ...[SLOT_BYTES - 1, SLOT_BYTES, SLOT_BYTES + 1, 2 * SLOT_BYTES + 12_345, 3.5 * SLOT_BYTES, 4 * SLOT_BYTES],
+];
 
 /** The body as a network would deliver it: chunks of uneven sizes, one of them larger than a slot. */
 async function* chunked(body: Buffer): AsyncGenerator<Buffer> {

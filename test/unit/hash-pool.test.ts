@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { digestsOf } from '../../src/core/digests.js';
 import { BodyHasher, HashPool } from '../../src/core/hash-pool.js';
-import { SLOT_BYTES, SlotPool } from '../../src/core/slot-pool.js';
+import { LARGE_BODY_BYTES, SLOTS_PER_ARENA, SLOT_BYTES, SlotPool } from '../../src/core/slot-pool.js';
 import type { ExtraDigest } from '../../src/core/types.js';
 
 const ALL: ExtraDigest[] = ['sha256', 'sha1', 'crc64', 'crc32', 'crc32c', 'crc64nvme'];
@@ -42,6 +42,20 @@ describe('hash workers', () => {
     const small = randomBytes(10_000);
     assert.deepEqual(await hashWith(new BodyHasher(pool, slots, ALL), slots, small), digestsOf(small, ALL));
     assert.deepEqual(await new BodyHasher(pool, slots, ['crc32']).digests(), digestsOf(Buffer.alloc(0), ['crc32']));
+  });
+
+  it('take a body of LARGE_BODY_BYTES or more, and leave a smaller one inline', async () => {
+    const fresh = new HashPool(1, slots);
+    try {
+      const small = randomBytes(LARGE_BODY_BYTES - 1);
+      assert.deepEqual(await hashWith(new BodyHasher(fresh, slots, ['crc32']), slots, small), digestsOf(small, ['crc32']));
+      assert.equal(fresh.threads, 0, 'no worker started for a body under LARGE_BODY_BYTES');
+      const large = randomBytes(LARGE_BODY_BYTES);
+      assert.deepEqual(await hashWith(new BodyHasher(fresh, slots, ['crc32']), slots, large), digestsOf(large, ['crc32']));
+      assert.equal(fresh.threads, 1, 'a worker hashed the large body');
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('acknowledge the slots of an abandoned job, and keep serving', { timeout: 30_000 }, async () => {
@@ -85,17 +99,20 @@ describe('slot pool', () => {
       seen.push(memory);
       return 512;
     });
-    const taken = await Promise.all(Array.from({ length: 40 }, () => slots.acquire()));
-    assert.equal(new Set(taken).size, 40);
+    const count = 2 * SLOTS_PER_ARENA + 3;
+    const taken = await Promise.all(Array.from({ length: count }, () => slots.acquire()));
+    assert.equal(new Set(taken).size, count);
     assert.equal(slots.arenas.length, 3);
     assert.equal(seen.length, 3);
     for (const arena of slots.arenas) assert.equal(arena.base, 512);
     // Each slot is its own SLOT_BYTES: writing one slot leaves every other slot as it was.
     for (const slot of taken) slots.view(slot).fill(slot & 0xff);
-    for (const slot of taken) assert.ok(slots.view(slot).every((byte) => byte === (slot & 0xff)), `slot ${slot}`);
-    const { arena, offset } = slots.locate(taken[17]!);
-    assert.equal(Buffer.from(slots.arenas[arena]!.memory, offset, SLOT_BYTES).compare(slots.view(taken[17]!)), 0);
+    for (const slot of taken) assert.ok(slots.view(slot).equals(Buffer.alloc(SLOT_BYTES, slot & 0xff)), `slot ${slot}`);
+    const probe = taken[SLOTS_PER_ARENA + 1]!;
+    const { arena, offset } = slots.locate(probe);
+    assert.equal(arena, 1);
+    assert.equal(Buffer.from(slots.arenas[arena]!.memory, offset, SLOT_BYTES).compare(slots.view(probe)), 0);
     taken.forEach((slot) => slots.release(slot));
-    assert.equal(await slots.acquire(), taken[39], 'the slot freed last is handed out first');
+    assert.equal(await slots.acquire(), taken[count - 1], 'the slot freed last is handed out first');
   });
 });
