@@ -128,7 +128,7 @@ export class BlobStore {
         for (let offset = 0; offset < chunk.length; ) {
           if (slot < 0) slot = await slots.acquire();
           const take = Math.min(chunk.length - offset, SLOT_BYTES - filled);
-          chunk.copy(slots.view(slot), filled, offset, offset + take);
+          copyInto(slots.view(slot), filled, take === chunk.length ? chunk : chunk.subarray(offset, offset + take));
           filled += take;
           offset += take;
           if (filled === SLOT_BYTES) await dispatch();
@@ -221,6 +221,15 @@ async function fsyncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Copies `source` to `target` at `offset`. Buffer#fill with a buffer of the range's
+ * length is one memcpy; Buffer#copy into shared memory goes through V8's relaxed
+ * (race-safe) memmove, which cost the event loop ~0.2 CPU s/GiB more in row 1.
+ */
+function copyInto(target: Buffer, offset: number, source: Buffer): void {
+  target.fill(source, offset, offset + source.length);
 }
 
 /** Writes all of `data` at `position`, however the kernel splits it. */
