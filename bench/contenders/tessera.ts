@@ -1,6 +1,6 @@
 /** Tessera's S3 dialect, driven by @aws-sdk/client-s3 and lib-storage at their defaults. */
 import { writeFile } from 'node:fs/promises';
-import { SERVER_NODE_FLAGS } from '../../src/server/node-flags.js';
+import { SERVER_ENV, SERVER_ENV_WORDS, SERVER_NODE_FLAGS } from '../../src/server/node-flags.js';
 import { spawnServer } from '../proc.js';
 import { TESSERA_CLI } from './paths.js';
 import { s3Instance } from './s3.js';
@@ -24,12 +24,12 @@ export async function startTessera(
     await writeFile(configPath, JSON.stringify(config));
     args.push('--config', configPath);
   }
-  // The flags `npm start` and the tessera bin start the server with.
+  // The flags and environment `npm start` and the tessera bin start the server with.
   const nodeArgs = [...SERVER_NODE_FLAGS, ...(cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir] : [])];
   const server = await spawnServer([...nodeArgs, ...args], {
     name: 'tessera',
     ready: /Tessera listening on (http:\/\/\S+)/,
-    env: { ...process.env, TESSERA_ROOT_USER: ACCESS_KEY, TESSERA_ROOT_PASSWORD: SECRET_KEY },
+    env: { ...process.env, ...SERVER_ENV, TESSERA_ROOT_USER: ACCESS_KEY, TESSERA_ROOT_PASSWORD: SECRET_KEY },
   });
   return { pid: server.pid, url: server.url, stop: async () => void (await server.stop()) };
 }
@@ -40,6 +40,7 @@ export const tessera: Contender = {
   client: '@aws-sdk/lib-storage Upload + @aws-sdk/client-s3 at defaults (signed SHA-256 payload + CRC32 header per request)',
   notes: [
     'Tessera: every part is MD5-hashed, SHA-256-verified (signed payload) and CRC32-verified, written to a temp file (with O_DIRECT: 1 MiB or more, where the filesystem takes it), fsynced, renamed, its directory fsynced, then recorded in SQLite.',
+    `Tessera: started as \`npm start\` and the tessera bin start it: \`${[...SERVER_ENV_WORDS, 'node', ...SERVER_NODE_FLAGS].join(' ')}\` (src/server/node-flags.ts says why).`,
     'Tessera, rows 3–4: started with a config file `{"minPartSize": 1}` so that 1 KiB parts pass Complete (the part size is only checked at Complete; the default is 5 MiB).',
   ],
   unsupported: {},

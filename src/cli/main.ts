@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=64
+#!/usr/bin/env -S MALLOC_TRIM_THRESHOLD_=67108864 node --initial-old-space-size=64
 import { Command } from 'commander';
 import { registerObjectCommands } from './commands.js';
 import { registerPan } from './pan.js';

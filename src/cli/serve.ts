@@ -40,7 +40,7 @@ export function registerServe(program: Command): void {
       }
       const missing = missingNodeFlags();
       if (missing.length > 0) {
-        server.logger.warn({ missing }, 'started without these Node flags (npm start and the tessera bin pass them); large uploads will spend more CPU in garbage collection');
+        server.logger.warn({ missing }, 'started without these Node flags or environment settings (npm start and the tessera bin pass them); large uploads will spend more CPU in garbage collection and page faults');
       }
       if (stopSignal) shutDown(server, stopSignal);
     });

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVER_NODE_FLAGS } from '../../src/server/node-flags.js';
+import { SERVER_ENV, SERVER_NODE_FLAGS } from '../../src/server/node-flags.js';
 
 /** dist/test/helpers → repository root, so the built CLI is found from compiled tests. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -21,7 +21,7 @@ export interface TestServerOptions {
   extraArgs?: string[];
   /** Leave the root credentials out of the environment (to test generation). */
   noRootEnv?: boolean;
-  /** The program and its arguments before the CLI path; default: node with SERVER_NODE_FLAGS, as `npm start` runs it. */
+  /** The program and its arguments before the CLI path; default: node with SERVER_NODE_FLAGS and SERVER_ENV, as `npm start` runs it. */
   launch?: [string, ...string[]];
 }
 
@@ -52,7 +52,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     await writeFile(configPath, JSON.stringify(options.config));
     args.push('--config', configPath);
   }
-  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  // Started as `npm start` starts it, unless the test says how (`launch`).
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(options.launch ? {} : SERVER_ENV), ...options.env };
   if (!options.noRootEnv) {
     env.TESSERA_ROOT_USER = ROOT_ACCESS_KEY;
     env.TESSERA_ROOT_PASSWORD = ROOT_SECRET_KEY;
