@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startServer, type RunningServer } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
-import { missingNodeFlags } from '../server/node-flags.js';
+import { missingLaunchSettings } from '../server/node-flags.js';
 
 export function registerServe(program: Command): void {
   program
@@ -38,7 +38,7 @@ export function registerServe(program: Command): void {
         console.error(`Error: cannot start on ${config.host}:${config.port}: ${(err as Error).message}`);
         process.exit(1);
       }
-      const missing = missingNodeFlags();
+      const missing = missingLaunchSettings();
       if (missing.length > 0) {
         server.logger.warn({ missing }, 'started without these Node flags or environment settings (npm start and the tessera bin pass them); large uploads will spend more CPU in garbage collection and page faults');
       }

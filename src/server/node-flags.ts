@@ -28,7 +28,7 @@ export const SERVER_ENV: Readonly<Record<string, string>> = { MALLOC_TRIM_THRESH
 export const SERVER_ENV_WORDS: readonly string[] = Object.entries(SERVER_ENV).map(([name, value]) => `${name}=${value}`);
 
 /** Which of SERVER_NODE_FLAGS and SERVER_ENV this process was started without. */
-export function missingNodeFlags(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): string[] {
+export function missingLaunchSettings(execArgv: readonly string[] = process.execArgv, env: NodeJS.ProcessEnv = process.env): string[] {
   return [
     ...SERVER_NODE_FLAGS.filter((flag) => !execArgv.includes(flag)),
     ...Object.entries(SERVER_ENV)

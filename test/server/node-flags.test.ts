@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { missingNodeFlags, SERVER_ENV, SERVER_ENV_WORDS, SERVER_NODE_FLAGS } from '../../src/server/node-flags.js';
+import { missingLaunchSettings, SERVER_ENV, SERVER_ENV_WORDS, SERVER_NODE_FLAGS } from '../../src/server/node-flags.js';
 import { CLI, REPO_ROOT, startServer, type TestServerOptions } from '../helpers/server.js';
 
 const WARNING = /started without these Node flags/;
@@ -23,11 +23,11 @@ describe('the Node flags the server starts with', () => {
     assert.ok(SERVER_NODE_FLAGS.length > 0);
     assert.ok(SERVER_ENV_WORDS.length > 0);
     const env = { PATH: '/usr/bin', ...SERVER_ENV };
-    assert.deepEqual(missingNodeFlags([...SERVER_NODE_FLAGS, '--enable-source-maps'], env), []);
-    assert.deepEqual(missingNodeFlags([], env), [...SERVER_NODE_FLAGS]);
-    assert.deepEqual(missingNodeFlags([...SERVER_NODE_FLAGS], {}), [...SERVER_ENV_WORDS]);
+    assert.deepEqual(missingLaunchSettings([...SERVER_NODE_FLAGS, '--enable-source-maps'], env), []);
+    assert.deepEqual(missingLaunchSettings([], env), [...SERVER_NODE_FLAGS]);
+    assert.deepEqual(missingLaunchSettings([...SERVER_NODE_FLAGS], {}), [...SERVER_ENV_WORDS]);
     const [name] = Object.keys(SERVER_ENV);
-    assert.deepEqual(missingNodeFlags([...SERVER_NODE_FLAGS], { ...SERVER_ENV, [name!]: '1' }), [...SERVER_ENV_WORDS], 'another value is not the setting');
+    assert.deepEqual(missingLaunchSettings([...SERVER_NODE_FLAGS], { ...SERVER_ENV, [name!]: '1' }), [...SERVER_ENV_WORDS], 'another value is not the setting');
   });
 
   it('are passed by `npm start` and by the tessera bin (its shebang, in source and built)', async () => {
