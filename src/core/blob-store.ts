@@ -19,7 +19,7 @@ export interface BlobStoreOptions {
 /**
  * Slots of one body being written and hashed while the next one fills: one (double
  * buffering) keeps a body at 2 slots, 4 MiB. Against 1 MiB slots with 2 in flight
- * (3 MiB a body), row 1 of the benchmark cost the server ~0.35 CPU s/GiB less.
+ * (3 MiB a body), row 1 of the benchmark cost the server 0.25–0.35 CPU s/GiB less.
  */
 const SLOTS_IN_FLIGHT_PER_BODY = 1;
 

@@ -1,15 +1,4 @@
 /**
- * Fixed 2 MiB slots of shared memory that bodies are staged through: a body's bytes
- * are copied once into a slot, which is then written to its file and hashed (by a
- * worker thread, which reads the same memory) before the slot is reused. Slots are
- * reused last-freed first, so the memory touched stays as small as the work in flight.
- *
- * The pool grows an arena at a time when every slot is busy (so a slow client holding
- * a slot never starves the others) and never shrinks. When the blob store writes with
- * O_DIRECT, each arena's slots start at an offset the device accepts for direct I/O:
- * JavaScript cannot see an address, so `align` finds it by trying.
- */
-/**
  * Each full slot costs a message to a hash worker and back and a write through the
  * thread pool, so fewer, larger slots cost less CPU; memory is a body's slots times
  * the bodies being received (see SLOTS_IN_FLIGHT_PER_BODY in blob-store.ts).
@@ -20,6 +9,7 @@ export const SLOT_BYTES = 2 << 20;
  * costs more than hashing a few KiB inline) and written with O_DIRECT where allowed.
  */
 export const LARGE_BODY_BYTES = 1 << 20;
+/** Slots an arena (one SharedArrayBuffer) holds: the pool grows by this many. */
 export const SLOTS_PER_ARENA = 8;
 /** Enough room to move the first slot to any alignment a block device asks for. */
 const ALIGNMENT_ROOM = 4096;
@@ -33,6 +23,17 @@ export interface Arena {
 /** Finds the offset in `memory` (below ALIGNMENT_ROOM) where direct I/O may start. */
 export type AlignArena = (memory: Buffer) => Promise<number>;
 
+/**
+ * Fixed 2 MiB slots of shared memory that bodies are staged through: a body's bytes
+ * are copied once into a slot, which is then written to its file and hashed (by a
+ * worker thread, which reads the same memory) before the slot is reused. Slots are
+ * reused last-freed first, so the memory touched stays as small as the work in flight.
+ *
+ * The pool grows an arena at a time when every slot is busy (so a slow client holding
+ * a slot never starves the others) and never shrinks. When the blob store writes with
+ * O_DIRECT, each arena's slots start at an offset the device accepts for direct I/O:
+ * JavaScript cannot see an address, so `align` finds it by trying.
+ */
 export class SlotPool {
   readonly arenas: Arena[] = [];
   private readonly views: Buffer[] = [];
