@@ -10,12 +10,13 @@
  *   --contenders a,b        contenders to run (default tessera,tessera-oss,tessera-pan,s3rver,tus,floor)
  *   --profile               run Tessera alone under node --cpu-prof (row 1 unless --rows) and summarise the profile per operation
  *   --out NAME              results file name under bench/results (default latest; quick, partial, profile otherwise)
+ *   --results-dir DIR       write the results files there instead (README and docs are then left alone)
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cp, mkdtemp, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { performance } from 'node:perf_hooks';
 import { floor } from './contenders/floor.js';
@@ -42,6 +43,8 @@ const ROW_TIMEOUT_MS = 5 * 60_000;
 /** Pause after starting a server on copied data, before measuring. */
 const SETTLE_MS = 1000;
 
+const DEFAULT_RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
+
 interface Options {
   quick: boolean;
   runs: number;
@@ -49,6 +52,8 @@ interface Options {
   contenders: Contender[];
   profile: boolean;
   out: string;
+  /** Where the results files go; README and docs are updated only for `latest` in the default place. */
+  resultsDir: string;
   argv: string[];
 }
 
@@ -60,10 +65,10 @@ function parseArgs(argv: string[]): Options {
     if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
     return v;
   };
-  const known = new Set(['--quick', '--runs', '--rows', '--contenders', '--profile', '--out', '--help']);
+  const known = new Set(['--quick', '--runs', '--rows', '--contenders', '--profile', '--out', '--results-dir', '--help']);
   for (const arg of argv) if (arg.startsWith('--') && !known.has(arg)) throw new Error(`unknown option ${arg}`);
   if (argv.includes('--help')) {
-    console.log(`usage: npm run bench -- [--quick] [--runs N] [--rows 1,2,3,4,5,6] [--contenders ${ALL_CONTENDERS.map((c) => c.id).join(',')}] [--profile] [--out NAME]`);
+    console.log(`usage: npm run bench -- [--quick] [--runs N] [--rows 1,2,3,4,5,6] [--contenders ${ALL_CONTENDERS.map((c) => c.id).join(',')}] [--profile] [--out NAME] [--results-dir DIR]`);
     process.exit(0);
   }
   const quick = argv.includes('--quick');
@@ -84,7 +89,8 @@ function parseArgs(argv: string[]): Options {
   const partial = rowsArg !== undefined || contenderArg !== undefined;
   const out = value('--out') ?? (profile ? 'profile' : quick ? 'quick' : partial ? 'partial' : 'latest');
   if (profile && out === 'latest') throw new Error('--profile results cannot be the latest results');
-  return { quick, runs, rows, contenders, profile, out, argv };
+  const resultsDir = resolve(value('--results-dir') ?? DEFAULT_RESULTS_DIR);
+  return { quick, runs, rows, contenders, profile, out, resultsDir, argv };
 }
 
 function sizesFor(quick: boolean): Sizes {
@@ -592,14 +598,14 @@ async function main(): Promise<void> {
     ],
   };
 
-  const dir = join(REPO_ROOT, 'bench', 'results');
+  const dir = options.resultsDir;
   if (!options.profile) {
     // A profiled server is slower: its table goes only into the profile report below.
     const written = await writeReport(dir, options.out, report);
     console.log(renderMarkdown(report));
     log(`wrote ${written.markdown} and ${written.json}`);
   }
-  if (options.out === 'latest') {
+  if (options.out === 'latest' && dir === DEFAULT_RESULTS_DIR) {
     for (const doc of [join(REPO_ROOT, 'docs', 'benchmarks.md'), join(REPO_ROOT, 'README.md')]) {
       if (await updateMarkedSection(doc, report)) log(`updated the results section of ${doc}`);
       else log(`${doc}: no <!-- bench-results:start/end --> markers (or no file); not updated`);

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { REPO_ROOT } from '../helpers/server.js';
+
+interface Cell {
+  summary?: { median: number; samples: number[] };
+  na?: string;
+}
+interface Report {
+  quick: boolean;
+  contenders: Array<{ id: string }>;
+  metrics: Array<{ row: string; id: string; cells: Record<string, Cell> }>;
+}
+
+const CONTENDERS = ['tessera', 'tessera-oss', 'tessera-pan', 's3rver', 'tus', 'floor'];
+
+/** Contenders a row cannot be measured for, and so shows as n/a (the table's footnotes say why). */
+const NOT_APPLICABLE: Record<string, string[]> = {
+  '3a': ['tessera-pan', 'tus', 'floor'],
+  '3': ['tessera-oss', 'tessera-pan', 'tus', 'floor'],
+  '3b': ['tessera-oss', 'tessera-pan', 'tus', 'floor'],
+  '4': ['tessera-pan', 's3rver', 'tus', 'floor'],
+  '4p9': ['tessera-pan', 's3rver', 'tus', 'floor'],
+  '4b': ['tessera-pan', 's3rver', 'tus', 'floor'],
+  '4p9b': ['tessera-pan', 's3rver', 'tus', 'floor'],
+  '5r': ['tus'],
+};
+
+function run(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+// The harness checks what it measures (ETags, sizes, downloaded bytes) and fails on a wrong answer;
+// this runs all of it small, so CI notices when a contender or a row stops working.
+describe('npm run bench -- --quick', () => {
+  it('measures every row for every contender that supports it and writes the table', { timeout: 600_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-test-'));
+    try {
+      const harness = join(REPO_ROOT, 'dist', 'bench', 'run.js');
+      const { code, output } = await run(['--initial-old-space-size=64', harness, '--quick', '--results-dir', dir]);
+      assert.equal(code, 0, output.slice(-4000));
+
+      const report = JSON.parse(await readFile(join(dir, 'quick.json'), 'utf8')) as Report;
+      assert.equal(report.quick, true);
+      assert.deepEqual(report.contenders.map((c) => c.id), CONTENDERS);
+      const rows = new Set(report.metrics.map((m) => m.row));
+      for (const row of ['1', '1b', '1c', '2', '2b', '3', '4', '4p9', '5', '5r', '6']) assert.ok(rows.has(row), `row ${row}`);
+      for (const metric of report.metrics) {
+        const missing = CONTENDERS.filter((id) => metric.cells[id]?.na !== undefined);
+        assert.deepEqual(missing, NOT_APPLICABLE[metric.row] ?? [], `n/a cells of row ${metric.row}`);
+        for (const id of CONTENDERS.filter((c) => !missing.includes(c))) {
+          const samples = metric.cells[id]?.summary?.samples ?? [];
+          assert.ok(samples.length > 0 && samples.every((v) => Number.isFinite(v) && v > 0), `row ${metric.row}, ${id}: ${JSON.stringify(samples)}`);
+        }
+      }
+      const markdown = await readFile(join(dir, 'quick.md'), 'utf8');
+      assert.match(markdown, /\| 1 \| Upload a 128 MiB file as 16 MiB parts, 4 in flight \|/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
