@@ -19,8 +19,13 @@ interface Settle<T> {
   reject: (err: Error) => void;
 }
 
+/** A job's end: settled with its digests once `finish` has been posted and answered. */
+interface JobState {
+  done?: Settle<Digests>;
+}
+
 class PoolWorker {
-  readonly jobs = new Map<number, { done?: Settle<Digests> }>();
+  readonly jobs = new Map<number, JobState>();
   /** Slots posted and not yet hashed: each is acknowledged once the worker is done with it. */
   private readonly unacked = new Map<number, Settle<void>>();
   /** How many of the pool's arenas this worker has been sent. */
@@ -113,7 +118,7 @@ export class HashPool {
     if (this.closed) throw new Error('hash pool closed');
     const worker = this.pick();
     const job = this.nextJob++;
-    const state: { done?: Settle<Digests> } = {};
+    const state: JobState = {};
     worker.jobs.set(job, state);
     worker.post({ type: 'begin', job, extra: [...extra] });
     return new HashJob(worker, job, state);
@@ -151,7 +156,7 @@ export class HashJob {
   constructor(
     private readonly worker: PoolWorker,
     private readonly job: number,
-    private readonly state: { done?: Settle<Digests> },
+    private readonly state: JobState,
   ) {}
 
   update(slot: number, length: number): Promise<void> {

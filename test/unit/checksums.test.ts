@@ -14,6 +14,14 @@ describe('CRC32 and CRC32C implementations', () => {
     if (process.platform === 'linux' && process.arch === 'x64') assert.equal(crcImplementation, 'native');
   });
 
+  it('give the catalogued check values of "123456789", whichever implementation runs', () => {
+    const check = Buffer.from('123456789');
+    assert.equal(inPieces(new Crc32(), check), 0xcbf43926);
+    assert.equal(inPieces(new Crc32c(), check), 0xe3069283);
+    assert.equal(portable.crc32(0, check) >>> 0, 0xcbf43926);
+    assert.equal(portable.crc32c(0, check) >>> 0, 0xe3069283);
+  });
+
   it('native and portable agree with each other and with @aws-crypto/crc32c, on unaligned data and in pieces', () => {
     for (const size of [0, 1, 7, 8, 9, 63, 64, 65, 1000, 65_537, 1_048_579]) {
       const data = randomBytes(size + 3).subarray(3);
