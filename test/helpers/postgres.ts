@@ -1,0 +1,136 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A throwaway PostgreSQL server for tests: a fresh cluster (initdb) in a temp directory,
+ * listening on a free loopback port, trust authentication, stopped and removed by cleanup().
+ * It is Debian's `postgresql` package (installed by .ci/run), found under /usr/lib/postgresql
+ * or through pg_config. PostgreSQL refuses to run as root, so under root the cluster belongs to
+ * the `postgres` user the package creates.
+ */
+export interface TestPostgres {
+  /** `postgres://tessera@127.0.0.1:PORT/tessera` */
+  url: string;
+  port: number;
+  /** Stops the server (fast shutdown), keeping the cluster: start() brings it back on the same port. */
+  stop(): Promise<void>;
+  /** Kills the server with SIGKILL, keeping the cluster. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the server if it runs and removes the cluster. */
+  cleanup(): Promise<void>;
+}
+
+/** The directory of initdb/postgres, or undefined when PostgreSQL's server binaries are not installed. */
+export function postgresBinDir(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root)
+      .filter((name) => existsSync(join(root, name, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
+    if (versions[0] !== undefined) return join(root, versions[0], 'bin');
+  }
+  const config = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
+  const dir = config.status === 0 ? config.stdout.trim() : '';
+  return dir && existsSync(join(dir, 'initdb')) ? dir : undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The uid/gid to run PostgreSQL as: ourselves, or the `postgres` user when we are root. */
+function runAs(): { uid: number; gid: number } | undefined {
+  if (userInfo().uid !== 0) return undefined;
+  const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const uid = id('-u');
+  const gid = id('-g');
+  if (!Number.isInteger(uid) || uid <= 0) throw new Error('running as root and there is no postgres user to run PostgreSQL as');
+  return { uid, gid };
+}
+
+function run(program: string, args: string[], owner: { uid: number; gid: number } | undefined): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], ...owner });
+    let output = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${program} exited with ${code}: ${output}`))));
+  });
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = postgresBinDir();
+  if (!bin) throw new Error('PostgreSQL server binaries not found (install Debian\'s postgresql package)');
+  const owner = runAs();
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-pg-'));
+  const dataDir = join(dir, 'data');
+  const socketDir = join(dir, 'socket');
+  await mkdir(socketDir);
+  if (owner) {
+    await chown(dir, owner.uid, owner.gid);
+    await chown(socketDir, owner.uid, owner.gid);
+  }
+  await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'tessera', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'], owner);
+  const port = await freePort();
+  let server: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const start = async () => {
+    // fsync off: a test cluster lives minutes, and what a killed server process wrote is still in
+    // the page cache. synchronous_commit stays on: with it off, commits acknowledged in the last
+    // fraction of a second are lost when the server process is killed (the harness test saw it).
+    const child = spawn(
+      join(bin, 'postgres'),
+      ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1',
+        '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+      { stdio: ['ignore', 'pipe', 'pipe'], ...owner },
+    );
+    server = child;
+    let log = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+    exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`postgres exited with ${child.exitCode}: ${log}`);
+      const ready = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'tessera', '-d', 'postgres']);
+      if (ready.status === 0) break;
+      if (Date.now() > deadline) throw new Error(`postgres did not become ready: ${log}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await run(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'tessera', '-d', 'postgres', '-qc', 'SELECT 1'], undefined);
+  };
+  const signal = async (name: NodeJS.Signals) => {
+    if (server && server.exitCode === null) server.kill(name);
+    await exited;
+  };
+
+  await start();
+  await run(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'tessera', 'tessera'], undefined);
+  return {
+    url: `postgres://tessera@127.0.0.1:${port}/tessera`,
+    port,
+    start,
+    // SIGINT is PostgreSQL's fast shutdown: it ends sessions and exits cleanly.
+    stop: () => signal('SIGINT'),
+    kill: () => signal('SIGKILL'),
+    cleanup: async () => {
+      await signal('SIGINT');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
