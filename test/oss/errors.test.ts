@@ -308,6 +308,18 @@ describe('OSS authentication', () => {
     assertOssError(await rawRequest(tampered, {}), 403, 'SignatureDoesNotMatch', host);
   });
 
+  it('a V1 presigned URL without OSSAccessKeyId (Expires and Signature only) gets an OSS AccessDenied naming it, with x-oss-request-id', async () => {
+    const target = { endpointUrl: server.url, bucket: BUCKET, key: 'auth/v1.txt', accessKeyId: ROOT_ACCESS_KEY, secret: ROOT_SECRET_KEY };
+    const signed = new URL(v1PresignUrl({ ...target, method: 'GET', expiresUnix: Math.floor(Date.now() / 1000) + 300 }));
+    signed.searchParams.delete('OSSAccessKeyId');
+    assert.deepEqual([...signed.searchParams.keys()].sort(), ['Expires', 'Signature']);
+    for (const url of [signed.toString(), `${signed.toString()}&OSSAccessKeyId=`]) {
+      const res = await rawRequest(url, {});
+      assertOssError(res, 403, 'AccessDenied', host);
+      assert.match(xmlValue(res.body, 'Message')!, /OSSAccessKeyId/);
+    }
+  });
+
   it('an unsigned request that speaks OSS (x-oss-* header) gets an OSS AccessDenied', async () => {
     const res = await rawRequest(`${server.url}/${BUCKET}/auth/v1.txt`, { headers: { 'x-oss-date': new Date().toUTCString() } });
     assertOssError(res, 403, 'AccessDenied', host);
