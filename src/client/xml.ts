@@ -42,17 +42,18 @@ export function list(value: XmlValue): XmlNode[] {
   return items.filter((item): item is XmlNode => typeof item === 'object' && item !== null && !Array.isArray(item));
 }
 
+// Numbers, flags and dates trim: whitespace around them is layout.
 export function int(value: XmlValue, fallback = 0): number {
-  const raw = text(value);
+  const raw = text(value)?.trim();
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   return Number.isFinite(n) ? n : fallback;
 }
 
 export function bool(value: XmlValue): boolean {
-  return text(value)?.toLowerCase() === 'true';
+  return text(value)?.trim().toLowerCase() === 'true';
 }
 
 export function date(value: XmlValue): Date {
-  return new Date(text(value) ?? 0);
+  return new Date(text(value)?.trim() ?? 0);
 }

@@ -416,10 +416,10 @@ export class Storage {
         };
       }
       uploaded ??= this.meta.partColumns(uploadId);
-      const { size, matched, unlisted } = resolveParts(uploaded, uploadId, numbers, etags, minPartSize);
+      const { size, matched, unlisted, counted } = resolveParts(uploaded, uploadId, numbers, etags, minPartSize);
       if (options.forbidOverwrite && this.meta.getObject(bucket, key)) throw fileAlreadyExists();
-      // The listed ETags equal the stored parts' MD5s by now.
-      const etag = multipartEtag(etags);
+      // The counted ETags equal the stored parts' MD5s by now.
+      const etag = multipartEtag(counted);
       const crc64 = options.withCrc64 ? combinedCrc64(uploaded, matched) : undefined;
       const old = this.meta.putObject({
         bucket,
@@ -670,8 +670,10 @@ function fingerprintOf(numbers: number[], etags: string[]): string {
  * Checks the list against the uploaded parts in one merge walk (both are in ascending order),
  * reporting what S3 reports, in its order: a part out of order, or not uploaded with that
  * ETag, where it occurs in the list; then the first part but the last under the minimum size.
- * Returns the total size, the uploaded parts listed (indexes into `uploaded`) and the part
- * numbers not listed.
+ * A number listed several times in a row counts once, by its last entry (as AWS and Ceph do:
+ * a client that uploaded a part twice at once lists both ETags, the one stored last last).
+ * Returns the total size, the uploaded parts listed (indexes into `uploaded`), the part
+ * numbers not listed and the counted entries' ETags (`etags` itself when nothing repeats).
  */
 function resolveParts(
   uploaded: PartColumns,
@@ -679,13 +681,14 @@ function resolveParts(
   numbers: number[],
   etags: string[],
   minPartSize: number,
-): { size: number; matched: number[]; unlisted: number[] } {
+): { size: number; matched: number[]; unlisted: number[]; counted: string[] } {
   const count = uploaded.numbers.length;
   const matched: number[] = [];
   const unlisted: number[] = [];
   let size = 0;
   let previous = 0;
   let tooSmall = -1;
+  let repeats = 0;
   let j = 0;
   for (let i = 0; i < numbers.length; i++) {
     const number = numbers[i]!;
@@ -693,6 +696,11 @@ function resolveParts(
       throw new ServiceError('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.', 400, {
         UploadId: uploadId,
       });
+    }
+    // A later entry for the same number overrides this one, unchecked.
+    if (numbers[i + 1] === number) {
+      repeats++;
+      continue;
     }
     previous = number;
     while (j < count && uploaded.numbers[j]! < number) unlisted.push(uploaded.numbers[j++]!);
@@ -718,7 +726,8 @@ function resolveParts(
       ETag: uploaded.etags[tooSmall]!,
     });
   }
-  return { size, matched, unlisted };
+  const counted = repeats === 0 ? etags : matched.map((index) => uploaded.etags[index]!);
+  return { size, matched, unlisted, counted };
 }
 
 function combinedCrc64(uploaded: PartColumns, matched: number[]): string | undefined {

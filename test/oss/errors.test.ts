@@ -5,7 +5,7 @@ import { crc64, crc64Combine } from '../../src/core/crc64.js';
 import { v1PresignUrl, v4PresignUrl } from '../../src/dialects/oss/signing.js';
 import { rawRequest, type RawResponse } from '../helpers/raw.js';
 import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
-import { assertOssError, md5Hex, ossRequest, xmlValue, type OssRawRequest, type Signature } from './helpers.js';
+import { assertOssError, md5Hex, multipartEtag, ossRequest, xmlValue, type OssRawRequest, type Signature } from './helpers.js';
 
 const KB = 1024;
 const BUCKET = 'oss-errors';
@@ -189,6 +189,25 @@ describe('OSS error documents', () => {
     assert.equal((await complete('order.bin', uploadId, goStyle)).status, 200);
   });
 
+  it('a part number listed twice in a row at Complete counts once, by its last entry; listed again after a higher one is InvalidPartOrder', async () => {
+    const key = 'repeated.bin';
+    const uploadId = await initiate(key);
+    const replaced = (await uploadPart(key, uploadId, 1, randomBytes(100 * KB))).headers.etag as string;
+    const stored = randomBytes(100 * KB + 1);
+    const last = randomBytes(10);
+    const one = (await uploadPart(key, uploadId, 1, stored)).headers.etag as string;
+    const two = (await uploadPart(key, uploadId, 2, last)).headers.etag as string;
+    assertOssError(await complete(key, uploadId, completeBody([[1, one], [2, two], [1, one]])), 400, 'InvalidPartOrder', host);
+    assertOssError(await complete(key, uploadId, completeBody([[1, one], [1, replaced], [2, two]])), 400, 'InvalidPart', host);
+    const done = await complete(key, uploadId, completeBody([[1, replaced], [1, one], [2, two]]));
+    assert.equal(done.status, 200, done.body);
+    assert.equal(xmlValue(done.body, 'ETag'), multipartEtag([stored, last]));
+    assert.equal(done.headers['x-oss-hash-crc64ecma'], crc64(Buffer.concat([stored, last])).toString());
+    const got = await send({ key });
+    assert.equal(got.headers.etag, multipartEtag([stored, last]));
+    assert.equal(got.headers['content-length'], String(stored.length + last.length));
+  });
+
   it('InvalidDigest: a Content-MD5 that does not match, or is not an MD5, and nothing is stored', async () => {
     const wrong = await put('digest.txt', 'payload', { 'content-md5': contentMd5('other') });
     assertOssError(wrong, 400, 'InvalidDigest', host);
@@ -287,6 +306,18 @@ describe('OSS authentication', () => {
     }
     const tampered = v1PresignUrl({ ...target, method: 'GET', expiresUnix: now + 300 }).replace(/Expires=\d+/, `Expires=${now + 3000}`);
     assertOssError(await rawRequest(tampered, {}), 403, 'SignatureDoesNotMatch', host);
+  });
+
+  it('a V1 presigned URL without OSSAccessKeyId (Expires and Signature only) gets an OSS AccessDenied naming it, with x-oss-request-id', async () => {
+    const target = { endpointUrl: server.url, bucket: BUCKET, key: 'auth/v1.txt', accessKeyId: ROOT_ACCESS_KEY, secret: ROOT_SECRET_KEY };
+    const signed = new URL(v1PresignUrl({ ...target, method: 'GET', expiresUnix: Math.floor(Date.now() / 1000) + 300 }));
+    signed.searchParams.delete('OSSAccessKeyId');
+    assert.deepEqual([...signed.searchParams.keys()].sort(), ['Expires', 'Signature']);
+    for (const url of [signed.toString(), `${signed.toString()}&OSSAccessKeyId=`]) {
+      const res = await rawRequest(url, {});
+      assertOssError(res, 403, 'AccessDenied', host);
+      assert.match(xmlValue(res.body, 'Message')!, /OSSAccessKeyId/);
+    }
   });
 
   it('an unsigned request that speaks OSS (x-oss-* header) gets an OSS AccessDenied', async () => {

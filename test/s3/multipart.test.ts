@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -321,6 +322,34 @@ describe('S3 multipart uploads (AWS SDK)', () => {
     assert.equal((await readAll(key)).toString(), 'second version');
   });
 
+  it('part 1 uploaded twice at once, the first-started stored last: Complete listing it twice takes the last entry', async () => {
+    const key = 'duplicate/part';
+    const uploadId = await create(key);
+    const [slowBytes, fastBytes, lastBytes] = [randomBytes(PART), randomBytes(PART), randomBytes(100)];
+    // The slow upload starts first and is held open until the fast one is stored: it is stored last.
+    const slowBody = new PassThrough();
+    const slowUpload = s3.send(
+      new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, PartNumber: 1, Body: slowBody, ContentLength: PART }),
+    );
+    slowBody.write(slowBytes.subarray(0, MiB));
+    const fastEtag = await uploadPart(key, uploadId, 1, fastBytes);
+    slowBody.end(slowBytes.subarray(MiB));
+    const slowEtag = (await slowUpload).ETag!;
+    const lastEtag = await uploadPart(key, uploadId, 2, lastBytes);
+    const listed = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId }));
+    assert.deepEqual(listed.Parts?.map((p) => [p.PartNumber, p.ETag]), [[1, slowEtag], [2, lastEtag]]);
+
+    // The last entry for a number counts: here it names the part that was replaced.
+    const stale = [{ PartNumber: 1, ETag: slowEtag }, { PartNumber: 1, ETag: fastEtag }, { PartNumber: 2, ETag: lastEtag }];
+    await expectError(complete(key, uploadId, stale), 400, 'InvalidPart');
+    const done = await complete(key, uploadId, [{ PartNumber: 1, ETag: fastEtag }, { PartNumber: 1, ETag: slowEtag }, { PartNumber: 2, ETag: lastEtag }]);
+    assert.equal(done.ETag, multipartEtag([md5(slowBytes), md5(lastBytes)]));
+    assert.ok((await readAll(key)).equals(Buffer.concat([slowBytes, lastBytes])));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key, PartNumber: 1 }));
+    assert.equal(head.PartsCount, 2);
+    assert.equal(head.ContentLength, PART);
+  });
+
   it('Complete errors: InvalidPartOrder, InvalidPart, EntityTooSmall, MalformedXML; the upload stays usable', async () => {
     const key = 'errors/object';
     const parts = [randomBytes(PART), randomBytes(PART), randomBytes(1000)];
@@ -330,7 +359,8 @@ describe('S3 multipart uploads (AWS SDK)', () => {
     const entry = (n: number, etag = etags[n - 1]!) => ({ PartNumber: n, ETag: etag });
 
     await expectError(complete(key, uploadId, [entry(2), entry(1), entry(3)]), 400, 'InvalidPartOrder');
-    await expectError(complete(key, uploadId, [entry(1), entry(1), entry(3)]), 400, 'InvalidPartOrder');
+    // A number listed again after a higher one is out of order (a repeat in ascending order is not: see below).
+    await expectError(complete(key, uploadId, [entry(1), entry(2), entry(1), entry(3)]), 400, 'InvalidPartOrder');
     await expectError(complete(key, uploadId, [entry(1), entry(2, `"${'0'.repeat(32)}"`), entry(3)]), 400, 'InvalidPart');
     await expectError(complete(key, uploadId, [entry(1), entry(2), entry(3), entry(4, etags[2])]), 400, 'InvalidPart');
     await expectError(complete(key, uploadId, []), 400, 'MalformedXML');

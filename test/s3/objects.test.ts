@@ -11,9 +11,13 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
+  AbortMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
   type GetObjectCommandOutput,
@@ -241,6 +245,41 @@ describe('S3 objects (AWS SDK)', () => {
     const none = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'multi/' }));
     assert.equal(none.KeyCount, 0);
     assert.deepEqual(none.Contents ?? [], []);
+  });
+
+  it('keys are byte-exact in XML: leading/trailing spaces, tab, newline and CR survive DeleteObjects and every listing', async () => {
+    const bucket = 'whitespace-keys';
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    // `a` is a bystander: deleting `  a ` must not touch it.
+    const awkward = ['  a ', ' ', 'a\tb', 'x\n', 'c\rd', '\tlead', 'trail\t'];
+    const byteOrder = (keys: string[]) => [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    for (const key of [...awkward, 'a']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `body of ${JSON.stringify(key)}` }));
+
+    const v2 = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    assert.deepEqual((v2.Contents ?? []).map((o) => o.Key), byteOrder([...awkward, 'a']));
+    const v1 = await s3.send(new ListObjectsCommand({ Bucket: bucket }));
+    assert.deepEqual((v1.Contents ?? []).map((o) => o.Key), byteOrder([...awkward, 'a']));
+    const grouped = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: 'b' }));
+    assert.deepEqual((grouped.CommonPrefixes ?? []).map((p) => p.Prefix), ['a\tb']);
+
+    const uploads: Array<{ Key: string; UploadId: string }> = [];
+    for (const key of ['  a ', 'x\n', 'c\rd']) {
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+      uploads.push({ Key: key, UploadId: UploadId! });
+      await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: 'part' }));
+      const parts = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId }));
+      assert.equal(parts.Key, key);
+    }
+    const listedUploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    assert.deepEqual((listedUploads.Uploads ?? []).map((u) => u.Key), byteOrder(uploads.map((u) => u.Key)));
+    for (const upload of uploads) await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, ...upload }));
+
+    const deleted = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: awkward.map((Key) => ({ Key })) } }));
+    assert.deepEqual(deleted.Errors ?? [], []);
+    assert.deepEqual(byteOrder((deleted.Deleted ?? []).map((d) => d.Key!)), byteOrder(awkward));
+    const left = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    assert.deepEqual((left.Contents ?? []).map((o) => o.Key), ['a']);
+    assert.equal((await get('a', { Bucket: bucket })).body.toString(), 'body of "a"');
   });
 
   it('CopyObject with the COPY directive keeps the source metadata; REPLACE takes the request\'s', async () => {

@@ -1,6 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteObjectCommand,
@@ -11,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { useS3Server } from '../helpers/s3.js';
+import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, type TestServer } from '../helpers/server.js';
 
 const BUCKET = 'presigned';
 
@@ -22,11 +28,27 @@ function errorCode(xml: string): string | undefined {
   return /<Code>([^<]*)<\/Code>/.exec(xml)?.[1];
 }
 
+/** The first `aws` on PATH that is AWS CLI v1 (whose `s3 presign` signs with Signature V2 when told to, as it long did by default). */
+function awsCliV1(): string | undefined {
+  const found = spawnSync('which', ['-a', 'aws'], { encoding: 'utf8' });
+  for (const path of found.stdout?.split('\n').filter(Boolean) ?? []) {
+    const version = spawnSync(path, ['--version'], { encoding: 'utf8' });
+    if (/^aws-cli\/1\./.test(`${version.stdout}${version.stderr}`.trim())) return path;
+  }
+  return undefined;
+}
+
+/** What the README tells a user whose client signs with V2. */
+const V4_HINT = 'aws configure set default.s3.signature_version s3v4';
+
 describe('S3 presigned URLs (AWS SDK presigner + fetch)', () => {
   let s3: S3Client;
 
+  let server: TestServer;
+
   useS3Server({ bucket: BUCKET }, (env) => {
     s3 = env.s3;
+    server = env.server;
   });
 
   it('a presigned PUT uploads with plain fetch and a presigned GET downloads it', async () => {
@@ -52,6 +74,80 @@ describe('S3 presigned URLs (AWS SDK presigner + fetch)', () => {
     const ranged = await fetch(getUrl, { headers: { range: 'bytes=10-19' } });
     assert.equal(ranged.status, 206);
     assert.ok(Buffer.from(await ranged.arrayBuffer()).equals(body.subarray(10, 20)));
+  });
+
+  it('a Signature V2 presigned URL (AWS CLI v1 s3 presign at its defaults) is InvalidRequest saying only V4 is accepted and how to switch', async (t) => {
+    const aws = awsCliV1();
+    if (aws === undefined) {
+      t.skip('AWS CLI v1 not installed');
+      return;
+    }
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'v2/object.txt', Body: 'v2' }));
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-sigv2-'));
+    try {
+      const config = join(dir, 'config');
+      await writeFile(config, '[default]\nregion = us-east-1\n');
+      const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^AWS_/.test(name)));
+      Object.assign(env, {
+        HOME: dir,
+        AWS_CONFIG_FILE: config,
+        AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+        AWS_ACCESS_KEY_ID: ROOT_ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY: ROOT_SECRET_KEY,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      });
+      const presign = (extra: string[] = []) =>
+        promisify(execFile)(aws, ['--endpoint-url', server.url, 's3', 'presign', `s3://${BUCKET}/v2/object.txt`, '--expires-in', '300', ...extra], {
+          env,
+          timeout: 60_000,
+        });
+
+      const url = (await presign()).stdout.trim();
+      const query = new URL(url).searchParams;
+      assert.deepEqual([...query.keys()].sort(), ['AWSAccessKeyId', 'Expires', 'Signature'], `a V2 presigned URL: ${url}`);
+      const response = await fetch(url);
+      const body = await response.text();
+      assert.equal(response.status, 400, body);
+      assert.equal(errorCode(body), 'InvalidRequest', body);
+      assert.match(body, /<Message>The authorization mechanism you have provided is not supported\. Please use AWS4-HMAC-SHA256\./);
+      assert.match(body, /only Signature Version 4/);
+      assert.ok(body.includes(V4_HINT), body);
+      assert.equal(response.headers.get('x-oss-request-id'), null, 'answered by the S3 dialect');
+
+      // What the message says works: after the command, the same CLI presigns with V4 and the URL serves the object.
+      await promisify(execFile)(aws, V4_HINT.split(' ').slice(1), { env, timeout: 60_000 });
+      const v4 = (await presign()).stdout.trim();
+      assert.ok(new URL(v4).searchParams.has('X-Amz-Signature'), v4);
+      const fixed = await fetch(v4);
+      assert.equal(fixed.status, 200);
+      assert.equal(await fixed.text(), 'v2');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a Signature V2 Authorization header gets AWS\'s sentence word for word, so s3cmd with signature_v2 = True switches to V4 by itself', async (t) => {
+    const s3cmd = spawnSync('which', ['s3cmd'], { encoding: 'utf8' }).stdout.trim();
+    if (s3cmd === '') {
+      t.skip('s3cmd not installed');
+      return;
+    }
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'v2/s3cmd.txt', Body: 'from s3cmd' }));
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-s3cmd-v2-'));
+    try {
+      const host = new URL(server.url).host;
+      const config = join(dir, 's3cfg');
+      await writeFile(config, ['[default]', `host_base = ${host}`, `host_bucket = ${host}`, 'use_https = False', 'signature_v2 = True',
+        'bucket_location = us-east-1', `access_key = ${ROOT_ACCESS_KEY}`, `secret_key = ${ROOT_SECRET_KEY}`, ''].join('\n'));
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir };
+      // A listing, a GET: a HEAD's error has no body, so s3cmd could not read the sentence there.
+      const { stdout, stderr } = await promisify(execFile)(s3cmd, ['-c', config, '--debug', 'ls', `s3://${BUCKET}/v2/`], { env, timeout: 60_000 });
+      assert.match(stdout, /s3:\/\/presigned\/v2\/s3cmd\.txt/);
+      assert.match(stderr, /Using signature v2/, 's3cmd signed with V2 first');
+      assert.match(stderr, /Endpoint requires signature v4/, 'and switched on our answer');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a presigned PUT carries the signed Content-Type; a presigned GET applies response-* overrides', async () => {

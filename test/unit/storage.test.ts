@@ -170,7 +170,9 @@ describe('storage engine', () => {
       storage.completeMultipartUpload(root, 'rules', 'k', upload.uploadId, list);
     await assert.rejects(complete([{ partNumber: 1, etag: p1.etag }, { partNumber: 2, etag: p2.etag }]), { code: 'EntityTooSmall' });
     await assert.rejects(complete([{ partNumber: 2, etag: p2.etag }, { partNumber: 1, etag: p1.etag }]), { code: 'InvalidPartOrder' });
-    await assert.rejects(complete([{ partNumber: 1, etag: p1.etag }, { partNumber: 1, etag: p1.etag }]), { code: 'InvalidPartOrder' });
+    // A number repeated after a higher one is out of order; repeated in a row, its last entry must match.
+    await assert.rejects(complete([{ partNumber: 1, etag: p1.etag }, { partNumber: 2, etag: p2.etag }, { partNumber: 1, etag: p1.etag }]), { code: 'InvalidPartOrder' });
+    await assert.rejects(complete([{ partNumber: 1, etag: p1.etag }, { partNumber: 1, etag: 'ffff' }]), { code: 'InvalidPart' });
     await assert.rejects(complete([{ partNumber: 1, etag: 'ffff' }]), { code: 'InvalidPart' });
     await assert.rejects(complete([{ partNumber: 7, etag: p1.etag }]), { code: 'InvalidPart' });
     await assert.rejects(complete([]), { code: 'MalformedXML' });

@@ -1,7 +1,7 @@
 import { ServiceError, errors } from '../../core/errors.js';
 import { MAX_PAGE } from '../../core/storage.js';
 import type { BucketInfo, ObjectInfo } from '../../core/types.js';
-import { asList, asText, parseXml, type XmlNode } from '../common/xml.js';
+import { asList, asText, asTrimmedText, parseXml, type XmlNode } from '../common/xml.js';
 import { decodeToken, encodeToken } from '../s3/buckets.js';
 import { encodingType, intParam, optionalParam } from '../s3/call.js';
 import { owner, sendEmpty, urlEncode } from '../s3/render.js';
@@ -142,7 +142,7 @@ export async function deleteMultipleObjects(call: OssCall): Promise<void> {
   const document = parseXml(await readCheckedBody(call.ctx, 2 * 1024 * 1024), 'Delete');
   const objects = asList(document.Object);
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw errors.malformedXML();
-  const quiet = asText(document.Quiet)?.toLowerCase() === 'true';
+  const quiet = asTrimmedText(document.Quiet)?.toLowerCase() === 'true';
   const deleted: XmlNode[] = [];
   for (const object of objects) {
     const sent = asText(object.Key);

@@ -72,11 +72,16 @@ export class OssDialect implements Dialect {
     private readonly settings: OssSettings,
   ) {}
 
-  /** An OSS Authorization header, an OSS presigned query, or any `x-oss-*` header. */
+  /**
+   * An OSS Authorization header, an OSS presigned query, or any `x-oss-*` header. A V1 presigned
+   * query that lost its OSSAccessKeyId (`Expires` and `Signature` alone) is OSS's too, to be refused
+   * in OSS's words: S3's V2 presigned query has the same two beside `AWSAccessKeyId`.
+   */
   matches(req: IncomingMessage, _rawPath: string, query: URLSearchParams): boolean {
     const authorization = header(req.headers, 'authorization') ?? '';
     if (/^(OSS|OSS4-HMAC-SHA256)\s/.test(authorization)) return true;
     if (OSS_QUERY_SIGNATURE.some((name) => query.has(name))) return true;
+    if (query.has('Signature') && query.has('Expires') && !query.has('AWSAccessKeyId')) return true;
     return Object.keys(req.headers).some((name) => name.startsWith('x-oss-'));
   }
 

@@ -8,6 +8,7 @@ const MAX_BODY = 1024 * 1024;
  * Request parameters as real 123pan clients send them: JSON or form bodies (whatever the
  * Content-Type says), query strings, keys in any case (`preuploadId`, `PreUploadID`), numbers
  * as strings, lists as JSON arrays, `a,b`, `[1,2]` or repeated (`ids[]=1&ids[]=2`) keys.
+ * Every accessor checks the type it reads: a value of another type is code 400 naming the field.
  */
 export class Params {
   private readonly values = new Map<string, unknown>();
@@ -38,11 +39,22 @@ export class Params {
     return this.values.get(name.toLowerCase());
   }
 
-  string(name: string): string | undefined {
+  /**
+   * A one-value field as text: a string, or a number as JSON sends one (booleans too where
+   * `booleans`); a list, an object or anything else is refused, naming the field. A key given
+   * twice in a query or form is a list, refused here too.
+   */
+  private text(name: string, expected: string, booleans = false): string | undefined {
     const value = this.raw(name);
     if (value === undefined || value === null) return undefined;
-    if (Array.isArray(value)) return value.length === 0 ? undefined : String(value[0]);
-    return String(value);
+    if (typeof value === 'string') return value;
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+    if (booleans && typeof value === 'boolean') return String(value);
+    throw panErrors.invalid(name, `must be ${expected}, not ${kindOf(value)}`);
+  }
+
+  string(name: string): string | undefined {
+    return this.text(name, 'a string');
   }
 
   requiredString(name: string): string {
@@ -53,7 +65,7 @@ export class Params {
 
   /** A non-negative integer from a number or a numeric string. */
   int(name: string, fallback?: number): number {
-    const value = this.string(name)?.trim();
+    const value = this.text(name, 'a non-negative integer')?.trim();
     if (value === undefined || value === '') {
       if (fallback === undefined) throw panErrors.missing(name);
       return fallback;
@@ -64,15 +76,18 @@ export class Params {
 
   /** Like int, but -1 and other negatives allowed (lastFileId). */
   signedInt(name: string, fallback: number): number {
-    const value = this.string(name)?.trim();
+    const value = this.text(name, 'an integer')?.trim();
     if (value === undefined || value === '') return fallback;
     if (!/^-?\d{1,16}$/.test(value)) throw panErrors.invalid(name, `not an integer: ${value}`);
     return Number(value);
   }
 
+  /** true/false as a boolean, 1/0 or their words; absent or empty is false. */
   bool(name: string): boolean {
-    const value = this.string(name)?.trim().toLowerCase();
-    return value === 'true' || value === '1' || value === 'yes';
+    const value = this.text(name, 'true or false', true)?.trim().toLowerCase();
+    if (value === undefined || value === '' || value === 'false' || value === '0' || value === 'no') return false;
+    if (value === 'true' || value === '1' || value === 'yes') return true;
+    throw panErrors.invalid(name, `must be true or false, not ${value}`);
   }
 
   /** A list of non-negative integers. */
@@ -92,7 +107,8 @@ export class Params {
       }
     }
     const list = Array.isArray(value) ? value : [value];
-    return list.map((item) => {
+    return list.map((item: unknown) => {
+      if (typeof item !== 'string' && typeof item !== 'number') throw panErrors.invalid(name, `must be a list of file ids, found ${kindOf(item)}`);
       const text = String(item).trim();
       if (!/^\d{1,16}$/.test(text)) throw panErrors.invalid(name, `not a file id: ${text}`);
       return Number(text);
@@ -110,8 +126,19 @@ export class Params {
         throw panErrors.invalid(name, 'not a list');
       }
     }
-    return (Array.isArray(value) ? value : [value]).map(String);
+    return (Array.isArray(value) ? value : [value]).map((item: unknown) => {
+      if (typeof item !== 'string') throw panErrors.invalid(name, `must be a list of strings, found ${kindOf(item)}`);
+      return item;
+    });
   }
+}
+
+/** What a value of the wrong type is, for the error that refuses it. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
 }
 
 /** The query plus a JSON or form body; the body wins. */

@@ -1,7 +1,7 @@
 import { errors } from '../../core/errors.js';
 import type { ObjectInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
-import { asList, asText, parseXml, type XmlNode } from '../common/xml.js';
+import { asList, asText, asTrimmedText, parseXml, type XmlNode } from '../common/xml.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
 import { readVerifiedBody } from './request.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
@@ -151,7 +151,7 @@ export async function deleteObjects(call: S3Call): Promise<void> {
   const document = parseXml((await readVerifiedBody(call.ctx, call.auth, 2 * 1024 * 1024)).toString('utf8'), 'Delete');
   const objects = asList(document.Object);
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw errors.malformedXML();
-  const quiet = asText(document.Quiet)?.toLowerCase() === 'true';
+  const quiet = asTrimmedText(document.Quiet)?.toLowerCase() === 'true';
   const deleted: XmlNode[] = [];
   const failed: XmlNode[] = [];
   for (const object of objects) {

@@ -8,7 +8,7 @@ import { digestsOf } from '../../core/digests.js';
 import { collectSmall } from '../common/body.js';
 import { createAwsChunkedDecoder } from './aws-chunked.js';
 import { badDigestFor, parseChecksumAlgorithm, CHECKSUM_ALGORITHMS, checksumHeaderName } from './checksums.js';
-import { verifyRequest, type VerifiedRequest } from './sigv4.js';
+import { isAnonymous, verifyRequest, type VerifiedRequest } from './sigv4.js';
 
 export interface Target {
   bucket?: string;
@@ -60,12 +60,13 @@ export interface Authenticated {
   verified: VerifiedRequest;
 }
 
-/** Every S3 request is signed: SigV4 in the Authorization header or in a presigned query. */
+/**
+ * Every S3 request is signed: SigV4 in the Authorization header or in a presigned query. Any
+ * other signature (V2 in either place) goes to the verifier too, which says what is accepted.
+ */
 export function authenticate(ctx: RequestContext, users: UserDirectory, now = new Date()): Authenticated {
   const { req } = ctx;
-  const hasHeader = req.headers.authorization !== undefined;
-  const hasQuery = ctx.query.has('X-Amz-Signature') || ctx.query.has('X-Amz-Credential');
-  if (!hasHeader && !hasQuery) throw errors.accessDenied();
+  if (isAnonymous(req.headers, ctx.query)) throw errors.accessDenied();
   const verified = verifyRequest({ method: req.method ?? 'GET', rawUrl: req.url ?? '/', headers: req.headers }, users.secretOf, now);
   const user = users.byKey(verified.accessKeyId);
   if (!user) throw new ServiceError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', 403);

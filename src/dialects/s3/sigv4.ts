@@ -429,7 +429,7 @@ export function verifyRequest(
     return verifyPresigned(req, path, query, lookupSecret, now, options);
   }
   if (queryValue(query, 'AWSAccessKeyId') !== undefined || queryValue(query, 'Signature') !== undefined) {
-    throw unsupportedMechanism();
+    throw unsupportedMechanism(PRESIGNED_V2_ADVICE);
   }
   throw errors.accessDenied();
 }
@@ -789,10 +789,18 @@ function credentialQueryError(message: string, detail: Record<string, string> = 
 }
 
 /** What S3 answers to Signature Version 2 in regions that only accept V4. */
-function unsupportedMechanism(): ServiceError {
+/**
+ * What a presigned URL signed with Signature V2 (AWS CLI v1's `s3 presign` at its defaults) is
+ * told beyond AWS's sentence: a person reads it, in a browser or curl. Header-signed V2 requests
+ * get AWS's sentence alone, which s3cmd matches word for word to switch to V4 by itself.
+ */
+const PRESIGNED_V2_ADVICE =
+  ' This server accepts only Signature Version 4; for the AWS CLI v1, run `aws configure set default.s3.signature_version s3v4` and presign again.';
+
+function unsupportedMechanism(advice = ''): ServiceError {
   return new ServiceError(
     'InvalidRequest',
-    'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+    'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.' + advice,
     400,
   );
 }
