@@ -1,4 +1,4 @@
-import { ServiceError, errors } from '../../core/errors.js';
+import { errors } from '../../core/errors.js';
 import { MAX_PAGE } from '../../core/storage.js';
 import type { BucketInfo, ObjectInfo } from '../../core/types.js';
 import { asList, asText, parseXml, type XmlNode } from '../common/xml.js';
@@ -160,8 +160,4 @@ function decodeKey(value: string): string {
   } catch {
     throw errors.invalidArgument('The key is not URL-encoded.', 'Key', value);
   }
-}
-
-export function notImplemented(): ServiceError {
-  return new ServiceError('NotImplemented', 'This operation is not supported by this server.', 501);
 }
