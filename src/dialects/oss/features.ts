@@ -33,10 +33,13 @@ export const OSS_HEADERS: readonly FeatureRule[] = [
   implemented('x-oss-copy-source-if-none-match', 'copy preconditions on the source', { operations: COPIES }),
   implemented('x-oss-copy-source-if-modified-since', 'copy preconditions on the source', { operations: COPIES }),
   implemented('x-oss-copy-source-if-unmodified-since', 'copy preconditions on the source', { operations: COPIES }),
+  // ali-oss's copy() repeats every header it is given under this prefix (meant for the if-* ones
+  // above); each is also sent as itself, and judged as that.
+  informational('x-oss-copy-source-*', "ali-oss copy()'s echo of the request's other headers", { operations: COPIES }),
   implemented('x-oss-metadata-directive', 'COPY or REPLACE the source metadata', { operations: ['CopyObject'] }),
-  implemented('x-oss-forbid-overwrite', 'FileAlreadyExists rather than replace an object', {
-    operations: ['PutObject', 'CopyObject', 'InitiateMultipartUpload', 'CompleteMultipartUpload'],
-  }),
+  // On the operations that write an object; ali-oss's multipartUpload repeats its headers on every
+  // UploadPart, where it changes nothing (as on OSS).
+  implemented('x-oss-forbid-overwrite', 'FileAlreadyExists rather than replace an object (PutObject, CopyObject, Initiate and Complete)'),
   implemented('x-oss-complete-all', 'Complete with every uploaded part', { operations: ['CompleteMultipartUpload'] }),
   // Honoured for the values that describe what Tessera does anyway.
   implemented('x-oss-object-acl', "every object is private to its bucket's owner: `default` (the bucket's, private) and `private`", {
@@ -63,9 +66,12 @@ export const OSS_HEADERS: readonly FeatureRule[] = [
   refused('x-oss-callback', 'upload callbacks'),
   refused('x-oss-callback-var', 'upload callbacks'),
   refused('x-oss-resource-group-id', 'resource groups'),
-  // Conditional headers: GET and HEAD honour them; no other operation does.
+  // Conditional headers: GET and HEAD honour them. ali-oss's copy() sends a copy's conditions both
+  // as x-oss-copy-source-if-* (honoured) and plain: on a copy the plain ones repeat those.
   ...['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'].map((name) =>
-    implemented(name, 'read preconditions', { operations: GET_OR_HEAD }),
+    implemented(name, "read preconditions; on a copy, ali-oss's plain copy of x-oss-copy-source-" + name, {
+      operations: [...GET_OR_HEAD, ...COPIES],
+    }),
   ),
 ];
 
