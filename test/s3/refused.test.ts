@@ -20,6 +20,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListBucketsCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
@@ -416,6 +417,29 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
       await complete();
       const completed = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
       assert.equal(await completed.Body!.transformToString(), 'the only part');
+    });
+
+    it('ListBuckets pages with max-buckets and continuation-token, filters by prefix and bucket-region', async () => {
+      for (const name of ['paged-a', 'paged-b', 'paged-c']) await s3.send(new CreateBucketCommand({ Bucket: name }));
+      const names: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await s3.send(new ListBucketsCommand({ MaxBuckets: 2, Prefix: 'paged-', ContinuationToken: token }));
+        assert.ok((page.Buckets ?? []).length <= 2);
+        assert.equal(page.Prefix, 'paged-');
+        for (const bucket of page.Buckets ?? []) {
+          names.push(bucket.Name!);
+          assert.equal(bucket.BucketRegion, 'us-east-1');
+        }
+        token = page.ContinuationToken;
+      } while (token !== undefined);
+      assert.deepEqual(names, ['paged-a', 'paged-b', 'paged-c']);
+      const elsewhere = await s3.send(new ListBucketsCommand({ BucketRegion: 'eu-west-1' }));
+      assert.deepEqual(elsewhere.Buckets ?? [], []);
+      const all = await s3.send(new ListBucketsCommand({}));
+      assert.ok(all.Buckets!.some((bucket) => bucket.Name === BUCKET));
+      assert.equal(all.ContinuationToken, undefined);
+      await expectError(s3.send(new ListBucketsCommand({ MaxBuckets: 0 })), 400, 'InvalidArgument');
     });
 
     it('CopyObject with a tagging directive copies (no object has tags to copy or replace)', async () => {

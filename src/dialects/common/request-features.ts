@@ -111,10 +111,20 @@ export function checkRequestFeatures(table: FeatureTable, operation: string, hea
   }
 }
 
-/** The names a table refuses outright or in part (some values or operations), for documentation. */
-export function refusedNames(rules: readonly FeatureRule[]): { refused: string[]; partly: string[] } {
-  return {
-    refused: rules.filter((rule) => rule.verdict === 'refused').map((rule) => rule.name),
-    partly: rules.filter((rule) => rule.verdict !== 'refused' && (rule.values || rule.operations)).map((rule) => rule.name),
-  };
+/**
+ * The README's list of what a set of rules refuses, as Markdown items: the refused names (those
+ * with the same reason together), then the names honoured only for some values, with those values.
+ * The README carries this text between markers, and a test checks it against the rules.
+ */
+export function refusalList(rules: readonly FeatureRule[]): string[] {
+  const byReason = new Map<string, string[]>();
+  for (const rule of rules.filter((r) => r.verdict === 'refused')) {
+    byReason.set(rule.why, [...(byReason.get(rule.why) ?? []), rule.name]);
+  }
+  const quoted = (names: readonly string[], joiner: string) => names.map((name) => `\`${name}\``).join(joiner);
+  const refused = [...byReason].map(([why, names]) => `- ${quoted(names, ', ')}: ${why}`);
+  const someValues = rules
+    .filter((rule) => rule.verdict !== 'refused' && rule.values)
+    .map((rule) => `- \`${rule.name}\` other than ${quoted(rule.values!, ' or ')}`);
+  return [...refused, ...someValues];
 }

@@ -126,7 +126,7 @@ export const OSS_QUERY: readonly FeatureRule[] = [
   ...['response-content-type', 'response-content-language', 'response-expires', 'response-cache-control', 'response-content-disposition', 'response-content-encoding'].map(
     (name) => implemented(name, 'response-* overrides of a GET or HEAD answer', { operations: GET_OR_HEAD }),
   ),
-  ...UNSUPPORTED_SUBRESOURCES.map((name) => refused(name, 'a sub-resource or feature Tessera does not have')),
+  ...UNSUPPORTED_SUBRESOURCES.map((name) => refused(name, 'sub-resources and parameters of features Tessera does not have')),
 ];
 
 export const OSS_FEATURES: FeatureTable = {

@@ -105,6 +105,7 @@ export const S3_HEADERS: readonly FeatureRule[] = [
 ];
 
 const LIST_OBJECTS = ['ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMultipartUploads'];
+const LIST_WITH_PREFIX = [...LIST_OBJECTS, 'ListBuckets'];
 const UPLOAD_ID_OPERATIONS = ['UploadPart', 'UploadPartCopy', 'ListParts', 'AbortMultipartUpload', 'CompleteMultipartUpload'];
 const RESPONSE_OVERRIDE = 'response-* overrides of a GET or HEAD answer';
 
@@ -144,12 +145,12 @@ export const S3_QUERY: readonly FeatureRule[] = [
   }),
   // Listings.
   implemented('list-type', 'ListObjectsV2', { operations: ['ListObjectsV2'], values: ['2'] }),
-  implemented('prefix', 'listing filter', { operations: LIST_OBJECTS }),
+  implemented('prefix', 'listing filter', { operations: LIST_WITH_PREFIX }),
   implemented('delimiter', 'listing roll-up', { operations: LIST_OBJECTS }),
   implemented('encoding-type', 'url-encoded keys in listings', { operations: [...LIST_OBJECTS, 'ListParts'] }),
   implemented('max-keys', 'listing page size', { operations: ['ListObjects', 'ListObjectsV2', 'ListObjectVersions'] }),
   implemented('marker', 'ListObjects paging', { operations: ['ListObjects'] }),
-  implemented('continuation-token', 'ListObjectsV2 paging', { operations: ['ListObjectsV2'] }),
+  implemented('continuation-token', 'ListObjectsV2 and ListBuckets paging', { operations: ['ListObjectsV2', 'ListBuckets'] }),
   implemented('start-after', 'ListObjectsV2 paging', { operations: ['ListObjectsV2'] }),
   implemented('fetch-owner', 'ListObjectsV2 owners', { operations: ['ListObjectsV2'] }),
   implemented('key-marker', 'paging by key', { operations: ['ListMultipartUploads', 'ListObjectVersions'] }),
@@ -161,10 +162,9 @@ export const S3_QUERY: readonly FeatureRule[] = [
   ...['response-content-type', 'response-content-language', 'response-expires', 'response-cache-control', 'response-content-disposition', 'response-content-encoding'].map(
     (name) => implemented(name, RESPONSE_OVERRIDE, { operations: GET_OR_HEAD }),
   ),
-  // ListBuckets paging and filters.
-  refused('max-buckets', 'ListBuckets paging'),
-  refused('bucket-region', 'ListBuckets region filter'),
-  ...UNSUPPORTED_SUBRESOURCES.map((name) => refused(name, 'a sub-resource Tessera does not have')),
+  implemented('max-buckets', 'ListBuckets paging', { operations: ['ListBuckets'] }),
+  implemented('bucket-region', 'ListBuckets region filter (one region holds every bucket)', { operations: ['ListBuckets'] }),
+  ...UNSUPPORTED_SUBRESOURCES.map((name) => refused(name, 'sub-resources of features Tessera does not have')),
 ];
 
 export const S3_FEATURES: FeatureTable = {
