@@ -102,6 +102,21 @@ describe('OSS: what Tessera does not implement is refused, before anything is st
       assert.equal((await client.get('directive-copy')).content.toString(), 'source body');
     });
 
+    it('deleteMulti with a version id other than null is InvalidArgument and deletes nothing', async () => {
+      await client.put('multi-keep', Buffer.from('keep'));
+      const res = await ossRequest(server, {
+        method: 'POST',
+        bucket: BUCKET,
+        query: [['delete', '']],
+        body: '<Delete><Object><Key>multi-keep</Key><VersionId>not-a-version</VersionId></Object><Object><Key>source.txt</Key></Object></Delete>',
+      });
+      assertOssError(res, 400, 'InvalidArgument');
+      await client.head('multi-keep');
+      await client.head(SOURCE);
+      await client.deleteMulti([{ key: 'multi-keep', versionId: 'null' }]);
+      await assertNoObject('multi-keep');
+    });
+
     it("ali-oss's copy() with If-Match (sent plain and as x-oss-copy-source-if-match) copies, or is 412", async () => {
       const { res } = await client.head(SOURCE);
       await client.copy('conditional-copy', SOURCE, { headers: { 'If-Match': res.headers.etag } });

@@ -17,6 +17,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -380,6 +381,21 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'versioned-delete', Body: 'x' }));
       await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'versioned-delete', VersionId: 'null' }));
       await assertNoObject('versioned-delete');
+    });
+
+    it('DeleteObjects with a version id other than null deletes nothing for that key and says why', async () => {
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'multi-keep', Body: 'keep' }));
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'multi-null', Body: 'gone' }));
+      const result = await s3.send(
+        new DeleteObjectsCommand({
+          Bucket: BUCKET,
+          Delete: { Objects: [{ Key: 'multi-keep', VersionId: 'not-a-version' }, { Key: 'multi-null', VersionId: 'null' }] },
+        }),
+      );
+      assert.deepEqual(result.Errors?.map((e) => [e.Key, e.VersionId, e.Code]), [['multi-keep', 'not-a-version', 'InvalidArgument']]);
+      assert.deepEqual(result.Deleted?.map((d) => [d.Key, d.VersionId]), [['multi-null', 'null']]);
+      await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'multi-keep' }));
+      await assertNoObject('multi-null');
     });
 
     it('If-None-Match: * writes a free key once; the second PutObject is 412 and the first body stays', async () => {

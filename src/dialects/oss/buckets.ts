@@ -143,6 +143,11 @@ export async function deleteMultipleObjects(call: OssCall): Promise<void> {
   const objects = asList(document.Object);
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw errors.malformedXML();
   const quiet = asText(document.Quiet)?.toLowerCase() === 'true';
+  // Unversioned: `null` names the one version; another id is refused before anything is deleted.
+  for (const object of objects) {
+    const versionId = asText(object.VersionId);
+    if (versionId !== undefined && versionId !== 'null') throw errors.invalidArgument('Invalid version id specified', 'VersionId', versionId);
+  }
   const deleted: XmlNode[] = [];
   for (const object of objects) {
     const sent = asText(object.Key);

@@ -181,9 +181,15 @@ export async function deleteObjects(call: S3Call): Promise<void> {
   for (const object of objects) {
     const key = asText(object.Key);
     if (key === undefined || key === '') throw errors.malformedXML();
+    // Unversioned: `null` names the one version; another id deletes nothing, as DeleteObject refuses it.
+    const versionId = asText(object.VersionId);
+    if (versionId !== undefined && versionId !== 'null') {
+      failed.push({ Key: key, VersionId: versionId, Code: 'InvalidArgument', Message: 'Invalid version id specified' });
+      continue;
+    }
     try {
       await call.storage.deleteObject(call.actor, call.bucket, key);
-      if (!quiet) deleted.push({ Key: key });
+      if (!quiet) deleted.push({ Key: key, VersionId: versionId });
     } catch (err) {
       const error = err as { code?: string; message?: string };
       failed.push({ Key: key, Code: error.code ?? 'InternalError', Message: error.message ?? '' });
