@@ -13,7 +13,6 @@ import { header } from './request.js';
  */
 
 const GET_OR_HEAD = ['GetObject', 'HeadObject'];
-const OBJECT_READS = GET_OR_HEAD;
 /** Every operation on a bucket or its objects: where x-amz-expected-bucket-owner applies. */
 const BUCKET_OPERATIONS = [
   'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
@@ -95,11 +94,11 @@ export const S3_HEADERS: readonly FeatureRule[] = [
   refused('x-amz-if-match-last-modified-time', 'conditional deletes (directory buckets)'),
   refused('x-amz-if-match-size', 'conditional deletes (directory buckets)'),
   // Conditional headers: reads honour all four; a write honours only If-None-Match: *.
-  implemented('if-match', 'read preconditions (conditional writes on an ETag are not implemented)', { operations: OBJECT_READS }),
-  implemented('if-unmodified-since', 'read preconditions', { operations: OBJECT_READS }),
-  implemented('if-modified-since', 'read preconditions', { operations: OBJECT_READS }),
+  implemented('if-match', 'read preconditions (conditional writes on an ETag are not implemented)', { operations: GET_OR_HEAD }),
+  implemented('if-unmodified-since', 'read preconditions', { operations: GET_OR_HEAD }),
+  implemented('if-modified-since', 'read preconditions', { operations: GET_OR_HEAD }),
   implemented('if-none-match', 'read preconditions; on PutObject and CompleteMultipartUpload `*`: write only if the key is free', {
-    operations: [...OBJECT_READS, ...CONDITIONAL_WRITES],
+    operations: [...GET_OR_HEAD, ...CONDITIONAL_WRITES],
     check: (value, operation) => (CONDITIONAL_WRITES.includes(operation) && value.trim() !== '*' ? 'refused' : undefined),
   }),
 ];
