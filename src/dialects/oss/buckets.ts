@@ -1,4 +1,4 @@
-import { ServiceError, errors } from '../../core/errors.js';
+import { errors } from '../../core/errors.js';
 import { MAX_PAGE } from '../../core/storage.js';
 import type { BucketInfo, ObjectInfo } from '../../core/types.js';
 import { asList, asText, asTrimmedText, parseXml, type XmlNode } from '../common/xml.js';
@@ -143,6 +143,11 @@ export async function deleteMultipleObjects(call: OssCall): Promise<void> {
   const objects = asList(document.Object);
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw errors.malformedXML();
   const quiet = asTrimmedText(document.Quiet)?.toLowerCase() === 'true';
+  // Unversioned: `null` names the one version; another id is refused before anything is deleted.
+  for (const object of objects) {
+    const versionId = asTrimmedText(object.VersionId);
+    if (versionId !== undefined && versionId !== 'null') throw errors.invalidArgument('Invalid version id specified', 'VersionId', versionId);
+  }
   const deleted: XmlNode[] = [];
   for (const object of objects) {
     const sent = asText(object.Key);
@@ -160,8 +165,4 @@ function decodeKey(value: string): string {
   } catch {
     throw errors.invalidArgument('The key is not URL-encoded.', 'Key', value);
   }
-}
-
-export function notImplemented(): ServiceError {
-  return new ServiceError('NotImplemented', 'This operation is not supported by this server.', 501);
 }

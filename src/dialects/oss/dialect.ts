@@ -3,22 +3,17 @@ import { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
 import { actorOf, type UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
+import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
 import { routeRest, type RouteTable } from '../common/routing.js';
 import { header } from '../s3/request.js';
 import * as buckets from './buckets.js';
+import { OSS_FEATURES } from './features.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
 import { sendOssError } from './render.js';
 import { authenticate, endpointOf, resolveTargets, type OssCall, type OssSettings, type OssTarget } from './request.js';
 
 type Handler = (call: OssCall) => void | Promise<void>;
-
-/** OSS sub-resources Tessera does not serve: a clear 501 instead of a wrong answer. */
-const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'cors', 'lifecycle', 'logging', 'website', 'referer', 'tagging', 'policy', 'encryption', 'versioning',
-  'versions', 'replication', 'inventory', 'worm', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
-  'requestPayment', 'transferAcceleration', 'x-oss-process', 'callback', 'live', 'img', 'style',
-];
 
 /** Query parameters that only an OSS presigned URL carries. */
 const OSS_QUERY_SIGNATURE = ['OSSAccessKeyId', 'x-oss-signature-version', 'x-oss-credential', 'x-oss-signature'];
@@ -53,9 +48,9 @@ const ROUTES: RouteTable<Handler> = {
   ],
 };
 
-/** Picks the operation from method, target and query, as OSS does. */
+/** Picks the operation from method, target and query, as OSS does; sub-resources Tessera lacks are 501 first. */
 function route(method: string, target: OssTarget, ctx: RequestContext): readonly [string, Handler] {
-  if (UNSUPPORTED_SUBRESOURCES.some((name) => ctx.query.has(name))) throw buckets.notImplemented();
+  refuseUnsupportedSubresources(OSS_FEATURES, ctx.query);
   return routeRest(ROUTES, method, target, ctx.query, header(ctx.req.headers, objects.COPY_SOURCE) !== undefined);
 }
 
@@ -92,6 +87,8 @@ export class OssDialect implements Dialect {
     ctx.log.user = user.id;
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;
+    // Before the handler reads a byte of the body: what Tessera does not do is refused here.
+    checkRequestFeatures(OSS_FEATURES, operation, ctx.req.headers, ctx.query);
     await handler({
       ctx,
       storage: this.storage,

@@ -8,11 +8,35 @@ import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './rend
 
 const MAX_DELETE_KEYS = 1000;
 
+const MAX_BUCKETS = 10_000;
+
+/**
+ * ListBuckets: every bucket, or (when `max-buckets`, `continuation-token`, `prefix` or
+ * `bucket-region` is given) a page of them, names after the token, as S3 pages them.
+ */
 export function listBuckets(call: S3Call): void {
-  const buckets = call.storage.listBuckets(call.actor);
+  const { query } = call.ctx;
+  const prefix = optionalParam(query, 'prefix');
+  const token = optionalParam(query, 'continuation-token');
+  const after = token === undefined || token === '' ? undefined : decodeToken(token);
+  const region = optionalParam(query, 'bucket-region');
+  const maxBuckets = intParam(query, 'max-buckets', MAX_BUCKETS);
+  if (maxBuckets < 1 || maxBuckets > MAX_BUCKETS) {
+    throw errors.invalidArgument(`max-buckets must be between 1 and ${MAX_BUCKETS}`, 'max-buckets', query.get('max-buckets') ?? '');
+  }
+  // One region holds every bucket: asking for another lists none.
+  const matching = call.storage
+    .listBuckets(call.actor)
+    .filter((b) => (region === undefined || region === call.settings.region) && b.name.startsWith(prefix ?? '') && (after === undefined || b.name > after));
+  const page = matching.slice(0, maxBuckets);
+  const paged = query.has('max-buckets') || token !== undefined || prefix !== undefined || region !== undefined;
   sendXml(call.ctx.res, 200, 'ListAllMyBucketsResult', {
     Owner: owner(call.user, call.user.id),
-    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAt) })) },
+    Buckets: {
+      Bucket: page.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAt), BucketRegion: paged ? call.settings.region : undefined })),
+    },
+    ContinuationToken: matching.length > page.length ? encodeToken(page[page.length - 1]!.name) : undefined,
+    Prefix: prefix,
   });
 }
 
@@ -157,9 +181,15 @@ export async function deleteObjects(call: S3Call): Promise<void> {
   for (const object of objects) {
     const key = asText(object.Key);
     if (key === undefined || key === '') throw errors.malformedXML();
+    // Unversioned: `null` names the one version; another id deletes nothing, as DeleteObject refuses it.
+    const versionId = asTrimmedText(object.VersionId);
+    if (versionId !== undefined && versionId !== 'null') {
+      failed.push({ Key: key, VersionId: versionId, Code: 'InvalidArgument', Message: 'Invalid version id specified' });
+      continue;
+    }
     try {
       await call.storage.deleteObject(call.actor, call.bucket, key);
-      if (!quiet) deleted.push({ Key: key });
+      if (!quiet) deleted.push({ Key: key, VersionId: versionId });
     } catch (err) {
       const error = err as { code?: string; message?: string };
       failed.push({ Key: key, Code: error.code ?? 'InternalError', Message: error.message ?? '' });

@@ -1,29 +1,19 @@
 import type { IncomingMessage } from 'node:http';
-import { ServiceError } from '../../core/errors.js';
+import type { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
 import { actorOf, type UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
+import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
 import { routeRest, type RouteTable } from '../common/routing.js';
 import * as buckets from './buckets.js';
 import type { S3Call, S3Settings } from './call.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import { checkExpectedOwners, hoistQueryHeaders, S3_FEATURES } from './features.js';
 import { sendS3Error } from './render.js';
 import { authenticate, header, resolveTarget } from './request.js';
 
 type Handler = (call: S3Call) => void | Promise<void>;
-
-/** Sub-resources S3 has and Tessera does not: a clear 501 instead of a wrong answer. */
-const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'policy', 'cors', 'lifecycle', 'tagging', 'website', 'logging', 'notification', 'replication',
-  'encryption', 'object-lock', 'ownershipControls', 'publicAccessBlock', 'requestPayment', 'accelerate',
-  'analytics', 'inventory', 'metrics', 'intelligent-tiering', 'retention', 'legal-hold', 'attributes',
-  'torrent', 'restore', 'select', 'policyStatus',
-];
-
-function notImplemented(): ServiceError {
-  return new ServiceError('NotImplemented', 'A header you provided implies functionality that is not implemented.', 501);
-}
 
 const copySourceOf = (call: S3Call) => header(call.ctx.req.headers, 'x-amz-copy-source') ?? '';
 
@@ -56,13 +46,10 @@ const ROUTES: RouteTable<Handler> = {
   ],
 };
 
-/** Picks the operation from method, target and query, as S3 does. */
+/** Picks the operation from method, target and query, as S3 does; sub-resources Tessera lacks are 501 first. */
 function route(method: string, target: { bucket?: string; key?: string }, ctx: RequestContext): readonly [string, Handler] {
-  const { query, req } = ctx;
-  const has = (name: string) => query.has(name);
-  if (UNSUPPORTED_SUBRESOURCES.some(has)) throw notImplemented();
-  if (method === 'PUT' && target.bucket !== undefined && target.key === undefined && has('versioning')) throw notImplemented();
-  return routeRest(ROUTES, method, target, query, header(req.headers, 'x-amz-copy-source') !== undefined);
+  refuseUnsupportedSubresources(S3_FEATURES, ctx.query);
+  return routeRest(ROUTES, method, target, ctx.query, header(ctx.req.headers, 'x-amz-copy-source') !== undefined);
 }
 
 /** The AWS S3 REST API: SigV4 (header and presigned), path and virtual-host style. */
@@ -86,9 +73,12 @@ export class S3Dialect implements Dialect {
     const target = resolveTarget(ctx.req.headers.host, ctx.rawPath, this.settings.domain);
     const auth = authenticate(ctx, this.users);
     ctx.log.user = auth.user.id;
+    hoistQueryHeaders(ctx);
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;
-    await handler({
+    // Before the handler reads a byte of the body: what Tessera does not do is refused here.
+    checkRequestFeatures(S3_FEATURES, operation, ctx.req.headers, ctx.query);
+    const call: S3Call = {
       ctx,
       storage: this.storage,
       users: this.users,
@@ -98,7 +88,9 @@ export class S3Dialect implements Dialect {
       actor: actorOf(auth.user),
       bucket: target.bucket ?? '',
       key: target.key ?? '',
-    });
+    };
+    checkExpectedOwners(call);
+    await handler(call);
   }
 
   sendError(ctx: RequestContext, error: ServiceError): void {

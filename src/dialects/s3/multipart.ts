@@ -7,6 +7,7 @@ import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
 import { copySourceCheck, META_PREFIX, parseCopySource } from './objects.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
 import { header, objectAttributes, readVerifiedBody, requestBody } from './request.js';
+import { overwriteCondition } from './write-conditions.js';
 
 /** A Complete body for 10,000 parts is ~1 MB; leave room for whitespace. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024;
@@ -44,8 +45,11 @@ export async function uploadPartCopy(call: S3Call, copySource: string): Promise<
 }
 
 export async function completeMultipartUpload(call: S3Call): Promise<void> {
+  const condition = overwriteCondition(call, false);
   const parts = parseCompleteBody((await readVerifiedBody(call.ctx, call.auth, MAX_COMPLETE_BODY)).toString('utf8'));
-  const result = await call.storage.completeMultipartUpload(call.actor, call.bucket, call.key, uploadIdOf(call), parts);
+  const result = await condition.guard(
+    call.storage.completeMultipartUpload(call.actor, call.bucket, call.key, uploadIdOf(call), parts, { forbidOverwrite: condition.forbidOverwrite }),
+  );
   const host = call.ctx.req.headers.host ?? 'localhost';
   sendXml(call.ctx.res, 200, 'CompleteMultipartUploadResult', {
     Location: `http://${host}/${call.bucket}/${call.key.split('/').map(encodeURIComponent).join('/')}`,

@@ -8,13 +8,17 @@ import { invalidRange, parseRange, type ByteRange } from '../common/range.js';
 import { intParam, type S3Call } from './call.js';
 import { isoDate, objectHeaders, quoteEtag, sendEmpty, sendXml } from './render.js';
 import { decodePath, header, objectAttributes, requestBody } from './request.js';
+import { overwriteCondition } from './write-conditions.js';
 
 export const META_PREFIX = 'x-amz-meta-';
 
 export async function putObject(call: S3Call): Promise<void> {
   const attributes = objectAttributes(call.ctx.req.headers, META_PREFIX);
+  const condition = overwriteCondition(call, true);
   const body = requestBody(call.ctx, call.auth);
-  const info = await call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, body);
+  const info = await condition.guard(
+    call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, { ...body, forbidOverwrite: condition.forbidOverwrite }),
+  );
   sendEmpty(call.ctx.res, 200, { etag: quoteEtag(info.etag) });
 }
 

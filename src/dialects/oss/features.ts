@@ -1,0 +1,136 @@
+import { errors, type ServiceError } from '../../core/errors.js';
+import type { FeatureRule, FeatureTable } from '../common/request-features.js';
+
+/*
+ * Every x-oss-* header, conditional header and query parameter the OSS dialect receives, by what
+ * Tessera does with it (OSS API reference, for the operations routed). An x-oss-* header or a
+ * query parameter no rule names is refused.
+ */
+
+const GET_OR_HEAD = ['GetObject', 'HeadObject'];
+const COPIES = ['CopyObject', 'UploadPartCopy'];
+
+const implemented = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'implemented', why, ...more });
+const informational = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'informational', why, ...more });
+const refused = (name: string, why: string): FeatureRule => ({ name, verdict: 'refused', why });
+
+/** `versionId`: buckets are unversioned, so `null` names the one version; any other id is malformed. */
+function nullVersionOnly(value: string): ServiceError | undefined {
+  return value === 'null' ? undefined : errors.invalidArgument('Invalid version id specified', 'versionId', value);
+}
+
+export const OSS_HEADERS: readonly FeatureRule[] = [
+  // Signing: consumed by V1/V4 verification.
+  implemented('x-oss-date', 'the signature time, checked'),
+  implemented('x-oss-content-sha256', 'V4 payload hash: a digest is checked against the body'),
+  informational('x-oss-security-token', 'signed like any header; Tessera keys are long-lived and need no STS token'),
+  informational('x-oss-user-agent', "ali-oss's description of itself in browsers, where User-Agent cannot be set"),
+  // Object attributes, copies and writes.
+  implemented('x-oss-meta-*', 'user metadata, stored and returned'),
+  implemented('x-oss-copy-source', 'CopyObject and UploadPartCopy'),
+  implemented('x-oss-copy-source-range', 'UploadPartCopy of a byte range'),
+  implemented('x-oss-copy-source-if-match', 'copy preconditions on the source', { operations: COPIES }),
+  implemented('x-oss-copy-source-if-none-match', 'copy preconditions on the source', { operations: COPIES }),
+  implemented('x-oss-copy-source-if-modified-since', 'copy preconditions on the source', { operations: COPIES }),
+  implemented('x-oss-copy-source-if-unmodified-since', 'copy preconditions on the source', { operations: COPIES }),
+  // ali-oss's copy() repeats every header it is given under this prefix (meant for the if-* ones
+  // above); each is also sent as itself, and judged as that.
+  informational('x-oss-copy-source-*', "ali-oss copy()'s echo of the request's other headers", { operations: COPIES }),
+  implemented('x-oss-metadata-directive', 'COPY or REPLACE the source metadata', { operations: ['CopyObject'] }),
+  // On the operations that write an object; ali-oss's multipartUpload repeats its headers on every
+  // UploadPart, where it changes nothing (as on OSS).
+  implemented('x-oss-forbid-overwrite', 'FileAlreadyExists rather than replace an object (PutObject, CopyObject, Initiate and Complete)'),
+  implemented('x-oss-complete-all', 'Complete with every uploaded part', { operations: ['CompleteMultipartUpload'] }),
+  // Honoured for the values that describe what Tessera does anyway.
+  implemented('x-oss-object-acl', "every object is private to its bucket's owner: `default` (the bucket's, private) and `private`", {
+    values: ['default', 'private'],
+  }),
+  implemented('x-oss-acl', 'every bucket is private', { values: ['private'], operations: ['PutBucket'] }),
+  implemented('x-oss-storage-class', 'every object is stored as Standard', { values: ['Standard'] }),
+  implemented('x-oss-range-behavior', 'ranges are always read the standard way: an unsatisfiable one is 416', {
+    values: ['standard'],
+    operations: GET_OR_HEAD,
+  }),
+  // Harmless to ignore.
+  informational('x-oss-request-payer', 'acknowledges Requester Pays charges; nobody is charged here'),
+  informational('x-oss-tagging-directive', 'no object has tags (x-oss-tagging is refused), so Copy and Replace both give an untagged copy', {
+    values: ['Copy', 'Replace'],
+    operations: ['CopyObject'],
+  }),
+  // Refused until the functionality exists.
+  refused('x-oss-server-side-encryption', 'server-side encryption: objects would be stored in the clear'),
+  refused('x-oss-server-side-data-encryption', 'server-side encryption (SM4)'),
+  refused('x-oss-server-side-encryption-key-id', 'KMS keys'),
+  refused('x-oss-tagging', 'object tags'),
+  refused('x-oss-traffic-limit', 'bandwidth limits'),
+  refused('x-oss-callback', 'upload callbacks'),
+  refused('x-oss-callback-var', 'upload callbacks'),
+  refused('x-oss-resource-group-id', 'resource groups'),
+  // Conditional headers: GET and HEAD honour them. ali-oss's copy() sends a copy's conditions both
+  // as x-oss-copy-source-if-* (honoured) and plain: on a copy the plain ones repeat those.
+  ...['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'].map((name) =>
+    implemented(name, "read preconditions; on a copy, ali-oss's plain copy of x-oss-copy-source-" + name, {
+      operations: [...GET_OR_HEAD, ...COPIES],
+    }),
+  ),
+];
+
+const UPLOAD_ID_OPERATIONS = ['UploadPart', 'UploadPartCopy', 'ListParts', 'AbortMultipartUpload', 'CompleteMultipartUpload'];
+const LISTINGS = ['ListObjects', 'ListObjectsV2', 'ListMultipartUploads'];
+
+/** OSS sub-resources Tessera does not serve: refused whatever the method. */
+const UNSUPPORTED_SUBRESOURCES = [
+  'acl', 'cors', 'lifecycle', 'logging', 'website', 'referer', 'tagging', 'policy', 'encryption', 'versioning',
+  'versions', 'replication', 'inventory', 'worm', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
+  'requestPayment', 'transferAcceleration', 'x-oss-process', 'x-oss-traffic-limit', 'callback', 'callback-var', 'live',
+  'img', 'style', 'sequential', 'position', 'comp', 'metaQuery', 'resourceGroup', 'x-oss-async-process',
+];
+
+export const OSS_QUERY: readonly FeatureRule[] = [
+  // Presigned URLs: consumed by signature verification.
+  ...['OSSAccessKeyId', 'Expires', 'Signature'].map((name) => implemented(name, 'V1 presigned-URL authentication, checked')),
+  ...['x-oss-signature-version', 'x-oss-credential', 'x-oss-date', 'x-oss-expires', 'x-oss-signature', 'x-oss-additional-headers'].map(
+    (name) => implemented(name, 'V4 presigned-URL authentication, checked'),
+  ),
+  informational('security-token', 'signed like any parameter; Tessera keys are long-lived and need no STS token'),
+  informational('x-oss-security-token', 'signed like any parameter; Tessera keys are long-lived and need no STS token'),
+  // Operations picked by a sub-resource.
+  implemented('uploads', 'InitiateMultipartUpload, ListMultipartUploads', { operations: ['InitiateMultipartUpload', 'ListMultipartUploads'] }),
+  implemented('uploadId', 'the multipart upload addressed', { operations: UPLOAD_ID_OPERATIONS }),
+  implemented('partNumber', 'UploadPart, UploadPartCopy', { operations: ['UploadPart', 'UploadPartCopy'] }),
+  implemented('delete', 'DeleteMultipleObjects', { operations: ['DeleteMultipleObjects'] }),
+  implemented('location', 'GetBucketLocation', { operations: ['GetBucketLocation'] }),
+  implemented('bucketInfo', 'GetBucketInfo', { operations: ['GetBucketInfo'] }),
+  implemented('objectMeta', 'GetObjectMeta (a HEAD)', { operations: ['HeadObject'] }),
+  implemented('versionId', 'buckets are unversioned: `null` is the one version, any other id is InvalidArgument', {
+    operations: [...GET_OR_HEAD, 'DeleteObject'],
+    check: nullVersionOnly,
+  }),
+  // Listings.
+  implemented('list-type', 'ListObjectsV2', { operations: ['ListObjectsV2'], values: ['2'] }),
+  implemented('prefix', 'listing filter', { operations: ['ListBuckets', ...LISTINGS] }),
+  implemented('delimiter', 'listing roll-up', { operations: LISTINGS }),
+  implemented('encoding-type', 'url-encoded keys', {
+    operations: [...LISTINGS, 'ListParts', 'DeleteMultipleObjects', 'InitiateMultipartUpload', 'CompleteMultipartUpload'],
+  }),
+  implemented('max-keys', 'listing page size', { operations: ['ListBuckets', 'ListObjects', 'ListObjectsV2'] }),
+  implemented('marker', 'paging (ListMultipartUploads: for a missing key-marker)', { operations: ['ListBuckets', 'ListObjects', 'ListMultipartUploads'] }),
+  implemented('continuation-token', 'ListObjectsV2 paging', { operations: ['ListObjectsV2'] }),
+  implemented('start-after', 'ListObjectsV2 paging', { operations: ['ListObjectsV2'] }),
+  implemented('fetch-owner', 'ListObjectsV2 owners', { operations: ['ListObjectsV2'] }),
+  implemented('key-marker', 'ListMultipartUploads paging', { operations: ['ListMultipartUploads'] }),
+  implemented('upload-id-marker', 'ListMultipartUploads paging', { operations: ['ListMultipartUploads'] }),
+  implemented('max-uploads', 'ListMultipartUploads page size', { operations: ['ListMultipartUploads'] }),
+  implemented('max-parts', 'ListParts page size', { operations: ['ListParts'] }),
+  implemented('part-number-marker', 'ListParts paging', { operations: ['ListParts'] }),
+  ...['response-content-type', 'response-content-language', 'response-expires', 'response-cache-control', 'response-content-disposition', 'response-content-encoding'].map(
+    (name) => implemented(name, 'response-* overrides of a GET or HEAD answer', { operations: GET_OR_HEAD }),
+  ),
+  ...UNSUPPORTED_SUBRESOURCES.map((name) => refused(name, 'sub-resources and parameters of features Tessera does not have')),
+];
+
+export const OSS_FEATURES: FeatureTable = {
+  headerPrefixes: ['x-oss-'],
+  headers: OSS_HEADERS,
+  query: OSS_QUERY,
+};

@@ -1,0 +1,208 @@
+import { errors, type ServiceError } from '../../core/errors.js';
+import type { RequestContext } from '../../server/dialect.js';
+import type { FeatureRule, FeatureTable } from '../common/request-features.js';
+import type { S3Call } from './call.js';
+import { CHECKSUM_ALGORITHMS, checksumHeaderName } from './checksums.js';
+import { parseCopySource } from './objects.js';
+import { header } from './request.js';
+
+/*
+ * Every x-amz-* header, conditional header and query parameter the S3 dialect receives, by what
+ * Tessera does with it (AWS S3 API reference, operation by operation, for the operations routed).
+ * An x-amz-* header or a query parameter no rule names is refused.
+ */
+
+const GET_OR_HEAD = ['GetObject', 'HeadObject'];
+/** Every operation on a bucket or its objects: where x-amz-expected-bucket-owner applies. */
+const BUCKET_OPERATIONS = [
+  'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
+  'GetBucketLocation', 'GetBucketVersioning', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject',
+  'ListParts', 'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload',
+];
+const COPIES = ['CopyObject', 'UploadPartCopy'];
+/** A client's request to write only where no object has the key yet (`If-None-Match: *`). */
+const CONDITIONAL_WRITES = ['PutObject', 'CompleteMultipartUpload'];
+
+const implemented = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'implemented', why, ...more });
+const informational = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'informational', why, ...more });
+const refused = (name: string, why: string): FeatureRule => ({ name, verdict: 'refused', why });
+
+/** `versionId`: buckets are unversioned, so `null` names the one version; any other id is malformed. */
+function nullVersionOnly(value: string): ServiceError | undefined {
+  return value === 'null' ? undefined : errors.invalidArgument('Invalid version id specified', 'versionId', value);
+}
+
+export const S3_HEADERS: readonly FeatureRule[] = [
+  // Signing and framing: consumed by SigV4 verification and the body decoder.
+  implemented('x-amz-date', 'the signature time, checked by SigV4'),
+  implemented('x-amz-content-sha256', 'the payload hash: checked against the body, or names its aws-chunked framing'),
+  implemented('x-amz-decoded-content-length', 'the size of an aws-chunked body once decoded, checked'),
+  implemented('x-amz-trailer', 'names the trailing checksum of an aws-chunked body, checked'),
+  informational('x-amz-security-token', 'signed like any header; Tessera keys are long-lived and need no session token'),
+  // Checksums: verified, stored and returned by the flexible-checksum support.
+  implemented('x-amz-checksum-*', 'flexible checksums: x-amz-checksum-<algorithm>, -algorithm, -type and -mode'),
+  implemented('x-amz-sdk-checksum-algorithm', 'names the algorithm of the checksum header or trailer sent with it'),
+  // Object attributes and copies.
+  implemented('x-amz-meta-*', 'user metadata, stored and returned'),
+  implemented('x-amz-copy-source', 'CopyObject and UploadPartCopy'),
+  implemented('x-amz-copy-source-range', 'UploadPartCopy of a byte range'),
+  implemented('x-amz-copy-source-if-match', 'copy preconditions on the source', { operations: COPIES }),
+  implemented('x-amz-copy-source-if-none-match', 'copy preconditions on the source', { operations: COPIES }),
+  implemented('x-amz-copy-source-if-modified-since', 'copy preconditions on the source', { operations: COPIES }),
+  implemented('x-amz-copy-source-if-unmodified-since', 'copy preconditions on the source', { operations: COPIES }),
+  implemented('x-amz-metadata-directive', 'COPY or REPLACE the source metadata', { operations: ['CopyObject'] }),
+  implemented('x-amz-expected-bucket-owner', 'compared with the bucket owner: AccessDenied on a mismatch', { operations: BUCKET_OPERATIONS }),
+  implemented('x-amz-source-expected-bucket-owner', "compared with the copy source's bucket owner: AccessDenied on a mismatch", {
+    operations: COPIES,
+  }),
+  // Honoured for the values that describe what Tessera does anyway.
+  implemented('x-amz-acl', 'every bucket and object is private to its bucket owner, so only the canned ACLs that say so are honoured', {
+    values: ['private', 'bucket-owner-full-control'],
+  }),
+  implemented('x-amz-storage-class', 'every object is stored as STANDARD', { values: ['STANDARD'] }),
+  implemented('x-amz-object-ownership', 'with no ACLs, the bucket owner owns every object (BucketOwnerEnforced)', {
+    values: ['BucketOwnerEnforced'],
+    operations: ['CreateBucket'],
+  }),
+  implemented('x-amz-bucket-object-lock-enabled', 'buckets have no Object Lock; `false` asks for none', {
+    values: ['false'],
+    operations: ['CreateBucket'],
+  }),
+  // Harmless to ignore.
+  informational('x-amz-user-agent', "the SDK's own description of itself"),
+  informational('x-amz-request-payer', 'acknowledges Requester Pays charges; nobody is charged here'),
+  informational('x-amz-mfa', 'MFA Delete guards versioned buckets; there are none, and the delete is allowed without it'),
+  informational('x-amz-bypass-governance-retention', 'there is no Object Lock retention to bypass'),
+  informational('x-amz-optional-object-attributes', 'asks for RestoreStatus, which only archived objects have; none is archived', {
+    operations: ['ListObjectsV2', 'ListObjectVersions'],
+  }),
+  informational('x-amz-tagging-directive', 'no object has tags (x-amz-tagging is refused), so COPY and REPLACE both give an untagged copy', {
+    values: ['COPY', 'REPLACE'],
+    operations: ['CopyObject'],
+  }),
+  // Refused until the functionality exists.
+  refused('x-amz-server-side-encryption', 'server-side encryption: objects would be stored in the clear'),
+  refused('x-amz-server-side-encryption-*', 'SSE-C and SSE-KMS keys, context and bucket keys'),
+  refused('x-amz-copy-source-server-side-encryption-*', 'an SSE-C encrypted copy source'),
+  refused('x-amz-tagging', 'object tags'),
+  refused('x-amz-grant-*', 'ACL grants'),
+  refused('x-amz-website-redirect-location', 'website redirects'),
+  refused('x-amz-object-lock-*', 'Object Lock retention and legal holds'),
+  refused('x-amz-write-offset-bytes', 'appends (directory buckets)'),
+  refused('x-amz-mp-object-size', 'the declared size of a completed multipart object'),
+  refused('x-amz-if-match-initiated-time', 'conditional aborts (directory buckets)'),
+  refused('x-amz-if-match-last-modified-time', 'conditional deletes (directory buckets)'),
+  refused('x-amz-if-match-size', 'conditional deletes (directory buckets)'),
+  // Conditional headers: reads honour all four; a write honours only If-None-Match: *.
+  implemented('if-match', 'read preconditions (conditional writes on an ETag are not implemented)', { operations: GET_OR_HEAD }),
+  implemented('if-unmodified-since', 'read preconditions', { operations: GET_OR_HEAD }),
+  implemented('if-modified-since', 'read preconditions', { operations: GET_OR_HEAD }),
+  implemented('if-none-match', 'read preconditions; on PutObject and CompleteMultipartUpload `*`: write only if the key is free', {
+    operations: [...GET_OR_HEAD, ...CONDITIONAL_WRITES],
+    check: (value, operation) => (CONDITIONAL_WRITES.includes(operation) && value.trim() !== '*' ? 'refused' : undefined),
+  }),
+];
+
+const LIST_OBJECTS = ['ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMultipartUploads'];
+const LIST_WITH_PREFIX = [...LIST_OBJECTS, 'ListBuckets'];
+const UPLOAD_ID_OPERATIONS = ['UploadPart', 'UploadPartCopy', 'ListParts', 'AbortMultipartUpload', 'CompleteMultipartUpload'];
+const RESPONSE_OVERRIDE = 'response-* overrides of a GET or HEAD answer';
+
+/** Sub-resources S3 has and Tessera does not: refused whatever the method. */
+const UNSUPPORTED_SUBRESOURCES = [
+  'acl', 'policy', 'cors', 'lifecycle', 'tagging', 'website', 'logging', 'notification', 'replication', 'encryption',
+  'object-lock', 'ownershipControls', 'publicAccessBlock', 'requestPayment', 'accelerate', 'analytics', 'inventory',
+  'metrics', 'intelligent-tiering', 'retention', 'legal-hold', 'attributes', 'torrent', 'restore', 'select', 'select-type',
+  'policyStatus', 'metadataTable', 'metadataConfiguration', 'session', 'renameObject',
+];
+
+/** Checksum values (and the SDK's name for them) as a presigner puts them in a URL: not taken as headers. */
+const PRESIGNED_CHECKSUMS = [...CHECKSUM_ALGORITHMS.map(checksumHeaderName), 'x-amz-sdk-checksum-algorithm'];
+
+export const S3_QUERY: readonly FeatureRule[] = [
+  // Presigned URLs: consumed by SigV4 verification (names compared without case).
+  ...['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature', 'x-amz-content-sha256'].map(
+    (name) => implemented(name, 'presigned-URL authentication, checked by SigV4'),
+  ),
+  informational('x-amz-security-token', 'signed like any parameter; Tessera keys are long-lived and need no session token'),
+  // A presigner bakes the checksum of the body it had (usually none) into the URL; the S3 user guide
+  // long said presigned uploads do not support these algorithms, and verifying the empty body's
+  // CRC would refuse every such upload. Content-MD5 checks a presigned upload.
+  ...PRESIGNED_CHECKSUMS.map((name) => informational(name, 'a checksum a presigner computed without the body; presigned uploads are checked with Content-MD5')),
+  informational('x-id', "the AWS SDK's name for the operation, which the method and path already give"),
+  // Operations picked by a sub-resource.
+  implemented('uploads', 'CreateMultipartUpload, ListMultipartUploads', { operations: ['CreateMultipartUpload', 'ListMultipartUploads'] }),
+  implemented('uploadId', 'the multipart upload addressed', { operations: UPLOAD_ID_OPERATIONS }),
+  implemented('partNumber', 'UploadPart, UploadPartCopy; GET or HEAD of one part', { operations: ['UploadPart', 'UploadPartCopy', ...GET_OR_HEAD] }),
+  implemented('delete', 'DeleteObjects', { operations: ['DeleteObjects'] }),
+  implemented('location', 'GetBucketLocation', { operations: ['GetBucketLocation'] }),
+  implemented('versioning', 'GetBucketVersioning (always unversioned); setting it is refused', { operations: ['GetBucketVersioning'] }),
+  implemented('versions', 'ListObjectVersions: every object is its one null version', { operations: ['ListObjectVersions'] }),
+  implemented('versionId', 'buckets are unversioned: `null` is the one version, any other id is InvalidArgument', {
+    operations: [...GET_OR_HEAD, 'DeleteObject'],
+    check: nullVersionOnly,
+  }),
+  // Listings.
+  implemented('list-type', 'ListObjectsV2', { operations: ['ListObjectsV2'], values: ['2'] }),
+  implemented('prefix', 'listing filter', { operations: LIST_WITH_PREFIX }),
+  implemented('delimiter', 'listing roll-up', { operations: LIST_OBJECTS }),
+  implemented('encoding-type', 'url-encoded keys in listings', { operations: [...LIST_OBJECTS, 'ListParts'] }),
+  implemented('max-keys', 'listing page size', { operations: ['ListObjects', 'ListObjectsV2', 'ListObjectVersions'] }),
+  implemented('marker', 'ListObjects paging', { operations: ['ListObjects'] }),
+  implemented('continuation-token', 'ListObjectsV2 and ListBuckets paging', { operations: ['ListObjectsV2', 'ListBuckets'] }),
+  implemented('start-after', 'ListObjectsV2 paging', { operations: ['ListObjectsV2'] }),
+  implemented('fetch-owner', 'ListObjectsV2 owners', { operations: ['ListObjectsV2'] }),
+  implemented('key-marker', 'paging by key', { operations: ['ListMultipartUploads', 'ListObjectVersions'] }),
+  implemented('version-id-marker', 'paging by version (every version is null)', { operations: ['ListObjectVersions'] }),
+  implemented('upload-id-marker', 'ListMultipartUploads paging', { operations: ['ListMultipartUploads'] }),
+  implemented('max-uploads', 'ListMultipartUploads page size', { operations: ['ListMultipartUploads'] }),
+  implemented('max-parts', 'ListParts page size', { operations: ['ListParts'] }),
+  implemented('part-number-marker', 'ListParts paging', { operations: ['ListParts'] }),
+  ...['response-content-type', 'response-content-language', 'response-expires', 'response-cache-control', 'response-content-disposition', 'response-content-encoding'].map(
+    (name) => implemented(name, RESPONSE_OVERRIDE, { operations: GET_OR_HEAD }),
+  ),
+  implemented('max-buckets', 'ListBuckets paging', { operations: ['ListBuckets'] }),
+  implemented('bucket-region', 'ListBuckets region filter (one region holds every bucket)', { operations: ['ListBuckets'] }),
+  ...UNSUPPORTED_SUBRESOURCES.map((name) => refused(name, 'sub-resources of features Tessera does not have')),
+];
+
+export const S3_FEATURES: FeatureTable = {
+  headerPrefixes: ['x-amz-'],
+  headers: S3_HEADERS,
+  query: S3_QUERY,
+  queryAsHeader: (name) => name.toLowerCase().startsWith('x-amz-'),
+};
+
+/** Query parameters named x-amz-* that are not headers: presigning and presigned checksums. */
+const HOIST_EXEMPT = new Set(S3_QUERY.filter((rule) => rule.name.startsWith('x-amz-')).map((rule) => rule.name));
+
+/**
+ * S3 takes a presigned URL's `x-amz-*` query parameters (SDKs hoist headers there) as the headers
+ * they name, so what they ask for is honoured or refused like a header: `x-amz-meta-*` is stored,
+ * `x-amz-server-side-encryption` refused. Presigning parameters and presigned checksums stay put.
+ * Runs after the signature check, which covers the query as sent.
+ */
+export function hoistQueryHeaders(ctx: RequestContext): void {
+  for (const [name, value] of ctx.query) {
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('x-amz-') || HOIST_EXEMPT.has(lower)) continue;
+    if (ctx.req.headers[lower] === undefined) ctx.req.headers[lower] = value;
+  }
+}
+
+function expectOwner(call: S3Call, bucket: string, expected: string): void {
+  if (call.storage.headBucket(call.actor, bucket).owner !== expected.trim()) throw errors.accessDenied();
+}
+
+/** `x-amz-expected-bucket-owner` and `x-amz-source-expected-bucket-owner`: AccessDenied unless the owner is the one named. */
+export function checkExpectedOwners(call: S3Call): void {
+  const { headers } = call.ctx.req;
+  const expected = header(headers, 'x-amz-expected-bucket-owner');
+  if (expected !== undefined && call.bucket !== '') expectOwner(call, call.bucket, expected);
+  const expectedSource = header(headers, 'x-amz-source-expected-bucket-owner');
+  const copySource = header(headers, 'x-amz-copy-source');
+  if (expectedSource !== undefined && copySource !== undefined) {
+    expectOwner(call, parseCopySource(copySource).bucket, expectedSource);
+  }
+}
+

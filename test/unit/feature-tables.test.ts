@@ -1,0 +1,75 @@
+/**
+ * The S3 and OSS feature tables (what each dialect implements, ignores as harmless, or refuses)
+ * are well formed, and the README's lists of refused headers and sub-resources are exactly what
+ * the tables refuse: the documentation cannot drift from the code.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { refusalList, ruleFor, type FeatureRule } from '../../src/dialects/common/request-features.js';
+import { OSS_HEADERS, OSS_QUERY } from '../../src/dialects/oss/features.js';
+import { S3_HEADERS, S3_QUERY } from '../../src/dialects/s3/features.js';
+import { REPO_ROOT } from '../helpers/server.js';
+
+const S3_OPERATIONS = [
+  'ListBuckets', 'CreateBucket', 'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects',
+  'ListObjectsV2', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject', 'ListParts',
+  'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'ListObjectVersions',
+  'GetBucketLocation', 'GetBucketVersioning',
+];
+const OSS_OPERATIONS = [
+  'ListBuckets', 'PutBucket', 'HeadBucket', 'DeleteBucket', 'DeleteMultipleObjects', 'ListMultipartUploads', 'ListObjects',
+  'ListObjectsV2', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject', 'ListParts',
+  'DeleteObject', 'AbortMultipartUpload', 'InitiateMultipartUpload', 'CompleteMultipartUpload', 'GetBucketInfo', 'GetBucketLocation',
+];
+
+const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+
+function readmeBlock(name: string): string[] {
+  const match = new RegExp(`<!-- refused:${name} -->\\n([\\s\\S]*?)\\n<!-- /refused:${name} -->`).exec(readme);
+  assert.ok(match, `README.md has no refused:${name} block`);
+  return match[1]!.split('\n');
+}
+
+const tables: Array<[string, readonly FeatureRule[], string[], 'header' | 'query']> = [
+  ['s3-headers', S3_HEADERS, S3_OPERATIONS, 'header'],
+  ['s3-query', S3_QUERY, S3_OPERATIONS, 'query'],
+  ['oss-headers', OSS_HEADERS, OSS_OPERATIONS, 'header'],
+  ['oss-query', OSS_QUERY, OSS_OPERATIONS, 'query'],
+];
+
+describe('feature tables', () => {
+  for (const [name, rules, operations, kind] of tables) {
+    it(`${name}: the README lists exactly what the table refuses`, () => {
+      assert.deepEqual(readmeBlock(name), refusalList(rules), `README.md's refused:${name} block should read:\n${refusalList(rules).join('\n')}`);
+    });
+
+    it(`${name}: one rule a name, each with a reason, naming real operations`, () => {
+      const names = rules.map((rule) => rule.name);
+      assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), [], 'duplicate rules');
+      for (const rule of rules) {
+        assert.ok(rule.why.length > 0, `${rule.name} says why`);
+        if (kind === 'header') assert.equal(rule.name, rule.name.toLowerCase(), 'header rules are lower-case');
+        for (const operation of rule.operations ?? []) assert.ok(operations.includes(operation), `${rule.name}: ${operation} is an operation`);
+        if (rule.verdict === 'refused') assert.equal(rule.values ?? rule.operations ?? rule.check, undefined, `${rule.name} is refused whatever the value`);
+      }
+    });
+  }
+
+  it('encryption and tagging are refused in both dialects, whatever the operation', () => {
+    for (const name of ['x-amz-server-side-encryption', 'x-amz-server-side-encryption-customer-key', 'x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-tagging']) {
+      assert.equal(ruleFor(S3_HEADERS, name)?.verdict, 'refused', name);
+    }
+    for (const name of ['x-oss-server-side-encryption', 'x-oss-server-side-data-encryption', 'x-oss-tagging']) {
+      assert.equal(ruleFor(OSS_HEADERS, name)?.verdict, 'refused', name);
+    }
+  });
+
+  it('an exact rule wins over a prefix, and the longest prefix over a shorter one', () => {
+    assert.equal(ruleFor(S3_HEADERS, 'x-amz-copy-source-if-match')?.name, 'x-amz-copy-source-if-match');
+    assert.equal(ruleFor(S3_HEADERS, 'x-amz-copy-source-server-side-encryption-customer-key')?.name, 'x-amz-copy-source-server-side-encryption-*');
+    assert.equal(ruleFor(S3_HEADERS, 'x-amz-meta-anything')?.name, 'x-amz-meta-*');
+    assert.equal(ruleFor(S3_HEADERS, 'x-amz-not-a-header'), undefined);
+  });
+});
