@@ -4,8 +4,8 @@ import type { BucketInfo, ObjectInfo } from '../../core/types.js';
 import { asList, asText, parseXml, type XmlNode } from '../common/xml.js';
 import { decodeToken, encodeToken } from '../s3/buckets.js';
 import { encodingType, intParam, optionalParam } from '../s3/call.js';
-import { owner, sendEmpty, urlEncode } from '../s3/render.js';
-import { objectType, ossEtag, sendOssXml, STORAGE_CLASS } from './render.js';
+import { owner, sendEmpty } from '../s3/render.js';
+import { objectType, ossEtag, sendOssXml, STORAGE_CLASS, urlEncode } from './render.js';
 import { readCheckedBody, type OssCall } from './request.js';
 
 const MAX_DELETE_KEYS = 1000;
