@@ -12,6 +12,7 @@ import { useS3Server } from '../helpers/s3.js';
 import { BOTO3_AVAILABLE, runBoto3 } from '../helpers/boto3.js';
 import type { TestServer } from '../helpers/server.js';
 import { expectError } from '../helpers/assertions.js';
+import { signedRequest } from '../helpers/raw.js';
 
 const BUCKET = 'listing';
 const PAGE_KEYS = Array.from({ length: 2500 }, (_, i) => `page/${String(i).padStart(5, '0')}`);
@@ -248,6 +249,27 @@ out([[v1["IsTruncated"], len(v1.get("Contents", []))], [v2["IsTruncated"], len(v
       400,
       'InvalidArgument',
     );
+  });
+
+  it('an empty continuation-token is no token: the listing starts at start-after, or at the beginning (boto3 as s3-tests sends it)', async (t) => {
+    const raw = await signedRequest(server.url, 'GET', `/${BUCKET}?list-type=2&prefix=tree%2F&continuation-token=&start-after=tree%2Fb`);
+    assert.equal(raw.status, 200, raw.body);
+    assert.deepEqual(
+      [...raw.body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]),
+      TREE_KEYS.filter((k) => k.startsWith('tree/') && k > 'tree/b').sort(),
+    );
+    assert.match(raw.body, /<ContinuationToken><\/ContinuationToken>/, 'the empty token is echoed');
+
+    if (!BOTO3_AVAILABLE) return t.skip('python3 with boto3 is not installed');
+    const viaBoto3 = await runBoto3(
+      server,
+      `
+r = s3.list_objects_v2(Bucket=args["bucket"], Prefix="tree/", ContinuationToken="")
+out({"token": r.get("ContinuationToken"), "truncated": r["IsTruncated"], "keys": [o["Key"] for o in r.get("Contents", [])]})
+`,
+      { bucket: BUCKET },
+    );
+    assert.deepEqual(viaBoto3, { token: '', truncated: false, keys: TREE_KEYS.filter((k) => k.startsWith('tree/')).sort() });
   });
 
   it('encoding-type=url: awkward keys, prefixes and markers come back URL-encoded and decode to the exact keys', async () => {
