@@ -5,8 +5,8 @@ import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, type TestServer } from './server.js';
 export const BOTO3_AVAILABLE = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;
 
 /**
- * Puts `s3` (a path-style boto3 client for the server, one attempt per call) and `args`
- * (the JSON given) in scope, plus `out(value)` to hand a result back as JSON.
+ * Puts `s3` (a path-style boto3 client for the server that presigns with SigV4 too, one attempt
+ * per call) and `args` (the JSON given) in scope, plus `out(value)` to hand a result back as JSON.
  */
 const PRELUDE = `
 import json, sys
@@ -20,7 +20,7 @@ s3 = boto3.client(
     region_name="us-east-1",
     aws_access_key_id=access_key,
     aws_secret_access_key=secret_key,
-    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 1}),
 )
 args = json.loads(raw_args)
 

@@ -561,7 +561,8 @@ function verifyPresigned(
     });
   }
   const expiresAt = new Date(requestTime.getTime() + expiresSeconds * 1000);
-  if (now.getTime() > expiresAt.getTime()) {
+  // A URL valid for 0 seconds is expired at once, as S3 answers it (not a malformed query).
+  if (expiresSeconds === 0 || now.getTime() > expiresAt.getTime()) {
     throw new ServiceError('AccessDenied', 'Request has expired', 403, {
       'X-Amz-Expires': expiresText,
       Expires: expiresAt.toISOString(),
@@ -760,7 +761,6 @@ function parseExpires(text: string): number {
   if (!/^-?\d+$/.test(text)) throw queryParametersError('X-Amz-Expires should be a number');
   const seconds = Number(text);
   if (seconds < 0) throw queryParametersError('X-Amz-Expires must be non-negative');
-  if (seconds < 1) throw queryParametersError('X-Amz-Expires must be at least 1 second');
   if (seconds > MAX_PRESIGN_EXPIRES_SECONDS) {
     throw queryParametersError(`X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGN_EXPIRES_SECONDS}`);
   }
