@@ -3,6 +3,7 @@ import { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
 import { actorOf, type UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
+import { preflightRefusal } from '../common/cors.js';
 import { routeRest, type RouteTable } from '../common/routing.js';
 import { header } from '../s3/request.js';
 import * as buckets from './buckets.js';
@@ -72,18 +73,27 @@ export class OssDialect implements Dialect {
     private readonly settings: OssSettings,
   ) {}
 
-  /** An OSS Authorization header, an OSS presigned query, or any `x-oss-*` header. */
+  /** An OSS Authorization header, an OSS presigned query, any `x-oss-*` header, or a preflight naming one. */
   matches(req: IncomingMessage, _rawPath: string, query: URLSearchParams): boolean {
     const authorization = header(req.headers, 'authorization') ?? '';
     if (/^(OSS|OSS4-HMAC-SHA256)\s/.test(authorization)) return true;
     if (OSS_QUERY_SIGNATURE.some((name) => query.has(name))) return true;
+    // A browser's preflight carries no x-oss-* header, only the names of those it will send.
+    if (/(^|,)\s*x-oss-/i.test(header(req.headers, 'access-control-request-headers') ?? '')) return true;
     return Object.keys(req.headers).some((name) => name.startsWith('x-oss-'));
   }
 
   async handle(ctx: RequestContext): Promise<void> {
     ctx.res.setHeader('x-oss-request-id', ctx.requestId);
     const { host } = ctx.req.headers;
-    const { user, target } = await authenticate(ctx, this.users, resolveTargets(host, ctx.rawPath, this.settings.domain));
+    const candidates = resolveTargets(host, ctx.rawPath, this.settings.domain);
+    if (ctx.req.method === 'OPTIONS') {
+      ctx.log.operation = 'PreflightRequest';
+      const refusal = preflightRefusal(ctx.req.headers, candidates[candidates.length - 1]?.bucket);
+      // OSS's error document names no Method or ResourceType.
+      throw new ServiceError(refusal.code, refusal.message, refusal.status);
+    }
+    const { user, target } = await authenticate(ctx, this.users, candidates);
     ctx.log.user = user.id;
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;
