@@ -108,12 +108,15 @@ function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
-/** `encoding-type=url` answers: decode the fields that were encoded. */
+/**
+ * `encoding-type=url` answers: decode the fields that were encoded. Form decoding: S3 sends a
+ * space as `+` (and a `+` as %2B); OSS escapes both, so `+` never reaches us from it.
+ */
 function decoder(document: XmlNode): (value: string) => string {
   if (text(document.EncodingType)?.toLowerCase() !== 'url') return (value) => value;
   return (value) => {
     try {
-      return decodeURIComponent(value);
+      return decodeURIComponent(value.replace(/\+/g, ' '));
     } catch {
       return value;
     }

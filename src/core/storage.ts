@@ -280,6 +280,8 @@ export class Storage {
 
   listObjects(actor: Actor, bucket: string, query: ListObjectsQuery): Omit<ListObjectsPage, 'objects'> & { objects: StoredObject[] } {
     this.requireBucket(actor, bucket);
+    // A page of none is empty and, as S3 answers it, not truncated.
+    if (query.maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false };
     const page = listByPrefix<StoredObject>({
       prefix: query.prefix ?? '',
       delimiter: query.delimiter,
@@ -471,7 +473,8 @@ export class Storage {
     this.requireBucket(actor, bucket);
     const upload = this.requireOpenUpload(bucket, key, uploadId);
     const max = Math.min(Math.max(query.maxParts, 0), MAX_PAGE);
-    const rows = this.meta.listParts(uploadId, query.partNumberMarker ?? 0, max + 1);
+    // A page of none is empty and, as S3 answers it, not truncated.
+    const rows = max === 0 ? [] : this.meta.listParts(uploadId, query.partNumberMarker ?? 0, max + 1);
     const isTruncated = rows.length > max;
     const parts = rows.slice(0, max).map(({ blobId: _omit, ...part }) => part);
     return {
@@ -498,6 +501,8 @@ export class Storage {
     this.requireBucket(actor, bucket);
     const prefix = query.prefix ?? '';
     const max = Math.min(query.maxUploads, MAX_PAGE);
+    // A page of none is empty and, as S3 answers it, not truncated.
+    if (max <= 0) return { uploads: [], commonPrefixes: [], isTruncated: false };
     const keyMarker = query.keyMarker || undefined;
     const uploadIdMarker = keyMarker ? query.uploadIdMarker || undefined : undefined;
 

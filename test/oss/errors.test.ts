@@ -320,6 +320,15 @@ describe('OSS authentication', () => {
     }
   });
 
+  it("a browser's preflight for an OSS request (it names x-oss-* headers) gets OSS's answers: 400 without an Origin, else 403 AccessForbidden", async () => {
+    const asks = { 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type,x-oss-date,x-oss-content-sha256' };
+    const noOrigin = await rawRequest(server.url, { method: 'OPTIONS', path: `/${BUCKET}/object`, headers: asks });
+    assertOssError(noOrigin, 400, 'BadRequest', host);
+    const withOrigin = await rawRequest(server.url, { method: 'OPTIONS', path: `/${BUCKET}/object`, headers: { origin: 'https://app.example', ...asks } });
+    assertOssError(withOrigin, 403, 'AccessForbidden', host);
+    assert.equal(xmlValue(withOrigin.body, 'Message'), 'CORSResponse: CORS is not enabled for this bucket.');
+  });
+
   it('an unsigned request that speaks OSS (x-oss-* header) gets an OSS AccessDenied', async () => {
     const res = await rawRequest(`${server.url}/${BUCKET}/auth/v1.txt`, { headers: { 'x-oss-date': new Date().toUTCString() } });
     assertOssError(res, 403, 'AccessDenied', host);

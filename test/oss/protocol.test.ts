@@ -54,6 +54,16 @@ describe('OSS listing rules', () => {
     assert.equal((await send({ method: 'DELETE', key, query: [['uploadId', uploadId]] })).status, 204);
   });
 
+  it('ListObjectsV2: an empty continuation-token is no token', async () => {
+    for (const key of ['ct/a', 'ct/b', 'ct/c']) assert.equal((await send({ method: 'PUT', key, body: key })).status, 200);
+    const fromStart = await send({ query: [['list-type', '2'], ['prefix', 'ct/'], ['continuation-token', '']] });
+    assert.equal(fromStart.status, 200, fromStart.body);
+    assert.deepEqual(xmlValues(fromStart.body, 'Key'), ['ct/a', 'ct/b', 'ct/c']);
+    const afterA = await send({ query: [['list-type', '2'], ['prefix', 'ct/'], ['continuation-token', ''], ['start-after', 'ct/a']] });
+    assert.equal(afterA.status, 200, afterA.body);
+    assert.deepEqual(xmlValues(afterA.body, 'Key'), ['ct/b', 'ct/c']);
+  });
+
   it('GET ?uploads takes `marker` as the key-marker when key-marker is missing (ossutil v1 paging)', async () => {
     const ids = [await initiate('m/1'), await initiate('m/2'), await initiate('m/3')];
     const keys = async (query: Array<[string, string]>) =>

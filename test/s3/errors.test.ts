@@ -373,6 +373,36 @@ describe('S3 errors for malformed and hostile requests (raw HTTP)', () => {
       });
     }
 
+    /** An unsigned OPTIONS, as a browser sends a CORS preflight. */
+    async function preflight(path: string, headers: Record<string, string>): Promise<RawResponse> {
+      const res = await rawRequest(server.url, { method: 'OPTIONS', path, headers });
+      seen.push({ method: 'OPTIONS', path, status: res.status });
+      return res;
+    }
+
+    it('OPTIONS without an Origin is 400 BadRequest, on an object, a bucket and the root, signed or not', async () => {
+      for (const path of [`/${BUCKET}/source`, `/${BUCKET}`, '/']) {
+        const doc = assertS3Error(await preflight(path, { 'access-control-request-method': 'GET' }), 400, 'BadRequest');
+        assert.equal(doc.Message, 'Insufficient information. Origin request header needed.');
+      }
+      assertS3Error(await send(server, 'OPTIONS', `/${BUCKET}/source`), 400, 'BadRequest');
+    });
+
+    it('OPTIONS with an Origin is 403 AccessForbidden: no bucket has a CORS configuration', async () => {
+      const origin = { origin: 'https://app.example', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type' };
+      for (const path of [`/${BUCKET}/source`, `/${BUCKET}`]) {
+        const doc = assertS3Error(await preflight(path, origin), 403, 'AccessForbidden');
+        assert.equal(doc.Message, 'CORSResponse: CORS is not enabled for this bucket.');
+        assert.equal(doc.Method, 'PUT');
+        assert.equal(doc.ResourceType, 'BUCKET');
+      }
+      const root = assertS3Error(await preflight('/', { origin: 'https://app.example' }), 403, 'AccessForbidden');
+      assert.equal(root.Message, 'CORSResponse: Bucket not found');
+      assert.equal(root.Method, 'OPTIONS', 'no Access-Control-Request-Method: the preflight itself');
+      const badMethod = assertS3Error(await preflight(`/${BUCKET}/source`, { origin: 'https://app.example', 'access-control-request-method': 'put' }), 400, 'BadRequest');
+      assert.equal(badMethod.Message, 'Invalid Access-Control-Request-Method: put');
+    });
+
     it('PUT Object with neither Content-Length nor Transfer-Encoding is 411 MissingContentLength', async () => {
       const res = await socketRequest(server, 'PUT', `/${BUCKET}/no-length`, {});
       assert.equal(res.status, 411, `${res.head}\n\n${res.body}`);

@@ -9,7 +9,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { useS3Server } from '../helpers/s3.js';
+import { BOTO3_AVAILABLE, runBoto3 } from '../helpers/boto3.js';
+import type { TestServer } from '../helpers/server.js';
 import { expectError } from '../helpers/assertions.js';
+import { signedRequest } from '../helpers/raw.js';
 
 const BUCKET = 'listing';
 const PAGE_KEYS = Array.from({ length: 2500 }, (_, i) => `page/${String(i).padStart(5, '0')}`);
@@ -45,9 +48,11 @@ function assertNoDuplicates(keys: string[]): void {
 
 describe('S3 listing (AWS SDK)', () => {
   let s3: S3Client;
+  let server: TestServer;
 
   useS3Server({ bucket: BUCKET }, async (env) => {
     s3 = env.s3;
+    server = env.server;
     await inParallel([...PAGE_KEYS, ...TREE_KEYS, ...AWKWARD_KEYS], 16, (key) =>
       s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: key })),
     );
@@ -116,6 +121,33 @@ describe('S3 listing (AWS SDK)', () => {
     assert.equal(pages, 4);
     assertNoDuplicates(seen);
     assert.deepEqual(seen, PAGE_KEYS);
+  });
+
+  it('max-keys=0: an empty page that is not truncated (v1, v2, versions), as AWS answers and s3-tests asks through boto3', async (t) => {
+    const v2 = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, MaxKeys: 0 }));
+    assert.equal(v2.IsTruncated, false);
+    assert.equal(v2.KeyCount, 0);
+    assert.equal(v2.NextContinuationToken, undefined);
+    assert.deepEqual(v2.Contents ?? [], []);
+    const v1 = await s3.send(new ListObjectsCommand({ Bucket: BUCKET, Delimiter: '/', MaxKeys: 0 }));
+    assert.equal(v1.IsTruncated, false);
+    assert.equal(v1.NextMarker, undefined);
+    assert.deepEqual([...(v1.Contents ?? []), ...(v1.CommonPrefixes ?? [])], []);
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, MaxKeys: 0 }));
+    assert.equal(versions.IsTruncated, false);
+    assert.deepEqual(versions.Versions ?? [], []);
+
+    if (!BOTO3_AVAILABLE) return t.skip('python3 with boto3 is not installed');
+    const viaBoto3 = await runBoto3(
+      server,
+      `
+v1 = s3.list_objects(Bucket=args["bucket"], MaxKeys=0)
+v2 = s3.list_objects_v2(Bucket=args["bucket"], MaxKeys=0)
+out([[v1["IsTruncated"], len(v1.get("Contents", []))], [v2["IsTruncated"], len(v2.get("Contents", []))]])
+`,
+      { bucket: BUCKET },
+    );
+    assert.deepEqual(viaBoto3, [[false, 0], [false, 0]]);
   });
 
   it('prefix and delimiter: CommonPrefixes group the keys below each delimiter (v1 and v2)', async () => {
@@ -217,6 +249,27 @@ describe('S3 listing (AWS SDK)', () => {
       400,
       'InvalidArgument',
     );
+  });
+
+  it('an empty continuation-token is no token: the listing starts at start-after, or at the beginning (boto3 as s3-tests sends it)', async (t) => {
+    const raw = await signedRequest(server.url, 'GET', `/${BUCKET}?list-type=2&prefix=tree%2F&continuation-token=&start-after=tree%2Fb`);
+    assert.equal(raw.status, 200, raw.body);
+    assert.deepEqual(
+      [...raw.body.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]),
+      TREE_KEYS.filter((k) => k.startsWith('tree/') && k > 'tree/b').sort(),
+    );
+    assert.match(raw.body, /<ContinuationToken><\/ContinuationToken>/, 'the empty token is echoed');
+
+    if (!BOTO3_AVAILABLE) return t.skip('python3 with boto3 is not installed');
+    const viaBoto3 = await runBoto3(
+      server,
+      `
+r = s3.list_objects_v2(Bucket=args["bucket"], Prefix="tree/", ContinuationToken="")
+out({"token": r.get("ContinuationToken"), "truncated": r["IsTruncated"], "keys": [o["Key"] for o in r.get("Contents", [])]})
+`,
+      { bucket: BUCKET },
+    );
+    assert.deepEqual(viaBoto3, { token: '', truncated: false, keys: TREE_KEYS.filter((k) => k.startsWith('tree/')).sort() });
   });
 
   it('encoding-type=url: awkward keys, prefixes and markers come back URL-encoded and decode to the exact keys', async () => {

@@ -282,6 +282,29 @@ describe('S3 multipart uploads (AWS SDK)', () => {
     assert.deepEqual(groupedPages, [['a/', 'b/'], [cIds[0], cIds[1]], [cIds[2], order[6]!.id]]);
   });
 
+  it('max-uploads=0 and max-parts=0: an empty page that is not truncated, as AWS answers', async () => {
+    const bucket = 'zero-pages';
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const first = await create('same', bucket);
+    const second = await create('same', bucket);
+    await create('other', bucket);
+    await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'same', UploadId: first, PartNumber: 1, Body: 'one' }));
+
+    // With both markers on a key that has a later upload (this one used to crash), and without.
+    for (const markers of [{ KeyMarker: 'same', UploadIdMarker: first < second ? first : second }, {}]) {
+      const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, MaxUploads: 0, ...markers }));
+      assert.equal(uploads.IsTruncated, false, JSON.stringify(markers));
+      assert.deepEqual(uploads.Uploads ?? [], []);
+      assert.deepEqual(uploads.CommonPrefixes ?? [], []);
+      assert.equal(uploads.MaxUploads, 0);
+    }
+
+    const parts = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'same', UploadId: first, MaxParts: 0 }));
+    assert.equal(parts.IsTruncated, false);
+    assert.deepEqual(parts.Parts ?? [], []);
+    assert.equal(parts.MaxParts, 0);
+  });
+
   it('AbortMultipartUpload ends the upload: ListParts, UploadPart and Complete answer NoSuchUpload', async () => {
     const key = 'abort/me';
     const uploadId = await create(key);

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { useS3Server } from '../helpers/s3.js';
+import { BOTO3_AVAILABLE, runBoto3 } from '../helpers/boto3.js';
 import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, type TestServer } from '../helpers/server.js';
 
 const BUCKET = 'presigned';
@@ -43,7 +44,6 @@ const V4_HINT = 'aws configure set default.s3.signature_version s3v4';
 
 describe('S3 presigned URLs (AWS SDK presigner + fetch)', () => {
   let s3: S3Client;
-
   let server: TestServer;
 
   useS3Server({ bucket: BUCKET }, (env) => {
@@ -197,6 +197,29 @@ describe('S3 presigned URLs (AWS SDK presigner + fetch)', () => {
     assert.equal(put.status, 403);
     assert.equal(errorCode(await put.text()), 'AccessDenied');
     await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'expired-put' })), (err: Error) => err.name === 'NotFound');
+  });
+
+  it('X-Amz-Expires=0 is expired at once: 403 AccessDenied "Request has expired" (SDK presigner and boto3)', async (t) => {
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'never', Body: 'never served' }));
+    const urls = [await getSignedUrl(s3, new GetObjectCommand({ Bucket: BUCKET, Key: 'never' }), { expiresIn: 0 })];
+    if (BOTO3_AVAILABLE) {
+      urls.push(
+        (await runBoto3(
+          server,
+          'out(s3.generate_presigned_url(ClientMethod="get_object", Params={"Bucket": args["bucket"], "Key": "never"}, ExpiresIn=0, HttpMethod="GET"))',
+          { bucket: BUCKET },
+        )) as string,
+      );
+    }
+    for (const url of urls) {
+      assert.match(url, /X-Amz-Expires=0(&|$)/);
+      const got = await fetch(url);
+      const text = await got.text();
+      assert.equal(got.status, 403, text);
+      assert.equal(errorCode(text), 'AccessDenied');
+      assert.match(text, /<Message>Request has expired<\/Message>/);
+    }
+    if (!BOTO3_AVAILABLE) t.skip('python3 with boto3 is not installed: only the SDK presigner ran');
   });
 
   it('a tampered presigned URL is 403 SignatureDoesNotMatch', async () => {

@@ -551,9 +551,16 @@ describe('presigned URLs', () => {
     verifyRequest(req, lookup, new Date(now.getTime() - 14 * 60_000));
   });
 
-  it('X-Amz-Expires outside 1..604800 → AuthorizationQueryParametersError', () => {
+  it('X-Amz-Expires=0 is expired at once, even in the second it is dated', () => {
     const req = presigned(600);
-    for (const value of ['0', '604801', 'abc', '-5', '1.5']) {
+    const zero = { ...req, rawUrl: req.rawUrl.replace('X-Amz-Expires=600', 'X-Amz-Expires=0') };
+    const err = assertServiceError(() => verifyRequest(zero, lookup, now), 'AccessDenied', 403, 'Request has expired');
+    assert.equal(err.detail['X-Amz-Expires'], '0');
+  });
+
+  it('X-Amz-Expires outside 0..604800 → AuthorizationQueryParametersError', () => {
+    const req = presigned(600);
+    for (const value of ['604801', 'abc', '-5', '1.5']) {
       assertServiceError(
         () => verifyRequest({ ...req, rawUrl: req.rawUrl.replace('X-Amz-Expires=600', `X-Amz-Expires=${value}`) }, lookup, now),
         'AuthorizationQueryParametersError',

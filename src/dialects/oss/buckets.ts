@@ -4,8 +4,8 @@ import type { BucketInfo, ObjectInfo } from '../../core/types.js';
 import { asList, asText, asTrimmedText, parseXml, type XmlNode } from '../common/xml.js';
 import { decodeToken, encodeToken } from '../s3/buckets.js';
 import { encodingType, intParam, optionalParam } from '../s3/call.js';
-import { owner, sendEmpty, urlEncode } from '../s3/render.js';
-import { objectType, ossEtag, sendOssXml, STORAGE_CLASS } from './render.js';
+import { owner, sendEmpty } from '../s3/render.js';
+import { objectType, ossEtag, sendOssXml, STORAGE_CLASS, urlEncode } from './render.js';
 import { readCheckedBody, type OssCall } from './request.js';
 
 const MAX_DELETE_KEYS = 1000;
@@ -109,7 +109,8 @@ export function listObjects(call: OssCall, version: 1 | 2): void {
   const token = optionalParam(query, 'continuation-token');
   const startAfter = optionalParam(query, 'start-after');
   const marker = optionalParam(query, 'marker');
-  const after = version === 2 ? (token !== undefined ? decodeToken(token) : startAfter || undefined) : marker || undefined;
+  // An empty continuation-token is no token, as in S3.
+  const after = version === 2 ? (token ? decodeToken(token) : startAfter || undefined) : marker || undefined;
   const page = call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after, maxKeys });
   const withOwner = version === 1 || query.get('fetch-owner') === 'true';
   const ownerNode = withOwner ? userOwner(call, call.storage.headBucket(call.actor, call.bucket).owner) : undefined;

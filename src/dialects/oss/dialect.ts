@@ -4,6 +4,7 @@ import type { Storage } from '../../core/storage.js';
 import { actorOf, type UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
+import { preflightRefusal } from '../common/cors.js';
 import { routeRest, type RouteTable } from '../common/routing.js';
 import { header } from '../s3/request.js';
 import * as buckets from './buckets.js';
@@ -68,7 +69,7 @@ export class OssDialect implements Dialect {
   ) {}
 
   /**
-   * An OSS Authorization header, an OSS presigned query, or any `x-oss-*` header. A V1 presigned
+   * An OSS Authorization header, an OSS presigned query, any `x-oss-*` header, or a preflight naming one. A V1 presigned
    * query that lost its OSSAccessKeyId (`Expires` and `Signature` alone) is OSS's too, to be refused
    * in OSS's words: S3's V2 presigned query has the same two beside `AWSAccessKeyId`.
    */
@@ -77,13 +78,22 @@ export class OssDialect implements Dialect {
     if (/^(OSS|OSS4-HMAC-SHA256)\s/.test(authorization)) return true;
     if (OSS_QUERY_SIGNATURE.some((name) => query.has(name))) return true;
     if (query.has('Signature') && query.has('Expires') && !query.has('AWSAccessKeyId')) return true;
+    // A browser's preflight carries no x-oss-* header, only the names of those it will send.
+    if (/(^|,)\s*x-oss-/i.test(header(req.headers, 'access-control-request-headers') ?? '')) return true;
     return Object.keys(req.headers).some((name) => name.startsWith('x-oss-'));
   }
 
   async handle(ctx: RequestContext): Promise<void> {
     ctx.res.setHeader('x-oss-request-id', ctx.requestId);
     const { host } = ctx.req.headers;
-    const { user, target } = await authenticate(ctx, this.users, resolveTargets(host, ctx.rawPath, this.settings.domain));
+    const candidates = resolveTargets(host, ctx.rawPath, this.settings.domain);
+    if (ctx.req.method === 'OPTIONS') {
+      ctx.log.operation = 'PreflightRequest';
+      const refusal = preflightRefusal(ctx.req.headers, candidates[candidates.length - 1]?.bucket);
+      // OSS's error document names no Method or ResourceType.
+      throw new ServiceError(refusal.code, refusal.message, refusal.status);
+    }
+    const { user, target } = await authenticate(ctx, this.users, candidates);
     ctx.log.user = user.id;
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;

@@ -6,10 +6,10 @@ import { parseCompleteBody } from '../common/complete-body.js';
 import { parseCopySourceRange } from '../common/range.js';
 import { encodingType, intParam, optionalParam } from '../s3/call.js';
 import { parseCopySource } from '../s3/objects.js';
-import { sendEmpty, urlEncode } from '../s3/render.js';
+import { sendEmpty } from '../s3/render.js';
 import { header, objectAttributes } from '../s3/request.js';
 import { COPY_SOURCE, copySourceCheck, writeHeaders } from './objects.js';
-import { crcHeader, META_PREFIX, ossEtag, sendOssXml, STORAGE_CLASS } from './render.js';
+import { crcHeader, META_PREFIX, ossEtag, sendOssXml, STORAGE_CLASS, urlEncode } from './render.js';
 import { forbidOverwrite, readCheckedBody, uploadBody, type OssCall } from './request.js';
 
 /** OSS accepts parts down to 100 KB (all but the last), checked at Complete. */

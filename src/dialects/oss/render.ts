@@ -4,6 +4,7 @@ import type { ObjectInfo } from '../../core/types.js';
 import type { RequestContext } from '../../server/dialect.js';
 import { toXml, type XmlNode } from '../common/xml.js';
 import { objectHeaders } from '../s3/render.js';
+import { awsUriEncode } from '../s3/sigv4.js';
 
 export const META_PREFIX = 'x-oss-meta-';
 const CRC64_HEADER = 'x-oss-hash-crc64ecma';
@@ -15,6 +16,13 @@ export function sendOssXml(res: ServerResponse, status: number, root: string, bo
   res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
   res.end(xml);
 }
+
+/**
+ * `encoding-type=url` as OSS answers it, unlike S3: every byte but RFC 3986's unreserved ones
+ * escaped (`/` → %2F, space → %20, `+` → %2B), which oss2's `unquote` and Go's `QueryUnescape`
+ * both read back.
+ */
+export const urlEncode = awsUriEncode;
 
 /** OSS quotes its ETags in upper-case hex (the engine keeps them lower-case). */
 export function ossEtag(etag: string): string {

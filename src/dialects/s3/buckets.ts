@@ -96,7 +96,8 @@ export function listObjects(call: S3Call, version: 1 | 2): void {
   let after: string | undefined;
   const token = optionalParam(query, 'continuation-token');
   if (version === 2) {
-    if (token !== undefined) {
+    // An empty token is no token (S3 lists from start-after, or from the beginning).
+    if (token) {
       after = decodeToken(token);
     } else {
       after = optionalParam(query, 'start-after') || undefined;

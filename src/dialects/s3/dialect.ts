@@ -4,6 +4,7 @@ import type { Storage } from '../../core/storage.js';
 import { actorOf, type UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
+import { preflightRefusal } from '../common/cors.js';
 import { routeRest, type RouteTable } from '../common/routing.js';
 import * as buckets from './buckets.js';
 import type { S3Call, S3Settings } from './call.js';
@@ -71,6 +72,10 @@ export class S3Dialect implements Dialect {
     ctx.res.setHeader('x-amz-request-id', ctx.requestId);
     ctx.res.setHeader('x-amz-id-2', ctx.requestId);
     const target = resolveTarget(ctx.req.headers.host, ctx.rawPath, this.settings.domain);
+    if (ctx.req.method === 'OPTIONS') {
+      ctx.log.operation = 'PreflightRequest';
+      throw preflightRefusal(ctx.req.headers, target.bucket);
+    }
     const auth = authenticate(ctx, this.users);
     ctx.log.user = auth.user.id;
     hoistQueryHeaders(ctx);

@@ -88,7 +88,14 @@ export function objectHeaders(info: ObjectInfo, query: URLSearchParams, metaPref
   return headers;
 }
 
-/** `encoding-type=url`: every byte but RFC 3986 unreserved ones escaped (`/` → %2F, `+` → %2B, space → %20). */
+/**
+ * `encoding-type=url` as S3 answers it: form encoding of the UTF-8 bytes (Java's URLEncoder set:
+ * A-Z a-z 0-9 `.` `-` `*` `_` kept, a space as `+`), with `/` left as it is. Measured on AWS:
+ * `a b` → `a+b`, `a+b` → `a%2Bb`, `100%` → `100%25`, `한글/x` → `%ED%95%9C%EA%B8%80/x`; the SDKs
+ * read it back with form decoding (botocore's `unquote_plus`).
+ */
 export function urlEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  return encodeURIComponent(value).replace(/%20|%2F|[!'()~]/g, (match) =>
+    match === '%20' ? '+' : match === '%2F' ? '/' : '%' + match.charCodeAt(0).toString(16).toUpperCase(),
+  );
 }

@@ -226,8 +226,9 @@ export function objectAttributes(headers: IncomingHttpHeaders, metaPrefix: strin
     if (!name.startsWith(metaPrefix) || value === undefined) continue;
     const field = name.slice(metaPrefix.length);
     const text = Array.isArray(value) ? value.join(',') : value;
+    // Kept as received: one character per byte, written back as the same bytes; so counted too.
     userMeta[field] = text;
-    metaBytes += Buffer.byteLength(field) + Buffer.byteLength(text);
+    metaBytes += Buffer.byteLength(field, 'latin1') + Buffer.byteLength(text, 'latin1');
   }
   if (metaBytes > MAX_USER_METADATA_BYTES) {
     throw new ServiceError('MetadataTooLarge', `Your metadata headers exceed the maximum allowed metadata size (${MAX_USER_METADATA_BYTES} bytes).`, 400);

@@ -191,8 +191,12 @@ export function canonicalQueryString(query: QueryPairs): string {
     .join('&');
 }
 
+/**
+ * Trimall over bytes: only ASCII spaces and tabs are whitespace. A value is a byte string (see
+ * hashCanonicalRequest), where a 0xA0 byte, as in UTF-8 `à`, must not read as a no-break space.
+ */
 function canonicalHeaderValue(value: string): string {
-  return value.trim().replace(/\s+/g, ' ');
+  return value.replace(/^[ \t]+|[ \t]+$/g, '').replace(/[ \t]+/g, ' ');
 }
 
 /** Lower-cased name → values, merging names that differ only in case. */
@@ -222,6 +226,16 @@ export interface CanonicalRequestInput {
   headers: HeaderBag;
   signedHeaders: readonly string[];
   payloadHash: string;
+}
+
+/**
+ * SHA-256 (hex) of a canonical request over the bytes it stands for. Node reads and writes each
+ * header byte as one latin1 character, so header values are byte strings and the client signed
+ * exactly those bytes (boto3: the UTF-8 it sent; a Latin-1 byte as itself); path and query are
+ * ASCII by now. A character above U+00FF cannot have come off the wire; such text is hashed as UTF-8.
+ */
+export function hashCanonicalRequest(canonical: string): string {
+  return createHash('sha256').update(canonical, /[^\u0000-\u00ff]/.test(canonical) ? 'utf8' : 'latin1').digest('hex');
 }
 
 export function canonicalRequest(input: CanonicalRequestInput): string {
@@ -296,7 +310,7 @@ export function signRequestWithContext(input: SignRequestInput): SignedRequest {
     payloadHash: input.payloadHash,
   });
   const signingKey = deriveSigningKey(input.credentials.secretAccessKey, datetime.slice(0, 8), input.region, service);
-  const seedSignature = signature(signingKey, stringToSign(datetime, scope, sha256Hex(canonical)));
+  const seedSignature = signature(signingKey, stringToSign(datetime, scope, hashCanonicalRequest(canonical)));
   const authorization =
     `${SIGV4_ALGORITHM} Credential=${input.credentials.accessKeyId}/${scope}, ` +
     `SignedHeaders=${normalizeSignedHeaders(signedHeaders).join(';')}, Signature=${seedSignature}`;
@@ -351,7 +365,7 @@ export function presignUrl(input: PresignUrlInput): string {
     payloadHash: UNSIGNED_PAYLOAD,
   });
   const signingKey = deriveSigningKey(input.credentials.secretAccessKey, datetime.slice(0, 8), input.region, service);
-  const sig = signature(signingKey, stringToSign(datetime, scope, sha256Hex(canonical)));
+  const sig = signature(signingKey, stringToSign(datetime, scope, hashCanonicalRequest(canonical)));
   // The canonical query doubles as the wire query, so what we send is exactly what we signed.
   return `${input.url.protocol}//${input.url.host}${path}?${canonicalQueryString(query)}&X-Amz-Signature=${sig}`;
 }
@@ -561,7 +575,8 @@ function verifyPresigned(
     });
   }
   const expiresAt = new Date(requestTime.getTime() + expiresSeconds * 1000);
-  if (now.getTime() > expiresAt.getTime()) {
+  // A URL valid for 0 seconds is expired at once, as S3 answers it (not a malformed query).
+  if (expiresSeconds === 0 || now.getTime() > expiresAt.getTime()) {
     throw new ServiceError('AccessDenied', 'Request has expired', 403, {
       'X-Amz-Expires': expiresText,
       Expires: expiresAt.toISOString(),
@@ -620,7 +635,7 @@ function checkSignature(check: SignatureCheck): string {
       signedHeaders: check.signedHeaders,
       payloadHash: check.payloadHash,
     });
-    const toSign = stringToSign(check.datetime, check.credential.scope, sha256Hex(canonical));
+    const toSign = stringToSign(check.datetime, check.credential.scope, hashCanonicalRequest(canonical));
     const expected = signature(check.signingKey, toSign);
     if (signaturesEqual(expected, check.providedSignature)) return expected;
     firstAttempt ??= { canonical, toSign };
@@ -760,7 +775,6 @@ function parseExpires(text: string): number {
   if (!/^-?\d+$/.test(text)) throw queryParametersError('X-Amz-Expires should be a number');
   const seconds = Number(text);
   if (seconds < 0) throw queryParametersError('X-Amz-Expires must be non-negative');
-  if (seconds < 1) throw queryParametersError('X-Amz-Expires must be at least 1 second');
   if (seconds > MAX_PRESIGN_EXPIRES_SECONDS) {
     throw queryParametersError(`X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGN_EXPIRES_SECONDS}`);
   }
