@@ -79,7 +79,7 @@ export interface CompleteResult {
 }
 
 export interface ObjectRead {
-  info: ObjectInfo;
+  info: StoredObject;
   readonly segments: Segment[];
 }
 
