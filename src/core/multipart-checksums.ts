@@ -8,7 +8,7 @@
 import { REFLECTED_POLYNOMIALS } from './checksums.js';
 import { CrcCombiner, type Crc64Halves } from './crc-combine.js';
 import { runningChecksum } from './digests.js';
-import { ServiceError } from './errors.js';
+import { ServiceError, errors } from './errors.js';
 import { normalizeEtag } from './etag.js';
 import type { PartColumns } from './meta-store.js';
 import type { Checksum, ChecksumAlgorithm, ChecksumSpec, ChecksumType, CompletedPart, ObjectChecksum } from './types.js';
@@ -152,12 +152,7 @@ function checkListedParts(
 }
 
 function invalidPart(uploadId: string, part: CompletedPart): ServiceError {
-  return new ServiceError(
-    'InvalidPart',
-    "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.",
-    400,
-    { UploadId: uploadId, PartNumber: String(part.partNumber), ETag: normalizeEtag(part.etag) },
-  );
+  return errors.invalidPart(uploadId, part.partNumber, normalizeEtag(part.etag));
 }
 
 /** COMPOSITE / FULL_OBJECT, as S3 spells a checksum type. */

@@ -71,6 +71,7 @@ export interface CompleteResult {
   key: string;
   etag: string;
   size: number;
+  partsCount?: number;
   crc64?: string;
   /** The object's checksum, when its upload announced an algorithm. */
   checksum?: ObjectChecksum;
@@ -472,6 +473,7 @@ export class Storage {
             key,
             etag: upload.completed.etag,
             size: current?.size ?? 0,
+            partsCount: current?.partsCount,
             crc64: current?.crc64,
             checksum: current?.checksum,
             id: current?.id,
@@ -514,7 +516,7 @@ export class Storage {
       this.meta.markCompleted(uploadId, new Date(), fingerprint, etag);
       // Listed parts now are the object; unlisted ones go (and the replaced object's bytes may be freed).
       const discarded = this.meta.deleteParts(uploadId, unlisted);
-      return { result: { bucket, key, etag, size, crc64, checksum, id }, released: this.meta.unreferenced([...old, ...discarded]) };
+      return { result: { bucket, key, etag, size, partsCount: matched.length, crc64, checksum, id }, released: this.meta.unreferenced([...old, ...discarded]) };
     });
     await this.blobs.remove(outcome.released);
     return outcome.result;

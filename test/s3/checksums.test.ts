@@ -1,18 +1,26 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
   type ChecksumAlgorithm as SdkAlgorithm,
 } from '@aws-sdk/client-s3';
-import { useS3Server } from '../helpers/s3.js';
-import { assertS3Error } from '../helpers/assertions.js';
+import { Upload } from '@aws-sdk/lib-storage';
+import { s3Client, useS3Server } from '../helpers/s3.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { assertS3Error, expectError } from '../helpers/assertions.js';
 import { signedRequest } from '../helpers/raw.js';
-import { ALGORITHMS, checksumOf, type Algorithm } from '../helpers/checksums.js';
+import { ALGORITHMS, checksumOf, compositeOf, type Algorithm } from '../helpers/checksums.js';
 
 const BUCKET = 'sums';
 const upper = (algorithm: Algorithm) => algorithm.toUpperCase() as SdkAlgorithm;
@@ -154,5 +162,216 @@ describe('flexible checksums: single PUT, GET and HEAD', () => {
     const right = await put('right', { 'x-amz-checksum-crc32': 'y/Q5Jg==', 'x-amz-sdk-checksum-algorithm': 'crc32' });
     assert.equal(right.status, 200, right.body);
     assert.equal(right.headers['x-amz-checksum-crc32'], 'y/Q5Jg==');
+  });
+});
+
+/** The SDK's error for a failed call: its code (error name), status and, when given, S3's message exactly. */
+async function rejectsWith(promise: Promise<unknown>, code: string, message?: string | RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+    assert.equal(e.name, code, String(e.message));
+    assert.equal(e.$metadata?.httpStatusCode, 400);
+    if (typeof message === 'string') assert.equal(e.message, message);
+    else if (message) assert.match(e.message ?? '', message);
+    return true;
+  });
+}
+
+describe('flexible checksums: multipart uploads', () => {
+  let server: TestServer;
+  let s3: S3Client;
+  /** The same client but sending a checksum only when told to (requestChecksumCalculation WHEN_REQUIRED). */
+  let bare: S3Client;
+  let sent: () => Record<string, string>;
+  let sentBare: () => Record<string, string>;
+  const MiB = 1024 * 1024;
+
+  before(async () => {
+    // Parts of any size, so each case stays small; lib-storage still cuts 5 MiB parts.
+    server = await startServer({ config: { minPartSize: 1 } });
+    s3 = s3Client(server);
+    bare = s3Client(server, undefined, { requestChecksumCalculation: 'WHEN_REQUIRED' });
+    sent = recordRequests(s3);
+    sentBare = recordRequests(bare);
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  });
+  after(async () => {
+    s3?.destroy();
+    bare?.destroy();
+    await server?.cleanup();
+  });
+
+  const head = (key: string, extra: Partial<{ PartNumber: number }> = {}) =>
+    s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key, ChecksumMode: 'ENABLED', ...extra }));
+
+  it('lib-storage Upload at its defaults: a CRC32 COMPOSITE upload whose parts, object and part reads carry their checksums', async () => {
+    const data = randomBytes(5 * MiB + 4321);
+    const parts = [data.subarray(0, 5 * MiB), data.subarray(5 * MiB)];
+    const done = await new Upload({ client: s3, params: { Bucket: BUCKET, Key: 'lib-default', Body: data }, partSize: 5 * MiB }).done();
+    const composite = compositeOf('crc32', parts);
+    assert.equal(done.ChecksumCRC32, composite);
+    assert.equal(done.ChecksumType, 'COMPOSITE');
+
+    // A composite checksum is not the body's: the SDK does not check it, the test compares it.
+    const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'lib-default' }));
+    assert.equal(got.ChecksumCRC32, composite);
+    assert.equal(got.ChecksumType, 'COMPOSITE');
+    assert.deepEqual(await bodyOf(got), data);
+    // A part read carries that part's checksum, which the SDK checks against the part's bytes.
+    const part = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'lib-default', PartNumber: 2, ChecksumMode: 'ENABLED' }));
+    assert.equal(part.ChecksumCRC32, checksumOf('crc32', parts[1]!));
+    assert.equal(part.ChecksumType, 'COMPOSITE');
+    assert.deepEqual(await bodyOf(part), parts[1]);
+  });
+
+  it('lib-storage Upload with CRC64NVME and with CRC32C FULL_OBJECT: the object gets the CRC of its whole content, checked by the SDK on GET', async () => {
+    for (const [algorithm, type] of [['crc64nvme', undefined], ['crc32c', 'FULL_OBJECT']] as const) {
+      const data = randomBytes(5 * MiB + 999);
+      const key = `lib-${algorithm}`;
+      const upload = new Upload({
+        client: s3,
+        params: { Bucket: BUCKET, Key: key, Body: data, ChecksumAlgorithm: upper(algorithm), ChecksumType: type },
+        partSize: 5 * MiB,
+      });
+      const done = await upload.done();
+      assert.equal(done[member(algorithm)], checksumOf(algorithm, data), algorithm);
+      assert.equal(done.ChecksumType, 'FULL_OBJECT');
+      const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      assert.equal(got[member(algorithm)], checksumOf(algorithm, data));
+      assert.deepEqual(await bodyOf(got), data);
+    }
+  });
+
+  const cases: Array<[Algorithm, 'COMPOSITE' | 'FULL_OBJECT' | undefined]> = [
+    ['crc32', undefined],
+    ['crc32', 'FULL_OBJECT'],
+    ['crc32c', 'COMPOSITE'],
+    ['crc32c', 'FULL_OBJECT'],
+    ['crc64nvme', undefined],
+    ['sha1', undefined],
+    ['sha256', 'COMPOSITE'],
+  ];
+  for (const [algorithm, type] of cases) {
+    const resolved = type ?? (algorithm === 'crc64nvme' ? 'FULL_OBJECT' : 'COMPOSITE');
+    it(`${algorithm} ${type ?? '(default type)'}: Create echoes it, parts (header and trailer) and ListParts carry theirs, Complete and reads the object's`, async () => {
+      const key = `mp-${algorithm}-${resolved}`;
+      const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key, ChecksumAlgorithm: upper(algorithm), ChecksumType: type }));
+      assert.equal(created.ChecksumAlgorithm, upper(algorithm));
+      assert.equal(created.ChecksumType, resolved);
+      const parts = [randomBytes(3000), randomBytes(3000), randomBytes(555)];
+      const listed = [];
+      for (const [i, part] of parts.entries()) {
+        // The middle part goes as a stream: an aws-chunked body with the checksum as a trailer.
+        const body = i === 1 ? Readable.from([part]) : part;
+        const out = await s3.send(
+          new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId, PartNumber: i + 1, Body: body, ContentLength: part.length, ChecksumAlgorithm: upper(algorithm) }),
+        );
+        if (i === 1) assert.equal(sent()['x-amz-trailer'], `x-amz-checksum-${algorithm}`);
+        assert.equal(out[member(algorithm)], checksumOf(algorithm, part), `part ${i + 1}`);
+        listed.push({ PartNumber: i + 1, ETag: out.ETag, [member(algorithm)]: out[member(algorithm)] });
+      }
+      const listing = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId }));
+      assert.equal(listing.ChecksumAlgorithm, upper(algorithm));
+      assert.equal(listing.ChecksumType, resolved);
+      assert.deepEqual(listing.Parts?.map((part) => part[member(algorithm)]), parts.map((part) => checksumOf(algorithm, part)));
+
+      const expected = resolved === 'COMPOSITE' ? compositeOf(algorithm, parts) : checksumOf(algorithm, Buffer.concat(parts));
+      const complete = await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: BUCKET,
+          Key: key,
+          UploadId: created.UploadId,
+          MultipartUpload: { Parts: listed },
+          ChecksumType: resolved,
+          [member(algorithm)]: expected,
+        }),
+      );
+      assert.equal(complete[member(algorithm)], expected);
+      assert.equal(complete.ChecksumType, resolved);
+      const object = await head(key);
+      assert.equal(object[member(algorithm)], expected);
+      assert.equal(object.ChecksumType, resolved);
+      // A part read: the part's checksum for a composite object; none for a part of a FULL_OBJECT one.
+      const part = await head(key, { PartNumber: 2 });
+      assert.equal(part[member(algorithm)], resolved === 'COMPOSITE' ? checksumOf(algorithm, parts[1]!) : undefined);
+      // At its defaults the SDK checks a FULL_OBJECT checksum against the body it reads.
+      const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      assert.deepEqual(await bodyOf(got), Buffer.concat(parts));
+    });
+  }
+
+  it('CreateMultipartUpload refuses types an algorithm cannot have, a type alone, and unknown names', async () => {
+    const create = (input: { ChecksumAlgorithm?: string; ChecksumType?: string }) =>
+      s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'refused', ...(input as object) }));
+    await rejectsWith(create({ ChecksumAlgorithm: 'SHA1', ChecksumType: 'FULL_OBJECT' }), 'InvalidRequest', 'The FULL_OBJECT checksum type cannot be used with the sha1 checksum algorithm.');
+    await rejectsWith(create({ ChecksumAlgorithm: 'SHA256', ChecksumType: 'FULL_OBJECT' }), 'InvalidRequest', 'The FULL_OBJECT checksum type cannot be used with the sha256 checksum algorithm.');
+    await rejectsWith(create({ ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'COMPOSITE' }), 'InvalidRequest', 'The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
+    await rejectsWith(create({ ChecksumType: 'COMPOSITE' }), 'InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+    await rejectsWith(create({ ChecksumAlgorithm: 'CRC32', ChecksumType: 'TEST' }), 'InvalidRequest', 'Value for x-amz-checksum-type header is invalid.');
+    await rejectsWith(create({ ChecksumAlgorithm: 'nope' }), 'InvalidRequest', /^Checksum algorithm provided is unsupported/);
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'refused' }));
+    assert.equal(uploads.Uploads?.length ?? 0, 0);
+  });
+
+  it('UploadPart without the announced checksum, or with another, is refused; FULL_OBJECT parts may leave it to the server', async () => {
+    const composite = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'strict', ChecksumAlgorithm: 'SHA256' }));
+    const part = randomBytes(100);
+    const upload = (client: S3Client, extra: object) =>
+      client.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'strict', UploadId: composite.UploadId, PartNumber: 1, Body: part, ...extra }));
+    await rejectsWith(upload(bare, {}), 'InvalidRequest', 'Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: null');
+    await rejectsWith(upload(s3, { ChecksumAlgorithm: 'CRC32' }), 'InvalidRequest', 'Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: crc32');
+    await rejectsWith(upload(s3, { ChecksumSHA256: checksumOf('sha256', randomBytes(100)) }), 'BadDigest', 'The SHA256 you specified did not match the calculated checksum.');
+    const listing = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'strict', UploadId: composite.UploadId }));
+    assert.equal(listing.Parts?.length ?? 0, 0, 'no refused part was stored');
+
+    const full = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'lenient', ChecksumAlgorithm: 'CRC32C', ChecksumType: 'FULL_OBJECT' }));
+    const out = await bare.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'lenient', UploadId: full.UploadId, PartNumber: 1, Body: part }));
+    assert.deepEqual(Object.keys(sentBare()).filter((name) => name.startsWith('x-amz-checksum') || name === 'x-amz-trailer'), []);
+    assert.equal(out.ChecksumCRC32C, checksumOf('crc32c', part), 'the server computed the part checksum');
+  });
+
+  it('Complete with a wrong, missing or malformed part checksum, a wrong object checksum or type fails and stores nothing; a retry answers the same checksum', async () => {
+    const key = 'complete-checks';
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key, ChecksumAlgorithm: 'CRC32C' }));
+    const parts = [randomBytes(2000), randomBytes(700)];
+    const listed = [];
+    for (const [i, part] of parts.entries()) {
+      const out = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId, PartNumber: i + 1, Body: part, ChecksumAlgorithm: 'CRC32C' }));
+      listed.push({ PartNumber: i + 1, ETag: out.ETag!, ChecksumCRC32C: out.ChecksumCRC32C });
+    }
+    const complete = (list: object[], extra: object = {}) =>
+      s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId, MultipartUpload: { Parts: list }, ...extra }));
+    const wrongPart = listed.map((part, i) => (i === 1 ? { ...part, ChecksumCRC32C: checksumOf('crc32c', parts[0]!) } : part));
+    await rejectsWith(complete(wrongPart), 'InvalidPart');
+    const missing = listed.map(({ ChecksumCRC32C: _omit, ...part }) => part);
+    await rejectsWith(complete(missing), 'InvalidRequest', 'The upload was created using a crc32c checksum. The complete request must include the checksum for each part. It was missing for part 1 in the request.');
+    const malformed = listed.map((part, i) => (i === 0 ? { ...part, ChecksumCRC32C: 'not base64!' } : part));
+    await rejectsWith(complete(malformed), 'InvalidArgument', 'Invalid Base64 or multiple checksums present in request');
+    const composite = compositeOf('crc32c', parts);
+    await rejectsWith(complete(listed, { ChecksumCRC32C: compositeOf('crc32c', [parts[1]!, parts[0]!]) }), 'BadDigest', 'The crc32c you specified did not match the calculated checksum.');
+    await rejectsWith(complete(listed, { ChecksumCRC32C: composite.replace(/-2$/, '-3') }), 'BadDigest');
+    await rejectsWith(complete(listed, { ChecksumType: 'FULL_OBJECT' }), 'InvalidRequest', 'The upload was created using the COMPOSITE checksum mode. The complete request must use the same checksum mode.');
+    await expectError(head(key), 404);
+
+    const done = await complete(listed, { ChecksumCRC32C: composite.replace(/-2$/, ''), ChecksumType: 'COMPOSITE' });
+    assert.equal(done.ChecksumCRC32C, composite);
+    const again = await complete(listed);
+    assert.equal(again.ChecksumCRC32C, composite);
+    assert.equal(again.ChecksumType, 'COMPOSITE');
+    assert.equal((await head(key)).ChecksumCRC32C, composite);
+  });
+
+  it('an upload that announced no algorithm: parts may carry a checksum, the list may not name one, the object has none', async () => {
+    const key = 'unannounced';
+    const created = await bare.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+    const part = randomBytes(1000);
+    const out = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId, PartNumber: 1, Body: part }));
+    assert.equal(out.ChecksumCRC32, checksumOf('crc32', part), 'the SDK default CRC32 is checked and answered');
+    const complete = (list: object[]) => s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId, MultipartUpload: { Parts: list } }));
+    await rejectsWith(complete([{ PartNumber: 1, ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32 }]), 'InvalidPart');
+    const done = await complete([{ PartNumber: 1, ETag: out.ETag }]);
+    assert.equal(done.ChecksumCRC32, undefined);
+    assert.equal(done.ChecksumType, undefined);
+    assert.equal((await head(key)).ChecksumCRC32, undefined);
   });
 });
