@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
@@ -13,6 +14,7 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
+  UploadPartCopyCommand,
   type ChecksumAlgorithm as SdkAlgorithm,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -373,5 +375,70 @@ describe('flexible checksums: multipart uploads', () => {
     assert.equal(done.ChecksumCRC32, undefined);
     assert.equal(done.ChecksumType, undefined);
     assert.equal((await head(key)).ChecksumCRC32, undefined);
+  });
+
+  it('CopyObject keeps a full-object checksum, computes a composite source\'s again over the bytes, and computes the one asked for', async () => {
+    const data = randomBytes(50_000);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'copy-source', Body: data, ChecksumAlgorithm: 'CRC32C' }));
+    const copy = (key: string, extra: object = {}) =>
+      s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: key, CopySource: `${BUCKET}/copy-source`, ...extra }));
+    const kept = await copy('copy-kept');
+    assert.equal(kept.CopyObjectResult?.ChecksumCRC32C, checksumOf('crc32c', data));
+    assert.equal(kept.CopyObjectResult?.ChecksumType, 'FULL_OBJECT');
+    assert.equal((await head('copy-kept')).ChecksumCRC32C, checksumOf('crc32c', data));
+
+    const sha = await copy('copy-sha256', { ChecksumAlgorithm: 'SHA256' });
+    assert.equal(sha.CopyObjectResult?.ChecksumSHA256, checksumOf('sha256', data));
+    assert.equal(sha.CopyObjectResult?.ChecksumCRC32C, undefined);
+    // The SDK checks the body it reads against the SHA-256 it is given.
+    const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'copy-sha256' }));
+    assert.equal(got.ChecksumSHA256, checksumOf('sha256', data));
+    assert.deepEqual(await bodyOf(got), data);
+    await rejectsWith(copy('copy-refused', { ChecksumAlgorithm: 'MD4' }), 'InvalidRequest', /^Checksum algorithm provided is unsupported/);
+
+    // A COMPOSITE source: the copy is one piece, so it gets the full-object SHA-1 of its bytes.
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'composite-source', ChecksumAlgorithm: 'SHA1' }));
+    const parts = [randomBytes(4000), randomBytes(1000)];
+    const listed = [];
+    for (const [i, part] of parts.entries()) {
+      const out = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'composite-source', UploadId: created.UploadId, PartNumber: i + 1, Body: part, ChecksumAlgorithm: 'SHA1' }));
+      listed.push({ PartNumber: i + 1, ETag: out.ETag, ChecksumSHA1: out.ChecksumSHA1 });
+    }
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'composite-source', UploadId: created.UploadId, MultipartUpload: { Parts: listed } }));
+    const fromComposite = await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'composite-copy', CopySource: `${BUCKET}/composite-source` }));
+    assert.equal(fromComposite.CopyObjectResult?.ChecksumSHA1, checksumOf('sha1', Buffer.concat(parts)));
+    assert.equal(fromComposite.CopyObjectResult?.ChecksumType, 'FULL_OBJECT');
+    assert.equal((await head('composite-copy')).ChecksumSHA1, checksumOf('sha1', Buffer.concat(parts)));
+    assert.equal((await head('composite-source')).ChecksumSHA1, compositeOf('sha1', parts), 'the source keeps its own');
+  });
+
+  it('UploadPartCopy gives the part the checksum its upload announced, computed over the copied range', async () => {
+    const data = randomBytes(30_000);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'range-source', Body: data }));
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'part-copies', ChecksumAlgorithm: 'CRC32' }));
+    const ranges: Array<[number, number]> = [[0, 9999], [10_000, 29_999]];
+    const listed = [];
+    for (const [i, [start, end]] of ranges.entries()) {
+      const out = await s3.send(
+        new UploadPartCopyCommand({
+          Bucket: BUCKET,
+          Key: 'part-copies',
+          UploadId: created.UploadId,
+          PartNumber: i + 1,
+          CopySource: `${BUCKET}/range-source`,
+          CopySourceRange: `bytes=${start}-${end}`,
+        }),
+      );
+      assert.equal(out.CopyPartResult?.ChecksumCRC32, checksumOf('crc32', data.subarray(start, end + 1)));
+      listed.push({ PartNumber: i + 1, ETag: out.CopyPartResult?.ETag, ChecksumCRC32: out.CopyPartResult?.ChecksumCRC32 });
+    }
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'part-copies', UploadId: created.UploadId, MultipartUpload: { Parts: listed } }));
+    assert.equal(done.ChecksumCRC32, compositeOf('crc32', [data.subarray(0, 10_000), data.subarray(10_000)]));
+
+    const plain = await bare.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'plain-copies' }));
+    const out = await s3.send(
+      new UploadPartCopyCommand({ Bucket: BUCKET, Key: 'plain-copies', UploadId: plain.UploadId, PartNumber: 1, CopySource: `${BUCKET}/range-source` }),
+    );
+    assert.equal(out.CopyPartResult?.ChecksumCRC32, undefined, 'an upload that announced none gets none');
   });
 });

@@ -1,13 +1,13 @@
 import { ServiceError, errors } from '../../core/errors.js';
 import { MAX_PART_NUMBER, type ObjectRead } from '../../core/storage.js';
 import type { StoredObject } from '../../core/meta-store.js';
-import type { ObjectInfo } from '../../core/types.js';
+import type { ChecksumAlgorithm, ObjectInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { evaluateConditions, preconditionFailed, readConditions } from '../common/conditions.js';
 import { answeredNotModified, sendObject } from '../common/object-response.js';
 import { invalidRange, parseRange, type ByteRange } from '../common/range.js';
 import { intParam, type S3Call } from './call.js';
-import { checksumHeader, objectChecksumHeaders, wireType } from './checksums.js';
+import { checksumElements, checksumHeader, objectChecksumHeaders, requestedAlgorithm, wireType } from './checksums.js';
 import { isoDate, objectHeaders, quoteEtag, sendEmpty, sendXml } from './render.js';
 import { decodePath, header, objectAttributes, requestBody } from './request.js';
 
@@ -128,8 +128,26 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
     );
   }
   const attributes = directive === 'REPLACE' ? objectAttributes(call.ctx.req.headers, META_PREFIX) : undefined;
+  const requested = requestedAlgorithm(header(call.ctx.req.headers, 'x-amz-checksum-algorithm'));
   const info = await call.storage.copyObject(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
     check: copySourceCheck(call),
+    checksum: (src) => copyChecksum(src, requested),
   });
-  sendXml(call.ctx.res, 200, 'CopyObjectResult', { LastModified: isoDate(info.lastModified), ETag: quoteEtag(info.etag) });
+  sendXml(call.ctx.res, 200, 'CopyObjectResult', {
+    LastModified: isoDate(info.lastModified),
+    ETag: quoteEtag(info.etag),
+    ...checksumElements(info.checksum, info.partsCount),
+  });
+}
+
+/**
+ * The algorithm whose digest of the bytes the copy gets, or undefined to keep the source's. S3
+ * copies in one piece: the copy's checksum is a full-object one, the source's kept only when it is
+ * one already (a composite one is computed again over the bytes); `x-amz-checksum-algorithm` asks
+ * for another.
+ */
+function copyChecksum(source: ObjectInfo, requested: ChecksumAlgorithm | undefined): ChecksumAlgorithm | undefined {
+  const wanted = requested ?? source.checksum?.algorithm;
+  const kept = source.checksum?.algorithm === wanted && source.checksum?.type === 'full-object';
+  return wanted === undefined || kept ? undefined : wanted;
 }
