@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -19,7 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { s3Client, useS3Server } from '../helpers/s3.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
 import { assertS3Error, expectError } from '../helpers/assertions.js';
 import { signedRequest } from '../helpers/raw.js';
 import { ALGORITHMS, checksumOf, compositeOf, type Algorithm } from '../helpers/checksums.js';
@@ -440,5 +443,118 @@ describe('flexible checksums: multipart uploads', () => {
       new UploadPartCopyCommand({ Bucket: BUCKET, Key: 'plain-copies', UploadId: plain.UploadId, PartNumber: 1, CopySource: `${BUCKET}/range-source` }),
     );
     assert.equal(out.CopyPartResult?.ChecksumCRC32, undefined, 'an upload that announced none gets none');
+  });
+});
+
+/**
+ * boto3 at its defaults (CRC32 when supported; over http botocore sends checksums as headers, so
+ * a handler moves them to an aws-chunked trailer where the test wants one, as botocore does over
+ * https). Its CRC32C/CRC64NVME need awscrt, not installed here: CRC32, SHA1 and SHA256 are used.
+ * One script run does every step and prints what boto3 got; the test checks it against values it
+ * computed itself.
+ */
+const BOTO3_CHECKSUMS = `
+import json, sys
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint, access_key, secret_key, bucket, data_path, full_crc32 = sys.argv[1:7]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=access_key,
+                  aws_secret_access_key=secret_key, config=Config(s3={"addressing_style": "path"}))
+sent = {}
+def record(request, **kwargs):
+    sent[kwargs["event_name"].split(".")[-1]] = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+s3.meta.events.register("before-send.s3.*", record)
+def trailer(params, **kwargs):
+    algorithm = params.get("context", {}).get("checksum", {}).get("request_algorithm")
+    if algorithm:
+        algorithm["in"] = "trailer"
+def checksums(response):
+    return {k: v for k, v in response.items() if k.startswith("Checksum")}
+
+data = open(data_path, "rb").read()
+out = {}
+s3.create_bucket(Bucket=bucket)
+out["put_default"] = checksums(s3.put_object(Bucket=bucket, Key="default", Body=data[:1000]))
+out["put_default_sent"] = sent["PutObject"].get("x-amz-checksum-crc32")
+s3.meta.events.register("before-call.s3.PutObject", trailer)
+out["put_trailer"] = checksums(s3.put_object(Bucket=bucket, Key="trailer", Body=data[:5000], ChecksumAlgorithm="SHA256"))
+out["put_trailer_sent"] = sent["PutObject"].get("x-amz-trailer")
+s3.meta.events.unregister("before-call.s3.PutObject", trailer)
+got = s3.get_object(Bucket=bucket, Key="trailer")
+out["get_trailer"] = checksums(got)
+out["get_trailer_ok"] = got["Body"].read() == data[:5000]
+out["head_default"] = checksums(s3.head_object(Bucket=bucket, Key="default", ChecksumMode="ENABLED"))
+
+# Multipart, COMPOSITE: upload_file (8 MiB parts) announces CRC32 by default; SHA1 when asked; parts sent as trailers.
+s3.meta.events.register("before-call.s3.UploadPart", trailer)
+s3.upload_file(data_path, bucket, "mp-crc32")
+out["mp_crc32_sent"] = sent["UploadPart"].get("x-amz-trailer")
+s3.upload_file(data_path, bucket, "mp-sha1", ExtraArgs={"ChecksumAlgorithm": "SHA1"})
+out["mp_crc32"] = checksums(s3.head_object(Bucket=bucket, Key="mp-crc32", ChecksumMode="ENABLED"))
+out["mp_sha1"] = checksums(s3.head_object(Bucket=bucket, Key="mp-sha1", ChecksumMode="ENABLED"))
+out["mp_sha1_part2"] = checksums(s3.head_object(Bucket=bucket, Key="mp-sha1", PartNumber=2, ChecksumMode="ENABLED"))
+# Multipart, FULL_OBJECT: a whole-file CRC32 given to upload_file makes s3transfer announce FULL_OBJECT and send it on Complete.
+s3.upload_file(data_path, bucket, "mp-full", ExtraArgs={"ChecksumCRC32": full_crc32})
+out["mp_full_create"] = {k: v for k, v in sent["CreateMultipartUpload"].items() if k.startswith("x-amz-checksum")}
+out["mp_full"] = checksums(s3.head_object(Bucket=bucket, Key="mp-full", ChecksumMode="ENABLED"))
+got = s3.get_object(Bucket=bucket, Key="mp-full")
+out["mp_full_ok"] = got["Body"].read() == data
+try:
+    s3.upload_file(data_path, bucket, "mp-wrong", ExtraArgs={"ChecksumCRC32": "AAAAAA=="})
+    out["mp_wrong"] = "stored"
+except Exception as e:
+    out["mp_wrong"] = getattr(e, "response", {}).get("Error", {}).get("Code", repr(e))
+try:
+    s3.head_object(Bucket=bucket, Key="mp-wrong")
+    out["mp_wrong_head"] = 200
+except ClientError as e:
+    out["mp_wrong_head"] = e.response["ResponseMetadata"]["HTTPStatusCode"]
+print(json.dumps(out))
+`;
+
+describe('flexible checksums: boto3', () => {
+  let url: string;
+  let scratch: string;
+  useS3Server({ scratch: 'tessera-boto3-sums-' }, (env) => {
+    url = env.server.url;
+    scratch = env.scratch;
+  });
+
+  it('single PUTs (header and trailer), multipart COMPOSITE and FULL_OBJECT, each verified by boto3 and by the test', { timeout: 180_000 }, async (t) => {
+    const probe = spawnSync('python3', ['-c', 'import boto3'], { encoding: 'utf8' });
+    if (probe.status !== 0) return t.skip('python3 with boto3 not installed');
+    const MiB = 1024 * 1024;
+    const data = randomBytes(12 * MiB + 777);
+    const dataPath = join(scratch, 'data.bin');
+    await writeFile(dataPath, data);
+    const parts = [data.subarray(0, 8 * MiB), data.subarray(8 * MiB)];
+    const run = spawnSync(
+      'python3',
+      ['-c', BOTO3_CHECKSUMS, url, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, 'boto3-sums', dataPath, checksumOf('crc32', data)],
+      { encoding: 'utf8', env: { ...process.env, AWS_CONFIG_FILE: join(scratch, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'none') }, timeout: 170_000 },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as Record<string, Record<string, string> | string | boolean | number>;
+
+    assert.equal(out.put_default_sent, checksumOf('crc32', data.subarray(0, 1000)), 'boto3 sends CRC32 by default');
+    assert.deepEqual(out.put_default, { ChecksumCRC32: checksumOf('crc32', data.subarray(0, 1000)), ChecksumType: 'FULL_OBJECT' });
+    assert.deepEqual(out.head_default, { ChecksumCRC32: checksumOf('crc32', data.subarray(0, 1000)), ChecksumType: 'FULL_OBJECT' });
+    assert.equal(out.put_trailer_sent, 'x-amz-checksum-sha256');
+    assert.deepEqual(out.put_trailer, { ChecksumSHA256: checksumOf('sha256', data.subarray(0, 5000)), ChecksumType: 'FULL_OBJECT' });
+    assert.deepEqual(out.get_trailer, { ChecksumSHA256: checksumOf('sha256', data.subarray(0, 5000)), ChecksumType: 'FULL_OBJECT' });
+    assert.equal(out.get_trailer_ok, true);
+
+    assert.equal(out.mp_crc32_sent, 'x-amz-checksum-crc32');
+    assert.deepEqual(out.mp_crc32, { ChecksumCRC32: compositeOf('crc32', parts), ChecksumType: 'COMPOSITE' });
+    assert.deepEqual(out.mp_sha1, { ChecksumSHA1: compositeOf('sha1', parts), ChecksumType: 'COMPOSITE' });
+    assert.deepEqual(out.mp_sha1_part2, { ChecksumSHA1: checksumOf('sha1', parts[1]!), ChecksumType: 'COMPOSITE' });
+    assert.deepEqual(out.mp_full_create, { 'x-amz-checksum-algorithm': 'CRC32', 'x-amz-checksum-type': 'FULL_OBJECT' });
+    assert.deepEqual(out.mp_full, { ChecksumCRC32: checksumOf('crc32', data), ChecksumType: 'FULL_OBJECT' });
+    assert.equal(out.mp_full_ok, true);
+    // s3transfer wraps the Complete's error (after botocore's retries) in its own.
+    assert.match(String(out.mp_wrong), /\(BadDigest\).*The crc32 you specified did not match the calculated checksum\./);
+    assert.equal(out.mp_wrong_head, 404);
   });
 });
