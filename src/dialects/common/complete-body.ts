@@ -67,7 +67,7 @@ const PART_OPEN = /[ \t\n]*<Part>/y;
  * which XML forbids in text); `&` is checked by decode.
  */
 const CHILD =
-  /[ \t\n]*<(PartNumber|ETag|Checksum(?:CRC32|CRC32C|CRC64NVME|SHA1|SHA256|MD5|XXHASH64|XXHASH3|XXHASH128))>([\t\n\x20-\x3B\x3D-\x5C\x5E-\x7E]*)<\/\1>/y;
+  /[ \t\n]*<(PartNumber|ETag|Checksum(CRC32|CRC32C|CRC64NVME|SHA1|SHA256|MD5|XXHASH64|XXHASH3|XXHASH128))>([\t\n\x20-\x3B\x3D-\x5C\x5E-\x7E]*)<\/\1>/y;
 const PART_CLOSE = /[ \t\n]*<\/Part>/y;
 const ROOT_CLOSE = /[ \t\n]*<\/CompleteMultipartUpload>[ \t\n]*$/y;
 
@@ -134,7 +134,7 @@ export function scanCompleteBody(text: string): ListedPart[] | undefined {
       const child = CHILD.exec(text);
       if (child === null) break;
       at = CHILD.lastIndex;
-      const value = decode(child[2]!);
+      const value = decode(child[3]!);
       if (value === undefined) return undefined;
       const name = child[1]!;
       if (name === 'PartNumber') {
@@ -144,10 +144,11 @@ export function scanCompleteBody(text: string): ListedPart[] | undefined {
         if (etag !== undefined) return undefined;
         etag = value;
       } else {
-        // A repeated one is not a shape any client sends.
-        const algorithm = name.slice('Checksum'.length);
-        if (checksums?.some((checksum) => checksum.name === algorithm)) return undefined;
-        (checksums ??= []).push({ name: algorithm, value });
+        // Checksum<ALGORITHM>: the algorithm is the regex's second group. A repeated one is not a shape any client sends.
+        const algorithm = child[2]!;
+        if (checksums === undefined) checksums = [{ name: algorithm, value }];
+        else if (checksums.some((checksum) => checksum.name === algorithm)) return undefined;
+        else checksums.push({ name: algorithm, value });
       }
     }
     at = matchAt(PART_CLOSE, text, at);
