@@ -27,6 +27,13 @@ const native: NativeCrc | undefined = (() => {
   }
 })();
 
+/** The reflected polynomials, as [high, low] 32-bit halves (a 32-bit CRC's high half is 0). */
+export const REFLECTED_POLYNOMIALS = {
+  crc32: [0, 0xedb88320],
+  crc32c: [0, 0x82f63b78],
+  crc64nvme: [0x9a6c9329, 0xac4bc9b5],
+} as const;
+
 /** Which implementation computes CRC32 and CRC32C here. */
 export const crcImplementation: 'native' | 'portable' = native ? 'native' : 'portable';
 
@@ -58,7 +65,7 @@ export const portable = {
  * that package walks bytes through an iterator and runs at ~55 MB/s, which would
  * make CRC32C uploads CPU-bound. Tests cross-check this against the package.
  */
-const [C0, C1, C2, C3, C4, C5, C6, C7] = buildCrc32Tables(0x82f63b78);
+const [C0, C1, C2, C3, C4, C5, C6, C7] = buildCrc32Tables(REFLECTED_POLYNOMIALS.crc32c[1]);
 
 export class Crc32c implements RunningChecksum {
   private crc = 0;
@@ -106,7 +113,7 @@ function buildCrc32Tables(reflectedPoly: number): SlicingTables {
 }
 
 /** CRC-64/NVME: poly 0xad93d23594c93659 (reflected 0x9a6c9329ac4bc9b5), init and xorout all ones; crc64.ts's engine. */
-const updateCrc64Nvme = reflectedCrc64(0x9a6c9329, 0xac4bc9b5);
+const updateCrc64Nvme = reflectedCrc64(...REFLECTED_POLYNOMIALS.crc64nvme);
 
 export class Crc64Nvme implements RunningChecksum {
   private readonly state = { hi: 0, lo: 0 };

@@ -9,16 +9,15 @@
  */
 
 import { endianness } from 'node:os';
+import { CrcCombiner } from './crc-combine.js';
 
 const POLY_HI = 0xc96c5795;
 const POLY_LO = 0xd7870f42;
 const SLICES = 8;
 
 /** The 64-bit CRC register, as two unsigned 32-bit halves. */
-export interface Crc64Halves {
-  hi: number;
-  lo: number;
-}
+export type { Crc64Halves } from './crc-combine.js';
+import type { Crc64Halves } from './crc-combine.js';
 
 /**
  * Slice tables, interleaved so the low and high halves of an entry share a cache line:
@@ -155,82 +154,15 @@ export function crc64(buf: Uint8Array): bigint {
   return new Crc64().update(buf).digest();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Combine: CRC(A || B) from CRC(A), CRC(B) and |B|, without the bytes (zlib's crc32_combine
-// idea). Appending |B| zero bytes to A is a linear map on the 64-bit register, a 64x64 matrix
-// over GF(2). We keep the matrices for 2^k zero bytes (k = 0, 1, …), computed by squaring once
-// and cached, so each combine is at most ~53 matrix-vector products on two 32-bit halves.
-// ---------------------------------------------------------------------------------------------
-
-/** 64 columns, column c at [2c] (low half) and [2c + 1] (high half): the image of bit c. */
-type Gf2Matrix = Int32Array;
-
-function matrixTimesVector(m: Gf2Matrix, hi: number, lo: number, out: { hi: number; lo: number }): void {
-  let rHi = 0;
-  let rLo = 0;
-  for (let c = 0; c < 32; c++) {
-    if ((lo >>> c) & 1) {
-      rLo ^= m[2 * c]!;
-      rHi ^= m[2 * c + 1]!;
-    }
-    if ((hi >>> c) & 1) {
-      rLo ^= m[2 * (c + 32)]!;
-      rHi ^= m[2 * (c + 32) + 1]!;
-    }
-  }
-  out.hi = rHi >>> 0;
-  out.lo = rLo >>> 0;
-}
-
-function matrixSquare(m: Gf2Matrix): Gf2Matrix {
-  const square = new Int32Array(128);
-  const column = { hi: 0, lo: 0 };
-  for (let c = 0; c < 64; c++) {
-    matrixTimesVector(m, m[2 * c + 1]!, m[2 * c]!, column);
-    square[2 * c] = column.lo;
-    square[2 * c + 1] = column.hi;
-  }
-  return square;
-}
-
-/** The operator for one zero bit: shift right, folding the polynomial in when bit 0 falls out. */
-function oneZeroBitOperator(): Gf2Matrix {
-  const m = new Int32Array(128);
-  m[0] = POLY_LO;
-  m[1] = POLY_HI;
-  for (let c = 1; c < 64; c++) {
-    const bit = c - 1; // bit c moves to bit c-1
-    if (bit < 32) m[2 * c] = 1 << bit;
-    else m[2 * c + 1] = 1 << (bit - 32);
-  }
-  return m;
-}
-
-/** zeroBytePowers[k] appends 2^k zero bytes. Grown lazily. */
-const zeroBytePowers: Gf2Matrix[] = [];
-
-function zeroBytesOperator(k: number): Gf2Matrix {
-  if (zeroBytePowers.length === 0) {
-    let m = oneZeroBitOperator();
-    for (let i = 0; i < 3; i++) m = matrixSquare(m); // 1 bit -> 8 bits
-    zeroBytePowers.push(m);
-  }
-  while (zeroBytePowers.length <= k) {
-    zeroBytePowers.push(matrixSquare(zeroBytePowers[zeroBytePowers.length - 1]!));
-  }
-  return zeroBytePowers[k]!;
-}
-
 /**
- * CRC of the concatenation A || B given crcA = crc64(A), crcB = crc64(B) and lengthB = |B|.
- * This is how a multipart object's CRC is derived from its parts' CRCs.
+ * CRC of the concatenation A || B given crcA = crc64(A), crcB = crc64(B) and lengthB = |B|,
+ * without the bytes: how a multipart object's CRC is derived from its parts' CRCs.
  */
 export function crc64Combine(crcA: bigint, crcB: bigint, lengthB: number | bigint): bigint {
-  let remaining = BigInt(lengthB);
-  if (remaining < 0n) throw new RangeError('crc64Combine: lengthB must not be negative');
+  if (lengthB < 0) throw new RangeError('crc64Combine: lengthB must not be negative');
   const acc = toHalves(crcA);
-  for (let k = 0; remaining > 0n; k++, remaining >>= 1n) {
-    if (remaining & 1n) matrixTimesVector(zeroBytesOperator(k), acc.hi, acc.lo, acc);
-  }
-  return fromHalves(acc.hi, acc.lo) ^ BigInt.asUintN(64, crcB);
+  ECMA_COMBINER.combine(acc, toHalves(crcB), Number(lengthB), acc);
+  return fromHalves(acc.hi, acc.lo);
 }
+
+const ECMA_COMBINER = new CrcCombiner(POLY_HI, POLY_LO);

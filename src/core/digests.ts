@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Crc32, Crc32c, Crc64Nvme, type RunningChecksum } from './checksums.js';
 import { Crc64 } from './crc64.js';
-import type { Digests, ExtraDigest } from './types.js';
+import type { ChecksumAlgorithm, Digests, ExtraDigest } from './types.js';
 
-/** The digests whose value is bytes (all but OSS's CRC-64, a decimal): S3's flexible checksums. */
-export type BinaryDigest = Exclude<ExtraDigest, 'crc64'>;
+/** The digests whose value is bytes (all but OSS's CRC-64, a decimal): the flexible checksums. */
+export type BinaryDigest = ChecksumAlgorithm;
 
 export function runningChecksum(algorithm: BinaryDigest): RunningChecksum {
   switch (algorithm) {

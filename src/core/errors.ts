@@ -34,6 +34,13 @@ export const errors = {
       400,
       name === undefined ? {} : { ArgumentName: name, ArgumentValue: value ?? '' },
     ),
+  invalidPart: (uploadId: string, partNumber: number, etag: string) =>
+    new ServiceError(
+      'InvalidPart',
+      "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.",
+      400,
+      { UploadId: uploadId, PartNumber: String(partNumber), ETag: etag },
+    ),
   accessDenied: () => new ServiceError('AccessDenied', 'Access Denied.', 403),
   malformedXML: () =>
     new ServiceError(

@@ -10,9 +10,14 @@ import { newUploadId } from './ids.js';
 import { listByPrefix } from './listing.js';
 import { MetaStore, type PartColumns, type StoredObject, type StoredPart, type StoredUpload } from './meta-store.js';
 import { validateBucketName, validateObjectKey } from './names.js';
+import { completedChecksum, type StatedChecksums } from './multipart-checksums.js';
+import { runningChecksum } from './digests.js';
 import type {
   Actor,
   BucketInfo,
+  Checksum,
+  ChecksumAlgorithm,
+  ChecksumSpec,
   CompletedPart,
   ListObjectsPage,
   ListObjectsQuery,
@@ -20,11 +25,13 @@ import type {
   ListUploadsPage,
   ListUploadsQuery,
   ObjectAttributes,
+  ObjectChecksum,
   ObjectInfo,
   PartInfo,
   Segment,
   UploadInfo,
   WriteOptions,
+  ExtraDigest,
 } from './types.js';
 
 export const MAX_PART_NUMBER = 10_000;
@@ -55,6 +62,8 @@ export interface CompleteOptions {
   /** The whole content's MD5 / SHA-1 (hex), when the caller hashed the parts in order: stored for findByContentHash. */
   contentMd5?: string;
   contentSha1?: string;
+  /** What the client says of the upload's checksum type and the object's checksum: checked, never stored as given. */
+  stated?: StatedChecksums;
 }
 
 export interface CompleteResult {
@@ -62,13 +71,16 @@ export interface CompleteResult {
   key: string;
   etag: string;
   size: number;
+  partsCount?: number;
   crc64?: string;
+  /** The object's checksum, when its upload announced an algorithm. */
+  checksum?: ObjectChecksum;
   /** The new object's row id. */
   id?: number;
 }
 
 export interface ObjectRead {
-  info: ObjectInfo;
+  info: StoredObject;
   readonly segments: Segment[];
 }
 
@@ -182,6 +194,7 @@ export class Storage {
       etag: staged.digests.md5.toString('hex'),
       lastModified: new Date(),
       crc64: staged.digests.crc64,
+      checksum: write.checksum && { algorithm: write.checksum, type: 'full-object', value: staged.digests[write.checksum]! },
       ...attributes,
     };
     let released: string[];
@@ -244,38 +257,74 @@ export class Storage {
   /**
    * Copies by reference: the new object points at the same blobs, so a copy of
    * any size costs a metadata write. Bytes are freed when the last reference goes.
+   * The copy keeps the source's checksum, unless `checksum` names an algorithm for
+   * it: then that digest of the source's bytes is computed (streamed, not stored again).
    */
   async copyObject(
     actor: Actor,
     source: { bucket: string; key: string },
     target: { bucket: string; key: string },
     attributes?: ObjectAttributes,
-    options: { forbidOverwrite?: boolean; check?: (source: ObjectInfo) => void } = {},
+    options: {
+      forbidOverwrite?: boolean;
+      check?: (source: ObjectInfo) => void;
+      checksum?: (source: ObjectInfo) => ChecksumAlgorithm | undefined;
+    } = {},
   ): Promise<StoredObject> {
     this.requireBucket(actor, source.bucket);
     this.requireBucket(actor, target.bucket);
     validateObjectKey(target.key);
-    const released = this.meta.transaction(() => {
-      const src = this.requireObject(source.bucket, source.key);
-      options.check?.(src);
-      if (options.forbidOverwrite && this.meta.getObject(target.bucket, target.key)) throw fileAlreadyExists();
-      const segments = this.meta.segmentsOf(src.id);
-      const info: ObjectInfo = {
-        bucket: target.bucket,
-        key: target.key,
-        size: src.size,
-        etag: src.etag,
-        lastModified: new Date(),
-        partsCount: src.partsCount,
-        crc64: src.crc64,
-        headers: attributes ? attributes.headers : src.headers,
-        userMeta: attributes ? attributes.userMeta : src.userMeta,
-      };
-      const old = this.meta.putObject({ ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } });
-      return { info: this.meta.getObject(target.bucket, target.key)!, blobIds: this.meta.unreferenced(old) };
-    });
-    await this.blobs.remove(released.blobIds);
-    return released.info;
+    // A digest is computed outside the transaction, then used only if the source is still that object.
+    let digested: { sourceId: number; checksum: ObjectChecksum } | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = this.meta.transaction(() => {
+        const src = this.requireObject(source.bucket, source.key);
+        options.check?.(src);
+        if (options.forbidOverwrite && this.meta.getObject(target.bucket, target.key)) throw fileAlreadyExists();
+        const algorithm = options.checksum?.(src);
+        if (algorithm && (digested?.sourceId !== src.id || digested.checksum.algorithm !== algorithm)) {
+          return { digest: { source: src, algorithm } };
+        }
+        const segments = this.meta.segmentsOf(src.id);
+        const info: ObjectInfo = {
+          bucket: target.bucket,
+          key: target.key,
+          size: src.size,
+          etag: src.etag,
+          lastModified: new Date(),
+          partsCount: src.partsCount,
+          crc64: src.crc64,
+          checksum: algorithm ? digested!.checksum : src.checksum,
+          headers: attributes ? attributes.headers : src.headers,
+          userMeta: attributes ? attributes.userMeta : src.userMeta,
+        };
+        const old = this.meta.putObject({ ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } });
+        return { info: this.meta.getObject(target.bucket, target.key)!, blobIds: this.meta.unreferenced(old) };
+      });
+      if (outcome.digest) {
+        // The source changed under every earlier digest: give up rather than loop.
+        if (attempt > 3) throw errors.internal();
+        const { source: src, algorithm } = outcome.digest;
+        digested = await this.digestObject(src, algorithm).then(
+          (value) => ({ sourceId: src.id, checksum: { algorithm, type: 'full-object' as const, value } }),
+          // Its bytes went (deleted or replaced meanwhile): the next attempt sees what is there now.
+          () => undefined,
+        );
+        continue;
+      }
+      await this.blobs.remove(outcome.blobIds!);
+      return outcome.info!;
+    }
+  }
+
+  /** One digest of a stored object's bytes, streamed from its blobs. */
+  private async digestObject(object: StoredObject, algorithm: ChecksumAlgorithm): Promise<Buffer> {
+    const checksum = runningChecksum(algorithm);
+    const segments = this.meta.segmentsOf(object.id);
+    if (object.size > 0) {
+      for await (const chunk of this.blobs.read(segments, 0, object.size - 1)) checksum.update(chunk as Buffer);
+    }
+    return checksum.digest();
   }
 
   listObjects(actor: Actor, bucket: string, query: ListObjectsQuery): Omit<ListObjectsPage, 'objects'> & { objects: StoredObject[] } {
@@ -300,10 +349,11 @@ export class Storage {
 
   // Multipart uploads
 
-  createMultipartUpload(actor: Actor, bucket: string, key: string, attributes: ObjectAttributes): UploadInfo {
+  /** With `checksum`, every part gets that algorithm's checksum and the object one of that type. */
+  createMultipartUpload(actor: Actor, bucket: string, key: string, attributes: ObjectAttributes, checksum?: ChecksumSpec): UploadInfo {
     const owner = this.requireBucket(actor, bucket).owner;
     validateObjectKey(key);
-    const upload: UploadInfo = { uploadId: newUploadId(), bucket, key, owner, initiated: new Date(), ...attributes };
+    const upload: UploadInfo = { uploadId: newUploadId(), bucket, key, owner, initiated: new Date(), ...attributes, checksum };
     this.meta.insertUpload(upload);
     return upload;
   }
@@ -312,6 +362,8 @@ export class Storage {
    * Stores one part. The bytes become durable first; the part row is written
    * only if the upload is still open at that moment, so a part racing an abort or
    * a completion cannot bring the upload back. Same number twice: last one wins.
+   * A part of an upload that announced a checksum algorithm gets that checksum; otherwise
+   * the one `write.checksum` names, if any.
    */
   async uploadPart(
     actor: Actor,
@@ -323,10 +375,11 @@ export class Storage {
     write: WriteOptions & { expectedSize?: number } = {},
   ): Promise<PartInfo> {
     this.requireBucket(actor, bucket);
-    this.requireOpenUpload(bucket, key, uploadId);
+    const upload = this.requireOpenUpload(bucket, key, uploadId);
     checkPartNumber(partNumber);
-    const staged = await this.stageVerified(body, write);
-    return this.commitPart(actor, bucket, key, uploadId, partNumber, staged);
+    const checksum = upload.checksum?.algorithm ?? write.checksum;
+    const staged = await this.stageVerified(body, { ...write, checksum });
+    return this.commitPart(actor, bucket, key, uploadId, partNumber, staged, checksum);
   }
 
   /** UploadPartCopy: the part is a byte range of an existing object. */
@@ -337,7 +390,7 @@ export class Storage {
     options: { check?: (source: ObjectInfo) => void; digests?: WriteOptions['digests'] } = {},
   ): Promise<PartInfo> {
     this.requireBucket(actor, target.bucket);
-    this.requireOpenUpload(target.bucket, target.key, target.uploadId);
+    const upload = this.requireOpenUpload(target.bucket, target.key, target.uploadId);
     checkPartNumber(target.partNumber);
     const read = this.getObject(actor, source.bucket, source.key);
     options.check?.(read.info);
@@ -345,8 +398,9 @@ export class Storage {
     if (range.start > range.end || range.end >= read.info.size) {
       throw new ServiceError('InvalidRange', 'The requested range is not satisfiable', 416);
     }
-    const staged = await this.blobs.stage(this.openRead(read, range.start, range.end), options.digests);
-    return this.commitPart(actor, target.bucket, target.key, target.uploadId, target.partNumber, staged);
+    const checksum = upload.checksum?.algorithm;
+    const staged = await this.blobs.stage(this.openRead(read, range.start, range.end), withDigest(options.digests, checksum));
+    return this.commitPart(actor, target.bucket, target.key, target.uploadId, target.partNumber, staged, checksum);
   }
 
   private async commitPart(
@@ -356,6 +410,7 @@ export class Storage {
     uploadId: string,
     partNumber: number,
     staged: StagedBlob,
+    checksum: ChecksumAlgorithm | undefined,
   ): Promise<PartInfo> {
     const blobId = await this.blobs.promote(staged);
     const part: StoredPart = {
@@ -365,6 +420,7 @@ export class Storage {
       etag: staged.digests.md5.toString('hex'),
       lastModified: new Date(),
       crc64: staged.digests.crc64,
+      checksum: checksum && { algorithm: checksum, value: staged.digests[checksum]! },
     };
     let released: string[];
     try {
@@ -403,7 +459,8 @@ export class Storage {
       if (!upload || upload.bucket !== bucket || upload.key !== key) throw errors.noSuchUpload(uploadId);
       // The list as two columns, ETags normalised once here; everything below compares them as
       // stored (lower-case hex). Columns, not an object per part: a Complete can list 10,000.
-      let uploaded = options.completeAll ? this.meta.partColumns(uploadId) : undefined;
+      const withChecksums = upload.checksum !== undefined;
+      let uploaded = options.completeAll ? this.meta.partColumns(uploadId, withChecksums) : undefined;
       const numbers = uploaded ? uploaded.numbers : requested.map((part) => part.partNumber);
       const etags = uploaded ? uploaded.etags : requested.map((part) => normalizeEtag(part.etag));
       if (numbers.length === 0) throw errors.malformedXML();
@@ -413,16 +470,34 @@ export class Storage {
         if (upload.completed.fingerprint !== fingerprint) throw errors.noSuchUpload(uploadId);
         const current = this.meta.getObject(bucket, key);
         return {
-          result: { bucket, key, etag: upload.completed.etag, size: current?.size ?? 0, crc64: current?.crc64, id: current?.id },
+          result: {
+            bucket,
+            key,
+            etag: upload.completed.etag,
+            size: current?.size ?? 0,
+            partsCount: current?.partsCount,
+            crc64: current?.crc64,
+            checksum: current?.checksum,
+            id: current?.id,
+          },
           released: [],
         };
       }
-      uploaded ??= this.meta.partColumns(uploadId);
+      uploaded ??= this.meta.partColumns(uploadId, withChecksums);
       const { size, matched, unlisted, counted } = resolveParts(uploaded, uploadId, numbers, etags, minPartSize);
       if (options.forbidOverwrite && this.meta.getObject(bucket, key)) throw fileAlreadyExists();
       // The counted ETags equal the stored parts' MD5s by now.
       const etag = multipartEtag(counted);
       const crc64 = options.withCrc64 ? combinedCrc64(uploaded, matched) : undefined;
+      // Checked against the listed parts' stored checksums, and computed from them: no byte is read.
+      const checksum = completedChecksum({
+        uploadId,
+        spec: upload.checksum,
+        listed: options.completeAll ? undefined : requested,
+        uploaded,
+        matched,
+        stated: options.stated,
+      });
       const old = this.meta.putObject({
         bucket,
         key,
@@ -433,6 +508,7 @@ export class Storage {
         userMeta: upload.userMeta,
         partsCount: matched.length,
         crc64,
+        checksum,
         contentMd5: options.contentMd5,
         contentSha1: options.contentSha1,
         // Metadata only: the object points at the upload's part rows, which stay where they are.
@@ -442,7 +518,7 @@ export class Storage {
       this.meta.markCompleted(uploadId, new Date(), fingerprint, etag);
       // Listed parts now are the object; unlisted ones go (and the replaced object's bytes may be freed).
       const discarded = this.meta.deleteParts(uploadId, unlisted);
-      return { result: { bucket, key, etag, size, crc64, id }, released: this.meta.unreferenced([...old, ...discarded]) };
+      return { result: { bucket, key, etag, size, partsCount: matched.length, crc64, checksum, id }, released: this.meta.unreferenced([...old, ...discarded]) };
     });
     await this.blobs.remove(outcome.released);
     return outcome.result;
@@ -593,6 +669,11 @@ export class Storage {
     });
   }
 
+  /** The stored checksum of part `partNumber` of a multipart object (undefined for a part without one). */
+  objectPartChecksum(object: StoredObject, partNumber: number): Checksum | undefined {
+    return this.meta.objectPartChecksum(object.id, partNumber);
+  }
+
   /** Streams one stored part of an open upload (to hash parts in order after they arrived out of order). */
   openPartRead(actor: Actor, bucket: string, key: string, uploadId: string, partNumber: number): Readable {
     this.requireBucket(actor, bucket);
@@ -639,7 +720,7 @@ export class Storage {
     body: AsyncIterable<Buffer>,
     write: WriteOptions & { expectedSize?: number },
   ): Promise<StagedBlob> {
-    const staged = await this.blobs.stage(body, write.digests, write.expectedSize);
+    const staged = await this.blobs.stage(body, withDigest(write.digests, write.checksum), write.expectedSize);
     try {
       write.verify?.(staged.digests);
     } catch (err) {
@@ -648,6 +729,11 @@ export class Storage {
     }
     return staged;
   }
+}
+
+/** The digests to compute, with the one a stored checksum needs. */
+function withDigest(digests: ExtraDigest[] = [], checksum: ChecksumAlgorithm | undefined): ExtraDigest[] {
+  return checksum === undefined || digests.includes(checksum) ? digests : [...digests, checksum];
 }
 
 function checkPartNumber(partNumber: number): void {

@@ -26,6 +26,36 @@ export interface ObjectAttributes {
   userMeta: Record<string, string>;
 }
 
+/**
+ * The flexible-checksum algorithms (S3's x-amz-checksum-*): the digest bytes are big-endian,
+ * the CRCs' as wide as the CRC (4 bytes, 8 for CRC-64/NVME).
+ */
+export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'crc64nvme' | 'sha1' | 'sha256';
+
+/**
+ * What an object's checksum is a digest of: all its bytes (every single PUT; a multipart upload
+ * whose part CRCs were combined), or the concatenated digests of its parts, in part order.
+ */
+export type ChecksumType = 'full-object' | 'composite';
+
+/** A digest of a run of bytes (a part, or a whole object). */
+export interface Checksum {
+  algorithm: ChecksumAlgorithm;
+  /** The digest's bytes. */
+  value: Buffer;
+}
+
+/** An object's checksum: a composite one covers the `partsCount` parts' digests. */
+export interface ObjectChecksum extends Checksum {
+  type: ChecksumType;
+}
+
+/** What a multipart upload announced: each part's checksum algorithm, and how the object's is formed. */
+export interface ChecksumSpec {
+  algorithm: ChecksumAlgorithm;
+  type: ChecksumType;
+}
+
 export interface ObjectInfo extends ObjectAttributes {
   bucket: string;
   key: string;
@@ -37,6 +67,8 @@ export interface ObjectInfo extends ObjectAttributes {
   partsCount?: number;
   /** CRC-64/ECMA of the content as an unsigned decimal, when known. */
   crc64?: string;
+  /** The flexible checksum stored with the object, when it was given one. */
+  checksum?: ObjectChecksum;
 }
 
 /** A contiguous run of the object's bytes stored in one blob file. */
@@ -54,6 +86,8 @@ export interface PartInfo {
   etag: string;
   lastModified: Date;
   crc64?: string;
+  /** The part's flexible checksum, when it carried one or its upload announced one. */
+  checksum?: Checksum;
 }
 
 export interface UploadInfo extends ObjectAttributes {
@@ -62,6 +96,8 @@ export interface UploadInfo extends ObjectAttributes {
   key: string;
   owner: string;
   initiated: Date;
+  /** The checksum every part carries and the object gets, when the upload announced one. */
+  checksum?: ChecksumSpec;
 }
 
 /** Digests computed while a body streams to disk. md5 always; the rest on request. */
@@ -78,11 +114,13 @@ export interface Digests {
 }
 
 /** Digests computed on request besides MD5; `crc64` is OSS's CRC-64/ECMA, `crc64nvme` S3's. */
-export type ExtraDigest = 'sha256' | 'sha1' | 'crc64' | 'crc32' | 'crc32c' | 'crc64nvme';
+export type ExtraDigest = ChecksumAlgorithm | 'crc64';
 
 export interface WriteOptions {
   /** Extra digests to compute besides MD5. */
   digests?: ExtraDigest[];
+  /** Store this algorithm's digest of the bytes as their checksum (computed if not in `digests`). */
+  checksum?: ChecksumAlgorithm;
   /** Called after the bytes are durable but before they are committed; throw to reject them. */
   verify?: (digests: Digests) => void;
 }
@@ -129,4 +167,6 @@ export interface ListPartsPage {
 export interface CompletedPart {
   partNumber: number;
   etag: string;
+  /** The part's checksum as the client lists it, checked against the stored part's. */
+  checksum?: Checksum;
 }

@@ -88,7 +88,8 @@ for (const signature of ['v1', 'v4'] as Signature[]) {
       const ranged = await client.get('objects/a b+c.bin', { headers: { Range: 'bytes=100-199' } });
       assert.equal(ranged.res.status, 206);
       assert.ok((ranged.content as Buffer).equals(data.subarray(100, 200)));
-      await client.copy('objects/copy.bin', 'objects/a b+c.bin');
+      const copied = await client.copy('objects/copy.bin', 'objects/a b+c.bin');
+      assert.equal(header(copied.res, 'x-oss-hash-crc64ecma'), crc64(data).toString());
       const listed = await client.list({ prefix: 'objects/', 'max-keys': 1 }, {});
       assert.deepEqual(
         listed.objects.map((o: { name: string }) => o.name),
@@ -320,6 +321,18 @@ for (const signature of ['v1', 'v4'] as Signature[]) {
       assert.ok((got.content as Buffer).equals(data));
       assert.equal(header(got.res, 'x-oss-hash-crc64ecma'), crc64(data).toString());
       assert.equal(header(got.res, 'x-oss-object-type'), 'Multipart');
+      const head = await client.head('copy/target.bin');
+      assert.equal(header(head.res, 'x-oss-hash-crc64ecma'), crc64(data).toString());
+
+      // One UploadPartCopy by hand: its answer and the part listing carry the copied range's CRC-64.
+      const init = await client.initMultipartUpload('copy/one-part.bin');
+      const part = await client.uploadPartCopy('copy/one-part.bin', init.uploadId, 1, '100-5099', { sourceKey: 'copy/source.bin', sourceBucketName: bucket });
+      assert.equal(header(part.res, 'x-oss-hash-crc64ecma'), crc64(data.subarray(100, 5100)).toString());
+      const listed = await client.listParts('copy/one-part.bin', init.uploadId, {});
+      // ali-oss hands a single <Part> over as an object, not a list.
+      const [listedPart] = [listed.parts].flat() as Array<{ HashCrc64ecma: string }>;
+      assert.equal(listedPart!.HashCrc64ecma, crc64(data.subarray(100, 5100)).toString());
+      await client.abortMultipartUpload('copy/one-part.bin', init.uploadId);
     });
 
     it('signatureUrl: a presigned PUT, then a presigned GET (fetch, no SDK involved)', async () => {

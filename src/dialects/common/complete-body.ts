@@ -1,26 +1,45 @@
 import { errors } from '../../core/errors.js';
-import type { CompletedPart } from '../../core/types.js';
-import { asList, asTrimmedText, parseXml } from './xml.js';
+import { asList, asText, asTrimmedText, parseXml } from './xml.js';
+
+/** A part as a Complete body lists it: number, ETag, and any Checksum<ALGORITHM> elements, in document order. */
+export interface ListedPart {
+  partNumber: number;
+  etag: string;
+  /** Present only when the part names a checksum; `name` is the element's suffix (`CRC32`, `SHA256`, …). */
+  checksums?: Array<{ name: string; value: string }>;
+}
 
 /**
  * The part list of a CompleteMultipartUpload body (S3 and OSS send the same document).
  * Bodies in the shapes real clients send are read by a strict scanner; anything else goes
  * to the XML parser, which decides it, including every MalformedXML.
  */
-export function parseCompleteBody(text: string): CompletedPart[] {
+export function parseCompleteBody(text: string): ListedPart[] {
   return scanCompleteBody(text) ?? parseCompleteBodyXml(text);
 }
 
 const PART_NUMBER = /^\d{1,5}$/;
+/** The checksum elements a part may carry (S3's CompletedPart). */
+const CHECKSUM_ELEMENT = /^Checksum(?:CRC32|CRC32C|CRC64NVME|SHA1|SHA256|MD5|XXHASH64|XXHASH3|XXHASH128)$/;
 
 /** The reference reading, through the XML parser (saxes): the scanner must agree with it on every document it accepts. */
-export function parseCompleteBodyXml(text: string): CompletedPart[] {
+export function parseCompleteBodyXml(text: string): ListedPart[] {
   const document = parseXml(text, 'CompleteMultipartUpload');
   return asList(document.Part).map((part) => {
     const number = asTrimmedText(part.PartNumber);
     const etag = asTrimmedText(part.ETag);
     if (number === undefined || !PART_NUMBER.test(number) || etag === undefined) throw errors.malformedXML();
-    return { partNumber: Number(number), etag };
+    const listed: ListedPart = { partNumber: Number(number), etag };
+    for (const [element, value] of Object.entries(part)) {
+      if (!CHECKSUM_ELEMENT.test(element)) continue;
+      // Repeated, the element's values come as a list: all are kept (the dialect refuses more than one).
+      for (const item of Array.isArray(value) ? value : [value]) {
+        const text = asText(item);
+        if (text === undefined) throw errors.malformedXML();
+        (listed.checksums ??= []).push({ name: element.slice('Checksum'.length), value: text.trim() });
+      }
+    }
+    return listed;
   });
 }
 
@@ -48,7 +67,7 @@ const PART_OPEN = /[ \t\n]*<Part>/y;
  * which XML forbids in text); `&` is checked by decode.
  */
 const CHILD =
-  /[ \t\n]*<(PartNumber|ETag|Checksum(?:CRC32|CRC32C|CRC64NVME|SHA1|SHA256|MD5|XXHASH64|XXHASH3|XXHASH128))>([\t\n\x20-\x3B\x3D-\x5C\x5E-\x7E]*)<\/\1>/y;
+  /[ \t\n]*<(PartNumber|ETag|Checksum(CRC32|CRC32C|CRC64NVME|SHA1|SHA256|MD5|XXHASH64|XXHASH3|XXHASH128))>([\t\n\x20-\x3B\x3D-\x5C\x5E-\x7E]*)<\/\1>/y;
 const PART_CLOSE = /[ \t\n]*<\/Part>/y;
 const ROOT_CLOSE = /[ \t\n]*<\/CompleteMultipartUpload>[ \t\n]*$/y;
 
@@ -100,22 +119,22 @@ function matchAt(pattern: RegExp, text: string, at: number): number {
 }
 
 /** The part list, or undefined when the body is not in a shape this scanner reads (the parser then decides). */
-export function scanCompleteBody(text: string): CompletedPart[] | undefined {
+export function scanCompleteBody(text: string): ListedPart[] | undefined {
   let at = Math.max(matchAt(DECLARATION, text, 0), 0);
   at = matchAt(ROOT_OPEN, text, at);
   if (at < 0) return undefined;
-  const parts: CompletedPart[] = [];
+  const parts: ListedPart[] = [];
   for (let next = matchAt(PART_OPEN, text, at); next >= 0; next = matchAt(PART_OPEN, text, at)) {
     at = next;
     let number: string | undefined;
     let etag: string | undefined;
-    let checksums: Set<string> | undefined;
+    let checksums: Array<{ name: string; value: string }> | undefined;
     for (;;) {
       CHILD.lastIndex = at;
       const child = CHILD.exec(text);
       if (child === null) break;
       at = CHILD.lastIndex;
-      const value = decode(child[2]!);
+      const value = decode(child[3]!);
       if (value === undefined) return undefined;
       const name = child[1]!;
       if (name === 'PartNumber') {
@@ -125,14 +144,16 @@ export function scanCompleteBody(text: string): CompletedPart[] | undefined {
         if (etag !== undefined) return undefined;
         etag = value;
       } else {
-        // Read by nobody here, but a repeated one is not a shape any client sends.
-        if (checksums?.has(name)) return undefined;
-        (checksums ??= new Set()).add(name);
+        // Checksum<ALGORITHM>: the algorithm is the regex's second group. A repeated one is not a shape any client sends.
+        const algorithm = child[2]!;
+        if (checksums === undefined) checksums = [{ name: algorithm, value }];
+        else if (checksums.some((checksum) => checksum.name === algorithm)) return undefined;
+        else checksums.push({ name: algorithm, value });
       }
     }
     at = matchAt(PART_CLOSE, text, at);
     if (at < 0 || number === undefined || etag === undefined || !PART_NUMBER.test(number)) return undefined;
-    parts.push({ partNumber: Number(number), etag });
+    parts.push(checksums ? { partNumber: Number(number), etag, checksums } : { partNumber: Number(number), etag });
   }
   if (parts.length === 0 || matchAt(ROOT_CLOSE, text, at) < 0) return undefined;
   return parts;

@@ -18,7 +18,7 @@ import {
   checksumHeaderName,
   createChecksum,
   parseChecksumAlgorithm,
-  type Checksum,
+  type RunningBase64Checksum as Checksum,
   type ChecksumAlgorithm,
 } from './checksums.js';
 import {
@@ -132,7 +132,7 @@ function signatureMismatch(): ServiceError {
   );
 }
 
-function malformedTrailer(): ServiceError {
+export function malformedTrailer(): ServiceError {
   return new ServiceError(
     'MalformedTrailerError',
     'The request contained trailing data that was not well-formed or did not conform to our published schema.',

@@ -1,6 +1,9 @@
-import type { UploadInfo } from '../../core/types.js';
+import { ServiceError, errors } from '../../core/errors.js';
+import { normalizeEtag } from '../../core/etag.js';
+import { combinesToFullObject } from '../../core/multipart-checksums.js';
+import type { ChecksumAlgorithm, ChecksumSpec, CompletedPart, UploadInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
-import { parseCompleteBody } from '../common/complete-body.js';
+import { parseCompleteBody, type ListedPart } from '../common/complete-body.js';
 import { parseCopySourceRange } from '../common/range.js';
 import type { XmlNode } from '../common/xml.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
@@ -8,6 +11,18 @@ import { copySourceCheck, META_PREFIX, parseCopySource } from './objects.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
 import { header, objectAttributes, readVerifiedBody, requestBody } from './request.js';
 import { overwriteCondition } from './write-conditions.js';
+import {
+  checksumDisplayName,
+  checksumElements,
+  checksumHeader,
+  decodeChecksumValue,
+  digestHeaders,
+  parseChecksumAlgorithm,
+  partChecksumElement,
+  requestedAlgorithm,
+  requestedType,
+  wireType,
+} from './checksums.js';
 
 /** A Complete body for 10,000 parts is ~1 MB; leave room for whitespace. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024;
@@ -17,15 +32,53 @@ function uploadIdOf(call: S3Call): string {
 }
 
 export function createMultipartUpload(call: S3Call): void {
-  const upload = call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX));
-  sendXml(call.ctx.res, 200, 'InitiateMultipartUploadResult', { Bucket: call.bucket, Key: call.key, UploadId: upload.uploadId });
+  const checksum = announcedChecksum(call);
+  const upload = call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX), checksum);
+  sendXml(
+    call.ctx.res,
+    200,
+    'InitiateMultipartUploadResult',
+    { Bucket: call.bucket, Key: call.key, UploadId: upload.uploadId },
+    checksum ? { 'x-amz-checksum-algorithm': checksumDisplayName(checksum.algorithm), 'x-amz-checksum-type': wireType(checksum.type) } : {},
+  );
 }
 
+/**
+ * x-amz-checksum-algorithm and x-amz-checksum-type: the type defaults to COMPOSITE, FULL_OBJECT
+ * for CRC64NVME (its only type); SHA1 and SHA256 cannot be FULL_OBJECT (they do not combine).
+ */
+function announcedChecksum(call: S3Call): ChecksumSpec | undefined {
+  const algorithm = requestedAlgorithm(header(call.ctx.req.headers, 'x-amz-checksum-algorithm'));
+  const type = requestedType(header(call.ctx.req.headers, 'x-amz-checksum-type'));
+  if (!algorithm) {
+    if (type) throw new ServiceError('InvalidRequest', 'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.', 400);
+    return undefined;
+  }
+  const spec: ChecksumSpec = { algorithm, type: type ?? (algorithm === 'crc64nvme' ? 'full-object' : 'composite') };
+  const fits = spec.type === 'full-object' ? combinesToFullObject(algorithm) : algorithm !== 'crc64nvme';
+  if (!fits) {
+    throw new ServiceError('InvalidRequest', `The ${wireType(spec.type)} checksum type cannot be used with the ${algorithm} checksum algorithm.`, 400);
+  }
+  return spec;
+}
+
+/**
+ * A part of an upload that announced an algorithm carries that algorithm's checksum, as a header
+ * or a trailer (FULL_OBJECT: or none, and the server computes it); the part's checksum is answered.
+ */
 export async function uploadPart(call: S3Call): Promise<void> {
   const partNumber = intParam(call.ctx.query, 'partNumber', 0);
+  const announced = call.storage.getUpload(call.actor, call.bucket, call.key, uploadIdOf(call)).checksum;
   const body = requestBody(call.ctx, call.auth);
+  if (announced && body.checksum !== announced.algorithm && (body.checksum !== undefined || announced.type === 'composite')) {
+    throw new ServiceError(
+      'InvalidRequest',
+      `Checksum Type mismatch occurred, expected checksum Type: ${announced.algorithm}, actual checksum Type: ${body.checksum ?? 'null'}`,
+      400,
+    );
+  }
   const part = await call.storage.uploadPart(call.actor, call.bucket, call.key, uploadIdOf(call), partNumber, body.body, body);
-  sendEmpty(call.ctx.res, 200, { etag: quoteEtag(part.etag) });
+  sendEmpty(call.ctx.res, 200, { etag: quoteEtag(part.etag), ...(part.checksum ? checksumHeader(part.checksum) : {}) });
 }
 
 export async function uploadPartCopy(call: S3Call, copySource: string): Promise<void> {
@@ -41,14 +94,30 @@ export async function uploadPartCopy(call: S3Call, copySource: string): Promise<
     { ...source, range },
     { check: copySourceCheck(call) },
   );
-  sendXml(call.ctx.res, 200, 'CopyPartResult', { LastModified: isoDate(part.lastModified), ETag: quoteEtag(part.etag) });
+  sendXml(call.ctx.res, 200, 'CopyPartResult', {
+    LastModified: isoDate(part.lastModified),
+    ETag: quoteEtag(part.etag),
+    ...partChecksumElement(part.checksum),
+  });
 }
 
+/**
+ * The part list is checked against the uploaded parts, their checksums included; the request's
+ * x-amz-checksum-<alg> and x-amz-checksum-type describe the object (a composite value may end in
+ * `-N`) and are checked against what the parts make.
+ */
 export async function completeMultipartUpload(call: S3Call): Promise<void> {
   const condition = overwriteCondition(call, false);
-  const parts = parseCompleteBody((await readVerifiedBody(call.ctx, call.auth, MAX_COMPLETE_BODY)).toString('utf8'));
+  const { headers } = call.ctx.req;
+  const body = await readVerifiedBody(call.ctx, call.auth, MAX_COMPLETE_BODY, { objectChecksum: true });
+  const stated = digestHeaders(headers, { withPartCount: true });
+  const type = requestedType(header(headers, 'x-amz-checksum-type'));
+  const parts = completedParts(parseCompleteBody(body.toString('utf8')), uploadIdOf(call));
   const result = await condition.guard(
-    call.storage.completeMultipartUpload(call.actor, call.bucket, call.key, uploadIdOf(call), parts, { forbidOverwrite: condition.forbidOverwrite }),
+    call.storage.completeMultipartUpload(call.actor, call.bucket, call.key, uploadIdOf(call), parts, {
+      forbidOverwrite: condition.forbidOverwrite,
+      stated: { type, object: stated && { algorithm: stated.algorithm, value: stated.value, partCount: stated.partCount } },
+    }),
   );
   const host = call.ctx.req.headers.host ?? 'localhost';
   sendXml(call.ctx.res, 200, 'CompleteMultipartUploadResult', {
@@ -56,6 +125,29 @@ export async function completeMultipartUpload(call: S3Call): Promise<void> {
     Bucket: call.bucket,
     Key: call.key,
     ETag: quoteEtag(result.etag),
+    ...checksumElements(result.checksum, result.partsCount),
+  });
+}
+
+/**
+ * The listed parts with their checksums decoded. Two checksums on a part, or a value that is not
+ * base64 of its algorithm's length, is S3's InvalidArgument; an algorithm Tessera has no part
+ * stored with (MD5, XXHASH…) cannot match one, so the part is not found.
+ */
+function completedParts(listed: ListedPart[], uploadId: string): CompletedPart[] {
+  return listed.map((part) => {
+    const { checksums, ...completed } = part;
+    if (!checksums) return completed;
+    const algorithm = parseChecksumAlgorithm(checksums[0]!.name);
+    const value = algorithm && decodeChecksumValue(algorithm, checksums[0]!.value);
+    if (checksums.length > 1 || (algorithm && !value)) {
+      throw new ServiceError('InvalidArgument', 'Invalid Base64 or multiple checksums present in request', 400, {
+        ArgumentName: 'Checksum',
+        ArgumentValue: checksums.map((checksum) => `${checksum.name}:${checksum.value};`).join(''),
+      });
+    }
+    if (!algorithm) throw errors.invalidPart(uploadId, part.partNumber, normalizeEtag(part.etag));
+    return { ...completed, checksum: { algorithm: algorithm as ChecksumAlgorithm, value: value! } };
   });
 }
 
@@ -93,8 +185,15 @@ export function listParts(call: S3Call): void {
       LastModified: isoDate(part.lastModified),
       ETag: quoteEtag(part.etag),
       Size: part.size,
+      ...partChecksumElement(part.checksum),
     })),
+    ...announcedElements(page.upload),
   });
+}
+
+/** An upload's announced checksum as ListParts and ListMultipartUploads name it. */
+function announcedElements(upload: UploadInfo): { ChecksumAlgorithm?: string; ChecksumType?: string } {
+  return upload.checksum ? { ChecksumAlgorithm: checksumDisplayName(upload.checksum.algorithm), ChecksumType: wireType(upload.checksum.type) } : {};
 }
 
 export function listMultipartUploads(call: S3Call): void {
@@ -130,6 +229,7 @@ export function listMultipartUploads(call: S3Call): void {
       ...ownerNodes(call, upload),
       StorageClass: 'STANDARD',
       Initiated: isoDate(upload.initiated),
+      ...announcedElements(upload),
     })),
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
   });

@@ -1,11 +1,13 @@
 import { ServiceError, errors } from '../../core/errors.js';
 import { MAX_PART_NUMBER, type ObjectRead } from '../../core/storage.js';
-import type { ObjectInfo } from '../../core/types.js';
+import type { StoredObject } from '../../core/meta-store.js';
+import type { ChecksumAlgorithm, ObjectInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { evaluateConditions, preconditionFailed, readConditions } from '../common/conditions.js';
 import { answeredNotModified, sendObject } from '../common/object-response.js';
 import { invalidRange, parseRange, type ByteRange } from '../common/range.js';
 import { intParam, type S3Call } from './call.js';
+import { checksumElements, checksumHeader, objectChecksumHeaders, requestedAlgorithm, wireType } from './checksums.js';
 import { isoDate, objectHeaders, quoteEtag, sendEmpty, sendXml } from './render.js';
 import { decodePath, header, objectAttributes, requestBody } from './request.js';
 import { overwriteCondition } from './write-conditions.js';
@@ -19,7 +21,7 @@ export async function putObject(call: S3Call): Promise<void> {
   const info = await condition.guard(
     call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, { ...body, forbidOverwrite: condition.forbidOverwrite }),
   );
-  sendEmpty(call.ctx.res, 200, { etag: quoteEtag(info.etag) });
+  sendEmpty(call.ctx.res, 200, { etag: quoteEtag(info.etag), ...objectChecksumHeaders(info.checksum, info.partsCount) });
 }
 
 /** GET and HEAD: conditions, a single range or one part (`?partNumber=N`), streamed across the object's blobs. */
@@ -32,15 +34,37 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
   if (answeredNotModified(req, res, read, headers)) return;
 
   let range: ByteRange | undefined;
+  const checksumMode = header(req.headers, 'x-amz-checksum-mode')?.trim().toUpperCase() === 'ENABLED';
   if (query.has('partNumber')) {
     if (req.headers.range) throw new ServiceError('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter', 400);
-    range = partRange(read, intParam(query, 'partNumber', 0));
+    const partNumber = intParam(query, 'partNumber', 0);
+    range = partRange(read, partNumber);
     if (info.partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(info.partsCount);
+    if (checksumMode) Object.assign(headers, partChecksumHeaders(call, info, partNumber));
   } else {
     range = parseRange(header(req.headers, 'range'), info.size);
+    // A checksum covers the whole object: a range answer carries it only when the range is all of it.
+    const whole = range === undefined || (range.start === 0 && range.end === info.size - 1);
+    if (checksumMode && whole) Object.assign(headers, objectChecksumHeaders(info.checksum, info.partsCount));
   }
 
   await sendObject(call.storage, read, res, headers, range, headOnly);
+}
+
+/**
+ * The checksum of the part `?partNumber=N` reads: the object's own for a single PUT (its one part
+ * is all of it) and for a FULL_OBJECT object of one part; the part's stored checksum for a
+ * COMPOSITE object. A part of a FULL_OBJECT object of several parts has none S3 would answer.
+ */
+function partChecksumHeaders(call: S3Call, info: StoredObject, partNumber: number): Record<string, string> {
+  const checksum = info.checksum;
+  if (!checksum) return {};
+  if (info.partsCount === undefined || (checksum.type === 'full-object' && info.partsCount === 1)) {
+    return objectChecksumHeaders(checksum, info.partsCount);
+  }
+  if (checksum.type !== 'composite') return {};
+  const part = call.storage.objectPartChecksum(info, partNumber);
+  return part ? { ...checksumHeader(part), 'x-amz-checksum-type': wireType('composite') } : {};
 }
 
 function partRange(read: ObjectRead, partNumber: number): ByteRange {
@@ -108,8 +132,26 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
     );
   }
   const attributes = directive === 'REPLACE' ? objectAttributes(call.ctx.req.headers, META_PREFIX) : undefined;
+  const requested = requestedAlgorithm(header(call.ctx.req.headers, 'x-amz-checksum-algorithm'));
   const info = await call.storage.copyObject(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
     check: copySourceCheck(call),
+    checksum: (src) => copyChecksum(src, requested),
   });
-  sendXml(call.ctx.res, 200, 'CopyObjectResult', { LastModified: isoDate(info.lastModified), ETag: quoteEtag(info.etag) });
+  sendXml(call.ctx.res, 200, 'CopyObjectResult', {
+    LastModified: isoDate(info.lastModified),
+    ETag: quoteEtag(info.etag),
+    ...checksumElements(info.checksum, info.partsCount),
+  });
+}
+
+/**
+ * The algorithm whose digest of the bytes the copy gets, or undefined to keep the source's. S3
+ * copies in one piece: the copy's checksum is a full-object one, the source's kept only when it is
+ * one already (a composite one is computed again over the bytes); `x-amz-checksum-algorithm` asks
+ * for another.
+ */
+function copyChecksum(source: ObjectInfo, requested: ChecksumAlgorithm | undefined): ChecksumAlgorithm | undefined {
+  const wanted = requested ?? source.checksum?.algorithm;
+  const kept = source.checksum?.algorithm === wanted && source.checksum?.type === 'full-object';
+  return wanted === undefined || kept ? undefined : wanted;
 }

@@ -1,13 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream';
 import { ServiceError, errors } from '../../core/errors.js';
-import type { Digests, ExtraDigest, ObjectAttributes, ObjectHeaders } from '../../core/types.js';
+import type { ChecksumAlgorithm, Digests, ExtraDigest, ObjectAttributes, ObjectHeaders } from '../../core/types.js';
 import type { User, UserDirectory } from '../../core/users.js';
 import type { RequestContext } from '../../server/dialect.js';
 import { digestsOf } from '../../core/digests.js';
 import { collectSmall } from '../common/body.js';
-import { createAwsChunkedDecoder } from './aws-chunked.js';
-import { badDigestFor, parseChecksumAlgorithm, CHECKSUM_ALGORITHMS, checksumHeaderName } from './checksums.js';
+import { createAwsChunkedDecoder, malformedTrailer, type AwsChunkedDecoder } from './aws-chunked.js';
+import { badDigestFor, checksumHeaderName, decodeChecksumValue, digestHeaders, invalidChecksumValue, parseChecksumAlgorithm } from './checksums.js';
 import { isAnonymous, verifyRequest, type VerifiedRequest } from './sigv4.js';
 
 export interface Target {
@@ -79,6 +79,8 @@ export interface RequestBody {
   expectedSize?: number;
   digests: ExtraDigest[];
   verify: (digests: Digests) => void;
+  /** The flexible checksum the body carries (header or trailer), verified by `verify`: the one to store. */
+  checksum?: ChecksumAlgorithm;
 }
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
@@ -87,16 +89,19 @@ const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
  * The payload of PUT Object / Upload Part as a stream of plain bytes, whatever
  * the client framed it as, with every integrity claim it made checked: a signed
  * SHA-256, aws-chunked chunk signatures, trailing checksums, Content-MD5 and
- * x-amz-checksum-* headers. Checks on the whole body run after it is staged and
- * before it is committed.
+ * an x-amz-checksum-* header or trailer (one at most). Checks on the whole body run after it
+ * is staged and before it is committed: the engine computes every digest while staging (on a
+ * hash worker for large bodies), a trailer's included. `objectChecksum`: the request's
+ * x-amz-checksum-* headers describe an object, not this body (CompleteMultipartUpload).
  */
-export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBody {
+export function requestBody(ctx: RequestContext, auth: Authenticated, options: { objectChecksum?: boolean } = {}): RequestBody {
   const { req } = ctx;
   const payloadHash = auth.verified.payloadHash;
   const checks: Array<(digests: Digests) => void> = [];
   const digests: ExtraDigest[] = [];
   let body: AsyncIterable<Buffer>;
   let expectedSize: number | undefined;
+  let trailer: { algorithm: ChecksumAlgorithm; decoder: AwsChunkedDecoder } | undefined;
 
   if (payloadHash.startsWith('STREAMING-')) {
     const decoded = header(req.headers, 'x-amz-decoded-content-length');
@@ -114,6 +119,7 @@ export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBo
     if (!signed && payloadHash !== 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') {
       throw new ServiceError('InvalidArgument', `Unsupported x-amz-content-sha256 value: ${payloadHash}`, 400);
     }
+    // The trailer's value is checked against the engine's digest (see below), not computed here too.
     const decoder = createAwsChunkedDecoder({
       signing: signed
         ? {
@@ -123,10 +129,10 @@ export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBo
             seedSignature: auth.verified.signature,
           }
         : undefined,
-      trailerChecksum,
       trailerSigned: signed && withTrailer,
       expectedDecodedLength: expectedSize,
     });
+    if (trailerChecksum) trailer = { algorithm: trailerChecksum, decoder };
     body = pipeline(req, decoder, () => {});
   } else {
     const length = header(req.headers, 'content-length');
@@ -160,25 +166,50 @@ export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBo
     });
   }
 
-  // A checksum sent as a header (not a trailer) covers the decoded bytes: the engine
-  // computes it while staging (on a hash worker for large bodies), and it is checked here.
-  for (const algorithm of CHECKSUM_ALGORITHMS) {
-    const claimed = header(req.headers, checksumHeaderName(algorithm));
-    if (claimed === undefined) continue;
-    digests.push(algorithm);
-    checks.push((d) => {
-      if (d[algorithm]?.toString('base64') !== claimed.trim()) throw badDigestFor(algorithm);
-    });
+  // A checksum covers the decoded bytes, sent as a header or (aws-chunked) as a trailer.
+  let checksum: ChecksumAlgorithm | undefined;
+  if (!options.objectChecksum) {
+    const claim = digestHeaders(req.headers, { trailer: trailer?.algorithm });
+    checksum = claim?.algorithm ?? trailer?.algorithm;
+    checkSdkAlgorithm(header(req.headers, 'x-amz-sdk-checksum-algorithm'), checksum);
+    if (claim) {
+      checks.push((d) => {
+        if (!d[claim.algorithm]!.equals(claim.value)) throw badDigestFor(claim.algorithm);
+      });
+    } else if (trailer) {
+      const { algorithm, decoder } = trailer;
+      checks.push((d) => {
+        const name = checksumHeaderName(algorithm);
+        const sent = decoder.trailers.get(name);
+        if (sent === undefined) throw malformedTrailer();
+        const value = decodeChecksumValue(algorithm, sent);
+        if (!value) throw invalidChecksumValue(name, 'trailing header');
+        if (!d[algorithm]!.equals(value)) throw badDigestFor(algorithm);
+      });
+    }
+    if (checksum) digests.push(checksum);
   }
 
   return {
     body,
     expectedSize,
     digests,
+    checksum,
     verify: (d) => {
       for (const check of checks) check(d);
     },
   };
+}
+
+/** x-amz-sdk-checksum-algorithm names the algorithm of the checksum the request carries; it must carry one. */
+function checkSdkAlgorithm(named: string | undefined, carried: ChecksumAlgorithm | undefined): void {
+  if (named === undefined) return;
+  if (carried === undefined) {
+    throw new ServiceError('InvalidRequest', 'x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.', 400);
+  }
+  if (parseChecksumAlgorithm(named) !== carried) {
+    throw new ServiceError('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.', 400);
+  }
 }
 
 /**
@@ -186,8 +217,13 @@ export function requestBody(ctx: RequestContext, auth: Authenticated): RequestBo
  * same integrity claims as an object's body: a signed SHA-256, Content-MD5 and
  * x-amz-checksum-* are verified before a byte of it is acted on.
  */
-export async function readVerifiedBody(ctx: RequestContext, auth: Authenticated, limit: number): Promise<Buffer> {
-  const claimed = requestBody(ctx, auth);
+export async function readVerifiedBody(
+  ctx: RequestContext,
+  auth: Authenticated,
+  limit: number,
+  options: { objectChecksum?: boolean } = {},
+): Promise<Buffer> {
+  const claimed = requestBody(ctx, auth, options);
   const body = await collectSmall(claimed.body, limit, claimed.expectedSize);
   if (claimed.expectedSize !== undefined && body.length !== claimed.expectedSize) throw errors.incompleteBody();
   claimed.verify(digestsOf(body, claimed.digests));
