@@ -220,6 +220,12 @@ export class Storage {
     return stored;
   }
 
+  /** Whether the key holds an object (for refusing overwrites before a body is read). */
+  hasObject(actor: Actor, bucket: string, key: string): boolean {
+    this.requireBucket(actor, bucket);
+    return this.meta.getObject(bucket, key) !== undefined;
+  }
+
   headObject(actor: Actor, bucket: string, key: string): StoredObject {
     this.requireBucket(actor, bucket);
     return this.requireObject(bucket, key);

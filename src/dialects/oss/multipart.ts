@@ -36,21 +36,12 @@ function partNumberOf(call: OssCall): number {
 }
 
 export function initiateMultipartUpload(call: OssCall): void {
-  if (forbidOverwrite(call.ctx) && objectExists(call)) throw fileAlreadyExists();
+  if (forbidOverwrite(call.ctx) && call.storage.hasObject(call.actor, call.bucket, call.key)) throw fileAlreadyExists();
   const upload = call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX));
   const { encode, EncodingType } = encoding(call);
   sendOssXml(call.ctx.res, 200, 'InitiateMultipartUploadResult', { Bucket: call.bucket, Key: encode(call.key), UploadId: upload.uploadId, EncodingType });
 }
 
-function objectExists(call: OssCall): boolean {
-  try {
-    call.storage.headObject(call.actor, call.bucket, call.key);
-    return true;
-  } catch (err) {
-    if (err instanceof ServiceError && err.code === 'NoSuchKey') return false;
-    throw err;
-  }
-}
 
 export async function uploadPart(call: OssCall): Promise<void> {
   const partNumber = partNumberOf(call);

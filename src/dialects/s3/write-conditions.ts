@@ -21,7 +21,7 @@ export interface OverwriteCondition {
  */
 export function overwriteCondition(call: S3Call, checkNow: boolean): OverwriteCondition {
   const forbidOverwrite = header(call.ctx.req.headers, 'if-none-match') !== undefined;
-  if (forbidOverwrite && checkNow && keyTaken(call)) throw preconditionFailed('If-None-Match');
+  if (forbidOverwrite && checkNow && call.storage.hasObject(call.actor, call.bucket, call.key)) throw preconditionFailed('If-None-Match');
   return {
     forbidOverwrite,
     guard: async (write) => {
@@ -35,12 +35,3 @@ export function overwriteCondition(call: S3Call, checkNow: boolean): OverwriteCo
   };
 }
 
-function keyTaken(call: S3Call): boolean {
-  try {
-    call.storage.headObject(call.actor, call.bucket, call.key);
-    return true;
-  } catch (err) {
-    if (err instanceof ServiceError && err.code === 'NoSuchKey') return false;
-    throw err;
-  }
-}
