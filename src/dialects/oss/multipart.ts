@@ -1,4 +1,4 @@
-import { ServiceError, errors } from '../../core/errors.js';
+import { errors } from '../../core/errors.js';
 import { fileAlreadyExists, MAX_PAGE } from '../../core/storage.js';
 import type { CompletedPart } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
