@@ -1,0 +1,220 @@
+import type {
+  BucketInfo,
+  Checksum,
+  ObjectAttributes,
+  ObjectChecksum,
+  ObjectInfo,
+  PartInfo,
+  Segment,
+  UploadInfo,
+} from '../types.js';
+
+/**
+ * The metadata interface: everything Tessera knows besides the bytes. Two backends implement it
+ * (SQLite in the data directory, PostgreSQL for a cluster); the engine and the dialects never know
+ * which one runs. Every method is one atomic step; `transaction` groups several into one.
+ */
+
+export interface StoredObject extends ObjectInfo {
+  id: number;
+  /** Hex MD5 of the whole content, when known (single PUTs; multipart when the writer hashed it in order). */
+  contentMd5?: string;
+  /** Hex SHA-1 of the whole content, when the writer computed it. */
+  contentSha1?: string;
+}
+
+export interface StoredUpload extends UploadInfo {
+  completed?: { at: Date; fingerprint: string; etag: string };
+}
+
+export interface StoredPart extends PartInfo {
+  blobId: string;
+}
+
+/** What Complete needs of every part of an upload, as parallel columns in part-number order. */
+export interface PartColumns {
+  numbers: number[];
+  sizes: number[];
+  etags: string[];
+  crc64s: Array<string | null>;
+  /** The parts' checksum digests in hex ('' for none); read only when asked for. */
+  checksums?: string[];
+}
+
+export interface NewObject extends ObjectAttributes {
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+  partsCount?: number;
+  crc64?: string;
+  checksum?: ObjectChecksum;
+  contentMd5?: string;
+  contentSha1?: string;
+  /** Where the bytes are: blobs listed here, or (multipart) the part rows of this completed upload. */
+  content: { segments: Array<Omit<Segment, 'offset'>> } | { uploadId: string };
+}
+
+// State a dialect keeps about its clients (the 123pan dialect's tokens, upload sessions and trash)
+
+export type SessionStatus = 'open' | 'verifying' | 'done' | 'failed';
+
+/** A client's upload session over an engine multipart upload (123pan's "preupload"). */
+export interface UploadSession {
+  id: string;
+  clientId: string;
+  bucket: string;
+  /** Where the file will be (the engine upload's key). */
+  key: string;
+  /** Where the client asked for it (before renaming on a name clash): finds the session again on a repeated create. */
+  requestedKey: string;
+  uploadId: string;
+  etag: string;
+  size: number;
+  sliceSize: number;
+  duplicate: number;
+  status: SessionStatus;
+  fileId?: number;
+  message?: string;
+  createdAt: Date;
+}
+
+/**
+ * A running MD5 and SHA-1 over slices 1..next-1 of an upload session, saved so that whichever node
+ * receives the next slice continues it. `md5` and `sha1` are the hash implementations' saved states.
+ */
+export interface HashState {
+  next: number;
+  size: number;
+  md5: Uint8Array;
+  sha1: Uint8Array;
+  /** The ETag each hashed slice had when it was hashed (index 0 is slice 1). */
+  etags: string[];
+}
+
+export interface MetadataQueries {
+  // Buckets
+  insertBucket(name: string, owner: string, createdAt: Date): Promise<void>;
+  getBucket(name: string): Promise<BucketInfo | undefined>;
+  listBuckets(): Promise<BucketInfo[]>;
+  deleteBucket(name: string): Promise<void>;
+  bucketHasObjects(name: string): Promise<boolean>;
+
+  // Objects
+  getObject(bucket: string, key: string): Promise<StoredObject | undefined>;
+  getObjectById(id: number): Promise<StoredObject | undefined>;
+  /** An object's bytes: its own segments, or (multipart) its completed upload's parts in order. */
+  segmentsOf(objectId: number): Promise<Segment[]>;
+  /** Inserts an object, replacing any at the same key; returns the blob ids the old one held. */
+  putObject(object: NewObject): Promise<string[]>;
+  /** The oldest object with this whole-content digest and size, in a bucket `owner` owns (any bucket when `anyOwner`). */
+  findByContent(kind: 'md5' | 'sha1', digest: string, size: number, owner: string, anyOwner: boolean): Promise<StoredObject | undefined>;
+  bucketUsage(bucket: string): Promise<{ objects: number; bytes: number }>;
+  /** Gives an object a new key, keeping its id and bytes (the caller checks the new key is free). */
+  renameObject(id: number, key: string, at: Date): Promise<void>;
+  /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
+  deleteObject(bucket: string, key: string): Promise<string[]>;
+  /** Objects with `after < key` and `key` in [lower, upper), in key order (UTF-8 byte order). */
+  listObjects(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<StoredObject[]>;
+
+  // Blob references
+  isBlobReferenced(blobId: string): Promise<boolean>;
+  /** Of the given blob ids, those nothing refers to any more (call inside the transaction that released them). */
+  unreferenced(blobIds: Iterable<string>): Promise<string[]>;
+  allBlobIds(): Promise<Set<string>>;
+
+  // Uploads
+  insertUpload(upload: UploadInfo): Promise<void>;
+  getUpload(uploadId: string): Promise<StoredUpload | undefined>;
+  /** Deletes an upload and its parts; returns the blob ids the parts held. */
+  deleteUpload(uploadId: string): Promise<string[]>;
+  /** Records the completion; the listed parts stay, as the object's bytes. */
+  markCompleted(uploadId: string, at: Date, fingerprint: string, etag: string): Promise<void>;
+  /** Deletes the given parts of an upload (those a Complete left out); returns their blob ids. */
+  deleteParts(uploadId: string, partNumbers: number[]): Promise<string[]>;
+  uploadIdsOfBucket(bucket: string): Promise<string[]>;
+  /** Open uploads initiated before the first date, and completion records older than the second. */
+  staleUploadIds(initiatedBefore: Date, completedBefore: Date): Promise<string[]>;
+  /** Open uploads after the cursor (key, uploadId) with key in [lower, upper), ordered by key then id. */
+  listUploadsAfter(
+    bucket: string,
+    after: { key: string; uploadId: string },
+    lower: string,
+    upper: string | undefined,
+    limit: number,
+  ): Promise<StoredUpload[]>;
+  listUploadsOfKeyAfterId(bucket: string, key: string, afterUploadId: string, limit: number): Promise<StoredUpload[]>;
+
+  // Parts
+  getPart(uploadId: string, partNumber: number): Promise<StoredPart | undefined>;
+  /** Inserts or replaces a part; returns the blob id of the part it replaced, if any. */
+  upsertPart(uploadId: string, part: StoredPart): Promise<string | undefined>;
+  listParts(uploadId: string, afterPartNumber: number, limit: number): Promise<StoredPart[]>;
+  allParts(uploadId: string): Promise<StoredPart[]>;
+  /** What Complete needs of every part, as columns (with the parts' checksums in hex when asked). */
+  partColumns(uploadId: string, withChecksums?: boolean): Promise<PartColumns>;
+  /** The checksum of one part of a multipart object (undefined for a single PUT's object, or a part without one). */
+  objectPartChecksum(objectId: number, partNumber: number): Promise<Checksum | undefined>;
+
+  // Settings: values made once per store (secrets, generated credentials)
+  /** The stored value of `name`; stores `value` first when there is none (the first caller's value wins). */
+  ensureSetting(name: string, value: string): Promise<string>;
+
+  // Leases: who runs a background job now (one node of a cluster at a time)
+  /**
+   * Takes or renews the lease `name` for `holder` until `until`; true when `holder` holds it now
+   * (it was free, expired at `now`, or already this holder's).
+   */
+  acquireLease(name: string, holder: string, until: Date, now: Date): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+  /** Leases whose name starts with `prefix`, expired or not. */
+  listLeases(prefix: string): Promise<Array<{ name: string; holder: string; until: Date }>>;
+
+  // Rate windows
+  /** Counts one call in window `window` (e.g. client, endpoint and second); returns the count including this one. */
+  countCall(window: string, now: Date): Promise<number>;
+
+  // Client tokens (stored by hash, never in clear)
+  /** Records a token; revokes the oldest live ones beyond `maxLive`. Returns how many were revoked. */
+  issueToken(hash: string, clientId: string, now: Date, expiresAt: Date, maxLive: number): Promise<number>;
+  /** The client a live token belongs to. */
+  tokenClient(hash: string, now: Date): Promise<string | undefined>;
+
+  // Upload sessions
+  insertSession(session: Omit<UploadSession, 'status' | 'fileId' | 'message'>): Promise<void>;
+  getSession(id: string): Promise<UploadSession | undefined>;
+  /** The newest open session for this file (same place, MD5 and size). */
+  findOpenSession(bucket: string, requestedKey: string, etag: string, size: number): Promise<UploadSession | undefined>;
+  setSessionStatus(id: string, status: SessionStatus, fileId?: number, message?: string): Promise<void>;
+  /** Sessions in `status`, oldest first (to pick up background completions a dead node left). */
+  sessionsWithStatus(status: SessionStatus, limit: number): Promise<UploadSession[]>;
+  getHashState(sessionId: string): Promise<HashState | undefined>;
+  /**
+   * Saves the running hash if the stored one still ends before `state.next` at `expectedNext`
+   * (undefined: none stored yet); false when another writer moved it meanwhile.
+   */
+  saveHashState(sessionId: string, expectedNext: number | undefined, state: HashState): Promise<boolean>;
+  deleteHashState(sessionId: string): Promise<void>;
+
+  // Trash marks, by object id (a rename keeps the id, so the mark follows the file)
+  trash(objectId: number, bucket: string, now: Date): Promise<void>;
+  untrash(objectId: number): Promise<void>;
+  isTrashed(objectId: number): Promise<boolean>;
+}
+
+export interface Metadata extends MetadataQueries {
+  readonly backend: 'sqlite' | 'postgres';
+  /**
+   * Runs `fn` as one transaction: all of its changes commit together or none do, and it sees no
+   * other transaction's changes half-done. `fn` does metadata work only (no I/O of its own) and
+   * may run more than once (PostgreSQL retries a transaction that lost a serialization race).
+   */
+  transaction<T>(fn: (tx: MetadataQueries) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** The same methods, synchronous: what a backend built on a synchronous driver implements. */
+export type Synchronous<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : never;
+};
