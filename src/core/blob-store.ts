@@ -196,15 +196,15 @@ export class BlobStore {
    * commit, or between a delete's commit and its unlink. Only files older than
    * `olderThan` are touched, so writes in flight are safe.
    */
-  async sweepOrphans(isReferenced: (blobId: string) => boolean, olderThan: Date): Promise<number> {
+  async sweepOrphans(isReferenced: (blobId: string) => boolean | Promise<boolean>, olderThan: Date): Promise<number> {
     let removed = 0;
     for (const dir of await readdir(this.blobDir)) {
       const dirPath = join(this.blobDir, dir);
       for (const name of await readdir(dirPath)) {
-        if (isReferenced(name)) continue;
+        if (await isReferenced(name)) continue;
         const path = join(dirPath, name);
         const info = await stat(path).catch(() => undefined);
-        if (info && info.mtime < olderThan && !isReferenced(name)) {
+        if (info && info.mtime < olderThan && !(await isReferenced(name))) {
           await unlink(path).catch(() => {});
           removed++;
         }

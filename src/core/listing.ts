@@ -15,7 +15,7 @@ export interface PrefixListing<T> {
   max: number;
   keyOf: (item: T) => string;
   /** Rows with `after < key` and `lower <= key < upper` (no upper bound when undefined), in key order. */
-  fetch: (after: string, lower: string, upper: string | undefined, limit: number) => T[];
+  fetch: (after: string, lower: string, upper: string | undefined, limit: number) => Promise<T[]>;
 }
 
 export interface PrefixPage<T> {
@@ -40,7 +40,7 @@ export function prefixUpperBound(prefix: string): string | undefined {
   return undefined;
 }
 
-export function listByPrefix<T>(listing: PrefixListing<T>): PrefixPage<T> {
+export async function listByPrefix<T>(listing: PrefixListing<T>): Promise<PrefixPage<T>> {
   const { prefix, delimiter, max, keyOf } = listing;
   const upper = prefixUpperBound(prefix);
   const page: PrefixPage<T> = { items: [], commonPrefixes: [], isTruncated: false, lastWasCommonPrefix: false };
@@ -56,7 +56,7 @@ export function listByPrefix<T>(listing: PrefixListing<T>): PrefixPage<T> {
   }
 
   for (;;) {
-    const rows = listing.fetch(after, lower, upper, Math.min(BATCH, max + 1));
+    const rows = await listing.fetch(after, lower, upper, Math.min(BATCH, max + 1));
     if (rows.length === 0) return page;
     let reseek = false;
     for (const row of rows) {

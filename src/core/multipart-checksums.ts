@@ -10,7 +10,7 @@ import { CrcCombiner, type Crc64Halves } from './crc-combine.js';
 import { runningChecksum } from './digests.js';
 import { ServiceError, errors } from './errors.js';
 import { normalizeEtag } from './etag.js';
-import type { PartColumns } from './meta-store.js';
+import type { PartColumns } from './metadata/types.js';
 import type { Checksum, ChecksumAlgorithm, ChecksumSpec, ChecksumType, CompletedPart, ObjectChecksum } from './types.js';
 
 /** The CRCs that combine into a full-object checksum, by their reflected polynomials. */

@@ -8,7 +8,8 @@ import { multipartEtag, normalizeEtag } from './etag.js';
 import { ServiceError, errors } from './errors.js';
 import { newUploadId } from './ids.js';
 import { listByPrefix } from './listing.js';
-import { MetaStore, type PartColumns, type StoredObject, type StoredPart, type StoredUpload } from './meta-store.js';
+import { SqliteMetadata } from './metadata/sqlite.js';
+import type { Metadata, MetadataQueries, PartColumns, StoredObject, StoredPart, StoredUpload } from './metadata/types.js';
 import { validateBucketName, validateObjectKey } from './names.js';
 import { completedChecksum, type StatedChecksums } from './multipart-checksums.js';
 import { runningChecksum } from './digests.js';
@@ -48,6 +49,8 @@ export interface StorageOptions {
   hashThreads?: number;
   /** Write large bodies with O_DIRECT where the filesystem takes it (default true). */
   directIo?: boolean;
+  /** The metadata store (default: SQLite in the data directory, opened and closed with the engine). */
+  metadata?: Metadata;
 }
 
 export interface CompleteOptions {
@@ -81,7 +84,8 @@ export interface CompleteResult {
 
 export interface ObjectRead {
   info: StoredObject;
-  readonly segments: Segment[];
+  /** The segment map, read on first use (HEAD and 304 answers never need it). */
+  segments(): Promise<Segment[]>;
 }
 
 /**
@@ -93,21 +97,32 @@ export class Storage {
   private sweepTimer?: NodeJS.Timeout;
 
   private constructor(
-    private readonly meta: MetaStore,
+    private readonly meta: Metadata,
     private readonly blobs: BlobStore,
     readonly options: StorageOptions,
+    private readonly ownsMeta: boolean,
   ) {}
 
   static async open(dataDir: string, options: StorageOptions): Promise<Storage> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const blobs = await BlobStore.open(dataDir, { hashThreads: options.hashThreads ?? 0, directIo: options.directIo });
-    const meta = new MetaStore(join(dataDir, 'meta.db'));
-    const storage = new Storage(meta, blobs, options);
+    let meta = options.metadata;
+    if (!meta) {
+      try {
+        meta = SqliteMetadata.open(join(dataDir, 'meta.db'));
+      } catch (err) {
+        await blobs.close();
+        throw err;
+      }
+    }
+    const storage = new Storage(meta, blobs, options, options.metadata === undefined);
     const startedAt = new Date();
     // Orphans can only predate this start; sweep them without holding up the listener.
     setImmediate(() => {
-      const referenced = meta.allBlobIds();
-      void blobs.sweepOrphans((id) => referenced.has(id) || meta.isBlobReferenced(id), startedAt).catch(() => {});
+      void (async () => {
+        const referenced = await meta.allBlobIds();
+        await blobs.sweepOrphans(async (id) => referenced.has(id) || (await meta.isBlobReferenced(id)), startedAt);
+      })().catch(() => {});
     });
     return storage;
   }
@@ -121,20 +136,20 @@ export class Storage {
 
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.meta.close();
+    if (this.ownsMeta) await this.meta.close();
     await this.blobs.close();
   }
 
   // Buckets
 
-  listBuckets(actor: Actor): BucketInfo[] {
-    return this.meta.listBuckets().filter((bucket) => actor.root || bucket.owner === actor.userId);
+  async listBuckets(actor: Actor): Promise<BucketInfo[]> {
+    return (await this.meta.listBuckets()).filter((bucket) => actor.root || bucket.owner === actor.userId);
   }
 
-  createBucket(actor: Actor, name: string): void {
+  async createBucket(actor: Actor, name: string): Promise<void> {
     validateBucketName(name);
-    this.meta.transaction(() => {
-      const existing = this.meta.getBucket(name);
+    await this.meta.transaction(async (tx) => {
+      const existing = await tx.getBucket(name);
       if (existing) {
         if (existing.owner === actor.userId) {
           throw new ServiceError(
@@ -151,24 +166,25 @@ export class Storage {
           { BucketName: name },
         );
       }
-      this.meta.insertBucket(name, actor.userId, new Date());
+      await tx.insertBucket(name, actor.userId, new Date());
     });
   }
 
-  headBucket(actor: Actor, name: string): BucketInfo {
-    return this.requireBucket(actor, name);
+  headBucket(actor: Actor, name: string): Promise<BucketInfo> {
+    return this.requireBucket(this.meta, actor, name);
   }
 
   /** Deletes an empty bucket; its incomplete uploads go with it. */
   async deleteBucket(actor: Actor, name: string): Promise<void> {
-    this.requireBucket(actor, name);
-    const released = this.meta.transaction(() => {
-      if (this.meta.bucketHasObjects(name)) {
+    await this.requireBucket(this.meta, actor, name);
+    const released = await this.meta.transaction(async (tx) => {
+      if (await tx.bucketHasObjects(name)) {
         throw new ServiceError('BucketNotEmpty', 'The bucket you tried to delete is not empty.', 409, { BucketName: name });
       }
-      const blobIds = this.meta.uploadIdsOfBucket(name).flatMap((id) => this.meta.deleteUpload(id));
-      this.meta.deleteBucket(name);
-      return this.meta.unreferenced(blobIds);
+      const blobIds: string[] = [];
+      for (const id of await tx.uploadIdsOfBucket(name)) blobIds.push(...(await tx.deleteUpload(id)));
+      await tx.deleteBucket(name);
+      return tx.unreferenced(blobIds);
     });
     await this.blobs.remove(released);
   }
@@ -183,7 +199,7 @@ export class Storage {
     attributes: ObjectAttributes,
     write: WriteOptions & { expectedSize?: number; forbidOverwrite?: boolean } = {},
   ): Promise<StoredObject> {
-    this.requireBucket(actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket);
     validateObjectKey(key);
     const staged = await this.stageVerified(body, write);
     const blobId = await this.blobs.promote(staged);
@@ -200,17 +216,17 @@ export class Storage {
     let released: string[];
     let stored!: StoredObject;
     try {
-      released = this.meta.transaction(() => {
-        this.requireBucket(actor, bucket);
-        if (write.forbidOverwrite && this.meta.getObject(bucket, key)) throw fileAlreadyExists();
-        const old = this.meta.putObject({
+      released = await this.meta.transaction(async (tx) => {
+        await this.requireBucket(tx, actor, bucket);
+        if (write.forbidOverwrite && (await tx.getObject(bucket, key))) throw fileAlreadyExists();
+        const old = await tx.putObject({
           ...info,
           contentMd5: info.etag,
           contentSha1: staged.digests.sha1?.toString('hex'),
           content: { segments: [{ blobId, size: info.size, partNumber: 1 }] },
         });
-        stored = this.meta.getObject(bucket, key)!;
-        return this.meta.unreferenced(old);
+        stored = (await tx.getObject(bucket, key))!;
+        return tx.unreferenced(old);
       });
     } catch (err) {
       await this.blobs.remove([blobId]);
@@ -221,42 +237,40 @@ export class Storage {
   }
 
   /** Whether the key holds an object (for refusing overwrites before a body is read). */
-  hasObject(actor: Actor, bucket: string, key: string): boolean {
-    this.requireBucket(actor, bucket);
-    return this.meta.getObject(bucket, key) !== undefined;
+  async hasObject(actor: Actor, bucket: string, key: string): Promise<boolean> {
+    await this.requireBucket(this.meta, actor, bucket);
+    return (await this.meta.getObject(bucket, key)) !== undefined;
   }
 
-  headObject(actor: Actor, bucket: string, key: string): StoredObject {
-    this.requireBucket(actor, bucket);
-    return this.requireObject(bucket, key);
+  async headObject(actor: Actor, bucket: string, key: string): Promise<StoredObject> {
+    await this.requireBucket(this.meta, actor, bucket);
+    return this.requireObject(this.meta, bucket, key);
   }
 
   /**
    * Metadata and the segment map of an object, for ranged streaming reads. The map
    * (up to 10,000 rows) is read on first use: HEAD and 304 answers never need it.
    */
-  getObject(actor: Actor, bucket: string, key: string): ObjectRead {
-    this.requireBucket(actor, bucket);
-    const stored = this.requireObject(bucket, key);
+  async getObject(actor: Actor, bucket: string, key: string): Promise<ObjectRead> {
+    await this.requireBucket(this.meta, actor, bucket);
+    const stored = await this.requireObject(this.meta, bucket, key);
     const meta = this.meta;
-    let segments: Segment[] | undefined;
+    let segments: Promise<Segment[]> | undefined;
     return {
       info: stored,
-      get segments() {
-        return (segments ??= meta.segmentsOf(stored.id));
-      },
+      segments: () => (segments ??= meta.segmentsOf(stored.id)),
     };
   }
 
   /** Streams bytes [start, end] (inclusive) of an object read with getObject. */
-  openRead(read: ObjectRead, start = 0, end = read.info.size - 1): Readable {
-    return this.blobs.read(read.segments, start, end);
+  async openRead(read: ObjectRead, start = 0, end = read.info.size - 1): Promise<Readable> {
+    return this.blobs.read(await read.segments(), start, end);
   }
 
   /** Idempotent: deleting a missing key succeeds. */
   async deleteObject(actor: Actor, bucket: string, key: string): Promise<void> {
-    this.requireBucket(actor, bucket);
-    const released = this.meta.transaction(() => this.meta.unreferenced(this.meta.deleteObject(bucket, key)));
+    await this.requireBucket(this.meta, actor, bucket);
+    const released = await this.meta.transaction(async (tx) => tx.unreferenced(await tx.deleteObject(bucket, key)));
     await this.blobs.remove(released);
   }
 
@@ -277,21 +291,21 @@ export class Storage {
       checksum?: (source: ObjectInfo) => ChecksumAlgorithm | undefined;
     } = {},
   ): Promise<StoredObject> {
-    this.requireBucket(actor, source.bucket);
-    this.requireBucket(actor, target.bucket);
+    await this.requireBucket(this.meta, actor, source.bucket);
+    await this.requireBucket(this.meta, actor, target.bucket);
     validateObjectKey(target.key);
     // A digest is computed outside the transaction, then used only if the source is still that object.
     let digested: { sourceId: number; checksum: ObjectChecksum } | undefined;
     for (let attempt = 1; ; attempt++) {
-      const outcome = this.meta.transaction(() => {
-        const src = this.requireObject(source.bucket, source.key);
+      const outcome = await this.meta.transaction(async (tx) => {
+        const src = await this.requireObject(tx, source.bucket, source.key);
         options.check?.(src);
-        if (options.forbidOverwrite && this.meta.getObject(target.bucket, target.key)) throw fileAlreadyExists();
+        if (options.forbidOverwrite && (await tx.getObject(target.bucket, target.key))) throw fileAlreadyExists();
         const algorithm = options.checksum?.(src);
         if (algorithm && (digested?.sourceId !== src.id || digested.checksum.algorithm !== algorithm)) {
           return { digest: { source: src, algorithm } };
         }
-        const segments = this.meta.segmentsOf(src.id);
+        const segments = await tx.segmentsOf(src.id);
         const info: ObjectInfo = {
           bucket: target.bucket,
           key: target.key,
@@ -304,8 +318,8 @@ export class Storage {
           headers: attributes ? attributes.headers : src.headers,
           userMeta: attributes ? attributes.userMeta : src.userMeta,
         };
-        const old = this.meta.putObject({ ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } });
-        return { info: this.meta.getObject(target.bucket, target.key)!, blobIds: this.meta.unreferenced(old) };
+        const old = await tx.putObject({ ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } });
+        return { info: (await tx.getObject(target.bucket, target.key))!, blobIds: await tx.unreferenced(old) };
       });
       if (outcome.digest) {
         // The source changed under every earlier digest: give up rather than loop.
@@ -326,18 +340,22 @@ export class Storage {
   /** One digest of a stored object's bytes, streamed from its blobs. */
   private async digestObject(object: StoredObject, algorithm: ChecksumAlgorithm): Promise<Buffer> {
     const checksum = runningChecksum(algorithm);
-    const segments = this.meta.segmentsOf(object.id);
+    const segments = await this.meta.segmentsOf(object.id);
     if (object.size > 0) {
       for await (const chunk of this.blobs.read(segments, 0, object.size - 1)) checksum.update(chunk as Buffer);
     }
     return checksum.digest();
   }
 
-  listObjects(actor: Actor, bucket: string, query: ListObjectsQuery): Omit<ListObjectsPage, 'objects'> & { objects: StoredObject[] } {
-    this.requireBucket(actor, bucket);
+  async listObjects(
+    actor: Actor,
+    bucket: string,
+    query: ListObjectsQuery,
+  ): Promise<Omit<ListObjectsPage, 'objects'> & { objects: StoredObject[] }> {
+    await this.requireBucket(this.meta, actor, bucket);
     // A page of none is empty and, as S3 answers it, not truncated.
     if (query.maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false };
-    const page = listByPrefix<StoredObject>({
+    const page = await listByPrefix<StoredObject>({
       prefix: query.prefix ?? '',
       delimiter: query.delimiter,
       after: query.after,
@@ -356,11 +374,17 @@ export class Storage {
   // Multipart uploads
 
   /** With `checksum`, every part gets that algorithm's checksum and the object one of that type. */
-  createMultipartUpload(actor: Actor, bucket: string, key: string, attributes: ObjectAttributes, checksum?: ChecksumSpec): UploadInfo {
-    const owner = this.requireBucket(actor, bucket).owner;
+  async createMultipartUpload(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    attributes: ObjectAttributes,
+    checksum?: ChecksumSpec,
+  ): Promise<UploadInfo> {
+    const owner = (await this.requireBucket(this.meta, actor, bucket)).owner;
     validateObjectKey(key);
     const upload: UploadInfo = { uploadId: newUploadId(), bucket, key, owner, initiated: new Date(), ...attributes, checksum };
-    this.meta.insertUpload(upload);
+    await this.meta.insertUpload(upload);
     return upload;
   }
 
@@ -380,8 +404,8 @@ export class Storage {
     body: AsyncIterable<Buffer>,
     write: WriteOptions & { expectedSize?: number } = {},
   ): Promise<PartInfo> {
-    this.requireBucket(actor, bucket);
-    const upload = this.requireOpenUpload(bucket, key, uploadId);
+    await this.requireBucket(this.meta, actor, bucket);
+    const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
     checkPartNumber(partNumber);
     const checksum = upload.checksum?.algorithm ?? write.checksum;
     const staged = await this.stageVerified(body, { ...write, checksum });
@@ -395,17 +419,17 @@ export class Storage {
     source: { bucket: string; key: string; range?: { start: number; end: number } },
     options: { check?: (source: ObjectInfo) => void; digests?: WriteOptions['digests'] } = {},
   ): Promise<PartInfo> {
-    this.requireBucket(actor, target.bucket);
-    const upload = this.requireOpenUpload(target.bucket, target.key, target.uploadId);
+    await this.requireBucket(this.meta, actor, target.bucket);
+    const upload = await this.requireOpenUpload(this.meta, target.bucket, target.key, target.uploadId);
     checkPartNumber(target.partNumber);
-    const read = this.getObject(actor, source.bucket, source.key);
+    const read = await this.getObject(actor, source.bucket, source.key);
     options.check?.(read.info);
     const range = source.range ?? { start: 0, end: read.info.size - 1 };
     if (range.start > range.end || range.end >= read.info.size) {
       throw new ServiceError('InvalidRange', 'The requested range is not satisfiable', 416);
     }
     const checksum = upload.checksum?.algorithm;
-    const staged = await this.blobs.stage(this.openRead(read, range.start, range.end), withDigest(options.digests, checksum));
+    const staged = await this.blobs.stage(await this.openRead(read, range.start, range.end), withDigest(options.digests, checksum));
     return this.commitPart(actor, target.bucket, target.key, target.uploadId, target.partNumber, staged, checksum);
   }
 
@@ -430,11 +454,11 @@ export class Storage {
     };
     let released: string[];
     try {
-      released = this.meta.transaction(() => {
-        this.requireBucket(actor, bucket);
-        this.requireOpenUpload(bucket, key, uploadId);
-        const replaced = this.meta.upsertPart(uploadId, part);
-        return replaced === undefined ? [] : this.meta.unreferenced([replaced]);
+      released = await this.meta.transaction(async (tx) => {
+        await this.requireBucket(tx, actor, bucket);
+        await this.requireOpenUpload(tx, bucket, key, uploadId);
+        const replaced = await tx.upsertPart(uploadId, part);
+        return replaced === undefined ? [] : tx.unreferenced([replaced]);
       });
     } catch (err) {
       await this.blobs.remove([blobId]);
@@ -458,15 +482,15 @@ export class Storage {
     requested: CompletedPart[],
     options: CompleteOptions = {},
   ): Promise<CompleteResult> {
-    this.requireBucket(actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket);
     const minPartSize = options.minPartSize ?? this.options.minPartSize;
-    const outcome = this.meta.transaction(() => {
-      const upload = this.meta.getUpload(uploadId);
+    const outcome = await this.meta.transaction(async (tx) => {
+      const upload = await tx.getUpload(uploadId);
       if (!upload || upload.bucket !== bucket || upload.key !== key) throw errors.noSuchUpload(uploadId);
       // The list as two columns, ETags normalised once here; everything below compares them as
       // stored (lower-case hex). Columns, not an object per part: a Complete can list 10,000.
       const withChecksums = upload.checksum !== undefined;
-      let uploaded = options.completeAll ? this.meta.partColumns(uploadId, withChecksums) : undefined;
+      let uploaded = options.completeAll ? await tx.partColumns(uploadId, withChecksums) : undefined;
       const numbers = uploaded ? uploaded.numbers : requested.map((part) => part.partNumber);
       const etags = uploaded ? uploaded.etags : requested.map((part) => normalizeEtag(part.etag));
       if (numbers.length === 0) throw errors.malformedXML();
@@ -474,7 +498,7 @@ export class Storage {
       if (upload.completed) {
         // A retried Complete (its answer was lost) gets the same answer again.
         if (upload.completed.fingerprint !== fingerprint) throw errors.noSuchUpload(uploadId);
-        const current = this.meta.getObject(bucket, key);
+        const current = await tx.getObject(bucket, key);
         return {
           result: {
             bucket,
@@ -489,9 +513,9 @@ export class Storage {
           released: [],
         };
       }
-      uploaded ??= this.meta.partColumns(uploadId, withChecksums);
+      uploaded ??= await tx.partColumns(uploadId, withChecksums);
       const { size, matched, unlisted, counted } = resolveParts(uploaded, uploadId, numbers, etags, minPartSize);
-      if (options.forbidOverwrite && this.meta.getObject(bucket, key)) throw fileAlreadyExists();
+      if (options.forbidOverwrite && (await tx.getObject(bucket, key))) throw fileAlreadyExists();
       // The counted ETags equal the stored parts' MD5s by now.
       const etag = multipartEtag(counted);
       const crc64 = options.withCrc64 ? combinedCrc64(uploaded, matched) : undefined;
@@ -504,7 +528,7 @@ export class Storage {
         matched,
         stated: options.stated,
       });
-      const old = this.meta.putObject({
+      const old = await tx.putObject({
         bucket,
         key,
         size,
@@ -520,43 +544,46 @@ export class Storage {
         // Metadata only: the object points at the upload's part rows, which stay where they are.
         content: { uploadId },
       });
-      const id = this.meta.getObject(bucket, key)!.id;
-      this.meta.markCompleted(uploadId, new Date(), fingerprint, etag);
+      const id = (await tx.getObject(bucket, key))!.id;
+      await tx.markCompleted(uploadId, new Date(), fingerprint, etag);
       // Listed parts now are the object; unlisted ones go (and the replaced object's bytes may be freed).
-      const discarded = this.meta.deleteParts(uploadId, unlisted);
-      return { result: { bucket, key, etag, size, partsCount: matched.length, crc64, checksum, id }, released: this.meta.unreferenced([...old, ...discarded]) };
+      const discarded = await tx.deleteParts(uploadId, unlisted);
+      return {
+        result: { bucket, key, etag, size, partsCount: matched.length, crc64, checksum, id },
+        released: await tx.unreferenced([...old, ...discarded]),
+      };
     });
     await this.blobs.remove(outcome.released);
     return outcome.result;
   }
 
   async abortMultipartUpload(actor: Actor, bucket: string, key: string, uploadId: string): Promise<void> {
-    this.requireBucket(actor, bucket);
-    const released = this.meta.transaction(() => {
-      this.requireOpenUpload(bucket, key, uploadId);
-      return this.meta.unreferenced(this.meta.deleteUpload(uploadId));
+    await this.requireBucket(this.meta, actor, bucket);
+    const released = await this.meta.transaction(async (tx) => {
+      await this.requireOpenUpload(tx, bucket, key, uploadId);
+      return tx.unreferenced(await tx.deleteUpload(uploadId));
     });
     await this.blobs.remove(released);
   }
 
-  getUpload(actor: Actor, bucket: string, key: string, uploadId: string): UploadInfo {
-    this.requireBucket(actor, bucket);
-    return this.requireOpenUpload(bucket, key, uploadId);
+  async getUpload(actor: Actor, bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
+    await this.requireBucket(this.meta, actor, bucket);
+    return this.requireOpenUpload(this.meta, bucket, key, uploadId);
   }
 
   /** One page of parts: an index range scan after the marker, so page 9 costs what page 1 does. */
-  listParts(
+  async listParts(
     actor: Actor,
     bucket: string,
     key: string,
     uploadId: string,
     query: { partNumberMarker?: number; maxParts: number },
-  ): ListPartsPage {
-    this.requireBucket(actor, bucket);
-    const upload = this.requireOpenUpload(bucket, key, uploadId);
+  ): Promise<ListPartsPage> {
+    await this.requireBucket(this.meta, actor, bucket);
+    const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
     const max = Math.min(Math.max(query.maxParts, 0), MAX_PAGE);
     // A page of none is empty and, as S3 answers it, not truncated.
-    const rows = max === 0 ? [] : this.meta.listParts(uploadId, query.partNumberMarker ?? 0, max + 1);
+    const rows = max === 0 ? [] : await this.meta.listParts(uploadId, query.partNumberMarker ?? 0, max + 1);
     const isTruncated = rows.length > max;
     const parts = rows.slice(0, max).map(({ blobId: _omit, ...part }) => part);
     return {
@@ -568,10 +595,10 @@ export class Storage {
   }
 
   /** Every part of an open upload, in order (for the dialects' own completion checks). */
-  allParts(actor: Actor, bucket: string, key: string, uploadId: string): PartInfo[] {
-    this.requireBucket(actor, bucket);
-    this.requireOpenUpload(bucket, key, uploadId);
-    return this.meta.allParts(uploadId).map(({ blobId: _omit, ...part }) => part);
+  async allParts(actor: Actor, bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
+    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireOpenUpload(this.meta, bucket, key, uploadId);
+    return (await this.meta.allParts(uploadId)).map(({ blobId: _omit, ...part }) => part);
   }
 
   /**
@@ -579,8 +606,8 @@ export class Storage {
    * `keyMarker` alone: keys after it. With `uploadIdMarker`: that key's uploads
    * after the id, then later keys. `uploadIdMarker` without a key marker is ignored.
    */
-  listMultipartUploads(actor: Actor, bucket: string, query: ListUploadsQuery): ListUploadsPage {
-    this.requireBucket(actor, bucket);
+  async listMultipartUploads(actor: Actor, bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage> {
+    await this.requireBucket(this.meta, actor, bucket);
     const prefix = query.prefix ?? '';
     const max = Math.min(query.maxUploads, MAX_PAGE);
     // A page of none is empty and, as S3 answers it, not truncated.
@@ -593,7 +620,7 @@ export class Storage {
     if (keyMarker && uploadIdMarker && keyMarker.startsWith(prefix)) {
       const grouped = query.delimiter && keyMarker.slice(prefix.length).includes(query.delimiter);
       if (!grouped) {
-        const rows = this.meta.listUploadsOfKeyAfterId(bucket, keyMarker, uploadIdMarker, max + 1);
+        const rows = await this.meta.listUploadsOfKeyAfterId(bucket, keyMarker, uploadIdMarker, max + 1);
         sameKeyTruncated = rows.length > max;
         uploads.push(...rows.slice(0, max));
       }
@@ -604,16 +631,16 @@ export class Storage {
     }
 
     let lastSeen: StoredUpload | undefined;
-    const page = listByPrefix<StoredUpload>({
+    const page = await listByPrefix<StoredUpload>({
       prefix,
       delimiter: query.delimiter,
       after: keyMarker,
       max: max - uploads.length,
       keyOf: (upload) => upload.key,
-      fetch: (after, lower, upper, limit) => {
+      fetch: async (after, lower, upper, limit) => {
         // Several uploads share a key: resume after the last one seen, or after all of the marker key's.
         const uploadId = lastSeen?.key === after ? lastSeen.uploadId : AFTER_ALL_UPLOAD_IDS;
-        const rows = this.meta.listUploadsAfter(bucket, { key: after, uploadId }, lower, upper, limit);
+        const rows = await this.meta.listUploadsAfter(bucket, { key: after, uploadId }, lower, upper, limit);
         lastSeen = rows[rows.length - 1];
         return rows;
       },
@@ -633,10 +660,10 @@ export class Storage {
   // Lookups by id and by content, for dialects that name objects by number or dedupe by digest
 
   /** The object with this row id, if it is in a bucket the actor reaches. */
-  objectById(actor: Actor, id: number): StoredObject | undefined {
-    const object = this.meta.getObjectById(id);
+  async objectById(actor: Actor, id: number): Promise<StoredObject | undefined> {
+    const object = await this.meta.getObjectById(id);
     if (!object) return undefined;
-    const bucket = this.meta.getBucket(object.bucket);
+    const bucket = await this.meta.getBucket(object.bucket);
     return bucket && (actor.root || bucket.owner === actor.userId) ? object : undefined;
   }
 
@@ -644,14 +671,14 @@ export class Storage {
    * An object whose whole content has this MD5 (or SHA-1) and size, in a bucket the actor owns
    * (any bucket for root). Copy it with copyObject to share its bytes under a new key.
    */
-  findByContentHash(actor: Actor, hash: { md5?: string; sha1?: string; size: number }): StoredObject | undefined {
+  findByContentHash(actor: Actor, hash: { md5?: string; sha1?: string; size: number }): Promise<StoredObject | undefined> {
     const [kind, digest] = hash.md5 !== undefined ? (['md5', hash.md5] as const) : (['sha1', hash.sha1 ?? ''] as const);
     return this.meta.findByContent(kind, digest.toLowerCase(), hash.size, actor.userId, actor.root);
   }
 
   /** Number of objects and bytes they hold (shared bytes counted once per object). */
-  bucketUsage(actor: Actor, bucket: string): { objects: number; bytes: number } {
-    this.requireBucket(actor, bucket);
+  async bucketUsage(actor: Actor, bucket: string): Promise<{ objects: number; bytes: number }> {
+    await this.requireBucket(this.meta, actor, bucket);
     return this.meta.bucketUsage(bucket);
   }
 
@@ -659,32 +686,33 @@ export class Storage {
    * Renames objects in place, all or none: each keeps its id and bytes. Fails with
    * FileAlreadyExists when a target key is taken by an object not itself being renamed.
    */
-  renameObjects(actor: Actor, bucket: string, moves: Array<{ from: string; to: string }>): void {
-    this.requireBucket(actor, bucket);
+  async renameObjects(actor: Actor, bucket: string, moves: Array<{ from: string; to: string }>): Promise<void> {
+    await this.requireBucket(this.meta, actor, bucket);
     moves.forEach((move) => validateObjectKey(move.to));
-    this.meta.transaction(() => {
+    await this.meta.transaction(async (tx) => {
       const moving = new Set(moves.map((move) => move.from));
-      const rows = moves.map((move) => ({ object: this.requireObject(bucket, move.from), to: move.to }));
+      const rows: Array<{ object: StoredObject; to: string }> = [];
+      for (const move of moves) rows.push({ object: await this.requireObject(tx, bucket, move.from), to: move.to });
       for (const { to } of rows) {
-        if (!moving.has(to) && this.meta.getObject(bucket, to)) throw fileAlreadyExists();
+        if (!moving.has(to) && (await tx.getObject(bucket, to))) throw fileAlreadyExists();
       }
       const now = new Date();
       // Through a temporary key first, so renames that swap or chain never collide on the unique index.
-      rows.forEach(({ object }) => this.meta.renameObject(object.id, `\u0000rename\u0000${object.id}`, now));
-      rows.forEach(({ object, to }) => this.meta.renameObject(object.id, to, now));
+      for (const { object } of rows) await tx.renameObject(object.id, temporaryKey(object.id), now);
+      for (const { object, to } of rows) await tx.renameObject(object.id, to, now);
     });
   }
 
   /** The stored checksum of part `partNumber` of a multipart object (undefined for a part without one). */
-  objectPartChecksum(object: StoredObject, partNumber: number): Checksum | undefined {
+  objectPartChecksum(object: StoredObject, partNumber: number): Promise<Checksum | undefined> {
     return this.meta.objectPartChecksum(object.id, partNumber);
   }
 
   /** Streams one stored part of an open upload (to hash parts in order after they arrived out of order). */
-  openPartRead(actor: Actor, bucket: string, key: string, uploadId: string, partNumber: number): Readable {
-    this.requireBucket(actor, bucket);
-    this.requireOpenUpload(bucket, key, uploadId);
-    const part = this.meta.getPart(uploadId, partNumber);
+  async openPartRead(actor: Actor, bucket: string, key: string, uploadId: string, partNumber: number): Promise<Readable> {
+    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireOpenUpload(this.meta, bucket, key, uploadId);
+    const part = await this.meta.getPart(uploadId, partNumber);
     if (!part) throw errors.invalidArgument(`Part ${partNumber} has not been uploaded`, 'partNumber', String(partNumber));
     if (part.size === 0) return this.blobs.read([], 0, -1);
     return this.blobs.read([{ blobId: part.blobId, offset: 0, size: part.size, partNumber }], 0, part.size - 1);
@@ -693,9 +721,9 @@ export class Storage {
   /** Aborts uploads older than the configured expiry and forgets old completion records. */
   async sweepStaleUploads(now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.options.uploadExpiryMs);
-    const stale = this.meta.staleUploadIds(cutoff, cutoff);
+    const stale = await this.meta.staleUploadIds(cutoff, cutoff);
     for (const uploadId of stale) {
-      const released = this.meta.transaction(() => this.meta.unreferenced(this.meta.deleteUpload(uploadId)));
+      const released = await this.meta.transaction(async (tx) => tx.unreferenced(await tx.deleteUpload(uploadId)));
       await this.blobs.remove(released);
     }
     return stale.length;
@@ -703,21 +731,21 @@ export class Storage {
 
   // Helpers
 
-  private requireBucket(actor: Actor, name: string): BucketInfo {
-    const bucket = this.meta.getBucket(name);
+  private async requireBucket(meta: MetadataQueries, actor: Actor, name: string): Promise<BucketInfo> {
+    const bucket = await meta.getBucket(name);
     if (!bucket) throw errors.noSuchBucket(name);
     if (!actor.root && bucket.owner !== actor.userId) throw errors.accessDenied();
     return bucket;
   }
 
-  private requireObject(bucket: string, key: string): StoredObject {
-    const object = this.meta.getObject(bucket, key);
+  private async requireObject(meta: MetadataQueries, bucket: string, key: string): Promise<StoredObject> {
+    const object = await meta.getObject(bucket, key);
     if (!object) throw errors.noSuchKey(key);
     return object;
   }
 
-  private requireOpenUpload(bucket: string, key: string, uploadId: string): StoredUpload {
-    const upload = this.meta.getUpload(uploadId);
+  private async requireOpenUpload(meta: MetadataQueries, bucket: string, key: string, uploadId: string): Promise<StoredUpload> {
+    const upload = await meta.getUpload(uploadId);
     if (!upload || upload.completed || upload.bucket !== bucket || upload.key !== key) throw errors.noSuchUpload(uploadId);
     return upload;
   }
@@ -750,6 +778,14 @@ function checkPartNumber(partNumber: number): void {
       String(partNumber),
     );
   }
+}
+
+/**
+ * A key no object can have while renames pass through it: longer than the 1,024 bytes a key may
+ * be, and without U+0000 (which PostgreSQL text cannot hold).
+ */
+function temporaryKey(objectId: number): string {
+  return `${'\u{10FFFF}'.repeat(260)}rename-${objectId}`;
 }
 
 export function fileAlreadyExists(): ServiceError {

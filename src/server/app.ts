@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { openMetadata } from '../core/metadata/open.js';
 import { Storage } from '../core/storage.js';
 import { UserDirectory, type User } from '../core/users.js';
 import { OssDialect } from '../dialects/oss/dialect.js';
@@ -24,7 +25,9 @@ export interface RunningServer {
 /** Composition root: storage, users, dialects and the HTTP front, listening. */
 export async function startServer(config: ServerConfig, print: (line: string) => void = console.log): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
+  const metadata = await openMetadata({ dataDir: config.dataDir });
   const storage = await Storage.open(config.dataDir, {
+    metadata,
     minPartSize: config.minPartSize,
     uploadExpiryMs: config.uploadExpiryMs,
     hashThreads: config.hashThreads,
@@ -42,7 +45,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   ];
   const directory = new UserDirectory(users);
   const settings = { region: config.region, domain: config.domain };
-  const pan = new PanDialect(storage, directory, config.pan, config.dataDir);
+  const pan = new PanDialect(storage, directory, config.pan, metadata);
   // S3 takes whatever no other dialect claims, so it comes last; pan claims only its header and paths.
   const dialects = [pan, new OssDialect(storage, directory, settings), new S3Dialect(storage, directory, settings)];
   const server = createHttpServer(dialects, logger);
@@ -68,8 +71,8 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     logger,
     close: async (graceMs = 10_000) => {
       await Promise.all([closeHttpServer(server, graceMs), panServer && closeHttpServer(panServer, graceMs)]);
-      pan.close();
       await storage.close();
+      await metadata.close();
     },
   };
 }

@@ -16,9 +16,9 @@ async function* bytes(data: Buffer): AsyncGenerator<Buffer> {
 }
 
 async function readAll(storage: Storage, bucket: string, key: string, start?: number, end?: number): Promise<Buffer> {
-  const read = storage.getObject(root, bucket, key);
+  const read = await storage.getObject(root, bucket, key);
   const chunks: Buffer[] = [];
-  for await (const chunk of storage.openRead(read, start, end)) chunks.push(chunk as Buffer);
+  for await (const chunk of await storage.openRead(read, start, end)) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 
@@ -37,7 +37,7 @@ describe('storage engine', () => {
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'tessera-unit-'));
     storage = await Storage.open(dataDir, { minPartSize: 5, uploadExpiryMs: 60_000 });
-    storage.createBucket(alice, 'alpha');
+    await storage.createBucket(alice, 'alpha');
   });
 
   after(async () => {
@@ -46,14 +46,14 @@ describe('storage engine', () => {
   });
 
   it('lists keys with prefix, delimiter and markers, a common prefix counting once per page', async () => {
-    storage.createBucket(root, 'listing');
+    await storage.createBucket(root, 'listing');
     const keys = ['a', 'b/1', 'b/2', 'b/3', 'c', 'd/x/1', 'd/y', 'e'];
     for (const key of keys) await storage.putObject(root, 'listing', key, bytes(Buffer.from(key)), noAttributes);
 
-    const all = storage.listObjects(root, 'listing', { maxKeys: 1000 });
+    const all = await storage.listObjects(root, 'listing', { maxKeys: 1000 });
     assert.deepEqual(all.objects.map((o) => o.key), keys);
 
-    const grouped = storage.listObjects(root, 'listing', { delimiter: '/', maxKeys: 1000 });
+    const grouped = await storage.listObjects(root, 'listing', { delimiter: '/', maxKeys: 1000 });
     assert.deepEqual(grouped.objects.map((o) => o.key), ['a', 'c', 'e']);
     assert.deepEqual(grouped.commonPrefixes, ['b/', 'd/']);
 
@@ -61,34 +61,34 @@ describe('storage engine', () => {
     const pages: string[][] = [];
     let after: string | undefined;
     for (;;) {
-      const page = storage.listObjects(root, 'listing', { delimiter: '/', maxKeys: 2, after });
+      const page = await storage.listObjects(root, 'listing', { delimiter: '/', maxKeys: 2, after });
       pages.push([...page.objects.map((o) => o.key), ...page.commonPrefixes]);
       if (!page.isTruncated) break;
       after = page.nextMarker;
     }
     assert.deepEqual(pages, [['a', 'b/'], ['c', 'd/'], ['e']]);
 
-    const underD = storage.listObjects(root, 'listing', { prefix: 'd/', delimiter: '/', maxKeys: 1000 });
+    const underD = await storage.listObjects(root, 'listing', { prefix: 'd/', delimiter: '/', maxKeys: 1000 });
     assert.deepEqual(underD.objects.map((o) => o.key), ['d/y']);
     assert.deepEqual(underD.commonPrefixes, ['d/x/']);
   });
 
   it('orders keys by UTF-8 bytes, as S3 does', async () => {
-    storage.createBucket(root, 'unicode');
+    await storage.createBucket(root, 'unicode');
     // U+FF5E (3 UTF-8 bytes, 0xEF…) sorts before U+1F600 (4 bytes, 0xF0…), unlike UTF-16 code unit order.
     const keys = ['\u{1F600}', '\uFF5E', 'z'];
     for (const key of keys) await storage.putObject(root, 'unicode', key, bytes(Buffer.from('x')), noAttributes);
-    const listed = storage.listObjects(root, 'unicode', { maxKeys: 10 }).objects.map((o) => o.key);
+    const listed = (await storage.listObjects(root, 'unicode', { maxKeys: 10 })).objects.map((o) => o.key);
     assert.deepEqual(listed, ['z', '\uFF5E', '\u{1F600}']);
   });
 
-  it('lists uploads by key then creation order, honouring key-marker and upload-id-marker', () => {
-    storage.createBucket(root, 'uploads');
+  it('lists uploads by key then creation order, honouring key-marker and upload-id-marker', async () => {
+    await storage.createBucket(root, 'uploads');
     const ids: Record<string, string[]> = { k1: [], k2: [], 'p/k3': [] };
     for (let i = 0; i < 3; i++) {
-      for (const key of Object.keys(ids)) ids[key]!.push(storage.createMultipartUpload(root, 'uploads', key, noAttributes).uploadId);
+      for (const key of Object.keys(ids)) ids[key]!.push((await storage.createMultipartUpload(root, 'uploads', key, noAttributes)).uploadId);
     }
-    const all = storage.listMultipartUploads(root, 'uploads', { maxUploads: 1000 });
+    const all = await storage.listMultipartUploads(root, 'uploads', { maxUploads: 1000 });
     assert.deepEqual(
       all.uploads.map((u) => `${u.key}:${u.uploadId}`),
       [...ids.k1!.map((id) => `k1:${id}`), ...ids.k2!.map((id) => `k2:${id}`), ...ids['p/k3']!.map((id) => `p/k3:${id}`)],
@@ -96,13 +96,13 @@ describe('storage engine', () => {
     // ids sort by creation time
     assert.deepEqual([...ids.k1!].sort(), ids.k1);
 
-    const afterKey = storage.listMultipartUploads(root, 'uploads', { keyMarker: 'k1', maxUploads: 1000 });
+    const afterKey = await storage.listMultipartUploads(root, 'uploads', { keyMarker: 'k1', maxUploads: 1000 });
     assert.equal(afterKey.uploads[0]!.key, 'k2');
 
-    const afterId = storage.listMultipartUploads(root, 'uploads', { keyMarker: 'k1', uploadIdMarker: ids.k1![0], maxUploads: 1000 });
+    const afterId = await storage.listMultipartUploads(root, 'uploads', { keyMarker: 'k1', uploadIdMarker: ids.k1![0], maxUploads: 1000 });
     assert.deepEqual(afterId.uploads.slice(0, 3).map((u) => u.uploadId), [ids.k1![1], ids.k1![2], ids.k2![0]]);
 
-    const ignored = storage.listMultipartUploads(root, 'uploads', { uploadIdMarker: ids.k2![1], maxUploads: 1000 });
+    const ignored = await storage.listMultipartUploads(root, 'uploads', { uploadIdMarker: ids.k2![1], maxUploads: 1000 });
     assert.equal(ignored.uploads.length, 9);
 
     // Page through two at a time with the returned markers: every upload once, in order.
@@ -110,7 +110,7 @@ describe('storage engine', () => {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
-      const page = storage.listMultipartUploads(root, 'uploads', { keyMarker, uploadIdMarker, maxUploads: 2 });
+      const page = await storage.listMultipartUploads(root, 'uploads', { keyMarker, uploadIdMarker, maxUploads: 2 });
       seen.push(...page.uploads.map((u) => u.uploadId));
       if (!page.isTruncated) break;
       keyMarker = page.nextKeyMarker;
@@ -118,14 +118,14 @@ describe('storage engine', () => {
     }
     assert.deepEqual(seen, all.uploads.map((u) => u.uploadId));
 
-    const grouped = storage.listMultipartUploads(root, 'uploads', { delimiter: '/', maxUploads: 1000 });
+    const grouped = await storage.listMultipartUploads(root, 'uploads', { delimiter: '/', maxUploads: 1000 });
     assert.deepEqual(grouped.commonPrefixes, ['p/']);
     assert.equal(grouped.uploads.length, 6);
   });
 
   it('completes by reference: no new blob, parts in order, unlisted parts freed', async () => {
-    storage.createBucket(root, 'complete');
-    const upload = storage.createMultipartUpload(root, 'complete', 'obj', noAttributes);
+    await storage.createBucket(root, 'complete');
+    const upload = await storage.createMultipartUpload(root, 'complete', 'obj', noAttributes);
     const parts = [randomBytes(10), randomBytes(10), randomBytes(7)];
     const etags: string[] = [];
     for (let i = 0; i < parts.length; i++) {
@@ -162,8 +162,8 @@ describe('storage engine', () => {
   });
 
   it('rejects small parts, bad order and wrong ETags at Complete', async () => {
-    storage.createBucket(root, 'rules');
-    const upload = storage.createMultipartUpload(root, 'rules', 'k', noAttributes);
+    await storage.createBucket(root, 'rules');
+    const upload = await storage.createMultipartUpload(root, 'rules', 'k', noAttributes);
     const p1 = await storage.uploadPart(root, 'rules', 'k', upload.uploadId, 1, bytes(Buffer.alloc(3)));
     const p2 = await storage.uploadPart(root, 'rules', 'k', upload.uploadId, 2, bytes(Buffer.alloc(3)));
     const complete = (list: Array<{ partNumber: number; etag: string }>) =>
@@ -182,8 +182,8 @@ describe('storage engine', () => {
   });
 
   it('a part that finishes after an abort cannot bring the upload back', async () => {
-    storage.createBucket(root, 'race');
-    const upload = storage.createMultipartUpload(root, 'race', 'k', noAttributes);
+    await storage.createBucket(root, 'race');
+    const upload = await storage.createMultipartUpload(root, 'race', 'k', noAttributes);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     async function* slowBody(): AsyncGenerator<Buffer> {
@@ -196,13 +196,13 @@ describe('storage engine', () => {
     await storage.abortMultipartUpload(root, 'race', 'k', upload.uploadId);
     release();
     await assert.rejects(inFlight, { code: 'NoSuchUpload' });
-    assert.throws(() => storage.listParts(root, 'race', 'k', upload.uploadId, { maxParts: 10 }), { code: 'NoSuchUpload' });
+    await assert.rejects(storage.listParts(root, 'race', 'k', upload.uploadId, { maxParts: 10 }), { code: 'NoSuchUpload' });
     assert.equal(await blobFiles(dataDir), filesBefore, 'the late part left no file behind');
-    assert.equal(storage.listMultipartUploads(root, 'race', { maxUploads: 10 }).uploads.length, 0);
+    assert.equal((await storage.listMultipartUploads(root, 'race', { maxUploads: 10 })).uploads.length, 0);
   });
 
   it('copies share bytes: deleting one keeps the other, deleting both frees the blob', async () => {
-    storage.createBucket(root, 'copies');
+    await storage.createBucket(root, 'copies');
     const data = randomBytes(1000);
     await storage.putObject(root, 'copies', 'src', bytes(data), noAttributes);
     const filesBefore = await blobFiles(dataDir);
@@ -217,45 +217,45 @@ describe('storage engine', () => {
 
   it('keeps users to their own buckets; root reaches all', async () => {
     await storage.putObject(alice, 'alpha', 'mine', bytes(Buffer.from('x')), noAttributes);
-    assert.throws(() => storage.headObject(bob, 'alpha', 'mine'), { code: 'AccessDenied' });
+    await assert.rejects(storage.headObject(bob, 'alpha', 'mine'), { code: 'AccessDenied' });
     await assert.rejects(storage.putObject(bob, 'alpha', 'theirs', bytes(Buffer.from('x')), noAttributes), { code: 'AccessDenied' });
-    assert.throws(() => storage.createMultipartUpload(bob, 'alpha', 'k', noAttributes), { code: 'AccessDenied' });
-    assert.equal(storage.headObject(root, 'alpha', 'mine').size, 1);
-    assert.deepEqual(storage.listBuckets(bob), []);
-    assert.ok(storage.listBuckets(alice).some((b) => b.name === 'alpha'));
-    assert.throws(() => storage.createBucket(bob, 'alpha'), { code: 'BucketAlreadyExists' });
-    assert.throws(() => storage.createBucket(alice, 'alpha'), { code: 'BucketAlreadyOwnedByYou' });
+    await assert.rejects(storage.createMultipartUpload(bob, 'alpha', 'k', noAttributes), { code: 'AccessDenied' });
+    assert.equal((await storage.headObject(root, 'alpha', 'mine')).size, 1);
+    assert.deepEqual(await storage.listBuckets(bob), []);
+    assert.ok((await storage.listBuckets(alice)).some((b) => b.name === 'alpha'));
+    await assert.rejects(storage.createBucket(bob, 'alpha'), { code: 'BucketAlreadyExists' });
+    await assert.rejects(storage.createBucket(alice, 'alpha'), { code: 'BucketAlreadyOwnedByYou' });
   });
 
   it('deletes a bucket holding only incomplete uploads, with their parts', async () => {
-    storage.createBucket(root, 'pending');
-    const upload = storage.createMultipartUpload(root, 'pending', 'k', noAttributes);
+    await storage.createBucket(root, 'pending');
+    const upload = await storage.createMultipartUpload(root, 'pending', 'k', noAttributes);
     await storage.uploadPart(root, 'pending', 'k', upload.uploadId, 1, bytes(randomBytes(50)));
     const filesBefore = await blobFiles(dataDir);
     await storage.deleteBucket(root, 'pending');
     assert.equal(await blobFiles(dataDir), filesBefore - 1);
-    assert.throws(() => storage.headBucket(root, 'pending'), { code: 'NoSuchBucket' });
+    await assert.rejects(storage.headBucket(root, 'pending'), { code: 'NoSuchBucket' });
   });
 
   it('refuses to delete a bucket with objects', async () => {
-    storage.createBucket(root, 'full');
+    await storage.createBucket(root, 'full');
     await storage.putObject(root, 'full', 'k', bytes(Buffer.from('x')), noAttributes);
     await assert.rejects(storage.deleteBucket(root, 'full'), { code: 'BucketNotEmpty' });
   });
 
   it('sweeps uploads older than the expiry', async () => {
-    storage.createBucket(root, 'stale');
-    const upload = storage.createMultipartUpload(root, 'stale', 'k', noAttributes);
+    await storage.createBucket(root, 'stale');
+    const upload = await storage.createMultipartUpload(root, 'stale', 'k', noAttributes);
     await storage.uploadPart(root, 'stale', 'k', upload.uploadId, 1, bytes(randomBytes(5)));
     assert.equal(await storage.sweepStaleUploads(new Date(Date.now() + 30_000)), 0);
     const swept = await storage.sweepStaleUploads(new Date(Date.now() + 120_000));
     assert.ok(swept >= 1);
-    assert.throws(() => storage.getUpload(root, 'stale', 'k', upload.uploadId), { code: 'NoSuchUpload' });
+    await assert.rejects(storage.getUpload(root, 'stale', 'k', upload.uploadId), { code: 'NoSuchUpload' });
   });
 
   it('a multipart object keeps its parts through the sweep and frees them when deleted', async () => {
-    storage.createBucket(root, 'kept');
-    const upload = storage.createMultipartUpload(root, 'kept', 'obj', noAttributes);
+    await storage.createBucket(root, 'kept');
+    const upload = await storage.createMultipartUpload(root, 'kept', 'obj', noAttributes);
     const parts = [randomBytes(8), randomBytes(6)];
     const etags: string[] = [];
     for (let i = 0; i < parts.length; i++) {
@@ -274,7 +274,7 @@ describe('storage engine', () => {
   });
 
   it('a short body fails and leaves nothing behind', async () => {
-    storage.createBucket(root, 'short');
+    await storage.createBucket(root, 'short');
     const filesBefore = await blobFiles(dataDir);
     await assert.rejects(
       storage.putObject(root, 'short', 'k', bytes(Buffer.from('abc')), noAttributes, { expectedSize: 10 }),
@@ -282,6 +282,6 @@ describe('storage engine', () => {
     );
     assert.equal(await blobFiles(dataDir), filesBefore);
     assert.deepEqual(await readdir(join(dataDir, 'tmp')), []);
-    assert.throws(() => storage.headObject(root, 'short', 'k'), { code: 'NoSuchKey' });
+    await assert.rejects(storage.headObject(root, 'short', 'k'), { code: 'NoSuchKey' });
   });
 });

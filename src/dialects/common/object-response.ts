@@ -36,7 +36,7 @@ export async function sendObject(
     res.end();
     return;
   }
-  const stream = storage.openRead(read, range?.start ?? 0, range?.end ?? size - 1);
+  const stream = await storage.openRead(read, range?.start ?? 0, range?.end ?? size - 1);
   try {
     await pipeline(stream, res);
   } catch {

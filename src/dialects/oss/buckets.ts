@@ -33,12 +33,12 @@ function userOwner(call: OssCall, id: string): XmlNode {
 }
 
 /** ListBuckets (GetService): the caller's buckets, filtered by `prefix`, after `marker`, `max-keys` of them. */
-export function listBuckets(call: OssCall): void {
+export async function listBuckets(call: OssCall): Promise<void> {
   const { query } = call.ctx;
   const prefix = query.get('prefix') ?? '';
   const marker = query.get('marker') ?? '';
   const maxKeys = Math.min(intParam(query, 'max-keys', MAX_PAGE), MAX_PAGE);
-  const matching = call.storage.listBuckets(call.actor).filter((b) => b.name.startsWith(prefix) && b.name > marker);
+  const matching = (await call.storage.listBuckets(call.actor)).filter((b) => b.name.startsWith(prefix) && b.name > marker);
   const page = matching.slice(0, maxKeys);
   const isTruncated = matching.length > page.length;
   sendOssXml(call.ctx.res, 200, 'ListAllMyBucketsResult', {
@@ -55,7 +55,7 @@ export function listBuckets(call: OssCall): void {
 export async function putBucket(call: OssCall): Promise<void> {
   // The body (CreateBucketConfiguration) only names a storage class; there is one.
   await readCheckedBody(call.ctx, 64 * 1024);
-  call.storage.createBucket(call.actor, call.bucket);
+  await call.storage.createBucket(call.actor, call.bucket);
   sendEmpty(call.ctx.res, 200, { location: `/${call.bucket}` });
 }
 
@@ -64,13 +64,13 @@ export async function deleteBucket(call: OssCall): Promise<void> {
   sendEmpty(call.ctx.res, 204);
 }
 
-export function headBucket(call: OssCall): void {
-  call.storage.headBucket(call.actor, call.bucket);
+export async function headBucket(call: OssCall): Promise<void> {
+  await call.storage.headBucket(call.actor, call.bucket);
   sendEmpty(call.ctx.res, 200);
 }
 
-export function getBucketInfo(call: OssCall): void {
-  const bucket = call.storage.headBucket(call.actor, call.bucket);
+export async function getBucketInfo(call: OssCall): Promise<void> {
+  const bucket = await call.storage.headBucket(call.actor, call.bucket);
   sendOssXml(call.ctx.res, 200, 'BucketInfo', {
     Bucket: {
       ...bucketSummary(call, bucket),
@@ -81,8 +81,8 @@ export function getBucketInfo(call: OssCall): void {
   });
 }
 
-export function getBucketLocation(call: OssCall): void {
-  call.storage.headBucket(call.actor, call.bucket);
+export async function getBucketLocation(call: OssCall): Promise<void> {
+  await call.storage.headBucket(call.actor, call.bucket);
   sendOssXml(call.ctx.res, 200, 'LocationConstraint', { '#text': location(call) });
 }
 
@@ -99,7 +99,7 @@ function objectEntry(object: ObjectInfo, encode: (v: string) => string, ownerNod
 }
 
 /** ListObjects (v1, `marker`) and ListObjectsV2 (`list-type=2`, continuation tokens, `fetch-owner`). */
-export function listObjects(call: OssCall, version: 1 | 2): void {
+export async function listObjects(call: OssCall, version: 1 | 2): Promise<void> {
   const { query } = call.ctx;
   const encoding = encodingType(query);
   const encode = encoding ? urlEncode : (v: string) => v;
@@ -111,9 +111,9 @@ export function listObjects(call: OssCall, version: 1 | 2): void {
   const marker = optionalParam(query, 'marker');
   // An empty continuation-token is no token, as in S3.
   const after = version === 2 ? (token ? decodeToken(token) : startAfter || undefined) : marker || undefined;
-  const page = call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after, maxKeys });
+  const page = await call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after, maxKeys });
   const withOwner = version === 1 || query.get('fetch-owner') === 'true';
-  const ownerNode = withOwner ? userOwner(call, call.storage.headBucket(call.actor, call.bucket).owner) : undefined;
+  const ownerNode = withOwner ? userOwner(call, (await call.storage.headBucket(call.actor, call.bucket)).owner) : undefined;
   const next = page.isTruncated ? page.nextMarker : undefined;
   const markers =
     version === 1

@@ -35,9 +35,9 @@ function partNumberOf(call: OssCall): number {
   return number;
 }
 
-export function initiateMultipartUpload(call: OssCall): void {
-  if (forbidOverwrite(call.ctx) && call.storage.hasObject(call.actor, call.bucket, call.key)) throw fileAlreadyExists();
-  const upload = call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX));
+export async function initiateMultipartUpload(call: OssCall): Promise<void> {
+  if (forbidOverwrite(call.ctx) && await call.storage.hasObject(call.actor, call.bucket, call.key)) throw fileAlreadyExists();
+  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX));
   const { encode, EncodingType } = encoding(call);
   sendOssXml(call.ctx.res, 200, 'InitiateMultipartUploadResult', { Bucket: call.bucket, Key: encode(call.key), UploadId: upload.uploadId, EncodingType });
 }
@@ -55,7 +55,7 @@ export async function uploadPartCopy(call: OssCall, copySource: string): Promise
   const partNumber = partNumberOf(call);
   const source = parseCopySource(copySource, COPY_SOURCE);
   const rangeHeader = header(call.ctx.req.headers, `${COPY_SOURCE}-range`);
-  const size = call.storage.headObject(call.actor, source.bucket, source.key).size;
+  const size = (await call.storage.headObject(call.actor, source.bucket, source.key)).size;
   const range = rangeHeader === undefined ? undefined : parseCopySourceRange(rangeHeader, size, `${COPY_SOURCE}-range`);
   const part = await call.storage.uploadPartCopy(
     call.actor,
@@ -111,12 +111,12 @@ export async function abortMultipartUpload(call: OssCall): Promise<void> {
   sendEmpty(call.ctx.res, 204);
 }
 
-export function listParts(call: OssCall): void {
+export async function listParts(call: OssCall): Promise<void> {
   const { query } = call.ctx;
   const { encode, EncodingType } = encoding(call);
   const maxParts = Math.min(intParam(query, 'max-parts', MAX_PAGE), MAX_PAGE);
   const marker = intParam(query, 'part-number-marker', 0);
-  const page = call.storage.listParts(call.actor, call.bucket, call.key, uploadIdOf(call), { partNumberMarker: marker, maxParts });
+  const page = await call.storage.listParts(call.actor, call.bucket, call.key, uploadIdOf(call), { partNumberMarker: marker, maxParts });
   sendOssXml(call.ctx.res, 200, 'ListPartsResult', {
     Bucket: call.bucket,
     Key: encode(call.key),
@@ -142,7 +142,7 @@ export function listParts(call: OssCall): void {
  * Keys in order, one key's uploads in UploadId order. `marker` stands in for a missing
  * `key-marker` (ossutil v1 pages that way).
  */
-export function listMultipartUploads(call: OssCall): void {
+export async function listMultipartUploads(call: OssCall): Promise<void> {
   const { query } = call.ctx;
   const { encode, EncodingType } = encoding(call);
   const maxUploads = Math.min(intParam(query, 'max-uploads', MAX_PAGE), MAX_PAGE);
@@ -150,7 +150,7 @@ export function listMultipartUploads(call: OssCall): void {
   const delimiter = optionalParam(query, 'delimiter') || undefined;
   const keyMarker = optionalParam(query, 'key-marker') ?? optionalParam(query, 'marker') ?? '';
   const uploadIdMarker = optionalParam(query, 'upload-id-marker') ?? '';
-  const page = call.storage.listMultipartUploads(call.actor, call.bucket, { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
+  const page = await call.storage.listMultipartUploads(call.actor, call.bucket, { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
   sendOssXml(call.ctx.res, 200, 'ListMultipartUploadsResult', {
     Bucket: call.bucket,
     EncodingType,

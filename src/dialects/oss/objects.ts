@@ -34,7 +34,7 @@ export async function putObject(call: OssCall): Promise<void> {
 /** GET and HEAD (and `?objectMeta`): conditions, a single range, streamed across the object's blobs. */
 export async function getObject(call: OssCall, headOnly: boolean): Promise<void> {
   const { req, res, query } = call.ctx;
-  const read = call.storage.getObject(call.actor, call.bucket, call.key);
+  const read = await call.storage.getObject(call.actor, call.bucket, call.key);
   const headers = ossObjectHeaders(read.info, query);
   if (answeredNotModified(req, res, read, headers)) return;
   await sendObject(call.storage, read, res, headers, parseRange(header(req.headers, 'range'), read.info.size), headOnly);

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { PanApp } from './config.js';
 import { CODE, PanError, panErrors } from './envelope.js';
-import type { PanStore } from './store.js';
+import type { Metadata } from '../../core/metadata/types.js';
 
 /** At most this many live tokens per app; issuing another revokes the oldest. */
 const MAX_LIVE_TOKENS = 3;
@@ -13,20 +13,18 @@ const MAX_LIVE_TOKENS = 3;
  */
 export class PanAuth {
   private readonly apps = new Map<string, PanApp>();
-  private readonly secret: Buffer;
-  private readonly windows = new Map<string, { second: number; count: number }>();
 
   constructor(
     apps: PanApp[],
-    private readonly store: PanStore,
+    private readonly store: Metadata,
+    private readonly secret: Buffer,
     private readonly tokenTtlMs: number,
     private readonly rateLimits: Record<string, number>,
   ) {
     for (const app of apps) this.apps.set(app.clientID, app);
-    this.secret = store.secret('token-secret');
   }
 
-  issue(clientId: string, clientSecret: string, now = new Date()): { accessToken: string; expiredAt: Date } {
+  async issue(clientId: string, clientSecret: string, now = new Date()): Promise<{ accessToken: string; expiredAt: Date }> {
     const app = this.apps.get(clientId);
     if (!app || !safeEqual(app.clientSecret, clientSecret)) {
       throw new PanError(CODE.unauthorized, 'clientID 或 clientSecret 错误 (unknown app or wrong secret)');
@@ -38,33 +36,30 @@ export class PanAuth {
     );
     const signature = createHmac('sha256', this.secret).update(`${header}.${payload}`).digest('base64url');
     const accessToken = `${header}.${payload}.${signature}`;
-    this.store.issueToken(hashToken(accessToken), clientId, now, expiredAt, MAX_LIVE_TOKENS);
+    await this.store.issueToken(hashToken(accessToken), clientId, now, expiredAt, MAX_LIVE_TOKENS);
     return { accessToken, expiredAt };
   }
 
   /** The app behind `Authorization: Bearer <token>`; code 401 when missing, unknown, revoked or expired. */
-  authenticate(authorization: string | undefined, now = new Date()): PanApp {
+  async authenticate(authorization: string | undefined, now = new Date()): Promise<PanApp> {
     const token = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? '')?.[1];
     if (!token) throw panErrors.unauthorized();
-    const clientId = this.store.tokenClient(hashToken(token), now);
+    const clientId = await this.store.tokenClient(hashToken(token), now);
     const app = clientId === undefined ? undefined : this.apps.get(clientId);
     if (!app) throw panErrors.unauthorized();
     return app;
   }
 
-  /** Counts one call of `endpoint` by `clientId` in the current second; code 429 over the limit. */
-  checkRate(clientId: string, endpoint: string, now = Date.now()): void {
+  /**
+   * Counts one call of `endpoint` by `clientId` in the current second; code 429 over the limit.
+   * The count is kept in the metadata store, so the limit holds for the app across every node.
+   */
+  async checkRate(clientId: string, endpoint: string, now = new Date()): Promise<void> {
     const limit = this.rateLimits[endpoint];
     if (!limit) return;
-    const key = `${clientId}\n${endpoint}`;
-    const second = Math.floor(now / 1000);
-    const window = this.windows.get(key);
-    if (!window || window.second !== second) {
-      this.windows.set(key, { second, count: 1 });
-      return;
-    }
-    if (window.count >= limit) throw panErrors.tooManyRequests();
-    window.count++;
+    const second = Math.floor(now.getTime() / 1000);
+    const count = await this.store.countCall(`${clientId}\n${endpoint}\n${second}`, now);
+    if (count > limit) throw panErrors.tooManyRequests();
   }
 }
 

@@ -1,16 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
 import type { ServiceError } from '../../core/errors.js';
+import type { Metadata } from '../../core/metadata/types.js';
 import type { Storage } from '../../core/storage.js';
 import type { UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import type { PanConfig } from './config.js';
-import { chinaRfc3339 } from './drive.js';
+import { chinaRfc3339, type Drive } from './drive.js';
 import { CODE, PanError, Reply, sendEnvelope, toPanError } from './envelope.js';
 import * as files from './files.js';
 import { Params, readParams } from './params.js';
 import { PanService, type PanCall } from './service.js';
-import { PanStore } from './store.js';
 import * as upload from './upload.js';
 
 type Handler = (call: PanCall) => unknown;
@@ -58,27 +57,24 @@ const RAW_PREFIX = '/-/pan/';
  */
 export class PanDialect implements Dialect {
   readonly name = 'pan';
-  private opened?: PanService;
+  private opened?: Promise<PanService>;
 
   constructor(
     private readonly storage: Storage,
     private readonly users: UserDirectory,
     private readonly config: PanConfig,
-    private readonly dataDir: string,
+    private readonly metadata: Metadata,
   ) {
     for (const app of config.apps) {
       if (!users.byId(app.user)) throw new Error(`config: panApps: app ${app.clientID} names user "${app.user}", who is not in users`);
     }
   }
 
-  /** `pan.db` is opened on the first pan request: a server nobody asks in 123pan terms has none. */
-  get service(): PanService {
-    this.opened ??= new PanService(this.storage, new PanStore(join(this.dataDir, 'pan.db')), this.users, this.config);
+  /** Made on the first pan request (its secrets are read, or made, then). */
+  service(): Promise<PanService> {
+    this.opened ??= PanService.open(this.storage, this.metadata, this.users, this.config);
+    this.opened.catch(() => (this.opened = undefined));
     return this.opened;
-  }
-
-  close(): void {
-    this.opened?.store.close();
   }
 
   /** `Platform: open_platform`, or a pan path not signed for S3 or OSS (a bucket named `api` stays S3's). */
@@ -93,16 +89,16 @@ export class PanDialect implements Dialect {
 
   async handle(ctx: RequestContext): Promise<void> {
     const method = ctx.req.method ?? 'GET';
-    const { service } = this;
+    const service = await this.service();
     if (ctx.rawPath.startsWith(RAW_PREFIX)) {
       if (method === 'PUT' && ctx.rawPath.startsWith(`${RAW_PREFIX}slice/`)) {
         ctx.log.operation = 'PutSlice';
-        await upload.putPresignedSlice(service, ctx, (pre) => this.driveOfBucket(pre.bucket)!);
+        await upload.putPresignedSlice(service, ctx, async (pre) => (await this.driveOfBucket(service, pre.bucket))!);
         return;
       }
       if ((method === 'GET' || method === 'HEAD') && ctx.rawPath.startsWith(`${RAW_PREFIX}download/`)) {
         ctx.log.operation = 'Download';
-        await files.download(service, ctx, (bucket) => this.driveOfBucket(bucket));
+        await files.download(service, ctx, (bucket) => this.driveOfBucket(service, bucket));
         return;
       }
       throw notFound(method, ctx.rawPath);
@@ -118,24 +114,24 @@ export class PanDialect implements Dialect {
     if (!route) {
       const params = await readParams(ctx.req, ctx.query);
       const clientId = params.requiredString('clientID');
-      service.auth.checkRate(clientId, endpoint);
-      const token = service.auth.issue(clientId, params.requiredString('clientSecret'));
+      await service.auth.checkRate(clientId, endpoint);
+      const token = await service.auth.issue(clientId, params.requiredString('clientSecret'));
       ctx.log.user = clientId;
       sendEnvelope(ctx.res, ctx.requestId, { accessToken: token.accessToken, expiredAt: chinaRfc3339(token.expiredAt) });
       return;
     }
-    const app = service.auth.authenticate(ctx.req.headers.authorization);
+    const app = await service.auth.authenticate(ctx.req.headers.authorization);
     ctx.log.user = app.clientID;
-    service.auth.checkRate(app.clientID, endpoint);
+    await service.auth.checkRate(app.clientID, endpoint);
     const params = route.multipart ? new Params() : await readParams(ctx.req, ctx.query);
-    const result = await route.handler({ ctx, service, app, drive: service.drive(app), params });
+    const result = await route.handler({ ctx, service, app, drive: await service.drive(app), params });
     if (result instanceof Reply) sendEnvelope(ctx.res, ctx.requestId, result.data, 0, result.message);
     else sendEnvelope(ctx.res, ctx.requestId, result);
   }
 
-  private driveOfBucket(bucket: string) {
-    const app = this.service.config.apps.find((candidate) => this.service.bucketOf(candidate) === bucket);
-    return app && this.service.drive(app);
+  private async driveOfBucket(service: PanService, bucket: string): Promise<Drive | undefined> {
+    const app = service.config.apps.find((candidate) => service.bucketOf(candidate) === bucket);
+    return app && service.drive(app);
   }
 
   sendError(ctx: RequestContext, error: ServiceError): void {

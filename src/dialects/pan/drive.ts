@@ -1,9 +1,9 @@
-import type { StoredObject } from '../../core/meta-store.js';
+import type { StoredObject } from '../../core/metadata/types.js';
 import { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
 import type { Actor } from '../../core/types.js';
 import { panErrors } from './envelope.js';
-import type { PanStore } from './store.js';
+import type { Metadata } from '../../core/metadata/types.js';
 
 /** One file or folder of a drive: an engine object (a folder is a `dir/` marker object). */
 export interface Entry {
@@ -30,35 +30,35 @@ const EMPTY: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: async function* (
 export class Drive {
   constructor(
     readonly storage: Storage,
-    readonly store: PanStore,
+    readonly store: Metadata,
     readonly actor: Actor,
     readonly bucket: string,
   ) {}
 
-  entry(id: number): Entry | undefined {
-    const object = this.storage.objectById(this.actor, id);
+  async entry(id: number): Promise<Entry | undefined> {
+    const object = await this.storage.objectById(this.actor, id);
     if (!object || object.bucket !== this.bucket) return undefined;
     return toEntry(object);
   }
 
-  requireEntry(id: number): Entry {
-    const entry = this.entry(id);
+  async requireEntry(id: number): Promise<Entry> {
+    const entry = await this.entry(id);
     if (!entry) throw panErrors.fileNotFound(id);
     return entry;
   }
 
   /** The key prefix of folder `id` ('' for the root). */
-  dirKey(id: number, name = 'parentFileID'): string {
+  async dirKey(id: number, name = 'parentFileID'): Promise<string> {
     if (id === ROOT_ID) return '';
-    const entry = this.entry(id);
+    const entry = await this.entry(id);
     if (!entry) throw panErrors.fileNotFound(id);
     if (!entry.isDir) throw panErrors.invalid(name, `${id} is a file, not a folder`);
     return entry.key;
   }
 
-  object(key: string): StoredObject | undefined {
+  async object(key: string): Promise<StoredObject | undefined> {
     try {
-      return this.storage.headObject(this.actor, this.bucket, key);
+      return await this.storage.headObject(this.actor, this.bucket, key);
     } catch (err) {
       if (err instanceof ServiceError && err.code === 'NoSuchKey') return undefined;
       throw err;
@@ -67,14 +67,14 @@ export class Drive {
 
   /** The marker of folder `key` (`a/b/`), made if only implied by the keys below it. */
   async ensureDir(key: string): Promise<StoredObject> {
-    const existing = this.object(key);
+    const existing = await this.object(key);
     if (existing) return existing;
     try {
       return await this.storage.putObject(this.actor, this.bucket, key, EMPTY, { headers: { contentType: 'application/x-directory' }, userMeta: {} }, {
         forbidOverwrite: true,
       });
     } catch (err) {
-      if (err instanceof ServiceError && err.code === 'FileAlreadyExists') return this.object(key)!;
+      if (err instanceof ServiceError && err.code === 'FileAlreadyExists') return (await this.object(key))!;
       throw err;
     }
   }
@@ -84,8 +84,8 @@ export class Drive {
     let key = parentKey;
     for (const name of names) {
       validateName(name);
-      const file = this.object(key + name);
-      if (file && !this.store.isTrashed(file.id)) throw panErrors.sameName(name);
+      const file = await this.object(key + name);
+      if (file && !(await this.store.isTrashed(file.id))) throw panErrors.sameName(name);
       key = `${key}${name}/`;
       await this.ensureDir(key);
     }
@@ -97,9 +97,9 @@ export class Drive {
     return parent === '' ? ROOT_ID : (await this.ensureDir(parent)).id;
   }
 
-  private folderExists(key: string): boolean {
-    if (this.object(key)) return true;
-    return this.storage.listObjects(this.actor, this.bucket, { prefix: key, maxKeys: 1 }).objects.length > 0;
+  private async folderExists(key: string): Promise<boolean> {
+    if (await this.object(key)) return true;
+    return (await this.storage.listObjects(this.actor, this.bucket, { prefix: key, maxKeys: 1 })).objects.length > 0;
   }
 
   /**
@@ -107,14 +107,14 @@ export class Drive {
    * none → the name must be free; 1 → keep both (`name(1).ext`); 2 → overwrite a file.
    * A file in the trash does not hold its name: it is replaced.
    */
-  placeFile(parentKey: string, name: string, duplicate: number): { key: string; overwrite: boolean } {
-    const taken = (candidate: string): 'free' | 'trashed' | 'file' | 'folder' => {
-      if (this.folderExists(`${parentKey}${candidate}/`)) return 'folder';
-      const file = this.object(parentKey + candidate);
+  async placeFile(parentKey: string, name: string, duplicate: number): Promise<{ key: string; overwrite: boolean }> {
+    const taken = async (candidate: string): Promise<'free' | 'trashed' | 'file' | 'folder'> => {
+      if (await this.folderExists(`${parentKey}${candidate}/`)) return 'folder';
+      const file = await this.object(parentKey + candidate);
       if (!file) return 'free';
-      return this.store.isTrashed(file.id) ? 'trashed' : 'file';
+      return (await this.store.isTrashed(file.id)) ? 'trashed' : 'file';
     };
-    const state = taken(name);
+    const state = await taken(name);
     if (state === 'free' || state === 'trashed') return { key: parentKey + name, overwrite: state === 'trashed' };
     if (duplicate === 2 && state === 'file') return { key: parentKey + name, overwrite: true };
     if (duplicate !== 1) throw panErrors.sameName(name);
@@ -122,14 +122,14 @@ export class Drive {
     const [base, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
     for (let n = 1; ; n++) {
       const candidate = `${base}(${n})${ext}`;
-      const now = taken(candidate);
+      const now = await taken(candidate);
       if (now === 'free' || now === 'trashed') return { key: parentKey + candidate, overwrite: now === 'trashed' };
     }
   }
 
   /** One page of a folder, folders and files in key order, after `afterKey`. */
   async list(parentKey: string, afterKey: string | undefined, limit: number): Promise<{ entries: Entry[]; last?: Entry }> {
-    const page = this.storage.listObjects(this.actor, this.bucket, { prefix: parentKey, delimiter: '/', after: afterKey, maxKeys: limit });
+    const page = await this.storage.listObjects(this.actor, this.bucket, { prefix: parentKey, delimiter: '/', after: afterKey, maxKeys: limit });
     const entries = page.objects.filter((object) => object.key !== parentKey).map(toEntry);
     for (const prefix of page.commonPrefixes) entries.push(toEntry(await this.ensureDir(prefix)));
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -138,13 +138,13 @@ export class Drive {
   }
 
   /** Files and folders anywhere in the drive whose name contains (or, exactly, is) `text`. */
-  search(text: string, exact: boolean, afterKey: string | undefined, limit: number): { entries: Entry[]; last?: Entry } {
+  async search(text: string, exact: boolean, afterKey: string | undefined, limit: number): Promise<{ entries: Entry[]; last?: Entry }> {
     const needle = text.toLowerCase();
     const entries: Entry[] = [];
     let after = afterKey;
     let scanned = 0;
     for (;;) {
-      const page = this.storage.listObjects(this.actor, this.bucket, { after, maxKeys: 1000 });
+      const page = await this.storage.listObjects(this.actor, this.bucket, { after, maxKeys: 1000 });
       for (const object of page.objects) {
         scanned++;
         const entry = toEntry(object);
@@ -161,12 +161,12 @@ export class Drive {
   }
 
   /** Every object of folder `entry` (its marker included), or the file alone. */
-  objectsOf(entry: Entry): StoredObject[] {
+  async objectsOf(entry: Entry): Promise<StoredObject[]> {
     if (!entry.isDir) return [entry.object];
     const all: StoredObject[] = [];
     let after: string | undefined;
     for (;;) {
-      const page = this.storage.listObjects(this.actor, this.bucket, { prefix: entry.key, after, maxKeys: 1000 });
+      const page = await this.storage.listObjects(this.actor, this.bucket, { prefix: entry.key, after, maxKeys: 1000 });
       all.push(...page.objects);
       if (!page.isTruncated || page.objects.length === 0) return all;
       after = page.objects[page.objects.length - 1]!.key;
@@ -174,16 +174,16 @@ export class Drive {
   }
 
   /** Moves (and renames) `entry` to `parentKey` + `name`, keeping every id. */
-  move(entry: Entry, parentKey: string, name: string): void {
+  async move(entry: Entry, parentKey: string, name: string): Promise<void> {
     validateName(name);
     if (entry.isDir && parentKey.startsWith(entry.key)) throw panErrors.badRequest('不能将文件夹移动到自身或其子文件夹中 (cannot move a folder into itself)');
     const target = entry.isDir ? `${parentKey}${name}/` : parentKey + name;
     if (target === entry.key) return;
-    const other = entry.isDir ? this.object(parentKey + name) : this.folderExists(`${parentKey}${name}/`);
+    const other = entry.isDir ? await this.object(parentKey + name) : await this.folderExists(`${parentKey}${name}/`);
     if (other) throw panErrors.sameName(name);
-    const moves = this.objectsOf(entry).map((object) => ({ from: object.key, to: target + object.key.slice(entry.key.length) }));
+    const moves = (await this.objectsOf(entry)).map((object) => ({ from: object.key, to: target + object.key.slice(entry.key.length) }));
     try {
-      this.storage.renameObjects(this.actor, this.bucket, moves);
+      await this.storage.renameObjects(this.actor, this.bucket, moves);
     } catch (err) {
       if (err instanceof ServiceError && err.code === 'FileAlreadyExists') throw panErrors.sameName(name);
       throw err;
@@ -192,9 +192,9 @@ export class Drive {
 
   /** Deletes a file, or a folder with everything in it. */
   async remove(entry: Entry): Promise<void> {
-    for (const object of this.objectsOf(entry)) {
+    for (const object of await this.objectsOf(entry)) {
       await this.storage.deleteObject(this.actor, this.bucket, object.key);
-      this.store.untrash(object.id);
+      await this.store.untrash(object.id);
     }
   }
 
@@ -209,7 +209,7 @@ export class Drive {
       etag: entry.isDir ? '' : (entry.object.contentMd5 ?? entry.object.etag),
       status: 0,
     };
-    const trashed = this.store.isTrashed(entry.id) ? 1 : 0;
+    const trashed = (await this.store.isTrashed(entry.id)) ? 1 : 0;
     if (style === 'detail') return { fileID: entry.id, ...common, parentFileID: parent, createAt: time, updateAt: time, trashed };
     return { fileId: entry.id, ...common, parentFileId: parent, category: entry.isDir ? 0 : categoryOf(entry.name), trashed, createAt: time, updateAt: time };
   }

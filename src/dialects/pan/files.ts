@@ -19,15 +19,15 @@ export async function list(call: PanCall): Promise<unknown> {
   const { drive, params } = call;
   const limit = Math.min(Math.max(params.int('limit', 100), 1), 100);
   const lastFileId = params.signedInt('lastFileId', 0);
-  const afterKey = lastFileId > 0 ? drive.requireEntry(lastFileId).key : undefined;
+  const afterKey = lastFileId > 0 ? (await drive.requireEntry(lastFileId)).key : undefined;
   const searchData = params.string('searchData') ?? '';
   if (searchData !== '') {
-    const page = drive.search(searchData, params.int('searchMode', 0) === 1, afterKey, limit);
+    const page = await drive.search(searchData, params.int('searchMode', 0) === 1, afterKey, limit);
     const fileList = await Promise.all(page.entries.map((entry) => drive.info(entry, 'list')));
     return { lastFileId: page.last?.id ?? -1, fileList };
   }
   const parentId = params.int('parentFileId', ROOT_ID);
-  const parentKey = drive.dirKey(parentId, 'parentFileId');
+  const parentKey = await drive.dirKey(parentId, 'parentFileId');
   const page = await drive.list(parentKey, afterKey, limit);
   const fileList = await Promise.all(page.entries.map((entry) => drive.info(entry, 'list', parentId)));
   return { lastFileId: page.last?.id ?? -1, fileList };
@@ -37,41 +37,46 @@ export async function mkdir(call: PanCall): Promise<unknown> {
   const { drive, params } = call;
   const name = params.requiredString('name');
   validateName(name);
-  const parentKey = drive.dirKey(params.int('parentID', ROOT_ID), 'parentID');
+  const parentKey = await drive.dirKey(params.int('parentID', ROOT_ID), 'parentID');
   const key = await drive.mkdirs(parentKey, [name]);
-  return { dirID: drive.object(key)!.id };
+  return { dirID: (await drive.object(key))!.id };
 }
 
 export async function detail(call: PanCall): Promise<unknown> {
-  return call.drive.info(call.drive.requireEntry(call.params.int('fileID')), 'detail');
+  return call.drive.info(await call.drive.requireEntry(call.params.int('fileID')), 'detail');
 }
 
 export async function infos(call: PanCall): Promise<unknown> {
-  const entries = idsOf(call, 'fileIds').flatMap((id) => call.drive.entry(id) ?? []);
+  const entries: Entry[] = [];
+  for (const id of idsOf(call, 'fileIds')) {
+    const entry = await call.drive.entry(id);
+    if (entry) entries.push(entry);
+  }
   return { fileList: await Promise.all(entries.map((entry) => call.drive.info(entry, 'list'))) };
 }
 
-export function trash(call: PanCall): unknown {
-  const entries = idsOf(call, 'fileIDs').map((id) => call.drive.requireEntry(id));
+export async function trash(call: PanCall): Promise<unknown> {
+  const entries = await requireEntries(call.drive, idsOf(call, 'fileIDs'));
   const now = new Date();
-  for (const entry of entries) call.service.store.trash(entry.id, call.drive.bucket, now);
+  for (const entry of entries) await call.service.store.trash(entry.id, call.drive.bucket, now);
   return null;
 }
 
-export function recover(call: PanCall): unknown {
+export async function recover(call: PanCall): Promise<unknown> {
   const abnormalFileIDs: number[] = [];
   for (const id of idsOf(call, 'fileIDs')) {
-    const entry = call.drive.entry(id);
-    if (!entry || !call.service.store.isTrashed(id)) abnormalFileIDs.push(id);
-    else call.service.store.untrash(id);
+    const entry = await call.drive.entry(id);
+    if (!entry || !(await call.service.store.isTrashed(id))) abnormalFileIDs.push(id);
+    else await call.service.store.untrash(id);
   }
   return { abnormalFileIDs };
 }
 
 /** Deletes for good what is in the trash (a folder with everything in it). */
 export async function remove(call: PanCall): Promise<unknown> {
-  const entries = idsOf(call, 'fileIDs').map((id) => call.drive.requireEntry(id));
-  const notTrashed = entries.filter((entry) => !call.service.store.isTrashed(entry.id));
+  const entries = await requireEntries(call.drive, idsOf(call, 'fileIDs'));
+  const notTrashed: Entry[] = [];
+  for (const entry of entries) if (!(await call.service.store.isTrashed(entry.id))) notTrashed.push(entry);
   if (notTrashed.length > 0) {
     throw panErrors.badRequest(`只能彻底删除回收站中的文件 (not in the trash: ${notTrashed.map((entry) => entry.id).join(',')})`);
   }
@@ -79,48 +84,55 @@ export async function remove(call: PanCall): Promise<unknown> {
   return null;
 }
 
-export function move(call: PanCall): unknown {
+export async function move(call: PanCall): Promise<unknown> {
   const { drive, params } = call;
-  const entries = idsOf(call, 'fileIDs').map((id) => drive.requireEntry(id));
-  const parentKey = drive.dirKey(params.int('toParentFileID'), 'toParentFileID');
-  for (const entry of entries) drive.move(entry, parentKey, entry.name);
+  const entries = await requireEntries(drive, idsOf(call, 'fileIDs'));
+  const parentKey = await drive.dirKey(params.int('toParentFileID'), 'toParentFileID');
+  for (const entry of entries) await drive.move(entry, parentKey, entry.name);
   return null;
 }
 
-function renameEntry(drive: Drive, entry: Entry, name: string): void {
+function renameEntry(drive: Drive, entry: Entry, name: string): Promise<void> {
   const slash = entry.key.slice(0, entry.isDir ? -1 : undefined).lastIndexOf('/');
-  drive.move(entry, entry.key.slice(0, slash + 1), name);
+  return drive.move(entry, entry.key.slice(0, slash + 1), name);
+}
+
+/** Every id's entry, or code 5066 naming the first that does not exist. */
+async function requireEntries(drive: Drive, ids: number[]): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  for (const id of ids) entries.push(await drive.requireEntry(id));
+  return entries;
 }
 
 /** `PUT api/v1/file/name`: one file. */
-export function rename(call: PanCall): unknown {
-  renameEntry(call.drive, call.drive.requireEntry(call.params.int('fileId')), call.params.requiredString('fileName'));
+export async function rename(call: PanCall): Promise<unknown> {
+  await renameEntry(call.drive, await call.drive.requireEntry(call.params.int('fileId')), call.params.requiredString('fileName'));
   return null;
 }
 
 /** `POST api/v1/file/rename`: `renameList` of `"fileId|newName"`. */
-export function renameMany(call: PanCall): unknown {
+export async function renameMany(call: PanCall): Promise<unknown> {
   const list = call.params.strings('renameList');
   if (list.length === 0) throw panErrors.missing('renameList');
   for (const item of list) {
     const bar = item.indexOf('|');
     if (bar < 1 || !/^\d+$/.test(item.slice(0, bar))) throw panErrors.invalid('renameList', `"${item}" is not "fileId|newName"`);
-    renameEntry(call.drive, call.drive.requireEntry(Number(item.slice(0, bar))), item.slice(bar + 1));
+    await renameEntry(call.drive, await call.drive.requireEntry(Number(item.slice(0, bar))), item.slice(bar + 1));
   }
   return null;
 }
 
-export function downloadInfo(call: PanCall): unknown {
-  const entry = call.drive.requireEntry(call.params.int('fileId'));
+export async function downloadInfo(call: PanCall): Promise<unknown> {
+  const entry = await call.drive.requireEntry(call.params.int('fileId'));
   if (entry.isDir) throw panErrors.badRequest('文件夹不能下载 (a folder cannot be downloaded)');
   const path = `${DOWNLOAD_PATH}${entry.id}/${encodeURIComponent(entry.name)}`;
   return { downloadUrl: originOf(call.ctx.req) + call.service.signer.signedPath(path, call.service.config.urlTtlMs) };
 }
 
-export function userInfo(call: PanCall): unknown {
+export async function userInfo(call: PanCall): Promise<unknown> {
   const { drive, service, app } = call;
   const user = service.users.byId(app.user)!;
-  const usage = drive.storage.bucketUsage(drive.actor, drive.bucket);
+  const usage = await drive.storage.bucketUsage(drive.actor, drive.bucket);
   return {
     uid: numericUid(user.id),
     nickname: user.displayName,
@@ -145,16 +157,20 @@ function numericUid(id: string): number {
 }
 
 /** The signed download link: GET (and HEAD, Range) with no other credential. */
-export async function download(service: PanService, ctx: RequestContext, drive: (bucket: string) => Drive | undefined): Promise<void> {
+export async function download(
+  service: PanService,
+  ctx: RequestContext,
+  drive: (bucket: string) => Promise<Drive | undefined>,
+): Promise<void> {
   const match = /^\/-\/pan\/download\/(\d+)\/[^/]*$/.exec(ctx.rawPath);
   if (!match || !service.signer.verify(ctx.rawPath, ctx.query)) {
     throw new PanError(CODE.unauthorized, '下载链接无效或已过期 (the download URL is invalid or expired)', 403);
   }
   const root = { userId: 'root', root: true };
-  const object = service.storage.objectById(root, Number(match[1]));
-  const owner = object && drive(object.bucket);
+  const object = await service.storage.objectById(root, Number(match[1]));
+  const owner = object && (await drive(object.bucket));
   if (!object || !owner) throw new PanError(CODE.fileNotFound, '文件不存在', 404);
-  const read = service.storage.getObject(owner.actor, object.bucket, object.key);
+  const read = await service.storage.getObject(owner.actor, object.bucket, object.key);
   const name = object.key.slice(object.key.lastIndexOf('/') + 1);
   const headers: Record<string, string> = {
     'content-type': read.info.headers.contentType ?? 'application/octet-stream',

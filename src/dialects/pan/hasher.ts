@@ -3,8 +3,8 @@ import type { Readable } from 'node:stream';
 
 /** What the hasher needs from the engine: a stored part's etag, and its bytes. */
 export interface PartSource {
-  etagOf(partNumber: number): string | undefined;
-  open(partNumber: number): Readable;
+  etagOf(partNumber: number): Promise<string | undefined>;
+  open(partNumber: number): Promise<Readable>;
 }
 
 /** A running MD5 and SHA-1 of slices 1..next-1, in order, with the etag each slice had when hashed. */
@@ -121,14 +121,17 @@ export class HashTracker {
       do {
         state.again = false;
         while (!state.busy) {
-          const etag = parts.etagOf(state.next);
+          const next = state.next;
+          const etag = await parts.etagOf(next);
           if (etag === undefined) break;
+          // A slice arriving in order may have been hashed meanwhile: look again.
+          if (state.busy || state.next !== next) continue;
           state.busy = true;
           const md5 = state.md5.copy();
           const sha1 = state.sha1.copy();
           let size = 0;
           try {
-            for await (const chunk of parts.open(state.next) as AsyncIterable<Buffer>) {
+            for await (const chunk of (await parts.open(state.next)) as AsyncIterable<Buffer>) {
               md5.update(chunk);
               sha1.update(chunk);
               size += chunk.length;

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { ServiceError } from '../../core/errors.js';
+import type { Metadata } from '../../core/metadata/types.js';
 import type { Storage } from '../../core/storage.js';
 import type { UserDirectory } from '../../core/users.js';
 import type { RequestContext } from '../../server/dialect.js';
@@ -8,9 +10,8 @@ import { defaultBucketFor, type PanApp, type PanConfig } from './config.js';
 import { Drive } from './drive.js';
 import { HashTracker } from './hasher.js';
 import type { Params } from './params.js';
-import { PanStore } from './store.js';
 
-/** What every pan handler shares: the engine, pan.db, auth, URL signing and the running hashes. */
+/** What every pan handler shares: the engine, the metadata store, auth, URL signing and the running hashes. */
 export class PanService {
   readonly auth: PanAuth;
   readonly signer: UrlSigner;
@@ -19,14 +20,20 @@ export class PanService {
   readonly finishing = new Map<string, Promise<void>>();
   private readonly readyBuckets = new Set<string>();
 
-  constructor(
+  private constructor(
     readonly storage: Storage,
-    readonly store: PanStore,
+    readonly store: Metadata,
     readonly users: UserDirectory,
     readonly config: PanConfig,
+    secrets: { token: Buffer; url: Buffer },
   ) {
-    this.auth = new PanAuth(config.apps, store, config.tokenTtlMs, config.rateLimits);
-    this.signer = new UrlSigner(store.secret('url-secret'));
+    this.auth = new PanAuth(config.apps, store, secrets.token, config.tokenTtlMs, config.rateLimits);
+    this.signer = new UrlSigner(secrets.url);
+  }
+
+  static async open(storage: Storage, store: Metadata, users: UserDirectory, config: PanConfig): Promise<PanService> {
+    const secrets = { token: await storedSecret(store, 'token-secret'), url: await storedSecret(store, 'url-secret') };
+    return new PanService(storage, store, users, config, secrets);
   }
 
   bucketOf(app: PanApp): string {
@@ -34,13 +41,13 @@ export class PanService {
   }
 
   /** The app user's drive; its bucket is made on first use. */
-  drive(app: PanApp): Drive {
+  async drive(app: PanApp): Promise<Drive> {
     const user = this.users.byId(app.user)!;
     const actor = { userId: user.id, root: user.root };
     const bucket = this.bucketOf(app);
     if (!this.readyBuckets.has(bucket)) {
       try {
-        this.storage.createBucket(actor, bucket);
+        await this.storage.createBucket(actor, bucket);
       } catch (err) {
         if (!(err instanceof ServiceError && err.code === 'BucketAlreadyOwnedByYou')) throw err;
       }
@@ -65,4 +72,9 @@ export function originOf(req: IncomingMessage): string {
   const forwarded = req.headers['x-forwarded-proto'];
   const proto = typeof forwarded === 'string' ? forwarded.split(',')[0]!.trim() : 'encrypted' in req.socket ? 'https' : 'http';
   return `${proto}://${req.headers.host ?? 'localhost'}`;
+}
+
+/** A random secret made once per store, the same on every node (token and URL signatures). */
+async function storedSecret(store: Metadata, name: string): Promise<Buffer> {
+  return Buffer.from(await store.ensureSetting(name, randomBytes(32).toString('base64')), 'base64');
 }

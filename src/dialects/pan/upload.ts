@@ -10,7 +10,7 @@ import { boundaryOf, fieldText, readForm, type FormPart } from './form-data.js';
 import type { PartSource } from './hasher.js';
 import { Params } from './params.js';
 import { originOf, type PanCall, type PanService } from './service.js';
-import type { Preupload } from './store.js';
+import type { UploadSession as Preupload } from '../../core/metadata/types.js';
 
 /** How long upload_complete waits for a catching-up hash before answering "still verifying". */
 const COMPLETE_WAIT_MS = 3_000;
@@ -31,7 +31,7 @@ async function targetOf(drive: Drive, params: Params): Promise<Target> {
   const filename = params.requiredString('filename');
   const duplicate = params.int('duplicate', 0);
   if (duplicate > 2) throw panErrors.invalid('duplicate', 'must be 1 (keep both) or 2 (overwrite)');
-  let parentKey = drive.dirKey(parentId);
+  let parentKey = await drive.dirKey(parentId);
   let name = filename;
   if (params.bool('containDir')) {
     const segments = filename.split('/').filter((segment) => segment !== '');
@@ -52,7 +52,7 @@ function md5Param(params: Params, name: string): string {
 
 /** 秒传: a new file sharing the bytes of `found` (delete either, the other stays). Undefined when it vanished meanwhile. */
 async function reuse(drive: Drive, found: { bucket: string; key: string }, target: Target): Promise<number | undefined> {
-  const place = drive.placeFile(target.parentKey, target.name, target.duplicate);
+  const place = await drive.placeFile(target.parentKey, target.name, target.duplicate);
   try {
     const copy = await drive.storage.copyObject(drive.actor, found, { bucket: drive.bucket, key: place.key }, undefined, {
       forbidOverwrite: !place.overwrite,
@@ -76,25 +76,25 @@ export async function create(call: PanCall, version: Version): Promise<unknown> 
   const extra = version === 2 ? { servers: [originOf(call.ctx.req)] } : {};
 
   // The same file created again in the same place: the same session (resume by list_upload_parts).
-  const open = service.store.findOpenPreupload(drive.bucket, requestedKey, etag, size);
+  const open = await service.store.findOpenSession(drive.bucket, requestedKey, etag, size);
   if (open && open.clientId === call.app.clientID) {
-    if (engineUploadOpen(drive, open)) return { fileID: 0, reuse: false, preuploadID: open.id, sliceSize: open.sliceSize, ...extra };
-    service.store.setPreuploadStatus(open.id, 'failed', undefined, 'the upload expired');
+    if (await engineUploadOpen(drive, open)) return { fileID: 0, reuse: false, preuploadID: open.id, sliceSize: open.sliceSize, ...extra };
+    await service.store.setSessionStatus(open.id, 'failed', undefined, 'the upload expired');
   }
 
   const sliceSize = sliceSizeFor(size, service.config.sliceSize);
-  const found = drive.storage.findByContentHash(drive.actor, { md5: etag, size });
+  const found = await drive.storage.findByContentHash(drive.actor, { md5: etag, size });
   if (found || size === 0) {
     const fileID = found ? await reuse(drive, found, target) : await putEmpty(drive, target);
     if (fileID !== undefined) return { fileID, reuse: true, preuploadID: '', sliceSize, ...extra };
   }
   if (sliceCount(size, sliceSize) > 10_000) throw panErrors.badRequest('分片数超过 10000 (too many slices for this slice size)');
 
-  const place = drive.placeFile(target.parentKey, target.name, target.duplicate);
-  const upload = drive.storage.createMultipartUpload(drive.actor, drive.bucket, place.key, { headers: {}, userMeta: {} });
+  const place = await drive.placeFile(target.parentKey, target.name, target.duplicate);
+  const upload = await drive.storage.createMultipartUpload(drive.actor, drive.bucket, place.key, { headers: {}, userMeta: {} });
   // Hex: an id starting with '-' would read as an option on a command line (tessera pan parts <id>).
   const id = randomBytes(24).toString('hex');
-  service.store.insertPreupload({
+  await service.store.insertSession({
     id,
     clientId: call.app.clientID,
     bucket: drive.bucket,
@@ -110,9 +110,9 @@ export async function create(call: PanCall, version: Version): Promise<unknown> 
   return { fileID: 0, reuse: false, preuploadID: id, sliceSize, ...extra };
 }
 
-function engineUploadOpen(drive: Drive, pre: Preupload): boolean {
+async function engineUploadOpen(drive: Drive, pre: Preupload): Promise<boolean> {
   try {
-    drive.storage.getUpload(drive.actor, drive.bucket, pre.key, pre.uploadId);
+    await drive.storage.getUpload(drive.actor, drive.bucket, pre.key, pre.uploadId);
     return true;
   } catch (err) {
     if (err instanceof ServiceError && err.code === 'NoSuchUpload') return false;
@@ -121,7 +121,7 @@ function engineUploadOpen(drive: Drive, pre: Preupload): boolean {
 }
 
 async function putEmpty(drive: Drive, target: Target): Promise<number> {
-  const place = drive.placeFile(target.parentKey, target.name, target.duplicate);
+  const place = await drive.placeFile(target.parentKey, target.name, target.duplicate);
   const empty: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: async function* () {} };
   const stored = await drive.storage.putObject(drive.actor, drive.bucket, place.key, empty, { headers: {}, userMeta: {} }, {
     forbidOverwrite: !place.overwrite,
@@ -129,8 +129,8 @@ async function putEmpty(drive: Drive, target: Target): Promise<number> {
   return stored.id;
 }
 
-function preuploadOf(call: PanCall, id = call.params.requiredString('preuploadID')): Preupload {
-  const pre = call.service.store.getPreupload(id);
+async function preuploadOf(call: PanCall, id = call.params.requiredString('preuploadID')): Promise<Preupload> {
+  const pre = await call.service.store.getSession(id);
   if (!pre || pre.bucket !== call.drive.bucket) throw panErrors.noSuchPreupload();
   return pre;
 }
@@ -149,8 +149,8 @@ function requireOpen(pre: Preupload): void {
   throw panErrors.badRequest('上传已完成或正在校验,不能再上传分片 (the upload is being completed)');
 }
 
-export function getUploadUrl(call: PanCall): unknown {
-  const pre = preuploadOf(call);
+export async function getUploadUrl(call: PanCall): Promise<unknown> {
+  const pre = await preuploadOf(call);
   requireOpen(pre);
   const sliceNo = call.params.int('sliceNo');
   expectedSliceSize(pre, sliceNo);
@@ -175,9 +175,9 @@ function wrongSliceSize(sliceNo: number, expected: number, got: string): PanErro
 
 function partSource(drive: Drive, pre: Preupload): PartSource {
   return {
-    etagOf: (partNumber) => {
+    etagOf: async (partNumber) => {
       try {
-        const page = drive.storage.listParts(drive.actor, drive.bucket, pre.key, pre.uploadId, { partNumberMarker: partNumber - 1, maxParts: 1 });
+        const page = await drive.storage.listParts(drive.actor, drive.bucket, pre.key, pre.uploadId, { partNumberMarker: partNumber - 1, maxParts: 1 });
         const part = page.parts[0];
         return part?.partNumber === partNumber ? part.etag : undefined;
       } catch {
@@ -222,15 +222,19 @@ async function storeSlice(
 }
 
 /** The presigned PUT: no Authorization, no Platform; the signature in the URL is the credential. */
-export async function putPresignedSlice(service: PanService, ctx: RequestContext, drive: (pre: Preupload) => Drive): Promise<void> {
+export async function putPresignedSlice(
+  service: PanService,
+  ctx: RequestContext,
+  drive: (pre: Preupload) => Promise<Drive>,
+): Promise<void> {
   const match = /^\/-\/pan\/slice\/([A-Za-z0-9_-]+)\/(\d{1,5})$/.exec(ctx.rawPath);
   if (!match || !service.signer.verify(ctx.rawPath, ctx.query)) {
     throw new PanError(CODE.unauthorized, '上传链接无效或已过期 (the presigned URL is invalid or expired)', 403);
   }
-  const pre = service.store.getPreupload(match[1]!);
+  const pre = await service.store.getSession(match[1]!);
   if (!pre) throw new PanError(CODE.badRequest, 'preuploadID 不存在或已过期 (no such upload)', 404);
   const declared = ctx.req.headers['content-length'];
-  await storeSlice(service, drive(pre), pre, Number(match[2]), ctx.req, {
+  await storeSlice(service, await drive(pre), pre, Number(match[2]), ctx.req, {
     declaredSize: declared === undefined ? undefined : Number(declared),
   });
   ctx.res.writeHead(200, { 'content-length': '0' }).end();
@@ -260,12 +264,12 @@ async function drain(rest: AsyncGenerator<FormPart>): Promise<void> {
 export async function uploadSliceV2(call: PanCall): Promise<unknown> {
   const { params, file, rest } = await formUntilFile(call.ctx, 'slice');
   if (!file) throw panErrors.missing('slice');
-  const pre = preuploadOf({ ...call, params });
+  const pre = await preuploadOf({ ...call, params });
   const sliceNo = params.int('sliceNo');
   const sliceMd5 = md5Param(params, 'sliceMD5');
   expectedSliceSize(pre, sliceNo);
   requireOpen(pre);
-  const existing = partSource(call.drive, pre).etagOf(sliceNo);
+  const existing = await partSource(call.drive, pre).etagOf(sliceNo);
   if (existing === sliceMd5) {
     await drain(rest);
     return new Reply(null, '分片重复上传');
@@ -275,18 +279,18 @@ export async function uploadSliceV2(call: PanCall): Promise<unknown> {
   return null;
 }
 
-export function listUploadParts(call: PanCall): unknown {
-  const pre = preuploadOf(call);
+export async function listUploadParts(call: PanCall): Promise<unknown> {
+  const pre = await preuploadOf(call);
   if (pre.status === 'done') return { parts: [] };
   requireOpen(pre);
-  const parts = call.drive.storage.allParts(call.drive.actor, call.drive.bucket, pre.key, pre.uploadId);
+  const parts = await call.drive.storage.allParts(call.drive.actor, call.drive.bucket, pre.key, pre.uploadId);
   return { parts: parts.map((part) => ({ partNumber: String(part.partNumber), size: part.size, etag: part.etag })) };
 }
 
 /** Every slice 1..count stored with its exact size, or a clear error naming what is missing. */
-function storedSlices(drive: Drive, pre: Preupload): PartInfo[] {
+async function storedSlices(drive: Drive, pre: Preupload): Promise<PartInfo[]> {
   const count = sliceCount(pre.size, pre.sliceSize);
-  const parts = drive.storage.allParts(drive.actor, drive.bucket, pre.key, pre.uploadId).filter((part) => part.partNumber <= count);
+  const parts = (await drive.storage.allParts(drive.actor, drive.bucket, pre.key, pre.uploadId)).filter((part) => part.partNumber <= count);
   const missing: number[] = [];
   for (let n = 1, i = 0; n <= count; n++) {
     if (parts[i]?.partNumber === n) i++;
@@ -310,8 +314,8 @@ async function complete(service: PanService, drive: Drive, pre: Preupload): Prom
   if (pre.status === 'done') return { completed: true, fileID: pre.fileId ?? 0 };
   if (pre.status === 'failed') throw panErrors.uploadFailed(pre.message ?? '');
   if (pre.status === 'open') {
-    const parts = storedSlices(drive, pre);
-    service.store.setPreuploadStatus(pre.id, 'verifying');
+    const parts = await storedSlices(drive, pre);
+    await service.store.setSessionStatus(pre.id, 'verifying');
     let state = service.tracker.state(pre.id);
     if (state.pumping) await Promise.race([state.pumping, new Promise((resolve) => setTimeout(resolve, COMPLETE_WAIT_MS).unref())]);
     state = service.tracker.state(pre.id);
@@ -333,7 +337,7 @@ function startFinishing(service: PanService, drive: Drive, pre: Preupload): void
     for (let attempt = 0; attempt < 3; attempt++) {
       let parts: PartInfo[];
       try {
-        parts = storedSlices(drive, pre);
+        parts = await storedSlices(drive, pre);
       } catch (err) {
         if (err instanceof ServiceError && err.code === 'NoSuchUpload') return recoverCompleted(service, drive, pre);
         throw err;
@@ -353,21 +357,22 @@ function startFinishing(service: PanService, drive: Drive, pre: Preupload): void
     }
     throw new Error('the slices kept changing while they were verified');
   })()
-    .catch((err: unknown) => {
+    .catch(async (err: unknown) => {
       if (err instanceof PanError) return; // finalize recorded the failure
-      service.store.setPreuploadStatus(pre.id, 'failed', undefined, (err as Error).message);
+      await service.store.setSessionStatus(pre.id, 'failed', undefined, (err as Error).message);
     })
+    .catch(() => {})
     .finally(() => service.finishing.delete(pre.id));
   service.finishing.set(pre.id, task);
 }
 
 /** The engine upload is gone: either this server completed it before a crash, or it was aborted. */
-function recoverCompleted(service: PanService, drive: Drive, pre: Preupload): void {
-  const object = drive.object(pre.key);
+async function recoverCompleted(service: PanService, drive: Drive, pre: Preupload): Promise<void> {
+  const object = await drive.object(pre.key);
   if (object && object.contentMd5 === pre.etag && object.size === pre.size) {
-    service.store.setPreuploadStatus(pre.id, 'done', object.id);
+    await service.store.setSessionStatus(pre.id, 'done', object.id);
   } else {
-    service.store.setPreuploadStatus(pre.id, 'failed', undefined, 'the upload expired or was aborted');
+    await service.store.setSessionStatus(pre.id, 'failed', undefined, 'the upload expired or was aborted');
   }
 }
 
@@ -383,12 +388,12 @@ async function finalize(service: PanService, drive: Drive, pre: Preupload): Prom
         : undefined;
   if (why) {
     await drive.storage.abortMultipartUpload(drive.actor, drive.bucket, pre.key, pre.uploadId).catch(() => {});
-    service.store.setPreuploadStatus(pre.id, 'failed', undefined, why);
+    await service.store.setSessionStatus(pre.id, 'failed', undefined, why);
     service.tracker.forget(pre.id);
     throw panErrors.uploadFailed(why);
   }
-  const existing = drive.object(pre.key);
-  const overwrite = pre.duplicate === 2 || (existing !== undefined && service.store.isTrashed(existing.id));
+  const existing = await drive.object(pre.key);
+  const overwrite = pre.duplicate === 2 || (existing !== undefined && (await service.store.isTrashed(existing.id)));
   try {
     const result = await drive.storage.completeMultipartUpload(
       drive.actor,
@@ -398,14 +403,14 @@ async function finalize(service: PanService, drive: Drive, pre: Preupload): Prom
       state.etags.map((etag, i) => ({ partNumber: i + 1, etag })),
       { minPartSize: 0, forbidOverwrite: !overwrite, contentMd5: md5, contentSha1: sha1 },
     );
-    service.store.setPreuploadStatus(pre.id, 'done', result.id);
+    await service.store.setSessionStatus(pre.id, 'done', result.id);
     service.tracker.forget(pre.id);
     return result.id ?? 0;
   } catch (err) {
     if (err instanceof ServiceError && err.code === 'FileAlreadyExists') {
       const why = `同名文件已存在 (a file named ${nameOf(pre.key)} appeared in ${parentKeyOf(pre.key) || '/'} meanwhile)`;
       await drive.storage.abortMultipartUpload(drive.actor, drive.bucket, pre.key, pre.uploadId).catch(() => {});
-      service.store.setPreuploadStatus(pre.id, 'failed', undefined, why);
+      await service.store.setSessionStatus(pre.id, 'failed', undefined, why);
       throw panErrors.uploadFailed(why);
     }
     throw err;
@@ -413,18 +418,18 @@ async function finalize(service: PanService, drive: Drive, pre: Preupload): Prom
 }
 
 export async function uploadCompleteV1(call: PanCall): Promise<unknown> {
-  const outcome = await complete(call.service, call.drive, preuploadOf(call));
+  const outcome = await complete(call.service, call.drive, await preuploadOf(call));
   return outcome.completed ? { async: false, completed: true, fileID: outcome.fileID } : { async: true, completed: false, fileID: 0 };
 }
 
 export async function uploadCompleteV2(call: PanCall): Promise<unknown> {
-  const outcome = await complete(call.service, call.drive, preuploadOf(call));
+  const outcome = await complete(call.service, call.drive, await preuploadOf(call));
   if (!outcome.completed) throw panErrors.verifying();
   return { completed: true, fileID: outcome.fileID };
 }
 
-export function uploadAsyncResult(call: PanCall): unknown {
-  const pre = preuploadOf(call);
+export async function uploadAsyncResult(call: PanCall): Promise<unknown> {
+  const pre = await preuploadOf(call);
   if (pre.status === 'done') return { completed: true, fileID: pre.fileId ?? 0 };
   if (pre.status === 'failed') throw panErrors.uploadFailed(pre.message ?? '');
   if (pre.status === 'open') throw panErrors.badRequest('请先调用 upload_complete (call upload_complete first)');
@@ -445,7 +450,7 @@ export async function singleCreate(call: PanCall): Promise<unknown> {
   const etag = md5Param(params, 'etag');
   const size = params.int('size');
   if (size > service.config.singleMaxSize) throw panErrors.badRequest(`单步上传的文件不能超过 ${service.config.singleMaxSize} 字节 (too large for single/create)`);
-  const place = drive.placeFile(target.parentKey, target.name, target.duplicate);
+  const place = await drive.placeFile(target.parentKey, target.name, target.duplicate);
   let received = 0;
   const body = tap(file.body, (chunk) => {
     received += chunk.length;
@@ -470,7 +475,7 @@ export async function sha1Reuse(call: PanCall): Promise<unknown> {
   const sha1 = params.requiredString('sha1').trim().toLowerCase();
   if (!/^[0-9a-f]{40}$/.test(sha1)) throw panErrors.invalid('sha1', 'must be 40 hex digits');
   const size = params.int('size');
-  const found = drive.storage.findByContentHash(drive.actor, { sha1, size });
+  const found = await drive.storage.findByContentHash(drive.actor, { sha1, size });
   const fileID = found ? await reuse(drive, found, target) : undefined;
   return fileID === undefined ? { fileID: 0, reuse: false } : { fileID, reuse: true };
 }

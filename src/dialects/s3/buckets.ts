@@ -14,7 +14,7 @@ const MAX_BUCKETS = 10_000;
  * ListBuckets: every bucket, or (when `max-buckets`, `continuation-token`, `prefix` or
  * `bucket-region` is given) a page of them, names after the token, as S3 pages them.
  */
-export function listBuckets(call: S3Call): void {
+export async function listBuckets(call: S3Call): Promise<void> {
   const { query } = call.ctx;
   const prefix = optionalParam(query, 'prefix');
   const token = optionalParam(query, 'continuation-token');
@@ -25,9 +25,7 @@ export function listBuckets(call: S3Call): void {
     throw errors.invalidArgument(`max-buckets must be between 1 and ${MAX_BUCKETS}`, 'max-buckets', query.get('max-buckets') ?? '');
   }
   // One region holds every bucket: asking for another lists none.
-  const matching = call.storage
-    .listBuckets(call.actor)
-    .filter((b) => (region === undefined || region === call.settings.region) && b.name.startsWith(prefix ?? '') && (after === undefined || b.name > after));
+  const matching = (await call.storage.listBuckets(call.actor)).filter((b) => (region === undefined || region === call.settings.region) && b.name.startsWith(prefix ?? '') && (after === undefined || b.name > after));
   const page = matching.slice(0, maxBuckets);
   const paged = query.has('max-buckets') || token !== undefined || prefix !== undefined || region !== undefined;
   sendXml(call.ctx.res, 200, 'ListAllMyBucketsResult', {
@@ -43,12 +41,12 @@ export function listBuckets(call: S3Call): void {
 export async function createBucket(call: S3Call): Promise<void> {
   // The body (CreateBucketConfiguration) only names a region; there is one.
   await readSmallBody(call.ctx.req, 64 * 1024);
-  call.storage.createBucket(call.actor, call.bucket);
+  await call.storage.createBucket(call.actor, call.bucket);
   sendEmpty(call.ctx.res, 200, { location: `/${call.bucket}` });
 }
 
-export function headBucket(call: S3Call): void {
-  call.storage.headBucket(call.actor, call.bucket);
+export async function headBucket(call: S3Call): Promise<void> {
+  await call.storage.headBucket(call.actor, call.bucket);
   sendEmpty(call.ctx.res, 200, { 'x-amz-bucket-region': call.settings.region });
 }
 
@@ -57,20 +55,20 @@ export async function deleteBucket(call: S3Call): Promise<void> {
   sendEmpty(call.ctx.res, 204);
 }
 
-export function getBucketLocation(call: S3Call): void {
-  call.storage.headBucket(call.actor, call.bucket);
+export async function getBucketLocation(call: S3Call): Promise<void> {
+  await call.storage.headBucket(call.actor, call.bucket);
   // us-east-1 is spelled as an empty constraint.
   const region = call.settings.region === 'us-east-1' ? '' : call.settings.region;
   sendXml(call.ctx.res, 200, 'LocationConstraint', { '#text': region });
 }
 
-export function getBucketVersioning(call: S3Call): void {
-  call.storage.headBucket(call.actor, call.bucket);
+export async function getBucketVersioning(call: S3Call): Promise<void> {
+  await call.storage.headBucket(call.actor, call.bucket);
   sendXml(call.ctx.res, 200, 'VersioningConfiguration', {});
 }
 
-function bucketOwner(call: S3Call): XmlNode {
-  const ownerId = call.storage.headBucket(call.actor, call.bucket).owner;
+async function bucketOwner(call: S3Call): Promise<XmlNode> {
+  const ownerId = (await call.storage.headBucket(call.actor, call.bucket)).owner;
   return owner(call.users.byId(ownerId), ownerId);
 }
 
@@ -86,7 +84,7 @@ function objectEntry(object: ObjectInfo, encode: (v: string) => string, ownerNod
 }
 
 /** ListObjects (v1) and ListObjectsV2 share everything but their markers. */
-export function listObjects(call: S3Call, version: 1 | 2): void {
+export async function listObjects(call: S3Call, version: 1 | 2): Promise<void> {
   const { query } = call.ctx;
   const encoding = encodingType(query);
   const encode = encoding ? urlEncode : (v: string) => v;
@@ -105,12 +103,12 @@ export function listObjects(call: S3Call, version: 1 | 2): void {
   } else {
     after = optionalParam(query, 'marker') || undefined;
   }
-  const page = call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after, maxKeys });
+  const page = await call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after, maxKeys });
   const common = {
     Name: call.bucket,
     Prefix: encode(prefix),
   };
-  const ownerNode = version === 1 || query.get('fetch-owner') === 'true' ? bucketOwner(call) : undefined;
+  const ownerNode = version === 1 || query.get('fetch-owner') === 'true' ? await bucketOwner(call) : undefined;
   const contents = page.objects.map((o) => objectEntry(o, encode, ownerNode));
   const prefixes = page.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
   if (version === 1) {
@@ -143,7 +141,7 @@ export function listObjects(call: S3Call, version: 1 | 2): void {
 }
 
 /** Unversioned buckets: every object is its one, latest, `null` version. */
-export function listObjectVersions(call: S3Call): void {
+export async function listObjectVersions(call: S3Call): Promise<void> {
   const { query } = call.ctx;
   const encoding = encodingType(query);
   const encode = encoding ? urlEncode : (v: string) => v;
@@ -151,8 +149,8 @@ export function listObjectVersions(call: S3Call): void {
   const delimiter = optionalParam(query, 'delimiter') || undefined;
   const maxKeys = intParam(query, 'max-keys', 1000);
   const keyMarker = optionalParam(query, 'key-marker') || undefined;
-  const page = call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after: keyMarker, maxKeys });
-  const ownerNode = bucketOwner(call);
+  const page = await call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after: keyMarker, maxKeys });
+  const ownerNode = await bucketOwner(call);
   sendXml(call.ctx.res, 200, 'ListVersionsResult', {
     Name: call.bucket,
     Prefix: encode(prefix),

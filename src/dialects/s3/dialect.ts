@@ -94,7 +94,7 @@ export class S3Dialect implements Dialect {
       bucket: target.bucket ?? '',
       key: target.key ?? '',
     };
-    checkExpectedOwners(call);
+    await checkExpectedOwners(call);
     await handler(call);
   }
 

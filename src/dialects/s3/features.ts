@@ -190,19 +190,19 @@ export function hoistQueryHeaders(ctx: RequestContext): void {
   }
 }
 
-function expectOwner(call: S3Call, bucket: string, expected: string): void {
-  if (call.storage.headBucket(call.actor, bucket).owner !== expected.trim()) throw errors.accessDenied();
+async function expectOwner(call: S3Call, bucket: string, expected: string): Promise<void> {
+  if ((await call.storage.headBucket(call.actor, bucket)).owner !== expected.trim()) throw errors.accessDenied();
 }
 
 /** `x-amz-expected-bucket-owner` and `x-amz-source-expected-bucket-owner`: AccessDenied unless the owner is the one named. */
-export function checkExpectedOwners(call: S3Call): void {
+export async function checkExpectedOwners(call: S3Call): Promise<void> {
   const { headers } = call.ctx.req;
   const expected = header(headers, 'x-amz-expected-bucket-owner');
-  if (expected !== undefined && call.bucket !== '') expectOwner(call, call.bucket, expected);
+  if (expected !== undefined && call.bucket !== '') await expectOwner(call, call.bucket, expected);
   const expectedSource = header(headers, 'x-amz-source-expected-bucket-owner');
   const copySource = header(headers, 'x-amz-copy-source');
   if (expectedSource !== undefined && copySource !== undefined) {
-    expectOwner(call, parseCopySource(copySource).bucket, expectedSource);
+    await expectOwner(call, parseCopySource(copySource).bucket, expectedSource);
   }
 }
 

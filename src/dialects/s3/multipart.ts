@@ -31,9 +31,9 @@ function uploadIdOf(call: S3Call): string {
   return call.ctx.query.get('uploadId') ?? '';
 }
 
-export function createMultipartUpload(call: S3Call): void {
+export async function createMultipartUpload(call: S3Call): Promise<void> {
   const checksum = announcedChecksum(call);
-  const upload = call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX), checksum);
+  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX), checksum);
   sendXml(
     call.ctx.res,
     200,
@@ -68,7 +68,7 @@ function announcedChecksum(call: S3Call): ChecksumSpec | undefined {
  */
 export async function uploadPart(call: S3Call): Promise<void> {
   const partNumber = intParam(call.ctx.query, 'partNumber', 0);
-  const announced = call.storage.getUpload(call.actor, call.bucket, call.key, uploadIdOf(call)).checksum;
+  const announced = (await call.storage.getUpload(call.actor, call.bucket, call.key, uploadIdOf(call))).checksum;
   const body = requestBody(call.ctx, call.auth);
   if (announced && body.checksum !== announced.algorithm && (body.checksum !== undefined || announced.type === 'composite')) {
     throw new ServiceError(
@@ -86,7 +86,7 @@ export async function uploadPartCopy(call: S3Call, copySource: string): Promise<
   const partNumber = intParam(call.ctx.query, 'partNumber', 0);
   const source = parseCopySource(copySource);
   const rangeHeader = header(call.ctx.req.headers, 'x-amz-copy-source-range');
-  const sourceInfo = call.storage.headObject(call.actor, source.bucket, source.key);
+  const sourceInfo = await call.storage.headObject(call.actor, source.bucket, source.key);
   const range = rangeHeader === undefined ? undefined : parseCopySourceRange(rangeHeader, sourceInfo.size);
   const part = await call.storage.uploadPartCopy(
     call.actor,
@@ -107,7 +107,7 @@ export async function uploadPartCopy(call: S3Call, copySource: string): Promise<
  * `-N`) and are checked against what the parts make.
  */
 export async function completeMultipartUpload(call: S3Call): Promise<void> {
-  const condition = overwriteCondition(call, false);
+  const condition = await overwriteCondition(call, false);
   const { headers } = call.ctx.req;
   const body = await readVerifiedBody(call.ctx, call.auth, MAX_COMPLETE_BODY, { objectChecksum: true });
   const stated = digestHeaders(headers, { withPartCount: true });
@@ -161,13 +161,13 @@ function ownerNodes(call: S3Call, upload: UploadInfo): XmlNode {
   return { Initiator: node, Owner: node };
 }
 
-export function listParts(call: S3Call): void {
+export async function listParts(call: S3Call): Promise<void> {
   const { query } = call.ctx;
   const encoding = encodingType(query);
   const encode = encoding ? urlEncode : (v: string) => v;
   const maxParts = Math.min(intParam(query, 'max-parts', 1000), 1000);
   const marker = intParam(query, 'part-number-marker', 0);
-  const page = call.storage.listParts(call.actor, call.bucket, call.key, uploadIdOf(call), { partNumberMarker: marker, maxParts });
+  const page = await call.storage.listParts(call.actor, call.bucket, call.key, uploadIdOf(call), { partNumberMarker: marker, maxParts });
   sendXml(call.ctx.res, 200, 'ListPartsResult', {
     Bucket: call.bucket,
     EncodingType: encoding,
@@ -196,7 +196,7 @@ function announcedElements(upload: UploadInfo): { ChecksumAlgorithm?: string; Ch
   return upload.checksum ? { ChecksumAlgorithm: checksumDisplayName(upload.checksum.algorithm), ChecksumType: wireType(upload.checksum.type) } : {};
 }
 
-export function listMultipartUploads(call: S3Call): void {
+export async function listMultipartUploads(call: S3Call): Promise<void> {
   const { query } = call.ctx;
   const encoding = encodingType(query);
   const encode = encoding ? urlEncode : (v: string) => v;
@@ -205,7 +205,7 @@ export function listMultipartUploads(call: S3Call): void {
   const delimiter = optionalParam(query, 'delimiter') || undefined;
   const keyMarker = optionalParam(query, 'key-marker') ?? '';
   const uploadIdMarker = optionalParam(query, 'upload-id-marker') ?? '';
-  const page = call.storage.listMultipartUploads(call.actor, call.bucket, {
+  const page = await call.storage.listMultipartUploads(call.actor, call.bucket, {
     prefix,
     delimiter,
     keyMarker,

@@ -1,6 +1,6 @@
 import { ServiceError, errors } from '../../core/errors.js';
 import { MAX_PART_NUMBER, type ObjectRead } from '../../core/storage.js';
-import type { StoredObject } from '../../core/meta-store.js';
+import type { StoredObject } from '../../core/metadata/types.js';
 import type { ChecksumAlgorithm, ObjectInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { evaluateConditions, preconditionFailed, readConditions } from '../common/conditions.js';
@@ -16,7 +16,7 @@ export const META_PREFIX = 'x-amz-meta-';
 
 export async function putObject(call: S3Call): Promise<void> {
   const attributes = objectAttributes(call.ctx.req.headers, META_PREFIX);
-  const condition = overwriteCondition(call, true);
+  const condition = await overwriteCondition(call, true);
   const body = requestBody(call.ctx, call.auth);
   const info = await condition.guard(
     call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, { ...body, forbidOverwrite: condition.forbidOverwrite }),
@@ -27,7 +27,7 @@ export async function putObject(call: S3Call): Promise<void> {
 /** GET and HEAD: conditions, a single range or one part (`?partNumber=N`), streamed across the object's blobs. */
 export async function getObject(call: S3Call, headOnly: boolean): Promise<void> {
   const { req, res, query } = call.ctx;
-  const read = call.storage.getObject(call.actor, call.bucket, call.key);
+  const read = await call.storage.getObject(call.actor, call.bucket, call.key);
   const { info } = read;
   const headers = objectHeaders(info, query, META_PREFIX);
 
@@ -38,9 +38,9 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
   if (query.has('partNumber')) {
     if (req.headers.range) throw new ServiceError('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter', 400);
     const partNumber = intParam(query, 'partNumber', 0);
-    range = partRange(read, partNumber);
+    range = await partRange(read, partNumber);
     if (info.partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(info.partsCount);
-    if (checksumMode) Object.assign(headers, partChecksumHeaders(call, info, partNumber));
+    if (checksumMode) Object.assign(headers, await partChecksumHeaders(call, info, partNumber));
   } else {
     range = parseRange(header(req.headers, 'range'), info.size);
     // A checksum covers the whole object: a range answer carries it only when the range is all of it.
@@ -56,19 +56,19 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
  * is all of it) and for a FULL_OBJECT object of one part; the part's stored checksum for a
  * COMPOSITE object. A part of a FULL_OBJECT object of several parts has none S3 would answer.
  */
-function partChecksumHeaders(call: S3Call, info: StoredObject, partNumber: number): Record<string, string> {
+async function partChecksumHeaders(call: S3Call, info: StoredObject, partNumber: number): Promise<Record<string, string>> {
   const checksum = info.checksum;
   if (!checksum) return {};
   if (info.partsCount === undefined || (checksum.type === 'full-object' && info.partsCount === 1)) {
     return objectChecksumHeaders(checksum, info.partsCount);
   }
   if (checksum.type !== 'composite') return {};
-  const part = call.storage.objectPartChecksum(info, partNumber);
+  const part = await call.storage.objectPartChecksum(info, partNumber);
   return part ? { ...checksumHeader(part), 'x-amz-checksum-type': wireType('composite') } : {};
 }
 
-function partRange(read: ObjectRead, partNumber: number): ByteRange {
-  const { info, segments } = read;
+async function partRange(read: ObjectRead, partNumber: number): Promise<ByteRange> {
+  const { info } = read;
   if (partNumber < 1 || partNumber > MAX_PART_NUMBER) {
     throw errors.invalidArgument(`Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`, 'partNumber', String(partNumber));
   }
@@ -77,7 +77,7 @@ function partRange(read: ObjectRead, partNumber: number): ByteRange {
     if (info.size === 0) throw invalidRange(0);
     return { start: 0, end: info.size - 1 };
   }
-  const segment = segments.find((s) => s.partNumber === partNumber);
+  const segment = (await read.segments()).find((s) => s.partNumber === partNumber);
   if (!segment) throw invalidPartNumber();
   if (segment.size === 0) throw invalidRange(info.size);
   return { start: segment.offset, end: segment.offset + segment.size - 1 };

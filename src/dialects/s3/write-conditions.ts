@@ -19,9 +19,9 @@ export interface OverwriteCondition {
  * `checkNow`: also look before the body is read (PutObject), so a taken key costs no upload. Not
  * for Complete, whose retry (after a lost answer) must find its own object and succeed again.
  */
-export function overwriteCondition(call: S3Call, checkNow: boolean): OverwriteCondition {
+export async function overwriteCondition(call: S3Call, checkNow: boolean): Promise<OverwriteCondition> {
   const forbidOverwrite = header(call.ctx.req.headers, 'if-none-match') !== undefined;
-  if (forbidOverwrite && checkNow && call.storage.hasObject(call.actor, call.bucket, call.key)) throw preconditionFailed('If-None-Match');
+  if (forbidOverwrite && checkNow && await call.storage.hasObject(call.actor, call.bucket, call.key)) throw preconditionFailed('If-None-Match');
   return {
     forbidOverwrite,
     guard: async (write) => {

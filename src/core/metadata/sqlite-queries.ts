@@ -1,244 +1,38 @@
 import type Database from 'better-sqlite3';
-import { openDatabase } from './sqlite.js';
+import type { Checksum, ChecksumAlgorithm, Segment, UploadInfo } from '../types.js';
+import {
+  toHashState,
+  toObject,
+  toPart,
+  toSession,
+  toUpload,
+  type HashStateRow,
+  type ObjectRow,
+  type PartRow,
+  type SessionRow,
+  type UploadRow,
+} from './rows.js';
 import type {
-  Checksum,
-  ChecksumAlgorithm,
-  ChecksumType,
-  ObjectAttributes,
-  ObjectChecksum,
-  ObjectHeaders,
-  ObjectInfo,
-  PartInfo,
-  Segment,
-  UploadInfo,
+  HashState,
+  MetadataQueries,
+  NewObject,
+  PartColumns,
+  SessionStatus,
+  StoredObject,
+  StoredPart,
+  StoredUpload,
+  Synchronous,
+  UploadSession,
 } from './types.js';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS buckets (
-  name TEXT PRIMARY KEY,
-  owner TEXT NOT NULL,
-  created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS objects (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  bucket TEXT NOT NULL,
-  key TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  etag TEXT NOT NULL,
-  last_modified INTEGER NOT NULL,
-  headers TEXT NOT NULL,
-  user_meta TEXT NOT NULL,
-  parts_count INTEGER,
-  crc64 TEXT,
-  -- the flexible checksum: algorithm, 'full-object' or 'composite', digest bytes
-  checksum_algorithm TEXT,
-  checksum_type TEXT,
-  checksum_value BLOB,
-  -- a multipart object's bytes are its completed upload's part rows, in part-number order
-  upload_id TEXT,
-  UNIQUE (bucket, key)
-);
-CREATE TABLE IF NOT EXISTS segments (
-  object_id INTEGER NOT NULL,
-  seq INTEGER NOT NULL,
-  blob_id TEXT NOT NULL,
-  offset INTEGER NOT NULL,
-  size INTEGER NOT NULL,
-  part_number INTEGER NOT NULL,
-  PRIMARY KEY (object_id, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS segments_by_blob ON segments (blob_id);
-CREATE TABLE IF NOT EXISTS uploads (
-  upload_id TEXT PRIMARY KEY,
-  bucket TEXT NOT NULL,
-  key TEXT NOT NULL,
-  owner TEXT NOT NULL,
-  initiated INTEGER NOT NULL,
-  headers TEXT NOT NULL,
-  user_meta TEXT NOT NULL,
-  -- the checksum every part carries and how the object's is formed, when announced
-  checksum_algorithm TEXT,
-  checksum_type TEXT,
-  -- set once completed: kept so a repeated Complete answers the same result
-  completed_at INTEGER,
-  completed_fingerprint TEXT,
-  completed_etag TEXT
-);
-CREATE INDEX IF NOT EXISTS open_uploads_by_key ON uploads (bucket, key, upload_id) WHERE completed_at IS NULL;
-CREATE TABLE IF NOT EXISTS parts (
-  upload_id TEXT NOT NULL,
-  part_number INTEGER NOT NULL,
-  blob_id TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  etag TEXT NOT NULL,
-  last_modified INTEGER NOT NULL,
-  crc64 TEXT,
-  checksum_algorithm TEXT,
-  checksum_value BLOB,
-  PRIMARY KEY (upload_id, part_number)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS parts_by_blob ON parts (blob_id);
-`;
-
-interface ObjectRow {
-  id: number;
-  bucket: string;
-  key: string;
-  size: number;
-  etag: string;
-  last_modified: number;
-  headers: string;
-  user_meta: string;
-  parts_count: number | null;
-  crc64: string | null;
-  checksum_algorithm: string | null;
-  checksum_type: string | null;
-  checksum_value: Buffer | null;
-  content_md5: string | null;
-  content_sha1: string | null;
-  upload_id: string | null;
-}
-
-interface UploadRow {
-  upload_id: string;
-  bucket: string;
-  key: string;
-  owner: string;
-  initiated: number;
-  headers: string;
-  user_meta: string;
-  checksum_algorithm: string | null;
-  checksum_type: string | null;
-  completed_at: number | null;
-  completed_fingerprint: string | null;
-  completed_etag: string | null;
-}
-
-interface PartRow {
-  part_number: number;
-  blob_id: string;
-  size: number;
-  etag: string;
-  last_modified: number;
-  crc64: string | null;
-  checksum_algorithm: string | null;
-  checksum_value: Buffer | null;
-}
-
-export interface StoredObject extends ObjectInfo {
-  id: number;
-  /** Hex MD5 of the whole content, when known (single PUTs; multipart when the writer hashed it in order). */
-  contentMd5?: string;
-  /** Hex SHA-1 of the whole content, when the writer computed it. */
-  contentSha1?: string;
-}
-
-export interface StoredUpload extends UploadInfo {
-  completed?: { at: Date; fingerprint: string; etag: string };
-}
-
-export interface StoredPart extends PartInfo {
-  blobId: string;
-}
-
-/** What Complete needs of every part of an upload, as parallel columns in part-number order. */
-export interface PartColumns {
-  numbers: number[];
-  sizes: number[];
-  etags: string[];
-  crc64s: Array<string | null>;
-  /** The parts' checksum digests in hex ('' for none); read only when asked for. */
-  checksums?: string[];
-}
-
-export interface NewObject extends ObjectAttributes {
-  bucket: string;
-  key: string;
-  size: number;
-  etag: string;
-  lastModified: Date;
-  partsCount?: number;
-  crc64?: string;
-  checksum?: ObjectChecksum;
-  contentMd5?: string;
-  contentSha1?: string;
-  /** Where the bytes are: blobs listed here, or (multipart) the part rows of this completed upload. */
-  content: { segments: Array<Omit<Segment, 'offset'>> } | { uploadId: string };
-}
-
-function toObject(row: ObjectRow): StoredObject {
-  return {
-    id: row.id,
-    bucket: row.bucket,
-    key: row.key,
-    size: row.size,
-    etag: row.etag,
-    lastModified: new Date(row.last_modified),
-    headers: JSON.parse(row.headers) as ObjectHeaders,
-    userMeta: JSON.parse(row.user_meta) as Record<string, string>,
-    partsCount: row.parts_count ?? undefined,
-    crc64: row.crc64 ?? undefined,
-    checksum: objectChecksumOf(row),
-    contentMd5: row.content_md5 ?? undefined,
-    contentSha1: row.content_sha1 ?? undefined,
-  };
-}
-
-function toUpload(row: UploadRow): StoredUpload {
-  return {
-    uploadId: row.upload_id,
-    bucket: row.bucket,
-    key: row.key,
-    owner: row.owner,
-    initiated: new Date(row.initiated),
-    headers: JSON.parse(row.headers) as ObjectHeaders,
-    userMeta: JSON.parse(row.user_meta) as Record<string, string>,
-    checksum:
-      row.checksum_algorithm === null
-        ? undefined
-        : { algorithm: row.checksum_algorithm as ChecksumAlgorithm, type: row.checksum_type as ChecksumType },
-    completed:
-      row.completed_at === null
-        ? undefined
-        : { at: new Date(row.completed_at), fingerprint: row.completed_fingerprint ?? '', etag: row.completed_etag ?? '' },
-  };
-}
-
-function toPart(row: PartRow): StoredPart {
-  return {
-    partNumber: row.part_number,
-    blobId: row.blob_id,
-    size: row.size,
-    etag: row.etag,
-    lastModified: new Date(row.last_modified),
-    crc64: row.crc64 ?? undefined,
-    checksum: row.checksum_algorithm === null || row.checksum_value === null
-      ? undefined
-      : { algorithm: row.checksum_algorithm as ChecksumAlgorithm, value: row.checksum_value },
-  };
-}
-
-function objectChecksumOf(row: ObjectRow): ObjectChecksum | undefined {
-  if (row.checksum_algorithm === null || row.checksum_type === null || row.checksum_value === null) return undefined;
-  return { algorithm: row.checksum_algorithm as ChecksumAlgorithm, type: row.checksum_type as ChecksumType, value: row.checksum_value };
-}
-
 /**
- * All metadata in one SQLite file. Every query that pages is an index range
- * scan, so its cost is the page it returns, not the number of rows before it.
- * better-sqlite3 is synchronous: each method runs to completion on the event
- * loop, which makes every multi-statement change atomic without locks.
+ * The metadata queries over one SQLite connection, synchronous (better-sqlite3). Every query
+ * that pages is an index range scan, so its cost is the page it returns, not the rows before it.
  */
-export class MetaStore {
-  private readonly db: Database.Database;
+export class SqliteQueries implements Synchronous<MetadataQueries> {
   private readonly stmt;
 
-  constructor(path: string) {
-    this.db = openDatabase(path);
-    this.db.pragma('foreign_keys = OFF');
-    this.db.exec(SCHEMA);
-    this.migrate();
-    const db = this.db;
+  constructor(private readonly db: Database.Database) {
     this.stmt = {
       insertBucket: db.prepare('INSERT INTO buckets (name, owner, created_at) VALUES (?, ?, ?)'),
       getBucket: db.prepare<[string], { name: string; owner: string; created_at: number }>(
@@ -357,57 +151,50 @@ export class MetaStore {
       allBlobIds: db.prepare<[], { blob_id: string }>(
         'SELECT blob_id FROM segments UNION SELECT blob_id FROM parts',
       ),
+      getSetting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE name = ?'),
+      putSetting: db.prepare('INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)'),
+      getLease: db.prepare<[string], { holder: string; until: number }>('SELECT holder, until FROM leases WHERE name = ?'),
+      putLease: db.prepare('INSERT OR REPLACE INTO leases (name, holder, until) VALUES (?, ?, ?)'),
+      releaseLease: db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?'),
+      leasesFrom: db.prepare<[string, string], { name: string; holder: string; until: number }>(
+        'SELECT name, holder, until FROM leases WHERE name >= ? AND name < ? ORDER BY name',
+      ),
+      countCall: db.prepare<[string, number], { count: number }>(
+        `INSERT INTO call_windows (window, count, at) VALUES (?, 1, ?)
+         ON CONFLICT (window) DO UPDATE SET count = count + 1 RETURNING count`,
+      ),
+      forgetWindows: db.prepare('DELETE FROM call_windows WHERE at < ?'),
+      insertToken: db.prepare('INSERT INTO tokens (hash, client_id, issued_at, expires_at) VALUES (?, ?, ?, ?)'),
+      getToken: db.prepare<[string], { client_id: string; expires_at: number; revoked_at: number | null }>(
+        'SELECT client_id, expires_at, revoked_at FROM tokens WHERE hash = ?',
+      ),
+      liveTokens: db.prepare<[string, number], { hash: string }>(
+        'SELECT hash FROM tokens WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY issued_at, rowid',
+      ),
+      revokeToken: db.prepare('UPDATE tokens SET revoked_at = ? WHERE hash = ?'),
+      forgetTokens: db.prepare('DELETE FROM tokens WHERE expires_at < ?'),
+      insertSession: db.prepare(
+        `INSERT INTO upload_sessions (id, client_id, bucket, key, requested_key, upload_id, etag, size, slice_size, duplicate, status, created_at)
+         VALUES (@id, @clientId, @bucket, @key, @requestedKey, @uploadId, @etag, @size, @sliceSize, @duplicate, 'open', @createdAt)`,
+      ),
+      getSession: db.prepare<[string], SessionRow>('SELECT * FROM upload_sessions WHERE id = ?'),
+      openSession: db.prepare<[string, string, string, number], SessionRow>(
+        `SELECT * FROM upload_sessions WHERE bucket = ? AND requested_key = ? AND etag = ? AND size = ? AND status = 'open'
+         ORDER BY created_at DESC LIMIT 1`,
+      ),
+      sessionsWithStatus: db.prepare<[string, number], SessionRow>(
+        'SELECT * FROM upload_sessions WHERE status = ? ORDER BY created_at LIMIT ?',
+      ),
+      setSessionStatus: db.prepare('UPDATE upload_sessions SET status = ?, file_id = ?, message = ? WHERE id = ?'),
+      getHashState: db.prepare<[string], HashStateRow>('SELECT next, size, md5, sha1, etags FROM hash_states WHERE session_id = ?'),
+      putHashState: db.prepare(
+        'INSERT OR REPLACE INTO hash_states (session_id, next, size, md5, sha1, etags) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      deleteHashState: db.prepare('DELETE FROM hash_states WHERE session_id = ?'),
+      trash: db.prepare('INSERT OR REPLACE INTO trash (object_id, bucket, trashed_at) VALUES (?, ?, ?)'),
+      untrash: db.prepare('DELETE FROM trash WHERE object_id = ?'),
+      isTrashed: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM trash WHERE object_id = ?'),
     };
-  }
-
-  close(): void {
-    this.db.close();
-  }
-
-  /** Idempotent schema additions for data directories made by older versions. */
-  private migrate(): void {
-    const columns = new Set((this.db.pragma('table_info(objects)') as Array<{ name: string }>).map((column) => column.name));
-    const table = this.db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'objects'").get();
-    this.transaction(() => {
-      if (!/AUTOINCREMENT/i.test(table?.sql ?? '')) {
-        // Object ids are never reused (dialects hand them out as file ids): rebuild with AUTOINCREMENT.
-        const list = [...columns].join(', ');
-        this.db.exec(`ALTER TABLE objects RENAME TO objects_old`);
-        this.db.exec(SCHEMA);
-        this.db.exec(`INSERT INTO objects (${list}) SELECT ${list} FROM objects_old`);
-        this.db.exec('DROP TABLE objects_old');
-      }
-      if (!columns.has('content_md5')) {
-        this.db.exec('ALTER TABLE objects ADD COLUMN content_md5 TEXT');
-        // A single PUT's ETag is the MD5 of its content.
-        this.db.exec('UPDATE objects SET content_md5 = etag WHERE parts_count IS NULL');
-      }
-      if (!columns.has('content_sha1')) this.db.exec('ALTER TABLE objects ADD COLUMN content_sha1 TEXT');
-      const current = new Set((this.db.pragma('table_info(objects)') as Array<{ name: string }>).map((column) => column.name));
-      if (!current.has('upload_id')) this.db.exec('ALTER TABLE objects ADD COLUMN upload_id TEXT');
-      // Flexible checksums: objects, parts and uploads made before them have none (NULL).
-      this.addMissingColumns('objects', current, { checksum_algorithm: 'TEXT', checksum_type: 'TEXT', checksum_value: 'BLOB' });
-      this.addMissingColumns('parts', this.columnsOf('parts'), { checksum_algorithm: 'TEXT', checksum_value: 'BLOB' });
-      this.addMissingColumns('uploads', this.columnsOf('uploads'), { checksum_algorithm: 'TEXT', checksum_type: 'TEXT' });
-      this.db.exec('CREATE INDEX IF NOT EXISTS objects_by_upload ON objects (upload_id) WHERE upload_id IS NOT NULL');
-      this.db.exec('CREATE INDEX IF NOT EXISTS objects_by_md5 ON objects (content_md5, size) WHERE content_md5 IS NOT NULL');
-      this.db.exec('CREATE INDEX IF NOT EXISTS objects_by_sha1 ON objects (content_sha1, size) WHERE content_sha1 IS NOT NULL');
-    });
-  }
-
-  private columnsOf(table: string): Set<string> {
-    return new Set((this.db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((column) => column.name));
-  }
-
-  private addMissingColumns(table: string, present: Set<string>, wanted: Record<string, string>): void {
-    for (const [name, type] of Object.entries(wanted)) {
-      if (!present.has(name)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
-    }
-  }
-
-  /** Runs `fn` in one transaction: all of its changes commit together or none do. */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
   }
 
   // Buckets
@@ -678,5 +465,111 @@ export class MetaStore {
     const row = this.stmt.objectPartChecksum.get(objectId, partNumber);
     if (!row || row.checksum_algorithm === null || row.checksum_value === null) return undefined;
     return { algorithm: row.checksum_algorithm as ChecksumAlgorithm, value: row.checksum_value };
+  }
+
+  // Settings
+
+  ensureSetting(name: string, value: string): string {
+    this.stmt.putSetting.run(name, value);
+    return this.stmt.getSetting.get(name)!.value;
+  }
+
+  // Leases
+
+  acquireLease(name: string, holder: string, until: Date, now: Date): boolean {
+    const current = this.stmt.getLease.get(name);
+    if (current && current.holder !== holder && current.until > now.getTime()) return false;
+    this.stmt.putLease.run(name, holder, until.getTime());
+    return true;
+  }
+
+  releaseLease(name: string, holder: string): void {
+    this.stmt.releaseLease.run(name, holder);
+  }
+
+  listLeases(prefix: string): Array<{ name: string; holder: string; until: Date }> {
+    // Names from `prefix` up to (not including) the prefix followed by the highest code point.
+    return this.stmt.leasesFrom
+      .all(prefix, `${prefix}\u{10FFFF}`)
+      .map((row) => ({ name: row.name, holder: row.holder, until: new Date(row.until) }));
+  }
+
+  // Rate windows
+
+  countCall(window: string, now: Date): number {
+    // Windows are per second: anything a minute old is of no use to anyone.
+    if (Math.random() < 0.001) this.stmt.forgetWindows.run(now.getTime() - 60_000);
+    return this.stmt.countCall.get(window, now.getTime())!.count;
+  }
+
+  // Tokens
+
+  issueToken(hash: string, clientId: string, now: Date, expiresAt: Date, maxLive: number): number {
+    this.stmt.forgetTokens.run(now.getTime() - 90 * 24 * 3600 * 1000);
+    this.stmt.insertToken.run(hash, clientId, now.getTime(), expiresAt.getTime());
+    const live = this.stmt.liveTokens.all(clientId, now.getTime());
+    const excess = live.slice(0, Math.max(0, live.length - maxLive));
+    for (const token of excess) this.stmt.revokeToken.run(now.getTime(), token.hash);
+    return excess.length;
+  }
+
+  tokenClient(hash: string, now: Date): string | undefined {
+    const row = this.stmt.getToken.get(hash);
+    if (!row || row.revoked_at !== null || row.expires_at <= now.getTime()) return undefined;
+    return row.client_id;
+  }
+
+  // Upload sessions
+
+  insertSession(session: Omit<UploadSession, 'status' | 'fileId' | 'message'>): void {
+    this.stmt.insertSession.run({ ...session, createdAt: session.createdAt.getTime() });
+  }
+
+  getSession(id: string): UploadSession | undefined {
+    const row = this.stmt.getSession.get(id);
+    return row && toSession(row);
+  }
+
+  findOpenSession(bucket: string, requestedKey: string, etag: string, size: number): UploadSession | undefined {
+    const row = this.stmt.openSession.get(bucket, requestedKey, etag, size);
+    return row && toSession(row);
+  }
+
+  setSessionStatus(id: string, status: SessionStatus, fileId?: number, message?: string): void {
+    this.stmt.setSessionStatus.run(status, fileId ?? null, message ?? null, id);
+  }
+
+  sessionsWithStatus(status: SessionStatus, limit: number): UploadSession[] {
+    return this.stmt.sessionsWithStatus.all(status, limit).map(toSession);
+  }
+
+  getHashState(sessionId: string): HashState | undefined {
+    const row = this.stmt.getHashState.get(sessionId);
+    return row && toHashState(row);
+  }
+
+  saveHashState(sessionId: string, expectedNext: number | undefined, state: HashState): boolean {
+    const stored = this.stmt.getHashState.get(sessionId);
+    if ((stored?.next ?? undefined) !== expectedNext) return false;
+    this.stmt.putHashState.run(sessionId, state.next, state.size, state.md5, state.sha1, JSON.stringify(state.etags));
+    return true;
+  }
+
+  deleteHashState(sessionId: string): void {
+    this.stmt.deleteHashState.run(sessionId);
+  }
+
+  // Trash marks
+
+  trash(objectId: number, bucket: string, now: Date): void {
+    this.stmt.trash.run(objectId, bucket, now.getTime());
+  }
+
+  untrash(objectId: number): void {
+    this.stmt.untrash.run(objectId);
+  }
+
+  isTrashed(objectId: number): boolean {
+    return this.stmt.isTrashed.get(objectId) !== undefined;
   }
 }
