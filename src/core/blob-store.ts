@@ -14,6 +14,12 @@ export interface BlobStoreOptions {
   hashThreads: number;
   /** Write bodies of LARGE_BODY_BYTES or more with O_DIRECT where the filesystem takes it (default true). */
   directIo?: boolean;
+  /**
+   * Set when several nodes share the directory: this node writes its temp files in `tmp/<nodeId>/`
+   * and leaves the other nodes' alone. Unset (one node), temp files go in `tmp/` and whatever is
+   * there at start is a crash's leftovers.
+   */
+  nodeId?: string;
 }
 
 /**
@@ -37,20 +43,24 @@ export interface StagedBlob {
  */
 export class BlobStore {
   private readonly blobDir: string;
+  private readonly tempRoot: string;
   private readonly tempDir: string;
+  private readonly nodeId?: string;
   private readonly slots: SlotPool;
   private readonly hashPool?: HashPool;
 
   private constructor(root: string, options: BlobStoreOptions, private readonly alignForDirectIo?: AlignArena) {
     this.blobDir = join(root, 'blobs');
-    this.tempDir = join(root, 'tmp');
+    this.tempRoot = join(root, 'tmp');
+    this.tempDir = options.nodeId === undefined ? this.tempRoot : join(this.tempRoot, options.nodeId);
+    this.nodeId = options.nodeId;
     this.slots = new SlotPool(alignForDirectIo);
     if (options.hashThreads > 0) this.hashPool = new HashPool(options.hashThreads, this.slots);
   }
 
   static async open(root: string, options: BlobStoreOptions): Promise<BlobStore> {
-    const tempDir = join(root, 'tmp');
-    // Leftovers of writes a crash interrupted: never committed, never visible.
+    const tempDir = options.nodeId === undefined ? join(root, 'tmp') : join(root, 'tmp', options.nodeId);
+    // Leftovers of writes a crash interrupted: never committed, never visible. (Other nodes' are theirs.)
     await rm(tempDir, { recursive: true, force: true });
     await mkdir(tempDir, { recursive: true });
     const align = options.directIo === false ? undefined : await probeDirectIo(tempDir);
@@ -209,6 +219,21 @@ export class BlobStore {
           removed++;
         }
       }
+    }
+    return removed;
+  }
+
+  /**
+   * Removes the temp directories of nodes that are gone (`isGone(nodeId)`), with whatever half-written
+   * bodies they left: never listed, never committed. Only when nodes share the directory.
+   */
+  async sweepTempOfGoneNodes(isGone: (nodeId: string) => boolean | Promise<boolean>): Promise<string[]> {
+    if (this.nodeId === undefined) return [];
+    const removed: string[] = [];
+    for (const entry of await readdir(this.tempRoot, { withFileTypes: true })) {
+      if (!entry.isDirectory() || entry.name === this.nodeId || !(await isGone(entry.name))) continue;
+      await rm(join(this.tempRoot, entry.name), { recursive: true, force: true });
+      removed.push(entry.name);
     }
     return removed;
   }

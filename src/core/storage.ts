@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobStore, type StagedBlob } from './blob-store.js';
-import { crc64Combine } from './crc64.js';
+import { Coordination } from './coordination.js';
+import { Maintenance } from './maintenance.js';
 import { multipartEtag, normalizeEtag } from './etag.js';
+import { combinedCrc64, fingerprintOf, resolveParts } from './part-list.js';
 import { ServiceError, errors } from './errors.js';
 import { newUploadId } from './ids.js';
 import { listByPrefix } from './listing.js';
@@ -94,48 +95,58 @@ export interface ObjectRead {
  * their own error format. Ownership is enforced here, once, for every dialect.
  */
 export class Storage {
-  private sweepTimer?: NodeJS.Timeout;
+  /** The background work: stale uploads, orphan blobs, gone nodes' temp files. */
+  readonly maintenance: Maintenance;
 
   private constructor(
     private readonly meta: Metadata,
     private readonly blobs: BlobStore,
     readonly options: StorageOptions,
     private readonly ownsMeta: boolean,
-  ) {}
+    /** The nodes sharing the metadata store (one, with the embedded store). */
+    readonly coordination: Coordination,
+    /** Whether other nodes share the store and the data directory (cluster mode). */
+    readonly shared: boolean,
+  ) {
+    this.maintenance = new Maintenance(meta, blobs, coordination, shared, options.uploadExpiryMs);
+  }
 
   static async open(dataDir: string, options: StorageOptions): Promise<Storage> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const blobs = await BlobStore.open(dataDir, { hashThreads: options.hashThreads ?? 0, directIo: options.directIo });
-    let meta = options.metadata;
-    if (!meta) {
-      try {
-        meta = SqliteMetadata.open(join(dataDir, 'meta.db'));
-      } catch (err) {
-        await blobs.close();
-        throw err;
-      }
+    const meta = options.metadata ?? SqliteMetadata.open(join(dataDir, 'meta.db'));
+    const shared = meta.backend !== 'sqlite';
+    const coordination = new Coordination(meta);
+    let blobs: BlobStore;
+    try {
+      // Announced before its temp directory exists, so no other node takes that directory for a dead node's.
+      if (shared) await coordination.start();
+      blobs = await BlobStore.open(dataDir, {
+        hashThreads: options.hashThreads ?? 0,
+        directIo: options.directIo,
+        nodeId: shared ? coordination.nodeId : undefined,
+      });
+    } catch (err) {
+      await coordination.stop();
+      if (!options.metadata) await meta.close();
+      throw err;
     }
-    const storage = new Storage(meta, blobs, options, options.metadata === undefined);
-    const startedAt = new Date();
-    // Orphans can only predate this start; sweep them without holding up the listener.
-    setImmediate(() => {
-      void (async () => {
-        const referenced = await meta.allBlobIds();
-        await blobs.sweepOrphans(async (id) => referenced.has(id) || (await meta.isBlobReferenced(id)), startedAt);
-      })().catch(() => {});
-    });
+    const storage = new Storage(meta, blobs, options, options.metadata === undefined, coordination, shared);
+    if (!shared) {
+      // One node: orphans can only predate this start; sweep them without holding up the listener.
+      const startedAt = new Date();
+      setImmediate(() => void storage.maintenance.sweepOrphans(startedAt).catch(() => {}));
+    }
     return storage;
   }
 
-  /** Starts the periodic abort of stale uploads. */
+  /** Starts the background work (Maintenance), each job on one node at a time. */
   startSweeper(intervalMs = 60 * 60 * 1000): void {
-    void this.sweepStaleUploads().catch(() => {});
-    this.sweepTimer = setInterval(() => void this.sweepStaleUploads().catch(() => {}), intervalMs);
-    this.sweepTimer.unref();
+    this.maintenance.start(intervalMs);
   }
 
   async close(): Promise<void> {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.maintenance.stop();
+    await this.coordination.stop();
     if (this.ownsMeta) await this.meta.close();
     await this.blobs.close();
   }
@@ -718,17 +729,6 @@ export class Storage {
     return this.blobs.read([{ blobId: part.blobId, offset: 0, size: part.size, partNumber }], 0, part.size - 1);
   }
 
-  /** Aborts uploads older than the configured expiry and forgets old completion records. */
-  async sweepStaleUploads(now = new Date()): Promise<number> {
-    const cutoff = new Date(now.getTime() - this.options.uploadExpiryMs);
-    const stale = await this.meta.staleUploadIds(cutoff, cutoff);
-    for (const uploadId of stale) {
-      const released = await this.meta.transaction(async (tx) => tx.unreferenced(await tx.deleteUpload(uploadId)));
-      await this.blobs.remove(released);
-    }
-    return stale.length;
-  }
-
   // Helpers
 
   private async requireBucket(meta: MetadataQueries, actor: Actor, name: string): Promise<BucketInfo> {
@@ -791,85 +791,3 @@ function temporaryKey(objectId: number): string {
 export function fileAlreadyExists(): ServiceError {
   return new ServiceError('FileAlreadyExists', 'The object you specified already exists and can not be overwritten.', 409);
 }
-
-function fingerprintOf(numbers: number[], etags: string[]): string {
-  // `number:etag`, comma-separated: one string built as it goes, no array of 10,000 pieces to join.
-  let text = '';
-  for (let i = 0; i < numbers.length; i++) text += `${i === 0 ? '' : ','}${numbers[i]}:${etags[i]}`;
-  return createHash('sha256').update(text).digest('hex');
-}
-
-/**
- * Checks the list against the uploaded parts in one merge walk (both are in ascending order),
- * reporting what S3 reports, in its order: a part out of order, or not uploaded with that
- * ETag, where it occurs in the list; then the first part but the last under the minimum size.
- * A number listed several times in a row counts once, by its last entry (as AWS and Ceph do:
- * a client that uploaded a part twice at once lists both ETags, the one stored last last).
- * Returns the total size, the uploaded parts listed (indexes into `uploaded`), the part
- * numbers not listed and the counted entries' ETags (`etags` itself when nothing repeats).
- */
-function resolveParts(
-  uploaded: PartColumns,
-  uploadId: string,
-  numbers: number[],
-  etags: string[],
-  minPartSize: number,
-): { size: number; matched: number[]; unlisted: number[]; counted: string[] } {
-  const count = uploaded.numbers.length;
-  const matched: number[] = [];
-  const unlisted: number[] = [];
-  let size = 0;
-  let previous = 0;
-  let tooSmall = -1;
-  let repeats = 0;
-  let j = 0;
-  for (let i = 0; i < numbers.length; i++) {
-    const number = numbers[i]!;
-    if (number <= previous) {
-      throw new ServiceError('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.', 400, {
-        UploadId: uploadId,
-      });
-    }
-    // A later entry for the same number overrides this one, unchecked.
-    if (numbers[i + 1] === number) {
-      repeats++;
-      continue;
-    }
-    previous = number;
-    while (j < count && uploaded.numbers[j]! < number) unlisted.push(uploaded.numbers[j++]!);
-    if (j === count || uploaded.numbers[j] !== number || uploaded.etags[j] !== etags[i]) {
-      throw new ServiceError(
-        'InvalidPart',
-        "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.",
-        400,
-        { UploadId: uploadId, PartNumber: String(number), ETag: etags[i]! },
-      );
-    }
-    if (tooSmall < 0 && i < numbers.length - 1 && uploaded.sizes[j]! < minPartSize) tooSmall = j;
-    size += uploaded.sizes[j]!;
-    matched.push(j++);
-  }
-  while (j < count) unlisted.push(uploaded.numbers[j++]!);
-  if (tooSmall >= 0) {
-    throw new ServiceError('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400, {
-      UploadId: uploadId,
-      PartNumber: String(uploaded.numbers[tooSmall]),
-      ProposedSize: String(uploaded.sizes[tooSmall]),
-      MinSizeAllowed: String(minPartSize),
-      ETag: uploaded.etags[tooSmall]!,
-    });
-  }
-  const counted = repeats === 0 ? etags : matched.map((index) => uploaded.etags[index]!);
-  return { size, matched, unlisted, counted };
-}
-
-function combinedCrc64(uploaded: PartColumns, matched: number[]): string | undefined {
-  let crc = 0n;
-  for (const j of matched) {
-    const partCrc = uploaded.crc64s[j];
-    if (partCrc === null || partCrc === undefined) return undefined;
-    crc = crc64Combine(crc, BigInt(partCrc), uploaded.sizes[j]!);
-  }
-  return crc.toString();
-}
-

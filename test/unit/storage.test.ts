@@ -247,8 +247,8 @@ describe('storage engine', () => {
     await storage.createBucket(root, 'stale');
     const upload = await storage.createMultipartUpload(root, 'stale', 'k', noAttributes);
     await storage.uploadPart(root, 'stale', 'k', upload.uploadId, 1, bytes(randomBytes(5)));
-    assert.equal(await storage.sweepStaleUploads(new Date(Date.now() + 30_000)), 0);
-    const swept = await storage.sweepStaleUploads(new Date(Date.now() + 120_000));
+    assert.equal(await storage.maintenance.sweepStaleUploads(new Date(Date.now() + 30_000)), 0);
+    const swept = await storage.maintenance.sweepStaleUploads(new Date(Date.now() + 120_000));
     assert.ok(swept >= 1);
     await assert.rejects(storage.getUpload(root, 'stale', 'k', upload.uploadId), { code: 'NoSuchUpload' });
   });
@@ -264,7 +264,7 @@ describe('storage engine', () => {
     await storage.completeMultipartUpload(root, 'kept', 'obj', upload.uploadId, etags.map((etag, i) => ({ partNumber: i + 1, etag })));
     const filesWithObject = await blobFiles(dataDir);
     // Long after the expiry, the sweep may forget completion records but not an object's bytes.
-    await storage.sweepStaleUploads(new Date(Date.now() + 10 * 60_000));
+    await storage.maintenance.sweepStaleUploads(new Date(Date.now() + 10 * 60_000));
     assert.deepEqual(await readAll(storage, 'kept', 'obj'), Buffer.concat(parts));
     assert.equal(await blobFiles(dataDir), filesWithObject);
     await storage.putObject(root, 'kept', 'obj', bytes(Buffer.from('replaced')), noAttributes);

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Metadata } from './metadata/types.js';
+
+const NODE_PREFIX = 'node:';
+const JOB_PREFIX = 'job:';
+
+/**
+ * What the nodes sharing one metadata store agree on, through leases in that store: which nodes
+ * are alive (each renews a lease named after itself) and which one runs a background job now (a
+ * lease per job). With the embedded store there is one node, and the same calls always succeed.
+ */
+export class Coordination {
+  /** This process: host, pid and a random part, so a restarted node is a new one. */
+  readonly nodeId = `${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly meta: Metadata,
+    /** How long a node counts as alive after its last renewal; it renews every third of that. */
+    readonly leaseMs = 30_000,
+  ) {}
+
+  /** Announces this node and keeps renewing; the first renewal is awaited (it fails if the store is unreachable). */
+  async start(): Promise<void> {
+    await this.renew();
+    this.timer = setInterval(() => void this.renew().catch(() => {}), this.leaseMs / 3);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.meta.releaseLease(`${NODE_PREFIX}${this.nodeId}`, this.nodeId).catch(() => {});
+  }
+
+  private renew(): Promise<boolean> {
+    const now = new Date();
+    return this.meta.acquireLease(`${NODE_PREFIX}${this.nodeId}`, this.nodeId, new Date(now.getTime() + this.leaseMs), now);
+  }
+
+  /** Every node that announced itself, with the time its lease runs out (past for a node that stopped renewing). */
+  async nodes(): Promise<Map<string, Date>> {
+    const leases = await this.meta.listLeases(NODE_PREFIX);
+    return new Map(leases.map((lease) => [lease.name.slice(NODE_PREFIX.length), lease.until]));
+  }
+
+  /** Forgets a dead node's lease (after its leftovers were cleaned up). */
+  async forgetNode(nodeId: string): Promise<void> {
+    await this.meta.releaseLease(`${NODE_PREFIX}${nodeId}`, nodeId);
+  }
+
+  /**
+   * Runs `job` here unless another node runs it now: true when it ran. The lease outlives a
+   * crashed runner by `ttlMs` at most; a job that may run longer must be safe to run twice.
+   */
+  async runAlone(name: string, ttlMs: number, job: () => Promise<void>): Promise<boolean> {
+    const now = new Date();
+    const lease = `${JOB_PREFIX}${name}`;
+    if (!(await this.meta.acquireLease(lease, this.nodeId, new Date(now.getTime() + ttlMs), now))) return false;
+    try {
+      await job();
+    } finally {
+      await this.meta.releaseLease(lease, this.nodeId).catch(() => {});
+    }
+    return true;
+  }
+}

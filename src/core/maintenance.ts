@@ -1,0 +1,85 @@
+import type { BlobStore } from './blob-store.js';
+import type { Coordination } from './coordination.js';
+import type { Metadata } from './metadata/types.js';
+
+/**
+ * With nodes sharing the store, a blob file nothing refers to may be one another node has just
+ * written and is about to commit: only files older than this are orphans.
+ */
+const ORPHAN_GRACE_MS = 60 * 60 * 1000;
+/** A node whose lease ran out this long ago is gone: its temp files are removed. */
+const GONE_NODE_GRACE_MS = 2 * 60 * 1000;
+const TEMP_SWEEP_INTERVAL_MS = 60 * 1000;
+
+/**
+ * The engine's background work: aborting stale uploads, deleting orphan blob files, and (when
+ * nodes share the store) removing the temp files of nodes that are gone. Each job runs on one
+ * node at a time; each is safe to run twice, since what it deletes is decided in a transaction.
+ */
+export class Maintenance {
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly meta: Metadata,
+    private readonly blobs: BlobStore,
+    private readonly coordination: Coordination,
+    private readonly shared: boolean,
+    private readonly uploadExpiryMs: number,
+  ) {}
+
+  /** Runs each job now and then every `intervalMs` (temp files of gone nodes: every minute). */
+  start(intervalMs: number): void {
+    this.every(intervalMs, () => this.coordination.runAlone('stale-uploads', 10 * 60 * 1000, async () => void (await this.sweepStaleUploads())));
+    if (this.shared) {
+      this.every(intervalMs, () =>
+        this.coordination.runAlone('orphan-blobs', ORPHAN_GRACE_MS, async () => {
+          await this.sweepOrphans(new Date(Date.now() - ORPHAN_GRACE_MS));
+        }),
+      );
+      this.every(TEMP_SWEEP_INTERVAL_MS, () => this.sweepTempOfGoneNodes());
+    }
+  }
+
+  stop(): void {
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+  }
+
+  private every(ms: number, work: () => Promise<unknown>): void {
+    void work().catch(() => {});
+    const timer = setInterval(() => void work().catch(() => {}), ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** Aborts uploads older than the expiry and forgets old completion records. */
+  async sweepStaleUploads(now = new Date()): Promise<number> {
+    const cutoff = new Date(now.getTime() - this.uploadExpiryMs);
+    const stale = await this.meta.staleUploadIds(cutoff, cutoff);
+    for (const uploadId of stale) {
+      const released = await this.meta.transaction(async (tx) => tx.unreferenced(await tx.deleteUpload(uploadId)));
+      await this.blobs.remove(released);
+    }
+    return stale.length;
+  }
+
+  /** Deletes blob files older than `olderThan` that nothing refers to. */
+  async sweepOrphans(olderThan: Date): Promise<number> {
+    const referenced = await this.meta.allBlobIds();
+    return this.blobs.sweepOrphans(async (id) => referenced.has(id) || (await this.meta.isBlobReferenced(id)), olderThan);
+  }
+
+  /** Removes the temp files of nodes whose lease ran out GONE_NODE_GRACE_MS ago (or that stopped), then forgets them. */
+  async sweepTempOfGoneNodes(now = new Date()): Promise<string[]> {
+    const nodes = await this.coordination.nodes();
+    const cutoff = now.getTime() - GONE_NODE_GRACE_MS;
+    const gone = (id: string) => {
+      const until = nodes.get(id);
+      return until === undefined || until.getTime() < cutoff;
+    };
+    const removed = await this.blobs.sweepTempOfGoneNodes(gone);
+    for (const [id, until] of nodes) {
+      if (until.getTime() < cutoff) await this.coordination.forgetNode(id);
+    }
+    return removed;
+  }
+}
