@@ -500,6 +500,18 @@ export function describeBackend(name: string, open: OpenBackend): void {
       const kept = (await meta.getPart('up-race', 1))!.blobId;
       assert.deepEqual([...reported, kept].sort(), ['race-a', 'race-b']);
 
+      // The same outside a transaction: upsertPart is one atomic step on its own.
+      await meta.insertUpload(upload('race', 'k', 'up-race-top'));
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, index) => {
+          const partNumber = index + 1;
+          const blobIds = ['a', 'b', 'c', 'd'].map((racer) => `top-${partNumber}-${racer}`);
+          const replacedTop = await Promise.all(blobIds.map((blobId) => meta.upsertPart('up-race-top', part(partNumber, blobId))));
+          const keptTop = (await meta.getPart('up-race-top', partNumber))!.blobId;
+          assert.deepEqual([...replacedTop.filter((id) => id !== undefined), keptTop].sort(), blobIds);
+        }),
+      );
+
       // Two replacements of one object: every blob is either released once or still held.
       await meta.insertBucket('race', 'alice', at(0));
       await meta.putObject(object('race', 'k', ['race-0']));
@@ -528,13 +540,16 @@ const pgAvailable = postgresBinDir() !== undefined || Boolean(process.env.CI);
 let server: TestPostgres;
 let databases = 0;
 
-/** A new empty database on the test server; its URL. */
+/**
+ * A new empty database on the test server; its URL. Its default collation is ICU's en-US, where
+ * 'a' < 'B' and 'é' sorts beside 'e': byte order in listings must come from the schema itself.
+ */
 async function freshDatabase(): Promise<string> {
   const name = `metadata_${++databases}`;
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
   } finally {
     await admin.end();
   }
@@ -650,11 +665,48 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
     }
   });
 
+  it('retries a transaction that keeps hitting a taken key a bounded number of times, then passes the error on', async () => {
+    const meta = await PostgresMetadata.open(await freshDatabase());
+    try {
+      await meta.insertBucket('taken', 'alice', at(0));
+      let runs = 0;
+      await assert.rejects(
+        meta.transaction(async (tx) => {
+          runs++;
+          await tx.insertBucket('taken', 'bob', at(1));
+        }),
+        { code: '23505' },
+      );
+      assert.equal(runs, 10);
+      assert.equal((await meta.getBucket('taken'))?.owner, 'alice');
+    } finally {
+      await meta.close();
+    }
+  });
+
   it('answers ServiceUnavailable while the database is down and recovers by itself', async () => {
-    const meta = await PostgresMetadata.open(await freshDatabase(), { connectTimeoutMs: 2000 });
+    const connectionErrors: Error[] = [];
+    const meta = await PostgresMetadata.open(await freshDatabase(), { connectTimeoutMs: 2000, onConnectionError: (err) => connectionErrors.push(err) });
     try {
       await meta.insertBucket('outage', 'alice', at(0));
+      // Two connections in the pool, so one stays idle while the transaction below holds the other.
+      await Promise.all([meta.getBucket('outage'), meta.getBucket('outage')]);
+      // A transaction holds its connection when the server goes: it fails, and the process lives.
+      let resume!: () => void;
+      const gate = new Promise<void>((resolve) => (resume = resolve));
+      let entered!: () => void;
+      const inside = new Promise<void>((resolve) => (entered = resolve));
+      let runs = 0;
+      const interrupted = meta.transaction(async (tx) => {
+        runs++;
+        await tx.getBucket('outage');
+        entered();
+        await gate;
+        return tx.getBucket('outage');
+      });
+      await inside;
       await server.stop();
+      resume();
       const unavailable = (err: unknown) => {
         assert.ok(err instanceof ServiceError, String(err));
         assert.equal(err.code, 'ServiceUnavailable');
@@ -662,6 +714,10 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
         assert.equal(err.message, 'Please reduce your request rate.');
         return true;
       };
+      await assert.rejects(interrupted, unavailable);
+      assert.equal(runs, 1, 'a lost connection is not retried');
+      // The idle connections the server ended were reported, not thrown.
+      assert.ok(connectionErrors.length > 0);
       await assert.rejects(meta.getBucket('outage'), unavailable);
       await assert.rejects(meta.putObject(object('outage', 'k', ['outage-1'])), unavailable);
       await assert.rejects(meta.transaction((tx) => tx.getBucket('outage')), unavailable);

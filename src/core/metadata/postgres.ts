@@ -204,7 +204,9 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
         const code = sqlState(failure);
         if (code === undefined || !RETRYABLE.has(code)) throw err;
         if (attempt >= MAX_ATTEMPTS) {
-          // Still losing after every retry: too much contention, so "try again later".
+          // A key that is still taken after every retry was never a race: the caller's mistake.
+          if (code === '23505') throw err;
+          // Still losing races after every retry: too much contention, so "try again later".
           const unavailable = errors.serviceUnavailable();
           unavailable.cause = failure;
           throw unavailable;
