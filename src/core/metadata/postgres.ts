@@ -77,15 +77,11 @@ function translate(err: unknown): unknown {
 }
 
 const int8 = (value: string) => Number(value);
-const baseInt8Array = (pg.types.getTypeParser as (oid: number, format: 'text') => (value: string) => Array<string | null>)(1016, 'text');
 
-/** BIGINT columns and arrays read as JS numbers (ids, sizes and ms timestamps stay below 2^53), for this pool only. */
+/** BIGINT reads as a JS number (ids, sizes and ms timestamps stay below 2^53), for this pool only. */
 const TYPES: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-    if (oid === 20 && format !== 'binary') return int8;
-    if (oid === 1016 && format !== 'binary') return (value: string) => baseInt8Array(value).map((item) => (item === null ? null : Number(item)));
-    return pg.types.getTypeParser(oid, format);
-  }) as pg.CustomTypesConfig['getTypeParser'],
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 && format !== 'binary' ? int8 : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 /** A top-level query, in autocommit on any pooled connection. */
