@@ -1,0 +1,618 @@
+import type pg from 'pg';
+import type { BucketInfo, Checksum, ChecksumAlgorithm, Segment, UploadInfo } from '../types.js';
+import {
+  toBucket,
+  toObject,
+  toPart,
+  toSession,
+  toUpload,
+  type ObjectRow,
+  type PartRow,
+  type SessionRow,
+  type UploadRow,
+} from './postgres-rows.js';
+import type {
+  HashState,
+  MetadataQueries,
+  NewObject,
+  PartColumns,
+  SessionStatus,
+  StoredObject,
+  StoredPart,
+  StoredUpload,
+  UploadSession,
+} from './types.js';
+
+/** Where a query runs: the pool (autocommit) or the client of one transaction. */
+export interface QueryRunner {
+  query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** The rows as arrays of column values (no object per row). */
+  queryArrays(sql: string, params?: unknown[]): Promise<unknown[][]>;
+}
+
+/** Tokens that expired this long ago are forgotten when the next one is issued. */
+const TOKEN_MEMORY_MS = 90 * 24 * 3600 * 1000;
+
+/**
+ * Every metadata query, written once over a QueryRunner: the pool for top-level calls, one
+ * client for the calls of a transaction. A method that takes several statements runs them
+ * through `atomic`, which is the enclosing transaction when there is one and a transaction of
+ * its own when there is none, so each method stays one atomic step either way.
+ */
+export abstract class PostgresQueries implements MetadataQueries {
+  constructor(protected readonly runner: QueryRunner) {}
+
+  /** Runs `fn` as one atomic step (see the class comment). */
+  protected abstract atomic<T>(fn: (queries: PostgresQueries) => Promise<T>): Promise<T>;
+
+  private async rows<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return (await this.runner.query<R>(sql, params)).rows;
+  }
+
+  private async first<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R | undefined> {
+    return (await this.runner.query<R>(sql, params)).rows[0];
+  }
+
+  // Buckets
+
+  async insertBucket(name: string, owner: string, createdAt: Date): Promise<void> {
+    await this.runner.query('INSERT INTO buckets (name, owner, created_at) VALUES ($1, $2, $3)', [name, owner, createdAt.getTime()]);
+  }
+
+  async getBucket(name: string): Promise<BucketInfo | undefined> {
+    const row = await this.first<{ name: string; owner: string; created_at: number }>('SELECT * FROM buckets WHERE name = $1', [name]);
+    return row && toBucket(row);
+  }
+
+  async listBuckets(): Promise<BucketInfo[]> {
+    return (await this.rows<{ name: string; owner: string; created_at: number }>('SELECT * FROM buckets ORDER BY name')).map(toBucket);
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    await this.runner.query('DELETE FROM buckets WHERE name = $1', [name]);
+  }
+
+  async bucketHasObjects(name: string): Promise<boolean> {
+    return (await this.first('SELECT 1 FROM objects WHERE bucket = $1 LIMIT 1', [name])) !== undefined;
+  }
+
+  // Objects
+
+  async getObject(bucket: string, key: string): Promise<StoredObject | undefined> {
+    const row = await this.first<ObjectRow>('SELECT * FROM objects WHERE bucket = $1 AND key = $2', [bucket, key]);
+    return row && toObject(row);
+  }
+
+  async getObjectById(id: number): Promise<StoredObject | undefined> {
+    const row = await this.first<ObjectRow>('SELECT * FROM objects WHERE id = $1', [id]);
+    return row && toObject(row);
+  }
+
+  async segmentsOf(objectId: number): Promise<Segment[]> {
+    // An object has segments (single PUT, copy) or a completed upload's parts, never both.
+    const rows = await this.rows<{ blob_id: string; size: number; part_number: number }>(
+      `SELECT blob_id, size, part_number FROM (
+         SELECT s.seq AS ord, s.blob_id, s.size, s.part_number FROM segments s WHERE s.object_id = $1
+         UNION ALL
+         SELECT p.part_number, p.blob_id, p.size, p.part_number
+         FROM objects o JOIN parts p ON p.upload_id = o.upload_id WHERE o.id = $1
+       ) content ORDER BY ord`,
+      [objectId],
+    );
+    let offset = 0;
+    return rows.map((row) => {
+      const segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number };
+      offset += row.size;
+      return segment;
+    });
+  }
+
+  putObject(object: NewObject): Promise<string[]> {
+    return this.atomic(async (queries) => {
+      const released = await queries.deleteObject(object.bucket, object.key);
+      const segments = 'segments' in object.content ? object.content.segments : [];
+      const offsets: number[] = [];
+      let offset = 0;
+      for (const segment of segments) {
+        offsets.push(offset);
+        offset += segment.size;
+      }
+      // The object row and its segments in one statement; unnest of empty arrays adds no segment.
+      await queries.runner.query(
+        `WITH inserted AS (
+           INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
+             checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+           RETURNING id
+         )
+         INSERT INTO segments (object_id, seq, blob_id, "offset", size, part_number)
+         SELECT inserted.id, segment.seq - 1, segment.blob_id, segment.start, segment.size, segment.part_number
+         FROM inserted, unnest($16::text[], $17::bigint[], $18::bigint[], $19::int[])
+           WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)`,
+        [
+          object.bucket,
+          object.key,
+          object.size,
+          object.etag,
+          object.lastModified.getTime(),
+          JSON.stringify(object.headers),
+          JSON.stringify(object.userMeta),
+          object.partsCount ?? null,
+          object.crc64 ?? null,
+          object.checksum?.algorithm ?? null,
+          object.checksum?.type ?? null,
+          object.checksum?.value ?? null,
+          object.contentMd5 ?? null,
+          object.contentSha1 ?? null,
+          'uploadId' in object.content ? object.content.uploadId : null,
+          segments.map((segment) => segment.blobId),
+          offsets,
+          segments.map((segment) => segment.size),
+          segments.map((segment) => segment.partNumber),
+        ],
+      );
+      return released;
+    });
+  }
+
+  async findByContent(kind: 'md5' | 'sha1', digest: string, size: number, owner: string, anyOwner: boolean): Promise<StoredObject | undefined> {
+    const column = kind === 'md5' ? 'content_md5' : 'content_sha1';
+    const row = await this.first<ObjectRow>(
+      `SELECT o.* FROM objects o JOIN buckets b ON b.name = o.bucket
+       WHERE o.${column} = $1 AND o.size = $2 AND (b.owner = $3 OR $4) ORDER BY o.id LIMIT 1`,
+      [digest, size, owner, anyOwner],
+    );
+    return row && toObject(row);
+  }
+
+  async bucketUsage(bucket: string): Promise<{ objects: number; bytes: number }> {
+    const row = await this.first<{ objects: number; bytes: number }>(
+      'SELECT count(*) AS objects, coalesce(sum(size), 0)::bigint AS bytes FROM objects WHERE bucket = $1',
+      [bucket],
+    );
+    return { objects: row?.objects ?? 0, bytes: row?.bytes ?? 0 };
+  }
+
+  async renameObject(id: number, key: string, at: Date): Promise<void> {
+    await this.runner.query('UPDATE objects SET key = $1, last_modified = $2 WHERE id = $3', [key, at.getTime(), id]);
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<string[]> {
+    // One statement: the row, then its segments or its completed upload with that upload's parts.
+    const rows = await this.rows<{ blob_id: string }>(
+      `WITH gone AS (DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING id, upload_id),
+         gone_upload AS (DELETE FROM uploads WHERE upload_id IN (SELECT upload_id FROM gone)),
+         gone_parts AS (DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM gone) RETURNING blob_id, part_number AS ord),
+         gone_segments AS (DELETE FROM segments WHERE object_id IN (SELECT id FROM gone) RETURNING blob_id, seq AS ord)
+       SELECT blob_id, ord FROM gone_parts UNION ALL SELECT blob_id, ord FROM gone_segments ORDER BY ord`,
+      [bucket, key],
+    );
+    return rows.map((row) => row.blob_id);
+  }
+
+  async listObjects(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<StoredObject[]> {
+    const rows =
+      upper === undefined
+        ? await this.rows<ObjectRow>(
+            'SELECT * FROM objects WHERE bucket = $1 AND key > $2 AND key >= $3 ORDER BY key LIMIT $4',
+            [bucket, after, lower, limit],
+          )
+        : await this.rows<ObjectRow>(
+            'SELECT * FROM objects WHERE bucket = $1 AND key > $2 AND key >= $3 AND key < $4 ORDER BY key LIMIT $5',
+            [bucket, after, lower, upper, limit],
+          );
+    return rows.map(toObject);
+  }
+
+  // Blob references
+
+  async isBlobReferenced(blobId: string): Promise<boolean> {
+    const row = await this.first(
+      `SELECT 1 WHERE EXISTS (SELECT 1 FROM segments WHERE blob_id = $1) OR EXISTS (SELECT 1 FROM parts WHERE blob_id = $1)`,
+      [blobId],
+    );
+    return row !== undefined;
+  }
+
+  async unreferenced(blobIds: Iterable<string>): Promise<string[]> {
+    const ids = [...new Set(blobIds)];
+    if (ids.length === 0) return [];
+    const rows = await this.rows<{ id: string }>(
+      `SELECT candidate.id FROM unnest($1::text[]) WITH ORDINALITY AS candidate (id, ord)
+       WHERE NOT EXISTS (SELECT 1 FROM segments WHERE blob_id = candidate.id)
+         AND NOT EXISTS (SELECT 1 FROM parts WHERE blob_id = candidate.id)
+       ORDER BY candidate.ord`,
+      [ids],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  async allBlobIds(): Promise<Set<string>> {
+    const rows = await this.rows<{ blob_id: string }>('SELECT blob_id FROM segments UNION SELECT blob_id FROM parts');
+    return new Set(rows.map((row) => row.blob_id));
+  }
+
+  // Uploads
+
+  async insertUpload(upload: UploadInfo): Promise<void> {
+    await this.runner.query(
+      `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        upload.uploadId,
+        upload.bucket,
+        upload.key,
+        upload.owner,
+        upload.initiated.getTime(),
+        JSON.stringify(upload.headers),
+        JSON.stringify(upload.userMeta),
+        upload.checksum?.algorithm ?? null,
+        upload.checksum?.type ?? null,
+      ],
+    );
+  }
+
+  async getUpload(uploadId: string): Promise<StoredUpload | undefined> {
+    const row = await this.first<UploadRow>('SELECT * FROM uploads WHERE upload_id = $1', [uploadId]);
+    return row && toUpload(row);
+  }
+
+  async deleteUpload(uploadId: string): Promise<string[]> {
+    const rows = await this.rows<{ blob_id: string }>(
+      `WITH gone_upload AS (DELETE FROM uploads WHERE upload_id = $1),
+         gone_parts AS (DELETE FROM parts WHERE upload_id = $1 RETURNING blob_id, part_number)
+       SELECT blob_id FROM gone_parts ORDER BY part_number`,
+      [uploadId],
+    );
+    return rows.map((row) => row.blob_id);
+  }
+
+  async markCompleted(uploadId: string, at: Date, fingerprint: string, etag: string): Promise<void> {
+    await this.runner.query(
+      'UPDATE uploads SET completed_at = $1, completed_fingerprint = $2, completed_etag = $3 WHERE upload_id = $4',
+      [at.getTime(), fingerprint, etag, uploadId],
+    );
+  }
+
+  async deleteParts(uploadId: string, partNumbers: number[]): Promise<string[]> {
+    if (partNumbers.length === 0) return [];
+    const rows = await this.rows<{ blob_id: string }>(
+      `WITH gone AS (DELETE FROM parts WHERE upload_id = $1 AND part_number = ANY($2::int[]) RETURNING blob_id, part_number)
+       SELECT blob_id FROM gone ORDER BY part_number`,
+      [uploadId, partNumbers],
+    );
+    return rows.map((row) => row.blob_id);
+  }
+
+  async uploadIdsOfBucket(bucket: string): Promise<string[]> {
+    const rows = await this.rows<{ upload_id: string }>('SELECT upload_id FROM uploads WHERE bucket = $1 ORDER BY upload_id', [bucket]);
+    return rows.map((row) => row.upload_id);
+  }
+
+  async staleUploadIds(initiatedBefore: Date, completedBefore: Date): Promise<string[]> {
+    const rows = await this.rows<{ upload_id: string }>(
+      `SELECT upload_id FROM uploads
+       WHERE (completed_at IS NULL AND initiated < $1)
+          OR (completed_at IS NOT NULL AND completed_at < $2
+              AND NOT EXISTS (SELECT 1 FROM objects WHERE objects.upload_id = uploads.upload_id))
+       ORDER BY upload_id`,
+      [initiatedBefore.getTime(), completedBefore.getTime()],
+    );
+    return rows.map((row) => row.upload_id);
+  }
+
+  async listUploadsAfter(
+    bucket: string,
+    after: { key: string; uploadId: string },
+    lower: string,
+    upper: string | undefined,
+    limit: number,
+  ): Promise<StoredUpload[]> {
+    const rows =
+      upper === undefined
+        ? await this.rows<UploadRow>(
+            `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = $1 AND (key, upload_id) > ($2, $3) AND key >= $4
+             ORDER BY key, upload_id LIMIT $5`,
+            [bucket, after.key, after.uploadId, lower, limit],
+          )
+        : await this.rows<UploadRow>(
+            `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = $1 AND (key, upload_id) > ($2, $3) AND key >= $4
+               AND key < $5
+             ORDER BY key, upload_id LIMIT $6`,
+            [bucket, after.key, after.uploadId, lower, upper, limit],
+          );
+    return rows.map(toUpload);
+  }
+
+  async listUploadsOfKeyAfterId(bucket: string, key: string, afterUploadId: string, limit: number): Promise<StoredUpload[]> {
+    const rows = await this.rows<UploadRow>(
+      `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = $1 AND key = $2 AND upload_id > $3
+       ORDER BY upload_id LIMIT $4`,
+      [bucket, key, afterUploadId, limit],
+    );
+    return rows.map(toUpload);
+  }
+
+  // Parts
+
+  async getPart(uploadId: string, partNumber: number): Promise<StoredPart | undefined> {
+    const row = await this.first<PartRow>('SELECT * FROM parts WHERE upload_id = $1 AND part_number = $2', [uploadId, partNumber]);
+    return row && toPart(row);
+  }
+
+  upsertPart(uploadId: string, part: StoredPart): Promise<string | undefined> {
+    // Atomic, not just one statement: outside SERIALIZABLE, two racing upserts of a new part
+    // number would both read "no previous part" and one replaced blob would go unreported.
+    return this.atomic(async (queries) => {
+      // Both parts of the statement see the same snapshot: `previous` is the row before the upsert.
+      const row = await queries.first<{ blob_id: string }>(
+        `WITH previous AS (SELECT blob_id FROM parts WHERE upload_id = $1 AND part_number = $2),
+           upserted AS (
+             INSERT INTO parts (upload_id, part_number, blob_id, size, etag, last_modified, crc64, checksum_algorithm, checksum_value)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (upload_id, part_number) DO UPDATE SET
+               blob_id = excluded.blob_id, size = excluded.size, etag = excluded.etag,
+               last_modified = excluded.last_modified, crc64 = excluded.crc64,
+               checksum_algorithm = excluded.checksum_algorithm, checksum_value = excluded.checksum_value
+           )
+         SELECT blob_id FROM previous`,
+        [
+          uploadId,
+          part.partNumber,
+          part.blobId,
+          part.size,
+          part.etag,
+          part.lastModified.getTime(),
+          part.crc64 ?? null,
+          part.checksum?.algorithm ?? null,
+          part.checksum?.value ?? null,
+        ],
+      );
+      return row?.blob_id;
+    });
+  }
+
+  async listParts(uploadId: string, afterPartNumber: number, limit: number): Promise<StoredPart[]> {
+    const rows = await this.rows<PartRow>(
+      'SELECT * FROM parts WHERE upload_id = $1 AND part_number > $2 ORDER BY part_number LIMIT $3',
+      [uploadId, afterPartNumber, limit],
+    );
+    return rows.map(toPart);
+  }
+
+  async allParts(uploadId: string): Promise<StoredPart[]> {
+    return (await this.rows<PartRow>('SELECT * FROM parts WHERE upload_id = $1 ORDER BY part_number', [uploadId])).map(toPart);
+  }
+
+  /**
+   * What Complete needs of every part, as columns. Plain rows read as arrays and transposed
+   * here beat aggregating on the server: for 10,000 parts, 7–10 ms against 16–25 ms for one row
+   * of json_agg columns and 35–40 ms for array_agg columns, whose literals the driver parses
+   * in JavaScript (measured on a fresh connection, PostgreSQL 15).
+   */
+  async partColumns(uploadId: string, withChecksums = false): Promise<PartColumns> {
+    const checksum = withChecksums ? `, coalesce(encode(checksum_value, 'hex'), '')` : '';
+    const rows = await this.runner.queryArrays(
+      `SELECT part_number, size, etag, crc64${checksum} FROM parts WHERE upload_id = $1 ORDER BY part_number`,
+      [uploadId],
+    );
+    const count = rows.length;
+    const columns: PartColumns = {
+      numbers: new Array<number>(count),
+      sizes: new Array<number>(count),
+      etags: new Array<string>(count),
+      crc64s: new Array<string | null>(count),
+    };
+    const checksums = withChecksums ? new Array<string>(count) : undefined;
+    for (let index = 0; index < count; index++) {
+      const row = rows[index]!;
+      columns.numbers[index] = row[0] as number;
+      columns.sizes[index] = row[1] as number;
+      columns.etags[index] = row[2] as string;
+      columns.crc64s[index] = row[3] as string | null;
+      if (checksums) checksums[index] = row[4] as string;
+    }
+    if (checksums) columns.checksums = checksums;
+    return columns;
+  }
+
+  async objectPartChecksum(objectId: number, partNumber: number): Promise<Checksum | undefined> {
+    const row = await this.first<{ checksum_algorithm: string | null; checksum_value: Buffer | null }>(
+      `SELECT p.checksum_algorithm, p.checksum_value FROM objects o JOIN parts p ON p.upload_id = o.upload_id
+       WHERE o.id = $1 AND p.part_number = $2`,
+      [objectId, partNumber],
+    );
+    if (!row || row.checksum_algorithm === null || row.checksum_value === null) return undefined;
+    return { algorithm: row.checksum_algorithm as ChecksumAlgorithm, value: row.checksum_value };
+  }
+
+  // Settings
+
+  async ensureSetting(name: string, value: string): Promise<string> {
+    // Two statements, no transaction needed: settings are never changed or deleted, and the
+    // INSERT waits for a concurrent one to commit, so the SELECT after it sees the winner.
+    const inserted = await this.first<{ value: string }>(
+      'INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value',
+      [name, value],
+    );
+    if (inserted) return inserted.value;
+    return (await this.first<{ value: string }>('SELECT value FROM settings WHERE name = $1', [name]))!.value;
+  }
+
+  // Leases
+
+  async acquireLease(name: string, holder: string, until: Date, now: Date): Promise<boolean> {
+    // ON CONFLICT DO UPDATE locks the row and re-checks the WHERE on its newest version: of two
+    // nodes racing for a free or expired lease, exactly one gets it.
+    const row = await this.first(
+      `INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+       WHERE leases.holder = excluded.holder OR leases.until <= $4
+       RETURNING holder`,
+      [name, holder, until.getTime(), now.getTime()],
+    );
+    return row !== undefined;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.runner.query('DELETE FROM leases WHERE name = $1 AND holder = $2', [name, holder]);
+  }
+
+  async listLeases(prefix: string): Promise<Array<{ name: string; holder: string; until: Date }>> {
+    const rows = await this.rows<{ name: string; holder: string; until: number }>(
+      'SELECT name, holder, until FROM leases WHERE starts_with(name, $1) ORDER BY name',
+      [prefix],
+    );
+    return rows.map((row) => ({ name: row.name, holder: row.holder, until: new Date(row.until) }));
+  }
+
+  // Rate windows
+
+  async countCall(window: string, now: Date): Promise<number> {
+    const row = await this.first<{ count: number }>(
+      `INSERT INTO rate_windows (name, count, touched_at) VALUES ($1, 1, $2)
+       ON CONFLICT (name) DO UPDATE SET count = rate_windows.count + 1, touched_at = excluded.touched_at
+       RETURNING count`,
+      [window, now.getTime()],
+    );
+    return row!.count;
+  }
+
+  /** Forgets windows nobody counted in since `before` (the caller decides how often). */
+  async pruneRateWindows(before: Date): Promise<void> {
+    await this.runner.query('DELETE FROM rate_windows WHERE touched_at < $1', [before.getTime()]);
+  }
+
+  // Client tokens
+
+  issueToken(hash: string, clientId: string, now: Date, expiresAt: Date, maxLive: number): Promise<number> {
+    return this.atomic(async (queries) => {
+      await queries.runner.query('DELETE FROM tokens WHERE expires_at < $1', [now.getTime() - TOKEN_MEMORY_MS]);
+      await queries.runner.query('INSERT INTO tokens (hash, client_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)', [
+        hash,
+        clientId,
+        now.getTime(),
+        expiresAt.getTime(),
+      ]);
+      // Revoke every live token but the newest `maxLive`.
+      const revoked = await queries.runner.query(
+        `UPDATE tokens SET revoked_at = $2 WHERE hash IN (
+           SELECT hash FROM tokens WHERE client_id = $1 AND revoked_at IS NULL AND expires_at > $2
+           ORDER BY issued_at DESC, seq DESC OFFSET $3
+         )`,
+        [clientId, now.getTime(), Math.max(0, maxLive)],
+      );
+      return revoked.rowCount ?? 0;
+    });
+  }
+
+  async tokenClient(hash: string, now: Date): Promise<string | undefined> {
+    const row = await this.first<{ client_id: string }>(
+      'SELECT client_id FROM tokens WHERE hash = $1 AND revoked_at IS NULL AND expires_at > $2',
+      [hash, now.getTime()],
+    );
+    return row?.client_id;
+  }
+
+  // Upload sessions
+
+  async insertSession(session: Omit<UploadSession, 'status' | 'fileId' | 'message'>): Promise<void> {
+    await this.runner.query(
+      `INSERT INTO upload_sessions (id, client_id, bucket, key, requested_key, upload_id, etag, size, slice_size, duplicate, status, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)`,
+      [
+        session.id,
+        session.clientId,
+        session.bucket,
+        session.key,
+        session.requestedKey,
+        session.uploadId,
+        session.etag,
+        session.size,
+        session.sliceSize,
+        session.duplicate,
+        session.createdAt.getTime(),
+      ],
+    );
+  }
+
+  async getSession(id: string): Promise<UploadSession | undefined> {
+    const row = await this.first<SessionRow>('SELECT * FROM upload_sessions WHERE id = $1', [id]);
+    return row && toSession(row);
+  }
+
+  async findOpenSession(bucket: string, requestedKey: string, etag: string, size: number): Promise<UploadSession | undefined> {
+    const row = await this.first<SessionRow>(
+      `SELECT * FROM upload_sessions WHERE bucket = $1 AND requested_key = $2 AND etag = $3 AND size = $4 AND status = 'open'
+       ORDER BY created_at DESC LIMIT 1`,
+      [bucket, requestedKey, etag, size],
+    );
+    return row && toSession(row);
+  }
+
+  async setSessionStatus(id: string, status: SessionStatus, fileId?: number, message?: string): Promise<void> {
+    await this.runner.query('UPDATE upload_sessions SET status = $1, file_id = $2, message = $3 WHERE id = $4', [
+      status,
+      fileId ?? null,
+      message ?? null,
+      id,
+    ]);
+  }
+
+  async sessionsWithStatus(status: SessionStatus, limit: number): Promise<UploadSession[]> {
+    const rows = await this.rows<SessionRow>(
+      'SELECT * FROM upload_sessions WHERE status = $1 ORDER BY created_at, id LIMIT $2',
+      [status, limit],
+    );
+    return rows.map(toSession);
+  }
+
+  async getHashState(sessionId: string): Promise<HashState | undefined> {
+    const row = await this.first<{ next: number; size: number; md5: Buffer; sha1: Buffer; etags: string[] }>(
+      'SELECT next, size, md5, sha1, etags FROM hash_states WHERE session_id = $1',
+      [sessionId],
+    );
+    return row && { next: row.next, size: row.size, md5: row.md5, sha1: row.sha1, etags: row.etags };
+  }
+
+  async saveHashState(sessionId: string, expectedNext: number | undefined, state: HashState): Promise<boolean> {
+    const values = [sessionId, state.next, state.size, state.md5, state.sha1, state.etags];
+    // A compare-and-set in one statement: a concurrent writer either inserted first (DO NOTHING)
+    // or moved `next` (the UPDATE re-checks its WHERE on the newest row and matches nothing).
+    const result =
+      expectedNext === undefined
+        ? await this.runner.query(
+            `INSERT INTO hash_states (session_id, next, size, md5, sha1, etags) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (session_id) DO NOTHING`,
+            values,
+          )
+        : await this.runner.query(
+            `UPDATE hash_states SET next = $2, size = $3, md5 = $4, sha1 = $5, etags = $6
+             WHERE session_id = $1 AND next = $7`,
+            [...values, expectedNext],
+          );
+    return result.rowCount === 1;
+  }
+
+  async deleteHashState(sessionId: string): Promise<void> {
+    await this.runner.query('DELETE FROM hash_states WHERE session_id = $1', [sessionId]);
+  }
+
+  // Trash marks
+
+  async trash(objectId: number, bucket: string, now: Date): Promise<void> {
+    await this.runner.query(
+      `INSERT INTO trash (object_id, bucket, trashed_at) VALUES ($1, $2, $3)
+       ON CONFLICT (object_id) DO UPDATE SET bucket = excluded.bucket, trashed_at = excluded.trashed_at`,
+      [objectId, bucket, now.getTime()],
+    );
+  }
+
+  async untrash(objectId: number): Promise<void> {
+    await this.runner.query('DELETE FROM trash WHERE object_id = $1', [objectId]);
+  }
+
+  async isTrashed(objectId: number): Promise<boolean> {
+    return (await this.first('SELECT 1 FROM trash WHERE object_id = $1', [objectId])) !== undefined;
+  }
+}

@@ -1,0 +1,148 @@
+import type { BucketInfo, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders } from '../types.js';
+import type { SessionStatus, StoredObject, StoredPart, StoredUpload, UploadSession } from './types.js';
+
+// The PostgreSQL metadata's rows as the driver returns them (BIGINT already a number), and the
+// interface's values they become.
+
+export interface ObjectRow {
+  id: number;
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  last_modified: number;
+  headers: string;
+  user_meta: string;
+  parts_count: number | null;
+  crc64: string | null;
+  checksum_algorithm: string | null;
+  checksum_type: string | null;
+  checksum_value: Buffer | null;
+  content_md5: string | null;
+  content_sha1: string | null;
+  upload_id: string | null;
+}
+
+export interface UploadRow {
+  upload_id: string;
+  bucket: string;
+  key: string;
+  owner: string;
+  initiated: number;
+  headers: string;
+  user_meta: string;
+  checksum_algorithm: string | null;
+  checksum_type: string | null;
+  completed_at: number | null;
+  completed_fingerprint: string | null;
+  completed_etag: string | null;
+}
+
+export interface PartRow {
+  part_number: number;
+  blob_id: string;
+  size: number;
+  etag: string;
+  last_modified: number;
+  crc64: string | null;
+  checksum_algorithm: string | null;
+  checksum_value: Buffer | null;
+}
+
+export interface SessionRow {
+  id: string;
+  client_id: string;
+  bucket: string;
+  key: string;
+  requested_key: string;
+  upload_id: string;
+  etag: string;
+  size: number;
+  slice_size: number;
+  duplicate: number;
+  status: SessionStatus;
+  file_id: number | null;
+  message: string | null;
+  created_at: number;
+}
+
+export function toObject(row: ObjectRow): StoredObject {
+  return {
+    id: row.id,
+    bucket: row.bucket,
+    key: row.key,
+    size: row.size,
+    etag: row.etag,
+    lastModified: new Date(row.last_modified),
+    headers: JSON.parse(row.headers) as ObjectHeaders,
+    userMeta: JSON.parse(row.user_meta) as Record<string, string>,
+    partsCount: row.parts_count ?? undefined,
+    crc64: row.crc64 ?? undefined,
+    checksum: objectChecksumOf(row),
+    contentMd5: row.content_md5 ?? undefined,
+    contentSha1: row.content_sha1 ?? undefined,
+  };
+}
+
+function objectChecksumOf(row: ObjectRow): ObjectChecksum | undefined {
+  if (row.checksum_algorithm === null || row.checksum_type === null || row.checksum_value === null) return undefined;
+  return { algorithm: row.checksum_algorithm as ChecksumAlgorithm, type: row.checksum_type as ChecksumType, value: row.checksum_value };
+}
+
+export function toUpload(row: UploadRow): StoredUpload {
+  return {
+    uploadId: row.upload_id,
+    bucket: row.bucket,
+    key: row.key,
+    owner: row.owner,
+    initiated: new Date(row.initiated),
+    headers: JSON.parse(row.headers) as ObjectHeaders,
+    userMeta: JSON.parse(row.user_meta) as Record<string, string>,
+    checksum:
+      row.checksum_algorithm === null
+        ? undefined
+        : { algorithm: row.checksum_algorithm as ChecksumAlgorithm, type: row.checksum_type as ChecksumType },
+    completed:
+      row.completed_at === null
+        ? undefined
+        : { at: new Date(row.completed_at), fingerprint: row.completed_fingerprint ?? '', etag: row.completed_etag ?? '' },
+  };
+}
+
+export function toPart(row: PartRow): StoredPart {
+  return {
+    partNumber: row.part_number,
+    blobId: row.blob_id,
+    size: row.size,
+    etag: row.etag,
+    lastModified: new Date(row.last_modified),
+    crc64: row.crc64 ?? undefined,
+    checksum:
+      row.checksum_algorithm === null || row.checksum_value === null
+        ? undefined
+        : { algorithm: row.checksum_algorithm as ChecksumAlgorithm, value: row.checksum_value },
+  };
+}
+
+export function toSession(row: SessionRow): UploadSession {
+  return {
+    id: row.id,
+    clientId: row.client_id,
+    bucket: row.bucket,
+    key: row.key,
+    requestedKey: row.requested_key,
+    uploadId: row.upload_id,
+    etag: row.etag,
+    size: row.size,
+    sliceSize: row.slice_size,
+    duplicate: row.duplicate,
+    status: row.status,
+    fileId: row.file_id ?? undefined,
+    message: row.message ?? undefined,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+export function toBucket(row: { name: string; owner: string; created_at: number }): BucketInfo {
+  return { name: row.name, owner: row.owner, createdAt: new Date(row.created_at) };
+}

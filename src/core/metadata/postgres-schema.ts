@@ -1,0 +1,203 @@
+import type pg from 'pg';
+
+/**
+ * The PostgreSQL schema, as numbered migrations applied in order. A later change appends a
+ * version; an applied version is never edited. Keys and every column a listing orders by are
+ * `COLLATE "C"`, so their order is UTF-8 byte order (what S3 lists in), whatever the database's
+ * own collation. Ids, sizes and millisecond timestamps are BIGINT; digests and checksums BYTEA.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'engine metadata, leases, rate windows and the 123pan dialect state',
+    sql: `
+CREATE TABLE buckets (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  owner TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE objects (
+  -- never reused: dialects hand object ids out as file ids
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  bucket TEXT COLLATE "C" NOT NULL,
+  key TEXT COLLATE "C" NOT NULL,
+  size BIGINT NOT NULL,
+  etag TEXT NOT NULL,
+  last_modified BIGINT NOT NULL,
+  headers TEXT NOT NULL,
+  user_meta TEXT NOT NULL,
+  parts_count INTEGER,
+  crc64 TEXT,
+  -- the flexible checksum: algorithm, 'full-object' or 'composite', digest bytes
+  checksum_algorithm TEXT,
+  checksum_type TEXT,
+  checksum_value BYTEA,
+  content_md5 TEXT,
+  content_sha1 TEXT,
+  -- a multipart object's bytes are its completed upload's part rows, in part-number order
+  upload_id TEXT COLLATE "C",
+  UNIQUE (bucket, key)
+);
+CREATE INDEX objects_by_upload ON objects (upload_id) WHERE upload_id IS NOT NULL;
+CREATE INDEX objects_by_md5 ON objects (content_md5, size) WHERE content_md5 IS NOT NULL;
+CREATE INDEX objects_by_sha1 ON objects (content_sha1, size) WHERE content_sha1 IS NOT NULL;
+CREATE TABLE segments (
+  object_id BIGINT NOT NULL,
+  seq INTEGER NOT NULL,
+  blob_id TEXT NOT NULL,
+  "offset" BIGINT NOT NULL,
+  size BIGINT NOT NULL,
+  part_number INTEGER NOT NULL,
+  PRIMARY KEY (object_id, seq)
+);
+CREATE INDEX segments_by_blob ON segments (blob_id);
+CREATE TABLE uploads (
+  upload_id TEXT COLLATE "C" PRIMARY KEY,
+  bucket TEXT COLLATE "C" NOT NULL,
+  key TEXT COLLATE "C" NOT NULL,
+  owner TEXT NOT NULL,
+  initiated BIGINT NOT NULL,
+  headers TEXT NOT NULL,
+  user_meta TEXT NOT NULL,
+  -- the checksum every part carries and how the object's is formed, when announced
+  checksum_algorithm TEXT,
+  checksum_type TEXT,
+  -- set once completed: kept so a repeated Complete answers the same result
+  completed_at BIGINT,
+  completed_fingerprint TEXT,
+  completed_etag TEXT
+);
+CREATE INDEX uploads_by_bucket ON uploads (bucket);
+CREATE INDEX open_uploads_by_key ON uploads (bucket, key, upload_id) WHERE completed_at IS NULL;
+CREATE TABLE parts (
+  upload_id TEXT COLLATE "C" NOT NULL,
+  part_number INTEGER NOT NULL,
+  blob_id TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  etag TEXT NOT NULL,
+  last_modified BIGINT NOT NULL,
+  crc64 TEXT,
+  checksum_algorithm TEXT,
+  checksum_value BYTEA,
+  PRIMARY KEY (upload_id, part_number)
+);
+CREATE INDEX parts_by_blob ON parts (blob_id);
+
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE leases (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  holder TEXT NOT NULL,
+  until BIGINT NOT NULL
+);
+CREATE TABLE rate_windows (
+  name TEXT PRIMARY KEY,
+  count INTEGER NOT NULL,
+  touched_at BIGINT NOT NULL
+);
+CREATE INDEX rate_windows_by_age ON rate_windows (touched_at);
+
+CREATE TABLE tokens (
+  hash TEXT PRIMARY KEY,
+  -- breaks ties between tokens issued in the same millisecond (oldest first)
+  seq BIGINT GENERATED ALWAYS AS IDENTITY,
+  client_id TEXT NOT NULL,
+  issued_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  revoked_at BIGINT
+);
+CREATE INDEX live_tokens ON tokens (client_id, issued_at, seq) WHERE revoked_at IS NULL;
+CREATE INDEX tokens_by_expiry ON tokens (expires_at);
+CREATE TABLE upload_sessions (
+  id TEXT PRIMARY KEY,
+  client_id TEXT NOT NULL,
+  bucket TEXT COLLATE "C" NOT NULL,
+  key TEXT COLLATE "C" NOT NULL,
+  requested_key TEXT COLLATE "C" NOT NULL,
+  upload_id TEXT NOT NULL,
+  etag TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  slice_size BIGINT NOT NULL,
+  duplicate INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  file_id BIGINT,
+  message TEXT,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX open_upload_sessions ON upload_sessions (bucket, requested_key, etag, size) WHERE status = 'open';
+CREATE INDEX upload_sessions_by_status ON upload_sessions (status, created_at, id);
+CREATE TABLE hash_states (
+  session_id TEXT PRIMARY KEY,
+  next INTEGER NOT NULL,
+  size BIGINT NOT NULL,
+  md5 BYTEA NOT NULL,
+  sha1 BYTEA NOT NULL,
+  etags TEXT[] NOT NULL
+);
+CREATE TABLE trash (
+  object_id BIGINT PRIMARY KEY,
+  bucket TEXT COLLATE "C" NOT NULL,
+  trashed_at BIGINT NOT NULL
+);
+`,
+  },
+];
+
+/** The newest schema version this code knows. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The advisory lock every node takes to migrate: "Tessera" in ASCII, as a 64-bit key. */
+const MIGRATION_LOCK_KEY = '23755444575367777';
+
+export class SchemaTooNewError extends Error {
+  constructor(found: number, known: number) {
+    super(`database schema version ${found} is newer than this Tessera knows (${known}); upgrade Tessera`);
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+/**
+ * Brings the database to SCHEMA_VERSION. The whole migration is one transaction holding a
+ * transaction-level advisory lock, so nodes starting at once against an empty database wait for
+ * each other and the schema is created exactly once; each then sees the versions already applied.
+ * READ COMMITTED on purpose: every statement after the lock sees what the lock's previous holder
+ * committed.
+ */
+export async function migrate(client: pg.ClientBase, migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
+  const known = migrations[migrations.length - 1]?.version ?? 0;
+  await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version INTEGER PRIMARY KEY,
+         description TEXT NOT NULL,
+         applied_at BIGINT NOT NULL
+       )`,
+    );
+    const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
+    const current = rows[0]?.version ?? 0;
+    if (current > known) throw new SchemaTooNewError(current, known);
+    for (const migration of migrations) {
+      if (migration.version <= current) continue;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)', [
+        migration.version,
+        migration.description,
+        Date.now(),
+      ]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,245 @@
+import pg from 'pg';
+import { errors } from '../errors.js';
+import { migrate, SchemaTooNewError } from './postgres-schema.js';
+import { PostgresQueries, type QueryRunner } from './postgres-queries.js';
+import type { Metadata, MetadataQueries } from './types.js';
+
+export interface PostgresOptions {
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+  /** How long to wait for a connection before a query fails as ServiceUnavailable (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Told of errors on idle connections (the database went away); the pool replaces them itself. */
+  onConnectionError?: (err: Error) => void;
+}
+
+/** Attempts of a transaction that keeps losing serialization races before it gives up. */
+const MAX_ATTEMPTS = 10;
+/** How often a rate-window count also forgets old windows, and how old they must be. */
+const RATE_WINDOW_PRUNE_EVERY_MS = 60_000;
+const RATE_WINDOW_KEEP_MS = 10 * 60_000;
+
+/** The URL with its password (in the user info or a `password=` parameter) replaced by `***`. */
+export function maskUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    if (parsed.searchParams.has('password')) parsed.searchParams.set('password', '***');
+    return parsed.toString().replace('password=%2A%2A%2A', 'password=***');
+  } catch {
+    // Not a WHATWG URL (e.g. a socket path as host): mask by shape.
+    return url.replace(/^([a-z]+:\/\/[^:@/]*):[^@]*@/i, '$1:***@').replace(/(password=)[^&\s]*/gi, '$1***');
+  }
+}
+
+/** SQLSTATEs of a transaction that lost a race: running it again may well succeed. */
+const RETRYABLE = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '23505', // unique_violation: under SERIALIZABLE a race on a key can surface as one
+]);
+
+/** Node's socket errors and PostgreSQL's "connection is gone" conditions. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, shutting down)
+  '53300', // too_many_connections
+]);
+const CONNECTION_MESSAGES = /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect/;
+
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Whether `err` says the database cannot be reached (as opposed to a query it refused). */
+export function isConnectionError(err: unknown): boolean {
+  const code = sqlState(err);
+  if (code !== undefined && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
+  return err instanceof Error && CONNECTION_MESSAGES.test(err.message);
+}
+
+/** A lost database becomes the 503 every dialect renders; other errors pass unchanged. */
+function translate(err: unknown): unknown {
+  if (!isConnectionError(err)) return err;
+  const unavailable = errors.serviceUnavailable();
+  unavailable.cause = err;
+  return unavailable;
+}
+
+const int8 = (value: string) => Number(value);
+
+/** BIGINT reads as a JS number (ids, sizes and ms timestamps stay below 2^53), for this pool only. */
+const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 && format !== 'binary' ? int8 : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/** A top-level query, in autocommit on any pooled connection. */
+async function onPool<T>(query: () => Promise<T>): Promise<T> {
+  try {
+    return await query();
+  } catch (err) {
+    throw translate(err);
+  }
+}
+
+/** The queries of one transaction, on its client; `atomic` is the transaction itself. */
+class TransactionQueries extends PostgresQueries {
+  protected override atomic<T>(fn: (queries: PostgresQueries) => Promise<T>): Promise<T> {
+    return fn(this);
+  }
+}
+
+/** One attempt's client: remembers a failed statement, because PostgreSQL then aborts the whole transaction. */
+class TransactionRunner implements QueryRunner {
+  failure: unknown;
+  finished = false;
+
+  constructor(private readonly client: pg.PoolClient) {}
+
+  query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.run(() => this.client.query<R>(sql, params));
+  }
+
+  async queryArrays(sql: string, params?: unknown[]): Promise<unknown[][]> {
+    return (await this.run(() => this.client.query<unknown[]>({ text: sql, values: params, rowMode: 'array' }))).rows;
+  }
+
+  private async run<T>(query: () => Promise<T>): Promise<T> {
+    if (this.finished) throw new Error('metadata transaction already ended: a query ran after its function returned');
+    try {
+      return await query();
+    } catch (err) {
+      this.failure ??= err;
+      throw translate(err);
+    }
+  }
+}
+
+/**
+ * The metadata in PostgreSQL, shared by every node of a cluster. Top-level calls run on the pool
+ * in autocommit; `transaction` runs SERIALIZABLE on one client and runs again when it loses a
+ * race. A database that goes away answers ServiceUnavailable until it is back; the pool then
+ * connects again by itself.
+ */
+export class PostgresMetadata extends PostgresQueries implements Metadata {
+  readonly backend = 'postgres' as const;
+  private lastPrune = 0;
+
+  private constructor(private readonly pool: pg.Pool) {
+    super({
+      query: <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => onPool(() => pool.query<R>(sql, params)),
+      queryArrays: async (sql: string, params?: unknown[]) =>
+        (await onPool(() => pool.query<unknown[]>({ text: sql, values: params, rowMode: 'array' }))).rows,
+    });
+  }
+
+  static async open(url: string, options: PostgresOptions = {}): Promise<PostgresMetadata> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      keepAlive: true,
+      application_name: 'tessera',
+      types: TYPES,
+    });
+    // An idle connection whose server went away: the pool has dropped it already; without this
+    // listener the 'error' event would end the process.
+    pool.on('error', (err) => options.onConnectionError?.(err));
+    try {
+      const client = await pool.connect();
+      try {
+        await migrate(client);
+      } finally {
+        client.release();
+      }
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      if (err instanceof SchemaTooNewError) throw err;
+      const cause = err instanceof Error ? err.message : String(err);
+      throw new Error(`cannot open the metadata database ${maskUrl(url)}: ${cause}`, { cause: err });
+    }
+    return new PostgresMetadata(pool);
+  }
+
+  protected override atomic<T>(fn: (queries: PostgresQueries) => Promise<T>): Promise<T> {
+    return this.runTransaction(fn);
+  }
+
+  transaction<T>(fn: (tx: MetadataQueries) => Promise<T>): Promise<T> {
+    return this.runTransaction(fn);
+  }
+
+  private async runTransaction<T>(fn: (tx: PostgresQueries) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw translate(err);
+      }
+      // A connection that drops while checked out emits 'error' on the client: the failing
+      // query reports it; this listener only keeps the event from ending the process.
+      const onClientError = () => undefined;
+      client.on('error', onClientError);
+      const runner = new TransactionRunner(client);
+      let broken: unknown;
+      try {
+        await runner.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        const result = await fn(new TransactionQueries(runner));
+        // A statement failed and fn went on regardless: COMMIT would quietly roll back.
+        if (runner.failure !== undefined) throw runner.failure;
+        await runner.query('COMMIT');
+        return result;
+      } catch (err) {
+        // What the driver reported for a failed statement (fn sees it translated, and may have
+        // wrapped it): a lost connection or a lost race decides, whatever fn threw.
+        const failure = runner.failure;
+        if (isConnectionError(failure)) {
+          broken = failure;
+          throw translate(failure);
+        }
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
+        const code = sqlState(failure);
+        if (code === undefined || !RETRYABLE.has(code)) throw err;
+        if (attempt >= MAX_ATTEMPTS) {
+          // A key that is still taken after every retry was never a race: the caller's mistake.
+          if (code === '23505') throw err;
+          // Still losing races after every retry: too much contention, so "try again later".
+          const unavailable = errors.serviceUnavailable();
+          unavailable.cause = failure;
+          throw unavailable;
+        }
+      } finally {
+        runner.finished = true;
+        client.removeListener('error', onClientError);
+        client.release(broken instanceof Error ? broken : broken === undefined ? undefined : new Error(String(broken)));
+      }
+      // Randomized, growing backoff so racing transactions do not collide again in step.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
+    }
+  }
+
+  override async countCall(window: string, now: Date): Promise<number> {
+    const count = await super.countCall(window, now);
+    if (now.getTime() - this.lastPrune >= RATE_WINDOW_PRUNE_EVERY_MS) {
+      this.lastPrune = now.getTime();
+      await this.pruneRateWindows(new Date(now.getTime() - RATE_WINDOW_KEEP_MS));
+    }
+    return count;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
