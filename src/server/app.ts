@@ -33,9 +33,9 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     hashThreads: config.hashThreads,
     directIo: config.directIo,
   });
-  const root = await loadRootCredentials(config.dataDir);
+  const root = await loadRootCredentials(storage.shared ? { shared: metadata } : { dataDir: config.dataDir });
   if (root.generated) {
-    print(`Generated root credentials (stored in ${config.dataDir}/root-credentials.json):`);
+    print(`Generated root credentials (stored in ${storage.shared ? 'the database' : `${config.dataDir}/root-credentials.json`}):`);
     print(`  access key: ${root.accessKey}`);
     print(`  secret key: ${root.secretKey}`);
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Metadata } from '../core/metadata/types.js';
 
 export interface RootCredentials {
   accessKey: string;
@@ -11,19 +12,27 @@ export interface RootCredentials {
 
 const FILE_NAME = 'root-credentials.json';
 
+/** Where generated root credentials are kept: a file in a node's own data directory, or the cluster's database. */
+export type CredentialsHome = { dataDir: string } | { shared: Metadata };
+
 /**
- * Root credentials come from TESSERA_ROOT_USER / TESSERA_ROOT_PASSWORD, or from
- * the data directory, or are generated on first start and stored there readable
- * by the owner only. There is no built-in default password.
+ * Root credentials come from TESSERA_ROOT_USER / TESSERA_ROOT_PASSWORD, or are generated on
+ * first start and kept: in the data directory readable by the owner only, or, when nodes share a
+ * database, in it (the first node's win; every node then uses them). There is no built-in default.
  */
-export async function loadRootCredentials(dataDir: string, env: NodeJS.ProcessEnv = process.env): Promise<RootCredentials> {
+export async function loadRootCredentials(home: CredentialsHome, env: NodeJS.ProcessEnv = process.env): Promise<RootCredentials> {
   const user = env.TESSERA_ROOT_USER;
   const password = env.TESSERA_ROOT_PASSWORD;
   if (user || password) {
     if (!user || !password) throw new Error('set both TESSERA_ROOT_USER and TESSERA_ROOT_PASSWORD, or neither');
     return { accessKey: user, secretKey: password, generated: false };
   }
-  const path = join(dataDir, FILE_NAME);
+  if ('shared' in home) {
+    const candidate = generate();
+    const stored = JSON.parse(await home.shared.ensureSetting('root-credentials', JSON.stringify(candidate))) as typeof candidate;
+    return { ...stored, generated: stored.secretKey === candidate.secretKey };
+  }
+  const path = join(home.dataDir, FILE_NAME);
   try {
     const stored = JSON.parse(await readFile(path, 'utf8')) as { accessKey?: unknown; secretKey?: unknown };
     if (typeof stored.accessKey === 'string' && typeof stored.secretKey === 'string') {
@@ -33,10 +42,11 @@ export async function loadRootCredentials(dataDir: string, env: NodeJS.ProcessEn
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const generated = {
-    accessKey: 'TS' + randomBytes(9).toString('hex').toUpperCase(),
-    secretKey: randomBytes(30).toString('base64url'),
-  };
+  const generated = generate();
   await writeFile(path, JSON.stringify(generated, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
   return { ...generated, generated: true };
+}
+
+function generate(): { accessKey: string; secretKey: string } {
+  return { accessKey: 'TS' + randomBytes(9).toString('hex').toUpperCase(), secretKey: randomBytes(30).toString('base64url') };
 }
