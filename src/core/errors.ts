@@ -54,5 +54,6 @@ export const errors = {
     new ServiceError('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 400),
   internal: () => new ServiceError('InternalError', 'We encountered an internal error. Please try again.', 500),
   /** The metadata database cannot be reached (or stays too contended): the client should retry later. */
-  serviceUnavailable: () => new ServiceError('ServiceUnavailable', 'Please reduce your request rate.', 503),
+  // S3's message for it; the metadata database is unreachable (a client's retry may land after it is back).
+  serviceUnavailable: () => new ServiceError('ServiceUnavailable', 'Service is unable to handle request.', 503),
 };

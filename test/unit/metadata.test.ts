@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { ServiceError } from '../../src/core/errors.js';
 import { maskUrl, PostgresMetadata } from '../../src/core/metadata/postgres.js';
 import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../src/core/metadata/postgres-schema.js';
+import { SqliteMetadata } from '../../src/core/metadata/sqlite.js';
 import type { HashState, Metadata, NewObject, StoredPart } from '../../src/core/metadata/types.js';
 import type { UploadInfo } from '../../src/core/types.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -567,6 +571,18 @@ async function queryOnce<R extends pg.QueryResultRow>(url: string, sql: string):
   }
 }
 
+describeBackend('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-sqlite-'));
+  const meta = SqliteMetadata.open(join(dir, 'meta.db'));
+  return {
+    meta,
+    cleanup: async () => {
+      await meta.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
 describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not installed' }, () => {
   before(async () => {
     server = await startPostgres();
@@ -712,7 +728,7 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
         assert.ok(err instanceof ServiceError, String(err));
         assert.equal(err.code, 'ServiceUnavailable');
         assert.equal(err.status, 503);
-        assert.equal(err.message, 'Please reduce your request rate.');
+        assert.equal(err.message, 'Service is unable to handle request.');
         return true;
       };
       await assert.rejects(interrupted, unavailable);
