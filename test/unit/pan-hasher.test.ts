@@ -84,7 +84,7 @@ describe('pan shared hasher (hash state in the metadata store)', () => {
         }
       })();
       const part = await storage.uploadPart(alice, BUCKET, name, uploadId, sliceNo, body);
-      return { etag: part.etag, hashed: fork !== undefined && (await node.commit(id, fork, part.etag)) };
+      return { etag: part.etag, hashed: fork !== undefined && (await fork.commit(part.etag)) };
     };
     const storedEtags = async () => (await storage.allParts(alice, BUCKET, name, uploadId)).map((part) => part.etag);
     return { id, uploadId, slices, reads, put, storedEtags };
@@ -116,7 +116,7 @@ describe('pan shared hasher (hash state in the metadata store)', () => {
       forkB.update(chunk);
     }
     const part = await storage.uploadPart(alice, BUCKET, 'race-same', u.uploadId, 1, chunks(one));
-    const saved = await Promise.all([nodeA.commit(u.id, forkA, part.etag), nodeB.commit(u.id, forkB, part.etag)]);
+    const saved = await Promise.all([forkA.commit(part.etag), forkB.commit(part.etag)]);
     assert.deepEqual(saved.sort(), [false, true]);
     assert.equal((await metaA.getHashState(u.id))?.next, 2);
     assert.equal((await u.put(nodeB, 2, two)).hashed, true);
@@ -136,8 +136,8 @@ describe('pan shared hasher (hash state in the metadata store)', () => {
     const partX = await storage.uploadPart(alice, BUCKET, 'race-other', u.uploadId, 1, chunks(x));
     const partY = await storage.uploadPart(alice, BUCKET, 'race-other', u.uploadId, 1, chunks(y));
     // A's slice was replaced by B's, but A saves first: the state hashed bytes no longer stored.
-    assert.equal(await nodeA.commit(u.id, forkA, partX.etag), true);
-    assert.equal(await nodeB.commit(u.id, forkB, partY.etag), false);
+    assert.equal(await forkA.commit(partX.etag), true);
+    assert.equal(await forkB.commit(partY.etag), false);
     await nodeB.checkReplaced(u.id, 1, u.slices);
     assert.equal(await metaA.getHashState(u.id), undefined, 'the state started over');
     assert.equal((await u.put(nodeA, 2, two)).hashed, false, 'slice 2 waits on disk for slice 1');
@@ -200,7 +200,7 @@ describe('pan shared hasher (hash state in the metadata store)', () => {
     assert.equal((await metaA.getHashState(u.id))?.next, 3);
     // Node A's save finds `next` where it expected it: the state now holds the old slice 2.
     const part3 = await storage.uploadPart(alice, BUCKET, 'aba', u.uploadId, 3, chunks(three!));
-    assert.equal(await nodeA.commit(u.id, fork, part3.etag), true);
+    assert.equal(await fork.commit(part3.etag), true);
     // The saved ETags say so: the completion's catch-up starts over rather than trust it.
     const hashed = await nodeA.catchUp(u.id, u.slices, await u.storedEtags());
     assert.ok(hashed && hashed !== 'busy');

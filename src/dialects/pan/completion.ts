@@ -101,7 +101,7 @@ export function startFinishing(service: PanService, drive: Drive, pre: Preupload
       if (current?.status !== 'verifying') return;
       await finish(service, drive, current, lease);
     } catch (err) {
-      if (!lease.lost) await service.store.setSessionStatus(pre.id, 'failed', undefined, (err as Error).message);
+      if (!lease.lost) await fail(service, drive, pre, (err as Error).message);
     } finally {
       await lease.release();
     }

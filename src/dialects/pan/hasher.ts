@@ -71,10 +71,9 @@ class Running {
 export interface Fork {
   readonly sliceNo: number;
   update(chunk: Buffer): void;
+  /** The slice is stored with `etag`: saves the state after it, unless another writer moved the state meanwhile. */
+  commit(etag: string): Promise<boolean>;
 }
-
-/** A fork's running hash, kept out of the public shape. */
-const forks = new WeakMap<Fork, Running>();
 
 /** How a catch-up from disk ended. */
 export type PumpResult = 'idle' | 'busy';
@@ -119,15 +118,11 @@ export class SharedHasher {
     const state = await this.store.getHashState(id);
     if ((state?.next ?? 1) !== sliceNo) return undefined;
     const running = await Running.load(state);
-    const fork: Fork = { sliceNo, update: (chunk) => running.update(chunk) };
-    forks.set(fork, running);
-    return fork;
-  }
-
-  /** The forked slice is stored with `etag`: saves the state after it, unless another writer moved the state meanwhile. */
-  async commit(id: string, fork: Fork, etag: string): Promise<boolean> {
-    const running = forks.get(fork)!;
-    return this.store.saveHashState(id, running.from, running.advance(etag));
+    return {
+      sliceNo,
+      update: (chunk) => running.update(chunk),
+      commit: (etag) => this.store.saveHashState(id, running.from, running.advance(etag)),
+    };
   }
 
   /** Slice `sliceNo` was stored again: when the state hashed other bytes for it, it starts over. */
@@ -174,23 +169,34 @@ export class SharedHasher {
       return running.done;
     }
     const entry = { again: false, done: Promise.resolve<PumpResult>('idle') };
+    // Leaves the map in the same step as it decides to stop: a caller coming later starts anew,
+    // one coming before has asked this pump to look again.
+    const end = (result: PumpResult) => {
+      this.pumps.delete(id);
+      return result;
+    };
     entry.done = (async (): Promise<PumpResult> => {
-      do {
-        entry.again = false;
-        const lease = await Lease.take(this.store, `pan-hash:${id}`, this.node, this.leaseMs);
-        if (!lease) return 'busy';
-        let atGap = false;
-        try {
-          atGap = await this.readForward(id, slices, lease);
-        } finally {
-          await lease.release();
-        }
-        // A slice stored while the lease was held found it taken and left the reading to this
-        // node: look once more now that it is released.
-        if (atGap && !entry.again) entry.again = await this.nextIsStored(id, slices);
-      } while (entry.again && !this.closed);
-      return 'idle';
-    })().finally(() => this.pumps.delete(id));
+      try {
+        do {
+          entry.again = false;
+          const lease = await Lease.take(this.store, `pan-hash:${id}`, this.node, this.leaseMs);
+          if (!lease) return end('busy');
+          let atGap = false;
+          try {
+            atGap = await this.readForward(id, slices, lease);
+          } finally {
+            await lease.release();
+          }
+          // A slice stored while the lease was held found it taken and left the reading to this
+          // node: look once more now that it is released.
+          if (atGap && !entry.again) entry.again = await this.nextIsStored(id, slices);
+        } while (entry.again && !this.closed);
+        return end('idle');
+      } catch (err) {
+        end('idle');
+        throw err;
+      }
+    })();
     this.pumps.set(id, entry);
     return entry.done;
   }

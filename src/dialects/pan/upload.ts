@@ -201,7 +201,7 @@ async function storeSlice(
   // The slice is stored: what follows only brings the hash along (completion catches up on whatever it misses).
   const slices = sliceSource(drive, pre);
   try {
-    if (fork && (await service.hasher.commit(pre.id, fork, part.etag))) {
+    if (fork && (await fork.commit(part.etag))) {
       // Slices that came early wait on disk for this one.
       if ((await slices.etagOf(sliceNo + 1)) !== undefined) void service.hasher.pump(pre.id, slices).catch(() => {});
     } else {
