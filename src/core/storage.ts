@@ -720,13 +720,18 @@ export class Storage {
   }
 
   /** Streams one stored part of an open upload (to hash parts in order after they arrived out of order). */
-  async openPartRead(actor: Actor, bucket: string, key: string, uploadId: string, partNumber: number): Promise<Readable> {
+  /**
+   * A stored part of an open upload and its bytes, both from the same part row: the body is the
+   * content the returned ETag names, or fails (the part was replaced and its blob removed first).
+   */
+  async openPartRead(actor: Actor, bucket: string, key: string, uploadId: string, partNumber: number): Promise<{ part: PartInfo; body: Readable }> {
     await this.requireBucket(this.meta, actor, bucket);
     await this.requireOpenUpload(this.meta, bucket, key, uploadId);
-    const part = await this.meta.getPart(uploadId, partNumber);
-    if (!part) throw errors.invalidArgument(`Part ${partNumber} has not been uploaded`, 'partNumber', String(partNumber));
-    if (part.size === 0) return this.blobs.read([], 0, -1);
-    return this.blobs.read([{ blobId: part.blobId, offset: 0, size: part.size, partNumber }], 0, part.size - 1);
+    const stored = await this.meta.getPart(uploadId, partNumber);
+    if (!stored) throw errors.invalidArgument(`Part ${partNumber} has not been uploaded`, 'partNumber', String(partNumber));
+    const { blobId, ...part } = stored;
+    const body = part.size === 0 ? this.blobs.read([], 0, -1) : this.blobs.read([{ blobId, offset: 0, size: part.size, partNumber }], 0, part.size - 1);
+    return { part, body };
   }
 
   // Helpers

@@ -61,6 +61,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     print(`Tessera 123pan API listening on ${panUrl}`);
   }
   storage.startSweeper(config.sweepIntervalMs);
+  pan.start();
   print(`Tessera listening on ${url}`);
   return {
     url,
@@ -71,6 +72,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     logger,
     close: async (graceMs = 10_000) => {
       await Promise.all([closeHttpServer(server, graceMs), panServer && closeHttpServer(panServer, graceMs)]);
+      await pan.close();
       await storage.close();
       await metadata.close();
     },

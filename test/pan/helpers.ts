@@ -1,8 +1,11 @@
+import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { PanClient } from '../../src/client/pan.js';
+import { openMetadata } from '../../src/core/metadata/open.js';
+import type { Metadata } from '../../src/core/metadata/types.js';
 import { DEFAULT_RATE_LIMITS } from '../../src/dialects/pan/config.js';
 import { s3Client } from '../helpers/s3.js';
 import { startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
@@ -149,4 +152,19 @@ export async function s3Bytes(server: TestServer, key: string): Promise<Buffer> 
 
 export async function s3Md5(server: TestServer, key: string): Promise<string> {
   return md5(await s3Bytes(server, key));
+}
+
+/**
+ * The server's metadata store, opened from the test as another node of a cluster would open it:
+ * to hold a lease as that node, or to look at an upload's stored state. Close it when done.
+ */
+export function openStore(server: TestServer): Promise<Metadata> {
+  return openMetadata({ dataDir: server.dataDir });
+}
+
+/** Holds lease `name` as another node (one that is working on it now, or one that died: `expired`). */
+export async function holdLease(store: Metadata, name: string, expired = false): Promise<void> {
+  const now = new Date();
+  const until = new Date(now.getTime() + (expired ? -1000 : 3600_000));
+  assert.equal(await store.acquireLease(name, 'another-node', until, now), true);
 }

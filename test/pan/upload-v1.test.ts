@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { s3Client } from '../helpers/s3.js';
@@ -7,9 +10,11 @@ import {
   ALICE,
   ALICE_BUCKET,
   blobFiles,
+  holdLease,
   login,
   md5,
   ok,
+  openStore,
   panCall,
   poll,
   putSlice,
@@ -169,7 +174,29 @@ describe('pan V1 upload', () => {
     assert.deepEqual(await s3Bytes(server, 'reverse.bin'), data);
   });
 
-  it('answers async when a slice was replaced after later ones, then completes in the background', async () => {
+  it('slices 2.. first, then slice 1: the node storing slice 1 reads the rest back, so completion is at once', async () => {
+    const data = randomData(5 * SLICE + 3);
+    const preuploadID = await createAndPut(server.url, token, 'gap.bin', data, [2, 3, 4, 5, 6, 1]);
+    const store = await openStore(server);
+    try {
+      // Before any completion is asked for, the stored hash reaches the last slice.
+      const state = await poll(async () => {
+        const stored = await store.getHashState(preuploadID);
+        return stored?.next === 7 ? stored : undefined;
+      });
+      assert.deepEqual(state.etags, slicesOf(data, SLICE).map(md5));
+      assert.equal(state.size, data.length);
+    } finally {
+      await store.close();
+    }
+    const done = await ok(server.url, 'POST', '/upload/v1/file/upload_complete', { token, json: { preuploadID } });
+    assert.deepEqual({ async: done.async, completed: done.completed }, { async: false, completed: true });
+    const detail = await ok(server.url, 'GET', '/api/v1/file/detail', { token, query: { fileID: done.fileID } });
+    assert.equal(detail.etag, md5(data));
+    assert.deepEqual(await s3Bytes(server, 'gap.bin'), data);
+  });
+
+  it('a slice replaced by other bytes after it was hashed: the hash starts over, and the file is right', async () => {
     const data = randomData(4 * SLICE + 7);
     // Slice 2 first goes up damaged (hashed in order with the rest), then again, right, after slice 5.
     const damaged = Buffer.from(data);
@@ -177,13 +204,39 @@ describe('pan V1 upload', () => {
     const preuploadID = await createAndPut(server.url, token, 'late.bin', damaged, undefined, md5(data));
     const { presignedURL } = await ok(server.url, 'POST', '/upload/v1/file/get_upload_url', { token, json: { preuploadID, sliceNo: 2 } });
     assert.equal((await putSlice(presignedURL, data.subarray(SLICE, 2 * SLICE))).status, 200);
+    // Had the damaged slice stayed in the hash, the declared MD5 would not match and the upload would fail.
     const done = await ok(server.url, 'POST', '/upload/v1/file/upload_complete', { token, json: { preuploadID } });
-    assert.deepEqual(done, { async: true, completed: false, fileID: 0 });
-    const fileID = await waitAsync(server.url, token, preuploadID);
+    const fileID = done.completed ? done.fileID : await waitAsync(server.url, token, preuploadID);
     assert.ok(fileID > 0);
     const detail = await ok(server.url, 'GET', '/api/v1/file/detail', { token, query: { fileID } });
     assert.equal(detail.etag, md5(data));
     assert.deepEqual(await s3Bytes(server, 'late.bin'), data);
+  });
+
+  it('answers async while another node holds the completion, and takes it over when that node dies', async () => {
+    const data = randomData(3 * SLICE + 7);
+    const preuploadID = await createAndPut(server.url, token, 'held.bin', data);
+    const store = await openStore(server);
+    try {
+      await holdLease(store, `pan-complete:${preuploadID}`);
+      const done = await ok(server.url, 'POST', '/upload/v1/file/upload_complete', { token, json: { preuploadID } });
+      assert.deepEqual(done, { async: true, completed: false, fileID: 0 });
+      // Asked again, on whichever node: still that node's, so no second completion starts.
+      for (let i = 0; i < 2; i++) {
+        assert.deepEqual(await ok(server.url, 'POST', '/upload/v1/file/upload_async_result', { token, json: { preuploadID } }), { completed: false, fileID: 0 });
+      }
+      assert.equal((await store.getSession(preuploadID))?.status, 'verifying');
+      const s3 = s3Client(server, { accessKeyId: ALICE.accessKey, secretAccessKey: ALICE.secretKey });
+      assert.equal((await s3.send(new ListObjectsV2Command({ Bucket: ALICE_BUCKET, Prefix: 'held.bin' }))).KeyCount, 0);
+      // The node dies: its lease runs out, and the next poll takes the completion over.
+      await holdLease(store, `pan-complete:${preuploadID}`, true);
+      const fileID = await waitAsync(server.url, token, preuploadID);
+      const detail = await ok(server.url, 'GET', '/api/v1/file/detail', { token, query: { fileID } });
+      assert.equal(detail.etag, md5(data));
+      assert.deepEqual(await s3Bytes(server, 'held.bin'), data);
+    } finally {
+      await store.close();
+    }
   });
 
   it('accepts form bodies, odd key cases and numbers as strings', async () => {
@@ -209,27 +262,91 @@ describe('pan V1 upload', () => {
   });
 });
 
-describe('pan V1 upload across a restart', () => {
-  let first: TestServer;
-  let second: TestServer | undefined;
+describe('pan V1 upload across a crash', () => {
+  const servers: TestServer[] = [];
+  const config = { panLeaseSeconds: 1, panRecoverySeconds: 0.2 };
 
   after(async () => {
-    await second?.cleanup();
-    await first?.cleanup();
+    for (const server of servers.reverse()) await server.cleanup();
   });
 
-  it('answers async when the running hash was lost, then verifies from the stored slices', async () => {
-    first = await startPanServer();
-    const data = randomData(3 * SLICE + 77);
-    const preuploadID = await createAndPut(first.url, await login(first.url), 'restart.bin', data);
-    await first.stop();
-    second = await startPanServer({}, { dataDir: first.dataDir });
+  it('a server killed between slices: after the rest, in order, upload_complete answers completed at once', async () => {
+    const first = await startPanServer(config);
+    servers.push(first);
+    const data = randomData(5 * SLICE + 77);
+    const slices = slicesOf(data, SLICE);
+    const created = await ok(first.url, 'POST', '/upload/v1/file/create', {
+      token: await login(first.url),
+      json: { parentFileID: 0, filename: 'crash.bin', etag: md5(data), size: data.length },
+    });
+    const preuploadID = created.preuploadID as string;
+    const put = async (base: string, token: string, sliceNo: number) => {
+      const { presignedURL } = await ok(base, 'POST', '/upload/v1/file/get_upload_url', { token, json: { preuploadID, sliceNo } });
+      assert.equal((await putSlice(presignedURL, slices[sliceNo - 1]!)).status, 200);
+    };
+    const firstToken = await login(first.url);
+    for (const sliceNo of [1, 2]) await put(first.url, firstToken, sliceNo);
+    await first.kill();
+
+    // Slices 1 and 2 are moved out of reach: the hash of them must come from the store, not from
+    // reading them again. They come back before the file is read.
+    const aside = await mkdtemp(join(tmpdir(), 'tessera-aside-'));
+    const stored = (await blobFiles(first.dataDir)).map((name) => join(first.dataDir, 'blobs', name.slice(0, 2), name));
+    assert.equal(stored.length, 2);
+    for (const path of stored) await rename(path, join(aside, basename(path)));
+
+    const second = await startPanServer(config, { dataDir: first.dataDir });
+    servers.push(second);
     const token = await login(second.url);
+    for (const sliceNo of [3, 4, 5, 6]) await put(second.url, token, sliceNo);
     const done = await ok(second.url, 'POST', '/upload/v1/file/upload_complete', { token, json: { preuploadID } });
-    assert.deepEqual(done, { async: true, completed: false, fileID: 0 });
-    const fileID = await waitAsync(second.url, token, preuploadID);
-    const detail = await ok(second.url, 'GET', '/api/v1/file/detail', { token, query: { fileID } });
+    assert.equal(done.async, false);
+    assert.equal(done.completed, true);
+    for (const path of stored) await rename(join(aside, basename(path)), path);
+    await rm(aside, { recursive: true, force: true });
+    const detail = await ok(second.url, 'GET', '/api/v1/file/detail', { token, query: { fileID: done.fileID } });
     assert.equal(detail.etag, md5(data));
-    assert.deepEqual(await s3Bytes(second, 'restart.bin'), data);
+    assert.deepEqual(await s3Bytes(second, 'crash.bin'), data);
+  });
+
+  it("a completion left 'verifying' by a killed server is finished after the restart, with no client call", async () => {
+    const first = await startPanServer(config);
+    servers.push(first);
+    const token = await login(first.url);
+    const data = randomData(4 * SLICE + 9);
+    const store = await openStore(first);
+    let preuploadID: string;
+    try {
+      const created = await ok(first.url, 'POST', '/upload/v1/file/create', { token, json: { parentFileID: 0, filename: 'orphan.bin', etag: md5(data), size: data.length } });
+      preuploadID = created.preuploadID;
+      // Another node is reading this upload's slices from disk (so this server cannot) when the server dies.
+      await holdLease(store, `pan-hash:${preuploadID}`);
+      const slices = slicesOf(data, SLICE);
+      for (let sliceNo = slices.length; sliceNo >= 1; sliceNo--) {
+        const { presignedURL } = await ok(first.url, 'POST', '/upload/v1/file/get_upload_url', { token, json: { preuploadID, sliceNo } });
+        assert.equal((await putSlice(presignedURL, slices[sliceNo - 1]!)).status, 200);
+      }
+      const done = await ok(first.url, 'POST', '/upload/v1/file/upload_complete', { token, json: { preuploadID } });
+      assert.deepEqual(done, { async: true, completed: false, fileID: 0 });
+      await first.kill();
+      assert.equal((await store.getSession(preuploadID))?.status, 'verifying');
+      // The other node died too.
+      await holdLease(store, `pan-hash:${preuploadID}`, true);
+    } finally {
+      await store.close();
+    }
+
+    const second = await startPanServer(config, { dataDir: first.dataDir });
+    servers.push(second);
+    const s3 = s3Client(second, { accessKeyId: ALICE.accessKey, secretAccessKey: ALICE.secretKey });
+    // Watched through S3 only: no pan call could have started the completion.
+    await poll(async () => ((await s3.send(new ListObjectsV2Command({ Bucket: ALICE_BUCKET, Prefix: 'orphan.bin' }))).KeyCount === 1 ? true : undefined));
+    assert.deepEqual(await s3Bytes(second, 'orphan.bin'), data);
+    const result = await ok(second.url, 'POST', '/upload/v1/file/upload_async_result', { token: await login(second.url), json: { preuploadID: preuploadID! } });
+    assert.equal(result.completed, true);
+    const detail = await ok(second.url, 'GET', '/api/v1/file/detail', { token: await login(second.url), query: { fileID: result.fileID } });
+    assert.equal(detail.filename, 'orphan.bin');
+    assert.equal(detail.etag, md5(data));
   });
 });
+

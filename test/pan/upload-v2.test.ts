@@ -8,8 +8,10 @@ import type { TestServer } from '../helpers/server.js';
 import {
   blobFiles,
   login,
+  holdLease,
   md5,
   ok,
+  openStore,
   panCall,
   panClient,
   poll,
@@ -87,18 +89,27 @@ describe('pan V2 upload', () => {
     assert.equal(done.completed, true);
   });
 
-  it('answers code 20103 while verifying slices that came out of order, then completed:true', async () => {
+  it('answers code 20103 while verifying (another node reads the slices again), then completed:true', async () => {
     const data = randomData(4 * SLICE + 11);
     const created = await createV2(server.url, token, 'v2-late.bin', data);
     const slices = slicesOf(data, SLICE);
     const damaged = Buffer.alloc(SLICE, 7);
     assert.equal((await postSliceV2(server.url, token, created.preuploadID, 1, damaged)).body.code, 0);
     for (let i = 2; i <= slices.length; i++) assert.equal((await postSliceV2(server.url, token, created.preuploadID, i, slices[i - 1]!)).body.code, 0);
-    assert.equal((await postSliceV2(server.url, token, created.preuploadID, 1, slices[0]!)).body.code, 0);
-    const first = await panCall(server.url, 'POST', '/upload/v2/file/upload_complete', { token, json: { preuploadID: created.preuploadID } });
-    assert.equal(first.status, 200);
-    assert.equal(first.body.code, 20103);
-    assert.equal(first.body.message, '文件正在校验中,请间隔1秒后再试');
+    const store = await openStore(server);
+    try {
+      // Slice 1 replaced: the hash starts over, read from disk by another node that holds the upload's hashing lease.
+      await holdLease(store, `pan-hash:${created.preuploadID}`);
+      assert.equal((await postSliceV2(server.url, token, created.preuploadID, 1, slices[0]!)).body.code, 0);
+      const first = await panCall(server.url, 'POST', '/upload/v2/file/upload_complete', { token, json: { preuploadID: created.preuploadID } });
+      assert.equal(first.status, 200);
+      assert.equal(first.body.code, 20103);
+      assert.equal(first.body.message, '文件正在校验中,请间隔1秒后再试');
+      // That node dies: its lease runs out, and the completion reads the slices itself.
+      await holdLease(store, `pan-hash:${created.preuploadID}`, true);
+    } finally {
+      await store.close();
+    }
     const fileID = await poll(async () => {
       const { body } = await panCall(server.url, 'POST', '/upload/v2/file/upload_complete', { token, json: { preuploadID: created.preuploadID } });
       if (body.code === 20103) return undefined;

@@ -25,6 +25,13 @@ export interface PanConfig {
   urlTtlMs: number;
   /** Reported as `spacePermanent` by user/info. */
   spaceBytes: number;
+  /**
+   * How long a node's hold on an upload's background work (hashing slices from disk, completion)
+   * lasts unless renewed: a node that dies holding it is taken over after this.
+   */
+  leaseMs: number;
+  /** How often each node looks for completions left unfinished (by a node that died). */
+  recoveryIntervalMs: number;
 }
 
 const GiB = 1024 ** 3;
@@ -83,6 +90,8 @@ export function parsePanConfig(file: Record<string, unknown>, address: { host: s
     tokenTtlMs: (positive(file.panTokenTtlSeconds, 'panTokenTtlSeconds') ?? 30 * DAY_MS / 1000) * 1000,
     urlTtlMs: (positive(file.panUrlTtlSeconds, 'panUrlTtlSeconds') ?? DAY_MS / 1000) * 1000,
     spaceBytes: positive(file.panSpaceBytes, 'panSpaceBytes') ?? 2 * 1024 * GiB,
+    leaseMs: (positive(file.panLeaseSeconds, 'panLeaseSeconds') ?? 30) * 1000,
+    recoveryIntervalMs: (positive(file.panRecoverySeconds, 'panRecoverySeconds') ?? 30) * 1000,
   };
 }
 

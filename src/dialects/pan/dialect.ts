@@ -5,12 +5,13 @@ import type { Storage } from '../../core/storage.js';
 import type { UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import type { PanConfig } from './config.js';
-import { chinaRfc3339, type Drive } from './drive.js';
+import { chinaRfc3339 } from './drive.js';
 import { CODE, PanError, Reply, sendEnvelope, toPanError } from './envelope.js';
 import * as files from './files.js';
 import { Params, readParams } from './params.js';
 import { PanService, type PanCall } from './service.js';
 import * as upload from './upload.js';
+import { resumeCompletions } from './completion.js';
 
 type Handler = (call: PanCall) => unknown;
 
@@ -58,6 +59,7 @@ const RAW_PREFIX = '/-/pan/';
 export class PanDialect implements Dialect {
   readonly name = 'pan';
   private opened?: Promise<PanService>;
+  private scanTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly storage: Storage,
@@ -70,7 +72,27 @@ export class PanDialect implements Dialect {
     }
   }
 
-  /** Made on the first pan request (its secrets are read, or made, then). */
+  /**
+   * Starts the periodic scan for completions a dead node left 'verifying' (when apps are
+   * configured: without them there is no upload to finish).
+   */
+  start(): void {
+    if (this.config.apps.length === 0 || this.scanTimer) return;
+    const scan = () => void this.service().then(resumeCompletions).catch(() => {});
+    scan();
+    this.scanTimer = setInterval(scan, this.config.recoveryIntervalMs);
+    this.scanTimer.unref();
+  }
+
+  /** Stops the scan and this node's background work (what is left unfinished, another node or the next start takes over). */
+  async close(): Promise<void> {
+    clearInterval(this.scanTimer);
+    this.scanTimer = undefined;
+    const service = await this.opened?.catch(() => undefined);
+    await service?.close();
+  }
+
+  /** Made on the first pan request, or at start (its secrets are read, or made, then). */
   service(): Promise<PanService> {
     this.opened ??= PanService.open(this.storage, this.metadata, this.users, this.config);
     this.opened.catch(() => (this.opened = undefined));
@@ -93,12 +115,12 @@ export class PanDialect implements Dialect {
     if (ctx.rawPath.startsWith(RAW_PREFIX)) {
       if (method === 'PUT' && ctx.rawPath.startsWith(`${RAW_PREFIX}slice/`)) {
         ctx.log.operation = 'PutSlice';
-        await upload.putPresignedSlice(service, ctx, async (pre) => (await this.driveOfBucket(service, pre.bucket))!);
+        await upload.putPresignedSlice(service, ctx, async (pre) => (await service.driveOfBucket(pre.bucket))!);
         return;
       }
       if ((method === 'GET' || method === 'HEAD') && ctx.rawPath.startsWith(`${RAW_PREFIX}download/`)) {
         ctx.log.operation = 'Download';
-        await files.download(service, ctx, (bucket) => this.driveOfBucket(service, bucket));
+        await files.download(service, ctx, (bucket) => service.driveOfBucket(bucket));
         return;
       }
       throw notFound(method, ctx.rawPath);
@@ -127,11 +149,6 @@ export class PanDialect implements Dialect {
     const result = await route.handler({ ctx, service, app, drive: await service.drive(app), params });
     if (result instanceof Reply) sendEnvelope(ctx.res, ctx.requestId, result.data, 0, result.message);
     else sendEnvelope(ctx.res, ctx.requestId, result);
-  }
-
-  private async driveOfBucket(service: PanService, bucket: string): Promise<Drive | undefined> {
-    const app = service.config.apps.find((candidate) => service.bucketOf(candidate) === bucket);
-    return app && service.drive(app);
   }
 
   sendError(ctx: RequestContext, error: ServiceError): void {

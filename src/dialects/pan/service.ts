@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { ServiceError } from '../../core/errors.js';
+import { newNodeId } from '../../core/leases.js';
 import type { Metadata } from '../../core/metadata/types.js';
 import type { Storage } from '../../core/storage.js';
 import type { UserDirectory } from '../../core/users.js';
@@ -8,16 +9,23 @@ import type { RequestContext } from '../../server/dialect.js';
 import { PanAuth, UrlSigner } from './auth.js';
 import { defaultBucketFor, type PanApp, type PanConfig } from './config.js';
 import { Drive } from './drive.js';
-import { HashTracker } from './hasher.js';
+import { SharedHasher } from './hasher.js';
 import type { Params } from './params.js';
 
-/** What every pan handler shares: the engine, the metadata store, auth, URL signing and the running hashes. */
+/**
+ * What every pan handler shares: the engine, the metadata store, auth, URL signing and the running
+ * hashes. Nothing a request needs lives only here: every node of a cluster has its own service
+ * over the same store, and any of them may take the next request of an upload.
+ */
 export class PanService {
   readonly auth: PanAuth;
   readonly signer: UrlSigner;
-  readonly tracker = new HashTracker();
-  /** Background completions in flight, by preuploadID. */
+  /** This node's name on the leases it holds. */
+  readonly node = newNodeId();
+  readonly hasher: SharedHasher;
+  /** Background completions this node runs, by preuploadID. */
   readonly finishing = new Map<string, Promise<void>>();
+  closed = false;
   private readonly readyBuckets = new Set<string>();
 
   private constructor(
@@ -29,6 +37,7 @@ export class PanService {
   ) {
     this.auth = new PanAuth(config.apps, store, secrets.token, config.tokenTtlMs, config.rateLimits);
     this.signer = new UrlSigner(secrets.url);
+    this.hasher = new SharedHasher(store, this.node, config.leaseMs);
   }
 
   static async open(storage: Storage, store: Metadata, users: UserDirectory, config: PanConfig): Promise<PanService> {
@@ -54,6 +63,22 @@ export class PanService {
       this.readyBuckets.add(bucket);
     }
     return new Drive(this.storage, this.store, actor, bucket);
+  }
+
+  /** The drive of the app whose bucket this is (a presigned slice or download names only the bucket). */
+  async driveOfBucket(bucket: string): Promise<Drive | undefined> {
+    const app = this.config.apps.find((candidate) => this.bucketOf(candidate) === bucket);
+    return app && this.drive(app);
+  }
+
+  /**
+   * Stops background work: no new slice is read from disk, and completions in progress stop at
+   * their next step, leaving their uploads 'verifying' for another node (or the next start).
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.hasher.close();
+    await Promise.allSettled([...this.finishing.values()]);
   }
 }
 

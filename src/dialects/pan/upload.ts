@@ -4,16 +4,14 @@ import type { PartInfo } from '../../core/types.js';
 import type { RequestContext } from '../../server/dialect.js';
 import { tap } from '../common/body.js';
 import { sliceCount, sliceSizeFor } from './config.js';
-import { parentKeyOf, nameOf, validateName, type Drive } from './drive.js';
+import { validateName, type Drive } from './drive.js';
 import { panErrors, PanError, CODE, Reply } from './envelope.js';
 import { boundaryOf, fieldText, readForm, type FormPart } from './form-data.js';
-import type { PartSource } from './hasher.js';
+import { awaitCompletion, complete, sliceSource } from './completion.js';
 import { Params } from './params.js';
 import { originOf, type PanCall, type PanService } from './service.js';
 import type { UploadSession as Preupload } from '../../core/metadata/types.js';
 
-/** How long upload_complete waits for a catching-up hash before answering "still verifying". */
-const COMPLETE_WAIT_MS = 3_000;
 const SLICE_PATH = '/-/pan/slice/';
 
 type Version = 1 | 2;
@@ -80,6 +78,7 @@ export async function create(call: PanCall, version: Version): Promise<unknown> 
   if (open && open.clientId === call.app.clientID) {
     if (await engineUploadOpen(drive, open)) return { fileID: 0, reuse: false, preuploadID: open.id, sliceSize: open.sliceSize, ...extra };
     await service.store.setSessionStatus(open.id, 'failed', undefined, 'the upload expired');
+    await service.hasher.forget(open.id);
   }
 
   const sliceSize = sliceSizeFor(size, service.config.sliceSize);
@@ -173,22 +172,11 @@ function wrongSliceSize(sliceNo: number, expected: number, got: string): PanErro
   return panErrors.invalid('slice', `分片 ${sliceNo} 应为 ${expected} 字节, 收到 ${got} (slice ${sliceNo} must be ${expected} bytes)`);
 }
 
-function partSource(drive: Drive, pre: Preupload): PartSource {
-  return {
-    etagOf: async (partNumber) => {
-      try {
-        const page = await drive.storage.listParts(drive.actor, drive.bucket, pre.key, pre.uploadId, { partNumberMarker: partNumber - 1, maxParts: 1 });
-        const part = page.parts[0];
-        return part?.partNumber === partNumber ? part.etag : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    open: (partNumber) => drive.storage.openPartRead(drive.actor, drive.bucket, pre.key, pre.uploadId, partNumber),
-  };
-}
-
-/** Stores one slice as engine part `sliceNo`, hashing it into the running whole-file hash when it is the next one. */
+/**
+ * Stores one slice as engine part `sliceNo`. When the stored hash state expects it next, it is
+ * hashed on its way to disk and the state moves past it; otherwise the state catches up from
+ * disk (and starts over if this slice replaced one it had hashed with other bytes).
+ */
 async function storeSlice(
   service: PanService,
   drive: Drive,
@@ -200,24 +188,29 @@ async function storeSlice(
   requireOpen(pre);
   const expected = expectedSliceSize(pre, sliceNo);
   if (check.declaredSize !== undefined && check.declaredSize !== expected) throw wrongSliceSize(sliceNo, expected, String(check.declaredSize));
-  const fork = service.tracker.fork(pre.id, sliceNo);
+  const fork = await service.hasher.fork(pre.id, sliceNo);
   let stream = exactly(body, expected, sliceNo);
   if (fork) stream = tap(stream, (chunk) => fork.update(chunk));
-  let part: PartInfo;
+  const part = await drive.storage.uploadPart(drive.actor, drive.bucket, pre.key, pre.uploadId, sliceNo, stream, {
+    verify: (digests) => {
+      if (check.sliceMd5 !== undefined && digests.md5.toString('hex') !== check.sliceMd5) {
+        throw panErrors.badRequest(`分片MD5校验失败 (sliceMD5 does not match slice ${sliceNo}: got ${digests.md5.toString('hex')})`);
+      }
+    },
+  });
+  // The slice is stored: what follows only brings the hash along (completion catches up on whatever it misses).
+  const slices = sliceSource(drive, pre);
   try {
-    part = await drive.storage.uploadPart(drive.actor, drive.bucket, pre.key, pre.uploadId, sliceNo, stream, {
-      verify: (digests) => {
-        if (check.sliceMd5 !== undefined && digests.md5.toString('hex') !== check.sliceMd5) {
-          throw panErrors.badRequest(`分片MD5校验失败 (sliceMD5 does not match slice ${sliceNo}: got ${digests.md5.toString('hex')})`);
-        }
-      },
-    });
-  } catch (err) {
-    if (fork) service.tracker.drop(fork);
-    throw err;
+    if (fork && (await fork.commit(part.etag))) {
+      // Slices that came early wait on disk for this one.
+      if ((await slices.etagOf(sliceNo + 1)) !== undefined) void service.hasher.pump(pre.id, slices).catch(() => {});
+    } else {
+      await service.hasher.checkReplaced(pre.id, sliceNo, slices);
+      void service.hasher.pump(pre.id, slices).catch(() => {});
+    }
+  } catch {
+    // The store or the upload went away after the part was stored: the completion will say so.
   }
-  if (fork) service.tracker.commit(fork, part.etag);
-  void service.tracker.pump(pre.id, partSource(drive, pre)).catch(() => {});
   return part;
 }
 
@@ -269,7 +262,7 @@ export async function uploadSliceV2(call: PanCall): Promise<unknown> {
   const sliceMd5 = md5Param(params, 'sliceMD5');
   expectedSliceSize(pre, sliceNo);
   requireOpen(pre);
-  const existing = await partSource(call.drive, pre).etagOf(sliceNo);
+  const existing = await sliceSource(call.drive, pre).etagOf(sliceNo);
   if (existing === sliceMd5) {
     await drain(rest);
     return new Reply(null, '分片重复上传');
@@ -285,136 +278,6 @@ export async function listUploadParts(call: PanCall): Promise<unknown> {
   requireOpen(pre);
   const parts = await call.drive.storage.allParts(call.drive.actor, call.drive.bucket, pre.key, pre.uploadId);
   return { parts: parts.map((part) => ({ partNumber: String(part.partNumber), size: part.size, etag: part.etag })) };
-}
-
-/** Every slice 1..count stored with its exact size, or a clear error naming what is missing. */
-async function storedSlices(drive: Drive, pre: Preupload): Promise<PartInfo[]> {
-  const count = sliceCount(pre.size, pre.sliceSize);
-  const parts = (await drive.storage.allParts(drive.actor, drive.bucket, pre.key, pre.uploadId)).filter((part) => part.partNumber <= count);
-  const missing: number[] = [];
-  for (let n = 1, i = 0; n <= count; n++) {
-    if (parts[i]?.partNumber === n) i++;
-    else missing.push(n);
-  }
-  if (missing.length > 0) {
-    const shown = missing.slice(0, 20).join(',') + (missing.length > 20 ? ',…' : '');
-    throw panErrors.badRequest(`分片不完整, 缺少分片 ${shown} (slices missing: ${shown})`);
-  }
-  return parts;
-}
-
-type Outcome = { completed: true; fileID: number } | { completed: false };
-
-/**
- * upload_complete: when the running hash already covers every stored slice (slices came in
- * order), the whole-file MD5 and size are checked and the file made at once. Otherwise the
- * upload is marked "verifying" and finished in the background; callers poll.
- */
-async function complete(service: PanService, drive: Drive, pre: Preupload): Promise<Outcome> {
-  if (pre.status === 'done') return { completed: true, fileID: pre.fileId ?? 0 };
-  if (pre.status === 'failed') throw panErrors.uploadFailed(pre.message ?? '');
-  if (pre.status === 'open') {
-    const parts = await storedSlices(drive, pre);
-    await service.store.setSessionStatus(pre.id, 'verifying');
-    let state = service.tracker.state(pre.id);
-    if (state.pumping) await Promise.race([state.pumping, new Promise((resolve) => setTimeout(resolve, COMPLETE_WAIT_MS).unref())]);
-    state = service.tracker.state(pre.id);
-    const etags = parts.map((part) => part.etag);
-    if (state.covers(parts.length, etags)) {
-      const fileID = await finalize(service, drive, pre);
-      return { completed: true, fileID };
-    }
-  }
-  startFinishing(service, drive, pre);
-  return { completed: false };
-}
-
-/** The background completion of an upload whose hash is not complete yet (out-of-order slices, or a restart). */
-function startFinishing(service: PanService, drive: Drive, pre: Preupload): void {
-  if (service.finishing.has(pre.id)) return;
-  const task = (async () => {
-    const count = sliceCount(pre.size, pre.sliceSize);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let parts: PartInfo[];
-      try {
-        parts = await storedSlices(drive, pre);
-      } catch (err) {
-        if (err instanceof ServiceError && err.code === 'NoSuchUpload') return recoverCompleted(service, drive, pre);
-        throw err;
-      }
-      let state = service.tracker.state(pre.id);
-      const consistent = state.etags.slice(0, state.next - 1).every((etag, i) => parts[i]?.etag === etag);
-      if (!consistent) state = service.tracker.reset(pre.id);
-      await service.tracker.pump(pre.id, partSource(drive, pre));
-      if (service.tracker.state(pre.id).covers(count, parts.map((part) => part.etag))) {
-        try {
-          await finalize(service, drive, pre);
-          return;
-        } catch (err) {
-          if (!(err instanceof ServiceError && err.code === 'InvalidPart')) throw err;
-        }
-      }
-    }
-    throw new Error('the slices kept changing while they were verified');
-  })()
-    .catch(async (err: unknown) => {
-      if (err instanceof PanError) return; // finalize recorded the failure
-      await service.store.setSessionStatus(pre.id, 'failed', undefined, (err as Error).message);
-    })
-    .catch(() => {})
-    .finally(() => service.finishing.delete(pre.id));
-  service.finishing.set(pre.id, task);
-}
-
-/** The engine upload is gone: either this server completed it before a crash, or it was aborted. */
-async function recoverCompleted(service: PanService, drive: Drive, pre: Preupload): Promise<void> {
-  const object = await drive.object(pre.key);
-  if (object && object.contentMd5 === pre.etag && object.size === pre.size) {
-    await service.store.setSessionStatus(pre.id, 'done', object.id);
-  } else {
-    await service.store.setSessionStatus(pre.id, 'failed', undefined, 'the upload expired or was aborted');
-  }
-}
-
-/** Checks the whole-file MD5 and size; then the slices become the file, or the upload is removed. */
-async function finalize(service: PanService, drive: Drive, pre: Preupload): Promise<number> {
-  const state = service.tracker.state(pre.id);
-  const { md5, sha1 } = state.digests();
-  const why =
-    state.size !== pre.size
-      ? `文件大小不一致 (the slices hold ${state.size} bytes, create declared ${pre.size})`
-      : md5 !== pre.etag
-        ? `文件MD5不一致 (the slices hash to ${md5}, create declared ${pre.etag})`
-        : undefined;
-  if (why) {
-    await drive.storage.abortMultipartUpload(drive.actor, drive.bucket, pre.key, pre.uploadId).catch(() => {});
-    await service.store.setSessionStatus(pre.id, 'failed', undefined, why);
-    service.tracker.forget(pre.id);
-    throw panErrors.uploadFailed(why);
-  }
-  const existing = await drive.object(pre.key);
-  const overwrite = pre.duplicate === 2 || (existing !== undefined && (await service.store.isTrashed(existing.id)));
-  try {
-    const result = await drive.storage.completeMultipartUpload(
-      drive.actor,
-      drive.bucket,
-      pre.key,
-      pre.uploadId,
-      state.etags.map((etag, i) => ({ partNumber: i + 1, etag })),
-      { minPartSize: 0, forbidOverwrite: !overwrite, contentMd5: md5, contentSha1: sha1 },
-    );
-    await service.store.setSessionStatus(pre.id, 'done', result.id);
-    service.tracker.forget(pre.id);
-    return result.id ?? 0;
-  } catch (err) {
-    if (err instanceof ServiceError && err.code === 'FileAlreadyExists') {
-      const why = `同名文件已存在 (a file named ${nameOf(pre.key)} appeared in ${parentKeyOf(pre.key) || '/'} meanwhile)`;
-      await drive.storage.abortMultipartUpload(drive.actor, drive.bucket, pre.key, pre.uploadId).catch(() => {});
-      await service.store.setSessionStatus(pre.id, 'failed', undefined, why);
-      throw panErrors.uploadFailed(why);
-    }
-    throw err;
-  }
 }
 
 export async function uploadCompleteV1(call: PanCall): Promise<unknown> {
@@ -433,8 +296,8 @@ export async function uploadAsyncResult(call: PanCall): Promise<unknown> {
   if (pre.status === 'done') return { completed: true, fileID: pre.fileId ?? 0 };
   if (pre.status === 'failed') throw panErrors.uploadFailed(pre.message ?? '');
   if (pre.status === 'open') throw panErrors.badRequest('请先调用 upload_complete (call upload_complete first)');
-  startFinishing(call.service, call.drive, pre);
-  return { completed: false, fileID: 0 };
+  const outcome = await awaitCompletion(call.service, call.drive, pre);
+  return outcome.completed ? { completed: true, fileID: outcome.fileID } : { completed: false, fileID: 0 };
 }
 
 export function domain(call: PanCall): unknown {
