@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { Lease, newNodeId } from './leases.js';
 import type { Metadata } from './metadata/types.js';
 
 const NODE_PREFIX = 'node:';
@@ -11,8 +10,7 @@ const JOB_PREFIX = 'job:';
  * lease per job). With the embedded store there is one node, and the same calls always succeed.
  */
 export class Coordination {
-  /** This process: host, pid and a random part, so a restarted node is a new one. */
-  readonly nodeId = `${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  readonly nodeId = newNodeId();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -51,17 +49,16 @@ export class Coordination {
   }
 
   /**
-   * Runs `job` here unless another node runs it now: true when it ran. The lease outlives a
-   * crashed runner by `ttlMs` at most; a job that may run longer must be safe to run twice.
+   * Runs `job` here unless another node runs it now: true when it ran. The lease is renewed while
+   * the job runs and outlives a crashed runner by `ttlMs` at most.
    */
   async runAlone(name: string, ttlMs: number, job: () => Promise<void>): Promise<boolean> {
-    const now = new Date();
-    const lease = `${JOB_PREFIX}${name}`;
-    if (!(await this.meta.acquireLease(lease, this.nodeId, new Date(now.getTime() + ttlMs), now))) return false;
+    const lease = await Lease.take(this.meta, `${JOB_PREFIX}${name}`, this.nodeId, ttlMs);
+    if (!lease) return false;
     try {
       await job();
     } finally {
-      await this.meta.releaseLease(lease, this.nodeId).catch(() => {});
+      await lease.release().catch(() => {});
     }
     return true;
   }

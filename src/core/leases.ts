@@ -2,9 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { MetadataQueries } from './metadata/types.js';
 
-/** This process's name as a lease holder: readable in `listLeases`, never shared with another process. */
+/**
+ * This process's name as a lease holder and its temp directory's name: host, pid and a random
+ * part, so it reads well in `listLeases` and a restarted node is a new one.
+ */
 export function newNodeId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  return `${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
 type LeaseStore = Pick<MetadataQueries, 'acquireLease' | 'releaseLease'>;

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { ServiceError } from '../../core/errors.js';
-import { newNodeId } from '../../core/leases.js';
 import type { Metadata } from '../../core/metadata/types.js';
 import type { Storage } from '../../core/storage.js';
 import type { UserDirectory } from '../../core/users.js';
@@ -21,7 +20,10 @@ export class PanService {
   readonly auth: PanAuth;
   readonly signer: UrlSigner;
   /** This node's name on the leases it holds. */
-  readonly node = newNodeId();
+  /** This node's name as a lease holder (the engine's, so leases and temp directories agree). */
+  get node(): string {
+    return this.storage.coordination.nodeId;
+  }
   readonly hasher: SharedHasher;
   /** Background completions this node runs, by preuploadID. */
   readonly finishing = new Map<string, Promise<void>>();
