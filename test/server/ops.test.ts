@@ -387,6 +387,13 @@ describe('operations', () => {
       }
     });
 
+    it('a --metadata (or TESSERA_METADATA) that is not a PostgreSQL URL', async () => {
+      const { code, stderr } = await failing(['--address', '127.0.0.1:0', '--metadata', 'mysql://root:hunter2@db/tessera']);
+      assert.equal(code, 2);
+      assert.match(stderr, /^Error: metadata: the scheme "mysql" is not PostgreSQL's; expected postgres:\/\/USER:PASS@HOST:PORT\/DB/m);
+      assert.doesNotMatch(stderr, /hunter2/, 'the password is not repeated');
+    });
+
     it('an --address whose port is taken', async () => {
       const blocker = createNetServer();
       await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
