@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startPostgres, type TestPostgres } from './postgres.js';
-import { startProxy, type Proxy } from './proxy.js';
+import { startProxyProcess, type ProxyProcess } from './proxy.js';
 import { startNode, type TestServer, type TestServerOptions } from './server.js';
 
 /**
@@ -15,7 +15,8 @@ export interface TestCluster extends TestServer {
   /** The nodes, in the proxy's order; `restart(i)` replaces `nodes[i]`. */
   readonly nodes: TestServer[];
   readonly postgres: TestPostgres;
-  readonly proxy: Proxy;
+  /** The proxy, a process of its own (a test that blocks its event loop, as spawnSync does, must not stall it). */
+  readonly proxy: ProxyProcess;
   /** The proxy in front of the nodes' 123pan-only listeners, when `--pan-address` was asked for. */
   readonly panUrl?: string;
   /** SIGKILL: node `index` alone (the proxy then skips it), or, with no index, every node. */
@@ -50,8 +51,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
 
   const nodes: TestServer[] = [];
   const panUrls: Array<string | undefined> = [];
-  let proxy: Proxy | undefined;
-  let panProxy: Proxy | undefined;
+  let proxy: ProxyProcess | undefined;
+  let panProxy: ProxyProcess | undefined;
   /** Every node's stdout, whole lines in the order they came, with the node that printed each. */
   const lines: Array<{ node: TestServer; panUrl?: string; text: string }> = [];
 
@@ -106,11 +107,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     // root credentials in the environment, generates them into the shared directory for all.
     await launch(0);
     await Promise.all(Array.from({ length: count - 1 }, (_, i) => launch(i + 1)));
-    proxy = await startProxy(nodes.map((node) => node.url));
+    proxy = await startProxyProcess(nodes.map((node) => node.url));
     const pans = panUrls.filter((url): url is string => url !== undefined);
     if (pans.length > 0) {
       if (pans.length !== count) throw new Error('startCluster: only some nodes have a 123pan listener');
-      panProxy = await startProxy(pans);
+      panProxy = await startProxyProcess(pans);
     }
   } catch (err) {
     await cleanup();
@@ -149,9 +150,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       if (old.process.exitCode === null && old.process.signalCode === null) await old.stop();
       await old.cleanup();
       await launch(index);
-      front.setBackend(index, nodes[index]!.url);
+      await front.setBackend(index, nodes[index]!.url);
       const panUrl = panUrls[index];
-      if (panProxy && panUrl) panProxy.setBackend(index, panUrl);
+      if (panProxy && panUrl) await panProxy.setBackend(index, panUrl);
     },
     cleanup,
   };

@@ -1,5 +1,8 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, createServer, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * A round-robin HTTP load balancer for the cluster tests and the bench: what a plain L7 balancer
@@ -69,7 +72,15 @@ export async function startProxy(backends: string[], options: ProxyOptions = {})
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => {
-    forward(req, res, order(), { agent, expectContinue, retryAfterMs });
+    if (expectContinue && !asciiHead(req)) {
+      // node:http writes the head of an `Expect: 100-continue` request as UTF-8 (it flushes it at
+      // once, as a string), which would change any other byte, and the signature over it. Such a
+      // request is answered 100 Continue here, as nginx always does, and goes on without Expect.
+      res.writeContinue();
+      forward(req, res, order(), { agent, expectContinue: false, dropExpect: true, retryAfterMs });
+      return;
+    }
+    forward(req, res, order(), { agent, expectContinue, dropExpect: false, retryAfterMs });
   };
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => handle(req, res, false));
   server.timeout = 0;
@@ -110,9 +121,9 @@ function hostAndPort(url: string): { host: string; port: number } {
   return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port || 80) };
 }
 
-/** `rawHeaders` without the hop-by-hop ones (those named by Connection too). */
-function endToEnd(raw: string[]): string[] {
-  const named = new Set(HOP_BY_HOP);
+/** `rawHeaders` without the hop-by-hop ones (those named by Connection too), nor `also`. */
+function endToEnd(raw: string[], also: string[] = []): string[] {
+  const named = new Set([...HOP_BY_HOP, ...also]);
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.toLowerCase() === 'connection') {
       for (const token of raw[i + 1]!.split(',')) named.add(token.trim().toLowerCase());
@@ -123,6 +134,12 @@ function endToEnd(raw: string[]): string[] {
     if (!named.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
+}
+
+/** Whether the request line and headers are all ASCII (node:http keeps other bytes only in some paths). */
+function asciiHead(req: IncomingMessage): boolean {
+  const ascii = (text: string) => /^[\x00-\x7f]*$/.test(text);
+  return ascii(req.url ?? '') && req.rawHeaders.every(ascii);
 }
 
 function saysClose(raw: string[]): boolean {
@@ -148,6 +165,8 @@ function cut(req: IncomingMessage, res: ServerResponse): void {
 interface ForwardOptions {
   agent: Agent;
   expectContinue: boolean;
+  /** Leave the Expect header out (the proxy answered it). */
+  dropExpect: boolean;
   retryAfterMs: number;
 }
 
@@ -162,16 +181,14 @@ function forward(req: IncomingMessage, res: ServerResponse, candidates: Backend[
   req.on('error', ignore);
   res.on('error', ignore);
 
-  const upstream: ClientRequest = request({
-    host: backend.host,
-    port: backend.port,
-    method: req.method,
-    path: req.url,
-    headers: endToEnd(req.rawHeaders),
-    // The client's Host is in the headers, as sent: signatures cover it.
-    setHost: false,
-    agent: options.agent,
-  });
+  let upstream: ClientRequest;
+  try {
+    upstream = requestTo(backend, req, options);
+  } catch (err) {
+    // What the client sent passed node:http's parser but not its client's checks.
+    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain', connection: 'close' }).end(`the proxy cannot forward this request: ${(err as Error).message}\n`);
+    return;
+  }
   /** Set when this attempt is given up for another backend: its handlers then do nothing. */
   let abandoned = false;
   let connected = false;
@@ -225,9 +242,11 @@ function forward(req: IncomingMessage, res: ServerResponse, candidates: Backend[
     if (abandoned) return;
     connected = true;
     backend.requests++;
+    // The head goes out now, whatever comes of the body: a backend may answer on the head alone.
+    // (An empty Buffer, not flushHeaders(): that writes the head as UTF-8, mangling Latin-1 bytes.)
+    upstream.write(EMPTY);
     if (options.expectContinue) {
-      // Only the head goes out; the body waits for the backend's 100 Continue (or its refusal).
-      upstream.flushHeaders();
+      // The body waits for the backend's 100 Continue (or its refusal).
       upstream.once('continue', () => {
         if (abandoned || clientGone || responseStarted) return;
         res.writeContinue();
@@ -294,3 +313,96 @@ function forward(req: IncomingMessage, res: ServerResponse, candidates: Backend[
 }
 
 function ignore(): void {}
+
+const EMPTY = Buffer.alloc(0);
+/** Methods node:http frames as chunked when no length is given. */
+const CHUNKED_BY_DEFAULT = (method: string) => !['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'].includes(method);
+
+/** The request to `backend`: the client's method, path and query, and end-to-end headers, as received. */
+function requestTo(backend: Backend, req: IncomingMessage, { agent, dropExpect }: ForwardOptions): ClientRequest {
+  const headers = endToEnd(req.rawHeaders, dropExpect ? ['expect'] : []);
+  const common = {
+    host: backend.host,
+    port: backend.port,
+    method: req.method,
+    path: req.url,
+    // The client's Host is in the headers, as sent: signatures cover it.
+    setHost: false,
+    agent,
+  };
+  const framed = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  if (framed || !CHUNKED_BY_DEFAULT(req.method ?? 'GET')) return request({ ...common, headers });
+  // Neither Content-Length nor Transfer-Encoding (no body): node:http would add one of them to a
+  // PUT or POST, which the backend would read otherwise (411 MissingContentLength). A raw-header
+  // array is framed at once, so this takes the header object and removes both before it is sent
+  // (names keep their case and order; a repeated name keeps its first spelling).
+  const byName = new Map<string, [string, string[]]>();
+  for (let i = 0; i < headers.length; i += 2) {
+    const entry = byName.get(headers[i]!.toLowerCase());
+    if (entry) entry[1].push(headers[i + 1]!);
+    else byName.set(headers[i]!.toLowerCase(), [headers[i]!, [headers[i + 1]!]]);
+  }
+  const upstream = request({ ...common, headers: Object.fromEntries([...byName.values()].map(([name, values]) => [name, values.length === 1 ? values[0]! : values])) });
+  upstream.removeHeader('content-length');
+  upstream.removeHeader('transfer-encoding');
+  return upstream;
+}
+
+/** The proxy in a process of its own (test/helpers/proxy-process.ts): what the cluster puts in front of its nodes. */
+export interface ProxyProcess {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  requestsBy(): Promise<number[]>;
+  setBackend(index: number, backend: string): Promise<void>;
+  /** Closes the proxy and waits for its process to exit. */
+  close(): Promise<void>;
+}
+
+const PROXY_PROCESS = join(dirname(fileURLToPath(import.meta.url)), 'proxy-process.js');
+
+export async function startProxyProcess(backends: string[]): Promise<ProxyProcess> {
+  const child = fork(PROXY_PROCESS, backends, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  let nextId = 0;
+  child.on('message', (message: { id?: number; result?: unknown; error?: string }) => {
+    const waiter = message.id === undefined ? undefined : pending.get(message.id);
+    if (!waiter) return;
+    pending.delete(message.id!);
+    if (message.error) waiter.reject(new Error(message.error));
+    else waiter.resolve(message.result);
+  });
+  void exited.then(() => {
+    for (const waiter of pending.values()) waiter.reject(new Error(`the proxy process exited\n${stderr}`));
+    pending.clear();
+  });
+  const call = (op: string, extra: Record<string, unknown> = {}): Promise<unknown> => {
+    if (!child.connected) return Promise.reject(new Error('the proxy process is gone'));
+    return new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      child.send({ id, op, ...extra });
+    });
+  };
+  const url = await new Promise<string>((resolve, reject) => {
+    child.on('message', (message: { ready?: string }) => {
+      if (message.ready) resolve(message.ready);
+    });
+    void exited.then(() => reject(new Error(`the proxy process exited before it listened\n${stderr}`)));
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    process: child,
+    requestsBy: async () => (await call('requestsBy')) as number[],
+    setBackend: async (index, backend) => void (await call('setBackend', { index, backend })),
+    close: async () => {
+      if (child.connected) await call('close').catch(() => undefined);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

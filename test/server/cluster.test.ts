@@ -64,6 +64,7 @@ describe('test cluster', { skip: skipReason() }, () => {
   it('starts three nodes on one PostgreSQL and one data directory, behind the proxy', () => {
     assert.equal(cluster.nodes.length, 3);
     assert.equal(cluster.url, cluster.proxy.url);
+    assert.ok(cluster.proxy.process.pid !== process.pid && cluster.proxy.process.exitCode === null, 'the proxy runs in a process of its own');
     assert.equal(cluster.process, cluster.nodes[0]!.process);
     for (const node of cluster.nodes) {
       const args = node.process.spawnargs;
@@ -76,9 +77,9 @@ describe('test cluster', { skip: skipReason() }, () => {
   });
 
   it('spreads requests over the nodes in turn, and stdout() is every node\'s, with the proxy\'s address', async () => {
-    const before = cluster.proxy.requestsBy();
+    const before = await cluster.proxy.requestsBy();
     for (let i = 0; i < 6; i++) assert.equal(await health(cluster.url), 200);
-    assert.deepEqual(cluster.proxy.requestsBy(), before.map((count) => count + 2));
+    assert.deepEqual(await cluster.proxy.requestsBy(), before.map((count) => count + 2));
     const out = cluster.stdout();
     assert.equal(out.split('\n').filter((line) => line === `Tessera listening on ${cluster.url}`).length, 3);
     assert.equal(out.split('\n').filter((line) => line === `Tessera 123pan API listening on ${cluster.panUrl}`).length, 3);
@@ -111,9 +112,9 @@ describe('test cluster', { skip: skipReason() }, () => {
     const revived = cluster.nodes[1]!;
     assert.notEqual(revived, killed);
     assert.equal(revived.process.spawnargs[revived.process.spawnargs.indexOf('--metadata') + 1], cluster.postgres.url);
-    const before = cluster.proxy.requestsBy()[1]!;
+    const before = (await cluster.proxy.requestsBy())[1]!;
     for (let i = 0; i < 3; i++) assert.equal((await signedRequest(cluster.url, 'GET', '/shared/one.txt')).body, 'written once');
-    assert.equal(cluster.proxy.requestsBy()[1], before + 1);
+    assert.equal((await cluster.proxy.requestsBy())[1], before + 1);
     assert.equal((await signedRequest(revived.url, 'GET', '/shared/one.txt')).body, 'written once');
   });
 
@@ -134,6 +135,7 @@ describe('test cluster', { skip: skipReason() }, () => {
     assert.equal(await cluster.stop(), 0);
     for (const node of cluster.nodes) assert.equal(node.process.exitCode, 0);
     await assert.rejects(connected(cluster.url), /ECONNREFUSED/, 'the proxy is gone too');
+    assert.notEqual(cluster.proxy.process.exitCode ?? cluster.proxy.process.signalCode, null, 'its process ended');
     const second = await withClusterSwitch('1', () => startServer({ dataDir: cluster.dataDir }));
     cleanups.push(() => second.cleanup());
     assert.equal((second as TestCluster).postgres, cluster.postgres, 'the same database');

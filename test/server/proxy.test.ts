@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
-import { join } from 'node:path';
-import { REPO_ROOT } from '../helpers/server.js';
-import { startProxy, type Proxy } from '../helpers/proxy.js';
+import { startProxy, startProxyProcess, type Proxy } from '../helpers/proxy.js';
 
 // The round-robin proxy the cluster tests put in front of Tessera's nodes, against tiny node:http
 // backends over real sockets.
@@ -76,7 +73,8 @@ function send(url: string, options: { method?: string; path?: string; headers?: 
       },
     );
     req.on('error', reject);
-    req.end(options.body);
+    // A Buffer: with a string body, node:http writes the head as that string's encoding (UTF-8).
+    req.end(typeof options.body === 'string' ? Buffer.from(options.body) : options.body);
   });
 }
 
@@ -177,6 +175,9 @@ describe('round-robin proxy', () => {
       'Host', 'bucket.s3.example.test:9999',
       'X-Amz-Date', '20260101T000000Z',
       'x-amz-meta-Mixed', 'Case Value',
+      // Header bytes beyond ASCII, as Node's parser hands them over (one char per byte): UTF-8, and a lone Latin-1 byte.
+      'x-amz-meta-utf8', Buffer.from('Été ☀ 日本', 'utf8').toString('latin1'),
+      'x-amz-meta-latin1', Buffer.from([0x63, 0x61, 0x66, 0xe9]).toString('latin1'),
       'X-Dup', 'first',
       'x-dup', 'second',
       'Authorization', 'AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host;x-amz-date, Signature=00',
@@ -192,6 +193,44 @@ describe('round-robin proxy', () => {
     assert.equal(seen?.url, '/a%20b/..%2Fc?x=1&y=%2F&empty=');
     assert.deepEqual(endToEnd(seen!.rawHeaders), endToEnd(headers));
     assert.equal(seen?.body, 'hello');
+  });
+
+  it('passes on a request with neither Content-Length nor Transfer-Encoding without adding either', async () => {
+    let seen: string[] | undefined;
+    const b = await backend((req, res) => {
+      seen = req.rawHeaders;
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-length': 0 }).end());
+    });
+    cleanups.push(b.close);
+    const proxy = await proxyFor([b.url]);
+    for (const method of ['PUT', 'POST', 'GET']) {
+      const socket = connect(proxy.port, '127.0.0.1');
+      cleanups.push(async () => socket.destroy());
+      socket.write(`${method} /unframed HTTP/1.1\r\nHost: example.test\r\nX-Dup: a\r\nx-dup: b\r\n\r\n`);
+      assert.match(await readUntil(socket, wholeResponse), /^HTTP\/1\.1 200 OK\r\n/);
+      // node:http sends a PUT or POST with neither header only from a header object: a repeated name keeps its first spelling there.
+      const second = method === 'GET' ? 'x-dup' : 'X-Dup';
+      assert.deepEqual(endToEnd(seen!), ['Host', 'example.test', 'X-Dup', 'a', second, 'b'], method);
+    }
+  });
+
+  it('sends the head on at once: a backend that answers on the head alone is heard with no body byte sent', async () => {
+    let bodyBytes = 0;
+    const b = await backend((req, res) => {
+      req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
+      res.writeHead(501, { 'content-length': 7, connection: 'close' }).end('refused');
+    });
+    cleanups.push(b.close);
+    const proxy = await proxyFor([b.url]);
+    const socket = connect(proxy.port, '127.0.0.1');
+    cleanups.push(async () => socket.destroy());
+    socket.write(`PUT /huge HTTP/1.1\r\nHost: example.test\r\nContent-Length: ${1024 ** 3}\r\n\r\n`);
+    const answer = await readUntil(socket, wholeResponse);
+    assert.match(answer, /^HTTP\/1\.1 501 Not Implemented\r\n/);
+    assert.match(answer, /\r\nconnection: close\r\n/i);
+    assert.ok(answer.endsWith('\r\n\r\nrefused'));
+    assert.equal(bodyBytes, 0);
   });
 
   it('streams a 64 MiB body each way: the backend has each MiB before the client sends the next, and the client has each MiB before the backend sends the next', { timeout: 120_000 }, async () => {
@@ -302,6 +341,41 @@ describe('round-robin proxy', () => {
     assert.equal(bodyBytesAtRefusal, 0);
   });
 
+  it('answers Expect: 100-continue itself when the head holds bytes beyond ASCII, so they reach the backend as sent', async () => {
+    let seen: { rawHeaders: string[]; body: string } | undefined;
+    const b = await backend(named('unused'));
+    b.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      res.writeContinue();
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        seen = { rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString() };
+        res.writeHead(200, { 'content-length': 2 }).end('ok');
+      });
+    });
+    // Without Expect, the backend's own 'request' handler runs: record there too.
+    b.server.removeAllListeners('request');
+    b.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        seen = { rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString() };
+        res.writeHead(200, { 'content-length': 2 }).end('ok');
+      });
+    });
+    cleanups.push(b.close);
+    const proxy = await proxyFor([b.url]);
+    const utf8 = Buffer.from('voilà 日本', 'utf8');
+    const socket = connect(proxy.port, '127.0.0.1');
+    cleanups.push(async () => socket.destroy());
+    socket.write(Buffer.concat([Buffer.from('PUT /meta HTTP/1.1\r\nHost: example.test\r\nx-amz-meta-note: '), utf8, Buffer.from('\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n')]));
+    assert.match(await readUntil(socket, (text) => text.includes('\r\n\r\n')), /^HTTP\/1\.1 100 Continue\r\n/);
+    socket.write('body');
+    assert.match(await readUntil(socket, wholeResponse), /^HTTP\/1\.1 200 OK\r\n/);
+    assert.deepEqual(endToEnd(seen!.rawHeaders), ['Host', 'example.test', 'x-amz-meta-note', utf8.toString('latin1'), 'Content-Length', '4']);
+    assert.equal(seen!.body, 'body');
+  });
+
   it('skips a backend that refuses connections, sending the request to the next one; it rests for retryAfterMs', async () => {
     const [b0, b1, b2] = await backends(3);
     const proxy = await proxyFor([b0!.url, b1!.url, b2!.url], 60_000);
@@ -376,23 +450,10 @@ describe('round-robin proxy', () => {
       pump();
     });
     cleanups.push(b.close);
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'test', 'helpers', 'proxy-process.js'), b.url], { stdio: ['ignore', 'pipe', 'inherit'] });
-    cleanups.push(async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGKILL');
-        await once(child, 'exit');
-      }
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: string) => {
-        out += chunk;
-        const match = /proxy listening on (\S+)/.exec(out);
-        if (match) resolve(match[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`proxy exited with ${code}: ${out}`)));
-    });
+    const remote = await startProxyProcess([b.url]);
+    cleanups.push(remote.close);
+    const { url } = remote;
+    const child = remote.process;
     const peakOf = () => Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
     // Warm up (module loading, JIT) so the baseline is a running proxy's.
     assert.equal((await send(url, { method: 'PUT', body: randomBytes(4 * MiB) })).status, 200);
@@ -437,5 +498,11 @@ describe('round-robin proxy', () => {
     const growth = peakOf() - baseline;
     t.diagnostic(`proxy peak RSS: baseline ${(baseline / MiB).toFixed(1)} MiB, growth ${(growth / MiB).toFixed(1)} MiB`);
     assert.ok(growth < 64 * MiB, `the proxy's peak RSS grew by ${(growth / MiB).toFixed(1)} MiB moving 256 MiB each way`);
+    // Asked over its IPC channel, as the cluster asks it.
+    assert.deepEqual(await remote.requestsBy(), [3]);
+    await remote.setBackend(0, 'http://127.0.0.1:1');
+    assert.equal((await send(url)).status, 502, 'pointed at a port nothing listens on');
+    await remote.close();
+    assert.notEqual(child.exitCode ?? child.signalCode, null);
   });
 });
