@@ -58,8 +58,9 @@ export async function startProxy(backends: string[], options: ProxyOptions = {})
   if (backends.length === 0) throw new Error('startProxy: no backends');
   const retryAfterMs = options.retryAfterMs ?? 1000;
   const slots: Backend[] = backends.map((url) => ({ ...hostAndPort(url), downUntil: 0, requests: 0 }));
-  // Kept-alive connections to the backends, as a balancer keeps its upstream connections.
-  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  // Kept-alive connections to the backends, as a balancer keeps its upstream connections; an idle one
+  // is closed after 4 s, before Tessera closes it (5 s), so a request seldom meets one the node closed.
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity, timeout: 4_000 });
   let next = 0;
 
   /** The backends to try for one request, in turn from the next one; those resting after a refusal last. */

@@ -134,7 +134,8 @@ describe('operations', () => {
   });
 
   async function server(options: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
-    const started = await startServer(options);
+    // About one process (its output, root credentials, signals): never a cluster.
+    const started = await startServer({ ...options, singleNode: true });
     cleanups.push(() => started.cleanup());
     return started;
   }
