@@ -45,7 +45,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   // A restart on the same directory (`startServer({ dataDir: first.dataDir })`) is the same cluster:
   // the same database.
   const reused = options.postgres ?? databases.get(dataDir);
-  const postgres = reused ?? (await startPostgres());
+  let postgres: TestPostgres;
+  try {
+    postgres = reused ?? (await startPostgres());
+  } catch (err) {
+    if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   if (!reused) databases.set(dataDir, postgres);
   const nodeOptions: TestServerOptions = { ...options, singleNode: true, dataDir, metadata: postgres.url };
 
@@ -54,12 +60,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   let proxy: ProxyProcess | undefined;
   let panProxy: ProxyProcess | undefined;
   /** Every node's stdout, whole lines in the order they came, with the node that printed each. */
-  const lines: Array<{ node: TestServer; panUrl?: string; text: string }> = [];
+  const lines: Array<{ node: TestServer; panUrl?: string; text: string; seen?: string }> = [];
 
   /** The node's own addresses written as the proxies' (what a client behind the balancer uses). */
-  const asSeenByClients = ({ node, panUrl, text }: (typeof lines)[number]): string => {
-    let out = proxy ? replaceOrigin(text, node.url, proxy.url) : text;
-    if (panUrl && panProxy) out = replaceOrigin(out, panUrl, panProxy.url);
+  const asSeenByClients = (entry: (typeof lines)[number]): string => {
+    if (entry.seen !== undefined) return entry.seen;
+    if (!proxy) return entry.text;
+    let out = replaceOrigin(entry.text, entry.node.url, proxy.url);
+    if (entry.panUrl && panProxy) out = replaceOrigin(out, entry.panUrl, panProxy.url);
+    entry.seen = out;
     return out;
   };
 

@@ -11,11 +11,16 @@ import { fileURLToPath } from 'node:url';
  * - Every request (not every connection: clients keep connections alive) goes to the next backend.
  * - Bodies stream both ways with back-pressure; nothing is buffered whole.
  * - Method, path and query, and the request's end-to-end headers go out exactly as received (same
- *   names, case, order, duplicates), Host included, so SigV4 and OSS signatures still verify. Only
- *   the hop-by-hop headers (Connection, Keep-Alive, Proxy-Connection and those Connection names)
- *   belong to each hop; the status line and the response's end-to-end headers come back as sent.
+ *   names, case, order, duplicates, bytes), Host included, so SigV4 and OSS signatures still verify.
+ *   Only the hop-by-hop headers (Connection, Keep-Alive, Proxy-Connection and those Connection
+ *   names) belong to each hop; the status line and the response's end-to-end headers come back as
+ *   sent. A request with neither Content-Length nor Transfer-Encoding goes on with neither.
+ * - The head goes to the backend as soon as it is connected, before any body byte: a backend that
+ *   answers on the head alone (a refusal) is heard at once.
  * - `Expect: 100-continue` is passed on: the client gets `100 Continue` only when the backend sends
- *   one, so a backend that refuses early is heard before the body is sent.
+ *   one, so a backend that refuses early is heard before the body is sent. (Except for a head with
+ *   bytes beyond ASCII: node:http writes such a head as UTF-8, so the proxy answers 100 Continue
+ *   itself, as nginx always does, and sends the request on without Expect.)
  * - A backend that refuses the connection (a killed node) is left out for `retryAfterMs` and the
  *   request goes to the next one: nothing of it reached the refusing backend. So is a request that
  *   meets a kept-alive connection the backend had closed, while nothing but its head went out and it
@@ -72,22 +77,26 @@ export async function startProxy(backends: string[], options: ProxyOptions = {})
     return [...turn.filter((b) => b.downUntil <= now), ...turn.filter((b) => b.downUntil > now)];
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => {
-    if (expectContinue && !asciiHead(req)) {
-      // node:http writes the head of an `Expect: 100-continue` request as UTF-8 (it flushes it at
-      // once, as a string), which would change any other byte, and the signature over it. Such a
-      // request is answered 100 Continue here, as nginx always does, and goes on without Expect.
+  const handle = (req: IncomingMessage, res: ServerResponse, expect?: 'continue' | 'other') => {
+    if (expect && !asciiHead(req)) {
+      // node:http writes the head of a request with Expect as UTF-8 (it flushes it at once, as a
+      // string), which would change any other byte, and the signature over them.
+      if (expect === 'other') {
+        res.writeHead(417, { 'content-type': 'text/plain', connection: 'close' }).end('the proxy cannot pass this expectation on\n');
+        return;
+      }
+      // Answered 100 Continue here, as nginx always does, and sent on without Expect.
       res.writeContinue();
       forward(req, res, order(), { agent, expectContinue: false, dropExpect: true, retryAfterMs });
       return;
     }
-    forward(req, res, order(), { agent, expectContinue, dropExpect: false, retryAfterMs });
+    forward(req, res, order(), { agent, expectContinue: expect === 'continue', dropExpect: false, retryAfterMs });
   };
-  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => handle(req, res, false));
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => handle(req, res));
   server.timeout = 0;
-  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, true));
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handle(req, res, 'continue'));
   // Any other expectation is the backend's to accept or refuse (417).
-  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => handle(req, res, false));
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => handle(req, res, 'other'));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
