@@ -1,19 +1,24 @@
 import type { Command } from 'commander';
 import { startServer, type RunningServer } from '../server/app.js';
-import { loadConfig } from '../server/config.js';
+import { loadConfig, type ServeFlags } from '../server/config.js';
 import { missingLaunchSettings } from '../server/node-flags.js';
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run the storage server (metadata in SQLite, bytes in files, under the data directory)')
+    .description('run the storage server (metadata in SQLite, bytes in files, under the data directory; with --metadata, metadata in PostgreSQL, shared by every node)')
     .option('--data <dir>', 'data directory (env TESSERA_DATA)', undefined)
     .option('--address <host:port>', 'listen address, port 0 for any free port (env TESSERA_ADDRESS)', undefined)
     .option('--config <file>', 'JSON config file with users and limits (env TESSERA_CONFIG)', undefined)
     .option('--log-level <level>', 'debug, info, warn, error or silent (env TESSERA_LOG_LEVEL)', undefined)
     .option('--domain <domain>', 'serve virtual-host style requests for <bucket>.<domain> (env TESSERA_DOMAIN)', undefined)
     .option('--pan-address <host:port>', 'also listen here for the 123pan API alone (env TESSERA_PAN_ADDRESS)', undefined)
-    .action(async (flags: { data?: string; address?: string; config?: string; logLevel?: string; domain?: string; panAddress?: string }) => {
+    .option(
+      '--metadata <url>',
+      'cluster mode: metadata in PostgreSQL, postgres://USER:PASS@HOST:PORT/DB, shared by every node started with the same --metadata and --data (env TESSERA_METADATA)',
+      undefined,
+    )
+    .action(async (flags: ServeFlags) => {
       let config;
       try {
         config = await loadConfig(flags);

@@ -25,6 +25,11 @@ export interface ServerConfig {
   users: Array<Omit<User, 'root'>>;
   /** The 123pan dialect: apps, limits, and its own listener (`--pan-address`). */
   pan: PanConfig;
+  /**
+   * Cluster mode: metadata in this PostgreSQL database (`postgres://USER:PASS@HOST:PORT/DB`) instead of
+   * SQLite in the data directory, so several nodes can share it (and one data directory for the bytes).
+   */
+  metadataUrl?: string;
 }
 
 /** What `tessera serve` takes on the command line; each overrides its environment variable. */
@@ -35,6 +40,7 @@ export interface ServeFlags {
   logLevel?: string;
   domain?: string;
   panAddress?: string;
+  metadata?: string;
 }
 
 interface ConfigFile {
@@ -48,6 +54,7 @@ interface ConfigFile {
   directIo?: boolean;
   logLevel?: string;
   panAddress?: string;
+  metadata?: unknown;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -89,7 +96,32 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
       return { accessKey, secretKey: field('secretKey'), id: field('id', accessKey), displayName: field('displayName', accessKey) };
     }),
     pan: parsePanConfig(file as Record<string, unknown>, panAddress ? parseAddress(panAddress) : undefined),
+    metadataUrl: metadataUrl(flags.metadata ?? env.TESSERA_METADATA ?? file.metadata),
   };
+}
+
+const METADATA_FORM = 'expected postgres://USER:PASS@HOST:PORT/DB (or postgresql://), or no metadata setting for SQLite in the data directory';
+
+/**
+ * The PostgreSQL URL of cluster mode. Refused unless it is one: a typo must not start a node on a
+ * private SQLite file beside nodes that share a database. The messages never repeat the URL, which
+ * may hold a password.
+ */
+function metadataUrl(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') throw new Error(`metadata: must be a non-empty string; ${METADATA_FORM}`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`metadata: not a URL; ${METADATA_FORM}`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new Error(`metadata: the scheme "${url.protocol.slice(0, -1)}" is not PostgreSQL's; ${METADATA_FORM}`);
+  }
+  // `postgres:db` parses as a URL too, with no authority: a PostgreSQL client would read it otherwise.
+  if (!/^postgres(?:ql)?:\/\//i.test(value)) throw new Error(`metadata: not a URL; ${METADATA_FORM}`);
+  return value;
 }
 
 function parseConfigFile(text: string, path: string): ConfigFile {

@@ -23,8 +23,28 @@ export interface TestServerOptions {
   noRootEnv?: boolean;
   /** The program and its arguments before the CLI path; default: node with SERVER_NODE_FLAGS and SERVER_ENV, as `npm start` runs it. */
   launch?: [string, ...string[]];
+  /** `--metadata URL`: the node keeps its metadata in this PostgreSQL database (cluster mode). */
+  metadata?: string;
+  /** One process even when TESSERA_TEST_CLUSTER=1: for tests about one process (its RSS, flags, stdout, signals). */
+  singleNode?: boolean;
 }
 
+/**
+ * A running server as the tests see it. With TESSERA_TEST_CLUSTER=1, startServer() returns a
+ * cluster (test/helpers/cluster.ts) behind the same interface: three nodes on one throwaway
+ * PostgreSQL and one shared data directory, behind a round-robin proxy. Then:
+ * - `url` and `port` are the proxy's (the Host a client sends still reaches the nodes as sent);
+ * - `dataDir` is the shared directory: its `blobs/` and `tmp/` are every node's, but there is no
+ *   `meta.db` (the metadata is in PostgreSQL);
+ * - `process` is the first node's; `stdout()` is every node's, line by line as they came, each
+ *   node's own address written as the proxy's;
+ * - `stop()` and `kill()` act on every node at once (SIGTERM, SIGKILL: the whole tier crashes);
+ *   PostgreSQL stays up until `cleanup()`, as a database server outlives the nodes;
+ * - a restart is `startServer({ dataDir: first.dataDir })`, as for one server: new nodes on the
+ *   same database and directory.
+ * Single-node only (they pass `singleNode`): test/server/{ops,memory,node-flags}.test, about one
+ * process. `npm run test:cluster` runs the S3, OSS and Pan suites this way.
+ */
 export interface TestServer {
   url: string;
   port: number;
@@ -40,11 +60,27 @@ export interface TestServer {
   cleanup(): Promise<void>;
 }
 
-/** Starts `tessera serve` as a real process on a free port and waits for its listening line. */
+/** TESSERA_TEST_CLUSTER=1: startServer() starts a cluster (see TestServer). */
+export function clusterMode(): boolean {
+  return process.env.TESSERA_TEST_CLUSTER === '1';
+}
+
+/** Starts `tessera serve` as a real process on a free port, or a cluster of them in cluster mode (see TestServer). */
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
+  if (clusterMode() && !options.singleNode && options.metadata === undefined) {
+    // Imported here: cluster.ts builds on startNode below.
+    const { startCluster } = await import('./cluster.js');
+    return startCluster(options);
+  }
+  return startNode(options);
+}
+
+/** Starts one `tessera serve` process on a free port and waits for its listening line. */
+export async function startNode(options: TestServerOptions = {}): Promise<TestServer> {
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-test-')));
   const args = [CLI, 'serve', '--data', dataDir, '--address', '127.0.0.1:0', '--log-level', 'warn', ...(options.extraArgs ?? [])];
+  if (options.metadata !== undefined) args.push('--metadata', options.metadata);
   // The config file lives in a temp dir of its own, removed by cleanup().
   const configDir = options.config ? await mkdtemp(join(tmpdir(), 'tessera-config-')) : undefined;
   if (configDir) {

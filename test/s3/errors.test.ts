@@ -16,7 +16,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { sha256Hex, signRequest, UNSIGNED_PAYLOAD } from '../../src/dialects/s3/sigv4.js';
 import { rawRequest, verbatimUrl, type RawResponse } from '../helpers/raw.js';
 import { assertOk, assertS3Error, requestIdOf } from '../helpers/assertions.js';
-import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
+import { clusterMode, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
 
 const BUCKET = 'errors-bucket';
 
@@ -512,9 +512,12 @@ describe('S3 errors for malformed and hostile requests (raw HTTP)', () => {
       if (passwdBefore) assert.ok(readFileSync('/etc/passwd').equals(passwdBefore), '/etc/passwd changed');
 
       const top = (await readdir(dataDir)).sort();
-      const allowed = /^(blobs|tmp|meta\.db|meta\.db-wal|meta\.db-shm|meta\.db-journal|root-credentials\.json)$/;
+      // In cluster mode the metadata is in PostgreSQL: the shared directory has no meta.db.
+      const allowed = clusterMode()
+        ? /^(blobs|tmp|root-credentials\.json)$/
+        : /^(blobs|tmp|meta\.db|meta\.db-wal|meta\.db-shm|meta\.db-journal|root-credentials\.json)$/;
       for (const name of top) assert.match(name, allowed, `unexpected entry ${name} in the data directory`);
-      assert.ok(top.includes('blobs') && top.includes('meta.db'), top.join(','));
+      assert.ok(top.includes('blobs') && (clusterMode() || top.includes('meta.db')), top.join(','));
       for (const dir of await readdir(join(dataDir, 'blobs'))) {
         assert.match(dir, /^[0-9a-f]{2}$/, `unexpected blobs/${dir}`);
         for (const file of await readdir(join(dataDir, 'blobs', dir))) {

@@ -134,7 +134,8 @@ describe('memory stays flat on 1 GiB', () => {
   const partMd5s: string[] = [];
 
   before(async () => {
-    server = await startServer();
+    // One process's RSS: never a cluster.
+    server = await startServer({ singleNode: true });
     const pid = server.process.pid!;
     const created = await signedRequest(server.url, 'PUT', `/${bucket}`);
     assert.equal(created.status, 200, created.body);

@@ -9,7 +9,8 @@ const WARNING = /started without these Node flags/;
 
 /** Starts a server the given way, stops it (so all it logged is read) and returns its stdout. */
 async function stdoutOfRun(options: TestServerOptions): Promise<string> {
-  const server = await startServer(options);
+  // One process's flags and output: never a cluster.
+  const server = await startServer({ ...options, singleNode: true });
   try {
     assert.equal(await server.stop(), 0);
     return server.stdout();

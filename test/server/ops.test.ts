@@ -134,7 +134,8 @@ describe('operations', () => {
   });
 
   async function server(options: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
-    const started = await startServer(options);
+    // About one process (its output, root credentials, signals): never a cluster.
+    const started = await startServer({ ...options, singleNode: true });
     cleanups.push(() => started.cleanup());
     return started;
   }
@@ -385,6 +386,13 @@ describe('operations', () => {
         assert.notEqual(code, 0);
         assert.match(stderr, new RegExp(`invalid address "${address}": expected HOST:PORT`));
       }
+    });
+
+    it('a --metadata (or TESSERA_METADATA) that is not a PostgreSQL URL', async () => {
+      const { code, stderr } = await failing(['--address', '127.0.0.1:0', '--metadata', 'mysql://root:hunter2@db/tessera']);
+      assert.equal(code, 2);
+      assert.match(stderr, /^Error: metadata: the scheme "mysql" is not PostgreSQL's; expected postgres:\/\/USER:PASS@HOST:PORT\/DB/m);
+      assert.doesNotMatch(stderr, /hunter2/, 'the password is not repeated');
     });
 
     it('an --address whose port is taken', async () => {

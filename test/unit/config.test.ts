@@ -38,3 +38,50 @@ describe('config: directIo and hashThreads', () => {
     await assert.rejects(loadConfig({}, { TESSERA_DIRECT_IO: 'sometimes' }), /directIo must be true or false/);
   });
 });
+
+describe('config: metadata (cluster mode)', () => {
+  let dir: string | undefined;
+  after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+
+  async function withFile(content: Record<string, unknown>): Promise<string> {
+    dir ??= await mkdtemp(join(tmpdir(), 'tessera-config-'));
+    const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+    await writeFile(path, JSON.stringify(content));
+    return path;
+  }
+
+  it('is absent by default: SQLite in the data directory', async () => {
+    assert.equal((await loadConfig({}, {})).metadataUrl, undefined);
+  });
+
+  it('takes postgres:// and postgresql:// URLs from the flag, the environment and the file, the flag first', async () => {
+    const url = 'postgres://tessera:s3cret@db.internal:5432/tessera';
+    assert.equal((await loadConfig({ metadata: url }, {})).metadataUrl, url);
+    assert.equal((await loadConfig({}, { TESSERA_METADATA: 'postgresql://db/tessera' })).metadataUrl, 'postgresql://db/tessera');
+    assert.equal((await loadConfig({ config: await withFile({ metadata: url }) }, {})).metadataUrl, url);
+    const file = await withFile({ metadata: 'postgres://file/db' });
+    assert.equal((await loadConfig({ config: file }, { TESSERA_METADATA: 'postgres://env/db' })).metadataUrl, 'postgres://env/db');
+    assert.equal((await loadConfig({ config: file, metadata: 'postgres://flag/db' }, { TESSERA_METADATA: 'postgres://env/db' })).metadataUrl, 'postgres://flag/db');
+  });
+
+  it('refuses anything but a PostgreSQL URL, without repeating the URL (it may hold a password)', async () => {
+    const refused: Array<[string, RegExp]> = [
+      ['mysql://root:hunter2@db/tessera', /metadata: the scheme "mysql" is not PostgreSQL's; expected postgres:\/\/USER:PASS@HOST:PORT\/DB/],
+      ['sqlite:meta.db', /metadata: the scheme "sqlite" is not PostgreSQL's/],
+      ['postgres:hunter2@db', /metadata: not a URL; expected postgres:\/\//],
+      ['db.internal:5432', /metadata: the scheme "db.internal" is not PostgreSQL's/],
+      ['hunter2 and spaces', /metadata: not a URL/],
+      ['', /metadata: must be a non-empty string/],
+    ];
+    for (const [value, message] of refused) {
+      const error = await loadConfig({ metadata: value }, {}).then(
+        () => assert.fail(`${JSON.stringify(value)} was accepted`),
+        (err: Error) => err,
+      );
+      assert.match(error.message, message, value);
+      assert.doesNotMatch(error.message, /hunter2/, 'the password is not repeated');
+    }
+    await assert.rejects(loadConfig({}, { TESSERA_METADATA: 'redis://cache' }), /metadata: the scheme "redis"/);
+    await assert.rejects(loadConfig({ config: await withFile({ metadata: 5432 }) }, {}), /metadata: must be a non-empty string/);
+  });
+});
