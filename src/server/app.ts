@@ -25,7 +25,12 @@ export interface RunningServer {
 /** Composition root: storage, users, dialects and the HTTP front, listening. */
 export async function startServer(config: ServerConfig, print: (line: string) => void = console.log): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
-  const metadata = await openMetadata({ dataDir: config.dataDir });
+  const metadata = await openMetadata({
+    dataDir: config.dataDir,
+    url: config.metadataUrl,
+    // The pool replaces a connection the database dropped; say so once per drop.
+    onConnectionError: (err) => logger.warn({ err: err.message }, 'metadata database connection lost'),
+  });
   const storage = await Storage.open(config.dataDir, {
     metadata,
     minPartSize: config.minPartSize,

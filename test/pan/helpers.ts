@@ -8,6 +8,7 @@ import { openMetadata } from '../../src/core/metadata/open.js';
 import type { Metadata } from '../../src/core/metadata/types.js';
 import { DEFAULT_RATE_LIMITS } from '../../src/dialects/pan/config.js';
 import { s3Client } from '../helpers/s3.js';
+import type { TestCluster } from '../helpers/cluster.js';
 import { startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
 
 export const ALICE = { accessKey: 'alice-access-key', secretKey: 'alice-secret-key-0123456789', id: 'alice', displayName: 'Alice' };
@@ -159,7 +160,9 @@ export async function s3Md5(server: TestServer, key: string): Promise<string> {
  * to hold a lease as that node, or to look at an upload's stored state. Close it when done.
  */
 export function openStore(server: TestServer): Promise<Metadata> {
-  return openMetadata({ dataDir: server.dataDir });
+  // A cluster's metadata is in its PostgreSQL database; one node's in its data directory.
+  const postgres = (server as Partial<TestCluster>).postgres;
+  return openMetadata({ dataDir: server.dataDir, url: postgres?.url });
 }
 
 /** Holds lease `name` as another node (one that is working on it now, or one that died: `expired`). */

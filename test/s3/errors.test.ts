@@ -524,7 +524,16 @@ describe('S3 errors for malformed and hostile requests (raw HTTP)', () => {
           assert.match(file, new RegExp(`^${dir}[0-9a-f]{30}$`), `unexpected blobs/${dir}/${file}`);
         }
       }
-      for (const file of await readdir(join(dataDir, 'tmp'))) assert.match(file, /^[0-9a-f]{32}$/, `unexpected tmp/${file}`);
+      // One node writes temp files straight into tmp/; nodes of a cluster each into tmp/<node id>/.
+      const tempFile = /^[0-9a-f]{32}$/;
+      for (const entry of await readdir(join(dataDir, 'tmp'), { withFileTypes: true })) {
+        if (clusterMode() && entry.isDirectory()) {
+          assert.match(entry.name, /^[A-Za-z0-9._]+-\d+-[0-9a-f]{8}$/, `unexpected tmp/${entry.name}`);
+          for (const file of await readdir(join(dataDir, 'tmp', entry.name))) assert.match(file, tempFile, `unexpected tmp/${entry.name}/${file}`);
+        } else {
+          assert.match(entry.name, tempFile, `unexpected tmp/${entry.name}`);
+        }
+      }
     });
 
     it('paths that try to read outside the bucket find nothing', async () => {

@@ -118,7 +118,7 @@ describe('test cluster', { skip: skipReason() }, () => {
     assert.equal((await signedRequest(revived.url, 'GET', '/shared/one.txt')).body, 'written once');
   });
 
-  it('keeps the metadata in PostgreSQL, not in a meta.db in the shared directory', { todo: 'until app.ts opens the PostgreSQL backend for --metadata' }, async () => {
+  it('keeps the metadata in PostgreSQL, not in a meta.db in the shared directory', async () => {
     const top = await readdir(cluster.dataDir);
     assert.ok(!top.some((name) => name.startsWith('meta.db')), top.join(','));
     const client = new pg.Client({ connectionString: cluster.postgres.url });
