@@ -15,6 +15,13 @@ export function validateBucketName(name: string): void {
   if (!ok) throw new ServiceError('InvalidBucketName', 'The specified bucket is not valid.', 400, { BucketName: name });
 }
 
+/** Listing parameters (prefix, delimiter, markers): no key holds NUL, and PostgreSQL text cannot. */
+export function refuseNul(values: Record<string, string | undefined>): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (value?.includes('\u0000')) throw new ServiceError('InvalidArgument', `${name} must not contain NUL.`, 400, { ArgumentName: name });
+  }
+}
+
 export function validateObjectKey(key: string): void {
   if (key.length === 0) throw new ServiceError('InvalidArgument', 'Object key must not be empty.', 400);
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {

@@ -11,7 +11,7 @@ import { newUploadId } from './ids.js';
 import { listByPrefix } from './listing.js';
 import { SqliteMetadata } from './metadata/sqlite.js';
 import type { Metadata, MetadataQueries, PartColumns, StoredObject, StoredPart, StoredUpload } from './metadata/types.js';
-import { validateBucketName, validateObjectKey } from './names.js';
+import { refuseNul, validateBucketName, validateObjectKey } from './names.js';
 import { completedChecksum, type StatedChecksums } from './multipart-checksums.js';
 import { runningChecksum } from './digests.js';
 import type {
@@ -363,6 +363,7 @@ export class Storage {
     bucket: string,
     query: ListObjectsQuery,
   ): Promise<Omit<ListObjectsPage, 'objects'> & { objects: StoredObject[] }> {
+    refuseNul({ prefix: query.prefix, delimiter: query.delimiter, marker: query.after });
     await this.requireBucket(this.meta, actor, bucket);
     // A page of none is empty and, as S3 answers it, not truncated.
     if (query.maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false };
@@ -618,6 +619,7 @@ export class Storage {
    * after the id, then later keys. `uploadIdMarker` without a key marker is ignored.
    */
   async listMultipartUploads(actor: Actor, bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage> {
+    refuseNul({ prefix: query.prefix, delimiter: query.delimiter, 'key-marker': query.keyMarker, 'upload-id-marker': query.uploadIdMarker });
     await this.requireBucket(this.meta, actor, bucket);
     const prefix = query.prefix ?? '';
     const max = Math.min(query.maxUploads, MAX_PAGE);

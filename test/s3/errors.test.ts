@@ -557,6 +557,25 @@ describe('S3 errors for malformed and hostile requests (raw HTTP)', () => {
       assertS3Error(await send(server, 'POST', `/${BUCKET}/nul%00key?uploads`), 400, ['InvalidArgument', 'InvalidURI']);
       assertS3Error(await send(server, 'PUT', `/${BUCKET}/nul%00key`, { headers: { 'x-amz-copy-source': `/${BUCKET}/source` } }), 400, ['InvalidArgument', 'InvalidURI']);
     });
+
+    it('a NUL in a listing parameter, an upload id or a bucket name is a 400 or a 404, never a 500 (on either metadata backend)', async () => {
+      for (const query of ['prefix=a%00', 'list-type=2&start-after=%00', 'marker=x%00y', 'delimiter=%00', 'list-type=2&continuation-token=AA%3D%3D']) {
+        const res = await send(server, 'GET', `/${BUCKET}?${query}`);
+        assert.ok(res.status === 400 || res.status === 200, `${query}: ${res.status} ${res.body}`);
+      }
+      assertS3Error(await send(server, 'GET', `/${BUCKET}?prefix=a%00`), 400, ['InvalidArgument']);
+      assertS3Error(await send(server, 'GET', `/${BUCKET}?uploads&key-marker=k%00`), 400, ['InvalidArgument']);
+      for (const [method, path] of [
+        ['GET', `/${BUCKET}/k?uploadId=%00`],
+        ['PUT', `/${BUCKET}/k?uploadId=U%00&partNumber=1`],
+        ['DELETE', `/${BUCKET}/k?uploadId=U%00`],
+        ['GET', '/bu%00cket'],
+        ['GET', '/bu%00cket/key'],
+      ] as const) {
+        const res = await send(server, method, path, method === 'PUT' ? { body: 'x' } : {});
+        assert.ok(res.status >= 400 && res.status < 500, `${method} ${path}: ${res.status} ${res.body}`);
+      }
+    });
   });
 
   it('no response above was a 500, and the server still serves', async () => {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { errors } from '../errors.js';
+import { errors, ServiceError } from '../errors.js';
 import { migrate, SchemaTooNewError } from './postgres-schema.js';
 import { PostgresQueries, type QueryRunner } from './postgres-queries.js';
 import type { Metadata, MetadataQueries } from './types.js';
@@ -68,8 +68,16 @@ export function isConnectionError(err: unknown): boolean {
   return err instanceof Error && CONNECTION_MESSAGES.test(err.message);
 }
 
-/** A lost database becomes the 503 every dialect renders; other errors pass unchanged. */
+/**
+ * A lost database becomes the 503 every dialect renders; a string PostgreSQL cannot hold (U+0000,
+ * SQLSTATE 22021) is the client's mistake; other errors pass unchanged.
+ */
 function translate(err: unknown): unknown {
+  if (sqlState(err) === '22021') {
+    const refused = new ServiceError('InvalidArgument', 'A name or marker in the request contains a character no name can hold (NUL).', 400);
+    refused.cause = err;
+    return refused;
+  }
   if (!isConnectionError(err)) return err;
   const unavailable = errors.serviceUnavailable();
   unavailable.cause = err;
