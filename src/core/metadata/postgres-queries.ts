@@ -10,7 +10,7 @@ import {
   type PartRow,
   type SessionRow,
   type UploadRow,
-} from './postgres-rows.js';
+} from './rows.js';
 import type {
   HashState,
   MetadataQueries,

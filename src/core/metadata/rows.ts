@@ -1,9 +1,10 @@
-import type { ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders } from '../types.js';
+import type { BucketInfo, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders } from '../types.js';
 import type { HashState, StoredObject, StoredPart, StoredUpload, UploadSession } from './types.js';
 
 /**
- * Rows as both backends return them (the same column names; numbers as JS numbers, digests as
- * Buffers) and their mapping to the interface's types.
+ * Rows as both backends return them (the same column names; numbers as JS numbers, PostgreSQL's
+ * BIGINT included, through its pool's parser; digests as Buffers) and their mapping to the
+ * interface's types.
  */
 
 export interface ObjectRow {
@@ -155,4 +156,8 @@ export interface HashStateRow {
 
 export function toHashState(row: HashStateRow): HashState {
   return { next: row.next, size: row.size, md5: row.md5, sha1: row.sha1, etags: JSON.parse(row.etags) as string[] };
+}
+
+export function toBucket(row: { name: string; owner: string; created_at: number }): BucketInfo {
+  return { name: row.name, owner: row.owner, createdAt: new Date(row.created_at) };
 }
