@@ -5,6 +5,26 @@ const NODE_PREFIX = 'node:';
 const JOB_PREFIX = 'job:';
 
 /**
+ * How the nodes of a cluster judge each other alive, and how soon a gone node's temp files go.
+ * Operations (and tests) may shorten them: `TESSERA_NODE_LEASE_MS`, `TESSERA_GONE_NODE_GRACE_MS`,
+ * `TESSERA_TEMP_SWEEP_INTERVAL_MS` (src/server/config.ts).
+ */
+export interface ClusterTimings {
+  /** A node counts as alive this long after its last renewal; it renews every third of that. */
+  nodeLeaseMs: number;
+  /** A node whose lease ran out this long ago is gone: its temp files are removed. */
+  goneNodeGraceMs: number;
+  /** How often each node looks for the temp files of gone nodes. */
+  tempSweepIntervalMs: number;
+}
+
+export const DEFAULT_CLUSTER_TIMINGS: Readonly<ClusterTimings> = {
+  nodeLeaseMs: 30_000,
+  goneNodeGraceMs: 2 * 60_000,
+  tempSweepIntervalMs: 60_000,
+};
+
+/**
  * What the nodes sharing one metadata store agree on, through leases in that store: which nodes
  * are alive (each renews a lease named after itself) and which one runs a background job now (a
  * lease per job). With the embedded store there is one node, and the same calls always succeed.
@@ -16,7 +36,7 @@ export class Coordination {
   constructor(
     private readonly meta: Metadata,
     /** How long a node counts as alive after its last renewal; it renews every third of that. */
-    readonly leaseMs = 30_000,
+    readonly leaseMs = DEFAULT_CLUSTER_TIMINGS.nodeLeaseMs,
   ) {}
 
   /** Announces this node and keeps renewing; the first renewal is awaited (it fails if the store is unreachable). */

@@ -1,5 +1,5 @@
 import type { BlobStore } from './blob-store.js';
-import type { Coordination } from './coordination.js';
+import type { ClusterTimings, Coordination } from './coordination.js';
 import type { Metadata } from './metadata/types.js';
 
 /**
@@ -7,9 +7,6 @@ import type { Metadata } from './metadata/types.js';
  * written and is about to commit: only files older than this are orphans.
  */
 const ORPHAN_GRACE_MS = 60 * 60 * 1000;
-/** A node whose lease ran out this long ago is gone: its temp files are removed. */
-const GONE_NODE_GRACE_MS = 2 * 60 * 1000;
-const TEMP_SWEEP_INTERVAL_MS = 60 * 1000;
 
 /**
  * The engine's background work: aborting stale uploads, deleting orphan blob files, and (when
@@ -25,9 +22,10 @@ export class Maintenance {
     private readonly coordination: Coordination,
     private readonly shared: boolean,
     private readonly uploadExpiryMs: number,
+    private readonly timings: Pick<ClusterTimings, 'goneNodeGraceMs' | 'tempSweepIntervalMs'>,
   ) {}
 
-  /** Runs each job now and then every `intervalMs` (temp files of gone nodes: every minute). */
+  /** Runs each job now and then every `intervalMs` (temp files of gone nodes: every `tempSweepIntervalMs`). */
   start(intervalMs: number): void {
     this.every(intervalMs, () => this.coordination.runAlone('stale-uploads', 10 * 60 * 1000, async () => void (await this.sweepStaleUploads())));
     if (this.shared) {
@@ -36,7 +34,7 @@ export class Maintenance {
           await this.sweepOrphans(new Date(Date.now() - ORPHAN_GRACE_MS));
         }),
       );
-      this.every(TEMP_SWEEP_INTERVAL_MS, () => this.sweepTempOfGoneNodes());
+      this.every(this.timings.tempSweepIntervalMs, () => this.sweepTempOfGoneNodes());
     }
   }
 
@@ -68,10 +66,10 @@ export class Maintenance {
     return this.blobs.sweepOrphans(async (id) => referenced.has(id) || (await this.meta.isBlobReferenced(id)), olderThan);
   }
 
-  /** Removes the temp files of nodes whose lease ran out GONE_NODE_GRACE_MS ago (or that stopped), then forgets them. */
+  /** Removes the temp files of nodes whose lease ran out `goneNodeGraceMs` ago (or that stopped), then forgets them. */
   async sweepTempOfGoneNodes(now = new Date()): Promise<string[]> {
     const nodes = await this.coordination.nodes();
-    const cutoff = now.getTime() - GONE_NODE_GRACE_MS;
+    const cutoff = now.getTime() - this.timings.goneNodeGraceMs;
     const gone = (id: string) => {
       const until = nodes.get(id);
       return until === undefined || until.getTime() < cutoff;
