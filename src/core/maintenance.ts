@@ -53,11 +53,22 @@ export class Maintenance {
   async sweepStaleUploads(now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.uploadExpiryMs);
     const stale = await this.meta.staleUploadIds(cutoff, cutoff);
+    let swept = 0;
     for (const uploadId of stale) {
-      const released = await this.meta.transaction(async (tx) => tx.unreferenced(await tx.deleteUpload(uploadId)));
+      const released = await this.meta.transaction(async (tx) => {
+        // Looked at again in the deleting transaction: a Complete (on any node) may have committed
+        // since the list was read, and its object's bytes are this upload's parts. An upload that
+        // was open then and is completed now is not stale; one still open, or completed before the
+        // cutoff (then unreferenced, which it stays), is.
+        const upload = await tx.getUpload(uploadId);
+        if (!upload || (upload.completed && upload.completed.at.getTime() >= cutoff.getTime())) return undefined;
+        return tx.unreferenced(await tx.deleteUpload(uploadId));
+      });
+      if (released === undefined) continue;
       await this.blobs.remove(released);
+      swept++;
     }
-    return stale.length;
+    return swept;
   }
 
   /** Deletes blob files older than `olderThan` that nothing refers to. */
