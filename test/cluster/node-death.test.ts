@@ -109,6 +109,7 @@ describe('a node killed in the middle of uploads', { skip: skipWithoutPostgres()
     }, 1000, 10);
     killedAt = new Date();
     await cluster.kill(1);
+    assert.ok((await readdir(victimTemp)).includes(halfFile), 'the dead node left its half-written body');
     const result = await done;
     assert.equal(result.Key, 'lib-storage.bin');
     assert.ok(handler.networkFailures.length > 0, 'an attempt was cut by the kill (and retried)');
@@ -127,7 +128,6 @@ describe('a node killed in the middle of uploads', { skip: skipWithoutPostgres()
     }
 
     // A live node removes the dead node's temp directory (its lease ran out, then the grace).
-    assert.ok(existsSync(victimTemp), 'the dead node left its half-written bodies');
     await eventually('the dead node\'s temp directory is removed', async () => (existsSync(victimTemp) ? undefined : true), 300, 50);
     for (const i of [0, 2]) {
       assert.ok(alive(cluster.nodes[i]!));
