@@ -32,6 +32,8 @@ export const DEFAULT_CLUSTER_TIMINGS: Readonly<ClusterTimings> = {
 export class Coordination {
   readonly nodeId = newNodeId();
   private timer?: NodeJS.Timeout;
+  /** Since when every renewal of this node's lease has succeeded (undefined after one failed). */
+  private renewingSince?: number;
 
   constructor(
     private readonly meta: Metadata,
@@ -52,9 +54,25 @@ export class Coordination {
     await this.meta.releaseLease(`${NODE_PREFIX}${this.nodeId}`, this.nodeId).catch(() => {});
   }
 
-  private renew(): Promise<boolean> {
+  private async renew(): Promise<boolean> {
     const now = new Date();
-    return this.meta.acquireLease(`${NODE_PREFIX}${this.nodeId}`, this.nodeId, new Date(now.getTime() + this.leaseMs), now);
+    try {
+      const held = await this.meta.acquireLease(`${NODE_PREFIX}${this.nodeId}`, this.nodeId, new Date(now.getTime() + this.leaseMs), now);
+      this.renewingSince ??= now.getTime();
+      return held;
+    } catch (err) {
+      this.renewingSince = undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Whether this node has renewed its lease without a break for a whole lease period: only then
+   * does another node's lease that ran out mean that node is gone. Right after the store was
+   * unreachable every node's lease has run out, and the live ones renew within a third of a period.
+   */
+  renewedForAWholeLease(now = Date.now()): boolean {
+    return this.renewingSince !== undefined && now - this.renewingSince >= this.leaseMs;
   }
 
   /** Every node that announced itself, with the time its lease runs out (past for a node that stopped renewing). */

@@ -79,6 +79,8 @@ export class Maintenance {
 
   /** Removes the temp files of nodes whose lease ran out `goneNodeGraceMs` ago (or that stopped), then forgets them. */
   async sweepTempOfGoneNodes(now = new Date()): Promise<string[]> {
+    // After an outage of the store, the others' leases ran out too: wait until they could renew.
+    if (!this.coordination.renewedForAWholeLease(now.getTime())) return [];
     const nodes = await this.coordination.nodes();
     const cutoff = now.getTime() - this.timings.goneNodeGraceMs;
     const gone = (id: string) => {
