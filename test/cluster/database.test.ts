@@ -23,7 +23,7 @@ import {
   eventually,
   getBytes,
   md5,
-  s3At,
+  s3Once,
   s3Failure,
   skipWithoutPostgres,
   sleep,
@@ -85,7 +85,7 @@ describe('the metadata database lost while running', { skip: skipWithoutPostgres
 
   before(async () => {
     cluster = await startCluster({ config: { ...panConfig(), minPartSize: 1, sweepIntervalSeconds: 0.25 }, env: TIMINGS });
-    s3 = cluster.nodes.map((node) => s3At(node, { maxAttempts: 1 }));
+    s3 = cluster.nodes.map((node) => s3Once(node));
     await s3[0]!.send(new CreateBucketCommand({ Bucket: BUCKET }));
     await s3[1]!.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'kept.txt', Body: 'written before the outage' }));
     uploadId = (await s3[2]!.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'interrupted.bin' }))).UploadId!;
