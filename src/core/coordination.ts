@@ -5,6 +5,26 @@ const NODE_PREFIX = 'node:';
 const JOB_PREFIX = 'job:';
 
 /**
+ * How the nodes of a cluster judge each other alive, and how soon a gone node's temp files go.
+ * Operations (and tests) may shorten them: `TESSERA_NODE_LEASE_MS`, `TESSERA_GONE_NODE_GRACE_MS`,
+ * `TESSERA_TEMP_SWEEP_INTERVAL_MS` (src/server/config.ts).
+ */
+export interface ClusterTimings {
+  /** A node counts as alive this long after its last renewal; it renews every third of that. */
+  nodeLeaseMs: number;
+  /** A node whose lease ran out this long ago is gone: its temp files are removed. */
+  goneNodeGraceMs: number;
+  /** How often each node looks for the temp files of gone nodes. */
+  tempSweepIntervalMs: number;
+}
+
+export const DEFAULT_CLUSTER_TIMINGS: Readonly<ClusterTimings> = {
+  nodeLeaseMs: 30_000,
+  goneNodeGraceMs: 2 * 60_000,
+  tempSweepIntervalMs: 60_000,
+};
+
+/**
  * What the nodes sharing one metadata store agree on, through leases in that store: which nodes
  * are alive (each renews a lease named after itself) and which one runs a background job now (a
  * lease per job). With the embedded store there is one node, and the same calls always succeed.
@@ -12,11 +32,13 @@ const JOB_PREFIX = 'job:';
 export class Coordination {
   readonly nodeId = newNodeId();
   private timer?: NodeJS.Timeout;
+  /** Since when every renewal of this node's lease has succeeded (undefined after one failed). */
+  private renewingSince?: number;
 
   constructor(
     private readonly meta: Metadata,
     /** How long a node counts as alive after its last renewal; it renews every third of that. */
-    readonly leaseMs = 30_000,
+    readonly leaseMs = DEFAULT_CLUSTER_TIMINGS.nodeLeaseMs,
   ) {}
 
   /** Announces this node and keeps renewing; the first renewal is awaited (it fails if the store is unreachable). */
@@ -32,9 +54,25 @@ export class Coordination {
     await this.meta.releaseLease(`${NODE_PREFIX}${this.nodeId}`, this.nodeId).catch(() => {});
   }
 
-  private renew(): Promise<boolean> {
+  private async renew(): Promise<boolean> {
     const now = new Date();
-    return this.meta.acquireLease(`${NODE_PREFIX}${this.nodeId}`, this.nodeId, new Date(now.getTime() + this.leaseMs), now);
+    try {
+      const held = await this.meta.acquireLease(`${NODE_PREFIX}${this.nodeId}`, this.nodeId, new Date(now.getTime() + this.leaseMs), now);
+      this.renewingSince ??= now.getTime();
+      return held;
+    } catch (err) {
+      this.renewingSince = undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Whether this node has renewed its lease without a break for a whole lease period: only then
+   * does another node's lease that ran out mean that node is gone. Right after the store was
+   * unreachable every node's lease has run out, and the live ones renew within a third of a period.
+   */
+  renewedForAWholeLease(now = Date.now()): boolean {
+    return this.renewingSince !== undefined && now - this.renewingSince >= this.leaseMs;
   }
 
   /** Every node that announced itself, with the time its lease runs out (past for a node that stopped renewing). */

@@ -1,5 +1,5 @@
 import type { BlobStore } from './blob-store.js';
-import type { Coordination } from './coordination.js';
+import type { ClusterTimings, Coordination } from './coordination.js';
 import type { Metadata } from './metadata/types.js';
 
 /**
@@ -7,9 +7,6 @@ import type { Metadata } from './metadata/types.js';
  * written and is about to commit: only files older than this are orphans.
  */
 const ORPHAN_GRACE_MS = 60 * 60 * 1000;
-/** A node whose lease ran out this long ago is gone: its temp files are removed. */
-const GONE_NODE_GRACE_MS = 2 * 60 * 1000;
-const TEMP_SWEEP_INTERVAL_MS = 60 * 1000;
 
 /**
  * The engine's background work: aborting stale uploads, deleting orphan blob files, and (when
@@ -25,9 +22,10 @@ export class Maintenance {
     private readonly coordination: Coordination,
     private readonly shared: boolean,
     private readonly uploadExpiryMs: number,
+    private readonly timings: Pick<ClusterTimings, 'goneNodeGraceMs' | 'tempSweepIntervalMs'>,
   ) {}
 
-  /** Runs each job now and then every `intervalMs` (temp files of gone nodes: every minute). */
+  /** Runs each job now and then every `intervalMs` (temp files of gone nodes: every `tempSweepIntervalMs`). */
   start(intervalMs: number): void {
     this.every(intervalMs, () => this.coordination.runAlone('stale-uploads', 10 * 60 * 1000, async () => void (await this.sweepStaleUploads())));
     if (this.shared) {
@@ -36,7 +34,7 @@ export class Maintenance {
           await this.sweepOrphans(new Date(Date.now() - ORPHAN_GRACE_MS));
         }),
       );
-      this.every(TEMP_SWEEP_INTERVAL_MS, () => this.sweepTempOfGoneNodes());
+      this.every(this.timings.tempSweepIntervalMs, () => this.sweepTempOfGoneNodes());
     }
   }
 
@@ -55,11 +53,22 @@ export class Maintenance {
   async sweepStaleUploads(now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.uploadExpiryMs);
     const stale = await this.meta.staleUploadIds(cutoff, cutoff);
+    let swept = 0;
     for (const uploadId of stale) {
-      const released = await this.meta.transaction(async (tx) => tx.unreferenced(await tx.deleteUpload(uploadId)));
+      const released = await this.meta.transaction(async (tx) => {
+        // Looked at again in the deleting transaction: a Complete (on any node) may have committed
+        // since the list was read, and its object's bytes are this upload's parts. An upload that
+        // was open then and is completed now is not stale; one still open, or completed before the
+        // cutoff (then unreferenced, which it stays), is.
+        const upload = await tx.getUpload(uploadId);
+        if (!upload || (upload.completed && upload.completed.at.getTime() >= cutoff.getTime())) return undefined;
+        return tx.unreferenced(await tx.deleteUpload(uploadId));
+      });
+      if (released === undefined) continue;
       await this.blobs.remove(released);
+      swept++;
     }
-    return stale.length;
+    return swept;
   }
 
   /** Deletes blob files older than `olderThan` that nothing refers to. */
@@ -68,10 +77,12 @@ export class Maintenance {
     return this.blobs.sweepOrphans(async (id) => referenced.has(id) || (await this.meta.isBlobReferenced(id)), olderThan);
   }
 
-  /** Removes the temp files of nodes whose lease ran out GONE_NODE_GRACE_MS ago (or that stopped), then forgets them. */
+  /** Removes the temp files of nodes whose lease ran out `goneNodeGraceMs` ago (or that stopped), then forgets them. */
   async sweepTempOfGoneNodes(now = new Date()): Promise<string[]> {
+    // After an outage of the store, the others' leases ran out too: wait until they could renew.
+    if (!this.coordination.renewedForAWholeLease(now.getTime())) return [];
     const nodes = await this.coordination.nodes();
-    const cutoff = now.getTime() - GONE_NODE_GRACE_MS;
+    const cutoff = now.getTime() - this.timings.goneNodeGraceMs;
     const gone = (id: string) => {
       const until = nodes.get(id);
       return until === undefined || until.getTime() < cutoff;

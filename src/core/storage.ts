@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobStore, type StagedBlob } from './blob-store.js';
-import { Coordination } from './coordination.js';
+import { Coordination, DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from './coordination.js';
 import { Maintenance } from './maintenance.js';
 import { multipartEtag, normalizeEtag } from './etag.js';
 import { combinedCrc64, fingerprintOf, resolveParts } from './part-list.js';
@@ -52,6 +52,8 @@ export interface StorageOptions {
   directIo?: boolean;
   /** The metadata store (default: SQLite in the data directory, opened and closed with the engine). */
   metadata?: Metadata;
+  /** With a shared store: node leases and gone nodes' temp clean-up (defaults: DEFAULT_CLUSTER_TIMINGS). */
+  cluster?: Partial<ClusterTimings>;
 }
 
 export interface CompleteOptions {
@@ -108,14 +110,14 @@ export class Storage {
     /** Whether other nodes share the store and the data directory (cluster mode). */
     readonly shared: boolean,
   ) {
-    this.maintenance = new Maintenance(meta, blobs, coordination, shared, options.uploadExpiryMs);
+    this.maintenance = new Maintenance(meta, blobs, coordination, shared, options.uploadExpiryMs, { ...DEFAULT_CLUSTER_TIMINGS, ...options.cluster });
   }
 
   static async open(dataDir: string, options: StorageOptions): Promise<Storage> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const meta = options.metadata ?? SqliteMetadata.open(join(dataDir, 'meta.db'));
     const shared = meta.backend !== 'sqlite';
-    const coordination = new Coordination(meta);
+    const coordination = new Coordination(meta, options.cluster?.nodeLeaseMs);
     let blobs: BlobStore;
     try {
       // Announced before its temp directory exists, so no other node takes that directory for a dead node's.

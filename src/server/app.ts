@@ -37,6 +37,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     uploadExpiryMs: config.uploadExpiryMs,
     hashThreads: config.hashThreads,
     directIo: config.directIo,
+    cluster: config.cluster,
   });
   const root = await loadRootCredentials(storage.shared ? { shared: metadata } : { dataDir: config.dataDir });
   if (root.generated) {

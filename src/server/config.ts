@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from '../core/coordination.js';
 import type { User } from '../core/users.js';
 import { parsePanConfig, type PanConfig } from '../dialects/pan/config.js';
 
@@ -30,6 +31,12 @@ export interface ServerConfig {
    * SQLite in the data directory, so several nodes can share it (and one data directory for the bytes).
    */
   metadataUrl?: string;
+  /**
+   * Cluster mode: how long a node's lease lasts, how long after it ran out a node is gone, how often
+   * gone nodes' temp files are looked for. Environment only (TESSERA_NODE_LEASE_MS,
+   * TESSERA_GONE_NODE_GRACE_MS, TESSERA_TEMP_SWEEP_INTERVAL_MS): knobs for tests and operations.
+   */
+  cluster: ClusterTimings;
 }
 
 /** What `tessera serve` takes on the command line; each overrides its environment variable. */
@@ -97,6 +104,12 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     }),
     pan: parsePanConfig(file as Record<string, unknown>, panAddress ? parseAddress(panAddress) : undefined),
     metadataUrl: metadataUrl(flags.metadata ?? env.TESSERA_METADATA ?? file.metadata),
+    cluster: {
+      nodeLeaseMs: milliseconds(env.TESSERA_NODE_LEASE_MS, 'TESSERA_NODE_LEASE_MS') ?? DEFAULT_CLUSTER_TIMINGS.nodeLeaseMs,
+      goneNodeGraceMs: milliseconds(env.TESSERA_GONE_NODE_GRACE_MS, 'TESSERA_GONE_NODE_GRACE_MS') ?? DEFAULT_CLUSTER_TIMINGS.goneNodeGraceMs,
+      tempSweepIntervalMs:
+        milliseconds(env.TESSERA_TEMP_SWEEP_INTERVAL_MS, 'TESSERA_TEMP_SWEEP_INTERVAL_MS') ?? DEFAULT_CLUSTER_TIMINGS.tempSweepIntervalMs,
+    },
   };
 }
 
@@ -151,6 +164,14 @@ function envFlag(value: string | undefined): unknown {
 function flag(value: unknown, name: string): boolean | undefined {
   if (value === undefined || typeof value === 'boolean') return value;
   throw new Error(`config: ${name} must be true or false`);
+}
+
+/** A duration in whole milliseconds from the environment (at least 1). */
+function milliseconds(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(ms >= 1 && ms <= 2 ** 31 - 1)) throw new Error(`${name} must be a whole number of milliseconds from 1 to ${2 ** 31 - 1}`);
+  return ms;
 }
 
 function threadCount(value: unknown, name: string): number | undefined {

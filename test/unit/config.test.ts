@@ -85,3 +85,21 @@ describe('config: metadata (cluster mode)', () => {
     await assert.rejects(loadConfig({ config: await withFile({ metadata: 5432 }) }, {}), /metadata: must be a non-empty string/);
   });
 });
+
+describe('config: cluster timings (environment knobs)', () => {
+  it('default to a 30 s node lease, a 2 min grace for gone nodes and a 1 min temp sweep', async () => {
+    assert.deepEqual((await loadConfig({}, {})).cluster, { nodeLeaseMs: 30_000, goneNodeGraceMs: 120_000, tempSweepIntervalMs: 60_000 });
+  });
+
+  it('are set by TESSERA_NODE_LEASE_MS, TESSERA_GONE_NODE_GRACE_MS and TESSERA_TEMP_SWEEP_INTERVAL_MS', async () => {
+    const env = { TESSERA_NODE_LEASE_MS: '1500', TESSERA_GONE_NODE_GRACE_MS: '1000', TESSERA_TEMP_SWEEP_INTERVAL_MS: '250' };
+    assert.deepEqual((await loadConfig({}, env)).cluster, { nodeLeaseMs: 1500, goneNodeGraceMs: 1000, tempSweepIntervalMs: 250 });
+    assert.equal((await loadConfig({}, { TESSERA_NODE_LEASE_MS: '900' })).cluster.goneNodeGraceMs, 120_000, 'each on its own');
+  });
+
+  it('refuses anything but whole milliseconds, naming the variable', async () => {
+    for (const value of ['0', '-5', '1.5', '2s', '', '99999999999']) {
+      await assert.rejects(loadConfig({}, { TESSERA_GONE_NODE_GRACE_MS: value }), /TESSERA_GONE_NODE_GRACE_MS must be a whole number of milliseconds/, value);
+    }
+  });
+});
