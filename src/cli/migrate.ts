@@ -18,10 +18,13 @@ const STEPS = `
 Moving a single node to cluster mode:
   1. stop the node (tessera migrate refuses a data directory a server has open)
   2. tessera migrate --from DATA_DIR --to postgres://USER:PASS@HOST:PORT/DB   (an empty database)
-  3. make DATA_DIR reachable at the same path on every node (shared storage): the blobs stay there
+  3. share DATA_DIR with every node (NFS or the like): the blobs stay in it
   4. on each node: tessera serve --data DATA_DIR --metadata postgres://USER:PASS@HOST:PORT/DB
+     (the same --config, and TESSERA_ROOT_USER/PASSWORD if the node had them)
 Interrupted (or a count differs), run it again: it starts the copy over. Nodes refuse the database
-until a run has finished with every count matching.`;
+until a run has finished with every count matching; then DATA_DIR/meta.db is renamed
+meta.db.migrated, and a single node refuses the directory.
+`;
 
 interface MigrateFlags {
   from: string;

@@ -25,7 +25,7 @@ import { PostgresMetadata } from '../../src/core/metadata/postgres.js';
 import { checksumOf, compositeOf } from '../helpers/checksums.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { s3Client } from '../helpers/s3.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.js';
 import { login, md5, ok, panCall, panConfig, poll, postSliceV2, s3Md5, SLICE, slicesOf } from '../pan/helpers.js';
 import { assertExactCopy, freshDatabase, PASSWORD, skipWithoutPostgres, withDatabase } from './migrate-helpers.js';
 import { runCli } from './run.js';
@@ -270,6 +270,8 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
     assert.match(help.stdout, /Usage: tessera migrate \[options\]/);
     assert.match(help.stdout, /--from <dir>/);
     assert.match(help.stdout, /4\. on each node: tessera serve --data DATA_DIR --metadata postgres:\/\/USER:PASS@HOST:PORT\/DB/);
+    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+    assert.ok(readme.includes(`$ tessera migrate --help\n${help.stdout.trimEnd()}\n\`\`\``), 'the README shows the help as it is');
 
     // A real data directory, a database that does not answer.
     const node = await startServer({ singleNode: true });
