@@ -70,7 +70,7 @@ export async function migrateToPostgres(options: MigrateOptions): Promise<Migrat
   const started = Date.now();
   const batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
   const source = await Source.open(options.dataDir);
-  let result: MigrationResult;
+  const counts: TableCount[] = [];
   try {
     const target = await Target.open(options.url);
     try {
@@ -87,19 +87,21 @@ export async function migrateToPostgres(options: MigrateOptions): Promise<Migrat
         options.events?.tableCopied?.(copy.name, rows);
       }
       await target.advanceIdentities(source.identityFloors());
-      const counts: TableCount[] = [];
       for (const copy of source.tables) counts.push({ table: copy.name, source: source.count(copy), target: await target.count(copy.name) });
-      const ok = counts.every((count) => count.source === count.target);
-      if (ok) await target.markFinished();
-      result = { source: source.path, counts, ok, elapsedMs: 0 };
+      if (matches(counts)) await target.markFinished();
     } finally {
       await target.close();
     }
   } finally {
     source.close();
   }
-  if (result.ok) await source.retire();
-  return { ...result, elapsedMs: Date.now() - started };
+  const ok = matches(counts);
+  if (ok) await source.retire();
+  return { source: source.path, counts, ok, elapsedMs: Date.now() - started };
+}
+
+function matches(counts: TableCount[]): boolean {
+  return counts.every((count) => count.source === count.target);
 }
 
 /** The node's data directory: `meta.db` under an exclusive lock, read in one snapshot. */
