@@ -1,6 +1,7 @@
 #!/usr/bin/env -S MALLOC_TRIM_THRESHOLD_=67108864 node --initial-old-space-size=64
 import { Command } from 'commander';
 import { registerObjectCommands } from './commands.js';
+import { registerMigrate } from './migrate.js';
 import { registerPan } from './pan.js';
 import { registerServe } from './serve.js';
 
@@ -14,4 +15,5 @@ program.exitOverride((err) => {
 // Registered after the settings above so the object commands inherit them (help after errors, exit 2).
 registerObjectCommands(program);
 registerPan(program);
+registerMigrate(program);
 await program.parseAsync(process.argv);

@@ -12,7 +12,7 @@ import { StatusLine } from './terminal.js';
 export type Operation = 'upload' | 'download' | 'copy';
 
 /** How often a progress line is printed when not on a terminal: ossutil's 5 s, or TESSERA_PROGRESS_INTERVAL seconds. */
-function tickMs(): number {
+export function tickMs(): number {
   const seconds = Number(process.env.TESSERA_PROGRESS_INTERVAL);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 5_000;
 }

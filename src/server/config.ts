@@ -113,27 +113,32 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
   };
 }
 
-const METADATA_FORM = 'expected postgres://USER:PASS@HOST:PORT/DB (or postgresql://), or no metadata setting for SQLite in the data directory';
+const POSTGRES_FORM = 'expected postgres://USER:PASS@HOST:PORT/DB (or postgresql://)';
+const METADATA_FORM = `${POSTGRES_FORM}, or no metadata setting for SQLite in the data directory`;
 
 /**
  * The PostgreSQL URL of cluster mode. Refused unless it is one: a typo must not start a node on a
- * private SQLite file beside nodes that share a database. The messages never repeat the URL, which
- * may hold a password.
+ * private SQLite file beside nodes that share a database.
  */
 function metadataUrl(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.trim() === '') throw new Error(`metadata: must be a non-empty string; ${METADATA_FORM}`);
+  return postgresUrl(value, 'metadata', METADATA_FORM);
+}
+
+/** `value` if it is a PostgreSQL URL; otherwise an error about `setting`, which never repeats the URL (it may hold a password). */
+export function postgresUrl(value: unknown, setting: string, form = POSTGRES_FORM): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new Error(`${setting}: must be a non-empty string; ${form}`);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`metadata: not a URL; ${METADATA_FORM}`);
+    throw new Error(`${setting}: not a URL; ${form}`);
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new Error(`metadata: the scheme "${url.protocol.slice(0, -1)}" is not PostgreSQL's; ${METADATA_FORM}`);
+    throw new Error(`${setting}: the scheme "${url.protocol.slice(0, -1)}" is not PostgreSQL's; ${form}`);
   }
   // `postgres:db` parses as a URL too, with no authority: a PostgreSQL client would read it otherwise.
-  if (!/^postgres(?:ql)?:\/\//i.test(value)) throw new Error(`metadata: not a URL; ${METADATA_FORM}`);
+  if (!/^postgres(?:ql)?:\/\//i.test(value)) throw new Error(`${setting}: not a URL; ${form}`);
   return value;
 }
 

@@ -339,6 +339,8 @@ export function describeBackend(name: string, open: OpenBackend): void {
     it('keeps the first value of a setting', async () => {
       assert.equal(await meta.ensureSetting('secret', 'first'), 'first');
       assert.equal(await meta.ensureSetting('secret', 'second'), 'first');
+      assert.equal(await meta.getSetting('secret'), 'first');
+      assert.equal(await meta.getSetting('never-set'), undefined);
       const racing = await Promise.all(Array.from({ length: 10 }, (_, n) => meta.ensureSetting('raced', `value-${n}`)));
       assert.equal(new Set(racing).size, 1);
     });

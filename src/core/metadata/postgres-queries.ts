@@ -439,6 +439,10 @@ export abstract class PostgresQueries implements MetadataQueries {
     return (await this.first<{ value: string }>('SELECT value FROM settings WHERE name = $1', [name]))!.value;
   }
 
+  async getSetting(name: string): Promise<string | undefined> {
+    return (await this.first<{ value: string }>('SELECT value FROM settings WHERE name = $1', [name]))?.value;
+  }
+
   // Leases
 
   async acquireLease(name: string, holder: string, until: Date, now: Date): Promise<boolean> {

@@ -474,6 +474,10 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     return this.stmt.getSetting.get(name)!.value;
   }
 
+  getSetting(name: string): string | undefined {
+    return this.stmt.getSetting.get(name)?.value;
+  }
+
   // Leases
 
   acquireLease(name: string, holder: string, until: Date, now: Date): boolean {

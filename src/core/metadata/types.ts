@@ -160,6 +160,8 @@ export interface MetadataQueries {
   // Settings: values made once per store (secrets, generated credentials)
   /** The stored value of `name`; stores `value` first when there is none (the first caller's value wins). */
   ensureSetting(name: string, value: string): Promise<string>;
+  /** The stored value of `name`, if any. */
+  getSetting(name: string): Promise<string | undefined>;
 
   // Leases: who runs a background job now (one node of a cluster at a time)
   /**
