@@ -17,9 +17,8 @@ export interface MetricResult {
   title: string;
   unit: string;
   better: 'higher' | 'lower';
-  target?: string;
-  /** Whether the subject met the target (null: not enough data to tell). */
-  met?: boolean | null;
+  /** The row's targets for the contenders in this run, and whether each was met (null: not enough data to tell). */
+  targets?: Array<{ text: string; met: boolean | null }>;
   cells: Record<string, Cell>;
 }
 
@@ -40,11 +39,14 @@ export interface Report {
   notes: string[];
 }
 
+/** The row's results; a target is kept when every contender it needs ran (had a cell). */
 export function metricResult(def: MetricDef, cells: Record<string, Cell>): MetricResult {
   const medians: Record<string, number | undefined> = {};
   for (const [id, cell] of Object.entries(cells)) medians[id] = cell.summary?.median;
-  const met = def.target ? (def.target.check(medians) ?? null) : undefined;
-  return { id: def.id, row: def.row, title: def.title, unit: def.unit, better: def.better, target: def.target?.text, met, cells };
+  const targets = (def.targets ?? [])
+    .filter((target) => target.needs.every((id) => id in cells))
+    .map((target) => ({ text: target.text, met: target.check(medians) ?? null }));
+  return { id: def.id, row: def.row, title: def.title, unit: def.unit, better: def.better, targets: targets.length > 0 ? targets : undefined, cells };
 }
 
 function cellText(cell: Cell | undefined, footnote: (text: string) => number): string {
@@ -110,8 +112,10 @@ export function renderMarkdown(report: Report): string {
         const ratio = mine !== undefined && theirs !== undefined ? advantage(mine, theirs, metric.better) : NaN;
         row.push(Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '');
       }
-      row.push(metric.target ?? '');
-      row.push(metric.met === undefined ? '' : metric.met === null ? '?' : metric.met ? 'yes' : '**no**');
+      // Several targets (SQLite's, then PostgreSQL's): their texts and verdicts in the same order.
+      const targets = metric.targets ?? [];
+      row.push(targets.map((target) => target.text).join('; '));
+      row.push(targets.map((target) => (target.met === null ? '?' : target.met ? 'yes' : '**no**')).join('; '));
     }
     lines.push(`| ${row.map((text) => text.replace(/\|/g, '\\|')).join(' | ')} |`);
   }
