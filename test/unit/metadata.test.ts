@@ -524,6 +524,20 @@ export function describeBackend(name: string, open: OpenBackend): void {
       const held = (await meta.segmentsOf((await meta.getObject('race', 'k'))!.id)).map((s) => s.blobId);
       assert.deepEqual([...releases.flat(), ...held].sort(), ['race-0', 'race-1', 'race-2']);
 
+      // Two first PUTs of one new key: one object is left with one blob; the other blob is released.
+      const firsts = await Promise.all(['first-1', 'first-2'].map((blobId) => meta.transaction((tx) => tx.putObject(object('race', 'new-key', [blobId])))));
+      const firstHeld = (await meta.segmentsOf((await meta.getObject('race', 'new-key'))!.id)).map((s) => s.blobId);
+      assert.equal(firstHeld.length, 1);
+      assert.deepEqual([...firsts.flat(), ...firstHeld].sort(), ['first-1', 'first-2']);
+
+      // PUTs of neighbouring new keys at once (a client uploading a directory): all land, none releases a blob.
+      const neighbours = Array.from({ length: 16 }, (_, i) => `dir/file-${String(i).padStart(2, '0')}`);
+      const neighbourReleases = await Promise.all(neighbours.map((key) => meta.transaction((tx) => tx.putObject(object('race', key, [`blob-${key}`])))));
+      assert.deepEqual(neighbourReleases.flat(), []);
+      const listed = await meta.listObjects('race', '', 'dir/', 'dir0', 100);
+      assert.deepEqual(listed.map((o) => o.key), neighbours);
+      for (const stored of listed) assert.deepEqual((await meta.segmentsOf(stored.id)).map((s) => s.blobId), [`blob-${stored.key}`]);
+
       // Check-then-insert (as creating a bucket does): one creates it, the other sees it.
       const outcomes = await Promise.all(
         ['alice', 'bob'].map((owner) =>
