@@ -362,6 +362,28 @@ export abstract class PostgresQueries implements MetadataQueries {
     // Atomic, not just one statement: outside SERIALIZABLE, two racing upserts of a new part
     // number would both read "no previous part" and one replaced blob would go unreported.
     return this.atomic(async (queries) => {
+      const values = [
+        uploadId,
+        part.partNumber,
+        part.blobId,
+        part.size,
+        part.etag,
+        part.lastModified.getTime(),
+        part.crc64 ?? null,
+        part.checksum?.algorithm ?? null,
+        part.checksum?.value ?? null,
+      ];
+      // A new part number first, without reading the index (as putObject does, and for the same
+      // reason): parts uploaded together have neighbouring numbers, on one index page, and reading
+      // it first made them fail each other's commits.
+      const inserted = await queries.first(
+        `INSERT INTO parts (upload_id, part_number, blob_id, size, etag, last_modified, crc64, checksum_algorithm, checksum_value)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (upload_id, part_number) DO NOTHING
+         RETURNING 1`,
+        values,
+      );
+      if (inserted) return undefined;
       // Both parts of the statement see the same snapshot: `previous` is the row before the upsert.
       const row = await queries.first<{ blob_id: string }>(
         `WITH previous AS (SELECT blob_id FROM parts WHERE upload_id = $1 AND part_number = $2),
@@ -374,17 +396,7 @@ export abstract class PostgresQueries implements MetadataQueries {
                checksum_algorithm = excluded.checksum_algorithm, checksum_value = excluded.checksum_value
            )
          SELECT blob_id FROM previous`,
-        [
-          uploadId,
-          part.partNumber,
-          part.blobId,
-          part.size,
-          part.etag,
-          part.lastModified.getTime(),
-          part.crc64 ?? null,
-          part.checksum?.algorithm ?? null,
-          part.checksum?.value ?? null,
-        ],
+        values,
       );
       return row?.blob_id;
     });
