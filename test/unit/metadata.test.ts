@@ -133,6 +133,50 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.deepEqual(await meta.segmentsOf(replaced.id), []);
     });
 
+    it('reads back in a transaction the object it has just written, as stored, and not once it is gone', async () => {
+      await meta.insertBucket('readback', 'alice', at(0));
+      const fields: Partial<NewObject> = {
+        size: 5 * 1024 ** 3,
+        headers: { contentType: 'text/plain' },
+        userMeta: { colour: 'é😀' },
+        crc64: '42',
+        checksum: { algorithm: 'crc32', type: 'full-object', value: Buffer.from('01020304', 'hex') },
+        contentMd5: 'c'.repeat(32),
+        lastModified: at(3),
+      };
+      const written = await meta.transaction(async (tx) => {
+        await tx.putObject(object('readback', 'k', ['rb-1'], fields));
+        return tx.getObject('readback', 'k');
+      });
+      assert.ok(written);
+      assert.deepEqual(written, await meta.getObject('readback', 'k'));
+      const replaced = await meta.transaction(async (tx) => {
+        await tx.putObject(object('readback', 'k', ['rb-2']));
+        return tx.getObject('readback', 'k');
+      });
+      assert.ok(replaced && replaced.id > written.id);
+      assert.deepEqual(replaced, await meta.getObject('readback', 'k'));
+      const afterDelete = await meta.transaction(async (tx) => {
+        await tx.putObject(object('readback', 'k', ['rb-3']));
+        await tx.deleteObject('readback', 'k');
+        return tx.getObject('readback', 'k');
+      });
+      assert.equal(afterDelete, undefined);
+      const afterRename = await meta.transaction(async (tx) => {
+        await tx.putObject(object('readback', 'k', ['rb-4']));
+        const stored = (await tx.getObject('readback', 'k'))!;
+        await tx.renameObject(stored.id, 'k2', at(9));
+        return [await tx.getObject('readback', 'k'), await tx.getObject('readback', 'k2')];
+      });
+      assert.equal(afterRename[0], undefined);
+      assert.equal(afterRename[1]?.key, 'k2');
+      assert.deepEqual(afterRename[1]?.lastModified, at(9));
+      assert.equal(await meta.transaction(async (tx) => {
+        await tx.putObject(object('readback', 'k3', ['rb-5']));
+        return tx.getObject('readback', 'k');
+      }), undefined);
+    });
+
     it('renames objects, finds them by content and sums a bucket', async () => {
       await meta.insertBucket('content-a', 'alice', at(0));
       await meta.insertBucket('content-b', 'bob', at(0));

@@ -123,7 +123,8 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   /**
    * The object row and its segments in one statement (unnest of empty arrays adds no segment).
-   * `if-new`: nothing when the key is taken; whether the row went in.
+   * `if-new`: nothing when the key is taken; whether the row went in. The row written goes to
+   * `wroteObject`.
    */
   private async insertObject(object: NewObject, when: 'if-new' | 'always'): Promise<boolean> {
     const segments = 'segments' in object.content ? object.content.segments : [];
@@ -133,13 +134,13 @@ export abstract class PostgresQueries implements MetadataQueries {
       offsets.push(offset);
       offset += segment.size;
     }
-    const rows = await this.rows<{ inserted: number }>(
+    const row = await this.first<ObjectRow>(
       `WITH inserted AS (
          INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
            checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ${when === 'if-new' ? 'ON CONFLICT (bucket, key) DO NOTHING' : ''}
-         RETURNING id
+         RETURNING *
        ),
        segments_inserted AS (
          INSERT INTO segments (object_id, seq, blob_id, "offset", size, part_number)
@@ -147,7 +148,7 @@ export abstract class PostgresQueries implements MetadataQueries {
          FROM inserted, unnest($16::text[], $17::bigint[], $18::bigint[], $19::int[])
            WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)
        )
-       SELECT count(*)::int AS inserted FROM inserted`,
+       SELECT * FROM inserted`,
       [
         object.bucket,
         object.key,
@@ -170,8 +171,13 @@ export abstract class PostgresQueries implements MetadataQueries {
         segments.map((segment) => segment.partNumber),
       ],
     );
-    return rows[0]!.inserted === 1;
+    if (!row) return false;
+    this.wroteObject(row);
+    return true;
   }
+
+  /** Told of each object row this runner has just written; a transaction remembers it (see TransactionQueries). */
+  protected wroteObject(_row: ObjectRow): void {}
 
   async findByContent(kind: 'md5' | 'sha1', digest: string, size: number, owner: string, anyOwner: boolean): Promise<StoredObject | undefined> {
     const column = kind === 'md5' ? 'content_md5' : 'content_sha1';

@@ -2,7 +2,8 @@ import pg from 'pg';
 import { errors } from '../errors.js';
 import { migrate, SchemaTooNewError } from './postgres-schema.js';
 import { PostgresQueries, type QueryRunner } from './postgres-queries.js';
-import type { Metadata, MetadataQueries } from './types.js';
+import { toObject, type ObjectRow } from './postgres-rows.js';
+import type { Metadata, MetadataQueries, StoredObject } from './types.js';
 
 export interface PostgresOptions {
   /** Connections in the pool (default 10). */
@@ -93,10 +94,34 @@ async function onPool<T>(query: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The queries of one transaction, on its client; `atomic` is the transaction itself. */
+/**
+ * The queries of one transaction, on its client; `atomic` is the transaction itself. An object
+ * read right after this transaction wrote it (a PUT and a Complete answer with the stored row) is
+ * the row the INSERT returned: no round trip, and no predicate lock on the index page, which
+ * PUTs of neighbouring keys write into: that read at the end made some of them fail to commit.
+ */
 class TransactionQueries extends PostgresQueries {
+  /** The object row this transaction wrote last, while no statement has run since. */
+  private written?: { row: ObjectRow; statements: number };
+
+  constructor(private readonly transaction: TransactionRunner) {
+    super(transaction);
+  }
+
   protected override atomic<T>(fn: (queries: PostgresQueries) => Promise<T>): Promise<T> {
     return fn(this);
+  }
+
+  protected override wroteObject(row: ObjectRow): void {
+    this.written = { row, statements: this.transaction.statements };
+  }
+
+  override async getObject(bucket: string, key: string): Promise<StoredObject | undefined> {
+    const written = this.written;
+    if (written && written.statements === this.transaction.statements && written.row.bucket === bucket && written.row.key === key) {
+      return toObject(written.row);
+    }
+    return super.getObject(bucket, key);
   }
 }
 
@@ -104,6 +129,8 @@ class TransactionQueries extends PostgresQueries {
 class TransactionRunner implements QueryRunner {
   failure: unknown;
   finished = false;
+  /** Statements sent so far. */
+  statements = 0;
 
   constructor(private readonly client: pg.PoolClient) {}
 
@@ -117,6 +144,7 @@ class TransactionRunner implements QueryRunner {
 
   private async run<T>(query: () => Promise<T>): Promise<T> {
     if (this.finished) throw new Error('metadata transaction already ended: a query ran after its function returned');
+    this.statements++;
     try {
       return await query();
     } catch (err) {
