@@ -152,20 +152,24 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await rename(temp, path);
 }
 
-export const RESULTS_START = '<!-- bench-results:start -->';
-export const RESULTS_END = '<!-- bench-results:end -->';
+/** The markers around the results of the run written as `name` (`latest`: the plain ones). */
+export function resultMarkers(name = 'latest'): { start: string; end: string } {
+  const tag = name === 'latest' ? 'bench-results' : `bench-results:${name}`;
+  return { start: `<!-- ${tag}:start -->`, end: `<!-- ${tag}:end -->` };
+}
 
 /**
- * Replaces the text between the bench-results markers in `path` with the table.
+ * Replaces the text between the markers of the run `name` in `path` with the table.
  * Returns false (and leaves the file alone) when the file or the markers are missing.
  */
-export async function updateMarkedSection(path: string, report: Report): Promise<boolean> {
+export async function updateMarkedSection(path: string, report: Report, name = 'latest'): Promise<boolean> {
   if (!existsSync(path)) return false;
   const text = await readFile(path, 'utf8');
-  const start = text.indexOf(RESULTS_START);
-  const end = text.indexOf(RESULTS_END);
+  const markers = resultMarkers(name);
+  const start = text.indexOf(markers.start);
+  const end = text.indexOf(markers.end);
   if (start < 0 || end < start) return false;
-  const section = `${RESULTS_START}\n${renderMarkdown(report)}\n${RESULTS_END}`;
-  await writeAtomic(path, text.slice(0, start) + section + text.slice(end + RESULTS_END.length));
+  const section = `${markers.start}\n${renderMarkdown(report)}\n${markers.end}`;
+  await writeAtomic(path, text.slice(0, start) + section + text.slice(end + markers.end.length));
   return true;
 }

@@ -34,7 +34,7 @@ import { createDataFile, DownloadChecker, keystream, type DataFile } from './dat
 import { defineMetrics, formatBytes, type MetricDef, type Sizes } from './metrics.js';
 import { cpuBetween, killStartedServers, ProcessMeter, readCpu, type CpuReading } from './proc.js';
 import { renderProfileSummary, summarizeCpuProfile } from './profile.js';
-import { metricResult, renderMarkdown, updateMarkedSection, writeReport, type Cell, type Report } from './report.js';
+import { metricResult, renderMarkdown, resultMarkers, updateMarkedSection, writeReport, type Cell, type Report } from './report.js';
 import { summarize } from './stats.js';
 
 /** What a run without --contenders measures. */
@@ -472,14 +472,16 @@ class Bench {
       const upload = instance.openUpload(name, uploadId);
       // Let start-up housekeeping (Tessera's orphan sweep over the blob directories) finish first.
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-      // A production server has run Complete before: warm this one up on a 3-part upload (not timed),
-      // or a 1-part one where the contender's Complete refuses parts this small (row 3 n/a, OSS):
-      // the last part may be of any size.
-      if (instance.createUpload) {
-        const warm = await instance.createUpload('warm-up.bin');
+      // A production server has run ListParts and Complete before: warm this one up (not timed) on a
+      // 3-part upload, or a 1-part one where the contender's Complete refuses parts this small (row 3
+      // n/a, OSS): the last part may be of any size. Behind a load balancer, each node on its own.
+      const warmCount = this.supports(contender, '3') ? 3 : 1;
+      for (const [index, target] of (instance.nodes ?? [instance]).entries()) {
+        if (!target.createUpload) continue;
+        const warm = await target.createUpload(`warm-up-${index}.bin`);
         const warmParts = [];
-        const warmCount = this.supports(contender, '3') ? 3 : 1;
         for (let i = 1; i <= warmCount; i++) warmParts.push({ partNumber: i, etag: await warm.uploadPart(i, Buffer.alloc(sizes.tinyPartBytes, i)) });
+        if (warm.listParts && this.supports(contender, '4')) await warm.listParts(0, warmCount);
         await warm.complete(warmParts);
       }
 
@@ -628,7 +630,7 @@ async function main(): Promise<void> {
       `The harness (the clients) runs as \`node ${process.execArgv.join(' ') || '(no flags)'}\`; \`npm run bench\` starts it with \`--initial-old-space-size=64\`, as Tessera's server is started: its clients' 16 MiB part buffers otherwise cost it ~75 full GCs per GiB, CPU taken from the server under test on the same cores.`,
       'Servers run one at a time, each as its own child process on 127.0.0.1 with a fresh temp data directory, stopped and deleted (then `sync`) before the next starts; the contender order rotates each run.',
       'Server CPU is utime+stime of the server process (all threads) from /proc/<pid>/stat over the measured window; peak RSS is VmHWM from /proc/<pid>/status after resetting it through /proc/<pid>/clear_refs at the start of row 1, cross-checked by polling VmRSS every 20 ms.',
-      'Rows 3–4: the upload is filled once per contender (row 3a); each run starts a fresh server on a copy of that data directory, waits 1 s, warms it up with an untimed 3-part Complete (1 part where the contender cannot complete 1 KiB parts), then lists (row 4) and completes (row 3).',
+      'Rows 3–4: the upload is filled once per contender (row 3a); each run starts a fresh server on a copy of that data directory, waits 1 s, warms it up with an untimed 3-part upload, listed and completed (1 part where the contender cannot complete 1 KiB parts; not listed where it has no ListParts; behind a load balancer, on every node), then lists (row 4) and completes (row 3).',
       'Round trip (rows 3–4) is timed inside the SDK from handing the signed request to the HTTP handler until the response headers arrive (ali-oss: from its call to urllib, its HTTP client, until node:http has parsed the response headers); the "whole SDK call" rows add request building, signing and XML parsing on the client.',
       'Downloads read data the servers have just written, so from the page cache, except Tessera’s large bodies, written with O_DIRECT, which are read from the disk; every download is checked (size, and bytes sampled every 4 MiB against the file; ranges byte for byte).',
       'Method: docs/benchmarks.md.',
@@ -642,10 +644,13 @@ async function main(): Promise<void> {
     console.log(renderMarkdown(report));
     log(`wrote ${written.markdown} and ${written.json}`);
   }
-  if (options.out === 'latest' && dir === DEFAULT_RESULTS_DIR) {
-    for (const doc of [join(REPO_ROOT, 'docs', 'benchmarks.md'), join(REPO_ROOT, 'README.md')]) {
-      if (await updateMarkedSection(doc, report)) log(`updated the results section of ${doc}`);
-      else log(`${doc}: no <!-- bench-results:start/end --> markers (or no file); not updated`);
+  // The results of a named run (latest, cluster, …) go between that name's markers in the docs, where there are some.
+  if (!options.profile && !options.quick && dir === DEFAULT_RESULTS_DIR) {
+    const docs = options.out === 'latest' ? [join(REPO_ROOT, 'docs', 'benchmarks.md'), join(REPO_ROOT, 'README.md')] : [join(REPO_ROOT, 'docs', 'benchmarks.md')];
+    const { start, end } = resultMarkers(options.out);
+    for (const doc of docs) {
+      if (await updateMarkedSection(doc, report, options.out)) log(`updated the ${options.out} results section of ${doc}`);
+      else log(`${doc}: no ${start}/${end} markers (or no file); not updated`);
     }
   }
 
@@ -686,6 +691,7 @@ async function main(): Promise<void> {
       ...sections,
     ].join('\n');
     const path = join(dir, `${options.out}-${profiled}-cpu.md`);
+    await mkdir(dir, { recursive: true });
     await writeFile(path, text);
     console.log(sections.join('\n'));
     log(`wrote ${path}`);

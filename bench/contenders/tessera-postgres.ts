@@ -17,7 +17,7 @@ import { startProxyProcess, type ProxyProcess } from '../../test/helpers/proxy.j
 import { onInterrupt } from '../proc.js';
 import { s3Instance } from './s3.js';
 import { ACCESS_KEY, SECRET_KEY, startTessera } from './tessera.js';
-import type { Contender } from './types.js';
+import type { Contender, Instance } from './types.js';
 
 type Node = Awaited<ReturnType<typeof startTessera>>;
 
@@ -38,7 +38,7 @@ function clusterContender(nodeCount: number): Contender {
       : [
           `Tessera (S3), ${nodeCount} nodes, PostgreSQL: ${nodeCount} \`tessera serve\` processes on one PostgreSQL (as for one node) and one shared data directory, the first started alone (it creates the schema), behind the round-robin proxy; the proxy keeps its connections to the nodes alive, as a balancer does. All of it, the client and PostgreSQL share the machine’s cores.`,
           `Tessera (S3), ${nodeCount} nodes, PostgreSQL: server CPU is the ${nodeCount} nodes’ and PostgreSQL’s (counted as for one node); the proxy’s (its process, all threads) is on rows 1d and 2c, not in 1b and 2b: it stands for a load balancer, which a deployment runs elsewhere or in native code. Peak RSS (row 6) is the nodes’ summed: the sum of each node’s VmHWM (an upper bound of their peak together) or of their polled VmRSS, whichever is larger.`,
-          `Tessera (S3), ${nodeCount} nodes, PostgreSQL, rows 3–4: the warm-up and each ListParts and Complete go to the next node in turn, so each node has served only some of them.`,
+          `Tessera (S3), ${nodeCount} nodes, PostgreSQL, rows 3–4: every node is warmed up on its own (directly, not through the proxy); then each ListParts and the Complete go through the proxy to the next node in turn.`,
         ],
     unsupported: {},
     async start(options) {
@@ -46,9 +46,11 @@ function clusterContender(nodeCount: number): Contender {
       // SIGQUIT is PostgreSQL's immediate shutdown: the postmaster takes its backends with it.
       const forget = onInterrupt(() => process.kill(postgres.pid, 'SIGQUIT'));
       const nodes: Node[] = [];
+      const direct: Instance[] = [];
       let proxy: ProxyProcess | undefined;
       const stopAll = async () => {
         try {
+          await Promise.all(direct.map((instance) => instance.stop()));
           await proxy?.close();
           await Promise.all(nodes.map((node) => node.stop()));
         } finally {
@@ -66,10 +68,16 @@ function clusterContender(nodeCount: number): Contender {
         nodes.push(await launch());
         nodes.push(...(await Promise.all(Array.from({ length: nodeCount - 1 }, launch))));
         if (!single) proxy = await startProxyProcess(nodes.map((node) => node.url));
+        const credentials = { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY };
         const front = { pid: nodes[0]!.pid, url: proxy?.url ?? nodes[0]!.url, stop: stopAll };
-        const instance = await s3Instance(front, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, { etagCheck: 'multipart' });
+        const instance = await s3Instance(front, credentials, { etagCheck: 'multipart' });
+        if (proxy) {
+          // Each node's own client, for the warm-up; stopping one only destroys its client.
+          for (const node of nodes) direct.push(await s3Instance({ ...node, stop: async () => undefined }, credentials, { etagCheck: 'multipart' }));
+        }
         return {
           ...instance,
+          nodes: proxy ? direct : undefined,
           processes: {
             nodes: nodes.map((node) => node.pid),
             database: [postgres.pid],

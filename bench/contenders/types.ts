@@ -53,6 +53,8 @@ export interface Instance {
   url: string;
   /** Stops the server process (SIGTERM, then SIGKILL) and waits for it to exit. */
   stop(): Promise<void>;
+  /** Behind a load balancer: each node on its own (not through the balancer), to warm them all up before rows 3–4. */
+  nodes?: Instance[];
 
   /** Row 1: the whole file, `file.partSize` parts, up to `queueSize` in flight. Throws if the result is wrong. */
   uploadLarge?(file: DataFile, name: string, queueSize: number): Promise<UploadResult>;
