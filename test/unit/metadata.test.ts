@@ -805,6 +805,27 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
     }
   });
 
+  it('keeps answering when a table it has read with prepared statements gains a column (a newer node migrated)', async () => {
+    const url = await freshDatabase();
+    const meta = await PostgresMetadata.open(url);
+    try {
+      await meta.insertBucket('stale', 'alice', at(0));
+      await meta.putObject(object('stale', 'k', ['stale-1']));
+      const reads = async () => {
+        assert.equal((await meta.getObject('stale', 'k'))?.key, 'k');
+        assert.deepEqual((await meta.listObjects('stale', '', '', undefined, 10)).map((o) => o.key), ['k']);
+        assert.equal(await meta.transaction(async (tx) => (await tx.getObject('stale', 'k'))?.key), 'k');
+      };
+      // Prepared on the connections the pool hands out (the last one released first).
+      for (let i = 0; i < 3; i++) await reads();
+      await queryOnce(url, 'ALTER TABLE objects ADD COLUMN added_by_a_newer_node INTEGER');
+      await reads();
+      await reads();
+    } finally {
+      await meta.close();
+    }
+  });
+
   it('reports the time of one small transaction', async (t) => {
     const meta = await PostgresMetadata.open(await freshDatabase());
     try {
