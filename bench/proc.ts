@@ -5,7 +5,7 @@
  * accounting (and including its libuv thread pool: fs writes, fsync, crypto).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 let clockTicks: number | undefined;
 
@@ -21,15 +21,92 @@ export function clockTicksPerSecond(): number {
   return clockTicks;
 }
 
-/** User + system CPU seconds the process (all its threads) has used so far. */
-export function cpuSeconds(pid: number): number {
+/** What /proc/<pid>/stat says of one process's parent and CPU time, in clock ticks. */
+function readStat(pid: number): { ppid: number; own: number; reaped: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return (utime + stime) / clockTicksPerSecond();
+  // fields[0] is field 3 (state), fields[1] field 4 (ppid); utime, stime, cutime, cstime are fields 14–17.
+  return {
+    ppid: Number(fields[1]),
+    own: Number(fields[11]) + Number(fields[12]),
+    reaped: Number(fields[13]) + Number(fields[14]),
+  };
+}
+
+/** User + system CPU seconds the process (all its threads) has used so far. */
+export function cpuSeconds(pid: number): number {
+  return readStat(pid).own / clockTicksPerSecond();
+}
+
+/**
+ * CPU seconds used so far by `root` and every process under it: each living one's own time, plus
+ * the time of those that exited and were waited for, which the kernel adds to their parent's
+ * cutime/cstime. The difference of two readings is the tree's CPU between them, counting processes
+ * that started or ended in between (PostgreSQL's backends, one per connection).
+ */
+export function treeCpuSeconds(root: number): number {
+  const children = new Map<number, number[]>();
+  const stats = new Map<number, { own: number; reaped: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    try {
+      const stat = readStat(pid);
+      stats.set(pid, stat);
+      const siblings = children.get(stat.ppid);
+      if (siblings) siblings.push(pid);
+      else children.set(stat.ppid, [pid]);
+    } catch {
+      // Gone between the listing and the read: its time is in its parent's cutime now.
+    }
+  }
+  if (!stats.has(root)) throw new Error(`process ${root} is not running`);
+  let ticks = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const pid = pending.pop()!;
+    const stat = stats.get(pid);
+    if (stat) ticks += stat.own + stat.reaped;
+    pending.push(...(children.get(pid) ?? []));
+  }
+  return ticks / clockTicksPerSecond();
+}
+
+/**
+ * The processes a server runs as, for the meters. Default, one process: `{ nodes: [pid] }`.
+ * Tessera in cluster mode adds the PostgreSQL it needs and the load balancer in front of its nodes.
+ */
+export interface MeteredProcesses {
+  /** The server's own processes (Tessera's nodes): their CPU and RSS are the server's. */
+  nodes: number[];
+  /** A database the server needs (PostgreSQL's postmaster): its CPU, with every process under it, is the server's too. */
+  database?: number[];
+  /** A load balancer in front of the nodes: its CPU is reported apart, not as the server's. */
+  balancer?: number[];
+}
+
+export interface CpuReading {
+  nodes: number;
+  database: number;
+  balancer: number;
+}
+
+/** CPU seconds used so far by each group of `processes` (a database and a balancer with every process under them). */
+export function readCpu(processes: MeteredProcesses): CpuReading {
+  const sum = (pids: number[] | undefined, read: (pid: number) => number) => (pids ?? []).reduce((total, pid) => total + read(pid), 0);
+  return {
+    nodes: sum(processes.nodes, cpuSeconds),
+    database: sum(processes.database, treeCpuSeconds),
+    balancer: sum(processes.balancer, treeCpuSeconds),
+  };
+}
+
+/** CPU used between two readings: the server's (nodes + database), and each group's. */
+export function cpuBetween(before: CpuReading, after: CpuReading): CpuReading & { server: number } {
+  const nodes = after.nodes - before.nodes;
+  const database = after.database - before.database;
+  return { server: nodes + database, nodes, database, balancer: after.balancer - before.balancer };
 }
 
 export interface MemoryStatus {
@@ -59,43 +136,53 @@ export function resetPeakRss(pid: number): boolean {
 }
 
 /**
- * Watches one process during a measured window: CPU seconds from start to stop,
- * peak RSS as the larger of VmHWM (reset at start, exact) and polled VmRSS
- * (every `intervalMs`, a fallback where clear_refs is not permitted).
+ * Watches a server during a measured window: CPU seconds from start to stop (see
+ * MeteredProcesses for what counts), and the nodes' peak RSS as the larger of their VmHWM
+ * (reset at start, exact for one process; summed over several nodes, an upper bound of their
+ * peak together) and their polled VmRSS summed (every `intervalMs`, a fallback where clear_refs
+ * is not permitted).
  */
 export class ProcessMeter {
-  private cpuAtStart = 0;
+  private readonly processes: MeteredProcesses;
+  private cpuAtStart: CpuReading = { nodes: 0, database: 0, balancer: 0 };
   private sampledPeak = 0;
   private hwmReset = false;
   private timer?: NodeJS.Timeout;
 
   constructor(
-    readonly pid: number,
+    processes: MeteredProcesses | number,
     private readonly intervalMs = 20,
-  ) {}
+  ) {
+    this.processes = typeof processes === 'number' ? { nodes: [processes] } : processes;
+  }
+
+  private nodesRss(): number {
+    return this.processes.nodes.reduce((total, pid) => total + memoryStatus(pid).rss, 0);
+  }
 
   start(): void {
-    this.hwmReset = resetPeakRss(this.pid);
-    this.sampledPeak = memoryStatus(this.pid).rss;
-    this.cpuAtStart = cpuSeconds(this.pid);
+    this.hwmReset = this.processes.nodes.map((pid) => resetPeakRss(pid)).every(Boolean);
+    this.sampledPeak = this.nodesRss();
+    this.cpuAtStart = readCpu(this.processes);
     this.timer = setInterval(() => this.sample(), this.intervalMs);
   }
 
   private sample(): void {
     try {
-      this.sampledPeak = Math.max(this.sampledPeak, memoryStatus(this.pid).rss);
+      this.sampledPeak = Math.max(this.sampledPeak, this.nodesRss());
     } catch {
-      // The process exited; stop() will notice.
+      // A process exited; stop() will notice.
     }
   }
 
-  stop(): { cpuSeconds: number; peakRss: number; peakSource: 'VmHWM' | 'sampled VmRSS' } {
+  stop(): { cpuSeconds: number; cpu: CpuReading & { server: number }; peakRss: number; peakSource: 'VmHWM' | 'sampled VmRSS' } {
     clearInterval(this.timer);
     this.sample();
-    const cpu = cpuSeconds(this.pid) - this.cpuAtStart;
-    const hwm = this.hwmReset ? memoryStatus(this.pid).peak : 0;
+    const cpu = cpuBetween(this.cpuAtStart, readCpu(this.processes));
+    const hwm = this.hwmReset ? this.processes.nodes.reduce((total, pid) => total + memoryStatus(pid).peak, 0) : 0;
     return {
-      cpuSeconds: cpu,
+      cpuSeconds: cpu.server,
+      cpu,
       peakRss: Math.max(hwm, this.sampledPeak),
       peakSource: this.hwmReset && hwm >= this.sampledPeak ? 'VmHWM' : 'sampled VmRSS',
     };
@@ -105,9 +192,25 @@ export class ProcessMeter {
 /** Every server this harness started and that has not exited yet. */
 const live = new Set<ChildProcess>();
 
+/** Last-resort stops for what a contender started other than through spawnServer (PostgreSQL). */
+const interruptHooks = new Set<() => void>();
+
+/** Registers `hook` to run (synchronously) if the run is interrupted; returns its removal. */
+export function onInterrupt(hook: () => void): () => void {
+  interruptHooks.add(hook);
+  return () => void interruptHooks.delete(hook);
+}
+
 /** SIGKILLs the servers this harness started (for an interrupted run): no strays left listening. */
 export function killStartedServers(): void {
   for (const child of live) child.kill('SIGKILL');
+  for (const hook of interruptHooks) {
+    try {
+      hook();
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 export interface ServerProcess {

@@ -17,9 +17,8 @@ export interface MetricResult {
   title: string;
   unit: string;
   better: 'higher' | 'lower';
-  target?: string;
-  /** Whether the subject met the target (null: not enough data to tell). */
-  met?: boolean | null;
+  /** The row's targets for the contenders in this run, and whether each was met (null: not enough data to tell). */
+  targets?: Array<{ text: string; met: boolean | null }>;
   cells: Record<string, Cell>;
 }
 
@@ -40,11 +39,14 @@ export interface Report {
   notes: string[];
 }
 
+/** The row's results; a target is kept when every contender it needs ran (had a cell). */
 export function metricResult(def: MetricDef, cells: Record<string, Cell>): MetricResult {
   const medians: Record<string, number | undefined> = {};
   for (const [id, cell] of Object.entries(cells)) medians[id] = cell.summary?.median;
-  const met = def.target ? (def.target.check(medians) ?? null) : undefined;
-  return { id: def.id, row: def.row, title: def.title, unit: def.unit, better: def.better, target: def.target?.text, met, cells };
+  const targets = (def.targets ?? [])
+    .filter((target) => target.needs.every((id) => id in cells))
+    .map((target) => ({ text: target.text, met: target.check(medians) ?? null }));
+  return { id: def.id, row: def.row, title: def.title, unit: def.unit, better: def.better, targets: targets.length > 0 ? targets : undefined, cells };
 }
 
 function cellText(cell: Cell | undefined, footnote: (text: string) => number): string {
@@ -110,8 +112,10 @@ export function renderMarkdown(report: Report): string {
         const ratio = mine !== undefined && theirs !== undefined ? advantage(mine, theirs, metric.better) : NaN;
         row.push(Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '');
       }
-      row.push(metric.target ?? '');
-      row.push(metric.met === undefined ? '' : metric.met === null ? '?' : metric.met ? 'yes' : '**no**');
+      // Several targets (SQLite's, then PostgreSQL's): their texts and verdicts in the same order.
+      const targets = metric.targets ?? [];
+      row.push(targets.map((target) => target.text).join('; '));
+      row.push(targets.map((target) => (target.met === null ? '?' : target.met ? 'yes' : '**no**')).join('; '));
     }
     lines.push(`| ${row.map((text) => text.replace(/\|/g, '\\|')).join(' | ')} |`);
   }
@@ -148,20 +152,24 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await rename(temp, path);
 }
 
-export const RESULTS_START = '<!-- bench-results:start -->';
-export const RESULTS_END = '<!-- bench-results:end -->';
+/** The markers around the results of the run written as `name` (`latest`: the plain ones). */
+export function resultMarkers(name = 'latest'): { start: string; end: string } {
+  const tag = name === 'latest' ? 'bench-results' : `bench-results:${name}`;
+  return { start: `<!-- ${tag}:start -->`, end: `<!-- ${tag}:end -->` };
+}
 
 /**
- * Replaces the text between the bench-results markers in `path` with the table.
+ * Replaces the text between the markers of the run `name` in `path` with the table.
  * Returns false (and leaves the file alone) when the file or the markers are missing.
  */
-export async function updateMarkedSection(path: string, report: Report): Promise<boolean> {
+export async function updateMarkedSection(path: string, report: Report, name = 'latest'): Promise<boolean> {
   if (!existsSync(path)) return false;
   const text = await readFile(path, 'utf8');
-  const start = text.indexOf(RESULTS_START);
-  const end = text.indexOf(RESULTS_END);
+  const markers = resultMarkers(name);
+  const start = text.indexOf(markers.start);
+  const end = text.indexOf(markers.end);
   if (start < 0 || end < start) return false;
-  const section = `${RESULTS_START}\n${renderMarkdown(report)}\n${RESULTS_END}`;
-  await writeAtomic(path, text.slice(0, start) + section + text.slice(end + RESULTS_END.length));
+  const section = `${markers.start}\n${renderMarkdown(report)}\n${markers.end}`;
+  await writeAtomic(path, text.slice(0, start) + section + text.slice(end + markers.end.length));
   return true;
 }

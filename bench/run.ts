@@ -7,14 +7,16 @@
  *   --quick                 short smoke run (small sizes, 1 run)
  *   --runs N                repetitions (default 3; quick: 1)
  *   --rows 1,2,3,4,5,6      rows to run (default all)
- *   --contenders a,b        contenders to run (default tessera,tessera-oss,tessera-pan,s3rver,tus,floor)
- *   --profile               run Tessera alone under node --cpu-prof (row 1 unless --rows) and summarise the profile per operation
+ *   --contenders a,b        contenders to run (default tessera,tessera-oss,tessera-pan,s3rver,tus,floor;
+ *                           also tessera-pg and tessera-3pg: Tessera on PostgreSQL, one node and three behind a proxy)
+ *   --profile               run Tessera alone (or the one contender --contenders names) under node --cpu-prof
+ *                           (row 1 unless --rows) and summarise the profile per operation
  *   --out NAME              results file name under bench/results (default latest; quick, partial, profile otherwise)
  *   --results-dir DIR       write the results files there instead (README and docs are then left alone)
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -25,16 +27,20 @@ import { s3rver } from './contenders/s3rver.js';
 import { tessera } from './contenders/tessera.js';
 import { tesseraOss } from './contenders/tessera-oss.js';
 import { tesseraPan } from './contenders/tessera-pan.js';
+import { tesseraCluster, tesseraPostgres } from './contenders/tessera-postgres.js';
 import { tus } from './contenders/tus.js';
 import type { Contender, Instance, RowKey } from './contenders/types.js';
 import { createDataFile, DownloadChecker, keystream, type DataFile } from './data.js';
 import { defineMetrics, formatBytes, type MetricDef, type Sizes } from './metrics.js';
-import { cpuSeconds, killStartedServers, ProcessMeter } from './proc.js';
+import { cpuBetween, killStartedServers, ProcessMeter, readCpu, type CpuReading } from './proc.js';
 import { renderProfileSummary, summarizeCpuProfile } from './profile.js';
-import { metricResult, renderMarkdown, updateMarkedSection, writeReport, type Cell, type Report } from './report.js';
+import { metricResult, renderMarkdown, resultMarkers, updateMarkedSection, writeReport, type Cell, type Report } from './report.js';
 import { summarize } from './stats.js';
 
-const ALL_CONTENDERS: Contender[] = [tessera, tesseraOss, tesseraPan, s3rver, tus, floor];
+/** What a run without --contenders measures. */
+const DEFAULT_CONTENDERS: Contender[] = [tessera, tesseraOss, tesseraPan, s3rver, tus, floor];
+/** Tessera on PostgreSQL (cluster mode) needs PostgreSQL's server binaries: measured when asked for. */
+const ALL_CONTENDERS: Contender[] = [...DEFAULT_CONTENDERS, tesseraPostgres, tesseraCluster];
 const SUBJECT = 'tessera';
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -51,6 +57,8 @@ interface Options {
   rows: Set<string>;
   contenders: Contender[];
   profile: boolean;
+  /** The contender run under --cpu-prof (with --profile). */
+  profiled?: string;
   out: string;
   /** Where the results files go; README and docs are updated only for `latest` in the default place. */
   resultsDir: string;
@@ -69,6 +77,7 @@ function parseArgs(argv: string[]): Options {
   for (const arg of argv) if (arg.startsWith('--') && !known.has(arg)) throw new Error(`unknown option ${arg}`);
   if (argv.includes('--help')) {
     console.log(`usage: npm run bench -- [--quick] [--runs N] [--rows 1,2,3,4,5,6] [--contenders ${ALL_CONTENDERS.map((c) => c.id).join(',')}] [--profile] [--out NAME] [--results-dir DIR]`);
+    console.log(`default contenders: ${DEFAULT_CONTENDERS.map((c) => c.id).join(',')}`);
     process.exit(0);
   }
   const quick = argv.includes('--quick');
@@ -83,14 +92,15 @@ function parseArgs(argv: string[]): Options {
         if (!found) throw new Error(`unknown contender ${id}; known: ${ALL_CONTENDERS.map((c) => c.id).join(', ')}`);
         return found;
       })
-    : ALL_CONTENDERS;
+    : DEFAULT_CONTENDERS;
+  if (profile && contenders.length !== 1) throw new Error('--profile runs one contender');
   const runs = Number(value('--runs') ?? (quick || profile ? 1 : 3));
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
   const partial = rowsArg !== undefined || contenderArg !== undefined;
   const out = value('--out') ?? (profile ? 'profile' : quick ? 'quick' : partial ? 'partial' : 'latest');
   if (profile && out === 'latest') throw new Error('--profile results cannot be the latest results');
   const resultsDir = resolve(value('--results-dir') ?? DEFAULT_RESULTS_DIR);
-  return { quick, runs, rows, contenders, profile, out, resultsDir, argv };
+  return { quick, runs, rows, contenders, profile, profiled: profile ? contenders[0]!.id : undefined, out, resultsDir, argv };
 }
 
 function sizesFor(quick: boolean): Sizes {
@@ -174,6 +184,16 @@ const ROW_METRICS: Record<string, string[]> = {
 };
 
 const fmt = (value: number, digits = 1) => value.toFixed(digits);
+
+/** For the log, where a server is more than one process: its CPU by group (nodes, database) and the balancer's, per `unit`. */
+function cpuSplit(instance: Instance, cpu: CpuReading, per: number, unit: string): string {
+  const processes = instance.processes;
+  if (!processes || (processes.nodes.length === 1 && !processes.database && !processes.balancer)) return '';
+  const parts = [`${processes.nodes.length === 1 ? 'node' : `${processes.nodes.length} nodes`} ${fmt(cpu.nodes / per, 2)}`];
+  if (processes.database) parts.push(`PostgreSQL ${fmt(cpu.database / per, 2)}`);
+  const balancer = processes.balancer ? `; proxy ${fmt(cpu.balancer / per, 2)} ${unit} besides` : '';
+  return ` (${parts.join(' + ')})${balancer}`;
+}
 
 /** Now on CLOCK_MONOTONIC in microseconds: the clock of V8's profile timestamps, so windows line up with server profiles. */
 function monotonicUs(): number {
@@ -264,7 +284,7 @@ class Bench {
     let instance: Instance | undefined;
     let ok = false;
     try {
-      instance = await contender.start({ dataDir, purpose, cpuProfileDir: contender.id === SUBJECT ? this.profileDir : undefined });
+      instance = await contender.start({ dataDir, purpose, cpuProfileDir: contender.id === this.options.profiled ? this.profileDir : undefined });
       await body(instance);
       ok = true;
     } catch (err) {
@@ -290,7 +310,7 @@ class Bench {
       const file = this.file;
       if (file && instance.uploadLarge && this.supports(contender, '1')) {
         try {
-          const meter = new ProcessMeter(instance.pid);
+          const meter = new ProcessMeter(instance.processes ?? instance.pid);
           const clientBefore = process.cpuUsage();
           meter.start();
           const started = performance.now();
@@ -307,10 +327,11 @@ class Bench {
             recorder.add('upload.mbps', id, file.size / 1e6 / seconds);
             recorder.add('upload.serverCpu', id, measured.cpuSeconds / gib);
             recorder.add('upload.clientCpu', id, (client.user + client.system) / 1e6 / gib);
+            if (instance.processes?.balancer) recorder.add('upload.balancerCpu', id, measured.cpu.balancer / gib);
           }
           if (this.wants('6') || this.wants('1')) recorder.add('upload.peakRss', id, measured.peakRss / 1e6);
           log(
-            `  ${id} row 1: ${fmt(file.size / 1e6 / seconds)} MB/s, server ${fmt(measured.cpuSeconds / gib, 2)} CPU s/GiB, ` +
+            `  ${id} row 1: ${fmt(file.size / 1e6 / seconds)} MB/s, server ${fmt(measured.cpuSeconds / gib, 2)} CPU s/GiB${cpuSplit(instance, measured.cpu, gib, 's/GiB')}, ` +
               `client ${fmt((client.user + client.system) / 1e6 / gib, 2)} CPU s/GiB, peak RSS ${fmt(measured.peakRss / 1e6)} MB (${measured.peakSource}); ${result.verified}`,
           );
         } catch (err) {
@@ -361,7 +382,8 @@ class Bench {
         try {
           const source = keystream(`small-${run}`)(MiB + sizes.smallBytes);
           const put = instance.putSmall.bind(instance);
-          const cpuBefore = cpuSeconds(instance.pid);
+          const processes = instance.processes ?? { nodes: [instance.pid] };
+          const cpuBefore = readCpu(processes);
           const started = performance.now();
           await this.window(id, 'row 2: small PUTs', () =>
             withTimeout(
@@ -374,10 +396,15 @@ class Bench {
             ),
           );
           const seconds = (performance.now() - started) / 1000;
-          const cpu = cpuSeconds(instance.pid) - cpuBefore;
+          const cpu = cpuBetween(cpuBefore, readCpu(processes));
+          const kiloRequests = sizes.smallCount / 1000;
           recorder.add('small.rps', id, sizes.smallCount / seconds);
-          recorder.add('small.serverCpu', id, (cpu * 1000) / sizes.smallCount);
-          log(`  ${id} row 2: ${fmt(sizes.smallCount / seconds)} requests/s, server ${fmt((cpu * 1000) / sizes.smallCount, 2)} CPU ms/request`);
+          recorder.add('small.serverCpu', id, cpu.server / kiloRequests);
+          if (processes.balancer) recorder.add('small.balancerCpu', id, cpu.balancer / kiloRequests);
+          log(
+            `  ${id} row 2: ${fmt(sizes.smallCount / seconds)} requests/s, server ${fmt(cpu.server / kiloRequests, 2)} CPU ms/request` +
+              cpuSplit(instance, cpu, kiloRequests, 'ms/request'),
+          );
         } catch (err) {
           log(`  ${id} row 2: ${(err as Error).message}`);
           recorder.fail(ROW_METRICS['2']!, id, err);
@@ -445,14 +472,16 @@ class Bench {
       const upload = instance.openUpload(name, uploadId);
       // Let start-up housekeeping (Tessera's orphan sweep over the blob directories) finish first.
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-      // A production server has run Complete before: warm this one up on a 3-part upload (not timed),
-      // or a 1-part one where the contender's Complete refuses parts this small (row 3 n/a, OSS):
-      // the last part may be of any size.
-      if (instance.createUpload) {
-        const warm = await instance.createUpload('warm-up.bin');
+      // A production server has run ListParts and Complete before: warm this one up (not timed) on a
+      // 3-part upload, or a 1-part one where the contender's Complete refuses parts this small (row 3
+      // n/a, OSS): the last part may be of any size. Behind a load balancer, each node on its own.
+      const warmCount = this.supports(contender, '3') ? 3 : 1;
+      for (const [index, target] of (instance.nodes ?? [instance]).entries()) {
+        if (!target.createUpload) continue;
+        const warm = await target.createUpload(`warm-up-${index}.bin`);
         const warmParts = [];
-        const warmCount = this.supports(contender, '3') ? 3 : 1;
         for (let i = 1; i <= warmCount; i++) warmParts.push({ partNumber: i, etag: await warm.uploadPart(i, Buffer.alloc(sizes.tinyPartBytes, i)) });
+        if (warm.listParts && this.supports(contender, '4')) await warm.listParts(0, warmCount);
         await warm.complete(warmParts);
       }
 
@@ -503,6 +532,7 @@ function cellFor(def: MetricDef, contender: Contender, bench: Bench, wantedRows:
   // Measured first: row 3a (the parts setup) is measured for a contender that runs row 4 but not row 3.
   const summary = summarize(bench.recorder.samples.get(def.id)?.get(contender.id) ?? []);
   if (summary) return { summary };
+  if (def.onlyWhereMeasured) return undefined;
   const reason = contender.unsupported[def.rowKey];
   if (reason) return { na: reason };
   return { na: bench.recorder.failures.get(def.id)?.get(contender.id) ?? 'not measured' };
@@ -539,6 +569,9 @@ async function main(): Promise<void> {
   const loadStart = loadavg();
   const started = performance.now();
   const tmpRoot = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
+  // Searchable by others (not listable): under root, PostgreSQL runs as the postgres user and must
+  // reach its cluster in a contender's data directory in here.
+  await chmod(tmpRoot, 0o711);
   const profileDir = options.profile ? await mkdtemp(join(tmpdir(), 'tessera-bench-profile-')) : undefined;
   const hashSpeeds = options.profile ? measureHashSpeeds() : '';
   const bench = new Bench(options, sizes, tmpRoot, profileDir);
@@ -569,7 +602,13 @@ async function main(): Promise<void> {
     .filter((metric) => metric !== undefined);
   const args = options.argv.join(' ');
   const report: Report = {
-    title: options.quick ? 'Quick smoke run (not for comparison)' : options.profile ? 'Profiling run (Tessera under --cpu-prof)' : 'Latest results',
+    title: options.quick
+      ? 'Quick smoke run (not for comparison)'
+      : options.profile
+        ? `Profiling run (${options.contenders[0]!.label} under --cpu-prof)`
+        : options.out === 'latest'
+          ? 'Latest results'
+          : `Results: ${options.out}`,
     date: startedAt.toISOString().replace(/\.\d+Z$/, 'Z'),
     command: `npm run bench${args ? ` -- ${args}` : ''}`,
     machine: {
@@ -591,7 +630,7 @@ async function main(): Promise<void> {
       `The harness (the clients) runs as \`node ${process.execArgv.join(' ') || '(no flags)'}\`; \`npm run bench\` starts it with \`--initial-old-space-size=64\`, as Tessera's server is started: its clients' 16 MiB part buffers otherwise cost it ~75 full GCs per GiB, CPU taken from the server under test on the same cores.`,
       'Servers run one at a time, each as its own child process on 127.0.0.1 with a fresh temp data directory, stopped and deleted (then `sync`) before the next starts; the contender order rotates each run.',
       'Server CPU is utime+stime of the server process (all threads) from /proc/<pid>/stat over the measured window; peak RSS is VmHWM from /proc/<pid>/status after resetting it through /proc/<pid>/clear_refs at the start of row 1, cross-checked by polling VmRSS every 20 ms.',
-      'Rows 3–4: the upload is filled once per contender (row 3a); each run starts a fresh server on a copy of that data directory, waits 1 s, warms it up with an untimed 3-part Complete (1 part where the contender cannot complete 1 KiB parts), then lists (row 4) and completes (row 3).',
+      'Rows 3–4: the upload is filled once per contender (row 3a); each run starts a fresh server on a copy of that data directory, waits 1 s, warms it up with an untimed 3-part upload, listed and completed (1 part where the contender cannot complete 1 KiB parts; not listed where it has no ListParts; behind a load balancer, on every node), then lists (row 4) and completes (row 3).',
       'Round trip (rows 3–4) is timed inside the SDK from handing the signed request to the HTTP handler until the response headers arrive (ali-oss: from its call to urllib, its HTTP client, until node:http has parsed the response headers); the "whole SDK call" rows add request building, signing and XML parsing on the client.',
       'Downloads read data the servers have just written, so from the page cache, except Tessera’s large bodies, written with O_DIRECT, which are read from the disk; every download is checked (size, and bytes sampled every 4 MiB against the file; ranges byte for byte).',
       'Method: docs/benchmarks.md.',
@@ -605,17 +644,21 @@ async function main(): Promise<void> {
     console.log(renderMarkdown(report));
     log(`wrote ${written.markdown} and ${written.json}`);
   }
-  if (options.out === 'latest' && dir === DEFAULT_RESULTS_DIR) {
-    for (const doc of [join(REPO_ROOT, 'docs', 'benchmarks.md'), join(REPO_ROOT, 'README.md')]) {
-      if (await updateMarkedSection(doc, report)) log(`updated the results section of ${doc}`);
-      else log(`${doc}: no <!-- bench-results:start/end --> markers (or no file); not updated`);
+  // The results of a named run (latest, cluster, …) go between that name's markers in the docs, where there are some.
+  if (!options.profile && !options.quick && dir === DEFAULT_RESULTS_DIR) {
+    const docs = options.out === 'latest' ? [join(REPO_ROOT, 'docs', 'benchmarks.md'), join(REPO_ROOT, 'README.md')] : [join(REPO_ROOT, 'docs', 'benchmarks.md')];
+    const { start, end } = resultMarkers(options.out);
+    for (const doc of docs) {
+      if (await updateMarkedSection(doc, report, options.out)) log(`updated the ${options.out} results section of ${doc}`);
+      else log(`${doc}: no ${start}/${end} markers (or no file); not updated`);
     }
   }
 
   if (profileDir) {
     const profiles = (await readdir(profileDir)).filter((name) => name.endsWith('.cpuprofile'));
     const sections: string[] = [];
-    const mine = bench.windows.filter((w) => w.contender === SUBJECT);
+    const profiled = options.profiled!;
+    const mine = bench.windows.filter((w) => w.contender === profiled);
     await writeFile(join(profileDir, 'windows.json'), JSON.stringify(mine, null, 1));
     const labels = [...new Set(mine.map((w) => w.label))];
     for (const name of profiles) {
@@ -631,12 +674,12 @@ async function main(): Promise<void> {
       sections.push(`## Whole lifetime of the server in ${name}\n\n${renderProfileSummary(await summarizeCpuProfile(path, 25))}`);
     }
     const text = [
-      '# Tessera under --cpu-prof',
+      `# ${options.contenders[0]!.label} under --cpu-prof`,
       '',
       `\`${report.command}\` · ${report.date} · raw profiles and the operation windows (windows.json) kept in ${profileDir}; open the profiles in Chrome DevTools or speedscope, or re-summarise with \`node dist/bench/profile.js <file> --windows <dir>/windows.json --label '<label>'\`.`,
       '',
       'Each section keeps only the samples taken while the harness was running that operation against Tessera.',
-      ...(bench.recorder.samples.get('upload.serverCpu')?.get(SUBJECT) ?? []).map(
+      ...(bench.recorder.samples.get('upload.serverCpu')?.get(profiled) ?? []).map(
         (perGiB) =>
           `Row 1 server CPU from /proc (all threads: JavaScript, thread pool, GC): ${(perGiB * (sizes.largeBytes / GiB)).toFixed(2)} s. ` +
           'Where the main thread\'s busy time below is close to the wall time, the JavaScript thread is the bottleneck; where it exceeds the /proc CPU time, the machine was overcommitted and the thread was waiting for a core while sampled.',
@@ -647,7 +690,8 @@ async function main(): Promise<void> {
       renderMarkdown(report),
       ...sections,
     ].join('\n');
-    const path = join(dir, `${options.out}-tessera-cpu.md`);
+    const path = join(dir, `${options.out}-${profiled}-cpu.md`);
+    await mkdir(dir, { recursive: true });
     await writeFile(path, text);
     console.log(sections.join('\n'));
     log(`wrote ${path}`);

@@ -1,5 +1,5 @@
 /** Tessera's S3 dialect, driven by @aws-sdk/client-s3 and lib-storage at their defaults. */
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { SERVER_ENV, SERVER_ENV_WORDS, SERVER_NODE_FLAGS } from '../../src/server/node-flags.js';
 import { spawnServer } from '../proc.js';
 import { TESSERA_CLI } from './paths.js';
@@ -13,15 +13,22 @@ export const SECRET_KEY = 'bench-root-secret-key-0123456789';
 /**
  * Starts `tessera serve` on a free loopback port with the root user above. `config`, when
  * given, is written to `<dataDir>.config.json` (the harness removes it after the server stops).
+ * `metadata`: a PostgreSQL URL, for cluster mode (`--metadata`).
  */
 export async function startTessera(
   { dataDir, cpuProfileDir }: StartOptions,
   config?: Record<string, unknown>,
+  metadata?: string,
 ): Promise<{ pid: number; url: string; stop(): Promise<void> }> {
   const args = [TESSERA_CLI, 'serve', '--data', dataDir, '--address', '127.0.0.1:0', '--log-level', 'warn'];
+  if (metadata !== undefined) args.push('--metadata', metadata);
   if (config) {
     const configPath = `${dataDir}.config.json`;
-    await writeFile(configPath, JSON.stringify(config));
+    // Through a temp file and a rename: the nodes of a cluster start together on one directory,
+    // and none may read another's half-written file.
+    const temp = `${configPath}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(temp, JSON.stringify(config));
+    await rename(temp, configPath);
     args.push('--config', configPath);
   }
   // The flags and environment `npm start` and the tessera bin start the server with.

@@ -5,6 +5,7 @@
  * a row whose operation is missing is reported as n/a with the contender's reason.
  */
 import type { DataFile } from '../data.js';
+import type { MeteredProcesses } from '../proc.js';
 
 /** Table rows that a contender may be unable to run, keyed by row number. */
 export type RowKey = '1' | '2' | '3' | '4' | '5' | '5r' | '6';
@@ -47,9 +48,13 @@ export interface UploadResult {
 
 export interface Instance {
   pid: number;
+  /** The processes whose CPU and memory the meters read; default `{ nodes: [pid] }` (see MeteredProcesses). */
+  processes?: MeteredProcesses;
   url: string;
   /** Stops the server process (SIGTERM, then SIGKILL) and waits for it to exit. */
   stop(): Promise<void>;
+  /** Behind a load balancer: each node on its own (not through the balancer), to warm them all up before rows 3–4. */
+  nodes?: Instance[];
 
   /** Row 1: the whole file, `file.partSize` parts, up to `queueSize` in flight. Throws if the result is wrong. */
   uploadLarge?(file: DataFile, name: string, queueSize: number): Promise<UploadResult>;

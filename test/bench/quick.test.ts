@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { postgresBinDir } from '../helpers/postgres.js';
 import { REPO_ROOT } from '../helpers/server.js';
 
 interface Cell {
@@ -66,6 +67,36 @@ describe('npm run bench -- --quick', () => {
       }
       const markdown = await readFile(join(dir, 'quick.md'), 'utf8');
       assert.match(markdown, /\| 1 \| Upload a 128 MiB file as 16 MiB parts, 4 in flight \|/);
+      // The proxy's CPU rows belong to a contender behind the proxy; none of these is.
+      assert.ok(!rows.has('1d') && !rows.has('2c'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Tessera in cluster mode: 3 nodes on PostgreSQL behind the proxy (the one-node `tessera-pg` is the
+  // same module without the proxy, left out to keep this short).
+  it('measures every row for Tessera on PostgreSQL, 3 nodes behind the proxy', { timeout: 600_000 }, async (t) => {
+    if (!postgresBinDir()) {
+      // .ci/run installs Debian's postgresql; on CI this must not skip.
+      if (process.env.CI) assert.fail('PostgreSQL server binaries are missing on CI');
+      return t.skip('PostgreSQL not installed');
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-test-'));
+    try {
+      const harness = join(REPO_ROOT, 'dist', 'bench', 'run.js');
+      const { code, output } = await run(['--initial-old-space-size=64', harness, '--quick', '--contenders', 'tessera-3pg', '--results-dir', dir]);
+      assert.equal(code, 0, output.slice(-4000));
+      const report = JSON.parse(await readFile(join(dir, 'quick.json'), 'utf8')) as Report;
+      assert.deepEqual(report.contenders.map((c) => c.id), ['tessera-3pg']);
+      const rows = report.metrics.map((m) => m.row);
+      for (const row of ['1', '1b', '1c', '1d', '2', '2b', '2c', '3a', '3', '3b', '4', '4p9', '4b', '4p9b', '5', '5r', '6']) assert.ok(rows.includes(row), `row ${row}`);
+      for (const metric of report.metrics) {
+        const samples = metric.cells['tessera-3pg']?.summary?.samples ?? [];
+        assert.ok(samples.length > 0 && samples.every((v) => Number.isFinite(v) && v > 0), `row ${metric.row}: ${JSON.stringify(metric.cells['tessera-3pg'])}`);
+      }
+      // PostgreSQL's CPU is in the server's, and the log says how much of it was PostgreSQL's.
+      assert.match(output, /tessera-3pg row 2: .* \(3 nodes [\d.]+ \+ PostgreSQL [\d.]+\); proxy [\d.]+ ms\/request besides/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

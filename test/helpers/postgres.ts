@@ -6,23 +6,39 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * A throwaway PostgreSQL server for tests: a fresh cluster (initdb) in a temp directory,
- * listening on a free loopback port, trust authentication, stopped and removed by cleanup().
- * It is Debian's `postgresql` package (installed by .ci/run), found under /usr/lib/postgresql
- * or through pg_config. PostgreSQL refuses to run as root, so under root the cluster belongs to
- * the `postgres` user the package creates.
+ * A throwaway PostgreSQL server for tests and the benchmark: a fresh cluster (initdb) in a temp
+ * directory, listening on a free loopback port, trust authentication, stopped and removed by
+ * cleanup(). It is Debian's `postgresql` package (installed by .ci/run), found under
+ * /usr/lib/postgresql or through pg_config. PostgreSQL refuses to run as root, so under root the
+ * cluster belongs to the `postgres` user the package creates.
  */
 export interface TestPostgres {
   /** `postgres://tessera@127.0.0.1:PORT/tessera` */
   url: string;
   port: number;
+  /** The postmaster's process id (every backend is its child); a start() changes it. */
+  readonly pid: number;
   /** Stops the server (fast shutdown), keeping the cluster: start() brings it back on the same port. */
   stop(): Promise<void>;
   /** Kills the server with SIGKILL, keeping the cluster. */
   kill(): Promise<void>;
   start(): Promise<void>;
-  /** Stops the server if it runs and removes the cluster. */
+  /** Stops the server if it runs and removes the cluster (not one in `dir`: that stays). */
   cleanup(): Promise<void>;
+}
+
+export interface PostgresOptions {
+  /**
+   * Keep the cluster in this directory: initdb'd there when it does not exist, started as it is
+   * when it does (a copy of a stopped cluster, say, which the benchmark restores for each run).
+   * Default: a temp directory that cleanup() removes.
+   */
+  dir?: string;
+  /**
+   * PostgreSQL's own durable defaults (fsync, full_page_writes), as a production server runs:
+   * for the benchmark. Default: fsync and full_page_writes off, for tests (see start()).
+   */
+  durable?: boolean;
 }
 
 /** The directory of initdb/postgres, or undefined when PostgreSQL's server binaries are not installed. */
@@ -72,31 +88,44 @@ function run(program: string, args: string[], owner: { uid: number; gid: number 
   });
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(options: PostgresOptions = {}): Promise<TestPostgres> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL server binaries not found (install Debian\'s postgresql package)');
   const owner = runAs();
+  // The socket directory is always a temp one: the cluster directory may be copied while stopped.
   const dir = await mkdtemp(join(tmpdir(), 'tessera-pg-'));
-  const dataDir = join(dir, 'data');
+  const dataDir = options.dir ?? join(dir, 'data');
   const socketDir = join(dir, 'socket');
   await mkdir(socketDir);
   if (owner) {
     await chown(dir, owner.uid, owner.gid);
     await chown(socketDir, owner.uid, owner.gid);
   }
-  await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'tessera', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'], owner);
+  const fresh = !existsSync(dataDir);
+  if (fresh) {
+    if (owner) {
+      // Made here, not by initdb: the postgres user may not write in the directory above it.
+      await mkdir(dataDir, { mode: 0o700 });
+      await chown(dataDir, owner.uid, owner.gid);
+    }
+    await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'tessera', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'], owner);
+  } else if (owner) {
+    // A copy made by root belongs to root; PostgreSQL wants its own files.
+    await run('chown', ['-R', `${owner.uid}:${owner.gid}`, dataDir], undefined);
+  }
+  const settings = options.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off'];
   const port = await freePort();
   let server: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
   const start = async () => {
-    // fsync off: a test cluster lives minutes, and what a killed server process wrote is still in
-    // the page cache. synchronous_commit stays on: with it off, commits acknowledged in the last
-    // fraction of a second are lost when the server process is killed (the harness test saw it).
+    // fsync off (unless durable): a test cluster lives minutes, and what a killed server process
+    // wrote is still in the page cache. synchronous_commit stays on: with it off, commits
+    // acknowledged in the last fraction of a second are lost when the server process is killed
+    // (the harness test saw it).
     const child = spawn(
       join(bin, 'postgres'),
-      ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+      ['-D', dataDir, '-p', String(port), '-k', socketDir, '-c', 'listen_addresses=127.0.0.1', ...settings, '-c', 'max_connections=200'],
       { stdio: ['ignore', 'pipe', 'pipe'], ...owner },
     );
     server = child;
@@ -119,11 +148,20 @@ export async function startPostgres(): Promise<TestPostgres> {
     await exited;
   };
 
-  await start();
-  await run(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'tessera', 'tessera'], undefined);
+  try {
+    await start();
+    if (fresh) await run(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'tessera', 'tessera'], undefined);
+  } catch (err) {
+    await signal('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: `postgres://tessera@127.0.0.1:${port}/tessera`,
     port,
+    get pid() {
+      return server?.pid ?? 0;
+    },
     start,
     // SIGINT is PostgreSQL's fast shutdown: it ends sessions and exits cleanly.
     stop: () => signal('SIGINT'),

@@ -133,6 +133,50 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.deepEqual(await meta.segmentsOf(replaced.id), []);
     });
 
+    it('reads back in a transaction the object it has just written, as stored, and not once it is gone', async () => {
+      await meta.insertBucket('readback', 'alice', at(0));
+      const fields: Partial<NewObject> = {
+        size: 5 * 1024 ** 3,
+        headers: { contentType: 'text/plain' },
+        userMeta: { colour: 'é😀' },
+        crc64: '42',
+        checksum: { algorithm: 'crc32', type: 'full-object', value: Buffer.from('01020304', 'hex') },
+        contentMd5: 'c'.repeat(32),
+        lastModified: at(3),
+      };
+      const written = await meta.transaction(async (tx) => {
+        await tx.putObject(object('readback', 'k', ['rb-1'], fields));
+        return tx.getObject('readback', 'k');
+      });
+      assert.ok(written);
+      assert.deepEqual(written, await meta.getObject('readback', 'k'));
+      const replaced = await meta.transaction(async (tx) => {
+        await tx.putObject(object('readback', 'k', ['rb-2']));
+        return tx.getObject('readback', 'k');
+      });
+      assert.ok(replaced && replaced.id > written.id);
+      assert.deepEqual(replaced, await meta.getObject('readback', 'k'));
+      const afterDelete = await meta.transaction(async (tx) => {
+        await tx.putObject(object('readback', 'k', ['rb-3']));
+        await tx.deleteObject('readback', 'k');
+        return tx.getObject('readback', 'k');
+      });
+      assert.equal(afterDelete, undefined);
+      const afterRename = await meta.transaction(async (tx) => {
+        await tx.putObject(object('readback', 'k', ['rb-4']));
+        const stored = (await tx.getObject('readback', 'k'))!;
+        await tx.renameObject(stored.id, 'k2', at(9));
+        return [await tx.getObject('readback', 'k'), await tx.getObject('readback', 'k2')];
+      });
+      assert.equal(afterRename[0], undefined);
+      assert.equal(afterRename[1]?.key, 'k2');
+      assert.deepEqual(afterRename[1]?.lastModified, at(9));
+      assert.equal(await meta.transaction(async (tx) => {
+        await tx.putObject(object('readback', 'k3', ['rb-5']));
+        return tx.getObject('readback', 'k');
+      }), undefined);
+    });
+
     it('renames objects, finds them by content and sums a bucket', async () => {
       await meta.insertBucket('content-a', 'alice', at(0));
       await meta.insertBucket('content-b', 'bob', at(0));
@@ -526,6 +570,20 @@ export function describeBackend(name: string, open: OpenBackend): void {
       const held = (await meta.segmentsOf((await meta.getObject('race', 'k'))!.id)).map((s) => s.blobId);
       assert.deepEqual([...releases.flat(), ...held].sort(), ['race-0', 'race-1', 'race-2']);
 
+      // Two first PUTs of one new key: one object is left with one blob; the other blob is released.
+      const firsts = await Promise.all(['first-1', 'first-2'].map((blobId) => meta.transaction((tx) => tx.putObject(object('race', 'new-key', [blobId])))));
+      const firstHeld = (await meta.segmentsOf((await meta.getObject('race', 'new-key'))!.id)).map((s) => s.blobId);
+      assert.equal(firstHeld.length, 1);
+      assert.deepEqual([...firsts.flat(), ...firstHeld].sort(), ['first-1', 'first-2']);
+
+      // PUTs of neighbouring new keys at once (a client uploading a directory): all land, none releases a blob.
+      const neighbours = Array.from({ length: 16 }, (_, i) => `dir/file-${String(i).padStart(2, '0')}`);
+      const neighbourReleases = await Promise.all(neighbours.map((key) => meta.transaction((tx) => tx.putObject(object('race', key, [`blob-${key}`])))));
+      assert.deepEqual(neighbourReleases.flat(), []);
+      const listed = await meta.listObjects('race', '', 'dir/', 'dir0', 100);
+      assert.deepEqual(listed.map((o) => o.key), neighbours);
+      for (const stored of listed) assert.deepEqual((await meta.segmentsOf(stored.id)).map((s) => s.blobId), [`blob-${stored.key}`]);
+
       // Check-then-insert (as creating a bucket does): one creates it, the other sees it.
       const outcomes = await Promise.all(
         ['alice', 'bob'].map((owner) =>
@@ -744,6 +802,27 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
       assert.equal((await meta.getBucket('outage'))?.owner, 'alice');
       assert.deepEqual(await meta.putObject(object('outage', 'k', ['outage-2'])), []);
       assert.equal(await meta.transaction(async (tx) => (await tx.getObject('outage', 'k'))?.key), 'k');
+    } finally {
+      await meta.close();
+    }
+  });
+
+  it('keeps answering when a table it has read with prepared statements gains a column (a newer node migrated)', async () => {
+    const url = await freshDatabase();
+    const meta = await PostgresMetadata.open(url);
+    try {
+      await meta.insertBucket('stale', 'alice', at(0));
+      await meta.putObject(object('stale', 'k', ['stale-1']));
+      const reads = async () => {
+        assert.equal((await meta.getObject('stale', 'k'))?.key, 'k');
+        assert.deepEqual((await meta.listObjects('stale', '', '', undefined, 10)).map((o) => o.key), ['k']);
+        assert.equal(await meta.transaction(async (tx) => (await tx.getObject('stale', 'k'))?.key), 'k');
+      };
+      // Prepared on the connections the pool hands out (the last one released first).
+      for (let i = 0; i < 3; i++) await reads();
+      await queryOnce(url, 'ALTER TABLE objects ADD COLUMN added_by_a_newer_node INTEGER');
+      await reads();
+      await reads();
     } finally {
       await meta.close();
     }

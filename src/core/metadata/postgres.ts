@@ -2,7 +2,9 @@ import pg from 'pg';
 import { errors, ServiceError } from '../errors.js';
 import { migrate, SchemaTooNewError } from './postgres-schema.js';
 import { PostgresQueries, type QueryRunner } from './postgres-queries.js';
-import type { Metadata, MetadataQueries } from './types.js';
+import { isStalePlan, PreparedStatements } from './postgres-statements.js';
+import { toObject, type ObjectRow } from './postgres-rows.js';
+import type { Metadata, MetadataQueries, StoredObject } from './types.js';
 
 export interface PostgresOptions {
   /** Connections in the pool (default 10). */
@@ -92,19 +94,49 @@ const TYPES: pg.CustomTypesConfig = {
     oid === pg.types.builtins.INT8 && format !== 'binary' ? int8 : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-/** A top-level query, in autocommit on any pooled connection. */
-async function onPool<T>(query: () => Promise<T>): Promise<T> {
+/** A top-level query, in autocommit on any pooled connection; once more when its prepared statement went stale. */
+async function onPool<T>(statements: PreparedStatements, query: () => Promise<T>): Promise<T> {
   try {
     return await query();
   } catch (err) {
-    throw translate(err);
+    if (!isStalePlan(err)) throw translate(err);
+    statements.renew();
+    try {
+      return await query();
+    } catch (again) {
+      throw translate(again);
+    }
   }
 }
 
-/** The queries of one transaction, on its client; `atomic` is the transaction itself. */
+/**
+ * The queries of one transaction, on its client; `atomic` is the transaction itself. An object
+ * read right after this transaction wrote it (a PUT and a Complete answer with the stored row) is
+ * the row the INSERT returned: no round trip, and no predicate lock on the index page, which
+ * PUTs of neighbouring keys write into: that read at the end made some of them fail to commit.
+ */
 class TransactionQueries extends PostgresQueries {
+  /** The object row this transaction wrote last, while no statement has run since. */
+  private written?: { row: ObjectRow; sent: number };
+
+  constructor(private readonly transaction: TransactionRunner) {
+    super(transaction);
+  }
+
   protected override atomic<T>(fn: (queries: PostgresQueries) => Promise<T>): Promise<T> {
     return fn(this);
+  }
+
+  protected override wroteObject(row: ObjectRow): void {
+    this.written = { row, sent: this.transaction.sent };
+  }
+
+  override async getObject(bucket: string, key: string): Promise<StoredObject | undefined> {
+    const written = this.written;
+    if (written && written.sent === this.transaction.sent && written.row.bucket === bucket && written.row.key === key) {
+      return toObject(written.row);
+    }
+    return super.getObject(bucket, key);
   }
 }
 
@@ -112,19 +144,25 @@ class TransactionQueries extends PostgresQueries {
 class TransactionRunner implements QueryRunner {
   failure: unknown;
   finished = false;
+  /** Statements sent so far. */
+  sent = 0;
 
-  constructor(private readonly client: pg.PoolClient) {}
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly statements: PreparedStatements,
+  ) {}
 
   query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
-    return this.run(() => this.client.query<R>(sql, params));
+    return this.run(() => this.client.query<R>(this.statements.query(sql, params)));
   }
 
   async queryArrays(sql: string, params?: unknown[]): Promise<unknown[][]> {
-    return (await this.run(() => this.client.query<unknown[]>({ text: sql, values: params, rowMode: 'array' }))).rows;
+    return (await this.run(() => this.client.query<unknown[]>(this.statements.query(sql, params, 'array') as pg.QueryArrayConfig))).rows;
   }
 
   private async run<T>(query: () => Promise<T>): Promise<T> {
     if (this.finished) throw new Error('metadata transaction already ended: a query ran after its function returned');
+    this.sent++;
     try {
       return await query();
     } catch (err) {
@@ -144,11 +182,15 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
   readonly backend = 'postgres' as const;
   private lastPrune = 0;
 
-  private constructor(private readonly pool: pg.Pool) {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly statements = new PreparedStatements(),
+  ) {
     super({
-      query: <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => onPool(() => pool.query<R>(sql, params)),
+      query: <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) =>
+        onPool(statements, () => pool.query<R>(statements.query(sql, params))),
       queryArrays: async (sql: string, params?: unknown[]) =>
-        (await onPool(() => pool.query<unknown[]>({ text: sql, values: params, rowMode: 'array' }))).rows,
+        (await onPool(statements, () => pool.query<unknown[]>(statements.query(sql, params, 'array') as pg.QueryArrayConfig))).rows,
     });
   }
 
@@ -200,7 +242,7 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
       // query reports it; this listener only keeps the event from ending the process.
       const onClientError = () => undefined;
       client.on('error', onClientError);
-      const runner = new TransactionRunner(client);
+      const runner = new TransactionRunner(client, this.statements);
       let broken: unknown;
       try {
         await runner.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
@@ -219,7 +261,10 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
         }
         await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
         const code = sqlState(failure);
-        if (code === undefined || !RETRYABLE.has(code)) throw err;
+        // A statement prepared before a newer node changed its table: prepare them all again, and retry.
+        const stale = isStalePlan(failure);
+        if (stale) this.statements.renew();
+        if (!stale && (code === undefined || !RETRYABLE.has(code))) throw err;
         if (attempt >= MAX_ATTEMPTS) {
           // A key that is still taken after every retry was never a race: the caller's mistake.
           if (code === '23505') throw err;
