@@ -3,7 +3,7 @@ import { errors, ServiceError } from '../errors.js';
 import { migrate, SchemaTooNewError } from './postgres-schema.js';
 import { PostgresQueries, type QueryRunner } from './postgres-queries.js';
 import { isStalePlan, PreparedStatements } from './postgres-statements.js';
-import { toObject, type ObjectRow } from './postgres-rows.js';
+import { toObject, type ObjectRow } from './rows.js';
 import type { Metadata, MetadataQueries, StoredObject } from './types.js';
 
 export interface PostgresOptions {
