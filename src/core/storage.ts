@@ -232,13 +232,13 @@ export class Storage {
       released = await this.meta.transaction(async (tx) => {
         await this.requireBucket(tx, actor, bucket);
         if (write.forbidOverwrite && (await tx.getObject(bucket, key))) throw fileAlreadyExists();
-        const old = await tx.putObject({
+        const { stored: written, released: old } = await tx.putObject({
           ...info,
           contentMd5: info.etag,
           contentSha1: staged.digests.sha1?.toString('hex'),
           content: { segments: [{ blobId, size: info.size, partNumber: 1 }] },
         });
-        stored = (await tx.getObject(bucket, key))!;
+        stored = written;
         return tx.unreferenced(old);
       });
     } catch (err) {
@@ -331,8 +331,8 @@ export class Storage {
           headers: attributes ? attributes.headers : src.headers,
           userMeta: attributes ? attributes.userMeta : src.userMeta,
         };
-        const old = await tx.putObject({ ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } });
-        return { info: (await tx.getObject(target.bucket, target.key))!, blobIds: await tx.unreferenced(old) };
+        const { stored, released } = await tx.putObject({ ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } });
+        return { info: stored, blobIds: await tx.unreferenced(released) };
       });
       if (outcome.digest) {
         // The source changed under every earlier digest: give up rather than loop.
@@ -542,7 +542,7 @@ export class Storage {
         matched,
         stated: options.stated,
       });
-      const old = await tx.putObject({
+      const { stored, released: old } = await tx.putObject({
         bucket,
         key,
         size,
@@ -558,7 +558,7 @@ export class Storage {
         // Metadata only: the object points at the upload's part rows, which stay where they are.
         content: { uploadId },
       });
-      const id = (await tx.getObject(bucket, key))!.id;
+      const id = stored.id;
       await tx.markCompleted(uploadId, new Date(), fingerprint, etag);
       // Listed parts now are the object; unlisted ones go (and the replaced object's bytes may be freed).
       const discarded = await tx.deleteParts(uploadId, unlisted);

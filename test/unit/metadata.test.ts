@@ -79,23 +79,22 @@ export function describeBackend(name: string, open: OpenBackend): void {
       await meta.insertBucket('objects', 'alice', at(0));
       const checksum = { algorithm: 'crc64nvme' as const, type: 'full-object' as const, value: Buffer.from('0102030405060708', 'hex') };
       const big = 5 * 1024 ** 3 + 7; // beyond 32 bits: BIGINT all the way
-      assert.deepEqual(
-        await meta.putObject(
-          object('objects', 'doc', ['o-1', 'o-2', 'o-3'], {
-            size: big,
-            headers: { contentType: 'text/plain', cacheControl: 'no-cache' },
-            userMeta: { colour: 'blue', 'x-odd': 'é😀' },
-            crc64: '18446744073709551615',
-            checksum,
-            contentMd5: 'a'.repeat(32),
-            contentSha1: 'b'.repeat(40),
-            lastModified: at(5),
-          }),
-        ),
-        [],
+      const first = await meta.putObject(
+        object('objects', 'doc', ['o-1', 'o-2', 'o-3'], {
+          size: big,
+          headers: { contentType: 'text/plain', cacheControl: 'no-cache' },
+          userMeta: { colour: 'blue', 'x-odd': 'é😀' },
+          crc64: '18446744073709551615',
+          checksum,
+          contentMd5: 'a'.repeat(32),
+          contentSha1: 'b'.repeat(40),
+          lastModified: at(5),
+        }),
       );
+      assert.deepEqual(first.released, []);
       const stored = await meta.getObject('objects', 'doc');
       assert.ok(stored);
+      assert.deepEqual(first.stored, stored, 'putObject answers the row it stored');
       assert.equal(typeof stored.id, 'number');
       assert.deepEqual({ ...stored, id: 0 }, {
         id: 0,
@@ -120,8 +119,10 @@ export function describeBackend(name: string, open: OpenBackend): void {
       ]);
 
       // Replacing releases the old blobs, in order; the new object gets a new id.
-      assert.deepEqual(await meta.putObject(object('objects', 'doc', ['o-4'])), ['o-1', 'o-2', 'o-3']);
+      const put = await meta.putObject(object('objects', 'doc', ['o-4']));
+      assert.deepEqual(put.released, ['o-1', 'o-2', 'o-3']);
       const replaced = await meta.getObject('objects', 'doc');
+      assert.deepEqual(put.stored, replaced, 'putObject answers the row it stored');
       assert.ok(replaced && replaced.id > stored.id);
       assert.equal(replaced.checksum, undefined);
       assert.equal(await meta.getObjectById(stored.id), undefined);
@@ -233,7 +234,7 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.deepEqual(await meta.deleteParts('up-multi', [3]), ['mp-3']);
       assert.deepEqual(await meta.deleteParts('up-multi', [3]), []);
       await meta.markCompleted('up-multi', at(50), 'fingerprint', 'etag-3');
-      assert.deepEqual(await meta.putObject(object('multi', 'big', [], { size: 101 + 102 + 104, partsCount: 3, content: { uploadId: 'up-multi' } })), []);
+      assert.deepEqual((await meta.putObject(object('multi', 'big', [], { size: 101 + 102 + 104, partsCount: 3, content: { uploadId: 'up-multi' } }))).released, []);
 
       const stored = (await meta.getObject('multi', 'big'))!;
       assert.equal(stored.partsCount, 3);
@@ -256,7 +257,7 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.equal(await meta.isBlobReferenced('mp-2'), true);
 
       // Replacing the object releases its parts and forgets its upload.
-      assert.deepEqual(await meta.putObject(object('multi', 'big', ['single'])), ['mp-1', 'mp-2', 'mp-4']);
+      assert.deepEqual((await meta.putObject(object('multi', 'big', ['single']))).released, ['mp-1', 'mp-2', 'mp-4']);
       assert.equal(await meta.getUpload('up-multi'), undefined);
       assert.deepEqual(await meta.allParts('up-multi'), []);
       assert.equal(await meta.isBlobReferenced('mp-2'), false);
@@ -566,19 +567,19 @@ export function describeBackend(name: string, open: OpenBackend): void {
       // Two replacements of one object: every blob is either released once or still held.
       await meta.insertBucket('race', 'alice', at(0));
       await meta.putObject(object('race', 'k', ['race-0']));
-      const releases = await Promise.all(['race-1', 'race-2'].map((blobId) => meta.transaction((tx) => tx.putObject(object('race', 'k', [blobId])))));
+      const releases = await Promise.all(['race-1', 'race-2'].map((blobId) => meta.transaction(async (tx) => (await tx.putObject(object('race', 'k', [blobId]))).released)));
       const held = (await meta.segmentsOf((await meta.getObject('race', 'k'))!.id)).map((s) => s.blobId);
       assert.deepEqual([...releases.flat(), ...held].sort(), ['race-0', 'race-1', 'race-2']);
 
       // Two first PUTs of one new key: one object is left with one blob; the other blob is released.
-      const firsts = await Promise.all(['first-1', 'first-2'].map((blobId) => meta.transaction((tx) => tx.putObject(object('race', 'new-key', [blobId])))));
+      const firsts = await Promise.all(['first-1', 'first-2'].map((blobId) => meta.transaction(async (tx) => (await tx.putObject(object('race', 'new-key', [blobId]))).released)));
       const firstHeld = (await meta.segmentsOf((await meta.getObject('race', 'new-key'))!.id)).map((s) => s.blobId);
       assert.equal(firstHeld.length, 1);
       assert.deepEqual([...firsts.flat(), ...firstHeld].sort(), ['first-1', 'first-2']);
 
       // PUTs of neighbouring new keys at once (a client uploading a directory): all land, none releases a blob.
       const neighbours = Array.from({ length: 16 }, (_, i) => `dir/file-${String(i).padStart(2, '0')}`);
-      const neighbourReleases = await Promise.all(neighbours.map((key) => meta.transaction((tx) => tx.putObject(object('race', key, [`blob-${key}`])))));
+      const neighbourReleases = await Promise.all(neighbours.map((key) => meta.transaction(async (tx) => (await tx.putObject(object('race', key, [`blob-${key}`]))).released)));
       assert.deepEqual(neighbourReleases.flat(), []);
       const listed = await meta.listObjects('race', '', 'dir/', 'dir0', 100);
       assert.deepEqual(listed.map((o) => o.key), neighbours);
@@ -800,7 +801,7 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
       await assert.rejects(meta.transaction((tx) => tx.getBucket('outage')), unavailable);
       await server.start();
       assert.equal((await meta.getBucket('outage'))?.owner, 'alice');
-      assert.deepEqual(await meta.putObject(object('outage', 'k', ['outage-2'])), []);
+      assert.deepEqual((await meta.putObject(object('outage', 'k', ['outage-2']))).released, []);
       assert.equal(await meta.transaction(async (tx) => (await tx.getObject('outage', 'k'))?.key), 'k');
     } finally {
       await meta.close();
@@ -837,7 +838,7 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
       for (let n = 0; n < rounds; n++) {
         await meta.transaction(async (tx) => {
           if (!(await tx.getBucket('timing'))) throw new Error('bucket vanished');
-          return tx.unreferenced(await tx.putObject(object('timing', `k-${n % 10}`, [`t-${n}`])));
+          return tx.unreferenced((await tx.putObject(object('timing', `k-${n % 10}`, [`t-${n}`]))).released);
         });
       }
       t.diagnostic(`one small transaction (getBucket, putObject, unreferenced): ${((performance.now() - started) / rounds).toFixed(2)} ms`);

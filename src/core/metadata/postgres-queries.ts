@@ -107,26 +107,27 @@ export abstract class PostgresQueries implements MetadataQueries {
     });
   }
 
-  putObject(object: NewObject): Promise<string[]> {
+  putObject(object: NewObject): Promise<{ stored: StoredObject; released: string[] }> {
     return this.atomic(async (queries) => {
       // A new key first, without reading the index: ON CONFLICT's arbiter check takes no
       // SERIALIZABLE predicate lock, where the DELETE of a replacement reads (and locks) the index
       // page the key would be on. Concurrent PUTs of neighbouring keys insert into that same page,
       // so read-then-write made them conflict with each other: 16 PUTs in flight of new keys in
       // one bucket ran 1.3 failed attempts per PUT (pg_stat_statements), now almost none.
-      if (await queries.insertObject(object, 'if-new')) return [];
+      const inserted = await queries.insertObject(object, 'if-new');
+      if (inserted) return { stored: toObject(inserted), released: [] };
       const released = await queries.deleteObject(object.bucket, object.key);
-      await queries.insertObject(object, 'always');
-      return released;
+      return { stored: toObject((await queries.insertObject(object, 'always'))!), released };
     });
   }
 
   /**
    * The object row and its segments in one statement (unnest of empty arrays adds no segment).
-   * `if-new`: nothing when the key is taken; whether the row went in. The row written goes to
-   * `wroteObject`.
+   * `if-new`: nothing when the key is taken. Answers the row written (so the caller needs no read
+   * back: a read would also take a SERIALIZABLE predicate lock on the index page neighbouring PUTs
+   * write into, and make some of them fail to commit).
    */
-  private async insertObject(object: NewObject, when: 'if-new' | 'always'): Promise<boolean> {
+  private async insertObject(object: NewObject, when: 'if-new' | 'always'): Promise<ObjectRow | undefined> {
     const segments = 'segments' in object.content ? object.content.segments : [];
     const offsets: number[] = [];
     let offset = 0;
@@ -171,13 +172,8 @@ export abstract class PostgresQueries implements MetadataQueries {
         segments.map((segment) => segment.partNumber),
       ],
     );
-    if (!row) return false;
-    this.wroteObject(row);
-    return true;
+    return row;
   }
-
-  /** Told of each object row this runner has just written; a transaction remembers it (see TransactionQueries). */
-  protected wroteObject(_row: ObjectRow): void {}
 
   async findByContent(kind: 'md5' | 'sha1', digest: string, size: number, owner: string, anyOwner: boolean): Promise<StoredObject | undefined> {
     const column = kind === 'md5' ? 'content_md5' : 'content_sha1';

@@ -109,34 +109,10 @@ async function onPool<T>(statements: PreparedStatements, query: () => Promise<T>
   }
 }
 
-/**
- * The queries of one transaction, on its client; `atomic` is the transaction itself. An object
- * read right after this transaction wrote it (a PUT and a Complete answer with the stored row) is
- * the row the INSERT returned: no round trip, and no predicate lock on the index page, which
- * PUTs of neighbouring keys write into: that read at the end made some of them fail to commit.
- */
+/** The queries of one transaction, on its client; `atomic` is the transaction itself. */
 class TransactionQueries extends PostgresQueries {
-  /** The object row this transaction wrote last, while no statement has run since. */
-  private written?: { row: ObjectRow; sent: number };
-
-  constructor(private readonly transaction: TransactionRunner) {
-    super(transaction);
-  }
-
   protected override atomic<T>(fn: (queries: PostgresQueries) => Promise<T>): Promise<T> {
     return fn(this);
-  }
-
-  protected override wroteObject(row: ObjectRow): void {
-    this.written = { row, sent: this.transaction.sent };
-  }
-
-  override async getObject(bucket: string, key: string): Promise<StoredObject | undefined> {
-    const written = this.written;
-    if (written && written.sent === this.transaction.sent && written.row.bucket === bucket && written.row.key === key) {
-      return toObject(written.row);
-    }
-    return super.getObject(bucket, key);
   }
 }
 
@@ -144,8 +120,6 @@ class TransactionQueries extends PostgresQueries {
 class TransactionRunner implements QueryRunner {
   failure: unknown;
   finished = false;
-  /** Statements sent so far. */
-  sent = 0;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -162,7 +136,6 @@ class TransactionRunner implements QueryRunner {
 
   private async run<T>(query: () => Promise<T>): Promise<T> {
     if (this.finished) throw new Error('metadata transaction already ended: a query ran after its function returned');
-    this.sent++;
     try {
       return await query();
     } catch (err) {

@@ -245,8 +245,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     });
   }
 
-  /** Inserts an object, replacing any at the same key; returns the blob ids the old one held. */
-  putObject(object: NewObject): string[] {
+  putObject(object: NewObject): { stored: StoredObject; released: string[] } {
     const released = this.deleteObject(object.bucket, object.key);
     const { lastInsertRowid } = this.stmt.insertObject.run({
       bucket: object.bucket,
@@ -272,7 +271,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         offset += segment.size;
       });
     }
-    return released;
+    return { stored: this.getObjectById(Number(lastInsertRowid))!, released };
   }
 
   getObjectById(id: number): StoredObject | undefined {

@@ -106,8 +106,8 @@ export interface MetadataQueries {
   getObjectById(id: number): Promise<StoredObject | undefined>;
   /** An object's bytes: its own segments, or (multipart) its completed upload's parts in order. */
   segmentsOf(objectId: number): Promise<Segment[]>;
-  /** Inserts an object, replacing any at the same key; returns the blob ids the old one held. */
-  putObject(object: NewObject): Promise<string[]>;
+  /** Inserts an object, replacing any at the same key: the row stored, and the blob ids the old one held. */
+  putObject(object: NewObject): Promise<{ stored: StoredObject; released: string[] }>;
   /** The oldest object with this whole-content digest and size, in a bucket `owner` owns (any bucket when `anyOwner`). */
   findByContent(kind: 'md5' | 'sha1', digest: string, size: number, owner: string, anyOwner: boolean): Promise<StoredObject | undefined>;
   bucketUsage(bucket: string): Promise<{ objects: number; bytes: number }>;
