@@ -423,7 +423,7 @@ export class Storage {
     checkPartNumber(partNumber);
     const checksum = upload.checksum?.algorithm ?? write.checksum;
     const staged = await this.stageVerified(body, { ...write, checksum });
-    return this.commitPart(actor, bucket, key, uploadId, partNumber, staged, checksum);
+    return this.commitPart(bucket, key, uploadId, partNumber, staged, checksum);
   }
 
   /** UploadPartCopy: the part is a byte range of an existing object. */
@@ -444,11 +444,10 @@ export class Storage {
     }
     const checksum = upload.checksum?.algorithm;
     const staged = await this.blobs.stage(await this.openRead(read, range.start, range.end), withDigest(options.digests, checksum));
-    return this.commitPart(actor, target.bucket, target.key, target.uploadId, target.partNumber, staged, checksum);
+    return this.commitPart(target.bucket, target.key, target.uploadId, target.partNumber, staged, checksum);
   }
 
   private async commitPart(
-    actor: Actor,
     bucket: string,
     key: string,
     uploadId: string,
@@ -469,7 +468,8 @@ export class Storage {
     let released: string[];
     try {
       released = await this.meta.transaction(async (tx) => {
-        await this.requireBucket(tx, actor, bucket);
+        // The upload still open is enough: deleting a bucket deletes its uploads in the same
+        // transaction, and the caller checked the actor's access to the bucket before the body.
         await this.requireOpenUpload(tx, bucket, key, uploadId);
         const replaced = await tx.upsertPart(uploadId, part);
         return replaced === undefined ? [] : tx.unreferenced([replaced]);
