@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import { PostgresMetadata } from '../../src/core/metadata/postgres.js';
 import { SqliteMetadata } from '../../src/core/metadata/sqlite.js';
 import type { NewObject } from '../../src/core/metadata/types.js';
+import { writeLegacyPanDb } from '../helpers/legacy-pan-db.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { CLI, startServer } from '../helpers/server.js';
 import { assertExactCopy, freshDatabase, PASSWORD, skipWithoutPostgres, withDatabase } from './migrate-helpers.js';
@@ -221,20 +222,7 @@ describe('tessera migrate, interrupted', { skip: skipWithoutPostgres() }, () => 
       db.exec('DROP TABLE settings; DROP TABLE tokens; DROP TABLE upload_sessions; DROP TABLE hash_states; DROP TABLE trash; DROP TABLE leases; DROP TABLE call_windows');
       db.pragma('user_version = 1');
       db.close();
-      const pan = new Database(join(old, 'pan.db'));
-      pan.exec(`
-        CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE tokens (hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER);
-        CREATE TABLE preuploads (id TEXT PRIMARY KEY, client_id TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, requested_key TEXT NOT NULL,
-          upload_id TEXT NOT NULL, etag TEXT NOT NULL, size INTEGER NOT NULL, slice_size INTEGER NOT NULL, duplicate INTEGER NOT NULL,
-          status TEXT NOT NULL, file_id INTEGER, message TEXT, created_at INTEGER NOT NULL);
-        CREATE TABLE trash (object_id INTEGER PRIMARY KEY, bucket TEXT NOT NULL, trashed_at INTEGER NOT NULL);
-        INSERT INTO settings VALUES ('token-secret', 'c2VjcmV0');
-        INSERT INTO tokens VALUES ('h1', 'app', 0, ${Date.now() + 3_600_000}, NULL);
-        INSERT INTO preuploads VALUES ('p1', 'app', 'drive', 'a.bin', 'a.bin', 'U1', 'e', 10, 5, 0, 'open', NULL, NULL, 1);
-        INSERT INTO trash VALUES (7, 'drive', 1);
-      `);
-      pan.close();
+      writeLegacyPanDb(old);
 
       const url = await freshDatabase(postgres);
       const run = await runCli(['migrate', '--from', old, '--to', url]);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteMetadata } from '../../src/core/metadata/sqlite.js';
+import { writeLegacyPanDb } from '../helpers/legacy-pan-db.js';
 import { SQLITE_SCHEMA_VERSION } from '../../src/core/metadata/sqlite-schema.js';
 
 describe('SQLite metadata backend', () => {
@@ -79,21 +80,7 @@ describe('SQLite metadata backend', () => {
   it("imports a data directory's pan.db once: tokens, sessions, trash marks and secrets carry over", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'tessera-pan-import-'));
     try {
-      const pan = new Database(join(dataDir, 'pan.db'));
-      // pan.db as Tessera wrote it before the metadata interface.
-      pan.exec(`
-        CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE tokens (hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER);
-        CREATE TABLE preuploads (id TEXT PRIMARY KEY, client_id TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, requested_key TEXT NOT NULL,
-          upload_id TEXT NOT NULL, etag TEXT NOT NULL, size INTEGER NOT NULL, slice_size INTEGER NOT NULL, duplicate INTEGER NOT NULL,
-          status TEXT NOT NULL, file_id INTEGER, message TEXT, created_at INTEGER NOT NULL);
-        CREATE TABLE trash (object_id INTEGER PRIMARY KEY, bucket TEXT NOT NULL, trashed_at INTEGER NOT NULL);
-        INSERT INTO settings VALUES ('token-secret', 'c2VjcmV0');
-        INSERT INTO tokens VALUES ('h1', 'app', 0, ${Date.now() + 3_600_000}, NULL);
-        INSERT INTO preuploads VALUES ('p1', 'app', 'drive', 'a.bin', 'a.bin', 'U1', 'e', 10, 5, 0, 'verifying', NULL, NULL, 1);
-        INSERT INTO trash VALUES (7, 'drive', 1);
-      `);
-      pan.close();
+      writeLegacyPanDb(dataDir, 'verifying');
       const meta = SqliteMetadata.open(join(dataDir, 'meta.db'));
       try {
         assert.equal(await meta.ensureSetting('token-secret', 'other'), 'c2VjcmV0');
