@@ -96,22 +96,27 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   const dir = await mkdtemp(join(tmpdir(), 'tessera-pg-'));
   const dataDir = options.dir ?? join(dir, 'data');
   const socketDir = join(dir, 'socket');
-  await mkdir(socketDir);
-  if (owner) {
-    await chown(dir, owner.uid, owner.gid);
-    await chown(socketDir, owner.uid, owner.gid);
-  }
   const fresh = !existsSync(dataDir);
-  if (fresh) {
+  try {
+    await mkdir(socketDir);
     if (owner) {
-      // Made here, not by initdb: the postgres user may not write in the directory above it.
-      await mkdir(dataDir, { mode: 0o700 });
-      await chown(dataDir, owner.uid, owner.gid);
+      await chown(dir, owner.uid, owner.gid);
+      await chown(socketDir, owner.uid, owner.gid);
     }
-    await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'tessera', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'], owner);
-  } else if (owner) {
-    // A copy made by root belongs to root; PostgreSQL wants its own files.
-    await run('chown', ['-R', `${owner.uid}:${owner.gid}`, dataDir], undefined);
+    if (fresh) {
+      if (owner) {
+        // Made here, not by initdb: the postgres user may not write in the directory above it.
+        await mkdir(dataDir, { mode: 0o700 });
+        await chown(dataDir, owner.uid, owner.gid);
+      }
+      await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'tessera', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'], owner);
+    } else if (owner) {
+      // A copy made by root belongs to root; PostgreSQL wants its own files.
+      await run('chown', ['-R', `${owner.uid}:${owner.gid}`, dataDir], undefined);
+    }
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   }
   const settings = options.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off'];
   const port = await freePort();
