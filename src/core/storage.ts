@@ -10,7 +10,7 @@ import { ServiceError, errors } from './errors.js';
 import { newUploadId } from './ids.js';
 import { listByPrefix } from './listing.js';
 import { SqliteMetadata } from './metadata/sqlite.js';
-import type { Metadata, MetadataQueries, PartColumns, StoredObject, StoredPart, StoredUpload } from './metadata/types.js';
+import type { Metadata, MetadataQueries, PartColumns, StoredObject, StoredPart, StoredUpload, WriteOutcome } from './metadata/types.js';
 import { refuseNul, validateBucketName, validateObjectKey } from './names.js';
 import { completedChecksum, type StatedChecksums } from './multipart-checksums.js';
 import { runningChecksum } from './digests.js';
@@ -226,25 +226,22 @@ export class Storage {
       checksum: write.checksum && { algorithm: write.checksum, type: 'full-object', value: staged.digests[write.checksum]! },
       ...attributes,
     };
-    let released: string[];
-    let stored!: StoredObject;
+    let outcome: WriteOutcome;
     try {
-      released = await this.meta.transaction(async (tx) => {
-        await this.requireBucket(tx, actor, bucket);
-        if (write.forbidOverwrite && (await tx.getObject(bucket, key))) throw fileAlreadyExists();
-        const { stored: written, released: old } = await tx.putObject({
-          ...info,
-          contentMd5: info.etag,
-          contentSha1: staged.digests.sha1?.toString('hex'),
-          content: { segments: [{ blobId, size: info.size, partNumber: 1 }] },
-        });
-        stored = written;
-        return tx.unreferenced(old);
-      });
+      outcome = await this.meta.writeObject(
+        { ...info, contentMd5: info.etag, contentSha1: staged.digests.sha1?.toString('hex'), content: { segments: [{ blobId, size: info.size, partNumber: 1 }] } },
+        { owner: actor.root ? undefined : actor.userId, ifAbsent: write.forbidOverwrite },
+      );
     } catch (err) {
       await this.blobs.remove([blobId]);
       throw err;
     }
+    if ('refused' in outcome) {
+      await this.blobs.remove([blobId]);
+      if (outcome.refused === 'exists') throw fileAlreadyExists();
+      throw outcome.refused === 'no-bucket' ? errors.noSuchBucket(bucket) : errors.accessDenied();
+    }
+    const { stored, released } = outcome;
     await this.blobs.remove(released);
     return stored;
   }

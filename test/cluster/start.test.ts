@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
+import { MIGRATIONS } from '../../src/core/metadata/postgres-schema.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { s3Client } from '../helpers/s3.js';
 import { startNode } from '../helpers/server.js';
@@ -96,7 +97,7 @@ describe('three nodes starting at once against an empty database', { skip: skipW
       await client.connect();
       try {
         const versions = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-        assert.deepEqual(versions.rows.map((row) => row.version), [1]);
+        assert.deepEqual(versions.rows.map((row) => row.version), MIGRATIONS.map((migration) => migration.version));
       } finally {
         await client.end();
       }

@@ -10,7 +10,7 @@ import { ServiceError } from '../../src/core/errors.js';
 import { maskUrl, PostgresMetadata } from '../../src/core/metadata/postgres.js';
 import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../src/core/metadata/postgres-schema.js';
 import { SqliteMetadata } from '../../src/core/metadata/sqlite.js';
-import type { HashState, Metadata, NewObject, StoredPart } from '../../src/core/metadata/types.js';
+import type { HashState, Metadata, NewObject, StoredPart, WriteOutcome } from '../../src/core/metadata/types.js';
 import type { UploadInfo } from '../../src/core/types.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -73,6 +73,27 @@ export function describeBackend(name: string, open: OpenBackend): void {
       await meta.deleteObject('bk-zeta', 'k');
       await meta.deleteBucket('bk-zeta');
       assert.equal(await meta.getBucket('bk-zeta'), undefined);
+    });
+
+    it("writes a PUT's object only into a bucket that exists, is the writer's and (when asked) has no object at the key", async () => {
+      await meta.insertBucket('guarded', 'alice', at(0));
+      assert.deepEqual(await meta.writeObject(object('guarded-missing', 'k', ['g-0']), {}), { refused: 'no-bucket' });
+      assert.deepEqual(await meta.writeObject(object('guarded', 'k', ['g-0']), { owner: 'bob' }), { refused: 'not-owner' });
+      assert.equal(await meta.getObject('guarded', 'k'), undefined);
+
+      const first = await meta.writeObject(object('guarded', 'k', ['g-1', 'g-2']), { owner: 'alice' });
+      assert.ok('stored' in first);
+      assert.deepEqual(first.released, []);
+      assert.deepEqual(first.stored, await meta.getObject('guarded', 'k'));
+
+      assert.deepEqual(await meta.writeObject(object('guarded', 'k', ['g-3']), { owner: 'alice', ifAbsent: true }), { refused: 'exists' });
+      assert.deepEqual((await meta.segmentsOf(first.stored.id)).map((segment) => segment.blobId), ['g-1', 'g-2']);
+
+      // Root (no owner) replaces: the old blobs come back released, as nothing else holds them.
+      const second = await meta.writeObject(object('guarded', 'k', ['g-4']), {});
+      assert.ok('stored' in second);
+      assert.deepEqual(second.released, ['g-1', 'g-2']);
+      assert.deepEqual((await meta.segmentsOf(second.stored.id)).map((segment) => segment.blobId), ['g-4']);
     });
 
     it('puts, replaces and deletes objects, returning the blob ids each released', async () => {
@@ -685,6 +706,42 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
       assert.deepEqual(await queryOnce(url, 'SELECT count(*)::int AS n FROM appended'), [{ n: 0 }]);
     } finally {
       await Promise.all(nodes.map((node) => node.close()));
+    }
+  });
+
+  it('never leaves an object in no bucket when a PUT races a DeleteBucket', async () => {
+    const meta = await PostgresMetadata.open(await freshDatabase(), { poolSize: 4 });
+    try {
+      // DeleteBucket as the engine does it (refused while the bucket holds an object), with a PUT
+      // landing between its emptiness check and its delete: the delete must see it and refuse.
+      await meta.insertBucket('raced-late', 'alice', at(0));
+      let put: WriteOutcome | undefined;
+      const late = await meta.transaction(async (tx) => {
+        if (await tx.bucketHasObjects('raced-late')) return 'not-empty';
+        put ??= await meta.writeObject(object('raced-late', 'k', ['late-1']), { owner: 'alice' });
+        await tx.deleteBucket('raced-late');
+        return 'deleted';
+      });
+      assert.ok(put && 'stored' in put);
+      assert.equal(late, 'not-empty');
+      assert.ok(await meta.getBucket('raced-late'));
+
+      // The other order: the bucket's row is deleted (not yet committed) when the PUT arrives.
+      await meta.insertBucket('raced-early', 'alice', at(0));
+      let pending: Promise<WriteOutcome> | undefined;
+      const early = await meta.transaction(async (tx) => {
+        if (await tx.bucketHasObjects('raced-early')) return 'not-empty';
+        await tx.deleteBucket('raced-early');
+        pending ??= meta.writeObject(object('raced-early', 'k', ['early-1']), { owner: 'alice' });
+        // Give the PUT's statement time to reach the bucket's row and wait on it.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return 'deleted';
+      });
+      assert.equal(early, 'deleted');
+      assert.deepEqual(await pending, { refused: 'no-bucket' });
+      assert.equal(await meta.getObject('raced-early', 'k'), undefined);
+    } finally {
+      await meta.close();
     }
   });
 

@@ -30,6 +30,49 @@ export interface QueryRunner {
   queryArrays(sql: string, params?: unknown[]): Promise<unknown[][]>;
 }
 
+const OBJECT_COLUMNS = `bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
+  checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id`;
+
+/** The CTE that inserts the `inserted` object's segments from parameters $16-$19 (see objectParams). */
+const SEGMENTS_INSERTED = `segments_inserted AS (
+  INSERT INTO segments (object_id, seq, blob_id, "offset", size, part_number)
+  SELECT inserted.id, segment.seq - 1, segment.blob_id, segment.start, segment.size, segment.part_number
+  FROM inserted, unnest($16::text[], $17::bigint[], $18::bigint[], $19::int[])
+    WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)
+)`;
+
+/** An object's row as parameters $1-$15 (OBJECT_COLUMNS' order), then its segments as four arrays. */
+function objectParams(object: NewObject): unknown[] {
+  const segments = 'segments' in object.content ? object.content.segments : [];
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const segment of segments) {
+    offsets.push(offset);
+    offset += segment.size;
+  }
+  return [
+    object.bucket,
+    object.key,
+    object.size,
+    object.etag,
+    object.lastModified.getTime(),
+    JSON.stringify(object.headers),
+    JSON.stringify(object.userMeta),
+    object.partsCount ?? null,
+    object.crc64 ?? null,
+    object.checksum?.algorithm ?? null,
+    object.checksum?.type ?? null,
+    object.checksum?.value ?? null,
+    object.contentMd5 ?? null,
+    object.contentSha1 ?? null,
+    'uploadId' in object.content ? object.content.uploadId : null,
+    segments.map((segment) => segment.blobId),
+    offsets,
+    segments.map((segment) => segment.size),
+    segments.map((segment) => segment.partNumber),
+  ];
+}
+
 /** Tokens that expired this long ago are forgotten when the next one is issued. */
 const TOKEN_MEMORY_MS = 90 * 24 * 3600 * 1000;
 
@@ -128,51 +171,40 @@ export abstract class PostgresQueries implements MetadataQueries {
    * write into, and make some of them fail to commit).
    */
   private async insertObject(object: NewObject, when: 'if-new' | 'always'): Promise<ObjectRow | undefined> {
-    const segments = 'segments' in object.content ? object.content.segments : [];
-    const offsets: number[] = [];
-    let offset = 0;
-    for (const segment of segments) {
-      offsets.push(offset);
-      offset += segment.size;
-    }
-    const row = await this.first<ObjectRow>(
+    return this.first<ObjectRow>(
       `WITH inserted AS (
-         INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
-           checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id)
+         INSERT INTO objects (${OBJECT_COLUMNS})
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ${when === 'if-new' ? 'ON CONFLICT (bucket, key) DO NOTHING' : ''}
          RETURNING *
-       ),
-       segments_inserted AS (
-         INSERT INTO segments (object_id, seq, blob_id, "offset", size, part_number)
-         SELECT inserted.id, segment.seq - 1, segment.blob_id, segment.start, segment.size, segment.part_number
-         FROM inserted, unnest($16::text[], $17::bigint[], $18::bigint[], $19::int[])
-           WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)
-       )
+       ), ${SEGMENTS_INSERTED}
        SELECT * FROM inserted`,
-      [
-        object.bucket,
-        object.key,
-        object.size,
-        object.etag,
-        object.lastModified.getTime(),
-        JSON.stringify(object.headers),
-        JSON.stringify(object.userMeta),
-        object.partsCount ?? null,
-        object.crc64 ?? null,
-        object.checksum?.algorithm ?? null,
-        object.checksum?.type ?? null,
-        object.checksum?.value ?? null,
-        object.contentMd5 ?? null,
-        object.contentSha1 ?? null,
-        'uploadId' in object.content ? object.content.uploadId : null,
-        segments.map((segment) => segment.blobId),
-        offsets,
-        segments.map((segment) => segment.size),
-        segments.map((segment) => segment.partNumber),
-      ],
+      objectParams(object),
     );
-    return row;
+  }
+
+  /**
+   * A new key's whole PUT in one autocommit statement: the object is written only when its bucket
+   * exists (owned by `owner`, when given) and the key is free. Answers the bucket's owner (none:
+   * no bucket) and the row written (none: refused, or the key is taken). The foreign key from
+   * objects to buckets keeps a DeleteBucket racing this statement from leaving the row in no
+   * bucket: one of the two fails (23503 or 40001) and the caller goes the transactional way.
+   */
+  protected async insertNewGuarded(object: NewObject, owner: string | undefined): Promise<{ bucketOwner?: string; row?: ObjectRow }> {
+    const result = await this.first<ObjectRow & { bucket_owner: string | null }>(
+      `WITH bucket AS (SELECT owner FROM buckets WHERE name = $1),
+       inserted AS (
+         INSERT INTO objects (${OBJECT_COLUMNS})
+         SELECT $1::text, $2::text, $3::bigint, $4::text, $5::bigint, $6::text, $7::text, $8::int, $9::text,
+                $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text
+         FROM bucket WHERE $20::text IS NULL OR bucket.owner = $20::text
+         ON CONFLICT (bucket, key) DO NOTHING
+         RETURNING *
+       ), ${SEGMENTS_INSERTED}
+       SELECT (SELECT owner FROM bucket) AS bucket_owner, inserted.* FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
+      [...objectParams(object), owner ?? null],
+    );
+    return { bucketOwner: result?.bucket_owner ?? undefined, row: result?.id == null ? undefined : result };
   }
 
   async findByContent(kind: 'md5' | 'sha1', digest: string, size: number, owner: string, anyOwner: boolean): Promise<StoredObject | undefined> {

@@ -149,6 +149,13 @@ CREATE TABLE trash (
 );
 `,
   },
+  {
+    version: 2,
+    description: 'objects refer to their bucket (a PUT racing a DeleteBucket cannot leave an object in no bucket)',
+    sql: `
+ALTER TABLE objects ADD CONSTRAINT objects_bucket_exists FOREIGN KEY (bucket) REFERENCES buckets (name);
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

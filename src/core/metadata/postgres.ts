@@ -4,7 +4,8 @@ import { migrate, SchemaTooNewError } from './postgres-schema.js';
 import { PostgresQueries, type QueryRunner } from './postgres-queries.js';
 import { isStalePlan, PreparedStatements } from './postgres-statements.js';
 import { toObject, type ObjectRow } from './rows.js';
-import type { Metadata, MetadataQueries, StoredObject } from './types.js';
+import type { Metadata, MetadataQueries, NewObject, StoredObject, WriteGuard, WriteOutcome } from './types.js';
+import { writeObjectInTransaction } from './write-object.js';
 
 export interface PostgresOptions {
   /** Connections in the pool (default 10). */
@@ -39,6 +40,7 @@ const RETRYABLE = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
   '23505', // unique_violation: under SERIALIZABLE a race on a key can surface as one
+  '23503', // foreign_key_violation: an object written while its bucket was being deleted
 ]);
 
 /** Node's socket errors and PostgreSQL's "connection is gone" conditions. */
@@ -201,6 +203,26 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
 
   transaction<T>(fn: (tx: MetadataQueries) => Promise<T>): Promise<T> {
     return this.runTransaction(fn);
+  }
+
+  /**
+   * A new key (the common PUT) is one autocommit statement, a round trip instead of the four of
+   * BEGIN, bucket check, insert, COMMIT; a replacement, or a race the statement lost, goes the
+   * transactional way.
+   */
+  async writeObject(object: NewObject, guard: WriteGuard): Promise<WriteOutcome> {
+    try {
+      const { bucketOwner, row } = await this.insertNewGuarded(object, guard.owner);
+      if (row) return { stored: toObject(row), released: [] };
+      if (bucketOwner === undefined) return { refused: 'no-bucket' };
+      if (guard.owner !== undefined && bucketOwner !== guard.owner) return { refused: 'not-owner' };
+      if (guard.ifAbsent) return { refused: 'exists' };
+    } catch (err) {
+      // The bucket went away under the statement (23503), or a SERIALIZABLE transaction it
+      // raced lost (40001 is reported to that one; this statement may see 40P01 or 23505).
+      if (!RETRYABLE.has(sqlState((err as { cause?: unknown }).cause ?? err) ?? '')) throw err;
+    }
+    return writeObjectInTransaction(this, object, guard);
   }
 
   private async runTransaction<T>(fn: (tx: PostgresQueries) => Promise<T>): Promise<T> {

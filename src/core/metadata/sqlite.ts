@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import { openDatabase } from '../sqlite.js';
 import { migrateSqlite } from './sqlite-schema.js';
 import { SqliteQueries } from './sqlite-queries.js';
-import type { Metadata, MetadataQueries } from './types.js';
+import type { Metadata, MetadataQueries, NewObject, WriteGuard, WriteOutcome } from './types.js';
+import { writeObjectInTransaction } from './write-object.js';
 
 /**
  * The embedded backend: one SQLite file (`meta.db`) in the data directory, for a single node.
@@ -39,6 +40,10 @@ export class SqliteMetadata implements Metadata {
       throw err;
     }
     return new SqliteMetadata(db);
+  }
+
+  writeObject(object: NewObject, guard: WriteGuard): Promise<WriteOutcome> {
+    return writeObjectInTransaction(this, object, guard);
   }
 
   transaction<T>(fn: (tx: MetadataQueries) => Promise<T>): Promise<T> {

@@ -205,8 +205,25 @@ export interface MetadataQueries {
   isTrashed(objectId: number): Promise<boolean>;
 }
 
+/** What a PUT's write must find true when it lands (the body was read in between). */
+export interface WriteGuard {
+  /** The bucket's owner must still be this user (undefined: root, any owner). */
+  owner?: string;
+  /** Refuse rather than replace an object already at the key. */
+  ifAbsent?: boolean;
+}
+
+export type WriteOutcome =
+  | { stored: StoredObject; /** Blob ids the replaced object held that nothing refers to now. */ released: string[] }
+  | { refused: 'no-bucket' | 'not-owner' | 'exists' };
+
 export interface Metadata extends MetadataQueries {
   readonly backend: 'sqlite' | 'postgres';
+  /**
+   * A PUT's metadata step, atomic: the bucket is checked against `guard` and the object written,
+   * replacing the key's old one. One call, so a backend can do it in as few round trips as it can.
+   */
+  writeObject(object: NewObject, guard: WriteGuard): Promise<WriteOutcome>;
   /**
    * Runs `fn` as one transaction: all of its changes commit together or none do, and it sees no
    * other transaction's changes half-done. `fn` does metadata work only (no I/O of its own) and

@@ -1,0 +1,13 @@
+import type { Metadata, NewObject, WriteGuard, WriteOutcome } from './types.js';
+
+/** `Metadata.writeObject` as one transaction of plain queries: every backend's general case. */
+export function writeObjectInTransaction(meta: Metadata, object: NewObject, guard: WriteGuard): Promise<WriteOutcome> {
+  return meta.transaction(async (tx): Promise<WriteOutcome> => {
+    const bucket = await tx.getBucket(object.bucket);
+    if (!bucket) return { refused: 'no-bucket' };
+    if (guard.owner !== undefined && bucket.owner !== guard.owner) return { refused: 'not-owner' };
+    if (guard.ifAbsent && (await tx.getObject(object.bucket, object.key))) return { refused: 'exists' };
+    const { stored, released } = await tx.putObject(object);
+    return { stored, released: await tx.unreferenced(released) };
+  });
+}
