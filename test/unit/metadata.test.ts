@@ -745,6 +745,29 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
     }
   });
 
+  it('answers ServiceUnavailable, not a hang, when a statement waits on a stuck transaction past its time', async () => {
+    const url = await freshDatabase();
+    const meta = await PostgresMetadata.open(url, { statementTimeoutMs: 300 });
+    const stuck = new pg.Client({ connectionString: url });
+    await stuck.connect();
+    try {
+      await meta.insertBucket('stuck', 'alice', at(0));
+      // Another session deletes the bucket's row and then neither commits nor rolls back.
+      await stuck.query('BEGIN');
+      await stuck.query(`DELETE FROM buckets WHERE name = 'stuck'`);
+      await assert.rejects(meta.writeObject(object('stuck', 'k', ['stuck-1']), {}), (err: ServiceError) => {
+        assert.equal(err.status, 503);
+        assert.equal(err.code, 'ServiceUnavailable');
+        return true;
+      });
+      await stuck.query('ROLLBACK');
+      assert.ok('stored' in (await meta.writeObject(object('stuck', 'k', ['stuck-1']), {})));
+    } finally {
+      await stuck.end();
+      await meta.close();
+    }
+  });
+
   it('refuses a database whose schema is newer than it knows', async () => {
     const url = await freshDatabase();
     await (await PostgresMetadata.open(url)).close();

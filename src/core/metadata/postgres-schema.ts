@@ -182,6 +182,8 @@ export async function migrate(client: pg.ClientBase, migrations: readonly Migrat
   const known = migrations[migrations.length - 1]?.version ?? 0;
   await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
   try {
+    // A migration (or the wait for another node's) may take longer than a request's statement.
+    await client.query('SET LOCAL statement_timeout = 0');
     await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
     await client.query(
       `CREATE TABLE IF NOT EXISTS schema_migrations (

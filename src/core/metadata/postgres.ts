@@ -14,7 +14,20 @@ export interface PostgresOptions {
   connectTimeoutMs?: number;
   /** Told of errors on idle connections (the database went away); the pool replaces them itself. */
   onConnectionError?: (err: Error) => void;
+  /**
+   * The longest a statement may run, or wait for a lock, before PostgreSQL cancels it and the
+   * request is answered ServiceUnavailable (default 30 s): a stuck transaction elsewhere must not
+   * hang requests for ever. A transaction left idle this long is ended too.
+   */
+  statementTimeoutMs?: number;
 }
+
+/** Cancellations PostgreSQL reports for a statement that ran past its time. */
+const TIMED_OUT = new Set([
+  '57014', // query_canceled: statement_timeout
+  '55P03', // lock_not_available: lock_timeout
+  '25P03', // idle_in_transaction_session_timeout
+]);
 
 /** Attempts of a transaction that keeps losing serialization races before it gives up. */
 const MAX_ATTEMPTS = 10;
@@ -73,10 +86,16 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 /**
- * A lost database becomes the 503 every dialect renders; a string PostgreSQL cannot hold (U+0000,
- * SQLSTATE 22021) is the client's mistake; other errors pass unchanged.
+ * A lost database, or a statement that ran out of time, becomes the 503 every dialect renders; a
+ * string PostgreSQL cannot hold (U+0000, SQLSTATE 22021) is the client's mistake; other errors
+ * pass unchanged.
  */
 function translate(err: unknown): unknown {
+  if (TIMED_OUT.has(sqlState(err) ?? '')) {
+    const unavailable = errors.serviceUnavailable();
+    unavailable.cause = err;
+    return unavailable;
+  }
   if (sqlState(err) === '22021') {
     const refused = new ServiceError('InvalidArgument', 'A name or marker in the request contains a character no name can hold (NUL).', 400);
     refused.cause = err;
@@ -170,6 +189,7 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
   }
 
   static async open(url: string, options: PostgresOptions = {}): Promise<PostgresMetadata> {
+    const timeout = options.statementTimeoutMs ?? 30_000;
     const pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
@@ -177,6 +197,8 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
       keepAlive: true,
       application_name: 'tessera',
       types: TYPES,
+      statement_timeout: timeout,
+      idle_in_transaction_session_timeout: timeout,
     });
     // An idle connection whose server went away: the pool has dropped it already; without this
     // listener the 'error' event would end the process.
