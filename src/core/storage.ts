@@ -669,6 +669,15 @@ export class Storage {
     };
   }
 
+  /**
+   * Parts held so far and their bytes for some of a bucket's uploads (a page of
+   * listMultipartUploads), in one query: what a console shows beside each upload in progress.
+   */
+  async uploadTotals(actor: Actor, bucket: string, uploadIds: string[]): Promise<Map<string, { parts: number; bytes: number }>> {
+    await this.requireBucket(this.meta, actor, bucket);
+    return this.meta.partTotals(bucket, uploadIds);
+  }
+
   // Lookups by id and by content, for dialects that name objects by number or dedupe by digest
 
   /** The object with this row id, if it is in a bucket the actor reaches. */

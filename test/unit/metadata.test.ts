@@ -335,6 +335,26 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.equal((await meta.allParts('up-parts'))[0]!.checksum, undefined);
     });
 
+    it("totals each upload's parts and bytes, for the bucket's uploads only", async () => {
+      await meta.insertUpload(upload('totals', 'a', 'up-totals-a'));
+      await meta.insertUpload(upload('totals', 'b', 'up-totals-b'));
+      await meta.insertUpload(upload('totals', 'c', 'up-totals-empty'));
+      await meta.insertUpload(upload('totals-other', 'a', 'up-totals-other'));
+      await meta.upsertPart('up-totals-a', part(1, 'ta1', { size: 5 }));
+      await meta.upsertPart('up-totals-a', part(2, 'ta2', { size: 6 * 1024 ** 3 }));
+      await meta.upsertPart('up-totals-b', part(7, 'tb7', { size: 3 }));
+      await meta.upsertPart('up-totals-other', part(1, 'to1', { size: 9 }));
+      const totals = await meta.partTotals('totals', ['up-totals-a', 'up-totals-b', 'up-totals-empty', 'up-totals-other', 'up-missing']);
+      assert.deepEqual(
+        [...totals.entries()].sort(([a], [b]) => a.localeCompare(b)),
+        [
+          ['up-totals-a', { parts: 2, bytes: 5 + 6 * 1024 ** 3 }],
+          ['up-totals-b', { parts: 1, bytes: 3 }],
+        ],
+      );
+      assert.equal((await meta.partTotals('totals', [])).size, 0);
+    });
+
     it('gives Complete the parts as columns, with checksums in hex when asked', async () => {
       await meta.insertUpload(upload('columns', 'k', 'up-columns'));
       assert.deepEqual(await meta.partColumns('up-columns'), { numbers: [], sizes: [], etags: [], crc64s: [] });

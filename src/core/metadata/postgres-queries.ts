@@ -454,6 +454,18 @@ export abstract class PostgresQueries implements MetadataQueries {
    * of json_agg columns and 35–40 ms for array_agg columns, whose literals the driver parses
    * in JavaScript (measured on a fresh connection, PostgreSQL 15).
    */
+  async partTotals(bucket: string, uploadIds: string[]): Promise<Map<string, { parts: number; bytes: number }>> {
+    const totals = new Map<string, { parts: number; bytes: number }>();
+    if (uploadIds.length === 0) return totals;
+    const rows = await this.rows<{ upload_id: string; parts: number; bytes: number }>(
+      `SELECT p.upload_id, count(*)::int AS parts, sum(p.size)::bigint AS bytes FROM parts p JOIN uploads u ON u.upload_id = p.upload_id
+       WHERE u.bucket = $1 AND p.upload_id = ANY($2::text[]) GROUP BY p.upload_id`,
+      [bucket, uploadIds],
+    );
+    for (const row of rows) totals.set(row.upload_id, { parts: row.parts, bytes: row.bytes });
+    return totals;
+  }
+
   async partColumns(uploadId: string, withChecksums = false): Promise<PartColumns> {
     const checksum = withChecksums ? `, coalesce(encode(checksum_value, 'hex'), '')` : '';
     const rows = await this.runner.queryArrays(
