@@ -201,3 +201,53 @@ async function* fileBody(stream: BusboyFileStream): AsyncGenerator<Buffer> {
     throw err instanceof ServiceError ? err : malformedPost();
   }
 }
+
+/** What S3 and OSS answer for a form that lacks a field it needs before the file (the file's place is last). */
+export function missingField(name: string): ServiceError {
+  return errors.invalidArgument(`Bucket POST must contain a field named '${name}'.  If it is specified, please check the order of the fields.`, name, '');
+}
+
+/**
+ * What every form upload is checked for before its signature: a well-formed body, at most
+ * `maxPreDataBytes` of fields before the file, a `key` field and a file. Answers the fields by
+ * lower-case name, and the file still to be read.
+ */
+export function requireUpload(form: FormHead, maxPreDataBytes: number): { fields: Map<string, string>; file: FormFile } {
+  if (form.malformed) throw form.malformed;
+  if (form.preDataBytes > maxPreDataBytes) {
+    throw new ServiceError('MaxPostPreDataLengthExceeded', 'Your POST request fields preceeding the upload file was too large.', 400, {
+      MaxPostPreDataLengthBytes: String(maxPreDataBytes),
+    });
+  }
+  const fields = fieldMap(form.fields);
+  if (!fields.has('key')) throw missingField('key');
+  if (!form.file) throw errors.invalidArgument('POST requires exactly one file upload per request.', 'file', '0');
+  return { fields, file: form.file };
+}
+
+/** Runs a form upload's handler; when it fails, the rest of the form is left unread. */
+export async function handleUpload(form: FormHead, handler: () => Promise<void>): Promise<void> {
+  try {
+    await handler();
+  } catch (err) {
+    form.abandon();
+    throw err;
+  }
+}
+
+/**
+ * `success_action_redirect`: the URL with `bucket`, `key` and `etag` added, as S3 and OSS send the
+ * browser on; undefined for a value that is not an http(s) URL, which both then ignore.
+ */
+export function successRedirect(value: string | undefined, added: { bucket: string; key: string; etag: string }): URL | undefined {
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  for (const [name, text] of Object.entries(added)) url.searchParams.append(name, text);
+  return url;
+}

@@ -12,7 +12,7 @@ import { checkConditions, checkExpiration, checkMinimum, expandFilename, parsePo
 import type { Storage } from '../../core/storage.js';
 import { actorOf, type User, type UserDirectory } from '../../core/users.js';
 import type { FormUploads, RequestContext } from '../../server/dialect.js';
-import { fieldMap, type FormHead } from '../common/form-upload.js';
+import { handleUpload, missingField, requireUpload, successRedirect, type FormHead } from '../common/form-upload.js';
 import { checkRequestFeatures } from '../common/request-features.js';
 import { toXml } from '../common/xml.js';
 import { sendEmpty } from '../s3/render.js';
@@ -47,33 +47,13 @@ export interface PostTarget {
   viaHost: boolean;
 }
 
-function missingField(name: string): ServiceError {
-  return errors.invalidArgument(`Bucket POST must contain a field named '${name}'.  If it is specified, please check the order of the fields.`, name, '');
-}
-
-function preDataTooLarge(): ServiceError {
-  return new ServiceError('MaxPostPreDataLengthExceeded', 'Your POST request fields preceeding the upload file was too large.', 400, {
-    MaxPostPreDataLengthBytes: String(MAX_PRE_DATA_BYTES),
-  });
-}
-
 /** PostObject: checks the form, streams its file into the bucket, answers as the form asks. */
 export async function postObject(ctx: RequestContext, form: FormHead, deps: { storage: Storage; users: UserDirectory }, target: PostTarget): Promise<void> {
-  try {
-    await storeForm(ctx, form, deps, target);
-  } catch (err) {
-    form.abandon();
-    throw err;
-  }
+  await handleUpload(form, () => storeForm(ctx, form, deps, target));
 }
 
 async function storeForm(ctx: RequestContext, form: FormHead, deps: { storage: Storage; users: UserDirectory }, target: PostTarget): Promise<void> {
-  if (form.malformed) throw form.malformed;
-  if (form.preDataBytes > MAX_PRE_DATA_BYTES) throw preDataTooLarge();
-  const sent = fieldMap(form.fields);
-  if (!sent.has('key')) throw missingField('key');
-  const file = form.file;
-  if (!file) throw errors.invalidArgument('POST requires exactly one file upload per request.', 'file', '0');
+  const { fields: sent, file } = requireUpload(form, MAX_PRE_DATA_BYTES);
 
   const user = authenticatePolicy(sent, deps.users);
   ctx.log.user = user.id;
@@ -106,11 +86,8 @@ async function storeForm(ctx: RequestContext, form: FormHead, deps: { storage: S
   const host = ctx.req.headers.host ?? 'localhost';
   const location = `http://${host}/${target.viaHost ? '' : `${target.bucket}/`}${uriEncode(key, true)}`;
   const answerHeaders = { ...writeHeaders(info), location };
-  const redirect = redirectUrl(fields.get('success_action_redirect'));
+  const redirect = successRedirect(fields.get('success_action_redirect'), { bucket: target.bucket, key, etag: ossEtag(info.etag) });
   if (redirect) {
-    redirect.searchParams.append('bucket', target.bucket);
-    redirect.searchParams.append('key', key);
-    redirect.searchParams.append('etag', ossEtag(info.etag));
     sendEmpty(ctx.res, 303, { ...answerHeaders, location: redirect.toString() });
     return;
   }
@@ -181,15 +158,4 @@ function headersOf(fields: ReadonlyMap<string, string>): IncomingHttpHeaders {
     if (HEADER_FIELDS.has(name) || (name.startsWith('x-oss-') && !AUTH_FIELDS.has(name))) headers[name] = value;
   }
   return headers;
-}
-
-/** success_action_redirect as a URL; one that is not an http(s) URL is ignored. */
-function redirectUrl(value: string | undefined): URL | undefined {
-  if (!value) return undefined;
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
-  } catch {
-    return undefined;
-  }
 }

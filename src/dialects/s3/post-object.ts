@@ -11,7 +11,7 @@ import type { Storage } from '../../core/storage.js';
 import type { ChecksumAlgorithm, Digests } from '../../core/types.js';
 import { actorOf, type User, type UserDirectory } from '../../core/users.js';
 import type { FormUploads, RequestContext } from '../../server/dialect.js';
-import { fieldMap, type FormHead } from '../common/form-upload.js';
+import { handleUpload, missingField, requireUpload, successRedirect, type FormHead } from '../common/form-upload.js';
 import { checkRequestFeatures } from '../common/request-features.js';
 import { toXml } from '../common/xml.js';
 import { badDigestFor, digestHeaders, objectChecksumHeaders, requestedAlgorithm } from './checksums.js';
@@ -49,16 +49,6 @@ export interface PostTarget {
   viaHost: boolean;
 }
 
-function missingField(name: string): ServiceError {
-  return errors.invalidArgument(`Bucket POST must contain a field named '${name}'.  If it is specified, please check the order of the fields.`, name, '');
-}
-
-function preDataTooLarge(): ServiceError {
-  return new ServiceError('MaxPostPreDataLengthExceeded', 'Your POST request fields preceeding the upload file was too large.', 400, {
-    MaxPostPreDataLengthBytes: String(MAX_PRE_DATA_BYTES),
-  });
-}
-
 /**
  * AWS's sentence for Signature V2, and what to do: boto3's generate_presigned_post signs with V2
  * unless its client is configured for s3v4, and a person reads this answer in a browser.
@@ -78,12 +68,7 @@ export async function postObject(
   deps: { storage: Storage; users: UserDirectory },
   target: PostTarget,
 ): Promise<void> {
-  try {
-    await storeForm(ctx, form, deps, target);
-  } catch (err) {
-    form.abandon();
-    throw err;
-  }
+  await handleUpload(form, () => storeForm(ctx, form, deps, target));
 }
 
 async function storeForm(
@@ -92,12 +77,7 @@ async function storeForm(
   deps: { storage: Storage; users: UserDirectory },
   target: PostTarget,
 ): Promise<void> {
-  if (form.malformed) throw form.malformed;
-  if (form.preDataBytes > MAX_PRE_DATA_BYTES) throw preDataTooLarge();
-  const sent = fieldMap(form.fields);
-  if (!sent.has('key')) throw missingField('key');
-  const file = form.file;
-  if (!file) throw errors.invalidArgument('POST requires exactly one file upload per request.', 'file', '0');
+  const { fields: sent, file } = requireUpload(form, MAX_PRE_DATA_BYTES);
 
   const user = authenticatePolicy(sent, deps.users);
   ctx.log.user = user.id;
@@ -134,11 +114,8 @@ async function storeForm(
 
   const location = objectUrl(ctx, target, key);
   const answerHeaders = { etag: quoteEtag(info.etag), location, ...objectChecksumHeaders(info.checksum, undefined) };
-  const redirect = redirectUrl(fields.get('success_action_redirect') ?? fields.get('redirect'));
+  const redirect = successRedirect(fields.get('success_action_redirect') ?? fields.get('redirect'), { bucket: target.bucket, key, etag: quoteEtag(info.etag) });
   if (redirect) {
-    redirect.searchParams.append('bucket', target.bucket);
-    redirect.searchParams.append('key', key);
-    redirect.searchParams.append('etag', quoteEtag(info.etag));
     sendEmpty(ctx.res, 303, { ...answerHeaders, location: redirect.toString() });
     return;
   }
@@ -234,15 +211,4 @@ function integrityOf(headers: IncomingHttpHeaders): { digests: Array<ChecksumAlg
 function objectUrl(ctx: RequestContext, target: PostTarget, key: string): string {
   const host = ctx.req.headers.host ?? 'localhost';
   return `http://${host}/${target.viaHost ? '' : `${encodeURIComponent(target.bucket)}/`}${encodeURIComponent(key)}`;
-}
-
-/** success_action_redirect as a URL; S3 ignores one it cannot interpret. */
-function redirectUrl(value: string | undefined): URL | undefined {
-  if (!value) return undefined;
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
-  } catch {
-    return undefined;
-  }
 }
