@@ -7,7 +7,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Busboy, type BusboyFileStream, type BusboyInstance } from '@fastify/busboy';
 import { ServiceError, errors } from '../../core/errors.js';
-import type { FormFields } from '../../core/post-policy.js';
 
 export interface FormField {
   /** As sent (the dialects compare names without case). */
@@ -49,7 +48,7 @@ const PART_HEADER_BYTES = 'Content-Disposition: form-data; name=""\r\n\r\n'.leng
 /** No real form's part carries more than its Content-Disposition and Content-Type. */
 const MAX_PART_HEADER_BYTES = 8 * 1024;
 
-export function malformedPost(): ServiceError {
+function malformedPost(): ServiceError {
   return new ServiceError('MalformedPOSTRequest', 'The body of your POST request is not well-formed multipart/form-data.', 400);
 }
 
@@ -68,8 +67,6 @@ export function fieldMap(fields: readonly FormField[]): Map<string, string> {
   }
   return map;
 }
-
-export type { FormFields };
 
 /**
  * Reads a form post up to its file part (or its end): resolves with the fields and the file still
