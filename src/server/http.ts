@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { ServiceError, errors } from '../core/errors.js';
 import { newRequestId } from '../core/ids.js';
 import type { Dialect, RequestContext } from './dialect.js';
+import { dialectForForm } from './form-dispatch.js';
 import type { Logger } from './logger.js';
 
 const HEALTH_PATH = '/-/health';
@@ -63,9 +64,11 @@ async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialec
     return;
   }
 
-  const dialect = dialects.find((d) => d.matches(req, rawPath, query)) ?? dialects[dialects.length - 1]!;
+  let dialect = dialects.find((d) => d.matches(req, rawPath, query)) ?? dialects[dialects.length - 1]!;
   ctx.log.dialect = dialect.name;
   try {
+    dialect = await dialectForForm(ctx, dialects, dialect);
+    ctx.log.dialect = dialect.name;
     await dialect.handle(ctx);
   } catch (err) {
     // A client that hangs up mid-body is the client's doing, not an internal error.

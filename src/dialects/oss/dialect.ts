@@ -11,6 +11,7 @@ import * as buckets from './buckets.js';
 import { OSS_FEATURES } from './features.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import { OSS_FORM_UPLOADS, postObject } from './post-object.js';
 import { sendOssError } from './render.js';
 import { authenticate, endpointOf, resolveTargets, type OssCall, type OssSettings, type OssTarget } from './request.js';
 
@@ -61,6 +62,7 @@ function route(method: string, target: OssTarget, ctx: RequestContext): readonly
  */
 export class OssDialect implements Dialect {
   readonly name = 'oss';
+  readonly formUploads = OSS_FORM_UPLOADS;
 
   constructor(
     private readonly storage: Storage,
@@ -92,6 +94,13 @@ export class OssDialect implements Dialect {
       const refusal = preflightRefusal(ctx.req.headers, candidates[candidates.length - 1]?.bucket);
       // OSS's error document names no Method or ResourceType.
       throw new ServiceError(refusal.code, refusal.message, refusal.status);
+    }
+    const formTarget = ctx.form ? candidates.find((target) => target.bucket !== undefined && target.key === undefined) : undefined;
+    if (ctx.form && formTarget) {
+      // A browser form upload: the policy in its fields, not the request, is signed.
+      ctx.log.operation = 'PostObject';
+      await postObject(ctx, ctx.form, { storage: this.storage, users: this.users }, { bucket: formTarget.bucket!, viaHost: formTarget.viaHost });
+      return;
     }
     const { user, target } = await authenticate(ctx, this.users, candidates);
     ctx.log.user = user.id;

@@ -4,7 +4,10 @@ import type { FeatureRule, FeatureTable } from '../common/request-features.js';
 /*
  * Every x-oss-* header, conditional header and query parameter the OSS dialect receives, by what
  * Tessera does with it (OSS API reference, for the operations routed). An x-oss-* header or a
- * query parameter no rule names is refused.
+ * query parameter no rule names is refused. PostObject (a browser form upload) is judged by the
+ * same rules twice: its request's headers and query, and the form fields that stand for
+ * PutObject's headers (the x-oss-* fields but the V4 signature's, Content-Type and the other
+ * standard ones).
  */
 
 const GET_OR_HEAD = ['GetObject', 'HeadObject'];

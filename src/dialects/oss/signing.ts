@@ -652,7 +652,7 @@ interface V4Credential {
   region: string;
 }
 
-function parseV4Credential(credential: string, source: string): V4Credential {
+export function parseV4Credential(credential: string, source: string): V4Credential {
   const parts = credential.split('/');
   const [accessKeyId, day, region, product, terminator] = parts;
   if (
@@ -811,7 +811,7 @@ export function stringToSignBytes(stringToSign: string): string {
   return [...Buffer.from(stringToSign, 'utf8')].map((b) => b.toString(16).padStart(2, '0')).join(' ');
 }
 
-function signatureDoesNotMatch(
+export function signatureDoesNotMatch(
   stringToSign: string,
   provided: string,
   accessKeyId: string,

@@ -10,6 +10,7 @@ import * as buckets from './buckets.js';
 import type { S3Call, S3Settings } from './call.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import { postObject, S3_FORM_UPLOADS } from './post-object.js';
 import { checkExpectedOwners, hoistQueryHeaders, S3_FEATURES } from './features.js';
 import { sendS3Error } from './render.js';
 import { authenticate, header, resolveTarget } from './request.js';
@@ -56,6 +57,7 @@ function route(method: string, target: { bucket?: string; key?: string }, ctx: R
 /** The AWS S3 REST API: SigV4 (header and presigned), path and virtual-host style. */
 export class S3Dialect implements Dialect {
   readonly name = 's3';
+  readonly formUploads = S3_FORM_UPLOADS;
 
   constructor(
     private readonly storage: Storage,
@@ -75,6 +77,13 @@ export class S3Dialect implements Dialect {
     if (ctx.req.method === 'OPTIONS') {
       ctx.log.operation = 'PreflightRequest';
       throw preflightRefusal(ctx.req.headers, target.bucket);
+    }
+    if (ctx.form && target.bucket !== undefined && target.key === undefined) {
+      // A browser form upload: the policy in its fields, not the request, is signed.
+      ctx.log.operation = 'PostObject';
+      const viaHost = ctx.rawPath === '/' || ctx.rawPath === '';
+      await postObject(ctx, ctx.form, { storage: this.storage, users: this.users }, { bucket: target.bucket, viaHost });
+      return;
     }
     const auth = authenticate(ctx, this.users);
     ctx.log.user = auth.user.id;

@@ -9,7 +9,10 @@ import { header } from './request.js';
 /*
  * Every x-amz-* header, conditional header and query parameter the S3 dialect receives, by what
  * Tessera does with it (AWS S3 API reference, operation by operation, for the operations routed).
- * An x-amz-* header or a query parameter no rule names is refused.
+ * An x-amz-* header or a query parameter no rule names is refused. PostObject (a browser form
+ * upload) is judged by the same rules twice: its request's headers and query, and the form fields
+ * that stand for PutObject's headers (`acl` as x-amz-acl, `tagging` as x-amz-tagging, the x-amz-*
+ * fields but the policy's signature fields, Content-Type and the other standard ones).
  */
 
 const GET_OR_HEAD = ['GetObject', 'HeadObject'];
@@ -17,7 +20,7 @@ const GET_OR_HEAD = ['GetObject', 'HeadObject'];
 const BUCKET_OPERATIONS = [
   'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
   'GetBucketLocation', 'GetBucketVersioning', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject',
-  'ListParts', 'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload',
+  'ListParts', 'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'PostObject',
 ];
 const COPIES = ['CopyObject', 'UploadPartCopy'];
 /** A client's request to write only where no object has the key yet (`If-None-Match: *`). */

@@ -448,7 +448,7 @@ export function verifyRequest(
   throw errors.accessDenied();
 }
 
-interface ParsedCredential {
+export interface ParsedCredential {
   accessKeyId: string;
   date: string;
   region: string;
@@ -727,7 +727,7 @@ function parseSignedHeaders(text: string, malformed: (message: string) => Servic
   return names;
 }
 
-function parseCredential(
+export function parseCredential(
   text: string,
   malformed: (message: string, detail?: Record<string, string>) => ServiceError,
   options: VerifyOptions,
