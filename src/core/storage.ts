@@ -10,7 +10,7 @@ import { ServiceError, errors } from './errors.js';
 import { newUploadId } from './ids.js';
 import { listByPrefix } from './listing.js';
 import { SqliteMetadata } from './metadata/sqlite.js';
-import type { Metadata, MetadataQueries, PartColumns, StoredObject, StoredPart, StoredUpload, WriteOutcome } from './metadata/types.js';
+import type { BucketConfigKind, Metadata, MetadataQueries, PartColumns, StoredObject, StoredPart, StoredUpload, WriteOutcome } from './metadata/types.js';
 import { refuseNul, validateBucketName, validateObjectKey } from './names.js';
 import { completedChecksum, type StatedChecksums } from './multipart-checksums.js';
 import { runningChecksum } from './digests.js';
@@ -200,6 +200,42 @@ export class Storage {
       return tx.unreferenced(blobIds);
     });
     await this.blobs.remove(released);
+  }
+
+  // Bucket configurations: a document per bucket and kind, kept for an engine module (core/cors.ts's rules, …)
+
+  /** Stores the bucket's `kind` document, replacing any; the bucket's owner (or root) only. */
+  async putBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind, document: string): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      await tx.putBucketConfig(bucket, kind, document);
+    });
+  }
+
+  /** The bucket's `kind` document, if it has one; the bucket's owner (or root) only. */
+  async getBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<string | undefined> {
+    await this.requireBucket(this.meta, actor, bucket);
+    return this.meta.getBucketConfig(bucket, kind);
+  }
+
+  async deleteBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      await tx.deleteBucketConfig(bucket, kind);
+    });
+  }
+
+  /**
+   * The bucket's `kind` document for an answer given before (or without) authentication, such as
+   * a CORS decision: no owner check, one read. Undefined when there is none or no such bucket.
+   */
+  bucketConfigOf(bucket: string, kind: BucketConfigKind): Promise<string | undefined> {
+    return this.meta.getBucketConfig(bucket, kind);
+  }
+
+  /** Whether the bucket exists, for an answer given before authentication (a CORS preflight's). */
+  async bucketExists(bucket: string): Promise<boolean> {
+    return (await this.meta.getBucket(bucket)) !== undefined;
   }
 
   // Objects

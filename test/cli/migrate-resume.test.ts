@@ -214,12 +214,13 @@ describe('tessera migrate, interrupted', { skip: skipWithoutPostgres() }, () => 
   it("an older data directory's pan.db is imported, then copied with the rest", async () => {
     const old = await mkdtemp(join(tmpdir(), 'tessera-migrate-old-'));
     try {
-      // meta.db at schema version 1 (before the 123pan state moved into it), and pan.db beside it.
+      // meta.db at schema version 1 (before the 123pan state moved into it, and before bucket
+      // configurations), and pan.db beside it.
       const meta = SqliteMetadata.open(join(old, 'meta.db'));
       await meta.insertBucket('drive', 'alice', new Date(0));
       await meta.close();
       const db = new Database(join(old, 'meta.db'));
-      db.exec('DROP TABLE settings; DROP TABLE tokens; DROP TABLE upload_sessions; DROP TABLE hash_states; DROP TABLE trash; DROP TABLE leases; DROP TABLE call_windows');
+      db.exec('DROP TABLE settings; DROP TABLE tokens; DROP TABLE upload_sessions; DROP TABLE hash_states; DROP TABLE trash; DROP TABLE leases; DROP TABLE call_windows; DROP TABLE bucket_configs');
       db.pragma('user_version = 1');
       db.close();
       writeLegacyPanDb(old);

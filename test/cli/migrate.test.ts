@@ -1,6 +1,7 @@
 /**
- * `tessera migrate`: a real single node filled through S3 and the 123pan API, stopped, copied into
- * a fresh PostgreSQL database, then served by two cluster nodes on the same data directory. And
+ * `tessera migrate`: a real single node filled through S3 (a bucket with CORS rules among it) and
+ * the 123pan API, stopped, copied into a fresh PostgreSQL database, then served by two cluster
+ * nodes on the same data directory. And
  * what it refuses: a server still running on the source, a database that is not empty, URLs that
  * are not PostgreSQL's.
  */
@@ -14,15 +15,19 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  GetBucketCorsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListPartsCommand,
+  PutBucketCorsCommand,
   PutObjectCommand,
   UploadPartCommand,
+  type CORSRule,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { PostgresMetadata } from '../../src/core/metadata/postgres.js';
 import { checksumOf, compositeOf } from '../helpers/checksums.js';
+import { rawRequest } from '../helpers/raw.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { s3Client } from '../helpers/s3.js';
 import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.js';
@@ -33,6 +38,7 @@ import { runCli } from './run.js';
 const KiB = 1024;
 const BUCKET = 'migrate-objects';
 const PART = 64 * KiB;
+const CORS_RULES: CORSRule[] = [{ ID: 'pages', AllowedOrigins: ['https://app.example'], AllowedMethods: ['GET', 'PUT'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'] }];
 /** Parts of 64 KiB allowed, so the multipart uploads stay small. */
 const CONFIG = panConfig({ minPartSize: PART });
 
@@ -84,6 +90,7 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
         ['dir/with space/ünïcode.bin', randomBytes(300 * KiB)],
       ]);
       await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+      await s3.send(new PutBucketCorsCommand({ Bucket: BUCKET, CORSConfiguration: { CORSRules: CORS_RULES } }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'small.txt', Body: objects.get('small.txt'), ContentType: 'text/plain', Metadata: { color: 'blue' } }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'empty', Body: objects.get('empty') }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'dir/with space/ünïcode.bin', Body: objects.get('dir/with space/ünïcode.bin'), ChecksumAlgorithm: 'SHA256' }));
@@ -139,7 +146,7 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
       // Five S3 objects, and the two 123pan files (objects in the drive bucket).
       assert.match(run.stdout, /^objects: 7 rows$/m);
       assert.match(run.stdout, /^Count check:$/m);
-      for (const table of ['buckets', 'objects', 'segments', 'uploads', 'parts', 'settings', 'tokens', 'upload_sessions', 'hash_states', 'trash']) {
+      for (const table of ['buckets', 'bucket_configs', 'objects', 'segments', 'uploads', 'parts', 'settings', 'tokens', 'upload_sessions', 'hash_states', 'trash']) {
         assert.match(run.stdout, new RegExp(`^  ${table} +([\\d,]+) +\\1  ok$`, 'm'), `${table} counted`);
       }
       assert.match(run.stdout, /^Start each node with: tessera serve --data .* --metadata 'postgres:\/\/tessera:\*\*\*@/m);
@@ -168,6 +175,15 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
         const head = await s3b.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key, ChecksumMode: 'ENABLED' }));
         assert.deepEqual({ etag: head.ETag, sha256: head.ChecksumSHA256, crc32: head.ChecksumCRC32 }, before.get(key), `${key} keeps its ETag and checksums`);
       }
+      // The bucket's CORS rules came along, and a node answers a preflight by them.
+      assert.deepEqual((await s3b.send(new GetBucketCorsCommand({ Bucket: BUCKET }))).CORSRules, CORS_RULES);
+      const preflight = await rawRequest(nodeA.url, {
+        method: 'OPTIONS',
+        path: `/${BUCKET}/small.txt`,
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' },
+      });
+      assert.equal(preflight.status, 200, preflight.body);
+      assert.equal(preflight.headers['access-control-expose-headers'], 'ETag');
       const small = await s3a.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'small.txt' }));
       assert.equal(small.ContentType, 'text/plain');
       assert.deepEqual(small.Metadata, { color: 'blue' });

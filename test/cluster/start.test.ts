@@ -92,7 +92,7 @@ describe('three nodes starting at once against an empty database', { skip: skipW
       const token = await login(nodes[round % 3]!.url);
       for (const node of nodes) assert.equal((await panCall(node.url, 'GET', '/upload/v2/file/domain', { token })).body.code, 0);
 
-      // The schema was made once.
+      // The schema was made once: each version applied once, in order.
       const client = new pg.Client({ connectionString: postgres.url });
       await client.connect();
       try {

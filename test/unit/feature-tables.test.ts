@@ -16,13 +16,13 @@ const S3_OPERATIONS = [
   'ListBuckets', 'CreateBucket', 'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects',
   'ListObjectsV2', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject', 'ListParts',
   'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'ListObjectVersions',
-  'GetBucketLocation', 'GetBucketVersioning', 'PostObject',
+  'GetBucketLocation', 'GetBucketVersioning', 'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors',
 ];
 const OSS_OPERATIONS = [
   'ListBuckets', 'PutBucket', 'HeadBucket', 'DeleteBucket', 'DeleteMultipleObjects', 'ListMultipartUploads', 'ListObjects',
   'ListObjectsV2', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject', 'ListParts',
   'DeleteObject', 'AbortMultipartUpload', 'InitiateMultipartUpload', 'CompleteMultipartUpload', 'GetBucketInfo', 'GetBucketLocation',
-  'PostObject',
+  'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors',
 ];
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

@@ -96,6 +96,27 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.deepEqual((await meta.segmentsOf(second.stored.id)).map((segment) => segment.blobId), ['g-4']);
     });
 
+    it('keeps one configuration document per bucket and kind, replaced by a put, gone with its bucket', async () => {
+      await meta.insertBucket('cfg-a', 'alice', at(0));
+      await meta.insertBucket('cfg-b', 'alice', at(0));
+      assert.equal(await meta.getBucketConfig('cfg-a', 'cors'), undefined);
+      await meta.putBucketConfig('cfg-a', 'cors', '{"rules":1}');
+      await meta.putBucketConfig('cfg-b', 'cors', '{"rules":"b"}');
+      assert.equal(await meta.getBucketConfig('cfg-a', 'cors'), '{"rules":1}');
+      await meta.transaction((tx) => tx.putBucketConfig('cfg-a', 'cors', '{"rules":2,"text":"é😀"}'));
+      assert.equal(await meta.getBucketConfig('cfg-a', 'cors'), '{"rules":2,"text":"é😀"}', 'replaced, not added');
+      await meta.deleteBucketConfig('cfg-b', 'cors');
+      assert.equal(await meta.getBucketConfig('cfg-b', 'cors'), undefined);
+      await meta.deleteBucketConfig('cfg-b', 'cors');
+      await meta.putBucketConfig('cfg-b', 'cors', '{"rules":"b"}');
+      await meta.transaction((tx) => tx.deleteBucket('cfg-a'));
+      assert.equal(await meta.getBucketConfig('cfg-a', 'cors'), undefined, 'a deleted bucket takes its configurations');
+      // A bucket made again under the name starts without them.
+      await meta.insertBucket('cfg-a', 'bob', at(1));
+      assert.equal(await meta.getBucketConfig('cfg-a', 'cors'), undefined);
+      assert.equal(await meta.getBucketConfig('cfg-b', 'cors'), '{"rules":"b"}', "another bucket's stay");
+    });
+
     it('puts, replaces and deletes objects, returning the blob ids each released', async () => {
       await meta.insertBucket('objects', 'alice', at(0));
       const checksum = { algorithm: 'crc64nvme' as const, type: 'full-object' as const, value: Buffer.from('0102030405060708', 'hex') };

@@ -52,6 +52,7 @@ export function tablesToCopy(options: { settingsExcept?: string } = {}): TableCo
   }
   return [
     table('buckets', [text('name'), text('owner'), int8('created_at')], 'name'),
+    table('bucket_configs', [text('bucket'), text('kind'), text('document')], 'bucket, kind'),
     table(
       'objects',
       [

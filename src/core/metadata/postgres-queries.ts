@@ -12,6 +12,7 @@ import {
   type UploadRow,
 } from './rows.js';
 import type {
+  BucketConfigKind,
   HashState,
   MetadataQueries,
   NewObject,
@@ -112,11 +113,30 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   async deleteBucket(name: string): Promise<void> {
-    await this.runner.query('DELETE FROM buckets WHERE name = $1', [name]);
+    // One statement, so it stays one atomic step outside a transaction too.
+    await this.runner.query('WITH configs AS (DELETE FROM bucket_configs WHERE bucket = $1) DELETE FROM buckets WHERE name = $1', [name]);
   }
 
   async bucketHasObjects(name: string): Promise<boolean> {
     return (await this.first('SELECT 1 FROM objects WHERE bucket = $1 LIMIT 1', [name])) !== undefined;
+  }
+
+  // Bucket configurations
+
+  async getBucketConfig(bucket: string, kind: BucketConfigKind): Promise<string | undefined> {
+    return (await this.first<{ document: string }>('SELECT document FROM bucket_configs WHERE bucket = $1 AND kind = $2', [bucket, kind]))?.document;
+  }
+
+  async putBucketConfig(bucket: string, kind: BucketConfigKind, document: string): Promise<void> {
+    await this.runner.query(
+      `INSERT INTO bucket_configs (bucket, kind, document) VALUES ($1, $2, $3)
+       ON CONFLICT (bucket, kind) DO UPDATE SET document = excluded.document`,
+      [bucket, kind, document],
+    );
+  }
+
+  async deleteBucketConfig(bucket: string, kind: BucketConfigKind): Promise<void> {
+    await this.runner.query('DELETE FROM bucket_configs WHERE bucket = $1 AND kind = $2', [bucket, kind]);
   }
 
   // Objects

@@ -156,6 +156,19 @@ CREATE TABLE trash (
 ALTER TABLE objects ADD CONSTRAINT objects_bucket_exists FOREIGN KEY (bucket) REFERENCES buckets (name);
 `,
   },
+  {
+    version: 3,
+    description: 'per-bucket configuration documents (CORS rules)',
+    sql: `
+CREATE TABLE bucket_configs (
+  bucket TEXT COLLATE "C" NOT NULL,
+  -- what the document configures ('cors', …), in the format of the engine module that owns it
+  kind TEXT NOT NULL,
+  document TEXT NOT NULL,
+  PRIMARY KEY (bucket, kind)
+);
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

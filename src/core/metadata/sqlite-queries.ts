@@ -13,6 +13,7 @@ import {
   type UploadRow,
 } from './rows.js';
 import type {
+  BucketConfigKind,
   HashState,
   MetadataQueries,
   NewObject,
@@ -40,6 +41,12 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       ),
       listBuckets: db.prepare<[], { name: string; owner: string; created_at: number }>('SELECT * FROM buckets ORDER BY name'),
       deleteBucket: db.prepare('DELETE FROM buckets WHERE name = ?'),
+      deleteBucketConfigs: db.prepare('DELETE FROM bucket_configs WHERE bucket = ?'),
+      getBucketConfig: db.prepare<[string, string], { document: string }>('SELECT document FROM bucket_configs WHERE bucket = ? AND kind = ?'),
+      putBucketConfig: db.prepare(
+        'INSERT INTO bucket_configs (bucket, kind, document) VALUES (?, ?, ?) ON CONFLICT (bucket, kind) DO UPDATE SET document = excluded.document',
+      ),
+      deleteBucketConfig: db.prepare('DELETE FROM bucket_configs WHERE bucket = ? AND kind = ?'),
       anyObject: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM objects WHERE bucket = ? LIMIT 1'),
       getObject: db.prepare<[string, string], ObjectRow>('SELECT * FROM objects WHERE bucket = ? AND key = ?'),
       insertObject: db.prepare(
@@ -217,11 +224,26 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   }
 
   deleteBucket(name: string): void {
+    this.stmt.deleteBucketConfigs.run(name);
     this.stmt.deleteBucket.run(name);
   }
 
   bucketHasObjects(name: string): boolean {
     return this.stmt.anyObject.get(name) !== undefined;
+  }
+
+  // Bucket configurations
+
+  getBucketConfig(bucket: string, kind: BucketConfigKind): string | undefined {
+    return this.stmt.getBucketConfig.get(bucket, kind)?.document;
+  }
+
+  putBucketConfig(bucket: string, kind: BucketConfigKind, document: string): void {
+    this.stmt.putBucketConfig.run(bucket, kind, document);
+  }
+
+  deleteBucketConfig(bucket: string, kind: BucketConfigKind): void {
+    this.stmt.deleteBucketConfig.run(bucket, kind);
   }
 
   // Objects

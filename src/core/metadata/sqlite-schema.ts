@@ -120,6 +120,16 @@ CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER 
 CREATE TABLE call_windows (window TEXT PRIMARY KEY, count INTEGER NOT NULL, at INTEGER NOT NULL);
 `;
 
+const BUCKET_CONFIG_TABLE = `
+CREATE TABLE bucket_configs (
+  bucket TEXT NOT NULL,
+  -- what the document configures ('cors', …), in the format of the engine module that owns it
+  kind TEXT NOT NULL,
+  document TEXT NOT NULL,
+  PRIMARY KEY (bucket, kind)
+) WITHOUT ROWID;
+`;
+
 interface Migration {
   version: number;
   /** Runs inside the migration's transaction. */
@@ -129,6 +139,7 @@ interface Migration {
 const MIGRATIONS: Migration[] = [
   { version: 1, apply: (db) => engineTables(db) },
   { version: 2, apply: (db, dataDir) => clientStateTables(db, dataDir) },
+  { version: 3, apply: (db) => db.exec(BUCKET_CONFIG_TABLE) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

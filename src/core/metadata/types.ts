@@ -56,6 +56,12 @@ export interface NewObject extends ObjectAttributes {
   content: { segments: Array<Omit<Segment, 'offset'>> } | { uploadId: string };
 }
 
+/**
+ * The kinds of per-bucket configuration the store keeps, one document per bucket and kind (its
+ * format is the owning engine module's business). Later features add their kind here.
+ */
+export type BucketConfigKind = 'cors';
+
 // State a dialect keeps about its clients (the 123pan dialect's tokens, upload sessions and trash)
 
 export type SessionStatus = 'open' | 'verifying' | 'done' | 'failed';
@@ -98,8 +104,15 @@ export interface MetadataQueries {
   insertBucket(name: string, owner: string, createdAt: Date): Promise<void>;
   getBucket(name: string): Promise<BucketInfo | undefined>;
   listBuckets(): Promise<BucketInfo[]>;
+  /** Deletes a bucket's row and every configuration it has. */
   deleteBucket(name: string): Promise<void>;
   bucketHasObjects(name: string): Promise<boolean>;
+
+  // Bucket configurations (CORS rules, …): one document per bucket and kind
+  getBucketConfig(bucket: string, kind: BucketConfigKind): Promise<string | undefined>;
+  /** Stores the document, replacing the bucket's document of that kind. */
+  putBucketConfig(bucket: string, kind: BucketConfigKind, document: string): Promise<void>;
+  deleteBucketConfig(bucket: string, kind: BucketConfigKind): Promise<void>;
 
   // Objects
   getObject(bucket: string, key: string): Promise<StoredObject | undefined>;

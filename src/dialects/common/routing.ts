@@ -29,6 +29,8 @@ export type RestOperation =
 export interface RouteTable<H> {
   operations: Record<RestOperation, readonly [name: string, handler: H]>;
   bucketGets?: ReadonlyArray<readonly [subresource: string, name: string, handler: H]>;
+  /** Operations on a bucket's sub-resource by method (`PUT /bucket?cors`), checked before the rest. */
+  bucketSubresources?: ReadonlyArray<readonly [method: string, subresource: string, name: string, handler: H]>;
 }
 
 function methodNotAllowed(): ServiceError {
@@ -79,6 +81,10 @@ export function routeRest<H>(
   query: URLSearchParams,
   copying: boolean,
 ): readonly [string, H] {
+  if (target.bucket !== undefined && target.key === undefined) {
+    const own = table.bucketSubresources?.find(([m, subresource]) => m === method && query.has(subresource));
+    if (own) return [own[2], own[3]];
+  }
   if (method === 'GET' && target.bucket !== undefined && target.key === undefined) {
     const own = table.bucketGets?.find(([subresource]) => query.has(subresource));
     if (own) return [own[1], own[2]];

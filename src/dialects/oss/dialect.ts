@@ -4,10 +4,11 @@ import type { Storage } from '../../core/storage.js';
 import { actorOf, type UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
-import { preflightRefusal } from '../common/cors.js';
+import { addCorsHeaders, answerPreflight } from '../common/cors.js';
 import { routeRest, type RouteTable } from '../common/routing.js';
 import { header } from '../s3/request.js';
 import * as buckets from './buckets.js';
+import * as cors from './cors.js';
 import { OSS_FEATURES } from './features.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
@@ -47,6 +48,11 @@ const ROUTES: RouteTable<Handler> = {
   bucketGets: [
     ['bucketInfo', 'GetBucketInfo', buckets.getBucketInfo],
     ['location', 'GetBucketLocation', buckets.getBucketLocation],
+  ],
+  bucketSubresources: [
+    ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
+    ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
+    ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],
   ],
 };
 
@@ -89,12 +95,21 @@ export class OssDialect implements Dialect {
     ctx.res.setHeader('x-oss-request-id', ctx.requestId);
     const { host } = ctx.req.headers;
     const candidates = resolveTargets(host, ctx.rawPath, this.settings.domain);
+    // Every candidate names the same bucket (they differ in whether the path repeats it).
+    const addressed = candidates[candidates.length - 1]!;
     if (ctx.req.method === 'OPTIONS') {
       ctx.log.operation = 'PreflightRequest';
-      const refusal = preflightRefusal(ctx.req.headers, candidates[candidates.length - 1]?.bucket);
-      // OSS's error document names no Method or ResourceType.
-      throw new ServiceError(refusal.code, refusal.message, refusal.status);
+      try {
+        await answerPreflight(ctx, this.storage, addressed, { requireRequestMethod: true, responseVary: true });
+      } catch (err) {
+        // OSS's error document names no Method or ResourceType.
+        if (err instanceof ServiceError && err.code === 'AccessForbidden') throw new ServiceError(err.code, err.message, err.status);
+        throw err;
+      }
+      return;
     }
+    // Before authentication: the answer carries the CORS headers whatever it turns out to be.
+    if (ctx.req.headers.origin !== undefined) await addCorsHeaders(ctx, this.storage, addressed.bucket, true);
     const formTarget = ctx.form ? candidates.find((target) => target.bucket !== undefined && target.key === undefined) : undefined;
     if (ctx.form && formTarget) {
       // A browser form upload: the policy in its fields, not the request, is signed.

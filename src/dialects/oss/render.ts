@@ -63,6 +63,7 @@ const OSS_ERRORS: Record<string, { code?: string; message?: string }> = {
   },
   EntityTooSmall: { message: 'Your proposed upload smaller than the minimum allowed size.' },
   KeyTooLongError: { code: 'InvalidObjectName', message: 'The Length of Object name must be less than 1024.' },
+  NoSuchCORSConfiguration: { message: 'The CORS Configuration does not exist.' },
 };
 
 function toOssError(error: ServiceError): ServiceError {

@@ -4,10 +4,11 @@ import type { Storage } from '../../core/storage.js';
 import { actorOf, type UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
-import { preflightRefusal } from '../common/cors.js';
+import { addCorsHeaders, answerPreflight } from '../common/cors.js';
 import { routeRest, type RouteTable } from '../common/routing.js';
 import * as buckets from './buckets.js';
 import type { S3Call, S3Settings } from './call.js';
+import * as cors from './cors.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
 import { postObject, S3_FORM_UPLOADS } from './post-object.js';
@@ -46,6 +47,11 @@ const ROUTES: RouteTable<Handler> = {
     ['location', 'GetBucketLocation', buckets.getBucketLocation],
     ['versioning', 'GetBucketVersioning', buckets.getBucketVersioning],
   ],
+  bucketSubresources: [
+    ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
+    ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
+    ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],
+  ],
 };
 
 /** Picks the operation from method, target and query, as S3 does; sub-resources Tessera lacks are 501 first. */
@@ -76,8 +82,11 @@ export class S3Dialect implements Dialect {
     const target = resolveTarget(ctx.req.headers.host, ctx.rawPath, this.settings.domain);
     if (ctx.req.method === 'OPTIONS') {
       ctx.log.operation = 'PreflightRequest';
-      throw preflightRefusal(ctx.req.headers, target.bucket);
+      await answerPreflight(ctx, this.storage, target, { requireRequestMethod: false, responseVary: false });
+      return;
     }
+    // Before authentication: the answer carries the CORS headers whatever it turns out to be.
+    if (ctx.req.headers.origin !== undefined) await addCorsHeaders(ctx, this.storage, target.bucket, false);
     if (ctx.form && target.bucket !== undefined && target.key === undefined) {
       // A browser form upload: the policy in its fields, not the request, is signed.
       ctx.log.operation = 'PostObject';

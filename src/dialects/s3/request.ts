@@ -215,15 +215,19 @@ function checkSdkAlgorithm(named: string | undefined, carried: ChecksumAlgorithm
 /**
  * A small body the server reads whole (Complete, DeleteObjects XML), held to the
  * same integrity claims as an object's body: a signed SHA-256, Content-MD5 and
- * x-amz-checksum-* are verified before a byte of it is acted on.
+ * x-amz-checksum-* are verified before a byte of it is acted on. `integrityRequired`: the
+ * operation is one AWS refuses without Content-MD5 or a flexible checksum (PutBucketCors).
  */
 export async function readVerifiedBody(
   ctx: RequestContext,
   auth: Authenticated,
   limit: number,
-  options: { objectChecksum?: boolean } = {},
+  options: { objectChecksum?: boolean; integrityRequired?: boolean } = {},
 ): Promise<Buffer> {
   const claimed = requestBody(ctx, auth, options);
+  if (options.integrityRequired && claimed.checksum === undefined && header(ctx.req.headers, 'content-md5') === undefined) {
+    throw new ServiceError('InvalidRequest', 'Missing required header for this request: Content-MD5 OR x-amz-checksum-*', 400);
+  }
   const body = await collectSmall(claimed.body, limit, claimed.expectedSize);
   if (claimed.expectedSize !== undefined && body.length !== claimed.expectedSize) throw errors.incompleteBody();
   claimed.verify(digestsOf(body, claimed.digests));
