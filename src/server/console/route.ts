@@ -36,8 +36,8 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 /**
  * The web console at `/-/console/`: its bundle (index.html for every client-side route) and its
- * API under `/-/console/api/`. Bucket names cannot start with `-`, so no S3 path is taken from
- * the dialects; it is asked first.
+ * API under `/-/console/api/`. Bucket names cannot start with `-`, so no path-style S3 path is
+ * taken from the dialects (it is asked first); a virtual-hosted bucket's `/-/console/…` keys stay S3's.
  */
 export class ConsoleRoute implements Dialect {
   readonly name = 'console';
@@ -45,10 +45,14 @@ export class ConsoleRoute implements Dialect {
   constructor(
     private readonly bundle: ConsoleBundle,
     private readonly api: ConsoleApiDeps,
+    /** Virtual-host style domain: on `<bucket>.<domain>`, `/-/console/…` is a key of that bucket. */
+    private readonly domain?: string,
   ) {}
 
-  matches(_req: IncomingMessage, rawPath: string): boolean {
-    return rawPath === CONSOLE_PATH || rawPath.startsWith(CONSOLE_PATH + '/');
+  matches(req: IncomingMessage, rawPath: string): boolean {
+    if (rawPath !== CONSOLE_PATH && !rawPath.startsWith(CONSOLE_PATH + '/')) return false;
+    const hostname = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    return !(this.domain && hostname.endsWith('.' + this.domain.toLowerCase()));
   }
 
   async handle(ctx: RequestContext): Promise<void> {
@@ -79,6 +83,8 @@ export class ConsoleRoute implements Dialect {
     const { req, res } = ctx;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
+      // Whatever body came with it is not read: the connection cannot carry another request.
+      res.setHeader('connection', 'close');
       sendText(ctx, 405, 'Method not allowed.');
       return;
     }
