@@ -118,7 +118,7 @@ describe('console pages in a browser', () => {
     await expectError(s3.send(new HeadBucketCommand({ Bucket: 'console-made' })), 404);
   });
 
-  it('Objects: upload through the page, list it, browse a prefix with breadcrumbs, upload into the prefix', async () => {
+  it('Objects: upload through the page, list it, browse a prefix with breadcrumbs, upload (and drop) into the prefix', async () => {
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'docs/readme.txt', Body: 'read me' }));
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'docs/sub/deep.txt', Body: 'deep' }));
     const page = await signedIn();
@@ -152,6 +152,14 @@ describe('console pages in a browser', () => {
     await objects.getByRole('rowheader', { name: 'in-docs.bin' }).waitFor();
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'docs/in-docs.bin' }))).ContentLength, 70_000);
     assert.equal(await objectBytes('docs/notes.md'), '# notes');
+
+    // Files dropped on the page upload there too.
+    const dropped = await page.evaluateHandle(
+      "(() => { const transfer = new DataTransfer(); transfer.items.add(new File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' })); return transfer; })()",
+    );
+    await objects.dispatchEvent('drop', { dataTransfer: dropped });
+    await objects.getByRole('rowheader', { name: 'dropped.txt' }).waitFor();
+    assert.equal(await objectBytes('docs/dropped.txt'), 'dropped bytes');
 
     // Back up through the breadcrumbs; the browser's back button too.
     await crumbs.getByRole('link', { name: BUCKET }).click();
