@@ -34,11 +34,16 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
   const [uploading, setUploading] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
 
+  // Only the latest listing asked for is shown: an older one that answers late is dropped.
+  const latest = useRef(0);
+
   const load = useCallback(
     async (index: number, token: string | undefined) => {
+      const request = ++latest.current;
       setPage(undefined);
       try {
         const listed = await listFolder(bucket, prefix, token);
+        if (request !== latest.current) return;
         setPage(listed);
         setPageIndex(index);
         setTokens((previous) => {
@@ -49,7 +54,7 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
         setSelected(new Set());
         setLoadError(undefined);
       } catch (err) {
-        setLoadError(err);
+        if (request === latest.current) setLoadError(err);
       }
     },
     [bucket, prefix],
