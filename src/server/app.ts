@@ -1,10 +1,14 @@
 import type { Server } from 'node:http';
 import { openMetadata } from '../core/metadata/open.js';
 import { Storage } from '../core/storage.js';
+import { TemporaryCredentials } from '../core/temporary-credentials.js';
 import { UserDirectory, type User } from '../core/users.js';
 import { OssDialect } from '../dialects/oss/dialect.js';
 import { PanDialect } from '../dialects/pan/dialect.js';
 import { S3Dialect } from '../dialects/s3/dialect.js';
+import { BUNDLE_DIR, ConsoleBundle } from './console/assets.js';
+import { ConsoleRoute } from './console/route.js';
+import { SignInLimiter } from './console/sign-in-limiter.js';
 import type { ServerConfig } from './config.js';
 import { closeHttpServer, createHttpServer } from './http.js';
 import { createLogger, type Logger } from './logger.js';
@@ -52,8 +56,18 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   const directory = new UserDirectory(users);
   const settings = { region: config.region, domain: config.domain };
   const pan = new PanDialect(storage, directory, config.pan, metadata);
-  // S3 takes whatever no other dialect claims, so it comes last; pan claims only its header and paths.
-  const dialects = [pan, new OssDialect(storage, directory, settings), new S3Dialect(storage, directory, settings)];
+  // The console's sessions: one server key in the metadata store, so every node accepts every node's.
+  const temporary = await TemporaryCredentials.open(metadata, directory);
+  const consoleRoute = new ConsoleRoute(await ConsoleBundle.load(BUNDLE_DIR), {
+    storage,
+    users: directory,
+    temporary,
+    limiter: new SignInLimiter(),
+    region: config.region,
+  }, config.domain);
+  // The console's paths (`/-/console/…`) are no bucket's, so it is asked first. S3 takes whatever
+  // no other dialect claims, so it comes last; pan claims only its header and paths.
+  const dialects = [consoleRoute, pan, new OssDialect(storage, directory, settings), new S3Dialect(storage, directory, settings, temporary)];
   const server = createHttpServer(dialects, logger);
   await listen(server, config.host, config.port);
   const url = urlOf(server, config.host, config.port);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
+import type { TemporaryCredentials } from '../../core/temporary-credentials.js';
 import { actorOf, type UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
@@ -69,6 +70,8 @@ export class S3Dialect implements Dialect {
     private readonly storage: Storage,
     private readonly users: UserDirectory,
     private readonly settings: S3Settings,
+    /** Issues and checks the console's session credentials; without it a session token is refused. */
+    private readonly temporary?: TemporaryCredentials,
   ) {}
 
   /** S3 is the default dialect: it takes whatever no other dialect claims. */
@@ -94,7 +97,7 @@ export class S3Dialect implements Dialect {
       await postObject(ctx, ctx.form, { storage: this.storage, users: this.users }, { bucket: target.bucket, viaHost });
       return;
     }
-    const auth = authenticate(ctx, this.users);
+    const auth = authenticate(ctx, this.users, this.temporary);
     ctx.log.user = auth.user.id;
     hoistQueryHeaders(ctx);
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);

@@ -42,7 +42,7 @@ export const S3_HEADERS: readonly FeatureRule[] = [
   implemented('x-amz-content-sha256', 'the payload hash: checked against the body, or names its aws-chunked framing'),
   implemented('x-amz-decoded-content-length', 'the size of an aws-chunked body once decoded, checked'),
   implemented('x-amz-trailer', 'names the trailing checksum of an aws-chunked body, checked'),
-  informational('x-amz-security-token', 'signed like any header; Tessera keys are long-lived and need no session token'),
+  implemented('x-amz-security-token', "the session token of temporary credentials (the console's): checked before the signature"),
   // Checksums: verified, stored and returned by the flexible-checksum support.
   implemented('x-amz-checksum-*', 'flexible checksums: x-amz-checksum-<algorithm>, -algorithm, -type and -mode'),
   implemented('x-amz-sdk-checksum-algorithm', 'names the algorithm of the checksum header or trailer sent with it'),
@@ -128,7 +128,7 @@ export const S3_QUERY: readonly FeatureRule[] = [
   ...['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature', 'x-amz-content-sha256'].map(
     (name) => implemented(name, 'presigned-URL authentication, checked by SigV4'),
   ),
-  informational('x-amz-security-token', 'signed like any parameter; Tessera keys are long-lived and need no session token'),
+  implemented('x-amz-security-token', 'the session token of temporary credentials in a presigned URL: checked before the signature'),
   // A presigner bakes the checksum of the body it had (usually none) into the URL; the S3 user guide
   // long said presigned uploads do not support these algorithms, and verifying the empty body's
   // CRC would refuse every such upload. Content-MD5 checks a presigned upload.

@@ -2,13 +2,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream';
 import { ServiceError, errors } from '../../core/errors.js';
 import type { ChecksumAlgorithm, Digests, ExtraDigest, ObjectAttributes, ObjectHeaders } from '../../core/types.js';
+import { invalidToken, type ResolvedSession, type TemporaryCredentials } from '../../core/temporary-credentials.js';
 import type { User, UserDirectory } from '../../core/users.js';
 import type { RequestContext } from '../../server/dialect.js';
 import { digestsOf } from '../../core/digests.js';
 import { collectSmall } from '../common/body.js';
 import { createAwsChunkedDecoder, malformedTrailer, type AwsChunkedDecoder } from './aws-chunked.js';
 import { badDigestFor, checksumHeaderName, decodeChecksumValue, digestHeaders, invalidChecksumValue, parseChecksumAlgorithm } from './checksums.js';
-import { isAnonymous, verifyRequest, type VerifiedRequest } from './sigv4.js';
+import { extractAccessKeyId, isAnonymous, verifyRequest, type VerifiedRequest } from './sigv4.js';
 
 export interface Target {
   bucket?: string;
@@ -58,19 +59,41 @@ export function resolveTarget(host: string | undefined, rawPath: string, domain:
 export interface Authenticated {
   user: User;
   verified: VerifiedRequest;
+  /** Set when the request was signed with temporary credentials (the console's session). */
+  session?: ResolvedSession;
 }
 
 /**
  * Every S3 request is signed: SigV4 in the Authorization header or in a presigned query. Any
  * other signature (V2 in either place) goes to the verifier too, which says what is accepted.
+ * A request carrying a session token (`x-amz-security-token`, presigned `X-Amz-Security-Token`)
+ * is signed with temporary credentials: the token is checked first and names the user and the
+ * secret the signature must be made with. A temporary access key without its token names no one.
  */
-export function authenticate(ctx: RequestContext, users: UserDirectory, now = new Date()): Authenticated {
+export function authenticate(ctx: RequestContext, users: UserDirectory, temporary?: TemporaryCredentials, now = new Date()): Authenticated {
   const { req } = ctx;
   if (isAnonymous(req.headers, ctx.query)) throw errors.accessDenied();
-  const verified = verifyRequest({ method: req.method ?? 'GET', rawUrl: req.url ?? '/', headers: req.headers }, users.secretOf, now);
-  const user = users.byKey(verified.accessKeyId);
+  const session = sessionOf(ctx, temporary, now);
+  const secretOf = session ? (accessKeyId: string) => (accessKeyId === session.accessKeyId ? session.secretAccessKey : undefined) : users.secretOf;
+  const verified = verifyRequest({ method: req.method ?? 'GET', rawUrl: req.url ?? '/', headers: req.headers }, secretOf, now);
+  const user = session ? session.user : users.byKey(verified.accessKeyId);
   if (!user) throw new ServiceError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', 403);
-  return { user, verified };
+  return { user, verified, session };
+}
+
+/** The session a request's token stands for; undefined when it carries none (or names no access key, which SigV4 refuses). */
+function sessionOf(ctx: RequestContext, temporary: TemporaryCredentials | undefined, now: Date): ResolvedSession | undefined {
+  const { headers } = ctx.req;
+  const presigned = [...ctx.query.keys()].some((name) => name.toLowerCase() === 'x-amz-credential');
+  const token = presigned
+    ? [...ctx.query].find(([name]) => name.toLowerCase() === 'x-amz-security-token')?.[1]
+    : header(headers, 'x-amz-security-token');
+  if (token === undefined) return undefined;
+  const accessKeyId = extractAccessKeyId(headers, ctx.query);
+  if (accessKeyId === undefined) return undefined;
+  // Without a token service every token is foreign; a long-term key with a token is refused too, as AWS does.
+  if (!temporary) throw invalidToken();
+  return temporary.resolve(accessKeyId, token, now);
 }
 
 export interface RequestBody {

@@ -1,0 +1,55 @@
+import type { ComponentChildren } from 'preact';
+import type { Session } from '../api/session';
+import type { Location } from '../router';
+import { BucketsPage } from './Buckets';
+import { NotFoundPage } from './NotFound';
+import { ObjectsPage } from './objects/ObjectsPage';
+
+/**
+ * Every page of the console: a new page is one entry here (and one in NAVIGATION when it
+ * belongs in the menu). Patterns match the path after /-/console/, percent-encoded; captures
+ * are decoded before they reach `render`. A route's last segment never holds a dot: the server
+ * answers index.html only for such paths (anything with a dot there is a file of the bundle).
+ */
+export interface PageRoute {
+  pattern: RegExp;
+  title: (params: string[]) => string;
+  render: (params: string[], query: URLSearchParams, session: Session) => ComponentChildren;
+  /** Only root may open it (others get "not found"). */
+  rootOnly?: boolean;
+}
+
+export const ROUTES: PageRoute[] = [
+  { pattern: /^$/, title: () => 'Buckets', render: (_params, _query, session) => <BucketsPage session={session} /> },
+  {
+    pattern: /^buckets\/([^/]+)\/objects$/,
+    title: ([bucket]) => `Objects in ${bucket}`,
+    render: ([bucket], query) => <ObjectsPage key={bucket} bucket={bucket!} prefix={query.get('prefix') ?? ''} />,
+  },
+];
+
+export interface NavigationItem {
+  label: string;
+  /** Client route (relative to /-/console/). */
+  to: string;
+  /** Whether the current path belongs to this item (it is then marked as the current page). */
+  owns: (path: string) => boolean;
+  rootOnly?: boolean;
+}
+
+export const NAVIGATION: NavigationItem[] = [{ label: 'Buckets', to: '', owns: (path) => path === '' || path.startsWith('buckets/') }];
+
+export function resolveRoute(location: Location, session: Session): { title: string; content: ComponentChildren } {
+  for (const route of ROUTES) {
+    const match = route.pattern.exec(location.path);
+    if (!match || (route.rootOnly && !session.user.root)) continue;
+    let params: string[];
+    try {
+      params = match.slice(1).map((param) => decodeURIComponent(param));
+    } catch {
+      break;
+    }
+    return { title: route.title(params), content: route.render(params, location.query, session) };
+  }
+  return { title: 'Not found', content: <NotFoundPage /> };
+}

@@ -1,0 +1,203 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ServiceError, errors } from '../../core/errors.js';
+import type { Storage } from '../../core/storage.js';
+import type { TemporaryCredentials } from '../../core/temporary-credentials.js';
+import { actorOf, type User, type UserDirectory } from '../../core/users.js';
+import { readSmallBody } from '../../dialects/common/body.js';
+import { authenticate, readVerifiedBody, type Authenticated } from '../../dialects/s3/request.js';
+import { awsUriEncode, MAX_PRESIGN_EXPIRES_SECONDS, presignUrl } from '../../dialects/s3/sigv4.js';
+import type { RequestContext } from '../dialect.js';
+import type { SignInLimiter } from './sign-in-limiter.js';
+
+const MAX_JSON_BYTES = 16 * 1024;
+
+export interface ConsoleApiDeps {
+  storage: Storage;
+  users: UserDirectory;
+  temporary: TemporaryCredentials;
+  limiter: SignInLimiter;
+  region: string;
+}
+
+/** One console API call, authenticated (except sign-in) by a SigV4 signature, as S3 requests are. */
+export interface ApiCall {
+  ctx: RequestContext;
+  deps: ConsoleApiDeps;
+  /** The path after `/-/console/api/`, still percent-encoded. */
+  path: string;
+  match: RegExpExecArray;
+  auth: Authenticated;
+  user: User;
+}
+
+interface Endpoint {
+  method: string;
+  /** Matched against the path after `/-/console/api/`. */
+  path: RegExp;
+  operation: string;
+  handle: (call: ApiCall) => Promise<unknown>;
+}
+
+/**
+ * What the console needs and S3 cannot answer. Each endpoint is one entry: later pages add
+ * theirs here (users, pan drive), and every one but sign-in is signed like an S3 request.
+ */
+const ENDPOINTS: Endpoint[] = [
+  { method: 'GET', path: /^buckets$/, operation: 'ConsoleListBuckets', handle: listBuckets },
+  { method: 'POST', path: /^share$/, operation: 'ConsoleShare', handle: share },
+];
+
+export const consoleApiError = {
+  wrongCredentials: () => new ServiceError('InvalidCredentials', 'wrong access key or secret key', 401),
+  notFound: () => new ServiceError('NotFound', 'No such console API endpoint.', 404),
+};
+
+/** Routes one `/-/console/api/…` request and writes its JSON answer; errors are thrown for the route to render. */
+export async function handleApi(ctx: RequestContext, deps: ConsoleApiDeps, path: string): Promise<void> {
+  const method = ctx.req.method ?? 'GET';
+  if (path === 'session') {
+    ctx.log.operation = 'ConsoleSignIn';
+    if (method !== 'POST') throw methodNotAllowed(['POST']);
+    sendJson(ctx, 200, await signIn(ctx, deps));
+    return;
+  }
+  const candidates = ENDPOINTS.filter((endpoint) => endpoint.path.test(path));
+  if (candidates.length === 0) throw consoleApiError.notFound();
+  const endpoint = candidates.find((candidate) => candidate.method === method);
+  if (!endpoint) throw methodNotAllowed(candidates.map((candidate) => candidate.method));
+  ctx.log.operation = endpoint.operation;
+  const auth = authenticate(ctx, deps.users, deps.temporary);
+  ctx.log.user = auth.user.id;
+  const call: ApiCall = { ctx, deps, path, match: endpoint.path.exec(path)!, auth, user: auth.user };
+  sendJson(ctx, 200, await endpoint.handle(call));
+}
+
+export function sendJson(ctx: RequestContext, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  ctx.res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  ctx.res.end(ctx.req.method === 'HEAD' ? undefined : text);
+}
+
+function methodNotAllowed(allowed: string[]): ServiceError {
+  return new ServiceError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405, { Allow: allowed.join(', ') });
+}
+
+/**
+ * Sign-in: the long-term keys are checked (in constant time) and exchanged for temporary
+ * credentials, the only ones the browser keeps. A wrong access key and a wrong secret are the
+ * same answer.
+ */
+async function signIn(ctx: RequestContext, deps: ConsoleApiDeps): Promise<unknown> {
+  requireJson(ctx);
+  const { accessKey, secretKey } = parseJsonObject(await readSmallBody(ctx.req, MAX_JSON_BYTES));
+  if (typeof accessKey !== 'string' || typeof secretKey !== 'string' || accessKey === '' || secretKey === '') {
+    throw new ServiceError('InvalidRequest', 'accessKey and secretKey are required.', 400);
+  }
+  const address = ctx.req.socket.remoteAddress ?? 'unknown';
+  deps.limiter.check(address, accessKey);
+  const user = deps.users.byKey(accessKey);
+  // Compared as digests: equal lengths, and as much work for an unknown key as for a known one.
+  const matches = timingSafeEqual(digest(secretKey), digest(user?.secretKey ?? '\u0000no user')) && user !== undefined;
+  if (!matches) {
+    deps.limiter.recordFailure(address, accessKey);
+    throw consoleApiError.wrongCredentials();
+  }
+  ctx.log.user = user.id;
+  const issued = deps.temporary.issue(user);
+  return {
+    accessKeyId: issued.accessKeyId,
+    secretAccessKey: issued.secretAccessKey,
+    sessionToken: issued.sessionToken,
+    expiration: issued.expiration.toISOString(),
+    region: deps.region,
+    user: { id: user.id, displayName: user.displayName, root: user.root },
+  };
+}
+
+/** The caller's buckets (every bucket for root) with what S3 cannot list: object count and bytes. */
+async function listBuckets(call: ApiCall): Promise<unknown> {
+  const actor = actorOf(call.user);
+  const buckets = await call.deps.storage.listBuckets(actor);
+  const rows = await Promise.all(
+    buckets.map(async (bucket) => {
+      const usage = await call.deps.storage.bucketUsage(actor, bucket.name).catch((err: unknown) => {
+        // Deleted between the list and its count: left out rather than failing the page.
+        if (err instanceof ServiceError && err.code === 'NoSuchBucket') return undefined;
+        throw err;
+      });
+      return usage && { name: bucket.name, owner: bucket.owner, created: bucket.createdAt.toISOString(), objects: usage.objects, bytes: usage.bytes };
+    }),
+  );
+  return { buckets: rows.filter((row) => row !== undefined) };
+}
+
+/**
+ * A presigned GET link for an object, signed with the caller's long-term key so that it
+ * outlives the console session (up to S3's 7 days). The caller must be able to read the object
+ * now. The link is a path: the browser puts its own origin in front (the Host signed here is
+ * the one it reached).
+ */
+async function share(call: ApiCall): Promise<unknown> {
+  requireJson(call.ctx);
+  const body = parseJsonObject(await readVerifiedBody(call.ctx, call.auth, MAX_JSON_BYTES));
+  const { bucket, key, expiresSeconds } = body;
+  if (typeof bucket !== 'string' || typeof key !== 'string' || bucket === '' || key === '') {
+    throw new ServiceError('InvalidRequest', 'bucket and key are required.', 400);
+  }
+  if (typeof expiresSeconds !== 'number' || !Number.isInteger(expiresSeconds) || expiresSeconds < 1 || expiresSeconds > MAX_PRESIGN_EXPIRES_SECONDS) {
+    throw errors.invalidArgument(`expiresSeconds must be a whole number of seconds from 1 to ${MAX_PRESIGN_EXPIRES_SECONDS}.`, 'expiresSeconds', String(expiresSeconds));
+  }
+  await call.deps.storage.headObject(actorOf(call.user), bucket, key);
+  const host = call.ctx.req.headers.host;
+  if (!host) throw new ServiceError('InvalidRequest', 'A Host header is required to make a link.', 400);
+  const now = new Date();
+  const signed = new URL(
+    presignUrl({
+      method: 'GET',
+      url: new URL(`http://${host}${objectPath(bucket, key)}`),
+      credentials: { accessKeyId: call.user.accessKey, secretAccessKey: call.user.secretKey },
+      region: call.deps.region,
+      expiresSeconds,
+      now,
+    }),
+  );
+  return { path: signed.pathname + signed.search, expiration: new Date(now.getTime() + expiresSeconds * 1000).toISOString() };
+}
+
+/**
+ * The path-style path of an object as a browser will send it. URLs resolve `.` and `..`
+ * segments (encoded or not) before a request leaves the browser, so a key with such a segment
+ * is sent with its slashes encoded (`a%2F..%2Fb`), one segment the server reads back as `a/../b`.
+ */
+export function objectPath(bucket: string, key: string): string {
+  const segments = key.split('/');
+  if (segments.some((segment) => segment === '.' || segment === '..')) {
+    if (segments.length === 1) throw new ServiceError('InvalidRequest', `A key that is only "${key}" cannot be put in a link: browsers drop it from URLs.`, 400);
+    return `/${awsUriEncode(bucket)}/${awsUriEncode(key)}`;
+  }
+  return `/${awsUriEncode(bucket)}/${segments.map(awsUriEncode).join('/')}`;
+}
+
+/** JSON only: a cross-site HTML form cannot send it without a CORS preflight, which is refused. */
+function requireJson(ctx: RequestContext): void {
+  if (!/^application\/json\s*(;|$)/i.test(ctx.req.headers['content-type'] ?? '')) {
+    throw new ServiceError('UnsupportedMediaType', 'The request body must be JSON (Content-Type: application/json).', 415);
+  }
+}
+
+function parseJsonObject(body: Buffer): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ServiceError('MalformedJSON', 'The request body is not valid JSON.', 400);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ServiceError('MalformedJSON', 'The request body must be a JSON object.', 400);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
