@@ -19,6 +19,7 @@ import { assertS3Error } from '../helpers/assertions.js';
 import { rawRequest } from '../helpers/raw.js';
 import { BOTO3_AVAILABLE, runBoto3 } from '../helpers/boto3.js';
 import { formAroundFile, multipartBody, postForm, s3PolicyFields, xmlText, type Fields, type FilePart } from '../helpers/form.js';
+import { signInApi } from '../helpers/console.js';
 import { s3Client } from '../helpers/s3.js';
 import { filesUnder, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
 import { deriveSigningKey, signature } from '../../src/dialects/s3/sigv4.js';
@@ -170,6 +171,25 @@ out(v2.generate_presigned_post(args["bucket"], "uploads/v2.txt", ExpiresIn=300))
     assert.equal(xmlText(res.body, 'Location'), `http://127.0.0.1:${server.port}/${BUCKET}/uploads%2Freport.txt`);
     assert.equal(res.headers.etag, `"${md5(content)}"`);
     assert.equal((await readBack('uploads/report.txt')).body.toString(), content);
+  });
+
+  it("a policy signed with the console's temporary credentials carries their token as a field", async () => {
+    const session = await signInApi(server);
+    const content = 'posted in a session';
+    const conditions = [{ bucket: BUCKET }, ['starts-with', '$key', 'uploads/'], { 'x-amz-security-token': session.sessionToken }];
+    const auth = s3PolicyFields({ conditions, credentials: session });
+    const fields: Fields = [['key', 'uploads/session.txt'], ...auth.fields, ['x-amz-security-token', session.sessionToken]];
+    const res = await postForm(server, `/${BUCKET}`, multipartBody(fields, { filename: 'session.txt', content }));
+    assert.equal(res.status, 204, res.body);
+    assert.equal((await readBack('uploads/session.txt')).body.toString(), content);
+
+    // The same form with the token altered: refused before the file is stored.
+    const forged = fields.map(([name, value]): [string, string] => [name, name === 'x-amz-security-token' ? value.slice(0, -4) + 'AAAA' : value]);
+    const refused = await postForm(server, `/${BUCKET}`, multipartBody(forged, { filename: 'forged.txt', content }));
+    assertS3Error(refused, 400, 'InvalidToken');
+    // A temporary key without its token names no one.
+    const tokenless = fields.filter(([name]) => name !== 'x-amz-security-token');
+    assertS3Error(await postForm(server, `/${BUCKET}`, multipartBody(tokenless, { filename: 'tokenless.txt', content })), 403, 'InvalidAccessKeyId');
   });
 
   it('success_action_status 200 answers an empty 200; any other value 204', async () => {

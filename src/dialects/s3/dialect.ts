@@ -94,7 +94,7 @@ export class S3Dialect implements Dialect {
       // A browser form upload: the policy in its fields, not the request, is signed.
       ctx.log.operation = 'PostObject';
       const viaHost = ctx.rawPath === '/' || ctx.rawPath === '';
-      await postObject(ctx, ctx.form, { storage: this.storage, users: this.users }, { bucket: target.bucket, viaHost });
+      await postObject(ctx, ctx.form, { storage: this.storage, users: this.users, temporary: this.temporary }, { bucket: target.bucket, viaHost });
       return;
     }
     const auth = authenticate(ctx, this.users, this.temporary);

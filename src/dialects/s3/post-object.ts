@@ -9,6 +9,7 @@ import { ServiceError, errors } from '../../core/errors.js';
 import { checkConditions, checkExpiration, checkMinimum, expandFilename, parsePolicy, withinMaximum, type PolicyRules } from '../../core/post-policy.js';
 import type { Storage } from '../../core/storage.js';
 import type { ChecksumAlgorithm, Digests } from '../../core/types.js';
+import { invalidToken, type ResolvedSession, type TemporaryCredentials } from '../../core/temporary-credentials.js';
 import { actorOf, type User, type UserDirectory } from '../../core/users.js';
 import type { FormUploads, RequestContext } from '../../server/dialect.js';
 import { handleUpload, missingField, requireUpload, successRedirect, type FormHead } from '../common/form-upload.js';
@@ -65,7 +66,7 @@ function unsupportedMechanism(): ServiceError {
 export async function postObject(
   ctx: RequestContext,
   form: FormHead,
-  deps: { storage: Storage; users: UserDirectory },
+  deps: { storage: Storage; users: UserDirectory; temporary?: TemporaryCredentials },
   target: PostTarget,
 ): Promise<void> {
   await handleUpload(form, () => storeForm(ctx, form, deps, target));
@@ -74,12 +75,12 @@ export async function postObject(
 async function storeForm(
   ctx: RequestContext,
   form: FormHead,
-  deps: { storage: Storage; users: UserDirectory },
+  deps: { storage: Storage; users: UserDirectory; temporary?: TemporaryCredentials },
   target: PostTarget,
 ): Promise<void> {
   const { fields: sent, file } = requireUpload(form, MAX_PRE_DATA_BYTES);
 
-  const user = authenticatePolicy(sent, deps.users);
+  const user = authenticatePolicy(sent, deps.users, deps.temporary);
   ctx.log.user = user.id;
   const policy = parsePolicy(sent.get('policy')!, S3_POLICY_RULES);
   checkExpiration(policy, new Date());
@@ -135,7 +136,7 @@ async function storeForm(
  * base64 policy under the signing key the credential scopes. Only SigV4: a Signature V2 form
  * (AWSAccessKeyId, signature) is refused as the request verifier refuses V2.
  */
-function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDirectory): User {
+function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDirectory, temporary: TemporaryCredentials | undefined): User {
   if (fields.has('awsaccesskeyid') || fields.has('signature')) throw unsupportedMechanism();
   // No policy and no signature: an anonymous post, which only a public bucket takes; none is.
   if (!fields.has('policy') && !fields.has('x-amz-signature') && !fields.has('x-amz-credential')) throw errors.accessDenied();
@@ -149,7 +150,14 @@ function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDire
     (message, detail) => new ServiceError('InvalidArgument', `Invalid argument: ${message}`, 400, { ArgumentName: 'x-amz-credential', ArgumentValue: credentialText, ...detail }),
     {},
   );
-  const user = users.byKey(credential.accessKeyId);
+  // A policy signed with temporary credentials (the console's) carries their token as a field.
+  const token = fields.get('x-amz-security-token');
+  let session: ResolvedSession | undefined;
+  if (token !== undefined) {
+    if (!temporary) throw invalidToken();
+    session = temporary.resolve(credential.accessKeyId, token, new Date());
+  }
+  const user = session ? session.user : users.byKey(credential.accessKeyId);
   if (!user) {
     throw new ServiceError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', 403, {
       AWSAccessKeyId: credential.accessKeyId,
@@ -157,7 +165,8 @@ function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDire
   }
   const policy = fields.get('policy')!;
   const provided = fields.get('x-amz-signature')!;
-  const expected = signature(deriveSigningKey(user.secretKey, credential.date, credential.region, credential.service), policy);
+  const secret = session ? session.secretAccessKey : user.secretKey;
+  const expected = signature(deriveSigningKey(secret, credential.date, credential.region, credential.service), policy);
   if (!signaturesEqual(expected, provided.trim().toLowerCase())) {
     throw new ServiceError(
       'SignatureDoesNotMatch',
