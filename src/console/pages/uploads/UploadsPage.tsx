@@ -107,7 +107,7 @@ export function UploadsPage({ bucket }: { bucket: string }) {
       header: 'Key',
       rowHeader: true,
       render: (upload) => (
-        <Link to={partsRoute(bucket, upload.key, upload.uploadId)} label={`Parts of ${upload.key} (upload ${upload.uploadId})`}>
+        <Link to={partsRoute(bucket, upload.key, upload.uploadId)}>
           <span class="key">{upload.key}</span>
         </Link>
       ),
