@@ -22,8 +22,8 @@ import { expectError } from '../helpers/assertions.js';
 import { s3Client } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { ossClient } from '../oss/helpers.js';
+import { ALICE, ALICE_BUCKET, login, md5, ok, panConfig, randomData, SLICE } from '../pan/helpers.js';
 
-const ALICE = { id: 'alice', displayName: 'Alice', accessKey: 'alice-access-key', secretKey: 'alice-secret-key-0123456789' };
 const BUCKET = 'console-uploads';
 const MANY_PARTS = 1100;
 const NO_SUCH_UPLOAD = 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.';
@@ -39,7 +39,7 @@ describe('console: uploads in progress and their parts', () => {
   let s3: S3Client;
 
   before(async () => {
-    [server, browser] = await Promise.all([startServer({ config: { users: [ALICE] } }), launchBrowser()]);
+    [server, browser] = await Promise.all([startServer({ config: panConfig() }), launchBrowser()]);
     s3 = s3Client(server);
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   });
@@ -207,7 +207,14 @@ describe('console: uploads in progress and their parts', () => {
     await page.close();
   });
 
-  it('a user other than root does not see root’s bucket’s uploads', async () => {
+  it('a user sees the upload their 123pan app started in their drive’s bucket, and not root’s bucket’s uploads', async () => {
+    const data = randomData(3 * SLICE);
+    const created = await ok(server.url, 'POST', '/upload/v2/file/create', { token: await login(server.url), json: { parentFileID: 0, filename: 'from pan.bin', etag: md5(data), size: data.length } });
+    assert.ok(created.preuploadID, 'a multipart upload, not an instant one');
+    const own = await signedIn(`buckets/${ALICE_BUCKET}/uploads`, ALICE);
+    await own.getByRole('table', { name: 'Uploads in progress' }).getByRole('rowheader', { name: 'from pan.bin' }).waitFor();
+    await own.close();
+
     const uploadId = await startUpload(BUCKET, 'root only', 1);
     const page = await signedIn(`buckets/${BUCKET}/uploads`, ALICE);
     await page.getByRole('alert').filter({ hasText: 'Access Denied.' }).first().waitFor();
