@@ -190,6 +190,25 @@ describe('console: uploads in progress and their parts', () => {
     await page.close();
   });
 
+  it('keys with spaces, +, #, %, emoji and ../ list, open their parts and abort', async () => {
+    const bucket = 'odd-upload-keys';
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const key = 'odd/../a + b #1 100% 😀.bin';
+    const uploadId = await startUpload(bucket, key, 2);
+    const page = await signedIn(`buckets/${bucket}/uploads`);
+    const row = rowWith(page.getByRole('table', { name: 'Uploads in progress' }), uploadId);
+    await row.waitFor();
+    assert.equal(await row.getByRole('rowheader').innerText(), key);
+    await row.getByRole('link', { name: key }).click();
+    await page.getByRole('heading', { name: `Parts of ${key}` }).waitFor();
+    const second = page.getByRole('table', { name: 'Parts' }).getByRole('row').filter({ has: page.getByRole('rowheader', { name: '2', exact: true }) });
+    assert.equal((await second.locator('td').allInnerTexts())[0], md5Etag(partBody(2)));
+    await page.getByRole('button', { name: 'Abort' }).click();
+    await page.getByRole('table', { name: 'Uploads in progress' }).getByText('No uploads in progress.').waitFor();
+    await expectError(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId })), 404, 'NoSuchUpload');
+    await page.close();
+  });
+
   it('pages past 1,000 uploads with the key and upload-id markers', async () => {
     const bucket = 'many-uploads';
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
