@@ -59,3 +59,13 @@ export function Link(props: { to: string; children: ComponentChildren; class?: s
 export function objectsRoute(bucket: string, prefix = ''): string {
   return `buckets/${encodeURIComponent(bucket)}/objects${prefix ? `?prefix=${encodeURIComponent(prefix)}` : ''}`;
 }
+
+/** Client route to a bucket's uploads in progress. */
+export function uploadsRoute(bucket: string): string {
+  return `buckets/${encodeURIComponent(bucket)}/uploads`;
+}
+
+/** Client route to the parts of one upload in progress. */
+export function partsRoute(bucket: string, key: string, uploadId: string): string {
+  return `buckets/${encodeURIComponent(bucket)}/uploads/parts?${new URLSearchParams({ key, uploadId }).toString()}`;
+}

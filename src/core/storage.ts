@@ -714,6 +714,12 @@ export class Storage {
     return this.meta.partTotals(bucket, uploadIds);
   }
 
+  /** The bucket's uploads in progress, with the parts and bytes they hold together. */
+  async bucketUploadTotals(actor: Actor, bucket: string): Promise<{ uploads: number; parts: number; bytes: number }> {
+    await this.requireBucket(this.meta, actor, bucket);
+    return this.meta.bucketPartTotals(bucket);
+  }
+
   // Lookups by id and by content, for dialects that name objects by number or dedupe by digest
 
   /** The object with this row id, if it is in a bucket the actor reaches. */

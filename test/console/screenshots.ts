@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
 import { CONSOLE, signInPage } from '../helpers/console.js';
@@ -33,6 +33,21 @@ async function main(): Promise<void> {
     ];
     for (const [bucket, key, size, type] of objects) {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(size, 7), ContentType: type, Metadata: key.endsWith('.png') ? { camera: 'pinhole', by: 'alice' } : undefined }));
+    }
+
+    // Uploads left in progress, as a crashed backup job would leave them.
+    const inProgress: Array<[string, number, number]> = [
+      ['db/2025-06-02.sql.gz', 24, 256 * 1024],
+      ['vm/disk.qcow2', 7, 1024 * 1024],
+      ['vm/disk.qcow2', 0, 0],
+    ];
+    let uploadWithParts = '';
+    for (const [key, parts, size] of inProgress) {
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'backups', Key: key }));
+      for (let number = 1; number <= parts; number++) {
+        await s3.send(new UploadPartCommand({ Bucket: 'backups', Key: key, UploadId, PartNumber: number, Body: Buffer.alloc(number === parts ? size / 3 : size, number) }));
+      }
+      if (parts === 24) uploadWithParts = UploadId!;
     }
 
     const signIn = await browser.newPage();
@@ -72,6 +87,17 @@ async function main(): Promise<void> {
     await page.getByRole('link', { name: 'tokyo/' }).click();
     await page.getByRole('table', { name: 'Objects' }).getByRole('rowheader', { name: 'shibuya crossing.jpg' }).waitFor();
     await shoot(page, 'objects-folder');
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Buckets' }).click();
+    await page.getByRole('link', { name: 'backups' }).click();
+    await page.getByRole('link', { name: 'Uploads in progress' }).click();
+    const uploads = page.getByRole('table', { name: 'Uploads in progress' });
+    await uploads.locator('tbody tr').filter({ hasText: uploadWithParts }).getByRole('checkbox').check();
+    await shoot(page, 'uploads');
+
+    await uploads.locator('tbody tr').filter({ hasText: uploadWithParts }).getByRole('link').click();
+    await page.getByRole('table', { name: 'Parts' }).getByRole('rowheader', { name: '24', exact: true }).waitFor();
+    await shoot(page, 'parts');
   } finally {
     s3.destroy();
     await browser.close();

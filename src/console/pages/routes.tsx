@@ -4,6 +4,8 @@ import type { Location } from '../router';
 import { BucketsPage } from './Buckets';
 import { NotFoundPage } from './NotFound';
 import { ObjectsPage } from './objects/ObjectsPage';
+import { PartsPage } from './uploads/PartsPage';
+import { UploadsPage } from './uploads/UploadsPage';
 
 /**
  * Every page of the console: a new page is one entry here (and one in NAVIGATION when it
@@ -25,6 +27,12 @@ export const ROUTES: PageRoute[] = [
     pattern: /^buckets\/([^/]+)\/objects$/,
     title: ([bucket]) => `Objects in ${bucket}`,
     render: ([bucket], query) => <ObjectsPage key={bucket} bucket={bucket!} prefix={query.get('prefix') ?? ''} />,
+  },
+  { pattern: /^buckets\/([^/]+)\/uploads$/, title: ([bucket]) => `Uploads in progress in ${bucket}`, render: ([bucket]) => <UploadsPage key={bucket} bucket={bucket!} /> },
+  {
+    pattern: /^buckets\/([^/]+)\/uploads\/parts$/,
+    title: ([bucket]) => `Parts of an upload in ${bucket}`,
+    render: ([bucket], query) => <PartsPage bucket={bucket!} objectKey={query.get('key') ?? ''} uploadId={query.get('uploadId') ?? ''} />,
   },
 ];
 

@@ -158,6 +158,10 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         `SELECT p.upload_id, count(*) AS parts, sum(p.size) AS bytes FROM parts p JOIN uploads u ON u.upload_id = p.upload_id
          WHERE u.bucket = ? AND p.upload_id IN (SELECT value FROM json_each(?)) GROUP BY p.upload_id`,
       ),
+      bucketPartTotals: db.prepare<[string, string], { uploads: number; parts: number; bytes: number | null }>(
+        `SELECT (SELECT count(*) FROM uploads WHERE bucket = ? AND completed_at IS NULL) AS uploads, count(p.part_number) AS parts, sum(p.size) AS bytes
+         FROM uploads u JOIN parts p ON p.upload_id = u.upload_id WHERE u.bucket = ? AND u.completed_at IS NULL`,
+      ),
       deleteParts: db.prepare('DELETE FROM parts WHERE upload_id = ?'),
       allBlobIds: db.prepare<[], { blob_id: string }>(
         'SELECT blob_id FROM segments UNION SELECT blob_id FROM parts',
@@ -470,6 +474,11 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     if (uploadIds.length === 0) return totals;
     for (const row of this.stmt.partTotals.all(bucket, JSON.stringify(uploadIds))) totals.set(row.upload_id, { parts: row.parts, bytes: row.bytes });
     return totals;
+  }
+
+  bucketPartTotals(bucket: string): { uploads: number; parts: number; bytes: number } {
+    const row = this.stmt.bucketPartTotals.get(bucket, bucket);
+    return { uploads: row?.uploads ?? 0, parts: row?.parts ?? 0, bytes: row?.bytes ?? 0 };
   }
 
   partColumns(uploadId: string, withChecksums = false): PartColumns {

@@ -167,6 +167,8 @@ export interface MetadataQueries {
   allParts(uploadId: string): Promise<StoredPart[]>;
   /** Parts held so far and their bytes, per upload of the bucket (ids of other buckets' uploads, or without a part, are absent). */
   partTotals(bucket: string, uploadIds: string[]): Promise<Map<string, { parts: number; bytes: number }>>;
+  /** Every upload in progress in the bucket, and the parts and bytes they hold together (ossutil's getallpartsize). */
+  bucketPartTotals(bucket: string): Promise<{ uploads: number; parts: number; bytes: number }>;
   /** What Complete needs of every part, as columns (with the parts' checksums in hex when asked). */
   partColumns(uploadId: string, withChecksums?: boolean): Promise<PartColumns>;
   /** The checksum of one part of a multipart object (undefined for a single PUT's object, or a part without one). */

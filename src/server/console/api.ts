@@ -45,7 +45,11 @@ interface Endpoint {
 const ENDPOINTS: Endpoint[] = [
   { method: 'GET', path: /^buckets$/, operation: 'ConsoleListBuckets', handle: listBuckets },
   { method: 'POST', path: /^share$/, operation: 'ConsoleShare', handle: share },
+  { method: 'POST', path: /^buckets\/([^/]+)\/upload-totals$/, operation: 'ConsoleUploadTotals', handle: uploadTotals },
 ];
+
+/** ListMultipartUploads answers at most 1,000 uploads a page: totals are asked for no more at once. */
+const MAX_TOTALS_UPLOADS = 1000;
 
 export const consoleApiError = {
   wrongCredentials: () => new ServiceError('InvalidCredentials', 'wrong access key or secret key', 401),
@@ -129,6 +133,39 @@ async function listBuckets(call: ApiCall): Promise<unknown> {
     }),
   );
   return { buckets: rows.filter((row) => row !== undefined) };
+}
+
+/**
+ * Parts held so far and their bytes for a page of uploads in progress (ids from
+ * ListMultipartUploads), and the bucket's totals over every upload in progress (ossutil's
+ * getallpartsize): what ListMultipartUploads cannot say without a ListParts per upload.
+ * An id of another bucket, or of an upload without parts, answers zero parts.
+ */
+async function uploadTotals(call: ApiCall): Promise<unknown> {
+  requireJson(call.ctx);
+  const bucket = decodeSegment(call.match[1]!);
+  const { uploadIds } = parseJsonObject(await readVerifiedBody(call.ctx, call.auth, MAX_JSON_BYTES * 8));
+  if (!Array.isArray(uploadIds) || !uploadIds.every((id): id is string => typeof id === 'string' && id !== '')) {
+    throw new ServiceError('InvalidRequest', 'uploadIds must be a list of upload ids.', 400);
+  }
+  if (uploadIds.length > MAX_TOTALS_UPLOADS) {
+    throw errors.invalidArgument(`uploadIds may name at most ${MAX_TOTALS_UPLOADS} uploads.`, 'uploadIds', String(uploadIds.length));
+  }
+  const actor = actorOf(call.user);
+  const perUpload = await call.deps.storage.uploadTotals(actor, bucket, uploadIds);
+  const totals = await call.deps.storage.bucketUploadTotals(actor, bucket);
+  return {
+    uploads: Object.fromEntries(uploadIds.map((id) => [id, perUpload.get(id) ?? { parts: 0, bytes: 0 }])),
+    bucket: totals,
+  };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ServiceError('InvalidURI', "Couldn't parse the specified URI.", 400);
+  }
 }
 
 /**

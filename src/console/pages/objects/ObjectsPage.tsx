@@ -4,7 +4,7 @@ import { Button } from '../../components/Button';
 import { DataTable, type Column } from '../../components/DataTable';
 import { ErrorAlert, StatusMessage } from '../../components/Feedback';
 import { formatBytes, formatCount, formatDate } from '../../components/format';
-import { Link, objectsRoute } from '../../router';
+import { Link, objectsRoute, uploadsRoute } from '../../router';
 import { PageHeading } from '../PageHeading';
 import { Breadcrumbs } from './Breadcrumbs';
 import { DetailsDialog } from './DetailsDialog';
@@ -210,6 +210,7 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
         </Button>
         <span class="selection-count">{selected.size > 0 ? `${plural(selected.size, 'object')} selected` : ''}</span>
         <Button onClick={() => void reload()}>Refresh</Button>
+        <Link to={uploadsRoute(bucket)}>Uploads in progress</Link>
       </div>
       <ErrorAlert error={actionError} />
       <StatusMessage>{status}</StatusMessage>
