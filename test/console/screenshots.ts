@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketCorsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
 import { CONSOLE, signInPage } from '../helpers/console.js';
@@ -72,6 +72,21 @@ async function main(): Promise<void> {
     await page.getByRole('link', { name: 'tokyo/' }).click();
     await page.getByRole('table', { name: 'Objects' }).getByRole('rowheader', { name: 'shibuya crossing.jpg' }).waitFor();
     await shoot(page, 'objects-folder');
+
+    await s3.send(
+      new PutBucketCorsCommand({
+        Bucket: 'photos',
+        CORSConfiguration: {
+          CORSRules: [
+            { ID: 'web-uploads', AllowedOrigins: ['https://app.example.com'], AllowedMethods: ['PUT', 'POST'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 3000 },
+            { AllowedOrigins: ['*'], AllowedMethods: ['GET', 'HEAD'] },
+          ],
+        },
+      }),
+    );
+    await page.goto(new URL(CONSOLE + 'buckets/photos/cors', server.url).href);
+    await page.getByRole('table', { name: 'CORS rules' }).getByRole('rowheader', { name: 'https://app.example.com' }).waitFor();
+    await shoot(page, 'bucket-cors');
   } finally {
     s3.destroy();
     await browser.close();

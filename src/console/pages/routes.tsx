@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import type { Session } from '../api/session';
 import type { Location } from '../router';
+import { BucketCorsPage } from './BucketCors';
 import { BucketsPage } from './Buckets';
 import { NotFoundPage } from './NotFound';
 import { ObjectsPage } from './objects/ObjectsPage';
@@ -26,6 +27,7 @@ export const ROUTES: PageRoute[] = [
     title: ([bucket]) => `Objects in ${bucket}`,
     render: ([bucket], query) => <ObjectsPage key={bucket} bucket={bucket!} prefix={query.get('prefix') ?? ''} />,
   },
+  { pattern: /^buckets\/([^/]+)\/cors$/, title: ([bucket]) => `CORS of ${bucket}`, render: ([bucket]) => <BucketCorsPage key={bucket} bucket={bucket!} /> },
 ];
 
 export interface NavigationItem {
