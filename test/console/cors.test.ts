@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { CreateBucketCommand, GetBucketCorsCommand, PutBucketCorsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
 import { expectError } from '../helpers/assertions.js';
+import { checksumOf } from '../helpers/checksums.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { signInPage, tableRows } from '../helpers/console.js';
 import { s3Client } from '../helpers/s3.js';
@@ -80,8 +81,15 @@ describe('console: bucket CORS view and edit', () => {
     const edited =
       '<CORSConfiguration><CORSRule><AllowedOrigin>http://*.example.org</AllowedOrigin><AllowedMethod>DELETE</AllowedMethod><ExposeHeader>x-amz-request-id</ExposeHeader><MaxAgeSeconds>42</MaxAgeSeconds></CORSRule></CORSConfiguration>';
     await editor(page).fill(edited);
+    const sent = page.waitForRequest((request) => request.method() === 'PUT' && new URL(request.url()).searchParams.has('cors'));
     await page.getByRole('button', { name: 'Save CORS configuration' }).click();
     await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    // The body is the document as written, with the CRC-32 of those bytes (and no checksum of the SDK's own body).
+    const request = await sent;
+    assert.equal(request.postData(), edited);
+    const headers = await request.allHeaders();
+    assert.equal(headers['x-amz-checksum-crc32'], checksumOf('crc32', Buffer.from(edited)));
+    assert.equal(headers['content-md5'], undefined);
     const stored = await s3.send(new GetBucketCorsCommand({ Bucket: BUCKET }));
     assert.deepEqual(stored.CORSRules, [{ AllowedOrigins: ['http://*.example.org'], AllowedMethods: ['DELETE'], ExposeHeaders: ['x-amz-request-id'], MaxAgeSeconds: 42 }]);
     await rows.filter({ hasText: 'http://*.example.org' }).waitFor();
