@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './server.js';
@@ -36,6 +36,7 @@ export async function bundleBrowserScript(entryName: string): Promise<string> {
   await mkdir(cacheDir, { recursive: true });
   // Renamed into place whole, so a concurrent run never reads half a bundle.
   await rename(join(outDir, 'bundle.js'), cached);
+  await rm(outDir, { recursive: true, force: true });
   return readFile(cached, 'utf8');
 }
 
