@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateBucketCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, CreateMultipartUploadCommand, PutBucketCorsCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
 import { CONSOLE, signInPage } from '../helpers/console.js';
@@ -98,6 +98,21 @@ async function main(): Promise<void> {
     await uploads.locator('tbody tr').filter({ hasText: uploadWithParts }).getByRole('link').click();
     await page.getByRole('table', { name: 'Parts' }).getByRole('rowheader', { name: '24', exact: true }).waitFor();
     await shoot(page, 'parts');
+
+    await s3.send(
+      new PutBucketCorsCommand({
+        Bucket: 'photos',
+        CORSConfiguration: {
+          CORSRules: [
+            { ID: 'web-uploads', AllowedOrigins: ['https://app.example.com'], AllowedMethods: ['PUT', 'POST'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 3000 },
+            { AllowedOrigins: ['*'], AllowedMethods: ['GET', 'HEAD'] },
+          ],
+        },
+      }),
+    );
+    await page.goto(new URL(CONSOLE + 'buckets/photos/cors', server.url).href);
+    await page.getByRole('table', { name: 'CORS rules' }).getByRole('rowheader', { name: 'https://app.example.com' }).waitFor();
+    await shoot(page, 'bucket-cors');
   } finally {
     s3.destroy();
     await browser.close();

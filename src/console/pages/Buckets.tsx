@@ -8,6 +8,7 @@ import { DataTable, type Column } from '../components/DataTable';
 import { ErrorAlert, StatusMessage } from '../components/Feedback';
 import { formatBytes, formatCount, formatDate } from '../components/format';
 import { Link, objectsRoute } from '../router';
+import { corsRoute } from './BucketCors';
 import { PageHeading } from './PageHeading';
 
 /** The buckets the user owns (every bucket for root): create, delete when empty, open. */
@@ -82,9 +83,15 @@ export function BucketsPage({ session }: { session: Session }) {
       header: 'Actions',
       hideHeader: true,
       render: (bucket) => (
-        <Button variant="danger" aria-label={`Delete ${bucket.name}`} onClick={() => void remove(bucket)}>
-          Delete
-        </Button>
+        <>
+          {/* Named "CORS" alone: the row header (the bucket's link) says whose, and a link named after the bucket is its objects. */}
+          <Link to={corsRoute(bucket.name)} class="button plain">
+            CORS
+          </Link>{' '}
+          <Button variant="danger" aria-label={`Delete ${bucket.name}`} onClick={() => void remove(bucket)}>
+            Delete
+          </Button>
+        </>
       ),
     },
   ];

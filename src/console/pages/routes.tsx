@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import type { Session } from '../api/session';
 import type { Location } from '../router';
+import { BucketCorsPage } from './BucketCors';
 import { BucketsPage } from './Buckets';
 import { NotFoundPage } from './NotFound';
 import { ObjectsPage } from './objects/ObjectsPage';
@@ -34,6 +35,7 @@ export const ROUTES: PageRoute[] = [
     title: ([bucket]) => `Parts of an upload in ${bucket}`,
     render: ([bucket], query) => <PartsPage bucket={bucket!} objectKey={query.get('key') ?? ''} uploadId={query.get('uploadId') ?? ''} />,
   },
+  { pattern: /^buckets\/([^/]+)\/cors$/, title: ([bucket]) => `CORS of ${bucket}`, render: ([bucket]) => <BucketCorsPage key={bucket} bucket={bucket!} /> },
 ];
 
 export interface NavigationItem {
