@@ -125,7 +125,7 @@ function describe(view: UploadView, percent: number): string {
     case 'failed':
       return `Stopped at ${bytes}; Resume sends only the missing parts.`;
     case 'done':
-      return `Uploaded ${formatBytes(view.size)}.`;
+      return `Uploaded ${formatBytes(view.size)}.${resumed}`;
     case 'aborted':
       return 'Aborted; the parts sent were deleted.';
   }
