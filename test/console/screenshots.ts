@@ -3,7 +3,8 @@
  * Chromium) against a real server with a little data, saved to docs/console/ for the README and
  * docs/console.md. Not a test (it asserts nothing): run it after changing how a page looks.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
@@ -72,6 +73,22 @@ async function main(): Promise<void> {
     await page.getByRole('link', { name: 'tokyo/' }).click();
     await page.getByRole('table', { name: 'Objects' }).getByRole('rowheader', { name: 'shibuya crossing.jpg' }).waitFor();
     await shoot(page, 'objects-folder');
+
+    // A large upload in progress: parts 3 and up are held in the browser, so the bar stops at 2 of 6.
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-screenshots-'));
+    try {
+      const file = join(dir, 'site-backup-2025-06.tar');
+      await writeFile(file, Buffer.alloc(30 * 1024 * 1024, 7));
+      await page.route((url) => Number(url.searchParams.get('partNumber') ?? '0') >= 3, () => undefined);
+      await page.getByRole('link', { name: 'Buckets' }).first().click();
+      await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'backups' }).click();
+      await page.getByRole('table', { name: 'Objects' }).getByRole('link', { name: 'db/' }).waitFor();
+      await page.locator('input[type=file]').setInputFiles(file);
+      await page.getByText(/MiB\/s · about/).waitFor();
+      await shoot(page, 'upload');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   } finally {
     s3.destroy();
     await browser.close();
