@@ -236,4 +236,25 @@ describe('resumable upload of large files in the console', () => {
     assert.equal(await objectSha256('expired.bin'), sha256);
     assert.deepEqual([...counts.entries()].sort((a, b) => a[0] - b[0]), Array.from({ length: PART_COUNT }, (_, i) => [i + 1, 1]), 'each part sent once');
   });
+
+  it('a network drop stops the upload with a message; Resume sends only the parts the server lacks', async () => {
+    const { path, sha256 } = await makeFile('dropped.bin');
+    const page = await signedInOnObjects();
+    const counts = countPartsSent(page, 'dropped.bin');
+    // Parts 3 and up fail in the browser as if the network had gone.
+    const matcher = (url: URL) => Number(url.searchParams.get('partNumber') ?? '0') >= 3;
+    await page.route(matcher, (route) => route.abort('internetdisconnected'));
+    await page.locator('input[type=file]').setInputFiles(path);
+    await page.getByText(/^Stopped at .*Resume sends only the missing parts\.$/).waitFor();
+    const alert = page.getByRole('region', { name: 'Uploads' }).getByRole('alert');
+    await alert.waitFor();
+    // The network failure itself is told, not the cancellation of the other parts in flight.
+    assert.match((await alert.textContent()) ?? '', /Failed to fetch|could not be reached/);
+    await page.unroute(matcher);
+    await page.getByRole('button', { name: 'Resume dropped.bin' }).click();
+    await waitUploaded(page, 'dropped.bin');
+    assert.equal(await objectSha256('dropped.bin'), sha256);
+    const sent = [...counts.entries()].sort((a, b) => a[0] - b[0]);
+    assert.deepEqual(sent, Array.from({ length: PART_COUNT }, (_, i) => [i + 1, 1]), 'each part reached the server once');
+  });
 });

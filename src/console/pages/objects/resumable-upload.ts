@@ -92,16 +92,17 @@ export class ResumableUpload {
           if (!controller.signal.aborted) this.update({ bytesDone, speed: seconds > 0 ? bytesThisRun / seconds : undefined });
         }
       };
-      // The first failure stops the other workers too (their parts stay for the next resume).
+      // The first failure stops the other workers too (their parts stay for the next resume);
+      // it, not the cancellations it causes, is what the user is told.
+      let firstFailure: { error: unknown } | undefined;
       const workers = Array.from({ length: Math.min(this.settings.parallelParts, pending.length) }, () =>
         worker().catch((err: unknown) => {
+          firstFailure ??= { error: err };
           controller.abort();
-          throw err;
         }),
       );
-      const outcomes = await Promise.allSettled(workers);
-      const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
-      if (failure) throw failure.reason;
+      await Promise.all(workers);
+      if (firstFailure) throw firstFailure.error;
       controller.signal.throwIfAborted();
       await completeMultipartUpload(this.bucket, this.key, uploadId, [...sent.values()]);
       forgetUpload(this.print);
