@@ -3,7 +3,8 @@
  * Chromium) against a real server with a little data, saved to docs/console/ for the README and
  * docs/console.md. Not a test (it asserts nothing): run it after changing how a page looks.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, CreateMultipartUploadCommand, PutBucketCorsCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
@@ -113,6 +114,22 @@ async function main(): Promise<void> {
     await page.goto(new URL(CONSOLE + 'buckets/photos/cors', server.url).href);
     await page.getByRole('table', { name: 'CORS rules' }).getByRole('rowheader', { name: 'https://app.example.com' }).waitFor();
     await shoot(page, 'bucket-cors');
+
+    // A large upload in progress: parts 3 and up are held in the browser, so the bar stops at 2 of 6.
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-screenshots-'));
+    try {
+      const file = join(dir, 'site-backup-2025-06.tar');
+      await writeFile(file, Buffer.alloc(30 * 1024 * 1024, 7));
+      await page.route((url) => Number(url.searchParams.get('partNumber') ?? '0') >= 3, () => undefined);
+      await page.getByRole('link', { name: 'Buckets' }).first().click();
+      await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'backups' }).click();
+      await page.getByRole('table', { name: 'Objects' }).getByRole('link', { name: 'db/' }).waitFor();
+      await page.locator('input[type=file]').setInputFiles(file);
+      await page.getByText(/MiB\/s · about/).waitFor();
+      await shoot(page, 'upload');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   } finally {
     s3.destroy();
     await browser.close();

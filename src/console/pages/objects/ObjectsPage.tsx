@@ -9,6 +9,8 @@ import { PageHeading } from '../PageHeading';
 import { Breadcrumbs } from './Breadcrumbs';
 import { DetailsDialog } from './DetailsDialog';
 import { ShareDialog } from './ShareDialog';
+import { goesMultipart, ResumableUpload } from './resumable-upload';
+import { UploadsPanel } from './UploadsPanel';
 
 type Entry = FolderEntry | ObjectEntry;
 
@@ -33,6 +35,9 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
   const [inspecting, setInspecting] = useState<string>();
   const [uploading, setUploading] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
+  // Large files go as resumable multipart uploads, shown with their progress (UploadsPanel).
+  const [resumables, setResumables] = useState<ResumableUpload[]>([]);
+  const [, setRememberedChanged] = useState(0);
 
   // Only the latest listing asked for is shown: an older one that answers late is dropped.
   const latest = useRef(0);
@@ -70,7 +75,20 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
 
   const reload = () => load(pageIndex, tokens[pageIndex]);
 
-  const upload = async (files: File[]) => {
+  const startResumable = (file: File) => {
+    const upload = new ResumableUpload(bucket, prefix + file.name, file, () => void reload());
+    // Choosing a file again replaces its earlier entry (a finished, failed or paused one).
+    setResumables((previous) => {
+      previous.find((other) => other.id === upload.id)?.pause();
+      return [...previous.filter((other) => other.id !== upload.id), upload];
+    });
+    void upload.run();
+  };
+
+  const upload = async (chosen: File[]) => {
+    const large = chosen.filter(goesMultipart);
+    large.forEach(startResumable);
+    const files = chosen.filter((file) => !large.includes(file));
     if (files.length === 0) return;
     setUploading(true);
     setActionError(undefined);
@@ -212,6 +230,7 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
         <Button onClick={() => void reload()}>Refresh</Button>
         <Link to={uploadsRoute(bucket)}>Uploads in progress</Link>
       </div>
+      <UploadsPanel bucket={bucket} uploads={resumables} onChanged={() => setRememberedChanged((count) => count + 1)} />
       <ErrorAlert error={actionError} />
       <StatusMessage>{status}</StatusMessage>
       <ErrorAlert error={loadError} />
