@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
+import type { TemporaryCredentials } from '../../core/temporary-credentials.js';
 import { actorOf, type UserDirectory } from '../../core/users.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
@@ -74,6 +75,7 @@ export class OssDialect implements Dialect {
     private readonly storage: Storage,
     private readonly users: UserDirectory,
     private readonly settings: OssSettings,
+    private readonly temporary?: TemporaryCredentials,
   ) {}
 
   /**
@@ -117,7 +119,7 @@ export class OssDialect implements Dialect {
       await postObject(ctx, ctx.form, { storage: this.storage, users: this.users }, { bucket: formTarget.bucket!, viaHost: formTarget.viaHost });
       return;
     }
-    const { user, target } = await authenticate(ctx, this.users, candidates);
+    const { user, target } = await authenticate(ctx, this.users, candidates, this.temporary);
     ctx.log.user = user.id;
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;

@@ -26,7 +26,7 @@ export const OSS_HEADERS: readonly FeatureRule[] = [
   // Signing: consumed by V1/V4 verification.
   implemented('x-oss-date', 'the signature time, checked'),
   implemented('x-oss-content-sha256', 'V4 payload hash: a digest is checked against the body'),
-  informational('x-oss-security-token', 'signed like any header; Tessera keys are long-lived and need no STS token'),
+  implemented('x-oss-security-token', 'the token of temporary credentials (the console\'s): names the user and the secret the request is signed with; refused with a long-term key'),
   informational('x-oss-user-agent', "ali-oss's description of itself in browsers, where User-Agent cannot be set"),
   // Object attributes, copies and writes.
   implemented('x-oss-meta-*', 'user metadata, stored and returned'),
@@ -95,8 +95,8 @@ export const OSS_QUERY: readonly FeatureRule[] = [
   ...['x-oss-signature-version', 'x-oss-credential', 'x-oss-date', 'x-oss-expires', 'x-oss-signature', 'x-oss-additional-headers'].map(
     (name) => implemented(name, 'V4 presigned-URL authentication, checked'),
   ),
-  informational('security-token', 'signed like any parameter; Tessera keys are long-lived and need no STS token'),
-  informational('x-oss-security-token', 'signed like any parameter; Tessera keys are long-lived and need no STS token'),
+  implemented('security-token', 'V1 presigned URL made with temporary credentials: their token, checked as the header is'),
+  implemented('x-oss-security-token', 'V4 presigned URL made with temporary credentials: their token, checked as the header is'),
   // Operations picked by a sub-resource.
   implemented('uploads', 'InitiateMultipartUpload, ListMultipartUploads', { operations: ['InitiateMultipartUpload', 'ListMultipartUploads'] }),
   implemented('uploadId', 'the multipart upload addressed', { operations: UPLOAD_ID_OPERATIONS }),

@@ -1,4 +1,5 @@
 import type { Storage } from '../../core/storage.js';
+import type { ResolvedSession, TemporaryCredentials } from '../../core/temporary-credentials.js';
 import { ServiceError, errors } from '../../core/errors.js';
 import type { Actor, Digests, ExtraDigest } from '../../core/types.js';
 import type { User, UserDirectory } from '../../core/users.js';
@@ -68,18 +69,36 @@ export function endpointOf(host: string | undefined, target: OssTarget): string 
 
 /**
  * Verifies the OSS signature (V1 or V4, header or presigned) against each candidate target and
- * returns the signer and the target it signed. Anonymous requests are refused.
+ * returns the signer and the target it signed. Anonymous requests are refused. A request carrying
+ * a security token (`x-oss-security-token`, presigned `security-token` or `x-oss-security-token`)
+ * is signed with temporary credentials (the console's, from the same issuer as S3's): the token
+ * names the user and the secret the signature must be made with, and a long-term key with a
+ * token is refused, as S3 refuses one.
  */
-export async function authenticate(ctx: RequestContext, users: UserDirectory, candidates: OssTarget[]): Promise<{ user: User; target: OssTarget }> {
+export async function authenticate(
+  ctx: RequestContext,
+  users: UserDirectory,
+  candidates: OssTarget[],
+  temporary?: TemporaryCredentials,
+): Promise<{ user: User; target: OssTarget }> {
+  const token = securityTokenOf(ctx);
+  let session: ResolvedSession | undefined;
+  const secretOf =
+    token === undefined
+      ? users.secretOf
+      : (accessKeyId: string) => {
+          session = resolveSession(temporary, accessKeyId, token);
+          return session.secretAccessKey;
+        };
   let mismatch: ServiceError | undefined;
   for (const target of candidates) {
     try {
       const result = await verifyOssRequest(
         { method: ctx.req.method ?? 'GET', bucket: target.bucket, key: target.key, query: [...ctx.query], headers: ctx.req.headers },
-        users.secretOf,
+        secretOf,
       );
       if (result === null) throw anonymous();
-      const user = users.byKey(result.accessKeyId);
+      const user = session ? session.user : users.byKey(result.accessKeyId);
       if (!user) throw errors.accessDenied();
       return { user, target };
     } catch (err) {
@@ -88,6 +107,32 @@ export async function authenticate(ctx: RequestContext, users: UserDirectory, ca
     }
   }
   throw mismatch ?? errors.accessDenied();
+}
+
+/** The security token a request carries, in its header or (presigned) its query; both at once is refused, as OSS does. */
+function securityTokenOf(ctx: RequestContext): string | undefined {
+  const inHeader = header(ctx.req.headers, 'x-oss-security-token');
+  const inQuery = ctx.query.get('security-token') ?? ctx.query.get('x-oss-security-token') ?? undefined;
+  if (inHeader !== undefined && inQuery !== undefined) {
+    throw errors.invalidArgument('The security token may be sent in the header or in the URL, not both.', 'security-token', inQuery);
+  }
+  return inHeader ?? inQuery;
+}
+
+function resolveSession(temporary: TemporaryCredentials | undefined, accessKeyId: string, token: string): ResolvedSession {
+  try {
+    if (!temporary) throw invalidSecurityToken();
+    return temporary.resolve(accessKeyId, token);
+  } catch (err) {
+    // OSS's names for the issuer's two refusals.
+    if (err instanceof ServiceError && err.code === 'ExpiredToken') throw new ServiceError('SecurityTokenExpired', 'The security token you provided has expired.', 403);
+    if (err instanceof ServiceError && err.code === 'InvalidToken') throw invalidSecurityToken();
+    throw err;
+  }
+}
+
+function invalidSecurityToken(): ServiceError {
+  return new ServiceError('InvalidSecurityToken', 'The security token you provided is invalid.', 403);
 }
 
 /** Every bucket is private: an unsigned request is refused as OSS refuses one. */
