@@ -6,6 +6,7 @@ import { BucketsPage } from './Buckets';
 import { NotFoundPage } from './NotFound';
 import { ObjectsPage } from './objects/ObjectsPage';
 import { PanDrivePage } from './PanDrive';
+import { UsersPage } from './Users';
 import { PartsPage } from './uploads/PartsPage';
 import { UploadsPage } from './uploads/UploadsPage';
 
@@ -42,6 +43,7 @@ export const ROUTES: PageRoute[] = [
     title: () => '123pan drive',
     render: (_params, query, session) => <PanDrivePage session={session} bucket={query.get('bucket') ?? undefined} folder={folderId(query.get('folder'))} />,
   },
+  { pattern: /^users$/, title: () => 'Users', render: () => <UsersPage />, rootOnly: true },
 ];
 
 /** A folder id from the address; anything but a whole number is the root. */
@@ -64,6 +66,7 @@ export const NAVIGATION: NavigationItem[] = [
   { label: 'Buckets', to: '', owns: (path) => path === '' || path.startsWith('buckets/') },
   // Only users a 123pan app acts as have a drive (root may open anyone's).
   { label: '123pan drive', to: 'pan', owns: (path) => path === 'pan', shows: (user) => user.panDrive === true },
+  { label: 'Users', to: 'users', owns: (path) => path === 'users', rootOnly: true },
 ];
 
 /** Whether the menu shows `item` to `user`. */

@@ -7,7 +7,8 @@ const ROOT: Actor = { userId: 'root', root: true };
 
 /**
  * `GET users` (root only): every user with their access key id (never a secret), the 123pan
- * drives acting as them, and their buckets with objects, bytes and uploads in progress.
+ * drives acting as them, and their buckets with objects, bytes and uploads in progress; and the
+ * buckets whose owner is no longer a user.
  */
 export async function listUsers(call: ApiCall): Promise<unknown> {
   if (!call.user.root) throw new ServiceError('AccessDenied', 'Only root may list users.', 403);
@@ -35,6 +36,7 @@ export async function listUsers(call: ApiCall): Promise<unknown> {
     }),
   );
   const rows = usage.filter((row) => row !== undefined);
+  const known = new Set(users.all().map((user) => user.id));
   return {
     users: users.all().map((user) => {
       const own = rows.filter((row) => row.owner === user.id).map(({ owner: _owner, ...bucket }) => bucket);
@@ -54,6 +56,8 @@ export async function listUsers(call: ApiCall): Promise<unknown> {
         },
       };
     }),
+    // A user removed from the config keeps their buckets: shown, not hidden.
+    bucketsOfUnknownOwners: rows.filter((row) => !known.has(row.owner)),
   };
 }
 
