@@ -241,9 +241,14 @@ describe('resumable upload of large files in the console', () => {
     const { path, sha256 } = await makeFile('dropped.bin');
     const page = await signedInOnObjects();
     const counts = countPartsSent(page, 'dropped.bin');
-    // Parts 3 and up fail in the browser as if the network had gone.
+    // Parts 3 and up fail in the browser as if the network had gone, once parts 1 and 2 are
+    // answered: a failure cancels the parts in flight, and one the server stored but whose answer
+    // the browser never saw is (rightly) not sent again, so it would count 0 here.
     const matcher = (url: URL) => Number(url.searchParams.get('partNumber') ?? '0') >= 3;
-    await page.route(matcher, (route) => route.abort('internetdisconnected'));
+    await page.route(matcher, async (route) => {
+      await eventually(() => assert.ok(counts.has(1) && counts.has(2), 'parts 1 and 2 answered'));
+      await route.abort('internetdisconnected');
+    });
     await page.locator('input[type=file]:not([webkitdirectory])').setInputFiles(path);
     await page.getByText(/^Stopped at .*Resume sends only the missing parts\.$/).waitFor();
     const alert = page.getByRole('region', { name: 'Uploads' }).getByRole('alert');
