@@ -234,7 +234,7 @@ describe('console: 123pan drive', () => {
     await carol.context().close();
 
     const root = await signedIn(ROOT, 'pan');
-    assert.deepEqual(await root.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts(), ['Buckets', '123pan drive']);
+    assert.deepEqual(await root.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts(), ['Buckets', '123pan drive', 'Users']);
     const drive = root.getByLabel('Drive', { exact: true });
     await eventually(async () => assert.equal(await drive.inputValue(), ALICE_BUCKET));
     await root.getByRole('table', { name: 'Drive' }).getByRole('rowheader', { name: 'hello.txt' }).waitFor();
