@@ -5,6 +5,8 @@ import { BlobStore, type StagedBlob } from './blob-store.js';
 import { BucketOwners } from './bucket-owners.js';
 import { Coordination, DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from './coordination.js';
 import { Maintenance } from './maintenance.js';
+import { LifecycleRules, REAL_DAYS, type LifecycleClock } from './lifecycle.js';
+import { LifecycleWorker } from './lifecycle-worker.js';
 import { multipartEtag, normalizeEtag } from './etag.js';
 import { combinedCrc64, fingerprintOf, resolveParts } from './part-list.js';
 import { ServiceError, errors } from './errors.js';
@@ -55,6 +57,8 @@ export interface StorageOptions {
   metadata?: Metadata;
   /** With a shared store: node leases and gone nodes' temp clean-up (defaults: DEFAULT_CLUSTER_TIMINGS). */
   cluster?: Partial<ClusterTimings>;
+  /** How long a lifecycle rule's day is (default 24 hours; shorter for tests). */
+  lifecycleDayMs?: number;
 }
 
 export interface CompleteOptions {
@@ -101,6 +105,10 @@ export class Storage {
   /** The background work: stale uploads, orphan blobs, gone nodes' temp files. */
   readonly maintenance: Maintenance;
   private readonly bucketOwners = new BucketOwners();
+  /** How long a lifecycle day is here (core/lifecycle.ts). */
+  readonly lifecycleClock: LifecycleClock;
+  /** The buckets' lifecycle rules, as read a few seconds ago at most (for the dates answers carry). */
+  readonly lifecycleRules = new LifecycleRules((bucket) => this.meta.getBucketConfig(bucket, 'lifecycle'));
 
   private constructor(
     private readonly meta: Metadata,
@@ -112,7 +120,9 @@ export class Storage {
     /** Whether other nodes share the store and the data directory (cluster mode). */
     readonly shared: boolean,
   ) {
-    this.maintenance = new Maintenance(meta, blobs, coordination, shared, options.uploadExpiryMs, { ...DEFAULT_CLUSTER_TIMINGS, ...options.cluster });
+    this.lifecycleClock = options.lifecycleDayMs === undefined ? REAL_DAYS : { dayMs: options.lifecycleDayMs };
+    const lifecycle = new LifecycleWorker(meta, blobs, this.lifecycleClock);
+    this.maintenance = new Maintenance(meta, blobs, coordination, shared, options.uploadExpiryMs, { ...DEFAULT_CLUSTER_TIMINGS, ...options.cluster }, lifecycle);
   }
 
   static async open(dataDir: string, options: StorageOptions): Promise<Storage> {

@@ -17,6 +17,7 @@ const S3_OPERATIONS = [
   'ListObjectsV2', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject', 'ListParts',
   'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'ListObjectVersions',
   'GetBucketLocation', 'GetBucketVersioning', 'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors',
+  'PutBucketLifecycleConfiguration', 'GetBucketLifecycleConfiguration', 'DeleteBucketLifecycle',
 ];
 const OSS_OPERATIONS = [
   'ListBuckets', 'PutBucket', 'HeadBucket', 'DeleteBucket', 'DeleteMultipleObjects', 'ListMultipartUploads', 'ListObjects',

@@ -10,6 +10,7 @@ import { routeRest, type RouteTable } from '../common/routing.js';
 import * as buckets from './buckets.js';
 import type { S3Call, S3Settings } from './call.js';
 import * as cors from './cors.js';
+import * as lifecycle from './lifecycle.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
 import { postObject, S3_FORM_UPLOADS } from './post-object.js';
@@ -52,6 +53,9 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
     ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
     ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],
+    ['PUT', 'lifecycle', 'PutBucketLifecycleConfiguration', lifecycle.putBucketLifecycle],
+    ['GET', 'lifecycle', 'GetBucketLifecycleConfiguration', lifecycle.getBucketLifecycle],
+    ['DELETE', 'lifecycle', 'DeleteBucketLifecycle', lifecycle.deleteBucketLifecycle],
   ],
 };
 

@@ -17,11 +17,13 @@ import { header } from './request.js';
 
 const GET_OR_HEAD = ['GetObject', 'HeadObject'];
 const CORS_OPERATIONS = ['PutBucketCors', 'GetBucketCors', 'DeleteBucketCors'];
+const LIFECYCLE_OPERATIONS = ['PutBucketLifecycleConfiguration', 'GetBucketLifecycleConfiguration', 'DeleteBucketLifecycle'];
 /** Every operation on a bucket or its objects: where x-amz-expected-bucket-owner applies. */
 const BUCKET_OPERATIONS = [
   'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
   'GetBucketLocation', 'GetBucketVersioning', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject',
   'ListParts', 'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'PostObject', ...CORS_OPERATIONS,
+  ...LIFECYCLE_OPERATIONS,
 ];
 const COPIES = ['CopyObject', 'UploadPartCopy'];
 /** A client's request to write only where no object has the key yet (`If-None-Match: *`). */
@@ -114,7 +116,7 @@ const RESPONSE_OVERRIDE = 'response-* overrides of a GET or HEAD answer';
 
 /** Sub-resources S3 has and Tessera does not: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'policy', 'lifecycle', 'tagging', 'website', 'logging', 'notification', 'replication', 'encryption',
+  'acl', 'policy', 'tagging', 'website', 'logging', 'notification', 'replication', 'encryption',
   'object-lock', 'ownershipControls', 'publicAccessBlock', 'requestPayment', 'accelerate', 'analytics', 'inventory',
   'metrics', 'intelligent-tiering', 'retention', 'legal-hold', 'attributes', 'torrent', 'restore', 'select', 'select-type',
   'policyStatus', 'metadataTable', 'metadataConfiguration', 'session', 'renameObject',
@@ -143,6 +145,9 @@ export const S3_QUERY: readonly FeatureRule[] = [
   implemented('versioning', 'GetBucketVersioning (always unversioned); setting it is refused', { operations: ['GetBucketVersioning'] }),
   implemented('versions', 'ListObjectVersions: every object is its one null version', { operations: ['ListObjectVersions'] }),
   implemented('cors', "PutBucketCors, GetBucketCors, DeleteBucketCors: the bucket's CORS rules", { operations: CORS_OPERATIONS }),
+  implemented('lifecycle', "PutBucketLifecycleConfiguration, GetBucketLifecycleConfiguration, DeleteBucketLifecycle: the bucket's lifecycle rules", {
+    operations: LIFECYCLE_OPERATIONS,
+  }),
   implemented('versionId', 'buckets are unversioned: `null` is the one version, any other id is InvalidArgument', {
     operations: [...GET_OR_HEAD, 'DeleteObject'],
     check: nullVersionOnly,

@@ -10,6 +10,7 @@ import { intParam, type S3Call } from './call.js';
 import { checksumElements, checksumHeader, objectChecksumHeaders, requestedAlgorithm, wireType } from './checksums.js';
 import { isoDate, objectHeaders, quoteEtag, sendEmpty, sendXml } from './render.js';
 import { decodePath, header, objectAttributes, requestBody } from './request.js';
+import { expirationHeaders } from './lifecycle.js';
 import { overwriteCondition } from './write-conditions.js';
 
 export const META_PREFIX = 'x-amz-meta-';
@@ -21,7 +22,11 @@ export async function putObject(call: S3Call): Promise<void> {
   const info = await condition.guard(
     call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, { ...body, forbidOverwrite: condition.forbidOverwrite }),
   );
-  sendEmpty(call.ctx.res, 200, { etag: quoteEtag(info.etag), ...objectChecksumHeaders(info.checksum, info.partsCount) });
+  sendEmpty(call.ctx.res, 200, {
+    etag: quoteEtag(info.etag),
+    ...objectChecksumHeaders(info.checksum, info.partsCount),
+    ...(await expirationHeaders(call, info)),
+  });
 }
 
 /** GET and HEAD: conditions, a single range or one part (`?partNumber=N`), streamed across the object's blobs. */
@@ -29,7 +34,7 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
   const { req, res, query } = call.ctx;
   const read = await call.storage.getObject(call.actor, call.bucket, call.key);
   const { info } = read;
-  const headers = objectHeaders(info, query, META_PREFIX);
+  const headers = { ...objectHeaders(info, query, META_PREFIX), ...(await expirationHeaders(call, info)) };
 
   if (answeredNotModified(req, res, read, headers)) return;
 
