@@ -37,10 +37,14 @@ export interface LifecycleRule {
   id: string;
   enabled: boolean;
   filter: LifecycleFilter;
-  /** Current versions expire `days` after they were written, or all at `date`. */
-  expiration?: { days?: number; date?: Date; expiredObjectDeleteMarker?: boolean };
+  /**
+   * Current versions expire `days` after they were written, or all at `date` (S3), or at once
+   * when written before `createdBefore` (OSS's CreatedBeforeDate).
+   */
+  expiration?: { days?: number; date?: Date; createdBefore?: Date; expiredObjectDeleteMarker?: boolean };
   noncurrentVersionExpiration?: { noncurrentDays: number; newerNoncurrentVersions?: number };
-  abortIncompleteMultipartUpload?: { daysAfterInitiation: number };
+  /** Uploads in progress are aborted `daysAfterInitiation` after they started, or at once when started before `createdBefore` (OSS). */
+  abortIncompleteMultipartUpload?: { daysAfterInitiation?: number; createdBefore?: Date };
 }
 
 export interface LifecycleConfiguration {
@@ -52,9 +56,9 @@ export interface LifecycleRuleInput {
   id?: string;
   status: string;
   filter: { prefix?: string; tags: LifecycleTag[]; sizeGreaterThan?: string; sizeLessThan?: string };
-  expiration?: { days?: string; date?: string; expiredObjectDeleteMarker?: string };
+  expiration?: { days?: string; date?: string; createdBefore?: string; expiredObjectDeleteMarker?: string };
   noncurrentVersionExpiration?: { noncurrentDays?: string; newerNoncurrentVersions?: string };
-  abortIncompleteMultipartUpload?: { daysAfterInitiation?: string };
+  abortIncompleteMultipartUpload?: { daysAfterInitiation?: string; createdBefore?: string };
 }
 
 /**
@@ -131,8 +135,8 @@ function ruleOf(input: LifecycleRuleInput): LifecycleRule {
   const rule: LifecycleRule = { id: input.id || newRuleId(), enabled: input.status === 'Enabled', filter };
 
   if (input.expiration) {
-    const { days, date, expiredObjectDeleteMarker } = input.expiration;
-    const given = [days, date, expiredObjectDeleteMarker].filter((value) => value !== undefined).length;
+    const { days, date, createdBefore, expiredObjectDeleteMarker } = input.expiration;
+    const given = [days, date, createdBefore, expiredObjectDeleteMarker].filter((value) => value !== undefined).length;
     if (given !== 1) refuse('malformed', 'Expiration takes one of Days, Date or ExpiredObjectDeleteMarker');
     if (expiredObjectDeleteMarker !== undefined && expiredObjectDeleteMarker !== 'true' && expiredObjectDeleteMarker !== 'false') {
       refuse('malformed', 'ExpiredObjectDeleteMarker must be true or false');
@@ -140,6 +144,7 @@ function ruleOf(input: LifecycleRuleInput): LifecycleRule {
     rule.expiration = {
       days: positiveInteger(days, "'Days' for Expiration action"),
       date: date === undefined ? undefined : midnight(date),
+      createdBefore: createdBefore === undefined ? undefined : midnight(createdBefore),
       expiredObjectDeleteMarker: expiredObjectDeleteMarker === undefined ? undefined : expiredObjectDeleteMarker === 'true',
     };
     if (rule.expiration.expiredObjectDeleteMarker !== undefined && filter.tags.length > 0) {
@@ -157,9 +162,12 @@ function ruleOf(input: LifecycleRuleInput): LifecycleRule {
     if (newer !== undefined && newer > 100) refuse('argument', "'NewerNoncurrentVersions' for NoncurrentVersionExpiration action must be between 1 and 100");
   }
   if (input.abortIncompleteMultipartUpload) {
-    const days = input.abortIncompleteMultipartUpload.daysAfterInitiation;
-    if (days === undefined) refuse('malformed', 'AbortIncompleteMultipartUpload needs DaysAfterInitiation');
-    rule.abortIncompleteMultipartUpload = { daysAfterInitiation: positiveInteger(days, "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action")! };
+    const { daysAfterInitiation: days, createdBefore } = input.abortIncompleteMultipartUpload;
+    if ((days === undefined) === (createdBefore === undefined)) refuse('malformed', 'AbortIncompleteMultipartUpload needs DaysAfterInitiation');
+    rule.abortIncompleteMultipartUpload = {
+      daysAfterInitiation: positiveInteger(days, "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action"),
+      createdBefore: createdBefore === undefined ? undefined : midnight(createdBefore),
+    };
     if (filter.tags.length > 0) refuse('request', 'Tag-based filter cannot be used with AbortIncompleteMultipartUpload action.');
     if (filter.sizeGreaterThan !== undefined || filter.sizeLessThan !== undefined) {
       refuse('request', 'Object size filter cannot be used with AbortIncompleteMultipartUpload action.');
@@ -202,6 +210,9 @@ export function parseStoredLifecycle(document: string): LifecycleConfiguration {
   const config = JSON.parse(document) as LifecycleConfiguration;
   for (const rule of config.rules) {
     if (rule.expiration?.date !== undefined) rule.expiration.date = new Date(rule.expiration.date as unknown as string);
+    if (rule.expiration?.createdBefore !== undefined) rule.expiration.createdBefore = new Date(rule.expiration.createdBefore as unknown as string);
+    const abort = rule.abortIncompleteMultipartUpload;
+    if (abort?.createdBefore !== undefined) abort.createdBefore = new Date(abort.createdBefore as unknown as string);
   }
   return config;
 }
@@ -277,8 +288,12 @@ export function expirationOf(config: LifecycleConfiguration, object: ObjectFacts
   let earliest: DueDate | undefined;
   for (const rule of config.rules) {
     if (!rule.enabled || !rule.expiration || !filterCovers(rule.filter, object)) continue;
-    const { days, date } = rule.expiration;
-    const due = date ?? (days !== undefined ? dayBoundaryAtOrAfter(object.lastModified.getTime() + days * clock.dayMs, clock) : undefined);
+    const { days, date, createdBefore } = rule.expiration;
+    let due: Date | undefined;
+    if (date) due = date;
+    else if (days !== undefined) due = dayBoundaryAtOrAfter(object.lastModified.getTime() + days * clock.dayMs, clock);
+    // Written before the cut-off: due since it was written; written after: never under this rule.
+    else if (createdBefore && object.lastModified.getTime() < createdBefore.getTime()) due = object.lastModified;
     if (due && (!earliest || due.getTime() < earliest.date.getTime())) earliest = { date: due, ruleId: rule.id };
   }
   return earliest;
@@ -290,7 +305,10 @@ export function abortOf(config: LifecycleConfiguration, key: string, initiated: 
   for (const rule of config.rules) {
     const abort = rule.abortIncompleteMultipartUpload;
     if (!rule.enabled || !abort || !key.startsWith(rule.filter.prefix)) continue;
-    const due = dayBoundaryAtOrAfter(initiated.getTime() + abort.daysAfterInitiation * clock.dayMs, clock);
+    let due: Date | undefined;
+    if (abort.daysAfterInitiation !== undefined) due = dayBoundaryAtOrAfter(initiated.getTime() + abort.daysAfterInitiation * clock.dayMs, clock);
+    else if (abort.createdBefore && initiated.getTime() < abort.createdBefore.getTime()) due = initiated;
+    if (!due) continue;
     if (!earliest || due.getTime() < earliest.date.getTime()) earliest = { date: due, ruleId: rule.id };
   }
   return earliest;

@@ -23,7 +23,7 @@ const OSS_OPERATIONS = [
   'ListBuckets', 'PutBucket', 'HeadBucket', 'DeleteBucket', 'DeleteMultipleObjects', 'ListMultipartUploads', 'ListObjects',
   'ListObjectsV2', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject', 'ListParts',
   'DeleteObject', 'AbortMultipartUpload', 'InitiateMultipartUpload', 'CompleteMultipartUpload', 'GetBucketInfo', 'GetBucketLocation',
-  'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors',
+  'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors', 'PutBucketLifecycle', 'GetBucketLifecycle', 'DeleteBucketLifecycle',
 ];
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

@@ -10,6 +10,7 @@ import { routeRest, type RouteTable } from '../common/routing.js';
 import { header } from '../s3/request.js';
 import * as buckets from './buckets.js';
 import * as cors from './cors.js';
+import * as lifecycle from './lifecycle.js';
 import { OSS_FEATURES } from './features.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
@@ -54,6 +55,9 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
     ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
     ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],
+    ['PUT', 'lifecycle', 'PutBucketLifecycle', lifecycle.putBucketLifecycle],
+    ['GET', 'lifecycle', 'GetBucketLifecycle', lifecycle.getBucketLifecycle],
+    ['DELETE', 'lifecycle', 'DeleteBucketLifecycle', lifecycle.deleteBucketLifecycle],
   ],
 };
 

@@ -83,7 +83,7 @@ const LISTINGS = ['ListObjects', 'ListObjectsV2', 'ListMultipartUploads'];
 
 /** OSS sub-resources Tessera does not serve: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'lifecycle', 'logging', 'website', 'referer', 'tagging', 'policy', 'encryption', 'versioning',
+  'acl', 'logging', 'website', 'referer', 'tagging', 'policy', 'encryption', 'versioning',
   'versions', 'replication', 'inventory', 'worm', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
   'requestPayment', 'transferAcceleration', 'x-oss-process', 'x-oss-traffic-limit', 'callback', 'callback-var', 'live',
   'img', 'style', 'sequential', 'position', 'comp', 'metaQuery', 'resourceGroup', 'x-oss-async-process',
@@ -106,6 +106,9 @@ export const OSS_QUERY: readonly FeatureRule[] = [
   implemented('bucketInfo', 'GetBucketInfo', { operations: ['GetBucketInfo'] }),
   implemented('cors', "PutBucketCors, GetBucketCors, DeleteBucketCors: the bucket's CORS rules", {
     operations: ['PutBucketCors', 'GetBucketCors', 'DeleteBucketCors'],
+  }),
+  implemented('lifecycle', "PutBucketLifecycle, GetBucketLifecycle, DeleteBucketLifecycle: the bucket's lifecycle rules", {
+    operations: ['PutBucketLifecycle', 'GetBucketLifecycle', 'DeleteBucketLifecycle'],
   }),
   implemented('objectMeta', 'GetObjectMeta (a HEAD)', { operations: ['HeadObject'] }),
   implemented('versionId', 'buckets are unversioned: `null` is the one version, any other id is InvalidArgument', {

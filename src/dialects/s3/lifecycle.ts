@@ -1,7 +1,8 @@
 import { ServiceError, errors } from '../../core/errors.js';
 import * as lifecycle from '../../core/lifecycle.js';
-import type { LifecycleRule, LifecycleRuleInput, LifecycleTag, LifecycleViolation } from '../../core/lifecycle.js';
-import { asTrimmedText, parseXml, type XmlNode, type XmlValue } from '../common/xml.js';
+import type { LifecycleRule, LifecycleRuleInput, LifecycleViolation } from '../../core/lifecycle.js';
+import { parseXml, type XmlNode, type XmlValue } from '../common/xml.js';
+import { checked, nodeOf, occurrences, once, tagOf, textAsWritten } from '../common/xml-shape.js';
 import type { S3Call } from './call.js';
 import { sendEmpty, sendXml } from './render.js';
 import { readVerifiedBody } from './request.js';
@@ -20,75 +21,28 @@ function s3Error(violation: LifecycleViolation): ServiceError {
   }
 }
 
-function occurrences(value: XmlValue): XmlValue[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-/** An element's node (an empty element is one with nothing in it); text or repetition is malformed. */
-function nodeOf(value: XmlValue): XmlNode {
-  if (typeof value === 'string' && value.trim() === '') return {};
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
-  throw errors.malformedXML();
-}
-
-/** The trimmed text of an element that may appear at most once. */
-function once(value: XmlValue): string | undefined {
-  const all = occurrences(value);
-  if (all.length > 1) throw errors.malformedXML();
-  if (all.length === 0) return undefined;
-  const text = asTrimmedText(all[0]);
-  if (text === undefined) throw errors.malformedXML();
-  return text;
-}
-
-/** A node holding only `known` elements (each at most once unless listed in `repeated`). */
-function checked(node: XmlNode, known: readonly string[], repeated: readonly string[] = []): XmlNode {
-  for (const [name, value] of Object.entries(node)) {
-    if (!known.includes(name)) {
-      if (name === 'Transition' || name === 'NoncurrentVersionTransition') {
-        throw new ServiceError('NotImplemented', `${name}: transitions between storage classes are not implemented (Tessera has one storage class).`, 501);
-      }
-      throw errors.malformedXML();
-    }
-    if (Array.isArray(value) && !repeated.includes(name)) throw errors.malformedXML();
-  }
-  return node;
-}
-
-function tagOf(value: XmlValue): LifecycleTag {
-  const node = checked(nodeOf(value), ['Key', 'Value']);
-  const key = asText(node.Key);
-  const tagValue = asText(node.Value);
-  if (key === undefined || tagValue === undefined) throw errors.malformedXML();
-  return { key, value: tagValue };
-}
-
-/** Untrimmed text (tag values keep their spaces); undefined when absent. */
-function asText(value: XmlValue): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw errors.malformedXML();
-}
+const TRANSITIONS = {
+  Transition: 'transitions between storage classes are not implemented (Tessera has one storage class).',
+  NoncurrentVersionTransition: 'transitions between storage classes are not implemented (Tessera has one storage class).',
+};
 
 const PREDICATES = ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan'] as const;
 
 /** `<Filter>`: empty, exactly one predicate, or `<And>` of two or more. */
 function filterOf(value: XmlValue): LifecycleRuleInput['filter'] {
   // The parser makes every Tag a list; outside And there may be one.
-  const node = checked(nodeOf(value), [...PREDICATES, 'And'], ['Tag']);
+  const node = checked(nodeOf(value), [...PREDICATES, 'And'], { repeated: ['Tag'] });
   const given = Object.keys(node);
   if (given.length > 1 || occurrences(node.Tag).length > 1) throw errors.malformedXML();
   if (node.And !== undefined) {
-    const and = checked(nodeOf(node.And), PREDICATES, ['Tag']);
+    const and = checked(nodeOf(node.And), PREDICATES, { repeated: ['Tag'] });
     const tags = occurrences(and.Tag).map(tagOf);
     const predicates = tags.length + ['Prefix', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan'].filter((name) => and[name] !== undefined).length;
     if (predicates < 2) throw errors.malformedXML();
-    return { prefix: asText(and.Prefix), tags, sizeGreaterThan: once(and.ObjectSizeGreaterThan), sizeLessThan: once(and.ObjectSizeLessThan) };
+    return { prefix: textAsWritten(and.Prefix), tags, sizeGreaterThan: once(and.ObjectSizeGreaterThan), sizeLessThan: once(and.ObjectSizeLessThan) };
   }
   return {
-    prefix: asText(node.Prefix),
+    prefix: textAsWritten(node.Prefix),
     tags: occurrences(node.Tag).map(tagOf),
     sizeGreaterThan: once(node.ObjectSizeGreaterThan),
     sizeLessThan: once(node.ObjectSizeLessThan),
@@ -96,7 +50,9 @@ function filterOf(value: XmlValue): LifecycleRuleInput['filter'] {
 }
 
 function ruleOf(value: XmlValue): LifecycleRuleInput & { legacyPrefix: boolean } {
-  const node = checked(nodeOf(value), ['ID', 'Filter', 'Prefix', 'Status', 'Expiration', 'NoncurrentVersionExpiration', 'AbortIncompleteMultipartUpload']);
+  const node = checked(nodeOf(value), ['ID', 'Filter', 'Prefix', 'Status', 'Expiration', 'NoncurrentVersionExpiration', 'AbortIncompleteMultipartUpload'], {
+    unsupported: TRANSITIONS,
+  });
   // A rule names its objects with a Filter, or (the older form) a Prefix: one of them, never both.
   if ((node.Filter === undefined) === (node.Prefix === undefined)) throw errors.malformedXML();
   const status = once(node.Status);
@@ -111,7 +67,7 @@ function ruleOf(value: XmlValue): LifecycleRuleInput & { legacyPrefix: boolean }
     id: once(node.ID),
     status,
     legacyPrefix: node.Prefix !== undefined,
-    filter: node.Filter !== undefined ? filterOf(node.Filter) : { prefix: asText(node.Prefix) ?? '', tags: [] },
+    filter: node.Filter !== undefined ? filterOf(node.Filter) : { prefix: textAsWritten(node.Prefix) ?? '', tags: [] },
     expiration: expiration && { days: once(expiration.Days), date: once(expiration.Date), expiredObjectDeleteMarker: once(expiration.ExpiredObjectDeleteMarker) },
     noncurrentVersionExpiration: noncurrent && { noncurrentDays: once(noncurrent.NoncurrentDays), newerNoncurrentVersions: once(noncurrent.NewerNoncurrentVersions) },
     abortIncompleteMultipartUpload: abort && { daysAfterInitiation: once(abort.DaysAfterInitiation) },
@@ -122,7 +78,7 @@ function ruleOf(value: XmlValue): LifecycleRuleInput & { legacyPrefix: boolean }
 export async function putBucketLifecycle(call: S3Call): Promise<void> {
   await call.storage.headBucket(call.actor, call.bucket);
   const body = await readVerifiedBody(call.ctx, call.auth, MAX_DOCUMENT_BYTES, { integrityRequired: true });
-  const document = checked(parseXml(body.toString('utf8'), 'LifecycleConfiguration'), ['Rule'], ['Rule']);
+  const document = checked(parseXml(body.toString('utf8'), 'LifecycleConfiguration'), ['Rule'], { repeated: ['Rule'] });
   const inputs = occurrences(document.Rule).map(ruleOf);
   const config = lifecycle.validateLifecycle(inputs);
   if ('kind' in config) throw s3Error(config);
@@ -158,7 +114,8 @@ export async function getBucketLifecycle(call: S3Call): Promise<void> {
       Status: rule.enabled ? 'Enabled' : 'Disabled',
       Expiration: rule.expiration && {
         Days: rule.expiration.days,
-        Date: rule.expiration.date?.toISOString(),
+        // OSS's CreatedBeforeDate has no S3 form: it reads as the nearest, a Date.
+        Date: (rule.expiration.date ?? rule.expiration.createdBefore)?.toISOString(),
         ExpiredObjectDeleteMarker: rule.expiration.expiredObjectDeleteMarker,
       },
       NoncurrentVersionExpiration: rule.noncurrentVersionExpiration && {
