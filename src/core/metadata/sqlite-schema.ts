@@ -140,6 +140,8 @@ const MIGRATIONS: Migration[] = [
   { version: 1, apply: (db) => engineTables(db) },
   { version: 2, apply: (db, dataDir) => clientStateTables(db, dataDir) },
   { version: 3, apply: (db) => db.exec(BUCKET_CONFIG_TABLE) },
+  // Object and upload tags: JSON [[key, value], …] in key order, NULL for none.
+  { version: 4, apply: (db) => db.exec('ALTER TABLE objects ADD COLUMN tags TEXT; ALTER TABLE uploads ADD COLUMN tags TEXT;') },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -12,6 +12,7 @@ import * as cors from './cors.js';
 import { OSS_FEATURES } from './features.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import * as tagging from './tagging.js';
 import { OSS_FORM_UPLOADS, postObject } from './post-object.js';
 import { sendOssError } from './render.js';
 import { authenticate, endpointOf, resolveTargets, type OssCall, type OssSettings, type OssTarget } from './request.js';
@@ -53,6 +54,14 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
     ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
     ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],
+    ['PUT', 'tagging', 'PutBucketTags', tagging.putBucketTags],
+    ['GET', 'tagging', 'GetBucketTags', tagging.getBucketTags],
+    ['DELETE', 'tagging', 'DeleteBucketTags', tagging.deleteBucketTags],
+  ],
+  objectSubresources: [
+    ['PUT', 'tagging', 'PutObjectTagging', tagging.putObjectTagging],
+    ['GET', 'tagging', 'GetObjectTagging', tagging.getObjectTagging],
+    ['DELETE', 'tagging', 'DeleteObjectTagging', tagging.deleteObjectTagging],
   ],
 };
 

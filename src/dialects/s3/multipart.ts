@@ -11,6 +11,7 @@ import { copySourceCheck, META_PREFIX, parseCopySource } from './objects.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
 import { header, objectAttributes, readVerifiedBody, requestBody } from './request.js';
 import { overwriteCondition } from './write-conditions.js';
+import { taggingHeader } from './tagging.js';
 import {
   checksumDisplayName,
   checksumElements,
@@ -33,7 +34,8 @@ function uploadIdOf(call: S3Call): string {
 
 export async function createMultipartUpload(call: S3Call): Promise<void> {
   const checksum = announcedChecksum(call);
-  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX), checksum);
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
+  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, checksum);
   sendXml(
     call.ctx.res,
     200,

@@ -11,11 +11,12 @@ import { checksumElements, checksumHeader, objectChecksumHeaders, requestedAlgor
 import { isoDate, objectHeaders, quoteEtag, sendEmpty, sendXml } from './render.js';
 import { decodePath, header, objectAttributes, requestBody } from './request.js';
 import { overwriteCondition } from './write-conditions.js';
+import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 
 export const META_PREFIX = 'x-amz-meta-';
 
 export async function putObject(call: S3Call): Promise<void> {
-  const attributes = objectAttributes(call.ctx.req.headers, META_PREFIX);
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
   const condition = await overwriteCondition(call, true);
   const body = requestBody(call.ctx, call.auth);
   const info = await condition.guard(
@@ -29,7 +30,7 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
   const { req, res, query } = call.ctx;
   const read = await call.storage.getObject(call.actor, call.bucket, call.key);
   const { info } = read;
-  const headers = objectHeaders(info, query, META_PREFIX);
+  const headers = { ...objectHeaders(info, query, META_PREFIX), ...taggingCountHeader(info.tags) };
 
   if (answeredNotModified(req, res, read, headers)) return;
 
@@ -132,10 +133,12 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
     );
   }
   const attributes = directive === 'REPLACE' ? objectAttributes(call.ctx.req.headers, META_PREFIX) : undefined;
+  const tags = copyTagging(call.ctx.req.headers);
   const requested = requestedAlgorithm(header(call.ctx.req.headers, 'x-amz-checksum-algorithm'));
   const info = await call.storage.copyObject(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
     check: copySourceCheck(call),
     checksum: (src) => copyChecksum(src, requested),
+    tags,
   });
   sendXml(call.ctx.res, 200, 'CopyObjectResult', {
     LastModified: isoDate(info.lastModified),
