@@ -57,8 +57,10 @@ export const OSS_HEADERS: readonly FeatureRule[] = [
   }),
   // Harmless to ignore.
   informational('x-oss-request-payer', 'acknowledges Requester Pays charges; nobody is charged here'),
+  // ali-oss's multipartUpload repeats its headers on every UploadPart and on Complete: the tags
+  // are the Initiate's, as on OSS, and the repeats change nothing.
   implemented('x-oss-tagging', "the new object's tags (URL-query encoded), stored and counted in x-oss-tagging-count", {
-    operations: ['PutObject', 'InitiateMultipartUpload', 'CopyObject', 'PostObject'],
+    operations: ['PutObject', 'InitiateMultipartUpload', 'CopyObject', 'PostObject', 'UploadPart', 'CompleteMultipartUpload'],
   }),
   implemented('x-oss-tagging-directive', "Copy (the default) keeps the source's tags, Replace takes x-oss-tagging", { operations: ['CopyObject'] }),
   // Refused until the functionality exists.
