@@ -30,6 +30,7 @@ import {
 import { assertOk, assertS3Error, expectError } from '../helpers/assertions.js';
 import { BOTO3_AVAILABLE, runBoto3 } from '../helpers/boto3.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { multipartBody, postForm, s3PolicyFields } from '../helpers/form.js';
 import { signedRequest } from '../helpers/raw.js';
 import { s3Client, useS3Server } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -159,6 +160,23 @@ describe('S3 tagging (SQLite metadata)', () => {
     const unicode = [{ Key: '日本語 キー', Value: 'x_y.z:/=+@-' }];
     await s3.send(new PutObjectTaggingCommand({ Bucket: BUCKET, Key: 'limits', Tagging: { TagSet: unicode } }));
     assert.deepEqual(await tagsOf(s3, BUCKET, 'limits'), unicode);
+  });
+
+  it("POST Object's tagging field (a Tagging document) tags the object; a bad one is refused and stores nothing", async () => {
+    const form = (key: string, tagging: string) => {
+      const auth = s3PolicyFields({ conditions: [{ bucket: BUCKET }, ['starts-with', '$key', 'posted/'], ['starts-with', '$tagging', '']] });
+      return multipartBody([['key', key], ['tagging', tagging], ...auth.fields], { filename: 'f.txt', content: 'posted', contentType: 'text/plain' });
+    };
+    const ok = await postForm(server, `/${BUCKET}`, form('posted/tagged', taggingDocument([['source', 'form'], ['a', 'b']])));
+    assert.equal(ok.status, 204, ok.body);
+    assert.deepEqual(await tagsOf(s3, BUCKET, 'posted/tagged'), [
+      { Key: 'a', Value: 'b' },
+      { Key: 'source', Value: 'form' },
+    ]);
+    const eleven = Array.from({ length: 11 }, (_, index): [string, string] => [`k${index}`, 'v']);
+    assertS3Error(await postForm(server, `/${BUCKET}`, form('posted/too-many', taggingDocument(eleven))), 400, 'BadRequest');
+    assertS3Error(await postForm(server, `/${BUCKET}`, form('posted/malformed', 'a=b')), 400, 'MalformedXML');
+    for (const key of ['posted/too-many', 'posted/malformed']) await expectError(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })), 404);
   });
 
   describe('refusals, over raw HTTP', () => {
