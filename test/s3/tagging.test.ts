@@ -8,6 +8,11 @@
  * stored as it was.
  */
 import { after, before, describe, it } from 'node:test';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import {
   CompleteMultipartUploadCommand,
@@ -33,9 +38,10 @@ import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/pos
 import { multipartBody, postForm, s3PolicyFields } from '../helpers/form.js';
 import { signedRequest } from '../helpers/raw.js';
 import { s3Client, useS3Server } from '../helpers/s3.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
 
 const BUCKET = 'tagging';
+const AWS_CLI = spawnSync('aws', ['--version'], { stdio: 'ignore' }).status === 0;
 
 const taggingDocument = (tags: Array<[string, string]>) =>
   `<Tagging><TagSet>${tags.map(([key, value]) => `<Tag><Key>${key}</Key><Value>${value}</Value></Tag>`).join('')}</TagSet></Tagging>`;
@@ -280,6 +286,36 @@ out({"tags": tags, "count": count, "bucket": bucket_tags})
     ]);
     assert.equal(result.count, '2');
     assert.deepEqual(result.bucket, [{ Key: 'from', Value: 'boto3' }]);
+  });
+});
+
+describe('S3 tagging with the aws CLI', { skip: !AWS_CLI && 'aws CLI not installed' }, () => {
+  let server: TestServer;
+  let body: string;
+
+  useS3Server({ bucket: BUCKET, scratch: 'tessera-tagging-cli-' }, async (env) => {
+    server = env.server;
+    body = join(env.scratch, 'body.txt');
+    await writeFile(body, 'from the aws cli');
+  });
+
+  it('s3api put-object --tagging, get-object-tagging, put-bucket-tagging, get-bucket-tagging', async () => {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: ROOT_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: ROOT_SECRET_KEY };
+    Object.assign(env, { AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '', AWS_EC2_METADATA_DISABLED: 'true' });
+    const aws = async (...args: string[]) =>
+      JSON.parse((await promisify(execFile)('aws', ['--endpoint-url', server.url, '--output', 'json', ...args], { env })).stdout || '{}') as Record<string, unknown>;
+    await aws('s3api', 'put-object', '--bucket', BUCKET, '--key', 'cli.txt', '--body', body, '--tagging', 'tool=aws-cli&mode=put');
+    assert.deepEqual((await aws('s3api', 'get-object-tagging', '--bucket', BUCKET, '--key', 'cli.txt')).TagSet, [
+      { Key: 'mode', Value: 'put' },
+      { Key: 'tool', Value: 'aws-cli' },
+    ]);
+    await aws('s3api', 'put-object-tagging', '--bucket', BUCKET, '--key', 'cli.txt', '--tagging', 'TagSet=[{Key=only,Value=one}]');
+    assert.deepEqual((await aws('s3api', 'get-object-tagging', '--bucket', BUCKET, '--key', 'cli.txt')).TagSet, [{ Key: 'only', Value: 'one' }]);
+    await aws('s3api', 'put-bucket-tagging', '--bucket', BUCKET, '--tagging', 'TagSet=[{Key=team,Value=ops}]');
+    assert.deepEqual((await aws('s3api', 'get-bucket-tagging', '--bucket', BUCKET)).TagSet, [{ Key: 'team', Value: 'ops' }]);
+    const attributes = await aws('s3api', 'get-object-attributes', '--bucket', BUCKET, '--key', 'cli.txt', '--object-attributes', 'ETag', 'ObjectSize');
+    assert.equal(attributes.ObjectSize, 16);
+    assert.equal(attributes.ETag, createHash('md5').update('from the aws cli').digest('hex'));
   });
 });
 
