@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectAttributesCommand,
@@ -126,6 +127,18 @@ describe('S3 GetObjectAttributes', () => {
     const past = await attributes('composite', { PartNumberMarker: '3' });
     assert.deepEqual(past.ObjectParts?.Parts ?? [], []);
     assert.equal(past.ObjectParts?.IsTruncated, false);
+  });
+
+  it("a copy of a multipart object keeps its parts' sizes (their checksums are not carried over)", async () => {
+    await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'composite-copy', CopySource: `${BUCKET}/composite` }));
+    const got = await attributes('composite-copy');
+    // S3 copies in one piece: the copy's checksum is of its whole content.
+    assert.deepEqual(got.Checksum, { ChecksumSHA256: checksumOf('sha256', Buffer.concat(parts)), ChecksumType: 'FULL_OBJECT' });
+    assert.equal(got.ObjectParts?.TotalPartsCount, 3);
+    assert.deepEqual(got.ObjectParts?.Parts, parts.map((body, index) => ({ PartNumber: index + 1, Size: body.length })));
+    const paged = await attributes('composite-copy', { MaxParts: 1, PartNumberMarker: '1' });
+    assert.deepEqual(paged.ObjectParts?.Parts, [{ PartNumber: 2, Size: 2000 }]);
+    assert.equal(paged.ObjectParts?.IsTruncated, true);
   });
 
   it('a multipart object without a checksum: its part count, no parts listed (as S3 answers)', async () => {
