@@ -219,6 +219,25 @@ export class Storage {
     return this.meta.getBucketConfig(bucket, kind);
   }
 
+  /**
+   * Rewrites the bucket's `kind` document in one transaction: `change` gets the current one (if
+   * any) and answers the new one, or undefined to remove it. For edits of part of a document
+   * (OSS's DeleteBucketTags of some keys), so two at once cannot undo each other.
+   */
+  async updateBucketConfig(
+    actor: Actor,
+    bucket: string,
+    kind: BucketConfigKind,
+    change: (document: string | undefined) => string | undefined,
+  ): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      const next = change(await tx.getBucketConfig(bucket, kind));
+      if (next === undefined) await tx.deleteBucketConfig(bucket, kind);
+      else await tx.putBucketConfig(bucket, kind, next);
+    });
+  }
+
   async deleteBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<void> {
     await this.meta.transaction(async (tx) => {
       await this.requireBucket(tx, actor, bucket);

@@ -157,19 +157,27 @@ export async function deleteObjectTags(storage: Storage, actor: Actor, bucket: s
 
 const KIND = 'tagging';
 
+const parseTagDocument = (document: string): Tag[] => (JSON.parse(document) as Array<[string, string]>).map(([key, value]) => ({ key, value }));
+const tagDocument = (tags: readonly Tag[]): string => JSON.stringify(normalizeTags(tags).map((tag) => [tag.key, tag.value]));
+
 /** The bucket's tags, or undefined when it has none (S3 answers NoSuchTagSet, OSS an empty set). */
 export async function getBucketTags(storage: Storage, actor: Actor, bucket: string): Promise<Tag[] | undefined> {
   const document = await storage.getBucketConfig(actor, bucket, KIND);
-  if (document === undefined) return undefined;
-  return (JSON.parse(document) as Array<[string, string]>).map(([key, value]) => ({ key, value }));
+  return document === undefined ? undefined : parseTagDocument(document);
 }
 
 /** Replaces the bucket's tags; an empty set is kept as one (S3 allows it: "it can be empty"). */
 export async function putBucketTags(storage: Storage, actor: Actor, bucket: string, tags: readonly Tag[]): Promise<void> {
-  const document = JSON.stringify(normalizeTags(tags).map((tag) => [tag.key, tag.value]));
-  await storage.putBucketConfig(actor, bucket, KIND, document);
+  await storage.putBucketConfig(actor, bucket, KIND, tagDocument(tags));
 }
 
-export function deleteBucketTags(storage: Storage, actor: Actor, bucket: string): Promise<void> {
-  return storage.deleteBucketConfig(actor, bucket, KIND);
+/** Removes the bucket's tags: all of them, or those with the keys given (none left: no tags at all). */
+export function deleteBucketTags(storage: Storage, actor: Actor, bucket: string, keys?: readonly string[]): Promise<void> {
+  if (keys === undefined) return storage.deleteBucketConfig(actor, bucket, KIND);
+  const gone = new Set(keys);
+  return storage.updateBucketConfig(actor, bucket, KIND, (document) => {
+    if (document === undefined) return undefined;
+    const kept = parseTagDocument(document).filter((tag) => !gone.has(tag.key));
+    return kept.length === 0 ? undefined : tagDocument(kept);
+  });
 }

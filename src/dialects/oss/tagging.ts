@@ -114,16 +114,6 @@ export async function getBucketTags(call: OssCall): Promise<void> {
 /** DeleteBucketTags: all of them, or (`?tagging=k1,k2`) those keys only; 204 either way. */
 export async function deleteBucketTags(call: OssCall): Promise<void> {
   const only = call.ctx.query.get('tagging') ?? '';
-  if (only === '') {
-    await tagging.deleteBucketTags(call.storage, call.actor, call.bucket);
-  } else {
-    const gone = new Set(only.split(','));
-    const tags = await tagging.getBucketTags(call.storage, call.actor, call.bucket);
-    if (tags !== undefined) {
-      const kept = tags.filter((tag) => !gone.has(tag.key));
-      if (kept.length === 0) await tagging.deleteBucketTags(call.storage, call.actor, call.bucket);
-      else await tagging.putBucketTags(call.storage, call.actor, call.bucket, kept);
-    }
-  }
+  await tagging.deleteBucketTags(call.storage, call.actor, call.bucket, only === '' ? undefined : only.split(','));
   sendEmpty(call.ctx.res, 204);
 }
