@@ -63,7 +63,8 @@ export async function getObjectAttributes(call: S3Call): Promise<void> {
   if (wanted.has('ObjectParts') && info.partsCount !== undefined) {
     const parts: XmlNode = { PartsCount: info.partsCount };
     if (info.checksum) {
-      const rows = await call.storage.objectParts(info, marker, maxParts + 1);
+      // A page of none is empty and, as ListParts answers it, not truncated.
+      const rows = maxParts === 0 ? [] : await call.storage.objectParts(info, marker, maxParts + 1);
       const page = rows.slice(0, maxParts);
       Object.assign(parts, {
         PartNumberMarker: marker,
