@@ -79,7 +79,7 @@ describe('pan drive', () => {
     assert.equal((await fail('GET', '/api/v1/file/detail', { fileID: 999999 })).code, 5066);
   });
 
-  it('an overwrite through pan of an object tagged through S3 leaves no stale tags', async () => {
+  it('an overwrite or an instant upload through pan of an object tagged through S3 carries no tags', async () => {
     await put('tagged.txt', Buffer.from('first'));
     const s3 = s3Client(server, { accessKeyId: ALICE.accessKey, secretAccessKey: ALICE.secretKey });
     try {
@@ -90,6 +90,13 @@ describe('pan drive', () => {
       const got = await s3.send(new GetObjectCommand({ Bucket: ALICE_BUCKET, Key: 'tagged.txt' }));
       assert.equal(await got.Body!.transformToString(), 'second');
       assert.equal(got.TagCount, undefined);
+
+      // An instant upload shares the bytes of a tagged object, not its tags.
+      await s3.send(new PutObjectCommand({ Bucket: ALICE_BUCKET, Key: 'tagged-source.txt', Body: 'shared bytes', Tagging: 'owner=s3' }));
+      const reused = await post('/upload/v1/file/create', { parentFileID: 0, filename: 'instant.txt', etag: md5(Buffer.from('shared bytes')), size: 12 });
+      assert.equal(reused.reuse, true);
+      assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: ALICE_BUCKET, Key: 'instant.txt' }))).TagSet, []);
+      assert.equal((await s3.send(new GetObjectTaggingCommand({ Bucket: ALICE_BUCKET, Key: 'tagged-source.txt' }))).TagSet?.length, 1);
     } finally {
       s3.destroy();
     }
