@@ -255,15 +255,15 @@ export interface ObjectFacts {
   key: string;
   size: number;
   lastModified: Date;
-  /** The object's tags (none until it has any). */
-  tags?: ReadonlyMap<string, string>;
+  /** The object's tags (absent or empty: none). */
+  tags?: ReadonlyArray<{ key: string; value: string }>;
 }
 
 export function filterCovers(filter: LifecycleFilter, object: Omit<ObjectFacts, 'lastModified'>): boolean {
   if (!object.key.startsWith(filter.prefix)) return false;
   if (filter.sizeGreaterThan !== undefined && !(object.size > filter.sizeGreaterThan)) return false;
   if (filter.sizeLessThan !== undefined && !(object.size < filter.sizeLessThan)) return false;
-  return filter.tags.every((tag) => object.tags?.get(tag.key) === tag.value);
+  return filter.tags.every((wanted) => object.tags?.some((tag) => tag.key === wanted.key && tag.value === wanted.value) ?? false);
 }
 
 export interface DueDate {

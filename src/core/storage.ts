@@ -34,6 +34,7 @@ import type {
   ObjectInfo,
   PartInfo,
   Segment,
+  Tag,
   UploadInfo,
   WriteOptions,
   ExtraDigest,
@@ -231,6 +232,25 @@ export class Storage {
     return this.meta.getBucketConfig(bucket, kind);
   }
 
+  /**
+   * Rewrites the bucket's `kind` document in one transaction: `change` gets the current one (if
+   * any) and answers the new one, or undefined to remove it. For edits of part of a document
+   * (OSS's DeleteBucketTags of some keys), so two at once cannot undo each other.
+   */
+  async updateBucketConfig(
+    actor: Actor,
+    bucket: string,
+    kind: BucketConfigKind,
+    change: (document: string | undefined) => string | undefined,
+  ): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      const next = change(await tx.getBucketConfig(bucket, kind));
+      if (next === undefined) await tx.deleteBucketConfig(bucket, kind);
+      else await tx.putBucketConfig(bucket, kind, next);
+    });
+  }
+
   async deleteBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<void> {
     await this.meta.transaction(async (tx) => {
       await this.requireBucket(tx, actor, bucket);
@@ -321,6 +341,31 @@ export class Storage {
     };
   }
 
+  /** Replaces an object's tags (none: an empty set), leaving its bytes, metadata and date as they are. */
+  async setObjectTags(actor: Actor, bucket: string, key: string, tags: Tag[]): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      const object = await this.requireObject(tx, bucket, key);
+      await tx.setObjectTags(object.id, tags);
+    });
+  }
+
+  /**
+   * A page of a multipart object's parts after `afterPartNumber`: their sizes and checksums (none
+   * for a single PUT's object). A copy of a multipart object keeps its parts' boundaries in its
+   * segments, without their checksums.
+   */
+  async objectParts(object: StoredObject, afterPartNumber: number, limit: number): Promise<Array<{ partNumber: number; size: number; checksum?: Checksum }>> {
+    if (object.partsCount === undefined || limit <= 0) return [];
+    const rows = await this.meta.listObjectParts(object.id, afterPartNumber, limit);
+    if (rows.length > 0) return rows.map((part) => ({ partNumber: part.partNumber, size: part.size, checksum: part.checksum }));
+    const sizes = new Map<number, number>();
+    for (const segment of await this.meta.segmentsOf(object.id)) {
+      if (segment.partNumber > afterPartNumber) sizes.set(segment.partNumber, (sizes.get(segment.partNumber) ?? 0) + segment.size);
+    }
+    return [...sizes].sort(([a], [b]) => a - b).slice(0, limit).map(([partNumber, size]) => ({ partNumber, size }));
+  }
+
   /** Streams bytes [start, end] (inclusive) of an object read with getObject. */
   async openRead(read: ObjectRead, start = 0, end = read.info.size - 1): Promise<Readable> {
     return this.blobs.read(await read.segments(), start, end);
@@ -348,6 +393,8 @@ export class Storage {
       forbidOverwrite?: boolean;
       check?: (source: ObjectInfo) => void;
       checksum?: (source: ObjectInfo) => ChecksumAlgorithm | undefined;
+      /** The copy's tags (a REPLACE directive); the source's when undefined. */
+      tags?: Tag[];
     } = {},
   ): Promise<StoredObject> {
     await this.requireBucket(this.meta, actor, source.bucket);
@@ -376,6 +423,7 @@ export class Storage {
           checksum: algorithm ? digested!.checksum : src.checksum,
           headers: attributes ? attributes.headers : src.headers,
           userMeta: attributes ? attributes.userMeta : src.userMeta,
+          tags: options.tags ?? src.tags,
         };
         const { stored, released } = await tx.putObject({ ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } });
         return { info: stored, blobIds: await tx.unreferenced(released) };
@@ -596,6 +644,7 @@ export class Storage {
         lastModified: new Date(),
         headers: upload.headers,
         userMeta: upload.userMeta,
+        tags: upload.tags,
         partsCount: matched.length,
         crc64,
         checksum,

@@ -57,6 +57,7 @@ describe('the lifecycle worker', () => {
       { ID: 'logs-after-a-day', Filter: { Prefix: 'logs/' }, Status: 'Enabled', Expiration: { Days: 1 } },
       { ID: 'big-scratch', Filter: { And: { Prefix: 'scratch/', ObjectSizeGreaterThan: 100 } }, Status: 'Enabled', Expiration: { Days: 1 } },
       { ID: 'switched-off', Filter: { Prefix: 'keep/' }, Status: 'Disabled', Expiration: { Days: 1 } },
+      { ID: 'tagged-to-go', Filter: { Tag: { Key: 'expire', Value: 'yes' } }, Status: 'Enabled', Expiration: { Days: 1 } },
     ]);
     const written = Date.now();
     const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'logs/a.log', Body: 'a' }));
@@ -65,6 +66,9 @@ describe('the lifecycle worker', () => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'scratch/small.bin', Body: Buffer.alloc(100) }));
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'keep/c.txt', Body: 'c' }));
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'other.txt', Body: 'd' }));
+    const tagged = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tags/go.txt', Body: 'e', Tagging: 'expire=yes&team=ops' }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tags/stay.txt', Body: 'f', Tagging: 'expire=no' }));
+    assert.match(tagged.Expiration ?? '', /rule-id="tagged-to-go"$/);
 
     // PUT and HEAD say when and by which rule; an object no enabled rule covers has no date.
     assert.match(put.Expiration ?? '', /^expiry-date="[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT", rule-id="logs-after-a-day"$/);
@@ -79,11 +83,12 @@ describe('the lifecycle worker', () => {
     assert.ok(headedDue === due || headedDue === due + DAY_SECONDS * 1000, `${headed} against ${put.Expiration}`);
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'keep/c.txt' }))).Expiration, undefined);
     assert.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'scratch/small.bin' }))).Expiration, undefined);
-    assert.deepEqual(await keys(bucket), ['keep/c.txt', 'logs/a.log', 'logs/b.log', 'other.txt', 'scratch/big.bin', 'scratch/small.bin']);
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tags/stay.txt' }))).Expiration, undefined);
+    assert.deepEqual(await keys(bucket), ['keep/c.txt', 'logs/a.log', 'logs/b.log', 'other.txt', 'scratch/big.bin', 'scratch/small.bin', 'tags/go.txt', 'tags/stay.txt']);
 
-    await eventually('the covered objects expire', async () => (await keys(bucket)).length === 3);
+    await eventually('the covered objects expire', async () => (await keys(bucket)).length === 4);
     assert.ok(Date.now() >= due, 'not before their day');
-    assert.deepEqual(await keys(bucket), ['keep/c.txt', 'other.txt', 'scratch/small.bin']);
+    assert.deepEqual(await keys(bucket), ['keep/c.txt', 'other.txt', 'scratch/small.bin', 'tags/stay.txt']);
   });
 
   it('an Expiration Date in the past expires every covered object at the next run', async () => {
