@@ -43,7 +43,7 @@ describe('OSS with temporary credentials (x-oss-security-token)', () => {
     await ossClient(server, 'v1', BUCKET).putBucket(BUCKET);
   });
   after(async () => {
-    await server?.stop();
+    await server?.cleanup();
   });
 
   for (const signature of ['v1', 'v4'] as const) {
