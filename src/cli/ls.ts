@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { StorageClient } from '../client/client.js';
 import { listObjectsPages, listUploadsPages } from '../client/paging.js';
+import { abortOf, REAL_DAYS } from '../core/lifecycle.js';
 import type { DialectName } from '../client/types.js';
 import { cloudUrlString, integer, makeClient, out, parseCloudUrl, requireCloudUrl, runner, UsageError, withCommonOptions, type CommonFlags } from './cloud.js';
 import { localTime, padEnd, padStart } from './format.js';
@@ -128,6 +129,9 @@ async function listUploads(client: StorageClient, bucket: string, prefix: string
   let first = true;
   const short = flags.shortFormat || flags.directory;
   if (budget.left !== 0) {
+    // ossutil's columns, and AbortTime after InitiatedTime when the bucket has rules that abort uploads.
+    const rules = short ? undefined : await client.uploadAbortRules(bucket);
+    const withAbort = rules !== undefined && rules.rules.some((rule) => rule.enabled && rule.abortIncompleteMultipartUpload);
     const pages = listUploadsPages(client, bucket, {
       prefix,
       keyMarker: flags.marker,
@@ -136,14 +140,19 @@ async function listUploads(client: StorageClient, bucket: string, prefix: string
     });
     for await (const page of pages) {
       if (first && page.uploads.length > 0) {
-        out(short ? `${padEnd('UploadID', 32)}${TAB}ObjectName\n` : `${padEnd('InitiatedTime', 30)}${TAB}${padEnd('UploadID', 32)}${TAB}ObjectName\n`);
+        if (short) out(`${padEnd('UploadID', 32)}${TAB}ObjectName\n`);
+        else out(`${padEnd('InitiatedTime', 30)}${TAB}${withAbort ? `${padEnd('AbortTime', 30)}${TAB}` : ''}${padEnd('UploadID', 32)}${TAB}ObjectName\n`);
       }
       first = false;
       for (const upload of page.uploads) {
         if (budget.left === 0) break;
         const name = cloudUrlString(client.dialect, bucket, upload.key);
         if (short) out(`${padEnd(upload.uploadId, 32)}${TAB}${name}\n`);
-        else out(`${padEnd(localTime(upload.initiated), 30)}${TAB}${padEnd(upload.uploadId, 32)}${TAB}${name}\n`);
+        else {
+          const due = withAbort ? abortOf(rules!, upload.key, upload.initiated, REAL_DAYS) : undefined;
+          const abortColumn = withAbort ? `${padEnd(due ? localTime(due.date) : '-', 30)}${TAB}` : '';
+          out(`${padEnd(localTime(upload.initiated), 30)}${TAB}${abortColumn}${padEnd(upload.uploadId, 32)}${TAB}${name}\n`);
+        }
         budget.left--;
         count++;
       }

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { LifecycleConfiguration, LifecycleRule } from '../core/lifecycle.js';
 import { signV1, signV4 } from '../dialects/oss/signing.js';
 import { awsUriEncode, signRequest, UNSIGNED_PAYLOAD } from '../dialects/s3/sigv4.js';
 import { requestIdOf, ServiceError } from './errors.js';
@@ -530,6 +531,43 @@ export class StorageClient {
       isTruncated,
       parts,
     };
+  }
+
+  /**
+   * The bucket's rules for uploads in progress (S3's AbortIncompleteMultipartUpload, OSS's
+   * AbortMultipartUpload), read from its lifecycle configuration: what `ls -m` needs to say when
+   * each upload will be aborted. Undefined when the bucket has no configuration, or the caller may
+   * not read it, or the service has no lifecycle.
+   */
+  async uploadAbortRules(bucket: string, options: CallOptions = {}): Promise<LifecycleConfiguration | undefined> {
+    let document: XmlNode;
+    try {
+      ({ document } = await this.xml({ method: 'GET', bucket, query: [['lifecycle', '']], signal: options.signal }, 'LifecycleConfiguration'));
+    } catch (err) {
+      // None, not ours to read, or no lifecycle there (501): nothing to say about abort dates.
+      const refused = err instanceof ServiceError && ((err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429) || err.status === 501);
+      if (refused) return undefined;
+      throw err;
+    }
+    const rules: LifecycleRule[] = [];
+    for (const rule of list(document.Rule)) {
+      const abort = rule[this.dialect === 'oss' ? 'AbortMultipartUpload' : 'AbortIncompleteMultipartUpload'];
+      if (abort === undefined || typeof abort !== 'object' || Array.isArray(abort)) continue;
+      const filter = rule.Filter;
+      const filterPrefix = typeof filter === 'object' && filter !== null && !Array.isArray(filter) ? filter.Prefix : undefined;
+      const days = text(this.dialect === 'oss' ? abort.Days : abort.DaysAfterInitiation);
+      const createdBefore = text(abort.CreatedBeforeDate);
+      rules.push({
+        id: textOr(rule.ID, ''),
+        enabled: text(rule.Status) === 'Enabled',
+        filter: { prefix: textOr(rule.Prefix ?? filterPrefix, ''), tags: [] },
+        abortIncompleteMultipartUpload: {
+          daysAfterInitiation: days === undefined ? undefined : Number(days),
+          createdBefore: createdBefore === undefined ? undefined : new Date(createdBefore),
+        },
+      });
+    }
+    return { rules };
   }
 
   async listMultipartUploads(

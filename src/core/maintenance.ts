@@ -1,5 +1,7 @@
 import type { BlobStore } from './blob-store.js';
 import type { ClusterTimings, Coordination } from './coordination.js';
+import { abortOf } from './lifecycle.js';
+import type { LifecycleWorker } from './lifecycle-worker.js';
 import type { Metadata } from './metadata/types.js';
 
 /**
@@ -9,7 +11,7 @@ import type { Metadata } from './metadata/types.js';
 const ORPHAN_GRACE_MS = 60 * 60 * 1000;
 
 /**
- * The engine's background work: aborting stale uploads, deleting orphan blob files, and (when
+ * The engine's background work: applying buckets' lifecycle rules, aborting stale uploads, deleting orphan blob files, and (when
  * nodes share the store) removing the temp files of nodes that are gone. Each job runs on one
  * node at a time; each is safe to run twice, since what it deletes is decided in a transaction.
  */
@@ -23,11 +25,13 @@ export class Maintenance {
     private readonly shared: boolean,
     private readonly uploadExpiryMs: number,
     private readonly timings: Pick<ClusterTimings, 'goneNodeGraceMs' | 'tempSweepIntervalMs'>,
+    readonly lifecycle: LifecycleWorker,
   ) {}
 
   /** Runs each job now and then every `intervalMs` (temp files of gone nodes: every `tempSweepIntervalMs`). */
   start(intervalMs: number): void {
     this.every(intervalMs, () => this.coordination.runAlone('stale-uploads', 10 * 60 * 1000, async () => void (await this.sweepStaleUploads())));
+    this.every(intervalMs, () => this.coordination.runAlone('lifecycle', 10 * 60 * 1000, async () => void (await this.lifecycle.run())));
     if (this.shared) {
       this.every(intervalMs, () =>
         this.coordination.runAlone('orphan-blobs', ORPHAN_GRACE_MS, async () => {
@@ -49,10 +53,15 @@ export class Maintenance {
     this.timers.push(timer);
   }
 
-  /** Aborts uploads older than the expiry and forgets old completion records. */
+  /**
+   * Aborts uploads older than the expiry and forgets old completion records. The expiry is the
+   * server-wide default: an upload in progress that a bucket's AbortIncompleteMultipartUpload rule
+   * covers is the rule's to abort (the lifecycle worker's), sooner or later than the default.
+   */
   async sweepStaleUploads(now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.uploadExpiryMs);
     const stale = await this.meta.staleUploadIds(cutoff, cutoff);
+    const rules = stale.length > 0 ? await this.lifecycle.bucketRules() : new Map();
     let swept = 0;
     for (const uploadId of stale) {
       const released = await this.meta.transaction(async (tx) => {
@@ -62,6 +71,8 @@ export class Maintenance {
         // cutoff (then unreferenced, which it stays), is.
         const upload = await tx.getUpload(uploadId);
         if (!upload || (upload.completed && upload.completed.at.getTime() >= cutoff.getTime())) return undefined;
+        const bucketRules = rules.get(upload.bucket);
+        if (!upload.completed && bucketRules && abortOf(bucketRules, upload.key, upload.initiated, this.lifecycle.clock)) return undefined;
         return tx.unreferenced(await tx.deleteUpload(uploadId));
       });
       if (released === undefined) continue;

@@ -2,9 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobStore, type StagedBlob } from './blob-store.js';
-import { BucketOwners } from './bucket-owners.js';
+import { RecentlySeen } from './recently-seen.js';
 import { Coordination, DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from './coordination.js';
 import { Maintenance } from './maintenance.js';
+import { LifecycleRules, REAL_DAYS, type LifecycleClock } from './lifecycle.js';
+import { LifecycleWorker } from './lifecycle-worker.js';
 import { multipartEtag, normalizeEtag } from './etag.js';
 import { combinedCrc64, fingerprintOf, resolveParts } from './part-list.js';
 import { ServiceError, errors } from './errors.js';
@@ -32,6 +34,7 @@ import type {
   ObjectInfo,
   PartInfo,
   Segment,
+  Tag,
   UploadInfo,
   WriteOptions,
   ExtraDigest,
@@ -55,6 +58,8 @@ export interface StorageOptions {
   metadata?: Metadata;
   /** With a shared store: node leases and gone nodes' temp clean-up (defaults: DEFAULT_CLUSTER_TIMINGS). */
   cluster?: Partial<ClusterTimings>;
+  /** How long a lifecycle rule's day is (default 24 hours; shorter for tests). */
+  lifecycleDayMs?: number;
 }
 
 export interface CompleteOptions {
@@ -100,7 +105,17 @@ export interface ObjectRead {
 export class Storage {
   /** The background work: stale uploads, orphan blobs, gone nodes' temp files. */
   readonly maintenance: Maintenance;
-  private readonly bucketOwners = new BucketOwners();
+  /**
+   * Bucket owners a PUT's check before its body saw in the last seconds. That check is advisory:
+   * the write checks the bucket and owner again in the statement that stores the object, so a
+   * stale owner costs at most a body read before the same error; only a passing check is taken
+   * from here (one that would fail asks the database). Saves a PostgreSQL round trip per small PUT.
+   */
+  private readonly bucketOwners = new RecentlySeen<string>();
+  /** How long a lifecycle day is here (core/lifecycle.ts). */
+  readonly lifecycleClock: LifecycleClock;
+  /** The buckets' lifecycle rules, as read a few seconds ago at most (for the dates answers carry). */
+  readonly lifecycleRules = new LifecycleRules((bucket) => this.meta.getBucketConfig(bucket, 'lifecycle'));
 
   private constructor(
     private readonly meta: Metadata,
@@ -112,7 +127,9 @@ export class Storage {
     /** Whether other nodes share the store and the data directory (cluster mode). */
     readonly shared: boolean,
   ) {
-    this.maintenance = new Maintenance(meta, blobs, coordination, shared, options.uploadExpiryMs, { ...DEFAULT_CLUSTER_TIMINGS, ...options.cluster });
+    this.lifecycleClock = options.lifecycleDayMs === undefined ? REAL_DAYS : { dayMs: options.lifecycleDayMs };
+    const lifecycle = new LifecycleWorker(meta, blobs, this.lifecycleClock);
+    this.maintenance = new Maintenance(meta, blobs, coordination, shared, options.uploadExpiryMs, { ...DEFAULT_CLUSTER_TIMINGS, ...options.cluster }, lifecycle);
   }
 
   static async open(dataDir: string, options: StorageOptions): Promise<Storage> {
@@ -221,6 +238,25 @@ export class Storage {
     return this.meta.getBucketConfig(bucket, kind);
   }
 
+  /**
+   * Rewrites the bucket's `kind` document in one transaction: `change` gets the current one (if
+   * any) and answers the new one, or undefined to remove it. For edits of part of a document
+   * (OSS's DeleteBucketTags of some keys), so two at once cannot undo each other.
+   */
+  async updateBucketConfig(
+    actor: Actor,
+    bucket: string,
+    kind: BucketConfigKind,
+    change: (document: string | undefined) => string | undefined,
+  ): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      const next = change(await tx.getBucketConfig(bucket, kind));
+      if (next === undefined) await tx.deleteBucketConfig(bucket, kind);
+      else await tx.putBucketConfig(bucket, kind, next);
+    });
+  }
+
   async deleteBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<void> {
     await this.meta.transaction(async (tx) => {
       await this.requireBucket(tx, actor, bucket);
@@ -311,6 +347,31 @@ export class Storage {
     };
   }
 
+  /** Replaces an object's tags (none: an empty set), leaving its bytes, metadata and date as they are. */
+  async setObjectTags(actor: Actor, bucket: string, key: string, tags: Tag[]): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      const object = await this.requireObject(tx, bucket, key);
+      await tx.setObjectTags(object.id, tags);
+    });
+  }
+
+  /**
+   * A page of a multipart object's parts after `afterPartNumber`: their sizes and checksums (none
+   * for a single PUT's object). A copy of a multipart object keeps its parts' boundaries in its
+   * segments, without their checksums.
+   */
+  async objectParts(object: StoredObject, afterPartNumber: number, limit: number): Promise<Array<{ partNumber: number; size: number; checksum?: Checksum }>> {
+    if (object.partsCount === undefined || limit <= 0) return [];
+    const rows = await this.meta.listObjectParts(object.id, afterPartNumber, limit);
+    if (rows.length > 0) return rows.map((part) => ({ partNumber: part.partNumber, size: part.size, checksum: part.checksum }));
+    const sizes = new Map<number, number>();
+    for (const segment of await this.meta.segmentsOf(object.id)) {
+      if (segment.partNumber > afterPartNumber) sizes.set(segment.partNumber, (sizes.get(segment.partNumber) ?? 0) + segment.size);
+    }
+    return [...sizes].sort(([a], [b]) => a - b).slice(0, limit).map(([partNumber, size]) => ({ partNumber, size }));
+  }
+
   /** Streams bytes [start, end] (inclusive) of an object read with getObject. */
   async openRead(read: ObjectRead, start = 0, end = read.info.size - 1): Promise<Readable> {
     return this.blobs.read(await read.segments(), start, end);
@@ -338,6 +399,8 @@ export class Storage {
       forbidOverwrite?: boolean;
       check?: (source: ObjectInfo) => void;
       checksum?: (source: ObjectInfo) => ChecksumAlgorithm | undefined;
+      /** The copy's tags (a REPLACE directive); the source's when undefined. */
+      tags?: Tag[];
     } = {},
   ): Promise<StoredObject> {
     await this.requireBucket(this.meta, actor, source.bucket);
@@ -366,6 +429,7 @@ export class Storage {
           checksum: algorithm ? digested!.checksum : src.checksum,
           headers: attributes ? attributes.headers : src.headers,
           userMeta: attributes ? attributes.userMeta : src.userMeta,
+          tags: options.tags ?? src.tags,
         };
         const { stored, released } = await tx.putObject({ ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } });
         return { info: stored, blobIds: await tx.unreferenced(released) };
@@ -586,6 +650,7 @@ export class Storage {
         lastModified: new Date(),
         headers: upload.headers,
         userMeta: upload.userMeta,
+        tags: upload.tags,
         partsCount: matched.length,
         crc64,
         checksum,
@@ -798,15 +863,12 @@ export class Storage {
     return bucket;
   }
 
-  /**
-   * requireBucket for a write that checks the bucket and its owner again when it stores (see
-   * BucketOwners): a recent passing answer is reused instead of asking the database.
-   */
+  /** requireBucket for a write that checks the bucket and its owner again when it stores (see bucketOwners). */
   private async checkBucketBeforeBody(actor: Actor, name: string): Promise<void> {
-    const owner = this.bucketOwners.recent(name);
+    const owner = this.bucketOwners.get(name)?.value;
     if (owner !== undefined && (actor.root || owner === actor.userId)) return;
     const bucket = await this.requireBucket(this.meta, actor, name);
-    this.bucketOwners.remember(name, bucket.owner);
+    this.bucketOwners.set(name, bucket.owner);
   }
 
   private async requireObject(meta: MetadataQueries, bucket: string, key: string): Promise<StoredObject> {

@@ -39,6 +39,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     metadata,
     minPartSize: config.minPartSize,
     uploadExpiryMs: config.uploadExpiryMs,
+    lifecycleDayMs: config.lifecycleDayMs,
     hashThreads: config.hashThreads,
     directIo: config.directIo,
     cluster: config.cluster,

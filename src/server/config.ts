@@ -18,6 +18,8 @@ export interface ServerConfig {
   minPartSize: number;
   uploadExpiryMs: number;
   sweepIntervalMs: number;
+  /** A lifecycle rule's day (shorter only for tests). */
+  lifecycleDayMs: number;
   /** Worker threads hashing large bodies; 0 hashes on the event loop. */
   hashThreads: number;
   /** Write large bodies with O_DIRECT where the filesystem takes it. */
@@ -57,6 +59,7 @@ interface ConfigFile {
   minPartSize?: number;
   uploadExpirySeconds?: number;
   sweepIntervalSeconds?: number;
+  lifecycleDaySeconds?: number;
   hashThreads?: number;
   directIo?: boolean;
   logLevel?: string;
@@ -91,6 +94,7 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     minPartSize: positive(file.minPartSize, 'minPartSize') ?? 5 * 1024 * 1024,
     uploadExpiryMs: (positive(file.uploadExpirySeconds, 'uploadExpirySeconds') ?? 7 * DAY_MS / 1000) * 1000,
     sweepIntervalMs: (positive(file.sweepIntervalSeconds, 'sweepIntervalSeconds') ?? 3600) * 1000,
+    lifecycleDayMs: (positive(file.lifecycleDaySeconds, 'lifecycleDaySeconds') ?? DAY_MS / 1000) * 1000,
     hashThreads: threadCount(env.TESSERA_HASH_THREADS ?? file.hashThreads, 'hashThreads') ?? Math.min(4, availableParallelism()),
     directIo: flag(envFlag(env.TESSERA_DIRECT_IO) ?? file.directIo, 'directIo') ?? true,
     users: (file.users ?? []).map((user, index) => {

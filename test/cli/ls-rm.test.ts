@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import type { StorageClient } from '../../src/client/client.js';
 import { listAllUploads } from '../../src/client/paging.js';
 import type { UploadSummary } from '../../src/client/types.js';
+import { PutBucketLifecycleConfigurationCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../helpers/s3.js';
 import type { TestServer } from '../helpers/server.js';
 import { client, creds, DIALECTS, md5Hex, quotedEtag, runCli, startLoggingServer } from './run.js';
 
@@ -76,6 +78,35 @@ for (const dialect of DIALECTS) {
         const rows = uploads.map((u) => `${goTime(u.initiated, hours, zone).padEnd(30)}${TAB}${u.uploadId.padEnd(32)}${TAB}${url(u.key)}\n`).join('');
         assert.equal(body(result.stdout), `${header}${rows}UploadID Number is: 4\n`, `TZ=${tz}`);
       }
+    });
+
+    it('ls -m adds AbortTime when the bucket has rules that abort uploads in progress: the rule\'s date, or - for an upload no rule covers', async () => {
+      const ruled = `${bucket}-ruled`;
+      await c.createBucket(ruled);
+      const s3 = s3Client(server);
+      try {
+        await s3.send(
+          new PutBucketLifecycleConfigurationCommand({
+            Bucket: ruled,
+            LifecycleConfiguration: { Rules: [{ ID: 'tmp-week', Filter: { Prefix: 'tmp/' }, Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }] },
+          }),
+        );
+      } finally {
+        s3.destroy();
+      }
+      await c.createMultipartUpload(ruled, 'keep.bin');
+      await c.createMultipartUpload(ruled, 'tmp/a.bin');
+      const uploads = await uploadsOf(c, ruled);
+      const result = await runCli(['ls', '-m', `${dialect}://${ruled}`, ...creds(server)], { env: { TZ: 'UTC' } });
+      assert.equal(result.code, 0, result.stderr);
+      const DAY = 24 * 60 * 60 * 1000;
+      const rows = uploads.map((u) => {
+        // Seven days after it started, rounded up to midnight UTC, as S3 rounds.
+        const abort = u.key.startsWith('tmp/') ? goTime(new Date(Math.ceil((u.initiated.getTime() + 7 * DAY) / DAY) * DAY), 0, 'UTC') : '-';
+        return `${goTime(u.initiated, 0, 'UTC').padEnd(30)}${TAB}${abort.padEnd(30)}${TAB}${u.uploadId.padEnd(32)}${TAB}${dialect}://${ruled}/${u.key}\n`;
+      });
+      const header = `${'InitiatedTime'.padEnd(30)}${TAB}${'AbortTime'.padEnd(30)}${TAB}${'UploadID'.padEnd(32)}${TAB}ObjectName\n`;
+      assert.equal(body(result.stdout), `${header}${rows.join('')}UploadID Number is: 2\n`);
     });
 
     it('ls -m under a prefix, short form (-s), limited (--limited-num), after a marker', async () => {

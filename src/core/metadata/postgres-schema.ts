@@ -169,6 +169,15 @@ CREATE TABLE bucket_configs (
 );
 `,
   },
+  {
+    version: 4,
+    description: 'object and upload tags',
+    sql: `
+-- JSON [[key, value], …] in key order; NULL for none
+ALTER TABLE objects ADD COLUMN tags TEXT;
+ALTER TABLE uploads ADD COLUMN tags TEXT;
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

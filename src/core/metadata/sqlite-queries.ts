@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { Checksum, ChecksumAlgorithm, Segment, UploadInfo } from '../types.js';
+import type { Checksum, ChecksumAlgorithm, Segment, Tag, UploadInfo } from '../types.js';
 import {
+  tagsColumn,
   toHashState,
   toObject,
   toPart,
@@ -51,9 +52,9 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       getObject: db.prepare<[string, string], ObjectRow>('SELECT * FROM objects WHERE bucket = ? AND key = ?'),
       insertObject: db.prepare(
         `INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
-           checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id)
+           checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags)
          VALUES (@bucket, @key, @size, @etag, @lastModified, @headers, @userMeta, @partsCount, @crc64,
-           @checksumAlgorithm, @checksumType, @checksumValue, @contentMd5, @contentSha1, @uploadId)`,
+           @checksumAlgorithm, @checksumType, @checksumValue, @contentMd5, @contentSha1, @uploadId, @tags)`,
       ),
       getObjectById: db.prepare<[number], ObjectRow>('SELECT * FROM objects WHERE id = ?'),
       byContentMd5: db.prepare<[string, number, string, number], ObjectRow>(
@@ -68,6 +69,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         'SELECT COUNT(*) AS objects, SUM(size) AS bytes FROM objects WHERE bucket = ?',
       ),
       renameObject: db.prepare('UPDATE objects SET key = ?, last_modified = ? WHERE id = ?'),
+      setObjectTags: db.prepare('UPDATE objects SET tags = ? WHERE id = ?'),
       deleteObjectRow: db.prepare('DELETE FROM objects WHERE id = ?'),
       segmentsOf: db.prepare<[number], { blob_id: string; offset: number; size: number; part_number: number }>(
         'SELECT blob_id, offset, size, part_number FROM segments WHERE object_id = ? ORDER BY seq',
@@ -92,8 +94,8 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? ORDER BY key LIMIT ?`,
       ),
       insertUpload: db.prepare(
-        `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       getUpload: db.prepare<[string], UploadRow>('SELECT * FROM uploads WHERE upload_id = ?'),
       deleteUpload: db.prepare('DELETE FROM uploads WHERE upload_id = ?'),
@@ -133,6 +135,10 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       objectPartChecksum: db.prepare<[number, number], { checksum_algorithm: string | null; checksum_value: Buffer | null }>(
         `SELECT p.checksum_algorithm, p.checksum_value FROM objects o JOIN parts p ON p.upload_id = o.upload_id
          WHERE o.id = ? AND p.part_number = ?`,
+      ),
+      listObjectParts: db.prepare<[number, number, number], PartRow>(
+        `SELECT p.* FROM objects o JOIN parts p ON p.upload_id = o.upload_id
+         WHERE o.id = ? AND p.part_number > ? ORDER BY p.part_number LIMIT ?`,
       ),
       listParts: db.prepare<[string, number, number], PartRow>(
         'SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?',
@@ -293,6 +299,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       contentMd5: object.contentMd5 ?? null,
       contentSha1: object.contentSha1 ?? null,
       uploadId: 'uploadId' in object.content ? object.content.uploadId : null,
+      tags: tagsColumn(object.tags),
     });
     if ('segments' in object.content) {
       let offset = 0;
@@ -324,6 +331,10 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   /** Gives an object a new key, keeping its id and bytes (the caller checks the new key is free). */
   renameObject(id: number, key: string, at: Date): void {
     this.stmt.renameObject.run(key, at.getTime(), id);
+  }
+
+  setObjectTags(id: number, tags: readonly Tag[] | undefined): void {
+    this.stmt.setObjectTags.run(tagsColumn(tags), id);
   }
 
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
@@ -374,6 +385,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       JSON.stringify(upload.userMeta),
       upload.checksum?.algorithm ?? null,
       upload.checksum?.type ?? null,
+      tagsColumn(upload.tags),
     );
   }
 
@@ -506,6 +518,10 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     const row = this.stmt.objectPartChecksum.get(objectId, partNumber);
     if (!row || row.checksum_algorithm === null || row.checksum_value === null) return undefined;
     return { algorithm: row.checksum_algorithm as ChecksumAlgorithm, value: row.checksum_value };
+  }
+
+  listObjectParts(objectId: number, afterPartNumber: number, limit: number): StoredPart[] {
+    return this.stmt.listObjectParts.all(objectId, afterPartNumber, limit).map(toPart);
   }
 
   // Settings

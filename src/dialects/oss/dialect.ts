@@ -10,9 +10,11 @@ import { routeRest, type RouteTable } from '../common/routing.js';
 import { header } from '../s3/request.js';
 import * as buckets from './buckets.js';
 import * as cors from './cors.js';
+import * as lifecycle from './lifecycle.js';
 import { OSS_FEATURES } from './features.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import * as tagging from './tagging.js';
 import { OSS_FORM_UPLOADS, postObject } from './post-object.js';
 import { sendOssError } from './render.js';
 import { authenticate, endpointOf, resolveTargets, type OssCall, type OssSettings, type OssTarget } from './request.js';
@@ -54,6 +56,17 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
     ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
     ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],
+    ['PUT', 'lifecycle', 'PutBucketLifecycle', lifecycle.putBucketLifecycle],
+    ['GET', 'lifecycle', 'GetBucketLifecycle', lifecycle.getBucketLifecycle],
+    ['DELETE', 'lifecycle', 'DeleteBucketLifecycle', lifecycle.deleteBucketLifecycle],
+    ['PUT', 'tagging', 'PutBucketTags', tagging.putBucketTags],
+    ['GET', 'tagging', 'GetBucketTags', tagging.getBucketTags],
+    ['DELETE', 'tagging', 'DeleteBucketTags', tagging.deleteBucketTags],
+  ],
+  objectSubresources: [
+    ['PUT', 'tagging', 'PutObjectTagging', tagging.putObjectTagging],
+    ['GET', 'tagging', 'GetObjectTagging', tagging.getObjectTagging],
+    ['DELETE', 'tagging', 'DeleteObjectTagging', tagging.deleteObjectTagging],
   ],
 };
 

@@ -9,6 +9,7 @@ import { header, objectAttributes } from '../s3/request.js';
 import { parseCopySource } from '../s3/objects.js';
 import { crcHeader, META_PREFIX, ossEtag, ossObjectHeaders, sendOssXml } from './render.js';
 import { forbidOverwrite, uploadBody, type OssCall } from './request.js';
+import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 
 export const COPY_SOURCE = 'x-oss-copy-source';
 
@@ -22,7 +23,7 @@ export function writeHeaders(written: { etag: string; crc64?: string }): Record<
 }
 
 export async function putObject(call: OssCall): Promise<void> {
-  const attributes = objectAttributes(call.ctx.req.headers, META_PREFIX);
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
   const body = uploadBody(call.ctx);
   const info = await call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, {
     ...body,
@@ -35,7 +36,7 @@ export async function putObject(call: OssCall): Promise<void> {
 export async function getObject(call: OssCall, headOnly: boolean): Promise<void> {
   const { req, res, query } = call.ctx;
   const read = await call.storage.getObject(call.actor, call.bucket, call.key);
-  const headers = ossObjectHeaders(read.info, query);
+  const headers = { ...ossObjectHeaders(read.info, query), ...taggingCountHeader(read.info.tags) };
   if (answeredNotModified(req, res, read, headers)) return;
   await sendObject(call.storage, read, res, headers, parseRange(header(req.headers, 'range'), read.info.size), headOnly);
 }
@@ -65,6 +66,7 @@ export async function copyObject(call: OssCall, copySource: string): Promise<voi
   const info = await call.storage.copyObject(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
     check: copySourceCheck(call),
     forbidOverwrite: forbidOverwrite(call.ctx),
+    tags: copyTagging(call.ctx.req.headers),
   });
   sendOssXml(call.ctx.res, 200, 'CopyObjectResult', { ETag: ossEtag(info.etag), LastModified: info.lastModified.toISOString() }, crcHeader(info.crc64));
 }

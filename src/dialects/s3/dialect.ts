@@ -10,8 +10,11 @@ import { routeRest, type RouteTable } from '../common/routing.js';
 import * as buckets from './buckets.js';
 import type { S3Call, S3Settings } from './call.js';
 import * as cors from './cors.js';
+import * as lifecycle from './lifecycle.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import { getObjectAttributes } from './attributes.js';
+import * as tagging from './tagging.js';
 import { postObject, S3_FORM_UPLOADS } from './post-object.js';
 import { checkExpectedOwners, hoistQueryHeaders, S3_FEATURES } from './features.js';
 import { sendS3Error } from './render.js';
@@ -52,6 +55,18 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
     ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
     ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],
+    ['PUT', 'lifecycle', 'PutBucketLifecycleConfiguration', lifecycle.putBucketLifecycle],
+    ['GET', 'lifecycle', 'GetBucketLifecycleConfiguration', lifecycle.getBucketLifecycle],
+    ['DELETE', 'lifecycle', 'DeleteBucketLifecycle', lifecycle.deleteBucketLifecycle],
+    ['PUT', 'tagging', 'PutBucketTagging', tagging.putBucketTagging],
+    ['GET', 'tagging', 'GetBucketTagging', tagging.getBucketTagging],
+    ['DELETE', 'tagging', 'DeleteBucketTagging', tagging.deleteBucketTagging],
+  ],
+  objectSubresources: [
+    ['PUT', 'tagging', 'PutObjectTagging', tagging.putObjectTagging],
+    ['GET', 'tagging', 'GetObjectTagging', tagging.getObjectTagging],
+    ['DELETE', 'tagging', 'DeleteObjectTagging', tagging.deleteObjectTagging],
+    ['GET', 'attributes', 'GetObjectAttributes', getObjectAttributes],
   ],
 };
 

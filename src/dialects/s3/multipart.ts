@@ -11,6 +11,8 @@ import { copySourceCheck, META_PREFIX, parseCopySource } from './objects.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
 import { header, objectAttributes, readVerifiedBody, requestBody } from './request.js';
 import { overwriteCondition } from './write-conditions.js';
+import { abortHeaders, expirationHeaders } from './lifecycle.js';
+import { taggingHeader } from './tagging.js';
 import {
   checksumDisplayName,
   checksumElements,
@@ -33,13 +35,17 @@ function uploadIdOf(call: S3Call): string {
 
 export async function createMultipartUpload(call: S3Call): Promise<void> {
   const checksum = announcedChecksum(call);
-  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX), checksum);
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
+  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, checksum);
   sendXml(
     call.ctx.res,
     200,
     'InitiateMultipartUploadResult',
     { Bucket: call.bucket, Key: call.key, UploadId: upload.uploadId },
-    checksum ? { 'x-amz-checksum-algorithm': checksumDisplayName(checksum.algorithm), 'x-amz-checksum-type': wireType(checksum.type) } : {},
+    {
+      ...(checksum ? { 'x-amz-checksum-algorithm': checksumDisplayName(checksum.algorithm), 'x-amz-checksum-type': wireType(checksum.type) } : {}),
+      ...(await abortHeaders(call, call.key, upload.initiated)),
+    },
   );
 }
 
@@ -120,13 +126,20 @@ export async function completeMultipartUpload(call: S3Call): Promise<void> {
     }),
   );
   const host = call.ctx.req.headers.host ?? 'localhost';
-  sendXml(call.ctx.res, 200, 'CompleteMultipartUploadResult', {
-    Location: `http://${host}/${call.bucket}/${call.key.split('/').map(encodeURIComponent).join('/')}`,
-    Bucket: call.bucket,
-    Key: call.key,
-    ETag: quoteEtag(result.etag),
-    ...checksumElements(result.checksum, result.partsCount),
-  });
+  sendXml(
+    call.ctx.res,
+    200,
+    'CompleteMultipartUploadResult',
+    {
+      Location: `http://${host}/${call.bucket}/${call.key.split('/').map(encodeURIComponent).join('/')}`,
+      Bucket: call.bucket,
+      Key: call.key,
+      ETag: quoteEtag(result.etag),
+      ...checksumElements(result.checksum, result.partsCount),
+    },
+    // The object was written just now (a repeated Complete answers the same date, a moment later).
+    await expirationHeaders(call, { key: call.key, size: result.size, lastModified: new Date() }),
+  );
 }
 
 /**
@@ -168,6 +181,7 @@ export async function listParts(call: S3Call): Promise<void> {
   const maxParts = Math.min(intParam(query, 'max-parts', 1000), 1000);
   const marker = intParam(query, 'part-number-marker', 0);
   const page = await call.storage.listParts(call.actor, call.bucket, call.key, uploadIdOf(call), { partNumberMarker: marker, maxParts });
+  const abort = await abortHeaders(call, call.key, page.upload.initiated);
   sendXml(call.ctx.res, 200, 'ListPartsResult', {
     Bucket: call.bucket,
     EncodingType: encoding,
@@ -188,7 +202,7 @@ export async function listParts(call: S3Call): Promise<void> {
       ...partChecksumElement(part.checksum),
     })),
     ...announcedElements(page.upload),
-  });
+  }, abort);
 }
 
 /** An upload's announced checksum as ListParts and ListMultipartUploads name it. */

@@ -10,18 +10,24 @@ import { intParam, type S3Call } from './call.js';
 import { checksumElements, checksumHeader, objectChecksumHeaders, requestedAlgorithm, wireType } from './checksums.js';
 import { isoDate, objectHeaders, quoteEtag, sendEmpty, sendXml } from './render.js';
 import { decodePath, header, objectAttributes, requestBody } from './request.js';
+import { expirationHeaders } from './lifecycle.js';
 import { overwriteCondition } from './write-conditions.js';
+import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 
 export const META_PREFIX = 'x-amz-meta-';
 
 export async function putObject(call: S3Call): Promise<void> {
-  const attributes = objectAttributes(call.ctx.req.headers, META_PREFIX);
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
   const condition = await overwriteCondition(call, true);
   const body = requestBody(call.ctx, call.auth);
   const info = await condition.guard(
     call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, { ...body, forbidOverwrite: condition.forbidOverwrite }),
   );
-  sendEmpty(call.ctx.res, 200, { etag: quoteEtag(info.etag), ...objectChecksumHeaders(info.checksum, info.partsCount) });
+  sendEmpty(call.ctx.res, 200, {
+    etag: quoteEtag(info.etag),
+    ...objectChecksumHeaders(info.checksum, info.partsCount),
+    ...(await expirationHeaders(call, info)),
+  });
 }
 
 /** GET and HEAD: conditions, a single range or one part (`?partNumber=N`), streamed across the object's blobs. */
@@ -29,7 +35,7 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
   const { req, res, query } = call.ctx;
   const read = await call.storage.getObject(call.actor, call.bucket, call.key);
   const { info } = read;
-  const headers = objectHeaders(info, query, META_PREFIX);
+  const headers = { ...objectHeaders(info, query, META_PREFIX), ...taggingCountHeader(info.tags), ...(await expirationHeaders(call, info)) };
 
   if (answeredNotModified(req, res, read, headers)) return;
 
@@ -132,10 +138,12 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
     );
   }
   const attributes = directive === 'REPLACE' ? objectAttributes(call.ctx.req.headers, META_PREFIX) : undefined;
+  const tags = copyTagging(call.ctx.req.headers);
   const requested = requestedAlgorithm(header(call.ctx.req.headers, 'x-amz-checksum-algorithm'));
   const info = await call.storage.copyObject(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
     check: copySourceCheck(call),
     checksum: (src) => copyChecksum(src, requested),
+    tags,
   });
   sendXml(call.ctx.res, 200, 'CopyObjectResult', {
     LastModified: isoDate(info.lastModified),
