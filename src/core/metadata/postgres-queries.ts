@@ -10,6 +10,8 @@ import {
   type PartRow,
   type SessionRow,
   type UploadRow,
+  type VersionRow,
+  toVersion,
 } from './rows.js';
 import type {
   BucketConfigKind,
@@ -21,6 +23,7 @@ import type {
   StoredObject,
   StoredPart,
   StoredUpload,
+  StoredVersion,
   UploadSession,
 } from './types.js';
 
@@ -32,7 +35,7 @@ export interface QueryRunner {
 }
 
 const OBJECT_COLUMNS = `bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
-  checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id`;
+  checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, version_id`;
 
 /** The CTE that inserts the `inserted` object's segments from parameters $16-$19 (see objectParams). */
 const SEGMENTS_INSERTED = `segments_inserted AS (
@@ -42,7 +45,12 @@ const SEGMENTS_INSERTED = `segments_inserted AS (
     WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)
 )`;
 
-/** An object's row as parameters $1-$15 (OBJECT_COLUMNS' order), then its segments as four arrays. */
+/** A key's next place in its history (parameters $1, $2: bucket and key). */
+const NEXT_SEQ = 'COALESCE((SELECT max(seq) FROM object_versions WHERE bucket = $1 AND key = $2), 0) + 1';
+
+let objectColumnList: Promise<string> | undefined;
+
+/** An object's row as parameters $1-$15 (OBJECT_COLUMNS' order), its segments as four arrays, then its version id ($20). */
 function objectParams(object: NewObject): unknown[] {
   const segments = 'segments' in object.content ? object.content.segments : [];
   const offsets: number[] = [];
@@ -71,6 +79,7 @@ function objectParams(object: NewObject): unknown[] {
     offsets,
     segments.map((segment) => segment.size),
     segments.map((segment) => segment.partNumber),
+    object.versionId ?? null,
   ];
 }
 
@@ -104,7 +113,11 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   async getBucket(name: string): Promise<BucketInfo | undefined> {
-    const row = await this.first<{ name: string; owner: string; created_at: number }>('SELECT * FROM buckets WHERE name = $1', [name]);
+    const row = await this.first<{ name: string; owner: string; created_at: number; versioning: string | null }>(
+      `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning
+       FROM buckets b WHERE b.name = $1`,
+      [name],
+    );
     return row && toBucket(row);
   }
 
@@ -118,7 +131,8 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   async bucketHasObjects(name: string): Promise<boolean> {
-    return (await this.first('SELECT 1 FROM objects WHERE bucket = $1 LIMIT 1', [name])) !== undefined;
+    const sql = 'SELECT 1 WHERE EXISTS (SELECT 1 FROM objects WHERE bucket = $1) OR EXISTS (SELECT 1 FROM object_versions WHERE bucket = $1)';
+    return (await this.first(sql, [name])) !== undefined;
   }
 
   // Bucket configurations
@@ -158,7 +172,9 @@ export abstract class PostgresQueries implements MetadataQueries {
          SELECT s.seq AS ord, s.blob_id, s.size, s.part_number FROM segments s WHERE s.object_id = $1
          UNION ALL
          SELECT p.part_number, p.blob_id, p.size, p.part_number
-         FROM objects o JOIN parts p ON p.upload_id = o.upload_id WHERE o.id = $1
+         FROM (SELECT upload_id FROM objects WHERE id = $1
+               UNION ALL SELECT upload_id FROM object_versions WHERE id = $1 LIMIT 1) o
+         JOIN parts p ON p.upload_id = o.upload_id
        ) content ORDER BY ord`,
       [objectId],
     );
@@ -194,7 +210,7 @@ export abstract class PostgresQueries implements MetadataQueries {
     return this.first<ObjectRow>(
       `WITH inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $20)
          ${when === 'if-new' ? 'ON CONFLICT (bucket, key) DO NOTHING' : ''}
          RETURNING *
        ), ${SEGMENTS_INSERTED}
@@ -216,8 +232,10 @@ export abstract class PostgresQueries implements MetadataQueries {
        inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
          SELECT $1::text, $2::text, $3::bigint, $4::text, $5::bigint, $6::text, $7::text, $8::int, $9::text,
-                $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text
-         FROM bucket WHERE $20::text IS NULL OR bucket.owner = $20::text
+                $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text, $20::text
+         FROM bucket WHERE ($21::text IS NULL OR bucket.owner = $21::text)
+           -- a versioned bucket's write keeps history: it goes the transactional way
+           AND NOT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning')
          ON CONFLICT (bucket, key) DO NOTHING
          RETURNING *
        ), ${SEGMENTS_INSERTED}
@@ -225,6 +243,91 @@ export abstract class PostgresQueries implements MetadataQueries {
       [...objectParams(object), owner ?? null],
     );
     return { bucketOwner: result?.bucket_owner ?? undefined, row: result?.id == null ? undefined : result };
+  }
+
+  // Versions
+
+  async archiveCurrent(bucket: string, key: string): Promise<StoredObject | undefined> {
+    const row = await this.first<VersionRow>(
+      `WITH gone AS (DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING *)
+       INSERT INTO object_versions SELECT gone.*, ${NEXT_SEQ}, false FROM gone RETURNING *`,
+      [bucket, key],
+    );
+    return row && toObject(row);
+  }
+
+  async insertDeleteMarker(bucket: string, key: string, versionId: string | null, at: Date): Promise<void> {
+    await this.runner.query(
+      `INSERT INTO object_versions (bucket, key, size, etag, last_modified, headers, user_meta, version_id, seq, delete_marker)
+       VALUES ($1, $2, 0, '', $3, '{}', '{}', $4, ${NEXT_SEQ}, true)`,
+      [bucket, key, at.getTime(), versionId],
+    );
+  }
+
+  async getNoncurrent(bucket: string, key: string, versionId: string | null): Promise<StoredVersion | undefined> {
+    const row = await this.first<VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id IS NOT DISTINCT FROM $3 ORDER BY seq DESC LIMIT 1',
+      [bucket, key, versionId],
+    );
+    return row && toVersion(row);
+  }
+
+  async newestNoncurrent(bucket: string, key: string): Promise<StoredVersion | undefined> {
+    const row = await this.first<VersionRow>('SELECT * FROM object_versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1', [bucket, key]);
+    return row && toVersion(row);
+  }
+
+  async deleteNoncurrent(bucket: string, key: string, seq: number): Promise<string[]> {
+    const rows = await this.rows<{ blob_id: string }>(
+      `WITH gone AS (DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND seq = $3 AND NOT delete_marker RETURNING id, upload_id),
+         gone_marker AS (DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND seq = $3 AND delete_marker),
+         gone_upload AS (DELETE FROM uploads WHERE upload_id IN (SELECT upload_id FROM gone)),
+         gone_parts AS (DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM gone) RETURNING blob_id, part_number AS ord),
+         gone_segments AS (DELETE FROM segments WHERE object_id IN (SELECT id FROM gone) RETURNING blob_id, seq AS ord)
+       SELECT blob_id, ord FROM gone_parts UNION ALL SELECT blob_id, ord FROM gone_segments ORDER BY ord`,
+      [bucket, key, seq],
+    );
+    return rows.map((row) => row.blob_id);
+  }
+
+  async restoreNoncurrent(bucket: string, key: string, seq: number): Promise<void> {
+    const columns = await this.objectColumns();
+    await this.runner.query(
+      `WITH gone AS (DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND seq = $3 RETURNING *)
+       INSERT INTO objects (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM gone`,
+      [bucket, key, seq],
+    );
+  }
+
+  async listNoncurrent(
+    bucket: string,
+    afterKey: string,
+    afterSeq: number,
+    lower: string,
+    upper: string | undefined,
+    limit: number,
+  ): Promise<StoredVersion[]> {
+    // Two index seeks: the rest of the marker's key, then the keys after it.
+    const rows = await this.rows<VersionRow>(
+      `SELECT * FROM (
+         (SELECT * FROM object_versions WHERE bucket = $1 AND key = $2 AND seq < $3 AND key >= $4 AND ($5::text IS NULL OR key < $5)
+          ORDER BY seq DESC LIMIT $6)
+         UNION ALL
+         (SELECT * FROM object_versions WHERE bucket = $1 AND key > $2 AND key >= $4 AND ($5::text IS NULL OR key < $5)
+          ORDER BY key, seq DESC LIMIT $6)
+       ) page ORDER BY key, seq DESC LIMIT $6`,
+      [bucket, afterKey, afterSeq, lower, upper ?? null, limit],
+    );
+    return rows.map(toVersion);
+  }
+
+  /** The objects table's columns (object_versions has them too), read once: they follow the migrations. */
+  private async objectColumns(): Promise<string> {
+    objectColumnList ??= this.rows<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns
+       WHERE table_schema = current_schema() AND table_name = 'objects' ORDER BY ordinal_position`,
+    ).then((rows) => rows.map((row) => row.column_name).join(', '));
+    return objectColumnList;
   }
 
   async findByContent(kind: 'md5' | 'sha1', digest: string, size: number, owner: string, anyOwner: boolean): Promise<StoredObject | undefined> {
@@ -366,7 +469,8 @@ export abstract class PostgresQueries implements MetadataQueries {
       `SELECT upload_id FROM uploads
        WHERE (completed_at IS NULL AND initiated < $1)
           OR (completed_at IS NOT NULL AND completed_at < $2
-              AND NOT EXISTS (SELECT 1 FROM objects WHERE objects.upload_id = uploads.upload_id))
+              AND NOT EXISTS (SELECT 1 FROM objects WHERE objects.upload_id = uploads.upload_id)
+              AND NOT EXISTS (SELECT 1 FROM object_versions v WHERE v.upload_id = uploads.upload_id))
        ORDER BY upload_id`,
       [initiatedBefore.getTime(), completedBefore.getTime()],
     );

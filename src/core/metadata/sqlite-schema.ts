@@ -140,6 +140,8 @@ const MIGRATIONS: Migration[] = [
   { version: 1, apply: (db) => engineTables(db) },
   { version: 2, apply: (db, dataDir) => clientStateTables(db, dataDir) },
   { version: 3, apply: (db) => db.exec(BUCKET_CONFIG_TABLE) },
+  // Version 4 is the object tags' columns (another branch); the runner applies whatever is above the current one.
+  { version: 5, apply: (db) => versionTables(db) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -215,6 +217,24 @@ function upgradeLegacyTables(db: Database.Database): void {
   });
   addMissingColumns(db, 'parts', { checksum_algorithm: 'TEXT', checksum_value: 'BLOB' });
   addMissingColumns(db, 'uploads', { checksum_algorithm: 'TEXT', checksum_type: 'TEXT' });
+}
+
+/**
+ * Version 5: versioning. `objects` keeps only each key's current version (`version_id` NULL is the
+ * `null` version); noncurrent versions and delete markers live in `object_versions`, which has every
+ * column `objects` has (copied from it, so columns added before this migration ride along) plus the
+ * version's place in its key's history and whether it is a delete marker.
+ */
+function versionTables(db: Database.Database): void {
+  db.exec('ALTER TABLE objects ADD COLUMN version_id TEXT');
+  const columns = (db.pragma('table_info(objects)') as Array<{ name: string; type: string }>)
+    .map((column) => `${column.name} ${column.type}`)
+    .join(', ');
+  db.exec(`CREATE TABLE object_versions (${columns}, seq INTEGER NOT NULL, delete_marker INTEGER NOT NULL)`);
+  db.exec('CREATE UNIQUE INDEX object_versions_by_key ON object_versions (bucket, key, seq DESC)');
+  db.exec('CREATE INDEX object_versions_by_version ON object_versions (bucket, key, version_id)');
+  db.exec('CREATE INDEX object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL');
+  db.exec('CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL');
 }
 
 /** Version 2: the state dialects keep about their clients, imported from `pan.db` when attached. */

@@ -13,6 +13,7 @@ import * as cors from './cors.js';
 import * as lifecycle from './lifecycle.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import * as versioning from './versioning.js';
 import { postObject, S3_FORM_UPLOADS } from './post-object.js';
 import { checkExpectedOwners, hoistQueryHeaders, S3_FEATURES } from './features.js';
 import { sendS3Error } from './render.js';
@@ -45,11 +46,12 @@ const ROUTES: RouteTable<Handler> = {
     CompleteMultipartUpload: ['CompleteMultipartUpload', multipart.completeMultipartUpload],
   },
   bucketGets: [
-    ['versions', 'ListObjectVersions', buckets.listObjectVersions],
+    ['versions', 'ListObjectVersions', versioning.listObjectVersions],
     ['location', 'GetBucketLocation', buckets.getBucketLocation],
-    ['versioning', 'GetBucketVersioning', buckets.getBucketVersioning],
+    ['versioning', 'GetBucketVersioning', versioning.getBucketVersioning],
   ],
   bucketSubresources: [
+    ['PUT', 'versioning', 'PutBucketVersioning', versioning.putBucketVersioning],
     ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
     ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
     ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],
