@@ -74,7 +74,8 @@ export function toObject(row: ObjectRow): StoredObject {
     checksum: objectChecksumOf(row),
     contentMd5: row.content_md5 ?? undefined,
     contentSha1: row.content_sha1 ?? undefined,
-    versionId: row.version_id ?? undefined,
+    // Only a versioned bucket's objects have one: the others' rows read as before.
+    ...(row.version_id == null ? {} : { versionId: row.version_id }),
   };
 }
 
