@@ -337,6 +337,8 @@ export class Storage {
       throw errors.noSuchKey(key);
     }
     const id = parseVersionId(versionId);
+    // An unversioned bucket has only the null version: another id cannot be one of its versions.
+    if (info.versioning === undefined && id !== 'null') throw errors.invalidArgument('Invalid version id specified', 'versionId', versionId);
     const found = await readVersion(this.meta, bucket, key, id);
     if (!found) throw noSuchVersion(key, versionId);
     if (found.deleteMarker) {

@@ -249,6 +249,8 @@ function scenario(name: string, start: () => Promise<{ server: TestServer; clean
       assertS3Error(await signedRequest(server.url, 'DELETE', `/${Bucket}/k?versionId=bogus`), 400, 'InvalidArgument');
       assertS3Error(await signedRequest(server.url, 'GET', `/${Bucket}?versions&version-id-marker=null`), 400, 'InvalidArgument');
       // Unversioned: `null` names the one version, and no answer carries a version id.
+      const unknown = 'A'.repeat(32);
+      assertS3Error(await signedRequest(server.url, 'GET', `/${Bucket}/k?versionId=${unknown}`), 400, 'InvalidArgument');
       const head = await signedRequest(server.url, 'HEAD', `/${Bucket}/k?versionId=null`);
       assert.equal(head.status, 200);
       assert.equal(head.headers['x-amz-version-id'], undefined);
