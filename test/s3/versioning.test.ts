@@ -214,7 +214,9 @@ function scenario(name: string, start: () => Promise<{ server: TestServer; clean
       const Bucket = 'versions-multi';
       await s3.send(new CreateBucketCommand({ Bucket }));
       await s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-      const v1 = (await s3.send(new PutObjectCommand({ Bucket, Key: 'x', Body: '1' }))).VersionId!;
+      // If-None-Match: * writes a new key of a versioned bucket, and refuses an existing one.
+      const v1 = (await s3.send(new PutObjectCommand({ Bucket, Key: 'x', Body: '1', IfNoneMatch: '*' }))).VersionId!;
+      await expectError(s3.send(new PutObjectCommand({ Bucket, Key: 'x', Body: 'again', IfNoneMatch: '*' })), 412, 'PreconditionFailed');
       const v2 = (await s3.send(new PutObjectCommand({ Bucket, Key: 'x', Body: '2' }))).VersionId!;
       await s3.send(new PutObjectCommand({ Bucket, Key: 'y', Body: 'y' }));
       const result = await s3.send(

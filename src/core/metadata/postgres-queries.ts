@@ -226,8 +226,8 @@ export abstract class PostgresQueries implements MetadataQueries {
    * objects to buckets keeps a DeleteBucket racing this statement from leaving the row in no
    * bucket: one of the two fails (23503 or 40001) and the caller goes the transactional way.
    */
-  protected async insertNewGuarded(object: NewObject, owner: string | undefined): Promise<{ bucketOwner?: string; row?: ObjectRow }> {
-    const result = await this.first<ObjectRow & { bucket_owner: string | null }>(
+  protected async insertNewGuarded(object: NewObject, owner: string | undefined): Promise<{ bucketOwner?: string; row?: ObjectRow; versioned?: boolean }> {
+    const result = await this.first<ObjectRow & { bucket_owner: string | null; versioned: boolean }>(
       `WITH bucket AS (SELECT owner FROM buckets WHERE name = $1),
        inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
@@ -239,10 +239,12 @@ export abstract class PostgresQueries implements MetadataQueries {
          ON CONFLICT (bucket, key) DO NOTHING
          RETURNING *
        ), ${SEGMENTS_INSERTED}
-       SELECT (SELECT owner FROM bucket) AS bucket_owner, inserted.* FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
+       SELECT (SELECT owner FROM bucket) AS bucket_owner,
+              EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning') AS versioned,
+              inserted.* FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
       [...objectParams(object), owner ?? null],
     );
-    return { bucketOwner: result?.bucket_owner ?? undefined, row: result?.id == null ? undefined : result };
+    return { bucketOwner: result?.bucket_owner ?? undefined, row: result?.id == null ? undefined : result, versioned: result?.versioned === true };
   }
 
   // Versions
