@@ -1,4 +1,3 @@
-import { errors, type ServiceError } from '../../core/errors.js';
 import type { FeatureRule, FeatureTable } from '../common/request-features.js';
 
 /*

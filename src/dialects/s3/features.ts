@@ -1,4 +1,4 @@
-import { errors, type ServiceError } from '../../core/errors.js';
+import { errors } from '../../core/errors.js';
 import type { RequestContext } from '../../server/dialect.js';
 import type { FeatureRule, FeatureTable } from '../common/request-features.js';
 import type { S3Call } from './call.js';
