@@ -28,18 +28,15 @@ export class LifecycleWorker {
 
   async run(now = new Date()): Promise<LifecycleRun> {
     const total: LifecycleRun = { expired: 0, aborted: 0 };
-    for (const bucket of await this.meta.listBuckets()) {
-      const document = await this.meta.getBucketConfig(bucket.name, 'lifecycle');
-      if (document === undefined) continue;
-      const config = parseStoredLifecycle(document);
-      total.expired += await this.expireObjects(bucket.name, config, now);
-      total.aborted += await this.abortUploads(bucket.name, config, now);
+    for (const [bucket, config] of await this.bucketRules()) {
+      total.expired += await this.expireObjects(bucket, config, now);
+      total.aborted += await this.abortUploads(bucket, config, now);
     }
     return total;
   }
 
-  /** The buckets' rules that say something about uploads in progress, for the server-wide expiry to leave alone. */
-  async uploadRules(): Promise<Map<string, LifecycleConfiguration>> {
+  /** Every bucket's rules (the buckets without any left out): for the server-wide upload expiry to leave covered uploads alone, too. */
+  async bucketRules(): Promise<Map<string, LifecycleConfiguration>> {
     const rules = new Map<string, LifecycleConfiguration>();
     for (const bucket of await this.meta.listBuckets()) {
       const document = await this.meta.getBucketConfig(bucket.name, 'lifecycle');

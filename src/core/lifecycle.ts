@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ServiceError } from './errors.js';
+import { RecentlySeen } from './recently-seen.js';
 import type { Storage } from './storage.js';
 import type { Actor } from './types.js';
 
@@ -255,15 +256,15 @@ export interface ObjectFacts {
   key: string;
   size: number;
   lastModified: Date;
-  /** The object's tags (none until it has any). */
-  tags?: ReadonlyMap<string, string>;
+  /** The object's tags (absent or empty: none). */
+  tags?: ReadonlyArray<{ key: string; value: string }>;
 }
 
 export function filterCovers(filter: LifecycleFilter, object: Omit<ObjectFacts, 'lastModified'>): boolean {
   if (!object.key.startsWith(filter.prefix)) return false;
   if (filter.sizeGreaterThan !== undefined && !(object.size > filter.sizeGreaterThan)) return false;
   if (filter.sizeLessThan !== undefined && !(object.size < filter.sizeLessThan)) return false;
-  return filter.tags.every((tag) => object.tags?.get(tag.key) === tag.value);
+  return filter.tags.every((wanted) => object.tags?.some((tag) => tag.key === wanted.key && tag.value === wanted.value) ?? false);
 }
 
 export interface DueDate {
@@ -321,24 +322,18 @@ export function abortOf(config: LifecycleConfiguration, key: string, initiated: 
  * through this node is seen at once; one made through another node within the TTL.
  */
 export class LifecycleRules {
-  private readonly seen = new Map<string, { config: LifecycleConfiguration | undefined; until: number }>();
+  private readonly recent = new RecentlySeen<LifecycleConfiguration | undefined>();
 
-  constructor(
-    private readonly read: (bucket: string) => Promise<string | undefined>,
-    private readonly ttlMs = 5000,
-  ) {}
+  constructor(private readonly read: (bucket: string) => Promise<string | undefined>) {}
 
-  async of(bucket: string, now = Date.now()): Promise<LifecycleConfiguration | undefined> {
-    const entry = this.seen.get(bucket);
-    if (entry && entry.until > now) return entry.config;
-    const document = await this.read(bucket);
-    const config = document === undefined ? undefined : parseStoredLifecycle(document);
-    if (this.seen.size >= 10_000) this.seen.clear();
-    this.seen.set(bucket, { config, until: now + this.ttlMs });
-    return config;
+  of(bucket: string): Promise<LifecycleConfiguration | undefined> {
+    return this.recent.through(bucket, async () => {
+      const document = await this.read(bucket);
+      return document === undefined ? undefined : parseStoredLifecycle(document);
+    });
   }
 
   forget(bucket: string): void {
-    this.seen.delete(bucket);
+    this.recent.forget(bucket);
   }
 }

@@ -61,7 +61,7 @@ export class Maintenance {
   async sweepStaleUploads(now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.uploadExpiryMs);
     const stale = await this.meta.staleUploadIds(cutoff, cutoff);
-    const rules = stale.length > 0 ? await this.lifecycle.uploadRules() : new Map();
+    const rules = stale.length > 0 ? await this.lifecycle.bucketRules() : new Map();
     let swept = 0;
     for (const uploadId of stale) {
       const released = await this.meta.transaction(async (tx) => {

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobStore, type StagedBlob } from './blob-store.js';
-import { BucketOwners } from './bucket-owners.js';
+import { RecentlySeen } from './recently-seen.js';
 import { Coordination, DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from './coordination.js';
 import { Maintenance } from './maintenance.js';
 import { LifecycleRules, REAL_DAYS, type LifecycleClock } from './lifecycle.js';
@@ -49,6 +49,7 @@ import type {
   ObjectInfo,
   PartInfo,
   Segment,
+  Tag,
   UploadInfo,
   WriteOptions,
   ExtraDigest,
@@ -121,7 +122,13 @@ export interface ObjectRead {
 export class Storage {
   /** The background work: stale uploads, orphan blobs, gone nodes' temp files. */
   readonly maintenance: Maintenance;
-  private readonly bucketOwners = new BucketOwners();
+  /**
+   * Bucket owners a PUT's check before its body saw in the last seconds. That check is advisory:
+   * the write checks the bucket and owner again in the statement that stores the object, so a
+   * stale owner costs at most a body read before the same error; only a passing check is taken
+   * from here (one that would fail asks the database). Saves a PostgreSQL round trip per small PUT.
+   */
+  private readonly bucketOwners = new RecentlySeen<string>();
   /** How long a lifecycle day is here (core/lifecycle.ts). */
   readonly lifecycleClock: LifecycleClock;
   /** The buckets' lifecycle rules, as read a few seconds ago at most (for the dates answers carry). */
@@ -248,6 +255,25 @@ export class Storage {
     return this.meta.getBucketConfig(bucket, kind);
   }
 
+  /**
+   * Rewrites the bucket's `kind` document in one transaction: `change` gets the current one (if
+   * any) and answers the new one, or undefined to remove it. For edits of part of a document
+   * (OSS's DeleteBucketTags of some keys), so two at once cannot undo each other.
+   */
+  async updateBucketConfig(
+    actor: Actor,
+    bucket: string,
+    kind: BucketConfigKind,
+    change: (document: string | undefined) => string | undefined,
+  ): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      const next = change(await tx.getBucketConfig(bucket, kind));
+      if (next === undefined) await tx.deleteBucketConfig(bucket, kind);
+      else await tx.putBucketConfig(bucket, kind, next);
+    });
+  }
+
   async deleteBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<void> {
     await this.meta.transaction(async (tx) => {
       await this.requireBucket(tx, actor, bucket);
@@ -326,20 +352,26 @@ export class Storage {
    * The key's latest version, or the version named. A key whose latest version is a delete marker
    * reads as missing (the error names the marker); a marker named by id cannot be read (405).
    */
-  private async readObject(actor: Actor, bucket: string, key: string, versionId: string | undefined): Promise<StoredObject> {
-    const info = await this.requireBucket(this.meta, actor, bucket);
+  private async readObject(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    meta: MetadataQueries = this.meta,
+  ): Promise<StoredObject> {
+    const info = await this.requireBucket(meta, actor, bucket);
     if (versionId === undefined) {
-      const object = await this.meta.getObject(bucket, key);
+      const object = await meta.getObject(bucket, key);
       if (object) return labelled(object, info.versioning);
       // Only a versioned bucket has a history to look in: an unversioned one's miss costs nothing more.
-      const marker = info.versioning && (await latestDeleteMarker(this.meta, bucket, key));
+      const marker = info.versioning && (await latestDeleteMarker(meta, bucket, key));
       if (marker) throw errors.noSuchKey(key).with({ deleteMarker: true, versionId: marker.versionId });
       throw errors.noSuchKey(key);
     }
     const id = parseVersionId(versionId);
     // An unversioned bucket has only the null version: another id cannot be one of its versions.
     if (info.versioning === undefined && id !== 'null') throw errors.invalidArgument('Invalid version id specified', 'versionId', versionId);
-    const found = await readVersion(this.meta, bucket, key, id);
+    const found = await readVersion(meta, bucket, key, id);
     if (!found) throw noSuchVersion(key, versionId);
     if (found.deleteMarker) {
       throw new ServiceError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405, {
@@ -362,6 +394,34 @@ export class Storage {
       info: stored,
       segments: () => (segments ??= meta.segmentsOf(stored.id)),
     };
+  }
+
+  /**
+   * Replaces the tags of an object, or of the version named (noncurrent ones too), leaving its
+   * bytes, metadata and date as they are. Answers the id of the version tagged (none: unversioned).
+   */
+  async setObjectTags(actor: Actor, bucket: string, key: string, tags: Tag[], versionId?: string): Promise<{ versionId?: string }> {
+    return this.meta.transaction(async (tx) => {
+      const object = await this.readObject(actor, bucket, key, versionId, tx);
+      await tx.setObjectTags(object.id, tags);
+      return { versionId: object.versionId };
+    });
+  }
+
+  /**
+   * A page of a multipart object's parts after `afterPartNumber`: their sizes and checksums (none
+   * for a single PUT's object). A copy of a multipart object keeps its parts' boundaries in its
+   * segments, without their checksums.
+   */
+  async objectParts(object: StoredObject, afterPartNumber: number, limit: number): Promise<Array<{ partNumber: number; size: number; checksum?: Checksum }>> {
+    if (object.partsCount === undefined || limit <= 0) return [];
+    const rows = await this.meta.listObjectParts(object.id, afterPartNumber, limit);
+    if (rows.length > 0) return rows.map((part) => ({ partNumber: part.partNumber, size: part.size, checksum: part.checksum }));
+    const sizes = new Map<number, number>();
+    for (const segment of await this.meta.segmentsOf(object.id)) {
+      if (segment.partNumber > afterPartNumber) sizes.set(segment.partNumber, (sizes.get(segment.partNumber) ?? 0) + segment.size);
+    }
+    return [...sizes].sort(([a], [b]) => a - b).slice(0, limit).map(([partNumber, size]) => ({ partNumber, size }));
   }
 
   /** Streams bytes [start, end] (inclusive) of an object read with getObject. */
@@ -417,6 +477,8 @@ export class Storage {
       forbidOverwrite?: boolean;
       check?: (source: ObjectInfo) => void;
       checksum?: (source: ObjectInfo) => ChecksumAlgorithm | undefined;
+      /** The copy's tags (a REPLACE directive); the source's when undefined. */
+      tags?: Tag[];
     } = {},
   ): Promise<StoredObject & { sourceVersionId?: string }> {
     await this.requireBucket(this.meta, actor, source.bucket);
@@ -446,6 +508,7 @@ export class Storage {
           checksum: algorithm ? digested!.checksum : src.checksum,
           headers: attributes ? attributes.headers : src.headers,
           userMeta: attributes ? attributes.userMeta : src.userMeta,
+          tags: options.tags ?? src.tags,
         };
         const status = (await tx.getBucket(target.bucket))?.versioning;
         const copy = { ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } };
@@ -671,6 +734,7 @@ export class Storage {
         lastModified: new Date(),
         headers: upload.headers,
         userMeta: upload.userMeta,
+        tags: upload.tags,
         partsCount: matched.length,
         crc64,
         checksum,
@@ -883,15 +947,12 @@ export class Storage {
     return bucket;
   }
 
-  /**
-   * requireBucket for a write that checks the bucket and its owner again when it stores (see
-   * BucketOwners): a recent passing answer is reused instead of asking the database.
-   */
+  /** requireBucket for a write that checks the bucket and its owner again when it stores (see bucketOwners). */
   private async checkBucketBeforeBody(actor: Actor, name: string): Promise<void> {
-    const owner = this.bucketOwners.recent(name);
+    const owner = this.bucketOwners.get(name)?.value;
     if (owner !== undefined && (actor.root || owner === actor.userId)) return;
     const bucket = await this.requireBucket(this.meta, actor, name);
-    this.bucketOwners.remember(name, bucket.owner);
+    this.bucketOwners.set(name, bucket.owner);
   }
 
   /** A copy's source: the latest version, or the one named (never a delete marker). */

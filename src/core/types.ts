@@ -22,10 +22,18 @@ export interface ObjectHeaders {
   expires?: string;
 }
 
+/** One object or bucket tag (core/tagging.ts validates them). */
+export interface Tag {
+  key: string;
+  value: string;
+}
+
 export interface ObjectAttributes {
   headers: ObjectHeaders;
   /** User metadata, names lower-case without the dialect prefix. */
   userMeta: Record<string, string>;
+  /** The object's tags, in key order; absent (or empty) when it has none. */
+  tags?: Tag[];
 }
 
 /**

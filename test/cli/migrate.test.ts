@@ -16,10 +16,13 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetBucketCorsCommand,
+  GetBucketTaggingCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListPartsCommand,
   PutBucketCorsCommand,
+  PutBucketTaggingCommand,
   PutObjectCommand,
   UploadPartCommand,
   type CORSRule,
@@ -91,7 +94,10 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
       ]);
       await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
       await s3.send(new PutBucketCorsCommand({ Bucket: BUCKET, CORSConfiguration: { CORSRules: CORS_RULES } }));
-      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'small.txt', Body: objects.get('small.txt'), ContentType: 'text/plain', Metadata: { color: 'blue' } }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: 'small.txt', Body: objects.get('small.txt'), ContentType: 'text/plain', Metadata: { color: 'blue' }, Tagging: 'kept=yes&n=1' }),
+      );
+      await s3.send(new PutBucketTaggingCommand({ Bucket: BUCKET, Tagging: { TagSet: [{ Key: 'team', Value: 'ops' }] } }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'empty', Body: objects.get('empty') }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'dir/with space/ünïcode.bin', Body: objects.get('dir/with space/ünïcode.bin'), ChecksumAlgorithm: 'SHA256' }));
       await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copy-of-small', CopySource: `${BUCKET}/small.txt` }));
@@ -175,6 +181,12 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
         const head = await s3b.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key, ChecksumMode: 'ENABLED' }));
         assert.deepEqual({ etag: head.ETag, sha256: head.ChecksumSHA256, crc32: head.ChecksumCRC32 }, before.get(key), `${key} keeps its ETag and checksums`);
       }
+      // Object and bucket tags came along.
+      assert.deepEqual((await s3b.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'small.txt' }))).TagSet, [
+        { Key: 'kept', Value: 'yes' },
+        { Key: 'n', Value: '1' },
+      ]);
+      assert.deepEqual((await s3b.send(new GetBucketTaggingCommand({ Bucket: BUCKET }))).TagSet, [{ Key: 'team', Value: 'ops' }]);
       // The bucket's CORS rules came along, and a node answers a preflight by them.
       assert.deepEqual((await s3b.send(new GetBucketCorsCommand({ Bucket: BUCKET }))).CORSRules, CORS_RULES);
       const preflight = await rawRequest(nodeA.url, {

@@ -5,7 +5,7 @@ import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { s3Client } from '../helpers/s3.js';
 import { assertBlobsMatchMetadata, s3Failure, skipWithoutPostgres, tempFiles } from './helpers.js';
 
-// A node remembers for a few seconds which buckets a PUT found (src/core/bucket-owners.ts), so a
+// A node remembers for a few seconds which buckets a PUT found (Storage.bucketOwners, src/core/storage.ts), so a
 // small PUT costs one PostgreSQL round trip. What another node did to the bucket in those seconds
 // must still decide the answer: the statement that stores the object checks the bucket again.
 

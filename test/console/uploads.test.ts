@@ -11,7 +11,9 @@ import {
   AbortMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
   ListPartsCommand,
+  PutBucketLifecycleConfigurationCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -56,6 +58,8 @@ describe('console: uploads in progress and their parts', () => {
     return UploadId!;
   }
 
+  const cells0 = (cells: string[]) => cells.map((cell) => cell.trim());
+
   async function signedIn(path: string, user?: { accessKey: string; secretKey: string }): Promise<Page> {
     const page = await browser.newPage();
     page.on('dialog', (dialog) => void dialog.accept());
@@ -75,6 +79,8 @@ describe('console: uploads in progress and their parts', () => {
     assert.deepEqual(answer.json, {
       uploads: { [three]: { parts: 3, bytes: bytesOfParts(3) }, [none]: { parts: 0, bytes: 0 }, 'not-an-upload': { parts: 0, bytes: 0 } },
       bucket: { uploads: 2, parts: 3, bytes: bytesOfParts(3) },
+      // Not asked for (no abortDatesFor): none.
+      abortDates: {},
     });
     // Another bucket's upload id counts nothing here.
     const elsewhere = await startUpload(BUCKET, 'elsewhere', 1);
@@ -85,7 +91,7 @@ describe('console: uploads in progress and their parts', () => {
     // An aborted upload leaves the bucket's totals.
     await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'three parts', UploadId: three }));
     const after = await consoleApi(server, root, 'POST', `buckets/${bucket}/upload-totals`, { uploadIds: [three] });
-    assert.deepEqual(after.json, { uploads: { [three]: { parts: 0, bytes: 0 } }, bucket: { uploads: 1, parts: 0, bytes: 0 } });
+    assert.deepEqual(after.json, { uploads: { [three]: { parts: 0, bytes: 0 } }, bucket: { uploads: 1, parts: 0, bytes: 0 }, abortDates: {} });
 
     // Alice owns nothing here: AccessDenied, as S3 answers her.
     const alice = await signInApi(server, ALICE.accessKey, ALICE.secretKey);
@@ -114,6 +120,47 @@ describe('console: uploads in progress and their parts', () => {
     await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'no parts yet', UploadId: none }));
   });
 
+  it('API: abort dates per upload, by the lifecycle rule that covers it (its ID) or by the server-wide expiry', async () => {
+    const bucket = 'upload-abort-dates';
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: bucket,
+        LifecycleConfiguration: { Rules: [{ ID: 'tmp-in-3-days', Filter: { Prefix: 'tmp/' }, Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 3 } }] },
+      }),
+    );
+    const covered = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'tmp/scratch.bin' }));
+    const uncovered = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'keep/archive.tar' }));
+    const listed = (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [];
+    const root = await signInApi(server);
+    const answer = await consoleApi(server, root, 'POST', `buckets/${bucket}/upload-totals`, {
+      uploadIds: listed.map((upload) => upload.UploadId),
+      abortDatesFor: listed.map((upload) => ({ uploadId: upload.UploadId, key: upload.Key, initiated: upload.Initiated!.toISOString() })),
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    const initiated = (uploadId: string | undefined) => listed.find((upload) => upload.UploadId === uploadId)!.Initiated!.getTime();
+    const DAY = 24 * 60 * 60 * 1000;
+    assert.deepEqual(answer.json.abortDates[covered.UploadId!], {
+      date: new Date(Math.ceil((initiated(covered.UploadId) + 3 * DAY) / DAY) * DAY).toISOString(),
+      ruleId: 'tmp-in-3-days',
+    });
+    // What CreateMultipartUpload said is what the console says.
+    assert.equal(answer.json.abortDates[covered.UploadId!].date, covered.AbortDate!.toISOString());
+    assert.deepEqual(answer.json.abortDates[uncovered.UploadId!], { date: new Date(initiated(uncovered.UploadId) + 7 * DAY).toISOString() });
+
+    const malformed = await consoleApi(server, root, 'POST', `buckets/${bucket}/upload-totals`, { uploadIds: [], abortDatesFor: [{ uploadId: 'x', key: 'k', initiated: 'yesterday' }] });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.json.code, 'InvalidRequest');
+
+    // The page shows them.
+    const page = await signedIn(`buckets/${bucket}/uploads`);
+    const uploads = page.getByRole('table', { name: 'Uploads in progress' });
+    await rowWith(uploads, covered.UploadId!).waitFor();
+    assert.match((await rowWith(uploads, covered.UploadId!).locator('td').allInnerTexts()).join(' | '), /\(lifecycle rule tmp-in-3-days\)/);
+    assert.match((await rowWith(uploads, uncovered.UploadId!).locator('td').allInnerTexts()).join(' | '), /\(server default\)/);
+    await page.close();
+  });
+
   it('a 1,100-part upload is listed with its part count and bytes; its Parts page pages past 1,000 to part 1,100; Abort from the page ends it', async () => {
     const key = 'big/video.mp4';
     const uploadId = await startUpload(BUCKET, key, MANY_PARTS);
@@ -127,7 +174,9 @@ describe('console: uploads in progress and their parts', () => {
     const row = rowWith(uploads, uploadId);
     await row.waitFor();
     const uploadHeaders = await uploads.getByRole('columnheader').allInnerTexts();
-    assert.deepEqual(uploadHeaders.map((text) => text.trim()), ['', 'Key', 'Upload ID', 'Initiated', 'Parts', 'Bytes so far', 'Actions']);
+    assert.deepEqual(uploadHeaders.map((text) => text.trim()), ['', 'Key', 'Upload ID', 'Initiated', 'Aborted after', 'Parts', 'Bytes so far', 'Actions']);
+    // No lifecycle rule covers it: the server-wide expiry (7 days) will.
+    assert.ok(cells0(await row.locator('td').allInnerTexts()).some((cell) => cell.endsWith('(server default)')));
     assert.equal(await row.getByRole('rowheader').innerText(), key);
     const cells = await row.locator('td').allInnerTexts();
     assert.ok(cells.includes('1,100'), `part count in ${cells.join(' | ')}`);

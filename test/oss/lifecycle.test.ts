@@ -22,7 +22,7 @@ describe('OSS bucket lifecycle', () => {
     await oss.putBucket(BUCKET);
   });
   after(async () => {
-    await server?.stop();
+    await server?.cleanup();
   });
 
   it('stores the rules ali-oss writes, gives them back, and S3 reads the same rules', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { StorageClient } from '../../src/client/client.js';
 import { s3Client } from '../helpers/s3.js';
 import type { TestServer } from '../helpers/server.js';
@@ -77,6 +77,29 @@ describe('pan drive', () => {
     const infos = await post('/api/v1/file/infos', { fileIds: [ids[0], ids[1], 999999] });
     assert.deepEqual(infos.fileList.map((entry: { fileId: number }) => entry.fileId), [ids[0], ids[1]]);
     assert.equal((await fail('GET', '/api/v1/file/detail', { fileID: 999999 })).code, 5066);
+  });
+
+  it('an overwrite or an instant upload through pan of an object tagged through S3 carries no tags', async () => {
+    await put('tagged.txt', Buffer.from('first'));
+    const s3 = s3Client(server, { accessKeyId: ALICE.accessKey, secretAccessKey: ALICE.secretKey });
+    try {
+      await s3.send(new PutObjectTaggingCommand({ Bucket: ALICE_BUCKET, Key: 'tagged.txt', Tagging: { TagSet: [{ Key: 'stale', Value: 'yes' }] } }));
+      assert.equal((await s3.send(new GetObjectTaggingCommand({ Bucket: ALICE_BUCKET, Key: 'tagged.txt' }))).TagSet?.length, 1);
+      await put('tagged.txt', Buffer.from('second'), 0, { duplicate: '2' });
+      assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: ALICE_BUCKET, Key: 'tagged.txt' }))).TagSet, []);
+      const got = await s3.send(new GetObjectCommand({ Bucket: ALICE_BUCKET, Key: 'tagged.txt' }));
+      assert.equal(await got.Body!.transformToString(), 'second');
+      assert.equal(got.TagCount, undefined);
+
+      // An instant upload shares the bytes of a tagged object, not its tags.
+      await s3.send(new PutObjectCommand({ Bucket: ALICE_BUCKET, Key: 'tagged-source.txt', Body: 'shared bytes', Tagging: 'owner=s3' }));
+      const reused = await post('/upload/v1/file/create', { parentFileID: 0, filename: 'instant.txt', etag: md5(Buffer.from('shared bytes')), size: 12 });
+      assert.equal(reused.reuse, true);
+      assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: ALICE_BUCKET, Key: 'instant.txt' }))).TagSet, []);
+      assert.equal((await s3.send(new GetObjectTaggingCommand({ Bucket: ALICE_BUCKET, Key: 'tagged-source.txt' }))).TagSet?.length, 1);
+    } finally {
+      s3.destroy();
+    }
   });
 
   it('validates names and honours duplicate modes and containDir', async () => {

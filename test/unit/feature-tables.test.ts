@@ -18,12 +18,15 @@ const S3_OPERATIONS = [
   'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'ListObjectVersions',
   'GetBucketLocation', 'GetBucketVersioning', 'PutBucketVersioning', 'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors',
   'PutBucketLifecycleConfiguration', 'GetBucketLifecycleConfiguration', 'DeleteBucketLifecycle',
+  'PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging', 'PutBucketTagging', 'GetBucketTagging', 'DeleteBucketTagging',
+  'GetObjectAttributes',
 ];
 const OSS_OPERATIONS = [
   'ListBuckets', 'PutBucket', 'HeadBucket', 'DeleteBucket', 'DeleteMultipleObjects', 'ListMultipartUploads', 'ListObjects',
   'ListObjectsV2', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject', 'ListParts',
   'DeleteObject', 'AbortMultipartUpload', 'InitiateMultipartUpload', 'CompleteMultipartUpload', 'GetBucketInfo', 'GetBucketLocation',
   'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors', 'PutBucketLifecycle', 'GetBucketLifecycle', 'DeleteBucketLifecycle',
+  'PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging', 'PutBucketTags', 'GetBucketTags', 'DeleteBucketTags',
   'PutBucketVersioning', 'GetBucketVersioning', 'ListObjectVersions',
 ];
 
@@ -60,13 +63,27 @@ describe('feature tables', () => {
     });
   }
 
-  it('encryption and tagging are refused in both dialects, whatever the operation', () => {
-    for (const name of ['x-amz-server-side-encryption', 'x-amz-server-side-encryption-customer-key', 'x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-tagging']) {
+  it('encryption is refused in both dialects, whatever the operation', () => {
+    for (const name of ['x-amz-server-side-encryption', 'x-amz-server-side-encryption-customer-key', 'x-amz-server-side-encryption-aws-kms-key-id']) {
       assert.equal(ruleFor(S3_HEADERS, name)?.verdict, 'refused', name);
     }
-    for (const name of ['x-oss-server-side-encryption', 'x-oss-server-side-data-encryption', 'x-oss-tagging']) {
+    for (const name of ['x-oss-server-side-encryption', 'x-oss-server-side-data-encryption']) {
       assert.equal(ruleFor(OSS_HEADERS, name)?.verdict, 'refused', name);
     }
+  });
+
+  it('tags are implemented in both dialects, on the writes that take them', () => {
+    for (const operation of ['PutObject', 'CreateMultipartUpload', 'CopyObject', 'PostObject']) {
+      assert.deepEqual(ruleFor(S3_HEADERS, 'x-amz-tagging')?.operations?.includes(operation), true, operation);
+    }
+    for (const operation of ['PutObject', 'InitiateMultipartUpload', 'CopyObject']) {
+      assert.deepEqual(ruleFor(OSS_HEADERS, 'x-oss-tagging')?.operations?.includes(operation), true, operation);
+    }
+    assert.equal(ruleFor(S3_HEADERS, 'x-amz-tagging')?.verdict, 'implemented');
+    assert.equal(ruleFor(OSS_HEADERS, 'x-oss-tagging')?.verdict, 'implemented');
+    assert.equal(ruleFor(S3_QUERY, 'tagging')?.verdict, 'implemented');
+    assert.equal(ruleFor(S3_QUERY, 'attributes')?.verdict, 'implemented');
+    assert.equal(ruleFor(OSS_QUERY, 'tagging')?.verdict, 'implemented');
   });
 
   it('an exact rule wins over a prefix, and the longest prefix over a shorter one', () => {

@@ -307,6 +307,40 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.equal(await meta.objectPartChecksum((await meta.getObject('multi', 'big'))!.id, 1), undefined);
     });
 
+    it("keeps an object's and an upload's tags, replaced or cleared alone, and pages a multipart object's parts", async () => {
+      await meta.insertBucket('tags', 'alice', at(0));
+      const tags = [
+        { key: 'a', value: '' },
+        { key: 'é😀', value: 'x y' },
+      ];
+      const stored = (await meta.putObject(object('tags', 'doc', ['t-1'], { tags }))).stored;
+      assert.deepEqual(stored.tags, tags, 'putObject answers the tags it stored');
+      assert.deepEqual((await meta.getObject('tags', 'doc'))!.tags, tags);
+      await meta.transaction((tx) => tx.setObjectTags(stored.id, [{ key: 'only', value: '1' }]));
+      const retagged = (await meta.getObject('tags', 'doc'))!;
+      assert.deepEqual(retagged.tags, [{ key: 'only', value: '1' }]);
+      assert.equal(retagged.etag, stored.etag);
+      assert.equal(retagged.lastModified.getTime(), stored.lastModified.getTime());
+      await meta.setObjectTags(stored.id, []);
+      assert.equal('tags' in (await meta.getObject('tags', 'doc'))!, false, 'an empty set is no tags');
+      // A new object at the key has its own tags (none), not the old one's.
+      await meta.setObjectTags(stored.id, tags);
+      await meta.putObject(object('tags', 'doc', ['t-2']));
+      assert.equal((await meta.getObject('tags', 'doc'))!.tags, undefined);
+
+      // An upload's tags, kept until Complete hands them on.
+      await meta.insertUpload(upload('tags', 'big', 'up-tags', at(1), { tags }));
+      assert.deepEqual((await meta.getUpload('up-tags'))!.tags, tags);
+      for (const n of [1, 2, 3]) await meta.upsertPart('up-tags', part(n, `tp-${n}`, { checksum: { algorithm: 'crc32', value: Buffer.from([0, 0, 0, n]) } }));
+      const big = (await meta.putObject(object('tags', 'big', [], { partsCount: 3, tags, content: { uploadId: 'up-tags' } }))).stored;
+      assert.deepEqual((await meta.listObjectParts(big.id, 0, 2)).map((p) => [p.partNumber, p.size, p.checksum?.value.toString('hex')]), [
+        [1, 101, '00000001'],
+        [2, 102, '00000002'],
+      ]);
+      assert.deepEqual((await meta.listObjectParts(big.id, 2, 10)).map((p) => p.partNumber), [3]);
+      assert.deepEqual(await meta.listObjectParts((await meta.getObject('tags', 'doc'))!.id, 0, 10), [], "a single PUT's object has no parts");
+    });
+
     it('pages open uploads by (key, upload id) within bounds', async () => {
       await meta.insertBucket('uploads', 'alice', at(0));
       await meta.insertBucket('uploads-other', 'alice', at(0));

@@ -58,11 +58,18 @@ export interface UploadTotals {
   uploads: Record<string, PartTotals>;
   /** Every upload in progress in the bucket, with their parts and bytes together. */
   bucket: PartTotals & { uploads: number };
+  /** When each upload will be aborted: by a lifecycle rule (its ID), or by the server's expiry (no ruleId). */
+  abortDates: Record<string, { date: string; ruleId?: string }>;
 }
 
-/** Part counts and bytes of up to 1,000 uploads, and the bucket's totals, in one console API call. */
-export async function uploadTotals(bucket: string, uploadIds: string[]): Promise<UploadTotals> {
-  return consoleApi<UploadTotals>('POST', `buckets/${encodeURIComponent(bucket)}/upload-totals`, { uploadIds });
+/** Part counts, bytes and abort dates of up to 1,000 uploads, and the bucket's totals, in one console API call. */
+export async function uploadTotals(bucket: string, uploads: UploadEntry[]): Promise<UploadTotals> {
+  return consoleApi<UploadTotals>('POST', `buckets/${encodeURIComponent(bucket)}/upload-totals`, {
+    uploadIds: uploads.map((upload) => upload.uploadId),
+    abortDatesFor: uploads
+      .filter((upload) => upload.initiated !== undefined)
+      .map((upload) => ({ uploadId: upload.uploadId, key: upload.key, initiated: upload.initiated!.toISOString() })),
+  });
 }
 
 export async function abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {

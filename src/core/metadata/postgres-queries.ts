@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import type { BucketInfo, Checksum, ChecksumAlgorithm, Segment, UploadInfo } from '../types.js';
+import type { BucketInfo, Checksum, ChecksumAlgorithm, Segment, Tag, UploadInfo } from '../types.js';
 import {
+  tagsColumn,
   toBucket,
   toObject,
   toPart,
@@ -35,13 +36,13 @@ export interface QueryRunner {
 }
 
 const OBJECT_COLUMNS = `bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
-  checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, version_id`;
+  checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags, version_id`;
 
-/** The CTE that inserts the `inserted` object's segments from parameters $16-$19 (see objectParams). */
+/** The CTE that inserts the `inserted` object's segments from parameters $18-$21 (see objectParams). */
 const SEGMENTS_INSERTED = `segments_inserted AS (
   INSERT INTO segments (object_id, seq, blob_id, "offset", size, part_number)
   SELECT inserted.id, segment.seq - 1, segment.blob_id, segment.start, segment.size, segment.part_number
-  FROM inserted, unnest($16::text[], $17::bigint[], $18::bigint[], $19::int[])
+  FROM inserted, unnest($18::text[], $19::bigint[], $20::bigint[], $21::int[])
     WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)
 )`;
 
@@ -50,7 +51,7 @@ const NEXT_SEQ = 'COALESCE((SELECT max(seq) FROM object_versions WHERE bucket = 
 
 let objectColumnList: Promise<string> | undefined;
 
-/** An object's row as parameters $1-$15 (OBJECT_COLUMNS' order), its segments as four arrays, then its version id ($20). */
+/** An object's row as parameters $1-$17 (OBJECT_COLUMNS' order), then its segments as four arrays. */
 function objectParams(object: NewObject): unknown[] {
   const segments = 'segments' in object.content ? object.content.segments : [];
   const offsets: number[] = [];
@@ -75,11 +76,12 @@ function objectParams(object: NewObject): unknown[] {
     object.contentMd5 ?? null,
     object.contentSha1 ?? null,
     'uploadId' in object.content ? object.content.uploadId : null,
+    tagsColumn(object.tags),
+    object.versionId ?? null,
     segments.map((segment) => segment.blobId),
     offsets,
     segments.map((segment) => segment.size),
     segments.map((segment) => segment.partNumber),
-    object.versionId ?? null,
   ];
 }
 
@@ -210,7 +212,7 @@ export abstract class PostgresQueries implements MetadataQueries {
     return this.first<ObjectRow>(
       `WITH inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $20)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
          ${when === 'if-new' ? 'ON CONFLICT (bucket, key) DO NOTHING' : ''}
          RETURNING *
        ), ${SEGMENTS_INSERTED}
@@ -232,8 +234,8 @@ export abstract class PostgresQueries implements MetadataQueries {
        inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
          SELECT $1::text, $2::text, $3::bigint, $4::text, $5::bigint, $6::text, $7::text, $8::int, $9::text,
-                $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text, $20::text
-         FROM bucket WHERE ($21::text IS NULL OR bucket.owner = $21::text)
+                $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text, $16::text, $17::text
+         FROM bucket WHERE ($22::text IS NULL OR bucket.owner = $22::text)
            -- a versioned bucket's write keeps history: it goes the transactional way
            AND NOT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning')
          ON CONFLICT (bucket, key) DO NOTHING
@@ -250,9 +252,11 @@ export abstract class PostgresQueries implements MetadataQueries {
   // Versions
 
   async archiveCurrent(bucket: string, key: string): Promise<StoredObject | undefined> {
+    // Columns by name, not position, as restoreNoncurrent does.
+    const columns = await this.objectColumns();
     const row = await this.first<VersionRow>(
       `WITH gone AS (DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING *)
-       INSERT INTO object_versions SELECT gone.*, ${NEXT_SEQ}, false FROM gone RETURNING *`,
+       INSERT INTO object_versions (${columns}, seq, delete_marker) SELECT ${columns}, ${NEXT_SEQ}, false FROM gone RETURNING *`,
       [bucket, key],
     );
     return row && toObject(row);
@@ -354,6 +358,15 @@ export abstract class PostgresQueries implements MetadataQueries {
     await this.runner.query('UPDATE objects SET key = $1, last_modified = $2 WHERE id = $3', [key, at.getTime(), id]);
   }
 
+  async setObjectTags(id: number, tags: readonly Tag[] | undefined): Promise<void> {
+    // The id is the current object's or a noncurrent version's (a version keeps its id when archived).
+    await this.runner.query(
+      `WITH current AS (UPDATE objects SET tags = $1 WHERE id = $2)
+       UPDATE object_versions SET tags = $1 WHERE id = $2`,
+      [tagsColumn(tags), id],
+    );
+  }
+
   async deleteObject(bucket: string, key: string): Promise<string[]> {
     // One statement: the row, then its segments or its completed upload with that upload's parts.
     const rows = await this.rows<{ blob_id: string }>(
@@ -413,8 +426,8 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   async insertUpload(upload: UploadInfo): Promise<void> {
     await this.runner.query(
-      `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         upload.uploadId,
         upload.bucket,
@@ -425,6 +438,7 @@ export abstract class PostgresQueries implements MetadataQueries {
         JSON.stringify(upload.userMeta),
         upload.checksum?.algorithm ?? null,
         upload.checksum?.type ?? null,
+        tagsColumn(upload.tags),
       ],
     );
   }
@@ -636,6 +650,15 @@ export abstract class PostgresQueries implements MetadataQueries {
     );
     if (!row || row.checksum_algorithm === null || row.checksum_value === null) return undefined;
     return { algorithm: row.checksum_algorithm as ChecksumAlgorithm, value: row.checksum_value };
+  }
+
+  async listObjectParts(objectId: number, afterPartNumber: number, limit: number): Promise<StoredPart[]> {
+    const rows = await this.rows<PartRow>(
+      `SELECT p.* FROM objects o JOIN parts p ON p.upload_id = o.upload_id
+       WHERE o.id = $1 AND p.part_number > $2 ORDER BY p.part_number LIMIT $3`,
+      [objectId, afterPartNumber, limit],
+    );
+    return rows.map(toPart);
   }
 
   // Settings

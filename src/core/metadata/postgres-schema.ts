@@ -169,7 +169,15 @@ CREATE TABLE bucket_configs (
 );
 `,
   },
-  // Version 4 is the object tags' columns (another branch); migrate() applies whatever is above the current one.
+  {
+    version: 4,
+    description: 'object and upload tags',
+    sql: `
+-- JSON [[key, value], …] in key order; NULL for none
+ALTER TABLE objects ADD COLUMN tags TEXT;
+ALTER TABLE uploads ADD COLUMN tags TEXT;
+`,
+  },
   {
     version: 5,
     description: 'versioning: noncurrent versions and delete markers beside the current objects',

@@ -1,4 +1,4 @@
-import type { BucketInfo, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders } from '../types.js';
+import type { BucketInfo, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders, Tag } from '../types.js';
 import type { HashState, StoredObject, StoredVersion, StoredPart, StoredUpload, UploadSession } from './types.js';
 
 /**
@@ -24,6 +24,7 @@ export interface ObjectRow {
   content_md5: string | null;
   content_sha1: string | null;
   upload_id: string | null;
+  tags: string | null;
   version_id: string | null;
 }
 
@@ -46,6 +47,7 @@ export interface UploadRow {
   completed_at: number | null;
   completed_fingerprint: string | null;
   completed_etag: string | null;
+  tags: string | null;
 }
 
 export interface PartRow {
@@ -76,6 +78,8 @@ export function toObject(row: ObjectRow): StoredObject {
     contentSha1: row.content_sha1 ?? undefined,
     // Only a versioned bucket's objects have one: the others' rows read as before.
     ...(row.version_id == null ? {} : { versionId: row.version_id }),
+    // Only when there are some: an untagged object has no `tags` at all.
+    ...(row.tags === null || row.tags === undefined ? {} : { tags: tagsFromColumn(row.tags) }),
   };
 }
 
@@ -100,7 +104,17 @@ export function toUpload(row: UploadRow): StoredUpload {
       row.completed_at === null
         ? undefined
         : { at: new Date(row.completed_at), fingerprint: row.completed_fingerprint ?? '', etag: row.completed_etag ?? '' },
+    ...(row.tags === null || row.tags === undefined ? {} : { tags: tagsFromColumn(row.tags) }),
   };
+}
+
+/** The `tags` column: JSON [[key, value], …] in key order; NULL (no tags) for an empty set. */
+export function tagsColumn(tags: readonly Tag[] | undefined): string | null {
+  return tags === undefined || tags.length === 0 ? null : JSON.stringify(tags.map((tag) => [tag.key, tag.value]));
+}
+
+function tagsFromColumn(column: string): Tag[] {
+  return (JSON.parse(column) as Array<[string, string]>).map(([key, value]) => ({ key, value }));
 }
 
 export function toPart(row: PartRow): StoredPart {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { BucketInfo, Checksum, ChecksumAlgorithm, Segment, UploadInfo } from '../types.js';
+import type { BucketInfo, Checksum, ChecksumAlgorithm, Segment, Tag, UploadInfo } from '../types.js';
 import {
+  tagsColumn,
   toHashState,
   toObject,
   toPart,
@@ -58,9 +59,9 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       getObject: db.prepare<[string, string], ObjectRow>('SELECT * FROM objects WHERE bucket = ? AND key = ?'),
       insertObject: db.prepare(
         `INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
-           checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, version_id)
+           checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags, version_id)
          VALUES (@bucket, @key, @size, @etag, @lastModified, @headers, @userMeta, @partsCount, @crc64,
-           @checksumAlgorithm, @checksumType, @checksumValue, @contentMd5, @contentSha1, @uploadId, @versionId)`,
+           @checksumAlgorithm, @checksumType, @checksumValue, @contentMd5, @contentSha1, @uploadId, @tags, @versionId)`,
       ),
       getObjectById: db.prepare<[number], ObjectRow>('SELECT * FROM objects WHERE id = ?'),
       byContentMd5: db.prepare<[string, number, string, number], ObjectRow>(
@@ -75,6 +76,8 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         'SELECT COUNT(*) AS objects, SUM(size) AS bytes FROM objects WHERE bucket = ?',
       ),
       renameObject: db.prepare('UPDATE objects SET key = ?, last_modified = ? WHERE id = ?'),
+      setObjectTags: db.prepare('UPDATE objects SET tags = ? WHERE id = ?'),
+      setVersionTags: db.prepare('UPDATE object_versions SET tags = ? WHERE id = ?'),
       deleteObjectRow: db.prepare('DELETE FROM objects WHERE id = ?'),
       segmentsOf: db.prepare<[number], { blob_id: string; offset: number; size: number; part_number: number }>(
         'SELECT blob_id, offset, size, part_number FROM segments WHERE object_id = ? ORDER BY seq',
@@ -102,8 +105,8 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? ORDER BY key LIMIT ?`,
       ),
       insertUpload: db.prepare(
-        `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       getUpload: db.prepare<[string], UploadRow>('SELECT * FROM uploads WHERE upload_id = ?'),
       deleteUpload: db.prepare('DELETE FROM uploads WHERE upload_id = ?'),
@@ -144,6 +147,10 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       objectPartChecksum: db.prepare<[number, number], { checksum_algorithm: string | null; checksum_value: Buffer | null }>(
         `SELECT p.checksum_algorithm, p.checksum_value FROM objects o JOIN parts p ON p.upload_id = o.upload_id
          WHERE o.id = ? AND p.part_number = ?`,
+      ),
+      listObjectParts: db.prepare<[number, number, number], PartRow>(
+        `SELECT p.* FROM objects o JOIN parts p ON p.upload_id = o.upload_id
+         WHERE o.id = ? AND p.part_number > ? ORDER BY p.part_number LIMIT ?`,
       ),
       listParts: db.prepare<[string, number, number], PartRow>(
         'SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?',
@@ -304,6 +311,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       contentMd5: object.contentMd5 ?? null,
       contentSha1: object.contentSha1 ?? null,
       uploadId: 'uploadId' in object.content ? object.content.uploadId : null,
+      tags: tagsColumn(object.tags),
       versionId: object.versionId ?? null,
     });
     if ('segments' in object.content) {
@@ -336,6 +344,12 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   /** Gives an object a new key, keeping its id and bytes (the caller checks the new key is free). */
   renameObject(id: number, key: string, at: Date): void {
     this.stmt.renameObject.run(key, at.getTime(), id);
+  }
+
+  setObjectTags(id: number, tags: readonly Tag[] | undefined): void {
+    // The id is the current object's or a noncurrent version's (a version keeps its id when archived).
+    this.stmt.setObjectTags.run(tagsColumn(tags), id);
+    this.stmt.setVersionTags.run(tagsColumn(tags), id);
   }
 
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
@@ -447,6 +461,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       JSON.stringify(upload.userMeta),
       upload.checksum?.algorithm ?? null,
       upload.checksum?.type ?? null,
+      tagsColumn(upload.tags),
     );
   }
 
@@ -581,6 +596,10 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     return { algorithm: row.checksum_algorithm as ChecksumAlgorithm, value: row.checksum_value };
   }
 
+  listObjectParts(objectId: number, afterPartNumber: number, limit: number): StoredPart[] {
+    return this.stmt.listObjectParts.all(objectId, afterPartNumber, limit).map(toPart);
+  }
+
   // Settings
 
   ensureSetting(name: string, value: string): string {
@@ -696,9 +715,11 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
 function prepareVersionStatements(db: Database.Database) {
   const objectColumns = (db.pragma('table_info(objects)') as Array<{ name: string }>).map((column) => column.name).join(', ');
   const nextSeq = "COALESCE((SELECT MAX(seq) FROM object_versions WHERE bucket = @bucket AND key = @key), 0) + 1";
-return {
+  // Columns by name, not position: a column added to objects later is added to both tables.
+  return {
     archive: db.prepare<{ bucket: string; key: string }>(
-      `INSERT INTO object_versions SELECT *, ${nextSeq}, 0 FROM objects WHERE bucket = @bucket AND key = @key`,
+      `INSERT INTO object_versions (${objectColumns}, seq, delete_marker)
+       SELECT ${objectColumns}, ${nextSeq}, 0 FROM objects WHERE bucket = @bucket AND key = @key`,
     ),
     marker: db.prepare(
       `INSERT INTO object_versions (bucket, key, size, etag, last_modified, headers, user_meta, version_id, seq, delete_marker)
@@ -722,5 +743,5 @@ return {
     laterKeysBelow: db.prepare<[string, string, string, string, number], VersionRow>(
       'SELECT * FROM object_versions WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key, seq DESC LIMIT ?',
     ),
-};
+  };
 }

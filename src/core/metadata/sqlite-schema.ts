@@ -140,7 +140,8 @@ const MIGRATIONS: Migration[] = [
   { version: 1, apply: (db) => engineTables(db) },
   { version: 2, apply: (db, dataDir) => clientStateTables(db, dataDir) },
   { version: 3, apply: (db) => db.exec(BUCKET_CONFIG_TABLE) },
-  // Version 4 is the object tags' columns (another branch); the runner applies whatever is above the current one.
+  // Object and upload tags: JSON [[key, value], …] in key order, NULL for none.
+  { version: 4, apply: (db) => objectAndUploadTags(db) },
   { version: 5, apply: (db) => versionTables(db) },
 ];
 
@@ -217,6 +218,15 @@ function upgradeLegacyTables(db: Database.Database): void {
   });
   addMissingColumns(db, 'parts', { checksum_algorithm: 'TEXT', checksum_value: 'BLOB' });
   addMissingColumns(db, 'uploads', { checksum_algorithm: 'TEXT', checksum_type: 'TEXT' });
+}
+
+/**
+ * Version 4: a `tags` column on objects and uploads, added only where missing (as version 1 adds
+ * its columns), so a directory that has the columns under an older version number migrates too.
+ */
+function objectAndUploadTags(db: Database.Database): void {
+  addMissingColumns(db, 'objects', { tags: 'TEXT' });
+  addMissingColumns(db, 'uploads', { tags: 'TEXT' });
 }
 
 /**

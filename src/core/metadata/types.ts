@@ -6,6 +6,7 @@ import type {
   ObjectInfo,
   PartInfo,
   Segment,
+  Tag,
   UploadInfo,
 } from '../types.js';
 
@@ -69,7 +70,7 @@ export interface NewObject extends ObjectAttributes {
  * The kinds of per-bucket configuration the store keeps, one document per bucket and kind (its
  * format is the owning engine module's business). Later features add their kind here.
  */
-export type BucketConfigKind = 'cors' | 'lifecycle' | 'versioning';
+export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging' | 'versioning';
 
 // State a dialect keeps about its clients (the 123pan dialect's tokens, upload sessions and trash)
 
@@ -135,6 +136,8 @@ export interface MetadataQueries {
   bucketUsage(bucket: string): Promise<{ objects: number; bytes: number }>;
   /** Gives an object a new key, keeping its id and bytes (the caller checks the new key is free). */
   renameObject(id: number, key: string, at: Date): Promise<void>;
+  /** Replaces an object's or a noncurrent version's tags (none: undefined or empty), leaving everything else as it is. */
+  setObjectTags(id: number, tags: readonly Tag[] | undefined): Promise<void>;
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
   deleteObject(bucket: string, key: string): Promise<string[]>;
   /** Objects with `after < key` and `key` in [lower, upper), in key order (UTF-8 byte order). */
@@ -201,6 +204,8 @@ export interface MetadataQueries {
   partColumns(uploadId: string, withChecksums?: boolean): Promise<PartColumns>;
   /** The checksum of one part of a multipart object (undefined for a single PUT's object, or a part without one). */
   objectPartChecksum(objectId: number, partNumber: number): Promise<Checksum | undefined>;
+  /** A multipart object's parts after `afterPartNumber`, in order (none for a single PUT's object). */
+  listObjectParts(objectId: number, afterPartNumber: number, limit: number): Promise<StoredPart[]>;
 
   // Settings: values made once per store (secrets, generated credentials)
   /** The stored value of `name`; stores `value` first when there is none (the first caller's value wins). */

@@ -1,6 +1,7 @@
 import type { CorsConfiguration, CorsRule } from '../../core/cors.js';
 import { errors } from '../../core/errors.js';
-import { asTrimmedText, parseXml, type XmlNode, type XmlValue } from './xml.js';
+import { asTrimmedText, parseXml, type XmlValue } from './xml.js';
+import { nodeOf, occurrences, once } from './xml-shape.js';
 
 /**
  * The CORSConfiguration document S3 and OSS share, read into the engine's rules. The two differ
@@ -19,12 +20,6 @@ export interface CorsDocumentShape {
 
 const RULE_LISTS = ['AllowedOrigin', 'AllowedMethod', 'AllowedHeader', 'ExposeHeader'] as const;
 
-/** Every occurrence of an element, whatever the parser made of one or many. */
-function occurrences(value: XmlValue): XmlValue[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
 /** The trimmed text of each occurrence; an occurrence holding elements is malformed. */
 function texts(value: XmlValue): string[] {
   return occurrences(value).map((item) => {
@@ -34,19 +29,9 @@ function texts(value: XmlValue): string[] {
   });
 }
 
-/** The trimmed text of an element that may appear at most once. */
-function once(value: XmlValue): string | undefined {
-  const all = texts(value);
-  if (all.length > 1) throw errors.malformedXML();
-  return all[0];
-}
-
 function ruleOf(value: XmlValue, shape: CorsDocumentShape): CorsRule {
-  // `<CORSRule/>` and `<CORSRule> </CORSRule>` parse as text: a rule with nothing in it.
-  let node: XmlNode;
-  if (typeof value === 'string' && value.trim() === '') node = {};
-  else if (typeof value === 'object' && value !== null && !Array.isArray(value)) node = value;
-  else throw errors.malformedXML();
+  // `<CORSRule/>` and `<CORSRule> </CORSRule>` are a rule with nothing in it.
+  const node = nodeOf(value);
   const known = new Set<string>([...RULE_LISTS, 'MaxAgeSeconds', ...(shape.ruleIds ? ['ID'] : [])]);
   if (Object.keys(node).some((name) => !known.has(name))) throw errors.malformedXML();
   const maxAge = once(node.MaxAgeSeconds);

@@ -31,6 +31,8 @@ export interface RouteTable<H> {
   bucketGets?: ReadonlyArray<readonly [subresource: string, name: string, handler: H]>;
   /** Operations on a bucket's sub-resource by method (`PUT /bucket?cors`), checked before the rest. */
   bucketSubresources?: ReadonlyArray<readonly [method: string, subresource: string, name: string, handler: H]>;
+  /** Operations on an object's sub-resource by method (`PUT /bucket/key?tagging`), checked before the rest. */
+  objectSubresources?: ReadonlyArray<readonly [method: string, subresource: string, name: string, handler: H]>;
 }
 
 function methodNotAllowed(): ServiceError {
@@ -81,8 +83,9 @@ export function routeRest<H>(
   query: URLSearchParams,
   copying: boolean,
 ): readonly [string, H] {
-  if (target.bucket !== undefined && target.key === undefined) {
-    const own = table.bucketSubresources?.find(([m, subresource]) => m === method && query.has(subresource));
+  if (target.bucket !== undefined) {
+    const subresources = target.key === undefined ? table.bucketSubresources : table.objectSubresources;
+    const own = subresources?.find(([m, subresource]) => m === method && query.has(subresource));
     if (own) return [own[2], own[3]];
   }
   if (method === 'GET' && target.bucket !== undefined && target.key === undefined) {

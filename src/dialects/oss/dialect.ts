@@ -14,6 +14,7 @@ import * as lifecycle from './lifecycle.js';
 import { OSS_FEATURES } from './features.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import * as tagging from './tagging.js';
 import * as versioning from './versioning.js';
 import { OSS_FORM_UPLOADS, postObject } from './post-object.js';
 import { sendOssError } from './render.js';
@@ -62,6 +63,14 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'lifecycle', 'PutBucketLifecycle', lifecycle.putBucketLifecycle],
     ['GET', 'lifecycle', 'GetBucketLifecycle', lifecycle.getBucketLifecycle],
     ['DELETE', 'lifecycle', 'DeleteBucketLifecycle', lifecycle.deleteBucketLifecycle],
+    ['PUT', 'tagging', 'PutBucketTags', tagging.putBucketTags],
+    ['GET', 'tagging', 'GetBucketTags', tagging.getBucketTags],
+    ['DELETE', 'tagging', 'DeleteBucketTags', tagging.deleteBucketTags],
+  ],
+  objectSubresources: [
+    ['PUT', 'tagging', 'PutObjectTagging', tagging.putObjectTagging],
+    ['GET', 'tagging', 'GetObjectTagging', tagging.getObjectTagging],
+    ['DELETE', 'tagging', 'DeleteObjectTagging', tagging.deleteObjectTagging],
   ],
 };
 

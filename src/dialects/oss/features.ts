@@ -11,6 +11,7 @@ import type { FeatureRule, FeatureTable } from '../common/request-features.js';
 
 const GET_OR_HEAD = ['GetObject', 'HeadObject'];
 const COPIES = ['CopyObject', 'UploadPartCopy'];
+const OBJECT_TAGGING = ['PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging'];
 
 const implemented = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'implemented', why, ...more });
 const informational = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'informational', why, ...more });
@@ -50,15 +51,16 @@ export const OSS_HEADERS: readonly FeatureRule[] = [
   }),
   // Harmless to ignore.
   informational('x-oss-request-payer', 'acknowledges Requester Pays charges; nobody is charged here'),
-  informational('x-oss-tagging-directive', 'no object has tags (x-oss-tagging is refused), so Copy and Replace both give an untagged copy', {
-    values: ['Copy', 'Replace'],
-    operations: ['CopyObject'],
+  // ali-oss's multipartUpload repeats its headers on every UploadPart and on Complete: the tags
+  // are the Initiate's, as on OSS, and the repeats change nothing.
+  implemented('x-oss-tagging', "the new object's tags (URL-query encoded), stored and counted in x-oss-tagging-count", {
+    operations: ['PutObject', 'InitiateMultipartUpload', 'CopyObject', 'PostObject', 'UploadPart', 'CompleteMultipartUpload'],
   }),
+  implemented('x-oss-tagging-directive', "Copy (the default) keeps the source's tags, Replace takes x-oss-tagging", { operations: ['CopyObject'] }),
   // Refused until the functionality exists.
   refused('x-oss-server-side-encryption', 'server-side encryption: objects would be stored in the clear'),
   refused('x-oss-server-side-data-encryption', 'server-side encryption (SM4)'),
   refused('x-oss-server-side-encryption-key-id', 'KMS keys'),
-  refused('x-oss-tagging', 'object tags'),
   refused('x-oss-traffic-limit', 'bandwidth limits'),
   refused('x-oss-callback', 'upload callbacks'),
   refused('x-oss-callback-var', 'upload callbacks'),
@@ -77,7 +79,7 @@ const LISTINGS = ['ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMul
 
 /** OSS sub-resources Tessera does not serve: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'logging', 'website', 'referer', 'tagging', 'policy', 'encryption',
+  'acl', 'logging', 'website', 'referer', 'policy', 'encryption',
   'replication', 'inventory', 'worm', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
   'requestPayment', 'transferAcceleration', 'x-oss-process', 'x-oss-traffic-limit', 'callback', 'callback-var', 'live',
   'img', 'style', 'sequential', 'position', 'comp', 'metaQuery', 'resourceGroup', 'x-oss-async-process',
@@ -105,8 +107,11 @@ export const OSS_QUERY: readonly FeatureRule[] = [
     operations: ['PutBucketLifecycle', 'GetBucketLifecycle', 'DeleteBucketLifecycle'],
   }),
   implemented('objectMeta', 'GetObjectMeta (a HEAD)', { operations: ['HeadObject'] }),
-  implemented('versionId', 'the version read or deleted (`null`: the null version); a malformed id is InvalidArgument', {
-    operations: [...GET_OR_HEAD, 'DeleteObject'],
+  implemented('tagging', 'object tags (PutObjectTagging, GetObjectTagging, DeleteObjectTagging) and bucket tags (PutBucketTags, …)', {
+    operations: [...OBJECT_TAGGING, 'PutBucketTags', 'GetBucketTags', 'DeleteBucketTags'],
+  }),
+  implemented('versionId', 'the version read, tagged or deleted (`null`: the null version); a malformed id is InvalidArgument', {
+    operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING],
   }),
   implemented('versioning', 'PutBucketVersioning, GetBucketVersioning (Enabled, Suspended)', { operations: ['PutBucketVersioning', 'GetBucketVersioning'] }),
   implemented('versions', 'ListObjectVersions: versions and delete markers', { operations: ['ListObjectVersions'] }),

@@ -1,3 +1,4 @@
+import { taggingHeader } from './tagging.js';
 import { errors } from '../../core/errors.js';
 import { fileAlreadyExists, MAX_PAGE } from '../../core/storage.js';
 import type { CompletedPart } from '../../core/types.js';
@@ -37,7 +38,8 @@ function partNumberOf(call: OssCall): number {
 
 export async function initiateMultipartUpload(call: OssCall): Promise<void> {
   if (forbidOverwrite(call.ctx) && await call.storage.hasObject(call.actor, call.bucket, call.key)) throw fileAlreadyExists();
-  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX));
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
+  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes);
   const { encode, EncodingType } = encoding(call);
   sendOssXml(call.ctx.res, 200, 'InitiateMultipartUploadResult', { Bucket: call.bucket, Key: encode(call.key), UploadId: upload.uploadId, EncodingType });
 }

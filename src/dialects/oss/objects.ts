@@ -9,6 +9,7 @@ import { header, objectAttributes } from '../s3/request.js';
 import { parseCopySource } from '../s3/objects.js';
 import { crcHeader, META_PREFIX, ossEtag, ossObjectHeaders, sendOssXml } from './render.js';
 import { forbidOverwrite, uploadBody, type OssCall } from './request.js';
+import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 import { ossVersionHeaders } from './versioning.js';
 
 export const COPY_SOURCE = 'x-oss-copy-source';
@@ -23,7 +24,7 @@ export function writeHeaders(written: { etag: string; crc64?: string }): Record<
 }
 
 export async function putObject(call: OssCall): Promise<void> {
-  const attributes = objectAttributes(call.ctx.req.headers, META_PREFIX);
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
   const body = uploadBody(call.ctx);
   const info = await call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, {
     ...body,
@@ -36,7 +37,7 @@ export async function putObject(call: OssCall): Promise<void> {
 export async function getObject(call: OssCall, headOnly: boolean): Promise<void> {
   const { req, res, query } = call.ctx;
   const read = await call.storage.getObject(call.actor, call.bucket, call.key, query.get('versionId') ?? undefined);
-  const headers = { ...ossObjectHeaders(read.info, query), ...ossVersionHeaders(read.info.versionId) };
+  const headers = { ...ossObjectHeaders(read.info, query), ...ossVersionHeaders(read.info.versionId), ...taggingCountHeader(read.info.tags) };
   if (answeredNotModified(req, res, read, headers)) return;
   await sendObject(call.storage, read, res, headers, parseRange(header(req.headers, 'range'), read.info.size), headOnly);
 }
@@ -66,6 +67,7 @@ export async function copyObject(call: OssCall, copySource: string): Promise<voi
   const info = await call.storage.copyObject(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
     check: copySourceCheck(call),
     forbidOverwrite: forbidOverwrite(call.ctx),
+    tags: copyTagging(call.ctx.req.headers),
   });
   const headers = { ...crcHeader(info.crc64), ...ossVersionHeaders(info.versionId) };
   if (info.sourceVersionId !== undefined) headers['x-oss-copy-source-version-id'] = info.sourceVersionId;

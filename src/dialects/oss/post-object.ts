@@ -5,6 +5,7 @@
  * with OSS's operators, the fields that stand for PutObject's headers are judged by the same
  * feature table, and the file streams into the engine's object write like a PutObject body.
  */
+import { taggingHeader } from './tagging.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError, errors } from '../../core/errors.js';
@@ -73,7 +74,7 @@ async function storeForm(ctx: RequestContext, form: FormHead, deps: { storage: S
     target.bucket,
     key,
     withinMaximum(file.body, policy.size),
-    objectAttributes(headers, META_PREFIX),
+    { ...objectAttributes(headers, META_PREFIX), tags: taggingHeader(headers) },
     {
       digests: ['crc64'],
       verify: (digests) => checkMinimum(digests.size, policy.size),

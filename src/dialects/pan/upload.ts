@@ -54,6 +54,8 @@ async function reuse(drive: Drive, found: { bucket: string; key: string }, targe
   try {
     const copy = await drive.storage.copyObject(drive.actor, found, { bucket: drive.bucket, key: place.key }, undefined, {
       forbidOverwrite: !place.overwrite,
+      // A pan file has no tags: the object whose bytes it shares may have some of its own.
+      tags: [],
     });
     return copy.id;
   } catch (err) {

@@ -13,6 +13,8 @@ import * as cors from './cors.js';
 import * as lifecycle from './lifecycle.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import { getObjectAttributes } from './attributes.js';
+import * as tagging from './tagging.js';
 import * as versioning from './versioning.js';
 import { postObject, S3_FORM_UPLOADS } from './post-object.js';
 import { checkExpectedOwners, hoistQueryHeaders, S3_FEATURES } from './features.js';
@@ -58,6 +60,15 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'lifecycle', 'PutBucketLifecycleConfiguration', lifecycle.putBucketLifecycle],
     ['GET', 'lifecycle', 'GetBucketLifecycleConfiguration', lifecycle.getBucketLifecycle],
     ['DELETE', 'lifecycle', 'DeleteBucketLifecycle', lifecycle.deleteBucketLifecycle],
+    ['PUT', 'tagging', 'PutBucketTagging', tagging.putBucketTagging],
+    ['GET', 'tagging', 'GetBucketTagging', tagging.getBucketTagging],
+    ['DELETE', 'tagging', 'DeleteBucketTagging', tagging.deleteBucketTagging],
+  ],
+  objectSubresources: [
+    ['PUT', 'tagging', 'PutObjectTagging', tagging.putObjectTagging],
+    ['GET', 'tagging', 'GetObjectTagging', tagging.getObjectTagging],
+    ['DELETE', 'tagging', 'DeleteObjectTagging', tagging.deleteObjectTagging],
+    ['GET', 'attributes', 'GetObjectAttributes', getObjectAttributes],
   ],
 };
 

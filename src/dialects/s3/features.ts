@@ -18,12 +18,17 @@ import { header } from './request.js';
 const GET_OR_HEAD = ['GetObject', 'HeadObject'];
 const CORS_OPERATIONS = ['PutBucketCors', 'GetBucketCors', 'DeleteBucketCors'];
 const LIFECYCLE_OPERATIONS = ['PutBucketLifecycleConfiguration', 'GetBucketLifecycleConfiguration', 'DeleteBucketLifecycle'];
+const OBJECT_TAGGING = ['PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging'];
+const BUCKET_TAGGING = ['PutBucketTagging', 'GetBucketTagging', 'DeleteBucketTagging'];
+/** Writes that take the new object's tags in `x-amz-tagging` (a form's `tagging` field for PostObject). */
+const TAGGED_WRITES = ['PutObject', 'CreateMultipartUpload', 'CopyObject', 'PostObject'];
 /** Every operation on a bucket or its objects: where x-amz-expected-bucket-owner applies. */
 const BUCKET_OPERATIONS = [
   'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
   'GetBucketLocation', 'GetBucketVersioning', 'PutBucketVersioning', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject',
   'ListParts', 'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'PostObject', ...CORS_OPERATIONS,
   ...LIFECYCLE_OPERATIONS,
+  ...OBJECT_TAGGING, ...BUCKET_TAGGING, 'GetObjectAttributes',
 ];
 const COPIES = ['CopyObject', 'UploadPartCopy'];
 /** A client's request to write only where no object has the key yet (`If-None-Match: *`). */
@@ -77,15 +82,15 @@ export const S3_HEADERS: readonly FeatureRule[] = [
   informational('x-amz-optional-object-attributes', 'asks for RestoreStatus, which only archived objects have; none is archived', {
     operations: ['ListObjectsV2', 'ListObjectVersions'],
   }),
-  informational('x-amz-tagging-directive', 'no object has tags (x-amz-tagging is refused), so COPY and REPLACE both give an untagged copy', {
-    values: ['COPY', 'REPLACE'],
-    operations: ['CopyObject'],
-  }),
+  implemented('x-amz-tagging', "the new object's tags (URL-query encoded), stored and counted in x-amz-tagging-count", { operations: TAGGED_WRITES }),
+  implemented('x-amz-tagging-directive', "COPY (the default) keeps the source's tags, REPLACE takes x-amz-tagging", { operations: ['CopyObject'] }),
+  implemented('x-amz-object-attributes', 'the root fields GetObjectAttributes answers', { operations: ['GetObjectAttributes'] }),
+  implemented('x-amz-max-parts', "GetObjectAttributes' page of parts", { operations: ['GetObjectAttributes'] }),
+  implemented('x-amz-part-number-marker', "GetObjectAttributes' paging of parts", { operations: ['GetObjectAttributes'] }),
   // Refused until the functionality exists.
   refused('x-amz-server-side-encryption', 'server-side encryption: objects would be stored in the clear'),
   refused('x-amz-server-side-encryption-*', 'SSE-C and SSE-KMS keys, context and bucket keys'),
   refused('x-amz-copy-source-server-side-encryption-*', 'an SSE-C encrypted copy source'),
-  refused('x-amz-tagging', 'object tags'),
   refused('x-amz-grant-*', 'ACL grants'),
   refused('x-amz-website-redirect-location', 'website redirects'),
   refused('x-amz-object-lock-*', 'Object Lock retention and legal holds'),
@@ -111,9 +116,9 @@ const RESPONSE_OVERRIDE = 'response-* overrides of a GET or HEAD answer';
 
 /** Sub-resources S3 has and Tessera does not: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'policy', 'tagging', 'website', 'logging', 'notification', 'replication', 'encryption',
+  'acl', 'policy', 'website', 'logging', 'notification', 'replication', 'encryption',
   'object-lock', 'ownershipControls', 'publicAccessBlock', 'requestPayment', 'accelerate', 'analytics', 'inventory',
-  'metrics', 'intelligent-tiering', 'retention', 'legal-hold', 'attributes', 'torrent', 'restore', 'select', 'select-type',
+  'metrics', 'intelligent-tiering', 'retention', 'legal-hold', 'torrent', 'restore', 'select', 'select-type',
   'policyStatus', 'metadataTable', 'metadataConfiguration', 'session', 'renameObject',
 ];
 
@@ -143,8 +148,12 @@ export const S3_QUERY: readonly FeatureRule[] = [
   implemented('lifecycle', "PutBucketLifecycleConfiguration, GetBucketLifecycleConfiguration, DeleteBucketLifecycle: the bucket's lifecycle rules", {
     operations: LIFECYCLE_OPERATIONS,
   }),
-  implemented('versionId', 'the version read or deleted (`null`: the null version); a malformed id is InvalidArgument', {
-    operations: [...GET_OR_HEAD, 'DeleteObject'],
+  implemented('tagging', 'object tags (PutObjectTagging, GetObjectTagging, DeleteObjectTagging) and bucket tags', {
+    operations: [...OBJECT_TAGGING, ...BUCKET_TAGGING],
+  }),
+  implemented('attributes', 'GetObjectAttributes', { operations: ['GetObjectAttributes'] }),
+  implemented('versionId', 'the version read, tagged or deleted (`null`: the null version); a malformed id is InvalidArgument', {
+    operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING, 'GetObjectAttributes'],
   }),
   // Listings.
   implemented('list-type', 'ListObjectsV2', { operations: ['ListObjectsV2'], values: ['2'] }),

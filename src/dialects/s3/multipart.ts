@@ -13,6 +13,7 @@ import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './rend
 import { header, objectAttributes, readVerifiedBody, requestBody } from './request.js';
 import { overwriteCondition } from './write-conditions.js';
 import { abortHeaders, expirationHeaders } from './lifecycle.js';
+import { taggingHeader } from './tagging.js';
 import {
   checksumDisplayName,
   checksumElements,
@@ -35,7 +36,8 @@ function uploadIdOf(call: S3Call): string {
 
 export async function createMultipartUpload(call: S3Call): Promise<void> {
   const checksum = announcedChecksum(call);
-  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, objectAttributes(call.ctx.req.headers, META_PREFIX), checksum);
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
+  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, checksum);
   sendXml(
     call.ctx.res,
     200,

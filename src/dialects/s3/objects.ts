@@ -12,12 +12,13 @@ import { isoDate, objectHeaders, quoteEtag, sendEmpty, sendXml } from './render.
 import { decodePath, header, objectAttributes, requestBody } from './request.js';
 import { expirationHeaders } from './lifecycle.js';
 import { overwriteCondition } from './write-conditions.js';
+import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 import { versionHeaders } from './versioning.js';
 
 export const META_PREFIX = 'x-amz-meta-';
 
 export async function putObject(call: S3Call): Promise<void> {
-  const attributes = objectAttributes(call.ctx.req.headers, META_PREFIX);
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
   const condition = await overwriteCondition(call, true);
   const body = requestBody(call.ctx, call.auth);
   const info = await condition.guard(
@@ -36,7 +37,12 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
   const { req, res, query } = call.ctx;
   const read = await call.storage.getObject(call.actor, call.bucket, call.key, query.get('versionId') ?? undefined);
   const { info } = read;
-  const headers = { ...objectHeaders(info, query, META_PREFIX), ...versionHeaders(info.versionId), ...(await expirationHeaders(call, info)) };
+  const headers = {
+    ...objectHeaders(info, query, META_PREFIX),
+    ...versionHeaders(info.versionId),
+    ...taggingCountHeader(info.tags),
+    ...(await expirationHeaders(call, info)),
+  };
 
   if (answeredNotModified(req, res, read, headers)) return;
 
@@ -134,10 +140,12 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
     );
   }
   const attributes = directive === 'REPLACE' ? objectAttributes(call.ctx.req.headers, META_PREFIX) : undefined;
+  const tags = copyTagging(call.ctx.req.headers);
   const requested = requestedAlgorithm(header(call.ctx.req.headers, 'x-amz-checksum-algorithm'));
   const info = await call.storage.copyObject(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
     check: copySourceCheck(call),
     checksum: (src) => copyChecksum(src, requested),
+    tags,
   });
   const headers = versionHeaders(info.versionId);
   if (info.sourceVersionId !== undefined) headers['x-amz-copy-source-version-id'] = info.sourceVersionId;

@@ -21,6 +21,7 @@ import { META_PREFIX } from './objects.js';
 import { quoteEtag, sendEmpty } from './render.js';
 import { versionHeaders } from './versioning.js';
 import { objectAttributes } from './request.js';
+import { taggingField } from './tagging.js';
 import { deriveSigningKey, parseCredential, signature, signaturesEqual, SIGV4_ALGORITHM } from './sigv4.js';
 
 /** "The form data and boundaries (excluding the contents of the file) cannot exceed 20 KB." */
@@ -93,7 +94,8 @@ async function storeForm(
   const headers = headersOf(fields);
   checkRequestFeatures(S3_FEATURES, 'PostObject', headers, new URLSearchParams());
   checkRequestFeatures(S3_FEATURES, 'PostObject', ctx.req.headers, ctx.query);
-  const attributes = objectAttributes(headers, META_PREFIX);
+  // `tagging` is a Tagging document here, not the header's URL query.
+  const attributes = { ...objectAttributes(headers, META_PREFIX), tags: taggingField(fields.get('tagging')) };
   const integrity = integrityOf(headers);
   const key = fields.get('key')!;
   const actor = actorOf(user);

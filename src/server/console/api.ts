@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ServiceError, errors } from '../../core/errors.js';
+import { uploadAbortDate } from '../../core/lifecycle.js';
 import type { Storage } from '../../core/storage.js';
 import type { TemporaryCredentials } from '../../core/temporary-credentials.js';
 import { actorOf, type User, type UserDirectory } from '../../core/users.js';
@@ -50,6 +51,8 @@ const ENDPOINTS: Endpoint[] = [
 
 /** ListMultipartUploads answers at most 1,000 uploads a page: totals are asked for no more at once. */
 const MAX_TOTALS_UPLOADS = 1000;
+/** 1,000 uploads with their keys (up to 1,024 bytes each) and start times. */
+const MAX_TOTALS_BODY_BYTES = 2 * 1024 * 1024;
 
 export const consoleApiError = {
   wrongCredentials: () => new ServiceError('InvalidCredentials', 'wrong access key or secret key', 401),
@@ -144,7 +147,7 @@ async function listBuckets(call: ApiCall): Promise<unknown> {
 async function uploadTotals(call: ApiCall): Promise<unknown> {
   requireJson(call.ctx);
   const bucket = decodeSegment(call.match[1]!);
-  const { uploadIds } = parseJsonObject(await readVerifiedBody(call.ctx, call.auth, MAX_JSON_BYTES * 8));
+  const { uploadIds, abortDatesFor } = parseJsonObject(await readVerifiedBody(call.ctx, call.auth, MAX_TOTALS_BODY_BYTES));
   if (!Array.isArray(uploadIds) || !uploadIds.every((id): id is string => typeof id === 'string' && id !== '')) {
     throw new ServiceError('InvalidRequest', 'uploadIds must be a list of upload ids.', 400);
   }
@@ -157,7 +160,34 @@ async function uploadTotals(call: ApiCall): Promise<unknown> {
   return {
     uploads: Object.fromEntries(uploadIds.map((id) => [id, perUpload.get(id) ?? { parts: 0, bytes: 0 }])),
     bucket: totals,
+    abortDates: await abortDates(call.deps.storage, bucket, abortDatesFor),
   };
+}
+
+/**
+ * When each upload will be aborted: by the bucket's lifecycle rule that covers it (its ID), or
+ * else by the server-wide expiry (no ruleId). Worked out from the key and start time the page
+ * read from ListMultipartUploads: date arithmetic over the caller's own listing.
+ */
+async function abortDates(storage: Storage, bucket: string, uploads: unknown): Promise<Record<string, { date: string; ruleId?: string }>> {
+  if (uploads === undefined) return {};
+  const valid =
+    Array.isArray(uploads) &&
+    uploads.length <= MAX_TOTALS_UPLOADS &&
+    uploads.every(
+      (entry): entry is { uploadId: string; key: string; initiated: string } =>
+        typeof entry === 'object' && entry !== null && typeof entry.uploadId === 'string' && typeof entry.key === 'string' && !Number.isNaN(Date.parse(entry.initiated)),
+    );
+  if (!valid) throw new ServiceError('InvalidRequest', 'abortDatesFor must be a list of { uploadId, key, initiated }.', 400);
+  const dates: Record<string, { date: string; ruleId?: string }> = {};
+  for (const upload of uploads) {
+    const initiated = new Date(upload.initiated);
+    const byRule = await uploadAbortDate(storage, bucket, upload.key, initiated);
+    dates[upload.uploadId] = byRule
+      ? { date: byRule.date.toISOString(), ruleId: byRule.ruleId }
+      : { date: new Date(initiated.getTime() + storage.options.uploadExpiryMs).toISOString() };
+  }
+  return dates;
 }
 
 function decodeSegment(segment: string): string {

@@ -35,7 +35,7 @@ export function PartsPage({ bucket, objectKey, uploadId }: { bucket: string; obj
       const request = ++latest.current;
       setPage(undefined);
       try {
-        const [listed, counted] = await Promise.all([listParts(bucket, objectKey, uploadId, marker), uploadTotals(bucket, [uploadId])]);
+        const [listed, counted] = await Promise.all([listParts(bucket, objectKey, uploadId, marker), uploadTotals(bucket, [{ key: objectKey, uploadId }])]);
         if (request !== latest.current) return;
         setPage(listed);
         setTotals(counted.uploads[uploadId]);

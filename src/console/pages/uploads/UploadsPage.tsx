@@ -43,7 +43,7 @@ export function UploadsPage({ bucket }: { bucket: string }) {
       setPage(undefined);
       try {
         const listed = await listUploads(bucket, marker);
-        const totals = await uploadTotals(bucket, listed.uploads.map((upload) => upload.uploadId));
+        const totals = await uploadTotals(bucket, listed.uploads);
         if (request !== latest.current) return;
         setPage({ uploads: listed.uploads, next: listed.next, totals });
         setPageIndex(index);
@@ -114,6 +114,19 @@ export function UploadsPage({ bucket }: { bucket: string }) {
     },
     { id: 'uploadId', header: 'Upload ID', render: (upload) => <code class="upload-id">{upload.uploadId}</code> },
     { id: 'initiated', header: 'Initiated', render: (upload) => formatDate(upload.initiated) },
+    {
+      id: 'abort',
+      header: 'Aborted after',
+      render: (upload) => {
+        const due = page?.totals.abortDates[upload.uploadId];
+        if (!due) return '';
+        return (
+          <span>
+            {formatDate(new Date(due.date))} <span class="abort-source">{due.ruleId !== undefined ? `(lifecycle rule ${due.ruleId})` : '(server default)'}</span>
+          </span>
+        );
+      },
+    },
     { id: 'parts', header: 'Parts', numeric: true, render: (upload) => formatCount(totalsOf(upload)?.parts ?? 0) },
     {
       id: 'bytes',
