@@ -14,6 +14,14 @@ export class ServiceError extends Error {
     super(message);
     this.name = 'ServiceError';
   }
+
+  /** Facts the answer carries besides the error (a delete marker's version id, …), as each dialect names them. */
+  facts: { versionId?: string; deleteMarker?: boolean; lastModified?: Date } = {};
+
+  with(facts: ServiceError['facts']): this {
+    this.facts = { ...this.facts, ...facts };
+    return this;
+  }
 }
 
 export const errors = {

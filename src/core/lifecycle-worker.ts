@@ -1,3 +1,4 @@
+import { deleteLatest } from './versioning.js';
 import type { BlobStore } from './blob-store.js';
 import { abortOf, expirationOf, parseStoredLifecycle, type LifecycleClock, type LifecycleConfiguration } from './lifecycle.js';
 import { prefixUpperBound } from './listing.js';
@@ -58,7 +59,9 @@ export class LifecycleWorker {
             // Written again since the listing: that is a new object, judged on the next run.
             const current = await tx.getObject(bucket, object.key);
             if (!current || current.id !== object.id) return [];
-            return tx.unreferenced(await tx.deleteObject(bucket, object.key));
+            // A versioned bucket keeps the expired version behind a delete marker, as S3 does.
+            const status = (await tx.getBucket(bucket))?.versioning;
+            return tx.unreferenced((await deleteLatest(tx, bucket, object.key, status)).released);
           });
           await this.blobs.remove(released);
           expired++;

@@ -87,7 +87,7 @@ export async function listByPrefix<T>(listing: PrefixListing<T>): Promise<Prefix
   }
 }
 
-function commonPrefixOf(key: string, prefix: string, delimiter: string): string | undefined {
+export function commonPrefixOf(key: string, prefix: string, delimiter: string): string | undefined {
   if (!key.startsWith(prefix)) return undefined;
   const index = key.indexOf(delimiter, prefix.length);
   return index < 0 ? undefined : key.slice(0, index + delimiter.length);

@@ -12,6 +12,21 @@ import { combinedCrc64, fingerprintOf, resolveParts } from './part-list.js';
 import { ServiceError, errors } from './errors.js';
 import { newUploadId } from './ids.js';
 import { listByPrefix } from './listing.js';
+import {
+  deleteLatest,
+  deleteVersion,
+  labelled,
+  latestDeleteMarker,
+  listVersions,
+  noSuchVersion,
+  parseVersionId,
+  readVersion,
+  writeVersion,
+  type DeleteOutcome,
+  type VersioningStatus,
+  type VersionsPage,
+  type VersionsQuery,
+} from './versioning.js';
 import { SqliteMetadata } from './metadata/sqlite.js';
 import type { BucketConfigKind, Metadata, MetadataQueries, PartColumns, StoredObject, StoredPart, StoredUpload, WriteOutcome } from './metadata/types.js';
 import { refuseNul, validateBucketName, validateObjectKey } from './names.js';
@@ -89,6 +104,8 @@ export interface CompleteResult {
   checksum?: ObjectChecksum;
   /** The new object's row id. */
   id?: number;
+  /** The new version's id, in a versioned bucket. */
+  versionId?: string;
 }
 
 export interface ObjectRead {
@@ -327,18 +344,50 @@ export class Storage {
     return (await this.meta.getObject(bucket, key)) !== undefined;
   }
 
-  async headObject(actor: Actor, bucket: string, key: string): Promise<StoredObject> {
-    await this.requireBucket(this.meta, actor, bucket);
-    return this.requireObject(this.meta, bucket, key);
+  async headObject(actor: Actor, bucket: string, key: string, versionId?: string): Promise<StoredObject> {
+    return this.readObject(actor, bucket, key, versionId);
+  }
+
+  /**
+   * The key's latest version, or the version named. A key whose latest version is a delete marker
+   * reads as missing (the error names the marker); a marker named by id cannot be read (405).
+   */
+  private async readObject(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    meta: MetadataQueries = this.meta,
+  ): Promise<StoredObject> {
+    const info = await this.requireBucket(meta, actor, bucket);
+    if (versionId === undefined) {
+      const object = await meta.getObject(bucket, key);
+      if (object) return labelled(object, info.versioning);
+      // Only a versioned bucket has a history to look in: an unversioned one's miss costs nothing more.
+      const marker = info.versioning && (await latestDeleteMarker(meta, bucket, key));
+      if (marker) throw errors.noSuchKey(key).with({ deleteMarker: true, versionId: marker.versionId });
+      throw errors.noSuchKey(key);
+    }
+    const id = parseVersionId(versionId);
+    // An unversioned bucket has only the null version: another id cannot be one of its versions.
+    if (info.versioning === undefined && id !== 'null') throw errors.invalidArgument('Invalid version id specified', 'versionId', versionId);
+    const found = await readVersion(meta, bucket, key, id);
+    if (!found) throw noSuchVersion(key, versionId);
+    if (found.deleteMarker) {
+      throw new ServiceError('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405, {
+        Method: 'GET',
+        ResourceType: 'DeleteMarker',
+      }).with({ deleteMarker: true, versionId: id, lastModified: found.lastModified });
+    }
+    return labelled(found, info.versioning);
   }
 
   /**
    * Metadata and the segment map of an object, for ranged streaming reads. The map
    * (up to 10,000 rows) is read on first use: HEAD and 304 answers never need it.
    */
-  async getObject(actor: Actor, bucket: string, key: string): Promise<ObjectRead> {
-    await this.requireBucket(this.meta, actor, bucket);
-    const stored = await this.requireObject(this.meta, bucket, key);
+  async getObject(actor: Actor, bucket: string, key: string, versionId?: string): Promise<ObjectRead> {
+    const stored = await this.readObject(actor, bucket, key, versionId);
     const meta = this.meta;
     let segments: Promise<Segment[]> | undefined;
     return {
@@ -347,12 +396,15 @@ export class Storage {
     };
   }
 
-  /** Replaces an object's tags (none: an empty set), leaving its bytes, metadata and date as they are. */
-  async setObjectTags(actor: Actor, bucket: string, key: string, tags: Tag[]): Promise<void> {
-    await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket);
-      const object = await this.requireObject(tx, bucket, key);
+  /**
+   * Replaces the tags of an object, or of the version named (noncurrent ones too), leaving its
+   * bytes, metadata and date as they are. Answers the id of the version tagged (none: unversioned).
+   */
+  async setObjectTags(actor: Actor, bucket: string, key: string, tags: Tag[], versionId?: string): Promise<{ versionId?: string }> {
+    return this.meta.transaction(async (tx) => {
+      const object = await this.readObject(actor, bucket, key, versionId, tx);
       await tx.setObjectTags(object.id, tags);
+      return { versionId: object.versionId };
     });
   }
 
@@ -377,11 +429,37 @@ export class Storage {
     return this.blobs.read(await read.segments(), start, end);
   }
 
-  /** Idempotent: deleting a missing key succeeds. */
-  async deleteObject(actor: Actor, bucket: string, key: string): Promise<void> {
+  /**
+   * Idempotent: deleting a missing key succeeds. Without a version id, a versioned bucket gets a
+   * delete marker; with one, that version goes for good (an unversioned bucket has only `null`).
+   */
+  async deleteObject(actor: Actor, bucket: string, key: string, versionId?: string): Promise<Omit<DeleteOutcome, 'released'>> {
     await this.requireBucket(this.meta, actor, bucket);
-    const released = await this.meta.transaction(async (tx) => tx.unreferenced(await tx.deleteObject(bucket, key)));
-    await this.blobs.remove(released);
+    const id = versionId === undefined ? undefined : parseVersionId(versionId);
+    const outcome = await this.meta.transaction(async (tx) => {
+      // Read in the transaction: a delete racing PutBucketVersioning is ordered with it.
+      const status = (await tx.getBucket(bucket))?.versioning;
+      if (id !== undefined && status === undefined && id !== 'null') throw errors.invalidArgument('Invalid version id specified', 'versionId', id);
+      const done = id === undefined ? await deleteLatest(tx, bucket, key, status) : await deleteVersion(tx, bucket, key, id);
+      return { ...done, released: await tx.unreferenced(done.released), status };
+    });
+    await this.blobs.remove(outcome.released);
+    if (outcome.status === undefined) return { deleteMarker: false };
+    return { versionId: outcome.versionId, deleteMarker: outcome.deleteMarker };
+  }
+
+  async listObjectVersions(actor: Actor, bucket: string, query: VersionsQuery): Promise<VersionsPage> {
+    const info = await this.requireBucket(this.meta, actor, bucket);
+    return listVersions(this.meta, info, query);
+  }
+
+  async getVersioning(actor: Actor, bucket: string): Promise<VersioningStatus | undefined> {
+    return (await this.requireBucket(this.meta, actor, bucket)).versioning;
+  }
+
+  /** Enabled or Suspended; a bucket never goes back to unversioned. */
+  async putVersioning(actor: Actor, bucket: string, status: VersioningStatus): Promise<void> {
+    await this.putBucketConfig(actor, bucket, 'versioning', status);
   }
 
   /**
@@ -392,7 +470,7 @@ export class Storage {
    */
   async copyObject(
     actor: Actor,
-    source: { bucket: string; key: string },
+    source: { bucket: string; key: string; versionId?: string },
     target: { bucket: string; key: string },
     attributes?: ObjectAttributes,
     options: {
@@ -402,15 +480,16 @@ export class Storage {
       /** The copy's tags (a REPLACE directive); the source's when undefined. */
       tags?: Tag[];
     } = {},
-  ): Promise<StoredObject> {
+  ): Promise<StoredObject & { sourceVersionId?: string }> {
     await this.requireBucket(this.meta, actor, source.bucket);
     await this.requireBucket(this.meta, actor, target.bucket);
     validateObjectKey(target.key);
+    const sourceVersion = source.versionId === undefined ? undefined : parseVersionId(source.versionId, 'x-amz-copy-source');
     // A digest is computed outside the transaction, then used only if the source is still that object.
     let digested: { sourceId: number; checksum: ObjectChecksum } | undefined;
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.meta.transaction(async (tx) => {
-        const src = await this.requireObject(tx, source.bucket, source.key);
+        const src = await this.copySource(tx, source.bucket, source.key, sourceVersion);
         options.check?.(src);
         if (options.forbidOverwrite && (await tx.getObject(target.bucket, target.key))) throw fileAlreadyExists();
         const algorithm = options.checksum?.(src);
@@ -431,8 +510,10 @@ export class Storage {
           userMeta: attributes ? attributes.userMeta : src.userMeta,
           tags: options.tags ?? src.tags,
         };
-        const { stored, released } = await tx.putObject({ ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } });
-        return { info: stored, blobIds: await tx.unreferenced(released) };
+        const status = (await tx.getBucket(target.bucket))?.versioning;
+        const copy = { ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } };
+        const { stored, released } = await writeVersion(tx, copy, status);
+        return { info: { ...stored, sourceVersionId: src.versionId }, blobIds: await tx.unreferenced(released) };
       });
       if (outcome.digest) {
         // The source changed under every earlier digest: give up rather than loop.
@@ -530,13 +611,13 @@ export class Storage {
   async uploadPartCopy(
     actor: Actor,
     target: { bucket: string; key: string; uploadId: string; partNumber: number },
-    source: { bucket: string; key: string; range?: { start: number; end: number } },
+    source: { bucket: string; key: string; versionId?: string; range?: { start: number; end: number } },
     options: { check?: (source: ObjectInfo) => void; digests?: WriteOptions['digests'] } = {},
   ): Promise<PartInfo> {
     await this.requireBucket(this.meta, actor, target.bucket);
     const upload = await this.requireOpenUpload(this.meta, target.bucket, target.key, target.uploadId);
     checkPartNumber(target.partNumber);
-    const read = await this.getObject(actor, source.bucket, source.key);
+    const read = await this.getObject(actor, source.bucket, source.key, source.versionId);
     options.check?.(read.info);
     const range = source.range ?? { start: 0, end: read.info.size - 1 };
     if (range.start > range.end || range.end >= read.info.size) {
@@ -596,7 +677,9 @@ export class Storage {
     requested: CompletedPart[],
     options: CompleteOptions = {},
   ): Promise<CompleteResult> {
-    await this.requireBucket(this.meta, actor, bucket);
+    // The status as the bucket check reads it (no query more for Complete): a Complete racing
+    // PutBucketVersioning is then ordered as if it committed first.
+    const status = (await this.requireBucket(this.meta, actor, bucket)).versioning;
     const minPartSize = options.minPartSize ?? this.options.minPartSize;
     const outcome = await this.meta.transaction(async (tx) => {
       const upload = await tx.getUpload(uploadId);
@@ -623,6 +706,7 @@ export class Storage {
             crc64: current?.crc64,
             checksum: current?.checksum,
             id: current?.id,
+            versionId: current && labelled(current, status).versionId,
           },
           released: [],
         };
@@ -642,7 +726,7 @@ export class Storage {
         matched,
         stated: options.stated,
       });
-      const { stored, released: old } = await tx.putObject({
+      const { stored, released: old } = await writeVersion(tx, {
         bucket,
         key,
         size,
@@ -658,13 +742,13 @@ export class Storage {
         contentSha1: options.contentSha1,
         // Metadata only: the object points at the upload's part rows, which stay where they are.
         content: { uploadId },
-      });
+      }, status);
       const id = stored.id;
       await tx.markCompleted(uploadId, new Date(), fingerprint, etag);
       // Listed parts now are the object; unlisted ones go (and the replaced object's bytes may be freed).
       const discarded = await tx.deleteParts(uploadId, unlisted);
       return {
-        result: { bucket, key, etag, size, partsCount: matched.length, crc64, checksum, id },
+        result: { bucket, key, etag, size, partsCount: matched.length, crc64, checksum, id, versionId: stored.versionId },
         released: await tx.unreferenced([...old, ...discarded]),
       };
     });
@@ -869,6 +953,21 @@ export class Storage {
     if (owner !== undefined && (actor.root || owner === actor.userId)) return;
     const bucket = await this.requireBucket(this.meta, actor, name);
     this.bucketOwners.set(name, bucket.owner);
+  }
+
+  /** A copy's source: the latest version, or the one named (never a delete marker). */
+  private async copySource(meta: MetadataQueries, bucket: string, key: string, versionId: string | undefined): Promise<StoredObject> {
+    if (versionId === undefined) {
+      const object = await this.requireObject(meta, bucket, key);
+      const status = object.versionId === undefined ? (await meta.getBucket(bucket))?.versioning : undefined;
+      return labelled(object, status);
+    }
+    const found = await readVersion(meta, bucket, key, versionId);
+    if (!found) throw noSuchVersion(key, versionId);
+    if (found.deleteMarker) {
+      throw new ServiceError('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.', 400);
+    }
+    return found.versionId === undefined ? { ...found, versionId: 'null' } : found;
   }
 
   private async requireObject(meta: MetadataQueries, bucket: string, key: string): Promise<StoredObject> {

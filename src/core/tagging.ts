@@ -139,18 +139,41 @@ export function formatTagQuery(tags: readonly Tag[]): string {
 
 // Object tags: in the object's row
 
-/** An object's tags (empty when it has none); the bucket's owner (or root) only. */
-export async function getObjectTags(storage: Storage, actor: Actor, bucket: string, key: string): Promise<Tag[]> {
-  return (await storage.headObject(actor, bucket, key)).tags ?? [];
+/**
+ * The tags of an object or of the version named (empty when it has none), and the id of the version
+ * read (none in an unversioned bucket); the bucket's owner (or root) only.
+ */
+export async function getObjectTags(
+  storage: Storage,
+  actor: Actor,
+  bucket: string,
+  key: string,
+  versionId?: string,
+): Promise<{ tags: Tag[]; versionId?: string }> {
+  const object = await storage.headObject(actor, bucket, key, versionId);
+  return { tags: object.tags ?? [], versionId: object.versionId };
 }
 
 /** Replaces an object's tags (checked by the dialect against its limits); an empty set removes them. */
-export async function putObjectTags(storage: Storage, actor: Actor, bucket: string, key: string, tags: readonly Tag[]): Promise<void> {
-  await storage.setObjectTags(actor, bucket, key, normalizeTags(tags));
+export async function putObjectTags(
+  storage: Storage,
+  actor: Actor,
+  bucket: string,
+  key: string,
+  tags: readonly Tag[],
+  versionId?: string,
+): Promise<{ versionId?: string }> {
+  return storage.setObjectTags(actor, bucket, key, normalizeTags(tags), versionId);
 }
 
-export async function deleteObjectTags(storage: Storage, actor: Actor, bucket: string, key: string): Promise<void> {
-  await storage.setObjectTags(actor, bucket, key, []);
+export async function deleteObjectTags(
+  storage: Storage,
+  actor: Actor,
+  bucket: string,
+  key: string,
+  versionId?: string,
+): Promise<{ versionId?: string }> {
+  return storage.setObjectTags(actor, bucket, key, [], versionId);
 }
 
 // Bucket tags: one document of kind 'tagging' among the bucket's configurations

@@ -8,6 +8,8 @@ export interface BucketInfo {
   name: string;
   owner: string;
   createdAt: Date;
+  /** Versioning, once turned on (a bucket never goes back to unversioned); absent: unversioned. */
+  versioning?: 'Enabled' | 'Suspended';
 }
 
 /** Standard headers stored with an object and returned on GET/HEAD. */
@@ -77,6 +79,8 @@ export interface ObjectInfo extends ObjectAttributes {
   crc64?: string;
   /** The flexible checksum stored with the object, when it was given one. */
   checksum?: ObjectChecksum;
+  /** The version's id in a versioned bucket (`null` for the null version); absent in an unversioned one. */
+  versionId?: string;
 }
 
 /** A contiguous run of the object's bytes stored in one blob file. */

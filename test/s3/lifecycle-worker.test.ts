@@ -11,8 +11,10 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   ListPartsCommand,
   PutBucketLifecycleConfigurationCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   UploadPartCommand,
   type LifecycleRule,
@@ -89,6 +91,24 @@ describe('the lifecycle worker', () => {
     await eventually('the covered objects expire', async () => (await keys(bucket)).length === 4);
     assert.ok(Date.now() >= due, 'not before their day');
     assert.deepEqual(await keys(bucket), ['keep/c.txt', 'other.txt', 'scratch/small.bin', 'tags/stay.txt']);
+  });
+
+  it('in a versioned bucket an expiring object gets a delete marker and its version stays', async () => {
+    const bucket = 'dated-versioned';
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    const version = (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'old/1', Body: '1' }))).VersionId!;
+    await s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: bucket,
+        LifecycleConfiguration: { Rules: [{ ID: 'gone-in-2020', Filter: { Prefix: 'old/' }, Status: 'Enabled', Expiration: { Date: new Date('2020-01-01T00:00:00Z') } }] },
+      }),
+    );
+    await eventually('old/1 is expired', async () => (await keys(bucket)).length === 0);
+    const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    assert.deepEqual(listed.Versions?.map((v) => [v.VersionId, v.IsLatest]), [[version, false]]);
+    assert.deepEqual(listed.DeleteMarkers?.map((m) => [m.Key, m.IsLatest]), [['old/1', true]]);
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'old/1', VersionId: version }))).ContentLength, 1);
   });
 
   it('an Expiration Date in the past expires every covered object at the next run', async () => {

@@ -328,11 +328,6 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
       });
     }
 
-    it('PUT ?versioning (PutBucketVersioning) is 501; GET ?versioning still answers', async () => {
-      assertRefused(await signedRequest(server.url, 'PUT', `/${BUCKET}?versioning`, { body: '<VersioningConfiguration/>' }), 'query parameter', 'versioning');
-      const got = await signedRequest(server.url, 'GET', `/${BUCKET}?versioning`);
-      assert.equal(got.status, 200, got.body);
-    });
   });
 
   describe('what Tessera honours or may ignore still works', () => {

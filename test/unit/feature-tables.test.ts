@@ -16,7 +16,7 @@ const S3_OPERATIONS = [
   'ListBuckets', 'CreateBucket', 'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects',
   'ListObjectsV2', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject', 'ListParts',
   'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'ListObjectVersions',
-  'GetBucketLocation', 'GetBucketVersioning', 'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors',
+  'GetBucketLocation', 'GetBucketVersioning', 'PutBucketVersioning', 'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors',
   'PutBucketLifecycleConfiguration', 'GetBucketLifecycleConfiguration', 'DeleteBucketLifecycle',
   'PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging', 'PutBucketTagging', 'GetBucketTagging', 'DeleteBucketTagging',
   'GetObjectAttributes',
@@ -26,8 +26,8 @@ const OSS_OPERATIONS = [
   'ListObjectsV2', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject', 'ListParts',
   'DeleteObject', 'AbortMultipartUpload', 'InitiateMultipartUpload', 'CompleteMultipartUpload', 'GetBucketInfo', 'GetBucketLocation',
   'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors', 'PutBucketLifecycle', 'GetBucketLifecycle', 'DeleteBucketLifecycle',
-  'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors',
   'PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging', 'PutBucketTags', 'GetBucketTags', 'DeleteBucketTags',
+  'PutBucketVersioning', 'GetBucketVersioning', 'ListObjectVersions',
 ];
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

@@ -11,6 +11,8 @@ import {
   type PartRow,
   type SessionRow,
   type UploadRow,
+  type VersionRow,
+  toVersion,
 } from './rows.js';
 import type {
   BucketConfigKind,
@@ -22,6 +24,7 @@ import type {
   StoredObject,
   StoredPart,
   StoredUpload,
+  StoredVersion,
   UploadSession,
 } from './types.js';
 
@@ -33,17 +36,22 @@ export interface QueryRunner {
 }
 
 const OBJECT_COLUMNS = `bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
-  checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags`;
+  checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags, version_id`;
 
-/** The CTE that inserts the `inserted` object's segments from parameters $17-$20 (see objectParams). */
+/** The CTE that inserts the `inserted` object's segments from parameters $18-$21 (see objectParams). */
 const SEGMENTS_INSERTED = `segments_inserted AS (
   INSERT INTO segments (object_id, seq, blob_id, "offset", size, part_number)
   SELECT inserted.id, segment.seq - 1, segment.blob_id, segment.start, segment.size, segment.part_number
-  FROM inserted, unnest($17::text[], $18::bigint[], $19::bigint[], $20::int[])
+  FROM inserted, unnest($18::text[], $19::bigint[], $20::bigint[], $21::int[])
     WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)
 )`;
 
-/** An object's row as parameters $1-$16 (OBJECT_COLUMNS' order), then its segments as four arrays. */
+/** A key's next place in its history (parameters $1, $2: bucket and key). */
+const NEXT_SEQ = 'COALESCE((SELECT max(seq) FROM object_versions WHERE bucket = $1 AND key = $2), 0) + 1';
+
+let objectColumnList: Promise<string> | undefined;
+
+/** An object's row as parameters $1-$17 (OBJECT_COLUMNS' order), then its segments as four arrays. */
 function objectParams(object: NewObject): unknown[] {
   const segments = 'segments' in object.content ? object.content.segments : [];
   const offsets: number[] = [];
@@ -69,6 +77,7 @@ function objectParams(object: NewObject): unknown[] {
     object.contentSha1 ?? null,
     'uploadId' in object.content ? object.content.uploadId : null,
     tagsColumn(object.tags),
+    object.versionId ?? null,
     segments.map((segment) => segment.blobId),
     offsets,
     segments.map((segment) => segment.size),
@@ -106,7 +115,11 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   async getBucket(name: string): Promise<BucketInfo | undefined> {
-    const row = await this.first<{ name: string; owner: string; created_at: number }>('SELECT * FROM buckets WHERE name = $1', [name]);
+    const row = await this.first<{ name: string; owner: string; created_at: number; versioning: string | null }>(
+      `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning
+       FROM buckets b WHERE b.name = $1`,
+      [name],
+    );
     return row && toBucket(row);
   }
 
@@ -120,7 +133,8 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   async bucketHasObjects(name: string): Promise<boolean> {
-    return (await this.first('SELECT 1 FROM objects WHERE bucket = $1 LIMIT 1', [name])) !== undefined;
+    const sql = 'SELECT 1 WHERE EXISTS (SELECT 1 FROM objects WHERE bucket = $1) OR EXISTS (SELECT 1 FROM object_versions WHERE bucket = $1)';
+    return (await this.first(sql, [name])) !== undefined;
   }
 
   // Bucket configurations
@@ -160,7 +174,9 @@ export abstract class PostgresQueries implements MetadataQueries {
          SELECT s.seq AS ord, s.blob_id, s.size, s.part_number FROM segments s WHERE s.object_id = $1
          UNION ALL
          SELECT p.part_number, p.blob_id, p.size, p.part_number
-         FROM objects o JOIN parts p ON p.upload_id = o.upload_id WHERE o.id = $1
+         FROM (SELECT upload_id FROM objects WHERE id = $1
+               UNION ALL SELECT upload_id FROM object_versions WHERE id = $1 LIMIT 1) o
+         JOIN parts p ON p.upload_id = o.upload_id
        ) content ORDER BY ord`,
       [objectId],
     );
@@ -196,7 +212,7 @@ export abstract class PostgresQueries implements MetadataQueries {
     return this.first<ObjectRow>(
       `WITH inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
          ${when === 'if-new' ? 'ON CONFLICT (bucket, key) DO NOTHING' : ''}
          RETURNING *
        ), ${SEGMENTS_INSERTED}
@@ -212,21 +228,112 @@ export abstract class PostgresQueries implements MetadataQueries {
    * objects to buckets keeps a DeleteBucket racing this statement from leaving the row in no
    * bucket: one of the two fails (23503 or 40001) and the caller goes the transactional way.
    */
-  protected async insertNewGuarded(object: NewObject, owner: string | undefined): Promise<{ bucketOwner?: string; row?: ObjectRow }> {
-    const result = await this.first<ObjectRow & { bucket_owner: string | null }>(
+  protected async insertNewGuarded(object: NewObject, owner: string | undefined): Promise<{ bucketOwner?: string; row?: ObjectRow; versioned?: boolean }> {
+    const result = await this.first<ObjectRow & { bucket_owner: string | null; versioned: boolean }>(
       `WITH bucket AS (SELECT owner FROM buckets WHERE name = $1),
        inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
          SELECT $1::text, $2::text, $3::bigint, $4::text, $5::bigint, $6::text, $7::text, $8::int, $9::text,
-                $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text, $16::text
-         FROM bucket WHERE $21::text IS NULL OR bucket.owner = $21::text
+                $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text, $16::text, $17::text
+         FROM bucket WHERE ($22::text IS NULL OR bucket.owner = $22::text)
+           -- a versioned bucket's write keeps history: it goes the transactional way
+           AND NOT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning')
          ON CONFLICT (bucket, key) DO NOTHING
          RETURNING *
        ), ${SEGMENTS_INSERTED}
-       SELECT (SELECT owner FROM bucket) AS bucket_owner, inserted.* FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
+       SELECT (SELECT owner FROM bucket) AS bucket_owner,
+              EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning') AS versioned,
+              inserted.* FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
       [...objectParams(object), owner ?? null],
     );
-    return { bucketOwner: result?.bucket_owner ?? undefined, row: result?.id == null ? undefined : result };
+    return { bucketOwner: result?.bucket_owner ?? undefined, row: result?.id == null ? undefined : result, versioned: result?.versioned === true };
+  }
+
+  // Versions
+
+  async archiveCurrent(bucket: string, key: string): Promise<StoredObject | undefined> {
+    // Columns by name, not position, as restoreNoncurrent does.
+    const columns = await this.objectColumns();
+    const row = await this.first<VersionRow>(
+      `WITH gone AS (DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING *)
+       INSERT INTO object_versions (${columns}, seq, delete_marker) SELECT ${columns}, ${NEXT_SEQ}, false FROM gone RETURNING *`,
+      [bucket, key],
+    );
+    return row && toObject(row);
+  }
+
+  async insertDeleteMarker(bucket: string, key: string, versionId: string | null, at: Date): Promise<void> {
+    await this.runner.query(
+      `INSERT INTO object_versions (bucket, key, size, etag, last_modified, headers, user_meta, version_id, seq, delete_marker)
+       VALUES ($1, $2, 0, '', $3, '{}', '{}', $4, ${NEXT_SEQ}, true)`,
+      [bucket, key, at.getTime(), versionId],
+    );
+  }
+
+  async getNoncurrent(bucket: string, key: string, versionId: string | null): Promise<StoredVersion | undefined> {
+    const row = await this.first<VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = $1 AND key = $2 AND version_id IS NOT DISTINCT FROM $3 ORDER BY seq DESC LIMIT 1',
+      [bucket, key, versionId],
+    );
+    return row && toVersion(row);
+  }
+
+  async newestNoncurrent(bucket: string, key: string): Promise<StoredVersion | undefined> {
+    const row = await this.first<VersionRow>('SELECT * FROM object_versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1', [bucket, key]);
+    return row && toVersion(row);
+  }
+
+  async deleteNoncurrent(bucket: string, key: string, seq: number): Promise<string[]> {
+    const rows = await this.rows<{ blob_id: string }>(
+      `WITH gone AS (DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND seq = $3 AND NOT delete_marker RETURNING id, upload_id),
+         gone_marker AS (DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND seq = $3 AND delete_marker),
+         gone_upload AS (DELETE FROM uploads WHERE upload_id IN (SELECT upload_id FROM gone)),
+         gone_parts AS (DELETE FROM parts WHERE upload_id IN (SELECT upload_id FROM gone) RETURNING blob_id, part_number AS ord),
+         gone_segments AS (DELETE FROM segments WHERE object_id IN (SELECT id FROM gone) RETURNING blob_id, seq AS ord)
+       SELECT blob_id, ord FROM gone_parts UNION ALL SELECT blob_id, ord FROM gone_segments ORDER BY ord`,
+      [bucket, key, seq],
+    );
+    return rows.map((row) => row.blob_id);
+  }
+
+  async restoreNoncurrent(bucket: string, key: string, seq: number): Promise<void> {
+    const columns = await this.objectColumns();
+    await this.runner.query(
+      `WITH gone AS (DELETE FROM object_versions WHERE bucket = $1 AND key = $2 AND seq = $3 RETURNING *)
+       INSERT INTO objects (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM gone`,
+      [bucket, key, seq],
+    );
+  }
+
+  async listNoncurrent(
+    bucket: string,
+    afterKey: string,
+    afterSeq: number,
+    lower: string,
+    upper: string | undefined,
+    limit: number,
+  ): Promise<StoredVersion[]> {
+    // Two index seeks: the rest of the marker's key, then the keys after it.
+    const rows = await this.rows<VersionRow>(
+      `SELECT * FROM (
+         (SELECT * FROM object_versions WHERE bucket = $1 AND key = $2 AND seq < $3 AND key >= $4 AND ($5::text IS NULL OR key < $5)
+          ORDER BY seq DESC LIMIT $6)
+         UNION ALL
+         (SELECT * FROM object_versions WHERE bucket = $1 AND key > $2 AND key >= $4 AND ($5::text IS NULL OR key < $5)
+          ORDER BY key, seq DESC LIMIT $6)
+       ) page ORDER BY key, seq DESC LIMIT $6`,
+      [bucket, afterKey, afterSeq, lower, upper ?? null, limit],
+    );
+    return rows.map(toVersion);
+  }
+
+  /** The objects table's columns (object_versions has them too), read once: they follow the migrations. */
+  private async objectColumns(): Promise<string> {
+    objectColumnList ??= this.rows<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns
+       WHERE table_schema = current_schema() AND table_name = 'objects' ORDER BY ordinal_position`,
+    ).then((rows) => rows.map((row) => row.column_name).join(', '));
+    return objectColumnList;
   }
 
   async findByContent(kind: 'md5' | 'sha1', digest: string, size: number, owner: string, anyOwner: boolean): Promise<StoredObject | undefined> {
@@ -252,7 +359,12 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   async setObjectTags(id: number, tags: readonly Tag[] | undefined): Promise<void> {
-    await this.runner.query('UPDATE objects SET tags = $1 WHERE id = $2', [tagsColumn(tags), id]);
+    // The id is the current object's or a noncurrent version's (a version keeps its id when archived).
+    await this.runner.query(
+      `WITH current AS (UPDATE objects SET tags = $1 WHERE id = $2)
+       UPDATE object_versions SET tags = $1 WHERE id = $2`,
+      [tagsColumn(tags), id],
+    );
   }
 
   async deleteObject(bucket: string, key: string): Promise<string[]> {
@@ -373,7 +485,8 @@ export abstract class PostgresQueries implements MetadataQueries {
       `SELECT upload_id FROM uploads
        WHERE (completed_at IS NULL AND initiated < $1)
           OR (completed_at IS NOT NULL AND completed_at < $2
-              AND NOT EXISTS (SELECT 1 FROM objects WHERE objects.upload_id = uploads.upload_id))
+              AND NOT EXISTS (SELECT 1 FROM objects WHERE objects.upload_id = uploads.upload_id)
+              AND NOT EXISTS (SELECT 1 FROM object_versions v WHERE v.upload_id = uploads.upload_id))
        ORDER BY upload_id`,
       [initiatedBefore.getTime(), completedBefore.getTime()],
     );

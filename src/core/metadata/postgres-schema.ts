@@ -178,6 +178,23 @@ ALTER TABLE objects ADD COLUMN tags TEXT;
 ALTER TABLE uploads ADD COLUMN tags TEXT;
 `,
   },
+  {
+    version: 5,
+    description: 'versioning: noncurrent versions and delete markers beside the current objects',
+    // object_versions has every column objects has (LIKE copies them, so columns added before
+    // this migration ride along), then the version's place in its key's history.
+    sql: `
+ALTER TABLE objects ADD COLUMN version_id TEXT COLLATE "C";
+CREATE TABLE object_versions (LIKE objects INCLUDING DEFAULTS);
+ALTER TABLE object_versions ALTER COLUMN id DROP NOT NULL;
+ALTER TABLE object_versions ADD COLUMN seq BIGINT NOT NULL;
+ALTER TABLE object_versions ADD COLUMN delete_marker BOOLEAN NOT NULL;
+CREATE UNIQUE INDEX object_versions_by_key ON object_versions (bucket, key, seq DESC);
+CREATE INDEX object_versions_by_version ON object_versions (bucket, key, version_id);
+CREATE INDEX object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL;
+CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL;
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

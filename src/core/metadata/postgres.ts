@@ -234,11 +234,12 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
    */
   async writeObject(object: NewObject, guard: WriteGuard): Promise<WriteOutcome> {
     try {
-      const { bucketOwner, row } = await this.insertNewGuarded(object, guard.owner);
+      const { bucketOwner, row, versioned } = await this.insertNewGuarded(object, guard.owner);
       if (row) return { stored: toObject(row), released: [] };
       if (bucketOwner === undefined) return { refused: 'no-bucket' };
       if (guard.owner !== undefined && bucketOwner !== guard.owner) return { refused: 'not-owner' };
-      if (guard.ifAbsent) return { refused: 'exists' };
+      // A versioned bucket's write was left to the transaction: the key may well be free.
+      if (guard.ifAbsent && !versioned) return { refused: 'exists' };
     } catch (err) {
       // The bucket went away under the statement (23503), or a SERIALIZABLE transaction it
       // raced lost (40001 is reported to that one; this statement may see 40P01 or 23505).

@@ -1,5 +1,5 @@
 import type { BucketInfo, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders, Tag } from '../types.js';
-import type { HashState, StoredObject, StoredPart, StoredUpload, UploadSession } from './types.js';
+import type { HashState, StoredObject, StoredVersion, StoredPart, StoredUpload, UploadSession } from './types.js';
 
 /**
  * Rows as both backends return them (the same column names; numbers as JS numbers, PostgreSQL's
@@ -25,6 +25,13 @@ export interface ObjectRow {
   content_sha1: string | null;
   upload_id: string | null;
   tags: string | null;
+  version_id: string | null;
+}
+
+/** A row of object_versions: a noncurrent version or a delete marker. */
+export interface VersionRow extends ObjectRow {
+  seq: number;
+  delete_marker: number | boolean;
 }
 
 export interface UploadRow {
@@ -69,9 +76,15 @@ export function toObject(row: ObjectRow): StoredObject {
     checksum: objectChecksumOf(row),
     contentMd5: row.content_md5 ?? undefined,
     contentSha1: row.content_sha1 ?? undefined,
+    // Only a versioned bucket's objects have one: the others' rows read as before.
+    ...(row.version_id == null ? {} : { versionId: row.version_id }),
     // Only when there are some: an untagged object has no `tags` at all.
     ...(row.tags === null || row.tags === undefined ? {} : { tags: tagsFromColumn(row.tags) }),
   };
+}
+
+export function toVersion(row: VersionRow): StoredVersion {
+  return { ...toObject(row), seq: Number(row.seq), deleteMarker: Boolean(row.delete_marker), versionId: row.version_id ?? 'null' };
 }
 
 export function toUpload(row: UploadRow): StoredUpload {
@@ -172,6 +185,8 @@ export function toHashState(row: HashStateRow): HashState {
   return { next: row.next, size: row.size, md5: row.md5, sha1: row.sha1, etags: JSON.parse(row.etags) as string[] };
 }
 
-export function toBucket(row: { name: string; owner: string; created_at: number }): BucketInfo {
-  return { name: row.name, owner: row.owner, createdAt: new Date(row.created_at) };
+export function toBucket(row: { name: string; owner: string; created_at: number; versioning?: string | null }): BucketInfo {
+  const bucket: BucketInfo = { name: row.name, owner: row.owner, createdAt: new Date(row.created_at) };
+  if (row.versioning === 'Enabled' || row.versioning === 'Suspended') bucket.versioning = row.versioning;
+  return bucket;
 }

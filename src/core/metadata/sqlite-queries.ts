@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Checksum, ChecksumAlgorithm, Segment, Tag, UploadInfo } from '../types.js';
+import type { BucketInfo, Checksum, ChecksumAlgorithm, Segment, Tag, UploadInfo } from '../types.js';
 import {
   tagsColumn,
   toHashState,
@@ -12,6 +12,9 @@ import {
   type PartRow,
   type SessionRow,
   type UploadRow,
+  type VersionRow,
+  toBucket,
+  toVersion,
 } from './rows.js';
 import type {
   BucketConfigKind,
@@ -23,6 +26,7 @@ import type {
   StoredObject,
   StoredPart,
   StoredUpload,
+  StoredVersion,
   Synchronous,
   UploadSession,
 } from './types.js';
@@ -33,12 +37,14 @@ import type {
  */
 export class SqliteQueries implements Synchronous<MetadataQueries> {
   private readonly stmt;
+  private versionStmt: ReturnType<typeof prepareVersionStatements> | undefined;
 
   constructor(private readonly db: Database.Database) {
     this.stmt = {
       insertBucket: db.prepare('INSERT INTO buckets (name, owner, created_at) VALUES (?, ?, ?)'),
-      getBucket: db.prepare<[string], { name: string; owner: string; created_at: number }>(
-        'SELECT * FROM buckets WHERE name = ?',
+      getBucket: db.prepare<[string], { name: string; owner: string; created_at: number; versioning: string | null }>(
+        `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning
+         FROM buckets b WHERE b.name = ?`,
       ),
       listBuckets: db.prepare<[], { name: string; owner: string; created_at: number }>('SELECT * FROM buckets ORDER BY name'),
       deleteBucket: db.prepare('DELETE FROM buckets WHERE name = ?'),
@@ -49,12 +55,13 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       ),
       deleteBucketConfig: db.prepare('DELETE FROM bucket_configs WHERE bucket = ? AND kind = ?'),
       anyObject: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM objects WHERE bucket = ? LIMIT 1'),
+      anyVersion: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM object_versions WHERE bucket = ? LIMIT 1'),
       getObject: db.prepare<[string, string], ObjectRow>('SELECT * FROM objects WHERE bucket = ? AND key = ?'),
       insertObject: db.prepare(
         `INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
-           checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags)
+           checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags, version_id)
          VALUES (@bucket, @key, @size, @etag, @lastModified, @headers, @userMeta, @partsCount, @crc64,
-           @checksumAlgorithm, @checksumType, @checksumValue, @contentMd5, @contentSha1, @uploadId, @tags)`,
+           @checksumAlgorithm, @checksumType, @checksumValue, @contentMd5, @contentSha1, @uploadId, @tags, @versionId)`,
       ),
       getObjectById: db.prepare<[number], ObjectRow>('SELECT * FROM objects WHERE id = ?'),
       byContentMd5: db.prepare<[string, number, string, number], ObjectRow>(
@@ -70,11 +77,15 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       ),
       renameObject: db.prepare('UPDATE objects SET key = ?, last_modified = ? WHERE id = ?'),
       setObjectTags: db.prepare('UPDATE objects SET tags = ? WHERE id = ?'),
+      setVersionTags: db.prepare('UPDATE object_versions SET tags = ? WHERE id = ?'),
       deleteObjectRow: db.prepare('DELETE FROM objects WHERE id = ?'),
       segmentsOf: db.prepare<[number], { blob_id: string; offset: number; size: number; part_number: number }>(
         'SELECT blob_id, offset, size, part_number FROM segments WHERE object_id = ? ORDER BY seq',
       ),
-      uploadIdOfObject: db.prepare<[number], { upload_id: string | null }>('SELECT upload_id FROM objects WHERE id = ?'),
+      // A noncurrent version keeps its id: its upload is found in object_versions.
+      uploadIdOfObject: db.prepare<[number, number], { upload_id: string | null }>(
+        'SELECT upload_id FROM objects WHERE id = ? UNION ALL SELECT upload_id FROM object_versions WHERE id = ? LIMIT 1',
+      ),
       partSegments: db.prepare<[string], { blob_id: string; size: number; part_number: number }>(
         'SELECT blob_id, size, part_number FROM parts WHERE upload_id = ? ORDER BY part_number',
       ),
@@ -109,7 +120,8 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         `SELECT upload_id FROM uploads
          WHERE (completed_at IS NULL AND initiated < ?)
             OR (completed_at IS NOT NULL AND completed_at < ?
-                AND NOT EXISTS (SELECT 1 FROM objects WHERE objects.upload_id = uploads.upload_id))`,
+                AND NOT EXISTS (SELECT 1 FROM objects WHERE objects.upload_id = uploads.upload_id)
+                AND NOT EXISTS (SELECT 1 FROM object_versions v WHERE v.upload_id = uploads.upload_id))`,
       ),
       listUploadsAfter: db.prepare<[string, string, string, string, string, number], UploadRow>(
         `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?) AND key >= ? AND key < ?
@@ -224,9 +236,9 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     this.stmt.insertBucket.run(name, owner, createdAt.getTime());
   }
 
-  getBucket(name: string): { name: string; owner: string; createdAt: Date } | undefined {
+  getBucket(name: string): BucketInfo | undefined {
     const row = this.stmt.getBucket.get(name);
-    return row && { name: row.name, owner: row.owner, createdAt: new Date(row.created_at) };
+    return row && toBucket(row);
   }
 
   listBuckets(): Array<{ name: string; owner: string; createdAt: Date }> {
@@ -239,7 +251,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   }
 
   bucketHasObjects(name: string): boolean {
-    return this.stmt.anyObject.get(name) !== undefined;
+    return this.stmt.anyObject.get(name) !== undefined || this.stmt.anyVersion.get(name) !== undefined;
   }
 
   // Bucket configurations
@@ -264,7 +276,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   }
 
   segmentsOf(objectId: number): Segment[] {
-    const uploadId = this.stmt.uploadIdOfObject.get(objectId)?.upload_id;
+    const uploadId = this.stmt.uploadIdOfObject.get(objectId, objectId)?.upload_id;
     if (!uploadId) {
       return this.stmt.segmentsOf.all(objectId).map((row) => ({
         blobId: row.blob_id,
@@ -300,6 +312,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       contentSha1: object.contentSha1 ?? null,
       uploadId: 'uploadId' in object.content ? object.content.uploadId : null,
       tags: tagsColumn(object.tags),
+      versionId: object.versionId ?? null,
     });
     if ('segments' in object.content) {
       let offset = 0;
@@ -334,7 +347,9 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   }
 
   setObjectTags(id: number, tags: readonly Tag[] | undefined): void {
+    // The id is the current object's or a noncurrent version's (a version keeps its id when archived).
     this.stmt.setObjectTags.run(tagsColumn(tags), id);
+    this.stmt.setVersionTags.run(tagsColumn(tags), id);
   }
 
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
@@ -355,6 +370,67 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         ? this.stmt.listObjectsNoUpper.all(bucket, after, lower, limit)
         : this.stmt.listObjects.all(bucket, after, lower, upper, limit);
     return rows.map(toObject);
+  }
+
+  // Versions
+
+  private versions(): ReturnType<typeof prepareVersionStatements> {
+    // Prepared on first use: unversioned buckets never reach here.
+    return (this.versionStmt ??= prepareVersionStatements(this.db));
+  }
+
+  archiveCurrent(bucket: string, key: string): StoredObject | undefined {
+    const current = this.getObject(bucket, key);
+    if (!current) return undefined;
+    this.versions().archive.run({ bucket, key });
+    this.stmt.deleteObjectRow.run(current.id);
+    return current;
+  }
+
+  insertDeleteMarker(bucket: string, key: string, versionId: string | null, at: Date): void {
+    this.versions().marker.run({ bucket, key, versionId, at: at.getTime() });
+  }
+
+  getNoncurrent(bucket: string, key: string, versionId: string | null): StoredVersion | undefined {
+    const row = this.versions().byVersion.get(bucket, key, versionId);
+    return row && toVersion(row);
+  }
+
+  newestNoncurrent(bucket: string, key: string): StoredVersion | undefined {
+    const row = this.versions().newest.get(bucket, key);
+    return row && toVersion(row);
+  }
+
+  deleteNoncurrent(bucket: string, key: string, seq: number): string[] {
+    const statements = this.versions();
+    const row = statements.bySeq.get(bucket, key, seq);
+    if (!row) return [];
+    statements.deleteBySeq.run(bucket, key, seq);
+    if (row.delete_marker) return [];
+    if (row.upload_id) return this.deleteUpload(row.upload_id);
+    const blobIds = this.stmt.segmentsOf.all(row.id).map((segment) => segment.blob_id);
+    this.stmt.deleteSegments.run(row.id);
+    return blobIds;
+  }
+
+  restoreNoncurrent(bucket: string, key: string, seq: number): void {
+    const statements = this.versions();
+    statements.restore.run(bucket, key, seq);
+    statements.deleteBySeq.run(bucket, key, seq);
+  }
+
+  listNoncurrent(bucket: string, afterKey: string, afterSeq: number, lower: string, upper: string | undefined, limit: number): StoredVersion[] {
+    const statements = this.versions();
+    const rows = statements.sameKey.all(bucket, afterKey, afterSeq, lower, limit);
+    if (rows.length < limit) {
+      const rest = limit - rows.length;
+      rows.push(
+        ...(upper === undefined
+          ? statements.laterKeys.all(bucket, afterKey, lower, rest)
+          : statements.laterKeysBelow.all(bucket, afterKey, lower, upper, rest)),
+      );
+    }
+    return rows.filter((row) => upper === undefined || row.key < upper).map(toVersion);
   }
 
   // Blob references
@@ -633,4 +709,39 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   isTrashed(objectId: number): boolean {
     return this.stmt.isTrashed.get(objectId) !== undefined;
   }
+}
+
+/** The statements of versioned buckets' history (object_versions). */
+function prepareVersionStatements(db: Database.Database) {
+  const objectColumns = (db.pragma('table_info(objects)') as Array<{ name: string }>).map((column) => column.name).join(', ');
+  const nextSeq = "COALESCE((SELECT MAX(seq) FROM object_versions WHERE bucket = @bucket AND key = @key), 0) + 1";
+  // Columns by name, not position: a column added to objects later is added to both tables.
+  return {
+    archive: db.prepare<{ bucket: string; key: string }>(
+      `INSERT INTO object_versions (${objectColumns}, seq, delete_marker)
+       SELECT ${objectColumns}, ${nextSeq}, 0 FROM objects WHERE bucket = @bucket AND key = @key`,
+    ),
+    marker: db.prepare(
+      `INSERT INTO object_versions (bucket, key, size, etag, last_modified, headers, user_meta, version_id, seq, delete_marker)
+       VALUES (@bucket, @key, 0, '', @at, '{}', '{}', @versionId, ${nextSeq}, 1)`,
+    ),
+    byVersion: db.prepare<[string, string, string | null], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND key = ? AND version_id IS ? ORDER BY seq DESC LIMIT 1',
+    ),
+    newest: db.prepare<[string, string], VersionRow>('SELECT * FROM object_versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1'),
+    bySeq: db.prepare<[string, string, number], VersionRow>('SELECT * FROM object_versions WHERE bucket = ? AND key = ? AND seq = ?'),
+    deleteBySeq: db.prepare('DELETE FROM object_versions WHERE bucket = ? AND key = ? AND seq = ?'),
+    restore: db.prepare(
+      `INSERT INTO objects (${objectColumns}) SELECT ${objectColumns} FROM object_versions WHERE bucket = ? AND key = ? AND seq = ?`,
+    ),
+    sameKey: db.prepare<[string, string, number, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND key = ? AND seq < ? AND key >= ? ORDER BY seq DESC LIMIT ?',
+    ),
+    laterKeys: db.prepare<[string, string, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND key > ? AND key >= ? ORDER BY key, seq DESC LIMIT ?',
+    ),
+    laterKeysBelow: db.prepare<[string, string, string, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key, seq DESC LIMIT ?',
+    ),
+  };
 }

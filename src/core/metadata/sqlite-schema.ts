@@ -142,6 +142,7 @@ const MIGRATIONS: Migration[] = [
   { version: 3, apply: (db) => db.exec(BUCKET_CONFIG_TABLE) },
   // Object and upload tags: JSON [[key, value], …] in key order, NULL for none.
   { version: 4, apply: (db) => objectAndUploadTags(db) },
+  { version: 5, apply: (db) => versionTables(db) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -226,6 +227,24 @@ function upgradeLegacyTables(db: Database.Database): void {
 function objectAndUploadTags(db: Database.Database): void {
   addMissingColumns(db, 'objects', { tags: 'TEXT' });
   addMissingColumns(db, 'uploads', { tags: 'TEXT' });
+}
+
+/**
+ * Version 5: versioning. `objects` keeps only each key's current version (`version_id` NULL is the
+ * `null` version); noncurrent versions and delete markers live in `object_versions`, which has every
+ * column `objects` has (copied from it, so columns added before this migration ride along) plus the
+ * version's place in its key's history and whether it is a delete marker.
+ */
+function versionTables(db: Database.Database): void {
+  db.exec('ALTER TABLE objects ADD COLUMN version_id TEXT');
+  const columns = (db.pragma('table_info(objects)') as Array<{ name: string; type: string }>)
+    .map((column) => `${column.name} ${column.type}`)
+    .join(', ');
+  db.exec(`CREATE TABLE object_versions (${columns}, seq INTEGER NOT NULL, delete_marker INTEGER NOT NULL)`);
+  db.exec('CREATE UNIQUE INDEX object_versions_by_key ON object_versions (bucket, key, seq DESC)');
+  db.exec('CREATE INDEX object_versions_by_version ON object_versions (bucket, key, version_id)');
+  db.exec('CREATE INDEX object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL');
+  db.exec('CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL');
 }
 
 /** Version 2: the state dialects keep about their clients, imported from `pan.db` when attached. */

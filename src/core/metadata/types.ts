@@ -24,6 +24,13 @@ export interface StoredObject extends ObjectInfo {
   contentSha1?: string;
 }
 
+/** A noncurrent version or a delete marker (object_versions); `seq` orders a key's history, newest highest. */
+export interface StoredVersion extends StoredObject {
+  seq: number;
+  deleteMarker: boolean;
+  versionId: string;
+}
+
 export interface StoredUpload extends UploadInfo {
   completed?: { at: Date; fingerprint: string; etag: string };
 }
@@ -53,6 +60,8 @@ export interface NewObject extends ObjectAttributes {
   checksum?: ObjectChecksum;
   contentMd5?: string;
   contentSha1?: string;
+  /** The version's id; absent: the `null` version (every object of an unversioned bucket). */
+  versionId?: string;
   /** Where the bytes are: blobs listed here, or (multipart) the part rows of this completed upload. */
   content: { segments: Array<Omit<Segment, 'offset'>> } | { uploadId: string };
 }
@@ -61,7 +70,7 @@ export interface NewObject extends ObjectAttributes {
  * The kinds of per-bucket configuration the store keeps, one document per bucket and kind (its
  * format is the owning engine module's business). Later features add their kind here.
  */
-export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging';
+export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging' | 'versioning';
 
 // State a dialect keeps about its clients (the 123pan dialect's tokens, upload sessions and trash)
 
@@ -127,12 +136,31 @@ export interface MetadataQueries {
   bucketUsage(bucket: string): Promise<{ objects: number; bytes: number }>;
   /** Gives an object a new key, keeping its id and bytes (the caller checks the new key is free). */
   renameObject(id: number, key: string, at: Date): Promise<void>;
-  /** Replaces an object's tags (none: undefined or empty), leaving everything else as it is. */
+  /** Replaces an object's or a noncurrent version's tags (none: undefined or empty), leaving everything else as it is. */
   setObjectTags(id: number, tags: readonly Tag[] | undefined): Promise<void>;
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
   deleteObject(bucket: string, key: string): Promise<string[]>;
   /** Objects with `after < key` and `key` in [lower, upper), in key order (UTF-8 byte order). */
   listObjects(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<StoredObject[]>;
+
+  // Versions (versioned buckets only: objects holds each key's current version, object_versions the rest)
+  /** Moves the key's current object, if any, to the noncurrent versions (newest of them); returns it. */
+  archiveCurrent(bucket: string, key: string): Promise<StoredObject | undefined>;
+  /** Adds a delete marker as the key's newest noncurrent entry (`null`: the null version). */
+  insertDeleteMarker(bucket: string, key: string, versionId: string | null, at: Date): Promise<void>;
+  /** A noncurrent version or delete marker by id (`null`: the null version). */
+  getNoncurrent(bucket: string, key: string, versionId: string | null): Promise<StoredVersion | undefined>;
+  /** The key's newest noncurrent version or delete marker. */
+  newestNoncurrent(bucket: string, key: string): Promise<StoredVersion | undefined>;
+  /** Deletes a noncurrent version or marker with its segments or parts; returns the blob ids it held. */
+  deleteNoncurrent(bucket: string, key: string, seq: number): Promise<string[]>;
+  /** Moves a noncurrent version back to objects as the key's current one (keeping its id). */
+  restoreNoncurrent(bucket: string, key: string, seq: number): Promise<void>;
+  /**
+   * Noncurrent versions and markers after the position (afterKey, afterSeq) in (key ascending, seq
+   * descending) order, with key in [lower, upper).
+   */
+  listNoncurrent(bucket: string, afterKey: string, afterSeq: number, lower: string, upper: string | undefined, limit: number): Promise<StoredVersion[]>;
 
   // Blob references
   isBlobReferenced(blobId: string): Promise<boolean>;

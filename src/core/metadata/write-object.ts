@@ -1,3 +1,4 @@
+import { writeVersion } from '../versioning.js';
 import type { Metadata, NewObject, WriteGuard, WriteOutcome } from './types.js';
 
 /** `Metadata.writeObject` as one transaction of plain queries: every backend's general case. */
@@ -7,7 +8,7 @@ export function writeObjectInTransaction(meta: Metadata, object: NewObject, guar
     if (!bucket) return { refused: 'no-bucket' };
     if (guard.owner !== undefined && bucket.owner !== guard.owner) return { refused: 'not-owner' };
     if (guard.ifAbsent && (await tx.getObject(object.bucket, object.key))) return { refused: 'exists' };
-    const { stored, released } = await tx.putObject(object);
+    const { stored, released } = await writeVersion(tx, object, bucket.versioning);
     return { stored, released: await tx.unreferenced(released) };
   });
 }

@@ -144,18 +144,20 @@ export async function deleteMultipleObjects(call: OssCall): Promise<void> {
   const objects = asList(document.Object);
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw errors.malformedXML();
   const quiet = asTrimmedText(document.Quiet)?.toLowerCase() === 'true';
-  // Unversioned: `null` names the one version; another id is refused before anything is deleted.
-  for (const object of objects) {
-    const versionId = asTrimmedText(object.VersionId);
-    if (versionId !== undefined && versionId !== 'null') throw errors.invalidArgument('Invalid version id specified', 'VersionId', versionId);
-  }
   const deleted: XmlNode[] = [];
   for (const object of objects) {
     const sent = asText(object.Key);
     if (sent === undefined || sent === '') throw errors.malformedXML();
     const key = encoding ? decodeKey(sent) : sent;
-    await call.storage.deleteObject(call.actor, call.bucket, key);
-    if (!quiet) deleted.push({ Key: encoding ? urlEncode(key) : key });
+    const versionId = asTrimmedText(object.VersionId);
+    const outcome = await call.storage.deleteObject(call.actor, call.bucket, key, versionId);
+    if (quiet) continue;
+    deleted.push({
+      Key: encoding ? urlEncode(key) : key,
+      VersionId: versionId,
+      DeleteMarker: outcome.deleteMarker || undefined,
+      DeleteMarkerVersionId: outcome.deleteMarker ? outcome.versionId : undefined,
+    });
   }
   sendOssXml(call.ctx.res, 200, 'DeleteResult', { EncodingType: encoding, Deleted: deleted });
 }

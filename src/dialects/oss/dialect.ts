@@ -15,6 +15,7 @@ import { OSS_FEATURES } from './features.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
 import * as tagging from './tagging.js';
+import * as versioning from './versioning.js';
 import { OSS_FORM_UPLOADS, postObject } from './post-object.js';
 import { sendOssError } from './render.js';
 import { authenticate, endpointOf, resolveTargets, type OssCall, type OssSettings, type OssTarget } from './request.js';
@@ -51,8 +52,11 @@ const ROUTES: RouteTable<Handler> = {
   bucketGets: [
     ['bucketInfo', 'GetBucketInfo', buckets.getBucketInfo],
     ['location', 'GetBucketLocation', buckets.getBucketLocation],
+    ['versions', 'ListObjectVersions', versioning.listObjectVersions],
   ],
   bucketSubresources: [
+    ['PUT', 'versioning', 'PutBucketVersioning', versioning.putBucketVersioning],
+    ['GET', 'versioning', 'GetBucketVersioning', versioning.getBucketVersioning],
     ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
     ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
     ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],

@@ -1,4 +1,3 @@
-import { errors, type ServiceError } from '../../core/errors.js';
 import type { FeatureRule, FeatureTable } from '../common/request-features.js';
 
 /*
@@ -17,11 +16,6 @@ const OBJECT_TAGGING = ['PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTag
 const implemented = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'implemented', why, ...more });
 const informational = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'informational', why, ...more });
 const refused = (name: string, why: string): FeatureRule => ({ name, verdict: 'refused', why });
-
-/** `versionId`: buckets are unversioned, so `null` names the one version; any other id is malformed. */
-function nullVersionOnly(value: string): ServiceError | undefined {
-  return value === 'null' ? undefined : errors.invalidArgument('Invalid version id specified', 'versionId', value);
-}
 
 export const OSS_HEADERS: readonly FeatureRule[] = [
   // Signing: consumed by V1/V4 verification.
@@ -81,12 +75,12 @@ export const OSS_HEADERS: readonly FeatureRule[] = [
 ];
 
 const UPLOAD_ID_OPERATIONS = ['UploadPart', 'UploadPartCopy', 'ListParts', 'AbortMultipartUpload', 'CompleteMultipartUpload'];
-const LISTINGS = ['ListObjects', 'ListObjectsV2', 'ListMultipartUploads'];
+const LISTINGS = ['ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMultipartUploads'];
 
 /** OSS sub-resources Tessera does not serve: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'logging', 'website', 'referer', 'policy', 'encryption', 'versioning',
-  'versions', 'replication', 'inventory', 'worm', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
+  'acl', 'logging', 'website', 'referer', 'policy', 'encryption',
+  'replication', 'inventory', 'worm', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
   'requestPayment', 'transferAcceleration', 'x-oss-process', 'x-oss-traffic-limit', 'callback', 'callback-var', 'live',
   'img', 'style', 'sequential', 'position', 'comp', 'metaQuery', 'resourceGroup', 'x-oss-async-process',
 ];
@@ -116,10 +110,12 @@ export const OSS_QUERY: readonly FeatureRule[] = [
   implemented('tagging', 'object tags (PutObjectTagging, GetObjectTagging, DeleteObjectTagging) and bucket tags (PutBucketTags, …)', {
     operations: [...OBJECT_TAGGING, 'PutBucketTags', 'GetBucketTags', 'DeleteBucketTags'],
   }),
-  implemented('versionId', 'buckets are unversioned: `null` is the one version, any other id is InvalidArgument', {
+  implemented('versionId', 'the version read, tagged or deleted (`null`: the null version); a malformed id is InvalidArgument', {
     operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING],
-    check: nullVersionOnly,
   }),
+  implemented('versioning', 'PutBucketVersioning, GetBucketVersioning (Enabled, Suspended)', { operations: ['PutBucketVersioning', 'GetBucketVersioning'] }),
+  implemented('versions', 'ListObjectVersions: versions and delete markers', { operations: ['ListObjectVersions'] }),
+  implemented('version-id-marker', 'ListObjectVersions paging within the key marker', { operations: ['ListObjectVersions'] }),
   // Listings.
   implemented('list-type', 'ListObjectsV2', { operations: ['ListObjectsV2'], values: ['2'] }),
   implemented('prefix', 'listing filter', { operations: ['ListBuckets', ...LISTINGS] }),
@@ -127,12 +123,12 @@ export const OSS_QUERY: readonly FeatureRule[] = [
   implemented('encoding-type', 'url-encoded keys', {
     operations: [...LISTINGS, 'ListParts', 'DeleteMultipleObjects', 'InitiateMultipartUpload', 'CompleteMultipartUpload'],
   }),
-  implemented('max-keys', 'listing page size', { operations: ['ListBuckets', 'ListObjects', 'ListObjectsV2'] }),
+  implemented('max-keys', 'listing page size', { operations: ['ListBuckets', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions'] }),
   implemented('marker', 'paging (ListMultipartUploads: for a missing key-marker)', { operations: ['ListBuckets', 'ListObjects', 'ListMultipartUploads'] }),
   implemented('continuation-token', 'ListObjectsV2 paging', { operations: ['ListObjectsV2'] }),
   implemented('start-after', 'ListObjectsV2 paging', { operations: ['ListObjectsV2'] }),
   implemented('fetch-owner', 'ListObjectsV2 owners', { operations: ['ListObjectsV2'] }),
-  implemented('key-marker', 'ListMultipartUploads paging', { operations: ['ListMultipartUploads'] }),
+  implemented('key-marker', 'ListMultipartUploads and ListObjectVersions paging', { operations: ['ListMultipartUploads', 'ListObjectVersions'] }),
   implemented('upload-id-marker', 'ListMultipartUploads paging', { operations: ['ListMultipartUploads'] }),
   implemented('max-uploads', 'ListMultipartUploads page size', { operations: ['ListMultipartUploads'] }),
   implemented('max-parts', 'ListParts page size', { operations: ['ListParts'] }),

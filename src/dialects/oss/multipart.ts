@@ -57,7 +57,7 @@ export async function uploadPartCopy(call: OssCall, copySource: string): Promise
   const partNumber = partNumberOf(call);
   const source = parseCopySource(copySource, COPY_SOURCE);
   const rangeHeader = header(call.ctx.req.headers, `${COPY_SOURCE}-range`);
-  const size = (await call.storage.headObject(call.actor, source.bucket, source.key)).size;
+  const size = (await call.storage.headObject(call.actor, source.bucket, source.key, source.versionId)).size;
   const range = rangeHeader === undefined ? undefined : parseCopySourceRange(rangeHeader, size, `${COPY_SOURCE}-range`);
   const part = await call.storage.uploadPartCopy(
     call.actor,

@@ -10,6 +10,7 @@ import { parseCopySource } from '../s3/objects.js';
 import { crcHeader, META_PREFIX, ossEtag, ossObjectHeaders, sendOssXml } from './render.js';
 import { forbidOverwrite, uploadBody, type OssCall } from './request.js';
 import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
+import { ossVersionHeaders } from './versioning.js';
 
 export const COPY_SOURCE = 'x-oss-copy-source';
 
@@ -29,21 +30,21 @@ export async function putObject(call: OssCall): Promise<void> {
     ...body,
     forbidOverwrite: forbidOverwrite(call.ctx),
   });
-  sendEmpty(call.ctx.res, 200, writeHeaders(info));
+  sendEmpty(call.ctx.res, 200, { ...writeHeaders(info), ...ossVersionHeaders(info.versionId) });
 }
 
 /** GET and HEAD (and `?objectMeta`): conditions, a single range, streamed across the object's blobs. */
 export async function getObject(call: OssCall, headOnly: boolean): Promise<void> {
   const { req, res, query } = call.ctx;
-  const read = await call.storage.getObject(call.actor, call.bucket, call.key);
-  const headers = { ...ossObjectHeaders(read.info, query), ...taggingCountHeader(read.info.tags) };
+  const read = await call.storage.getObject(call.actor, call.bucket, call.key, query.get('versionId') ?? undefined);
+  const headers = { ...ossObjectHeaders(read.info, query), ...ossVersionHeaders(read.info.versionId), ...taggingCountHeader(read.info.tags) };
   if (answeredNotModified(req, res, read, headers)) return;
   await sendObject(call.storage, read, res, headers, parseRange(header(req.headers, 'range'), read.info.size), headOnly);
 }
 
 export async function deleteObject(call: OssCall): Promise<void> {
-  await call.storage.deleteObject(call.actor, call.bucket, call.key);
-  sendEmpty(call.ctx.res, 204);
+  const outcome = await call.storage.deleteObject(call.actor, call.bucket, call.key, call.ctx.query.get('versionId') ?? undefined);
+  sendEmpty(call.ctx.res, 204, ossVersionHeaders(outcome.versionId, outcome.deleteMarker));
 }
 
 /** `x-oss-copy-source-if-*` on a copy: any failure (including "not modified") is 412. */
@@ -68,5 +69,7 @@ export async function copyObject(call: OssCall, copySource: string): Promise<voi
     forbidOverwrite: forbidOverwrite(call.ctx),
     tags: copyTagging(call.ctx.req.headers),
   });
-  sendOssXml(call.ctx.res, 200, 'CopyObjectResult', { ETag: ossEtag(info.etag), LastModified: info.lastModified.toISOString() }, crcHeader(info.crc64));
+  const headers = { ...crcHeader(info.crc64), ...ossVersionHeaders(info.versionId) };
+  if (info.sourceVersionId !== undefined) headers['x-oss-copy-source-version-id'] = info.sourceVersionId;
+  sendOssXml(call.ctx.res, 200, 'CopyObjectResult', { ETag: ossEtag(info.etag), LastModified: info.lastModified.toISOString() }, headers);
 }

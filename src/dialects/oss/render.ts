@@ -81,6 +81,10 @@ export function sendOssError(ctx: RequestContext, original: ServiceError): void 
   const { req, res } = ctx;
   const error = toOssError(original);
   ctx.log.errorCode = error.code;
+  const { facts } = original;
+  if (facts.versionId !== undefined) res.setHeader('x-oss-version-id', facts.versionId);
+  if (facts.deleteMarker) res.setHeader('x-oss-delete-marker', 'true');
+  if (facts.lastModified) res.setHeader('last-modified', facts.lastModified.toUTCString());
   const xml = toXml({
     Error: {
       Code: error.code,

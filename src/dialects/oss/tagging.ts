@@ -7,6 +7,7 @@ import { sendEmpty } from '../s3/render.js';
 import { header } from '../s3/request.js';
 import { sendOssXml } from './render.js';
 import { readCheckedBody, type OssCall } from './request.js';
+import { ossVersionHeaders } from './versioning.js';
 
 /**
  * Object and bucket tags in OSS's words: `x-oss-tagging` on PutObject, InitiateMultipartUpload
@@ -82,20 +83,21 @@ async function readTagging(call: OssCall, resource: Resource): Promise<Tag[]> {
 }
 
 export async function putObjectTagging(call: OssCall): Promise<void> {
-  await call.storage.headObject(call.actor, call.bucket, call.key);
+  const versionId = call.ctx.query.get('versionId') ?? undefined;
+  await call.storage.headObject(call.actor, call.bucket, call.key, versionId);
   const tags = await readTagging(call, 'object');
-  await tagging.putObjectTags(call.storage, call.actor, call.bucket, call.key, tags);
-  sendEmpty(call.ctx.res, 200);
+  const tagged = await tagging.putObjectTags(call.storage, call.actor, call.bucket, call.key, tags, versionId);
+  sendEmpty(call.ctx.res, 200, ossVersionHeaders(tagged.versionId));
 }
 
 export async function getObjectTagging(call: OssCall): Promise<void> {
-  const tags = await tagging.getObjectTags(call.storage, call.actor, call.bucket, call.key);
-  sendOssXml(call.ctx.res, 200, 'Tagging', tagSetElement(tags));
+  const read = await tagging.getObjectTags(call.storage, call.actor, call.bucket, call.key, call.ctx.query.get('versionId') ?? undefined);
+  sendOssXml(call.ctx.res, 200, 'Tagging', tagSetElement(read.tags), ossVersionHeaders(read.versionId));
 }
 
 export async function deleteObjectTagging(call: OssCall): Promise<void> {
-  await tagging.deleteObjectTags(call.storage, call.actor, call.bucket, call.key);
-  sendEmpty(call.ctx.res, 204);
+  const tagged = await tagging.deleteObjectTags(call.storage, call.actor, call.bucket, call.key, call.ctx.query.get('versionId') ?? undefined);
+  sendEmpty(call.ctx.res, 204, ossVersionHeaders(tagged.versionId));
 }
 
 export async function putBucketTags(call: OssCall): Promise<void> {

@@ -4,6 +4,7 @@ import type { XmlNode } from '../common/xml.js';
 import type { S3Call } from './call.js';
 import { checksumDisplayName, partChecksumElement, wireType } from './checksums.js';
 import { sendXml } from './render.js';
+import { versionHeaders } from './versioning.js';
 import { header } from './request.js';
 
 /**
@@ -48,7 +49,7 @@ export async function getObjectAttributes(call: S3Call): Promise<void> {
   const wanted = requestedAttributes(call);
   const maxParts = Math.min(integerHeader(call, 'x-amz-max-parts', MAX_PAGE), MAX_PAGE);
   const marker = integerHeader(call, 'x-amz-part-number-marker', 0);
-  const info = await call.storage.headObject(call.actor, call.bucket, call.key);
+  const info = await call.storage.headObject(call.actor, call.bucket, call.key, call.ctx.query.get('versionId') ?? undefined);
 
   const body: XmlNode = {};
   // ETag without quotes, as S3 answers it here (and only here).
@@ -78,5 +79,8 @@ export async function getObjectAttributes(call: S3Call): Promise<void> {
   }
   if (wanted.has('StorageClass')) body.StorageClass = 'STANDARD';
   if (wanted.has('ObjectSize')) body.ObjectSize = info.size;
-  sendXml(call.ctx.res, 200, 'GetObjectAttributesResponse', body, { 'last-modified': info.lastModified.toUTCString() });
+  sendXml(call.ctx.res, 200, 'GetObjectAttributesResponse', body, {
+    'last-modified': info.lastModified.toUTCString(),
+    ...versionHeaders(info.versionId),
+  });
 }

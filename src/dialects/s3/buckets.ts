@@ -62,11 +62,6 @@ export async function getBucketLocation(call: S3Call): Promise<void> {
   sendXml(call.ctx.res, 200, 'LocationConstraint', { '#text': region });
 }
 
-export async function getBucketVersioning(call: S3Call): Promise<void> {
-  await call.storage.headBucket(call.actor, call.bucket);
-  sendXml(call.ctx.res, 200, 'VersioningConfiguration', {});
-}
-
 async function bucketOwner(call: S3Call): Promise<XmlNode> {
   const ownerId = (await call.storage.headBucket(call.actor, call.bucket)).owner;
   return owner(call.users.byId(ownerId), ownerId);
@@ -140,36 +135,6 @@ export async function listObjects(call: S3Call, version: 1 | 2): Promise<void> {
   });
 }
 
-/** Unversioned buckets: every object is its one, latest, `null` version. */
-export async function listObjectVersions(call: S3Call): Promise<void> {
-  const { query } = call.ctx;
-  const encoding = encodingType(query);
-  const encode = encoding ? urlEncode : (v: string) => v;
-  const prefix = query.get('prefix') ?? '';
-  const delimiter = optionalParam(query, 'delimiter') || undefined;
-  const maxKeys = intParam(query, 'max-keys', 1000);
-  const keyMarker = optionalParam(query, 'key-marker') || undefined;
-  const page = await call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after: keyMarker, maxKeys });
-  const ownerNode = await bucketOwner(call);
-  sendXml(call.ctx.res, 200, 'ListVersionsResult', {
-    Name: call.bucket,
-    Prefix: encode(prefix),
-    KeyMarker: encode(keyMarker ?? ''),
-    VersionIdMarker: query.get('version-id-marker') ?? '',
-    NextKeyMarker: page.isTruncated && page.nextMarker !== undefined ? encode(page.nextMarker) : undefined,
-    NextVersionIdMarker: page.isTruncated ? 'null' : undefined,
-    MaxKeys: maxKeys,
-    Delimiter: delimiter === undefined ? undefined : encode(delimiter),
-    IsTruncated: page.isTruncated,
-    EncodingType: encoding,
-    Version: page.objects.map((o) => {
-      const { StorageClass, ...entry } = objectEntry(o, encode, ownerNode);
-      return { ...entry, VersionId: 'null', IsLatest: true, StorageClass };
-    }),
-    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
-  });
-}
-
 export async function deleteObjects(call: S3Call): Promise<void> {
   const document = parseXml((await readVerifiedBody(call.ctx, call.auth, 2 * 1024 * 1024)).toString('utf8'), 'Delete');
   const objects = asList(document.Object);
@@ -180,18 +145,19 @@ export async function deleteObjects(call: S3Call): Promise<void> {
   for (const object of objects) {
     const key = asText(object.Key);
     if (key === undefined || key === '') throw errors.malformedXML();
-    // Unversioned: `null` names the one version; another id deletes nothing, as DeleteObject refuses it.
     const versionId = asTrimmedText(object.VersionId);
-    if (versionId !== undefined && versionId !== 'null') {
-      failed.push({ Key: key, VersionId: versionId, Code: 'InvalidArgument', Message: 'Invalid version id specified' });
-      continue;
-    }
     try {
-      await call.storage.deleteObject(call.actor, call.bucket, key);
-      if (!quiet) deleted.push({ Key: key, VersionId: versionId });
+      const outcome = await call.storage.deleteObject(call.actor, call.bucket, key, versionId);
+      if (quiet) continue;
+      if (versionId !== undefined) {
+        deleted.push({ Key: key, VersionId: versionId, DeleteMarker: outcome.deleteMarker || undefined, DeleteMarkerVersionId: outcome.deleteMarker ? versionId : undefined });
+      } else {
+        // A delete marker made: S3 reports it and its id.
+        deleted.push({ Key: key, DeleteMarker: outcome.deleteMarker || undefined, DeleteMarkerVersionId: outcome.deleteMarker ? outcome.versionId : undefined });
+      }
     } catch (err) {
       const error = err as { code?: string; message?: string };
-      failed.push({ Key: key, Code: error.code ?? 'InternalError', Message: error.message ?? '' });
+      failed.push({ Key: key, VersionId: versionId, Code: error.code ?? 'InternalError', Message: error.message ?? '' });
     }
   }
   sendXml(call.ctx.res, 200, 'DeleteResult', { Deleted: deleted, Error: failed });

@@ -15,6 +15,7 @@ import * as multipart from './multipart.js';
 import * as objects from './objects.js';
 import { getObjectAttributes } from './attributes.js';
 import * as tagging from './tagging.js';
+import * as versioning from './versioning.js';
 import { postObject, S3_FORM_UPLOADS } from './post-object.js';
 import { checkExpectedOwners, hoistQueryHeaders, S3_FEATURES } from './features.js';
 import { sendS3Error } from './render.js';
@@ -47,11 +48,12 @@ const ROUTES: RouteTable<Handler> = {
     CompleteMultipartUpload: ['CompleteMultipartUpload', multipart.completeMultipartUpload],
   },
   bucketGets: [
-    ['versions', 'ListObjectVersions', buckets.listObjectVersions],
+    ['versions', 'ListObjectVersions', versioning.listObjectVersions],
     ['location', 'GetBucketLocation', buckets.getBucketLocation],
-    ['versioning', 'GetBucketVersioning', buckets.getBucketVersioning],
+    ['versioning', 'GetBucketVersioning', versioning.getBucketVersioning],
   ],
   bucketSubresources: [
+    ['PUT', 'versioning', 'PutBucketVersioning', versioning.putBucketVersioning],
     ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
     ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
     ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],

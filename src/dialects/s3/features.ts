@@ -1,4 +1,4 @@
-import { errors, type ServiceError } from '../../core/errors.js';
+import { errors } from '../../core/errors.js';
 import type { RequestContext } from '../../server/dialect.js';
 import type { FeatureRule, FeatureTable } from '../common/request-features.js';
 import type { S3Call } from './call.js';
@@ -25,7 +25,7 @@ const TAGGED_WRITES = ['PutObject', 'CreateMultipartUpload', 'CopyObject', 'Post
 /** Every operation on a bucket or its objects: where x-amz-expected-bucket-owner applies. */
 const BUCKET_OPERATIONS = [
   'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
-  'GetBucketLocation', 'GetBucketVersioning', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject',
+  'GetBucketLocation', 'GetBucketVersioning', 'PutBucketVersioning', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject',
   'ListParts', 'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'PostObject', ...CORS_OPERATIONS,
   ...LIFECYCLE_OPERATIONS,
   ...OBJECT_TAGGING, ...BUCKET_TAGGING, 'GetObjectAttributes',
@@ -37,11 +37,6 @@ const CONDITIONAL_WRITES = ['PutObject', 'CompleteMultipartUpload'];
 const implemented = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'implemented', why, ...more });
 const informational = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'informational', why, ...more });
 const refused = (name: string, why: string): FeatureRule => ({ name, verdict: 'refused', why });
-
-/** `versionId`: buckets are unversioned, so `null` names the one version; any other id is malformed. */
-function nullVersionOnly(value: string): ServiceError | undefined {
-  return value === 'null' ? undefined : errors.invalidArgument('Invalid version id specified', 'versionId', value);
-}
 
 export const S3_HEADERS: readonly FeatureRule[] = [
   // Signing and framing: consumed by SigV4 verification and the body decoder.
@@ -82,7 +77,7 @@ export const S3_HEADERS: readonly FeatureRule[] = [
   // Harmless to ignore.
   informational('x-amz-user-agent', "the SDK's own description of itself"),
   informational('x-amz-request-payer', 'acknowledges Requester Pays charges; nobody is charged here'),
-  informational('x-amz-mfa', 'MFA Delete guards versioned buckets; there are none, and the delete is allowed without it'),
+  informational('x-amz-mfa', 'MFA Delete cannot be enabled here (PutBucketVersioning refuses it), so no delete needs the token'),
   informational('x-amz-bypass-governance-retention', 'there is no Object Lock retention to bypass'),
   informational('x-amz-optional-object-attributes', 'asks for RestoreStatus, which only archived objects have; none is archived', {
     operations: ['ListObjectsV2', 'ListObjectVersions'],
@@ -147,8 +142,8 @@ export const S3_QUERY: readonly FeatureRule[] = [
   implemented('partNumber', 'UploadPart, UploadPartCopy; GET or HEAD of one part', { operations: ['UploadPart', 'UploadPartCopy', ...GET_OR_HEAD] }),
   implemented('delete', 'DeleteObjects', { operations: ['DeleteObjects'] }),
   implemented('location', 'GetBucketLocation', { operations: ['GetBucketLocation'] }),
-  implemented('versioning', 'GetBucketVersioning (always unversioned); setting it is refused', { operations: ['GetBucketVersioning'] }),
-  implemented('versions', 'ListObjectVersions: every object is its one null version', { operations: ['ListObjectVersions'] }),
+  implemented('versioning', 'PutBucketVersioning, GetBucketVersioning (Enabled, Suspended)', { operations: ['PutBucketVersioning', 'GetBucketVersioning'] }),
+  implemented('versions', 'ListObjectVersions: versions and delete markers', { operations: ['ListObjectVersions'] }),
   implemented('cors', "PutBucketCors, GetBucketCors, DeleteBucketCors: the bucket's CORS rules", { operations: CORS_OPERATIONS }),
   implemented('lifecycle', "PutBucketLifecycleConfiguration, GetBucketLifecycleConfiguration, DeleteBucketLifecycle: the bucket's lifecycle rules", {
     operations: LIFECYCLE_OPERATIONS,
@@ -157,9 +152,8 @@ export const S3_QUERY: readonly FeatureRule[] = [
     operations: [...OBJECT_TAGGING, ...BUCKET_TAGGING],
   }),
   implemented('attributes', 'GetObjectAttributes', { operations: ['GetObjectAttributes'] }),
-  implemented('versionId', 'buckets are unversioned: `null` is the one version, any other id is InvalidArgument', {
+  implemented('versionId', 'the version read, tagged or deleted (`null`: the null version); a malformed id is InvalidArgument', {
     operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING, 'GetObjectAttributes'],
-    check: nullVersionOnly,
   }),
   // Listings.
   implemented('list-type', 'ListObjectsV2', { operations: ['ListObjectsV2'], values: ['2'] }),
@@ -172,7 +166,7 @@ export const S3_QUERY: readonly FeatureRule[] = [
   implemented('start-after', 'ListObjectsV2 paging', { operations: ['ListObjectsV2'] }),
   implemented('fetch-owner', 'ListObjectsV2 owners', { operations: ['ListObjectsV2'] }),
   implemented('key-marker', 'paging by key', { operations: ['ListMultipartUploads', 'ListObjectVersions'] }),
-  implemented('version-id-marker', 'paging by version (every version is null)', { operations: ['ListObjectVersions'] }),
+  implemented('version-id-marker', 'paging by version within the key marker', { operations: ['ListObjectVersions'] }),
   implemented('upload-id-marker', 'ListMultipartUploads paging', { operations: ['ListMultipartUploads'] }),
   implemented('max-uploads', 'ListMultipartUploads page size', { operations: ['ListMultipartUploads'] }),
   implemented('max-parts', 'ListParts page size', { operations: ['ListParts'] }),

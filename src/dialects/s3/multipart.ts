@@ -1,3 +1,4 @@
+import { versionHeaders } from './versioning.js';
 import { ServiceError, errors } from '../../core/errors.js';
 import { normalizeEtag } from '../../core/etag.js';
 import { combinesToFullObject } from '../../core/multipart-checksums.js';
@@ -92,7 +93,7 @@ export async function uploadPartCopy(call: S3Call, copySource: string): Promise<
   const partNumber = intParam(call.ctx.query, 'partNumber', 0);
   const source = parseCopySource(copySource);
   const rangeHeader = header(call.ctx.req.headers, 'x-amz-copy-source-range');
-  const sourceInfo = await call.storage.headObject(call.actor, source.bucket, source.key);
+  const sourceInfo = await call.storage.headObject(call.actor, source.bucket, source.key, source.versionId);
   const range = rangeHeader === undefined ? undefined : parseCopySourceRange(rangeHeader, sourceInfo.size);
   const part = await call.storage.uploadPartCopy(
     call.actor,
@@ -100,11 +101,14 @@ export async function uploadPartCopy(call: S3Call, copySource: string): Promise<
     { ...source, range },
     { check: copySourceCheck(call) },
   );
-  sendXml(call.ctx.res, 200, 'CopyPartResult', {
-    LastModified: isoDate(part.lastModified),
-    ETag: quoteEtag(part.etag),
-    ...partChecksumElement(part.checksum),
-  });
+  const headers: Record<string, string> = sourceInfo.versionId === undefined ? {} : { 'x-amz-copy-source-version-id': sourceInfo.versionId };
+  sendXml(
+    call.ctx.res,
+    200,
+    'CopyPartResult',
+    { LastModified: isoDate(part.lastModified), ETag: quoteEtag(part.etag), ...partChecksumElement(part.checksum) },
+    headers,
+  );
 }
 
 /**
@@ -138,7 +142,7 @@ export async function completeMultipartUpload(call: S3Call): Promise<void> {
       ...checksumElements(result.checksum, result.partsCount),
     },
     // The object was written just now (a repeated Complete answers the same date, a moment later).
-    await expirationHeaders(call, { key: call.key, size: result.size, lastModified: new Date() }),
+    { ...(await expirationHeaders(call, { key: call.key, size: result.size, lastModified: new Date() })), ...versionHeaders(result.versionId) },
   );
 }
 

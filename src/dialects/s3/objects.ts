@@ -13,6 +13,7 @@ import { decodePath, header, objectAttributes, requestBody } from './request.js'
 import { expirationHeaders } from './lifecycle.js';
 import { overwriteCondition } from './write-conditions.js';
 import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
+import { versionHeaders } from './versioning.js';
 
 export const META_PREFIX = 'x-amz-meta-';
 
@@ -25,6 +26,7 @@ export async function putObject(call: S3Call): Promise<void> {
   );
   sendEmpty(call.ctx.res, 200, {
     etag: quoteEtag(info.etag),
+    ...versionHeaders(info.versionId),
     ...objectChecksumHeaders(info.checksum, info.partsCount),
     ...(await expirationHeaders(call, info)),
   });
@@ -33,9 +35,14 @@ export async function putObject(call: S3Call): Promise<void> {
 /** GET and HEAD: conditions, a single range or one part (`?partNumber=N`), streamed across the object's blobs. */
 export async function getObject(call: S3Call, headOnly: boolean): Promise<void> {
   const { req, res, query } = call.ctx;
-  const read = await call.storage.getObject(call.actor, call.bucket, call.key);
+  const read = await call.storage.getObject(call.actor, call.bucket, call.key, query.get('versionId') ?? undefined);
   const { info } = read;
-  const headers = { ...objectHeaders(info, query, META_PREFIX), ...taggingCountHeader(info.tags), ...(await expirationHeaders(call, info)) };
+  const headers = {
+    ...objectHeaders(info, query, META_PREFIX),
+    ...versionHeaders(info.versionId),
+    ...taggingCountHeader(info.tags),
+    ...(await expirationHeaders(call, info)),
+  };
 
   if (answeredNotModified(req, res, read, headers)) return;
 
@@ -94,25 +101,20 @@ function invalidPartNumber(): ServiceError {
 }
 
 export async function deleteObject(call: S3Call): Promise<void> {
-  await call.storage.deleteObject(call.actor, call.bucket, call.key);
-  sendEmpty(call.ctx.res, 204);
+  const outcome = await call.storage.deleteObject(call.actor, call.bucket, call.key, call.ctx.query.get('versionId') ?? undefined);
+  sendEmpty(call.ctx.res, 204, versionHeaders(outcome.versionId, outcome.deleteMarker));
 }
 
-/** `x-amz-copy-source`: `/bucket/key` or `bucket/key`, percent-encoded, with an optional `?versionId=null`. */
-export function parseCopySource(value: string, headerName = 'x-amz-copy-source'): { bucket: string; key: string } {
+/** `x-amz-copy-source`: `/bucket/key` or `bucket/key`, percent-encoded, with an optional `?versionId=`. */
+export function parseCopySource(value: string, headerName = 'x-amz-copy-source'): { bucket: string; key: string; versionId?: string } {
   const [path, queryString] = value.split('?', 2);
-  if (queryString !== undefined) {
-    const versionId = new URLSearchParams(queryString).get('versionId');
-    if (versionId !== null && versionId !== 'null') {
-      throw new ServiceError('NoSuchVersion', 'The specified version does not exist.', 404);
-    }
-  }
+  const versionId = queryString === undefined ? undefined : (new URLSearchParams(queryString).get('versionId') ?? undefined);
   const trimmed = (path ?? '').replace(/^\//, '');
   const slash = trimmed.indexOf('/');
   if (slash <= 0 || slash === trimmed.length - 1) {
     throw errors.invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', headerName, value);
   }
-  return { bucket: decodePath(trimmed.slice(0, slash)), key: decodePath(trimmed.slice(slash + 1)) };
+  return { bucket: decodePath(trimmed.slice(0, slash)), key: decodePath(trimmed.slice(slash + 1)), versionId };
 }
 
 /** Precondition headers on a copy source: any failure (including "not modified") is 412. */
@@ -130,7 +132,7 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
   }
-  if (source.bucket === call.bucket && source.key === call.key && directive === 'COPY') {
+  if (source.bucket === call.bucket && source.key === call.key && source.versionId === undefined && directive === 'COPY') {
     throw new ServiceError(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -145,11 +147,15 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
     checksum: (src) => copyChecksum(src, requested),
     tags,
   });
-  sendXml(call.ctx.res, 200, 'CopyObjectResult', {
-    LastModified: isoDate(info.lastModified),
-    ETag: quoteEtag(info.etag),
-    ...checksumElements(info.checksum, info.partsCount),
-  });
+  const headers = versionHeaders(info.versionId);
+  if (info.sourceVersionId !== undefined) headers['x-amz-copy-source-version-id'] = info.sourceVersionId;
+  sendXml(
+    call.ctx.res,
+    200,
+    'CopyObjectResult',
+    { LastModified: isoDate(info.lastModified), ETag: quoteEtag(info.etag), ...checksumElements(info.checksum, info.partsCount) },
+    headers,
+  );
 }
 
 /**

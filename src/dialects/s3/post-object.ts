@@ -19,6 +19,7 @@ import { badDigestFor, digestHeaders, objectChecksumHeaders, requestedAlgorithm 
 import { S3_FEATURES } from './features.js';
 import { META_PREFIX } from './objects.js';
 import { quoteEtag, sendEmpty } from './render.js';
+import { versionHeaders } from './versioning.js';
 import { objectAttributes } from './request.js';
 import { taggingField } from './tagging.js';
 import { deriveSigningKey, parseCredential, signature, signaturesEqual, SIGV4_ALGORITHM } from './sigv4.js';
@@ -116,7 +117,7 @@ async function storeForm(
   await form.rest();
 
   const location = objectUrl(ctx, target, key);
-  const answerHeaders = { etag: quoteEtag(info.etag), location, ...objectChecksumHeaders(info.checksum, undefined) };
+  const answerHeaders = { etag: quoteEtag(info.etag), location, ...objectChecksumHeaders(info.checksum, undefined), ...versionHeaders(info.versionId) };
   const redirect = successRedirect(fields.get('success_action_redirect') ?? fields.get('redirect'), { bucket: target.bucket, key, etag: quoteEtag(info.etag) });
   if (redirect) {
     sendEmpty(ctx.res, 303, { ...answerHeaders, location: redirect.toString() });

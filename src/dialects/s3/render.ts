@@ -26,6 +26,10 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
 export function sendS3Error(ctx: RequestContext, error: ServiceError): void {
   const { req, res } = ctx;
   const resource = ctx.rawPath;
+  const { facts } = error;
+  if (facts.versionId !== undefined) res.setHeader('x-amz-version-id', facts.versionId);
+  if (facts.deleteMarker) res.setHeader('x-amz-delete-marker', 'true');
+  if (facts.lastModified) res.setHeader('last-modified', facts.lastModified.toUTCString());
   if (req.method === 'HEAD') {
     res.writeHead(error.status, { 'x-amz-error-code': error.code });
     res.end();

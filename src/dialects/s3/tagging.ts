@@ -6,6 +6,7 @@ import type { S3Call } from './call.js';
 import { sendEmpty, sendXml } from './render.js';
 import { header, readVerifiedBody } from './request.js';
 import type { IncomingHttpHeaders } from 'node:http';
+import { versionHeaders } from './versioning.js';
 
 /** Object and bucket tags in S3's words: `x-amz-tagging`, `?tagging` on objects and buckets. */
 
@@ -85,22 +86,23 @@ async function readTagging(call: S3Call, resource: Resource): Promise<Tag[]> {
 
 /** PutObjectTagging: replaces the object's tag set (an empty set removes it). */
 export async function putObjectTagging(call: S3Call): Promise<void> {
+  const versionId = call.ctx.query.get('versionId') ?? undefined;
   // The object first: a missing one is NoSuchKey whatever the document says.
-  await call.storage.headObject(call.actor, call.bucket, call.key);
+  await call.storage.headObject(call.actor, call.bucket, call.key, versionId);
   const tags = await readTagging(call, 'object');
-  await tagging.putObjectTags(call.storage, call.actor, call.bucket, call.key, tags);
-  sendEmpty(call.ctx.res, 200);
+  const tagged = await tagging.putObjectTags(call.storage, call.actor, call.bucket, call.key, tags, versionId);
+  sendEmpty(call.ctx.res, 200, versionHeaders(tagged.versionId));
 }
 
 /** GetObjectTagging: the object's tags, an empty TagSet when it has none. */
 export async function getObjectTagging(call: S3Call): Promise<void> {
-  const tags = await tagging.getObjectTags(call.storage, call.actor, call.bucket, call.key);
-  sendXml(call.ctx.res, 200, 'Tagging', tagSetElement(tags));
+  const read = await tagging.getObjectTags(call.storage, call.actor, call.bucket, call.key, call.ctx.query.get('versionId') ?? undefined);
+  sendXml(call.ctx.res, 200, 'Tagging', tagSetElement(read.tags), versionHeaders(read.versionId));
 }
 
 export async function deleteObjectTagging(call: S3Call): Promise<void> {
-  await tagging.deleteObjectTags(call.storage, call.actor, call.bucket, call.key);
-  sendEmpty(call.ctx.res, 204);
+  const tagged = await tagging.deleteObjectTags(call.storage, call.actor, call.bucket, call.key, call.ctx.query.get('versionId') ?? undefined);
+  sendEmpty(call.ctx.res, 204, versionHeaders(tagged.versionId));
 }
 
 /** PutBucketTagging: replaces the bucket's tag set (50 tags at most). */

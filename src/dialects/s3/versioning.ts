@@ -1,0 +1,81 @@
+import { ServiceError, errors } from '../../core/errors.js';
+import type { VersionEntry } from '../../core/versioning.js';
+import { parseXml } from '../common/xml.js';
+import { checked, once } from '../common/xml-shape.js';
+import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
+import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
+import { readVerifiedBody } from './request.js';
+
+/** PutBucketVersioning: Enabled or Suspended (a bucket never returns to unversioned). */
+export async function putBucketVersioning(call: S3Call): Promise<void> {
+  const body = (await readVerifiedBody(call.ctx, call.auth, 64 * 1024)).toString('utf8');
+  const document = checked(parseXml(body, 'VersioningConfiguration'), ['Status', 'MfaDelete']);
+  const status = once(document.Status);
+  const mfaDelete = once(document.MfaDelete);
+  if (status !== 'Enabled' && status !== 'Suspended') throw errors.malformedXML();
+  if (mfaDelete !== undefined && mfaDelete !== 'Enabled' && mfaDelete !== 'Disabled') throw errors.malformedXML();
+  if (mfaDelete === 'Enabled') {
+    // MFA Delete needs the x-amz-mfa header of a root MFA device; Tessera has no MFA devices.
+    throw new ServiceError('InvalidRequest', 'MFA Delete can only be enabled with a valid MFA token (x-amz-mfa), which this server does not accept.', 400);
+  }
+  await call.storage.putVersioning(call.actor, call.bucket, status);
+  sendEmpty(call.ctx.res, 200);
+}
+
+export async function getBucketVersioning(call: S3Call): Promise<void> {
+  const status = await call.storage.getVersioning(call.actor, call.bucket);
+  sendXml(call.ctx.res, 200, 'VersioningConfiguration', { Status: status });
+}
+
+/** ListObjectVersions: versions and delete markers, key ascending and newest first within a key. */
+export async function listObjectVersions(call: S3Call): Promise<void> {
+  const { query } = call.ctx;
+  const encoding = encodingType(query);
+  const encode = encoding ? urlEncode : (v: string) => v;
+  const prefix = query.get('prefix') ?? '';
+  const delimiter = optionalParam(query, 'delimiter') || undefined;
+  const maxKeys = Math.min(intParam(query, 'max-keys', 1000), 1000);
+  const keyMarker = optionalParam(query, 'key-marker') || undefined;
+  const versionIdMarker = optionalParam(query, 'version-id-marker') || undefined;
+  const page = await call.storage.listObjectVersions(call.actor, call.bucket, { prefix, delimiter, keyMarker, versionIdMarker, maxKeys });
+  const ownerId = (await call.storage.headBucket(call.actor, call.bucket)).owner;
+  const ownerNode = owner(call.users.byId(ownerId), ownerId);
+  const common = (entry: VersionEntry) => ({
+    Key: encode(entry.object.key),
+    VersionId: entry.versionId,
+    IsLatest: entry.isLatest,
+    LastModified: isoDate(entry.object.lastModified),
+  });
+  // SDKs read versions and markers as two lists; each list keeps the listing's order.
+  sendXml(call.ctx.res, 200, 'ListVersionsResult', {
+    Name: call.bucket,
+    Prefix: encode(prefix),
+    KeyMarker: encode(keyMarker ?? ''),
+    VersionIdMarker: versionIdMarker ?? '',
+    NextKeyMarker: page.isTruncated && page.nextKeyMarker !== undefined ? encode(page.nextKeyMarker) : undefined,
+    NextVersionIdMarker: page.isTruncated ? page.nextVersionIdMarker : undefined,
+    MaxKeys: maxKeys,
+    Delimiter: delimiter === undefined ? undefined : encode(delimiter),
+    IsTruncated: page.isTruncated,
+    EncodingType: encoding,
+    Version: page.entries
+      .filter((entry) => !entry.deleteMarker)
+      .map((entry) => ({
+        ...common(entry),
+        ETag: quoteEtag(entry.object.etag),
+        Size: entry.object.size,
+        Owner: ownerNode,
+        StorageClass: 'STANDARD',
+      })),
+    DeleteMarker: page.entries.filter((entry) => entry.deleteMarker).map((entry) => ({ ...common(entry), Owner: ownerNode })),
+    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
+  });
+}
+
+/** `x-amz-version-id` (and `x-amz-delete-marker`) for an answer about one version. */
+export function versionHeaders(versionId: string | undefined, deleteMarker = false): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (versionId !== undefined) headers['x-amz-version-id'] = versionId;
+  if (deleteMarker) headers['x-amz-delete-marker'] = 'true';
+  return headers;
+}
