@@ -214,6 +214,21 @@ function scenario(name: string, start: () => Promise<{ server: TestServer; clean
       assert.deepEqual([...new Set(rolled.seen.map((e) => e.key))], ['a', 'c']);
     });
 
+    it('ListObjectVersions writes Version and DeleteMarker elements interleaved, in listing order', async () => {
+      const Bucket = 'versions-order';
+      await s3.send(new CreateBucketCommand({ Bucket }));
+      await s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+      const a1 = (await s3.send(new PutObjectCommand({ Bucket, Key: 'a', Body: '1' }))).VersionId!;
+      const aMarker = (await s3.send(new DeleteObjectCommand({ Bucket, Key: 'a' }))).VersionId!;
+      const a2 = (await s3.send(new PutObjectCommand({ Bucket, Key: 'a', Body: '2' }))).VersionId!;
+      const b1 = (await s3.send(new PutObjectCommand({ Bucket, Key: 'b', Body: '1' }))).VersionId!;
+      const bMarker = (await s3.send(new DeleteObjectCommand({ Bucket, Key: 'b' }))).VersionId!;
+      const answer = await signedRequest(server.url, 'GET', `/${Bucket}?versions`);
+      assert.equal(answer.status, 200);
+      const elements = [...answer.body.matchAll(/<(Version|DeleteMarker)><Key>([^<]*)<\/Key><VersionId>([^<]*)<\/VersionId>/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+      assert.deepEqual(elements, [`Version a ${a2}`, `DeleteMarker a ${aMarker}`, `Version a ${a1}`, `DeleteMarker b ${bMarker}`, `Version b ${b1}`]);
+    });
+
     it('DeleteObjects deletes versions by id and reports the markers it makes', async () => {
       const Bucket = 'versions-multi';
       await s3.send(new CreateBucketCommand({ Bucket }));
