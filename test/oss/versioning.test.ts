@@ -18,7 +18,7 @@ describe('OSS bucket versioning', () => {
     await oss.putBucket(BUCKET);
   });
   after(async () => {
-    await server?.stop();
+    await server?.cleanup();
   });
 
   it('keeps versions, reads and deletes them by id, writes delete markers, lists them', async () => {
