@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
@@ -138,6 +138,17 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
     exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // A test that forgets cleanup() must not hang its process (the server would keep it alive) nor
+    // leave PostgreSQL behind: the server does not hold the process open, and goes with it.
+    child.unref();
+    (child.stdout as Socket).unref();
+    (child.stderr as Socket).unref();
+    const killWithProcess = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    };
+    process.once('exit', killWithProcess);
+    child.once('exit', () => process.removeListener('exit', killWithProcess));
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`postgres exited with ${child.exitCode}: ${log}`);
