@@ -251,15 +251,30 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   // Versions
 
-  async archiveCurrent(bucket: string, key: string): Promise<StoredObject | undefined> {
+  async archiveCurrent(bucket: string, key: string, at: Date): Promise<StoredObject | undefined> {
     // Columns by name, not position, as restoreNoncurrent does.
     const columns = await this.objectColumns();
     const row = await this.first<VersionRow>(
       `WITH gone AS (DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING *)
-       INSERT INTO object_versions (${columns}, seq, delete_marker) SELECT ${columns}, ${NEXT_SEQ}, false FROM gone RETURNING *`,
-      [bucket, key],
+       INSERT INTO object_versions (${columns}, seq, delete_marker, noncurrent_since)
+       SELECT ${columns}, ${NEXT_SEQ}, false, $3 FROM gone RETURNING *`,
+      [bucket, key, at.getTime()],
     );
     return row && toObject(row);
+  }
+
+  async markNewestNoncurrent(bucket: string, key: string, at: Date): Promise<void> {
+    // Only the newest entry can be the latest (noncurrent_since NULL): one row by the key index.
+    await this.runner.query(
+      `UPDATE object_versions SET noncurrent_since = $3
+       WHERE bucket = $1 AND key = $2 AND noncurrent_since IS NULL
+         AND seq = (SELECT max(seq) FROM object_versions WHERE bucket = $1 AND key = $2)`,
+      [bucket, key, at.getTime()],
+    );
+  }
+
+  async markLatest(bucket: string, key: string, seq: number): Promise<void> {
+    await this.runner.query('UPDATE object_versions SET noncurrent_since = NULL WHERE bucket = $1 AND key = $2 AND seq = $3', [bucket, key, seq]);
   }
 
   async insertDeleteMarker(bucket: string, key: string, versionId: string | null, at: Date): Promise<void> {

@@ -195,6 +195,18 @@ CREATE INDEX object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL;
 CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL;
 `,
   },
+  {
+    version: 6,
+    description: 'when each noncurrent version became noncurrent (lifecycle NoncurrentVersionExpiration)',
+    // NULL for the key's latest entry (a delete marker). Existing history: the time the next newer
+    // version (or the current object) was written, the best the rows tell.
+    sql: `
+ALTER TABLE object_versions ADD COLUMN noncurrent_since BIGINT;
+UPDATE object_versions v SET noncurrent_since = COALESCE(
+  (SELECT n.last_modified FROM object_versions n WHERE n.bucket = v.bucket AND n.key = v.key AND n.seq > v.seq ORDER BY n.seq LIMIT 1),
+  (SELECT o.last_modified FROM objects o WHERE o.bucket = v.bucket AND o.key = v.key));
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -32,6 +32,7 @@ export interface ObjectRow {
 export interface VersionRow extends ObjectRow {
   seq: number;
   delete_marker: number | boolean;
+  noncurrent_since: number | null;
 }
 
 export interface UploadRow {
@@ -84,7 +85,13 @@ export function toObject(row: ObjectRow): StoredObject {
 }
 
 export function toVersion(row: VersionRow): StoredVersion {
-  return { ...toObject(row), seq: Number(row.seq), deleteMarker: Boolean(row.delete_marker), versionId: row.version_id ?? 'null' };
+  return {
+    ...toObject(row),
+    seq: Number(row.seq),
+    deleteMarker: Boolean(row.delete_marker),
+    versionId: row.version_id ?? 'null',
+    ...(row.noncurrent_since == null ? {} : { noncurrentSince: new Date(Number(row.noncurrent_since)) }),
+  };
 }
 
 export function toUpload(row: UploadRow): StoredUpload {

@@ -379,12 +379,20 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     return (this.versionStmt ??= prepareVersionStatements(this.db));
   }
 
-  archiveCurrent(bucket: string, key: string): StoredObject | undefined {
+  archiveCurrent(bucket: string, key: string, at: Date): StoredObject | undefined {
     const current = this.getObject(bucket, key);
     if (!current) return undefined;
-    this.versions().archive.run({ bucket, key });
+    this.versions().archive.run({ bucket, key, at: at.getTime() });
     this.stmt.deleteObjectRow.run(current.id);
     return current;
+  }
+
+  markNewestNoncurrent(bucket: string, key: string, at: Date): void {
+    this.versions().markNewestNoncurrent.run({ bucket, key, at: at.getTime() });
+  }
+
+  markLatest(bucket: string, key: string, seq: number): void {
+    this.versions().markLatest.run(bucket, key, seq);
   }
 
   insertDeleteMarker(bucket: string, key: string, versionId: string | null, at: Date): void {
@@ -717,10 +725,17 @@ function prepareVersionStatements(db: Database.Database) {
   const nextSeq = "COALESCE((SELECT MAX(seq) FROM object_versions WHERE bucket = @bucket AND key = @key), 0) + 1";
   // Columns by name, not position: a column added to objects later is added to both tables.
   return {
-    archive: db.prepare<{ bucket: string; key: string }>(
-      `INSERT INTO object_versions (${objectColumns}, seq, delete_marker)
-       SELECT ${objectColumns}, ${nextSeq}, 0 FROM objects WHERE bucket = @bucket AND key = @key`,
+    archive: db.prepare<{ bucket: string; key: string; at: number }>(
+      `INSERT INTO object_versions (${objectColumns}, seq, delete_marker, noncurrent_since)
+       SELECT ${objectColumns}, ${nextSeq}, 0, @at FROM objects WHERE bucket = @bucket AND key = @key`,
     ),
+    // Only the newest entry can be the latest (noncurrent_since NULL): one row by the key index.
+    markNewestNoncurrent: db.prepare<{ bucket: string; key: string; at: number }>(
+      `UPDATE object_versions SET noncurrent_since = @at
+       WHERE bucket = @bucket AND key = @key AND noncurrent_since IS NULL
+         AND seq = (SELECT MAX(seq) FROM object_versions WHERE bucket = @bucket AND key = @key)`,
+    ),
+    markLatest: db.prepare('UPDATE object_versions SET noncurrent_since = NULL WHERE bucket = ? AND key = ? AND seq = ?'),
     marker: db.prepare(
       `INSERT INTO object_versions (bucket, key, size, etag, last_modified, headers, user_meta, version_id, seq, delete_marker)
        VALUES (@bucket, @key, 0, '', @at, '{}', '{}', @versionId, ${nextSeq}, 1)`,

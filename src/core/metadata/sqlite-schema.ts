@@ -143,6 +143,7 @@ const MIGRATIONS: Migration[] = [
   // Object and upload tags: JSON [[key, value], …] in key order, NULL for none.
   { version: 4, apply: (db) => objectAndUploadTags(db) },
   { version: 5, apply: (db) => versionTables(db) },
+  { version: 6, apply: (db) => noncurrentSince(db) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -245,6 +246,19 @@ function versionTables(db: Database.Database): void {
   db.exec('CREATE INDEX object_versions_by_version ON object_versions (bucket, key, version_id)');
   db.exec('CREATE INDEX object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL');
   db.exec('CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL');
+}
+
+/**
+ * Version 6: when each noncurrent version became noncurrent (lifecycle's NoncurrentDays count from
+ * it); NULL for the key's latest entry (a delete marker). Existing history gets the time the next
+ * newer version (or the current object) was written, the best the rows tell.
+ */
+function noncurrentSince(db: Database.Database): void {
+  addMissingColumns(db, 'object_versions', { noncurrent_since: 'INTEGER' });
+  db.exec(`UPDATE object_versions SET noncurrent_since = COALESCE(
+    (SELECT n.last_modified FROM object_versions n
+     WHERE n.bucket = object_versions.bucket AND n.key = object_versions.key AND n.seq > object_versions.seq ORDER BY n.seq LIMIT 1),
+    (SELECT o.last_modified FROM objects o WHERE o.bucket = object_versions.bucket AND o.key = object_versions.key))`);
 }
 
 /** Version 2: the state dialects keep about their clients, imported from `pan.db` when attached. */

@@ -29,6 +29,8 @@ export interface StoredVersion extends StoredObject {
   seq: number;
   deleteMarker: boolean;
   versionId: string;
+  /** When a newer version went on top of it (absent: it is the key's latest, a delete marker). */
+  noncurrentSince?: Date;
 }
 
 export interface StoredUpload extends UploadInfo {
@@ -144,8 +146,12 @@ export interface MetadataQueries {
   listObjects(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<StoredObject[]>;
 
   // Versions (versioned buckets only: objects holds each key's current version, object_versions the rest)
-  /** Moves the key's current object, if any, to the noncurrent versions (newest of them); returns it. */
-  archiveCurrent(bucket: string, key: string): Promise<StoredObject | undefined>;
+  /** Moves the key's current object, if any, to the noncurrent versions (newest of them, noncurrent since `at`); returns it. */
+  archiveCurrent(bucket: string, key: string, at: Date): Promise<StoredObject | undefined>;
+  /** The key's newest history entry, when it is the latest (a delete marker), becomes noncurrent since `at`. */
+  markNewestNoncurrent(bucket: string, key: string, at: Date): Promise<void>;
+  /** The history entry `seq` is the key's latest again (a delete marker left on top). */
+  markLatest(bucket: string, key: string, seq: number): Promise<void>;
   /** Adds a delete marker as the key's newest noncurrent entry (`null`: the null version). */
   insertDeleteMarker(bucket: string, key: string, versionId: string | null, at: Date): Promise<void>;
   /** A noncurrent version or delete marker by id (`null`: the null version). */

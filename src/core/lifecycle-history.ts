@@ -1,0 +1,115 @@
+import type { BlobStore } from './blob-store.js';
+import { expiredMarkerDue, noncurrentVersionDue, type LifecycleClock, type LifecycleConfiguration } from './lifecycle.js';
+import { prefixUpperBound } from './listing.js';
+import type { Metadata, StoredVersion } from './metadata/types.js';
+
+/**
+ * The lifecycle actions on a versioned bucket's history (object_versions): NoncurrentVersionExpiration
+ * deletes noncurrent versions for good, ExpiredObjectDeleteMarker (or an Expiration in Days) removes
+ * a delete marker left alone on its key. The worker (core/lifecycle-worker.ts) calls it per bucket.
+ * The history is read in (key, newest first) pages by its key index; whatever is deleted is decided
+ * again in the deleting transaction, so a version written or deleted meanwhile is left alone.
+ */
+
+const PAGE = 1000;
+
+export interface HistoryRun {
+  /** Noncurrent versions and noncurrent delete markers deleted for good. */
+  noncurrentExpired: number;
+  /** Expired object delete markers removed. */
+  markersRemoved: number;
+}
+
+/** What the walk knows of the key it is in, across pages. */
+interface KeyWalk {
+  key: string;
+  /** The key's latest entry when it is a delete marker (no current object). */
+  latestMarker?: StoredVersion;
+  /** Noncurrent entries of the key left in place. */
+  kept: number;
+  /** Per rule, the noncurrent versions newer than the next one that the rule covers. */
+  newer: Map<string, number>;
+}
+
+export async function expireHistory(
+  meta: Metadata,
+  blobs: BlobStore,
+  bucket: string,
+  config: LifecycleConfiguration,
+  clock: LifecycleClock,
+  now: Date,
+): Promise<HistoryRun> {
+  const run: HistoryRun = { noncurrentExpired: 0, markersRemoved: 0 };
+  const acting = config.rules.filter(
+    (rule) => rule.enabled && (rule.noncurrentVersionExpiration || rule.expiration?.expiredObjectDeleteMarker === true || rule.expiration?.days !== undefined),
+  );
+  if (acting.length === 0) return run;
+  const finish = async (walk: KeyWalk | undefined): Promise<void> => {
+    if (walk?.latestMarker && walk.kept === 0 && expiredMarkerDue(config, walk.latestMarker, clock, now)) {
+      if (await removeExpiredMarker(meta, bucket, walk.latestMarker)) run.markersRemoved++;
+    }
+  };
+  for (const prefix of narrowest(new Set(acting.map((rule) => rule.filter.prefix)))) {
+    const upper = prefixUpperBound(prefix);
+    let walk: KeyWalk | undefined;
+    let after = { key: '', seq: 0 };
+    for (;;) {
+      const page = await meta.listNoncurrent(bucket, after.key, after.seq, prefix, upper, PAGE);
+      for (const version of page) {
+        if (walk?.key !== version.key) {
+          await finish(walk);
+          walk = { key: version.key, kept: 0, newer: new Map() };
+        }
+        const since = version.noncurrentSince;
+        if (!since) {
+          if (version.deleteMarker) walk.latestMarker = version;
+          continue;
+        }
+        const facts = { key: version.key, size: version.size, lastModified: version.lastModified, tags: version.tags, noncurrentSince: since };
+        if (noncurrentVersionDue(config, facts, walk.newer, clock, now) && (await deleteNoncurrentVersion(meta, blobs, bucket, version))) {
+          run.noncurrentExpired++;
+        } else {
+          walk.kept++;
+        }
+      }
+      if (page.length < PAGE) break;
+      const last = page[page.length - 1]!;
+      after = { key: last.key, seq: last.seq };
+    }
+    await finish(walk);
+  }
+  return run;
+}
+
+/** Deletes a noncurrent version for good (its bytes released) if it is still there and still noncurrent. */
+async function deleteNoncurrentVersion(meta: Metadata, blobs: BlobStore, bucket: string, version: StoredVersion): Promise<boolean> {
+  const released = await meta.transaction(async (tx) => {
+    const still = await tx.getNoncurrent(bucket, version.key, nullable(version.versionId));
+    if (!still || still.seq !== version.seq || !still.noncurrentSince) return undefined;
+    return tx.unreferenced(await tx.deleteNoncurrent(bucket, version.key, version.seq));
+  });
+  if (released === undefined) return false;
+  await blobs.remove(released);
+  return true;
+}
+
+/** Removes a delete marker if it is still its key's only version (no current object, nothing behind it). */
+async function removeExpiredMarker(meta: Metadata, bucket: string, marker: StoredVersion): Promise<boolean> {
+  return meta.transaction(async (tx) => {
+    const newest = await tx.newestNoncurrent(bucket, marker.key);
+    if (!newest || newest.seq !== marker.seq || !newest.deleteMarker || newest.noncurrentSince) return false;
+    if (await tx.getObject(bucket, marker.key)) return false;
+    const behind = await tx.listNoncurrent(bucket, marker.key, marker.seq, marker.key, undefined, 1);
+    if (behind[0]?.key === marker.key) return false;
+    await tx.deleteNoncurrent(bucket, marker.key, marker.seq);
+    return true;
+  });
+}
+
+const nullable = (versionId: string): string | null => (versionId === 'null' ? null : versionId);
+
+/** The prefixes to scan: one that another one starts with is covered by that one's scan. */
+export function narrowest(prefixes: Set<string>): string[] {
+  const all = [...prefixes].sort();
+  return all.filter((prefix) => !all.some((other) => other !== prefix && prefix.startsWith(other)));
+}
