@@ -10,6 +10,7 @@ import { ServiceError } from '../../src/core/errors.js';
 import { maskUrl, PostgresMetadata } from '../../src/core/metadata/postgres.js';
 import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../src/core/metadata/postgres-schema.js';
 import { SqliteMetadata } from '../../src/core/metadata/sqlite.js';
+import { deleteLatest, deleteVersion, writeVersion } from '../../src/core/versioning.js';
 import type { HashState, Metadata, NewObject, StoredPart, WriteOutcome } from '../../src/core/metadata/types.js';
 import type { UploadInfo } from '../../src/core/types.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -692,6 +693,32 @@ export function describeBackend(name: string, open: OpenBackend): void {
         ),
       );
       assert.deepEqual(outcomes.sort(), ['created', 'exists']);
+    });
+
+    it('records when each version became noncurrent: archived under a newer one, a marker written over, a marker left on top again', async () => {
+      await meta.insertBucket('nc', 'alice', at(0));
+      const history = async () =>
+        (await meta.listNoncurrent('nc', '', 0, '', undefined, 100)).map((v) => ({ id: v.versionId, marker: v.deleteMarker, since: v.noncurrentSince }));
+      const write = (body: string) => meta.transaction(async (tx) => (await writeVersion(tx, object('nc', 'k', [`nc-${body}`]), 'Enabled')).stored.versionId!);
+      const v1 = await write('1');
+      assert.deepEqual(await history(), []);
+      const beforeV2 = Date.now();
+      await write('2');
+      const [archived] = await history();
+      assert.equal(archived?.id, v1);
+      assert.ok(archived.since && archived.since.getTime() >= beforeV2 && archived.since.getTime() <= Date.now(), String(archived.since));
+      const marker = (await meta.transaction((tx) => deleteLatest(tx, 'nc', 'k', 'Enabled'))).versionId!;
+      let [top] = await history();
+      assert.deepEqual([top?.id, top?.marker, top?.since], [marker, true, undefined], 'the latest marker is not noncurrent');
+      const beforeV3 = Date.now();
+      const v3 = await write('3');
+      [top] = await history();
+      assert.equal(top?.id, marker);
+      assert.ok(top.since && top.since.getTime() >= beforeV3, 'written over: noncurrent since then');
+      await meta.transaction((tx) => deleteVersion(tx, 'nc', 'k', v3));
+      [top] = await history();
+      assert.deepEqual([top?.id, top?.since], [marker, undefined], 'on top again: the latest once more');
+      assert.equal((await history()).filter((entry) => entry.since === undefined).length, 1, 'only the latest has no date');
     });
   });
 }
