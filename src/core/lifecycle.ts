@@ -346,6 +346,17 @@ export function noncurrentVersionDue(
 }
 
 /**
+ * The earliest a version noncurrent since `since` can fall due under any rule (filters and
+ * NewerNoncurrentVersions aside), if a rule has NoncurrentVersionExpiration: before it, nothing
+ * of a bucket whose oldest noncurrent version is that old is due.
+ */
+export function earliestNoncurrentDue(config: LifecycleConfiguration, since: Date, clock: LifecycleClock): Date | undefined {
+  const days = config.rules.flatMap((rule) => (rule.enabled && rule.noncurrentVersionExpiration ? [rule.noncurrentVersionExpiration.noncurrentDays] : []));
+  if (days.length === 0) return undefined;
+  return dayBoundaryAtOrAfter(since.getTime() + Math.min(...days) * clock.dayMs, clock);
+}
+
+/**
  * Whether the rules remove an expired object delete marker (the key's latest version, with no
  * other version behind it) at `now`: at once under ExpiredObjectDeleteMarker, or under an
  * Expiration in Days once the marker is that old, as S3 does. A marker has no tags and no size.

@@ -720,6 +720,14 @@ export function describeBackend(name: string, open: OpenBackend): void {
       [top] = await history();
       assert.deepEqual([top?.id, top?.since], [marker, undefined], 'on top again: the latest once more');
       assert.equal((await history()).filter((entry) => entry.since === undefined).length, 1, 'only the latest has no date');
+      // What the lifecycle worker seeks: the oldest noncurrent version's date, the latest markers.
+      assert.equal((await meta.oldestNoncurrentSince('nc'))?.getTime(), archived.since.getTime());
+      assert.equal(await meta.oldestNoncurrentSince('bk-alpha'), undefined);
+      await meta.transaction((tx) => deleteLatest(tx, 'nc', 'other', 'Enabled'));
+      const markers = await meta.listLatestMarkers('nc', '', '', undefined, 10);
+      assert.deepEqual(markers.map((m) => [m.key, m.versionId, m.deleteMarker]), [['k', marker, true], ['other', markers[1]?.versionId, true]]);
+      assert.deepEqual((await meta.listLatestMarkers('nc', 'k', '', undefined, 10)).map((m) => m.key), ['other']);
+      assert.deepEqual((await meta.listLatestMarkers('nc', '', 'k', 'l', 10)).map((m) => m.key), ['k']);
     });
   });
 }

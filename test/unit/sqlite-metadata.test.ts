@@ -112,6 +112,8 @@ describe('SQLite metadata backend', () => {
     await SqliteMetadata.open(path).close();
     // Back to version 5: the column this migration adds taken away, the history as version 5 held it.
     const old = new Database(path);
+    old.exec('DROP INDEX object_versions_by_noncurrent_since');
+    old.exec('DROP INDEX object_versions_latest_markers');
     old.exec('ALTER TABLE object_versions DROP COLUMN noncurrent_since');
     old.pragma('user_version = 5');
     old.exec(HISTORY_BEFORE_MIGRATION_6);

@@ -342,6 +342,23 @@ export abstract class PostgresQueries implements MetadataQueries {
     return rows.map(toVersion);
   }
 
+  async oldestNoncurrentSince(bucket: string): Promise<Date | undefined> {
+    const row = await this.first<{ since: number | null }>(
+      'SELECT min(noncurrent_since) AS since FROM object_versions WHERE bucket = $1 AND noncurrent_since IS NOT NULL',
+      [bucket],
+    );
+    return row?.since == null ? undefined : new Date(Number(row.since));
+  }
+
+  async listLatestMarkers(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<StoredVersion[]> {
+    const rows = await this.rows<VersionRow>(
+      `SELECT * FROM object_versions WHERE bucket = $1 AND noncurrent_since IS NULL AND key > $2 AND key >= $3 AND ($4::text IS NULL OR key < $4)
+       ORDER BY key LIMIT $5`,
+      [bucket, after, lower, upper ?? null, limit],
+    );
+    return rows.map(toVersion);
+  }
+
   /** The objects table's columns (object_versions has them too), read once: they follow the migrations. */
   private async objectColumns(): Promise<string> {
     objectColumnList ??= this.rows<{ column_name: string }>(

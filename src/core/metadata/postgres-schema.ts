@@ -205,6 +205,9 @@ ALTER TABLE object_versions ADD COLUMN noncurrent_since BIGINT;
 UPDATE object_versions v SET noncurrent_since = COALESCE(
   (SELECT n.last_modified FROM object_versions n WHERE n.bucket = v.bucket AND n.key = v.key AND n.seq > v.seq ORDER BY n.seq LIMIT 1),
   (SELECT o.last_modified FROM objects o WHERE o.bucket = v.bucket AND o.key = v.key));
+-- the lifecycle worker: the bucket's oldest noncurrent version, and its keys' latest delete markers
+CREATE INDEX object_versions_by_noncurrent_since ON object_versions (bucket, noncurrent_since) WHERE noncurrent_since IS NOT NULL;
+CREATE INDEX object_versions_latest_markers ON object_versions (bucket, key) WHERE noncurrent_since IS NULL;
 `,
   },
 ];

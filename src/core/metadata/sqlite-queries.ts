@@ -427,6 +427,17 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     statements.deleteBySeq.run(bucket, key, seq);
   }
 
+  oldestNoncurrentSince(bucket: string): Date | undefined {
+    const row = this.versions().oldestNoncurrentSince.get(bucket);
+    return row?.since == null ? undefined : new Date(row.since);
+  }
+
+  listLatestMarkers(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): StoredVersion[] {
+    const statements = this.versions();
+    const rows = upper === undefined ? statements.latestMarkers.all(bucket, after, lower, limit) : statements.latestMarkersBelow.all(bucket, after, lower, upper, limit);
+    return rows.map(toVersion);
+  }
+
   listNoncurrent(bucket: string, afterKey: string, afterSeq: number, lower: string, upper: string | undefined, limit: number): StoredVersion[] {
     const statements = this.versions();
     const rows = statements.sameKey.all(bucket, afterKey, afterSeq, lower, limit);
@@ -736,6 +747,15 @@ function prepareVersionStatements(db: Database.Database) {
          AND seq = (SELECT MAX(seq) FROM object_versions WHERE bucket = @bucket AND key = @key)`,
     ),
     markLatest: db.prepare('UPDATE object_versions SET noncurrent_since = NULL WHERE bucket = ? AND key = ? AND seq = ?'),
+    oldestNoncurrentSince: db.prepare<[string], { since: number | null }>(
+      'SELECT MIN(noncurrent_since) AS since FROM object_versions WHERE bucket = ? AND noncurrent_since IS NOT NULL',
+    ),
+    latestMarkers: db.prepare<[string, string, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND noncurrent_since IS NULL AND key > ? AND key >= ? ORDER BY key LIMIT ?',
+    ),
+    latestMarkersBelow: db.prepare<[string, string, string, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND noncurrent_since IS NULL AND key > ? AND key >= ? AND key < ? ORDER BY key LIMIT ?',
+    ),
     marker: db.prepare(
       `INSERT INTO object_versions (bucket, key, size, etag, last_modified, headers, user_meta, version_id, seq, delete_marker)
        VALUES (@bucket, @key, 0, '', @at, '{}', '{}', @versionId, ${nextSeq}, 1)`,

@@ -259,6 +259,9 @@ function noncurrentSince(db: Database.Database): void {
     (SELECT n.last_modified FROM object_versions n
      WHERE n.bucket = object_versions.bucket AND n.key = object_versions.key AND n.seq > object_versions.seq ORDER BY n.seq LIMIT 1),
     (SELECT o.last_modified FROM objects o WHERE o.bucket = object_versions.bucket AND o.key = object_versions.key))`);
+  // The lifecycle worker: the bucket's oldest noncurrent version, and its keys' latest delete markers.
+  db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_noncurrent_since ON object_versions (bucket, noncurrent_since) WHERE noncurrent_since IS NOT NULL');
+  db.exec('CREATE INDEX IF NOT EXISTS object_versions_latest_markers ON object_versions (bucket, key) WHERE noncurrent_since IS NULL');
 }
 
 /** Version 2: the state dialects keep about their clients, imported from `pan.db` when attached. */

@@ -167,6 +167,10 @@ export interface MetadataQueries {
    * descending) order, with key in [lower, upper).
    */
   listNoncurrent(bucket: string, afterKey: string, afterSeq: number, lower: string, upper: string | undefined, limit: number): Promise<StoredVersion[]>;
+  /** When the bucket's longest-noncurrent version became noncurrent (none: no noncurrent version). */
+  oldestNoncurrentSince(bucket: string): Promise<Date | undefined>;
+  /** The keys' latest entries that are delete markers (no current object), `after < key` in [lower, upper), in key order. */
+  listLatestMarkers(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<StoredVersion[]>;
 
   // Blob references
   isBlobReferenced(blobId: string): Promise<boolean>;
