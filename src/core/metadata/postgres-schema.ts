@@ -195,6 +195,16 @@ CREATE INDEX object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL;
 CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL;
 `,
   },
+  {
+    version: 6,
+    description: 'object lock: retention and legal hold of every version (and of an upload, for its object)',
+    // object_versions copied objects' columns at version 5: it gets the new ones explicitly.
+    sql: `
+ALTER TABLE objects ADD COLUMN lock_mode TEXT, ADD COLUMN lock_until BIGINT, ADD COLUMN legal_hold BOOLEAN;
+ALTER TABLE object_versions ADD COLUMN lock_mode TEXT, ADD COLUMN lock_until BIGINT, ADD COLUMN legal_hold BOOLEAN;
+ALTER TABLE uploads ADD COLUMN lock_mode TEXT, ADD COLUMN lock_until BIGINT, ADD COLUMN legal_hold BOOLEAN;
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -143,6 +143,7 @@ const MIGRATIONS: Migration[] = [
   // Object and upload tags: JSON [[key, value], …] in key order, NULL for none.
   { version: 4, apply: (db) => objectAndUploadTags(db) },
   { version: 5, apply: (db) => versionTables(db) },
+  { version: 6, apply: (db) => objectLockColumns(db) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -245,6 +246,17 @@ function versionTables(db: Database.Database): void {
   db.exec('CREATE INDEX object_versions_by_version ON object_versions (bucket, key, version_id)');
   db.exec('CREATE INDEX object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL');
   db.exec('CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL');
+}
+
+/**
+ * Version 6: Object Lock. A version's retention (`lock_mode`, `lock_until` in ms) and legal hold
+ * (`legal_hold`: 1 ON, 0 OFF, NULL never set), on objects and object_versions alike (object_versions copied objects'
+ * columns at version 5, so both get them here), and on uploads, which carry them from Create to Complete.
+ */
+function objectLockColumns(db: Database.Database): void {
+  for (const table of ['objects', 'object_versions', 'uploads']) {
+    addMissingColumns(db, table, { lock_mode: 'TEXT', lock_until: 'INTEGER', legal_hold: 'INTEGER' });
+  }
 }
 
 /** Version 2: the state dialects keep about their clients, imported from `pan.db` when attached. */

@@ -4,6 +4,7 @@ import type {
   ObjectAttributes,
   ObjectChecksum,
   ObjectInfo,
+  ObjectLock,
   PartInfo,
   Segment,
   Tag,
@@ -70,7 +71,7 @@ export interface NewObject extends ObjectAttributes {
  * The kinds of per-bucket configuration the store keeps, one document per bucket and kind (its
  * format is the owning engine module's business). Later features add their kind here.
  */
-export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging' | 'versioning';
+export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging' | 'versioning' | 'object-lock';
 
 // State a dialect keeps about its clients (the 123pan dialect's tokens, upload sessions and trash)
 
@@ -138,6 +139,8 @@ export interface MetadataQueries {
   renameObject(id: number, key: string, at: Date): Promise<void>;
   /** Replaces an object's or a noncurrent version's tags (none: undefined or empty), leaving everything else as it is. */
   setObjectTags(id: number, tags: readonly Tag[] | undefined): Promise<void>;
+  /** Replaces an object's or a noncurrent version's Object Lock state (none: undefined), leaving everything else as it is. */
+  setObjectLock(id: number, lock: ObjectLock | undefined): Promise<void>;
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
   deleteObject(bucket: string, key: string): Promise<string[]>;
   /** Objects with `after < key` and `key` in [lower, upper), in key order (UTF-8 byte order). */
