@@ -88,6 +88,18 @@ function addPeriod(from: Date, period: { days?: number; years?: number }): Date 
   return until;
 }
 
+export function lockNeedsIntegrity(): ServiceError {
+  return new ServiceError('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters', 400);
+}
+
+/**
+ * AWS stores an upload under a retention (asked for, or the bucket's default) only with an
+ * integrity check of its body: Content-MD5 or a flexible checksum. The dialect says which bodies had none.
+ */
+export function checkBodyIntegrity(lock: ObjectLock | undefined, unverifiedBody: boolean): void {
+  if (unverifiedBody && lock?.retention) throw lockNeedsIntegrity();
+}
+
 /** Before a write's body is read: a write asking for a lock needs a bucket with Object Lock, and a date ahead. */
 export function checkLockedWrite(requested: ObjectLock | undefined, bucket: BucketInfo, now: Date): void {
   if (requested === undefined) return;

@@ -307,7 +307,7 @@ export class Storage {
     key: string,
     body: AsyncIterable<Buffer>,
     attributes: ObjectAttributes,
-    write: WriteOptions & { expectedSize?: number; forbidOverwrite?: boolean } = {},
+    write: WriteOptions & { expectedSize?: number; forbidOverwrite?: boolean; unverifiedBody?: boolean } = {},
   ): Promise<StoredObject> {
     if (attributes.lock !== undefined) {
       // A write asking for a lock is refused before its body where the bucket cannot take one.
@@ -332,7 +332,7 @@ export class Storage {
     try {
       outcome = await this.meta.writeObject(
         { ...info, contentMd5: info.etag, contentSha1: staged.digests.sha1?.toString('hex'), content: { segments: [{ blobId, size: info.size, partNumber: 1 }] } },
-        { owner: actor.root ? undefined : actor.userId, ifAbsent: write.forbidOverwrite },
+        { owner: actor.root ? undefined : actor.userId, ifAbsent: write.forbidOverwrite, unverifiedBody: write.unverifiedBody },
       );
     } catch (err) {
       await this.blobs.remove([blobId]);

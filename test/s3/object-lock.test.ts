@@ -121,10 +121,11 @@ function scenario(name: string, start: () => Promise<{ server: TestServer; clean
         403,
         'AccessDenied',
       );
+      const shortened = inDays(1);
       await s3.send(
-        new PutObjectRetentionCommand({ Bucket, Key: 'g', Retention: { Mode: 'GOVERNANCE', RetainUntilDate: inDays(1) }, BypassGovernanceRetention: true }),
+        new PutObjectRetentionCommand({ Bucket, Key: 'g', Retention: { Mode: 'GOVERNANCE', RetainUntilDate: shortened }, BypassGovernanceRetention: true }),
       );
-      assert.equal((await s3.send(new GetObjectRetentionCommand({ Bucket, Key: 'g' }))).Retention?.RetainUntilDate?.getTime(), inDays(1).getTime());
+      assert.equal((await s3.send(new GetObjectRetentionCommand({ Bucket, Key: 'g' }))).Retention?.RetainUntilDate?.getTime(), shortened.getTime());
       const bypassed = await s3.send(new DeleteObjectCommand({ Bucket, Key: 'g', VersionId: governed.VersionId, BypassGovernanceRetention: true }));
       assert.equal(bypassed.VersionId, governed.VersionId);
       await expectError(s3.send(new HeadObjectCommand({ Bucket, Key: 'g', VersionId: governed.VersionId })), 404);
@@ -339,6 +340,15 @@ describe('S3 Object Lock over raw HTTP and boto3', () => {
     assert.match(retentionRead.body, /<Mode>COMPLIANCE<\/Mode><RetainUntilDate>[^<]+<\/RetainUntilDate>/);
     assertS3Error(await signedRequest(server.url, 'GET', `/${Bucket}/a?retention&versionId=bogus`), 400, 'InvalidArgument');
     assertS3Error(await signedRequest(server.url, 'GET', `/${Bucket}/a?retention&versionId=${'A'.repeat(32)}`), 404, 'NoSuchVersion');
+
+    // Under a default retention every PUT is an upload with a retention: it needs its checksum too.
+    const configured = await putConfig(rule('<Mode>GOVERNANCE</Mode><Days>1</Days>'));
+    assert.equal(configured.status, 200, configured.body);
+    assertS3Error(await signedRequest(server.url, 'PUT', `/${Bucket}/d`, { body: 'unchecked' }), 400, 'InvalidRequest');
+    assert.doesNotMatch((await signedRequest(server.url, 'GET', `/${Bucket}?versions`)).body, /<Key>d<\/Key>/, 'a refused PUT stored a version');
+    const checkedPut = await put('d', {}, 'checked');
+    assert.equal(checkedPut.status, 200, checkedPut.body);
+    assert.equal((await signedRequest(server.url, 'HEAD', `/${Bucket}/d`)).headers['x-amz-object-lock-mode'], 'GOVERNANCE');
   });
 
   it('boto3: create-bucket with object lock, put-object-retention, a refused delete', { skip: !BOTO3_AVAILABLE }, async () => {

@@ -264,6 +264,8 @@ export interface WriteGuard {
   owner?: string;
   /** Refuse rather than replace an object already at the key. */
   ifAbsent?: boolean;
+  /** The body came without Content-MD5 or a checksum: refused where a retention applies (S3's rule, core/object-lock.ts). */
+  unverifiedBody?: boolean;
 }
 
 export type WriteOutcome =

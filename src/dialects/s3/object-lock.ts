@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError, errors } from '../../core/errors.js';
-import { RETENTION_MODES, type Retention } from '../../core/object-lock.js';
+import { lockNeedsIntegrity, RETENTION_MODES, type Retention } from '../../core/object-lock.js';
 import type { ObjectLock, ObjectLockConfiguration, RetentionMode } from '../../core/types.js';
 import { parseXml } from '../common/xml.js';
 import { checked, nodeOf, once } from '../common/xml-shape.js';
@@ -50,13 +50,18 @@ export function lockHeaders(headers: IncomingHttpHeaders): ObjectLock | undefine
   return lock;
 }
 
+/** Whether a PUT's body carries neither Content-MD5 nor a flexible checksum (header or trailer). */
+export function unverifiedBody(call: S3Call, body: Pick<RequestBody, 'checksum'>): boolean {
+  return body.checksum === undefined && header(call.ctx.req.headers, 'content-md5') === undefined;
+}
+
 /**
- * AWS takes an upload with Object Lock parameters only with an integrity check of its body:
- * Content-MD5 or a flexible checksum (header or trailer).
+ * AWS takes an upload with Object Lock parameters only with an integrity check of its body: one
+ * asking for a lock is refused before its body; one the bucket's default retention covers, by the
+ * engine when it stores it.
  */
 export function requireIntegrityForLock(call: S3Call, lock: ObjectLock | undefined, body: Pick<RequestBody, 'checksum'>): void {
-  if (lock === undefined || body.checksum !== undefined || header(call.ctx.req.headers, 'content-md5') !== undefined) return;
-  throw new ServiceError('InvalidRequest', 'Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters', 400);
+  if (lock !== undefined && unverifiedBody(call, body)) throw lockNeedsIntegrity();
 }
 
 /** The lock headers of a GET or HEAD answer. */

@@ -14,7 +14,7 @@ import { expirationHeaders } from './lifecycle.js';
 import { overwriteCondition } from './write-conditions.js';
 import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 import { versionHeaders } from './versioning.js';
-import { bypassGovernance, lockHeaders, lockResponseHeaders, requireIntegrityForLock } from './object-lock.js';
+import { bypassGovernance, lockHeaders, lockResponseHeaders, requireIntegrityForLock, unverifiedBody } from './object-lock.js';
 
 export const META_PREFIX = 'x-amz-meta-';
 
@@ -25,7 +25,11 @@ export async function putObject(call: S3Call): Promise<void> {
   const body = requestBody(call.ctx, call.auth);
   requireIntegrityForLock(call, lock, body);
   const info = await condition.guard(
-    call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, { ...body, forbidOverwrite: condition.forbidOverwrite }),
+    call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, {
+      ...body,
+      forbidOverwrite: condition.forbidOverwrite,
+      unverifiedBody: unverifiedBody(call, body),
+    }),
   );
   sendEmpty(call.ctx.res, 200, {
     etag: quoteEtag(info.etag),
