@@ -3,7 +3,8 @@
  * and default retention, each version's retention and legal hold (PutObject, multipart, copy and
  * the ?retention / ?legal-hold calls), the deletes and retention changes refused while a version is
  * protected, and what a bucket without lock answers; on SQLite and (when installed) PostgreSQL.
- * boto3 creates a locked bucket and is refused a delete; raw HTTP sends what SDKs never do.
+ * The lifecycle worker's expiration leaves a locked version (a delete marker hides it). boto3
+ * creates a locked bucket and is refused a delete; raw HTTP sends what SDKs never do.
  */
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +23,9 @@ import {
   GetObjectLockConfigurationCommand,
   GetObjectRetentionCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
+  ListObjectsV2Command,
+  PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectLegalHoldCommand,
@@ -267,6 +271,44 @@ if (postgresBinDir()) {
     };
   });
 }
+
+describe('S3 Object Lock and the lifecycle worker', () => {
+  let server: TestServer;
+  let s3: S3Client;
+  before(async () => {
+    // A lifecycle day of 2 seconds, background work every half second (the lifecycle worker's test hooks).
+    server = await startServer({ singleNode: true, config: { lifecycleDaySeconds: 2, sweepIntervalSeconds: 0.5 } });
+    s3 = s3Client(server);
+  });
+  after(async () => {
+    s3?.destroy();
+    await server?.cleanup();
+  });
+
+  it('expiring a locked object writes a delete marker; the locked version stays', async () => {
+    const Bucket = 'lock-lifecycle';
+    await s3.send(new CreateBucketCommand({ Bucket, ObjectLockEnabledForBucket: true }));
+    const locked = await s3.send(
+      new PutObjectCommand({ Bucket, Key: 'old', Body: 'kept', ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: inDays(1) }),
+    );
+    await s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket,
+        LifecycleConfiguration: { Rules: [{ ID: 'expire', Filter: { Prefix: '' }, Status: 'Enabled', Expiration: { Days: 1 } }] },
+      }),
+    );
+    const deadline = Date.now() + 20_000;
+    while (((await s3.send(new ListObjectsV2Command({ Bucket }))).KeyCount ?? 0) > 0) {
+      if (Date.now() > deadline) assert.fail('the object did not expire');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket }));
+    assert.deepEqual(versions.Versions?.map((v) => [v.VersionId, v.IsLatest]), [[locked.VersionId, false]]);
+    assert.equal(versions.DeleteMarkers?.length, 1);
+    const kept = await s3.send(new HeadObjectCommand({ Bucket, Key: 'old', VersionId: locked.VersionId }));
+    assert.equal(kept.ObjectLockMode, 'COMPLIANCE');
+  });
+});
 
 describe('S3 Object Lock over raw HTTP and boto3', () => {
   let server: TestServer;
