@@ -40,6 +40,7 @@ import { signedRequest } from '../helpers/raw.js';
 import { s3Client } from '../helpers/s3.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { assertOssError, expectOssError, ossClient, ossRequest } from '../oss/helpers.js';
 
 const DAY = 24 * 3600 * 1000;
 const inDays = (days: number) => new Date(Math.floor(Date.now() / 1000) * 1000 + days * DAY);
@@ -391,6 +392,25 @@ describe('S3 Object Lock over raw HTTP and boto3', () => {
     const checkedPut = await put('d', {}, 'checked');
     assert.equal(checkedPut.status, 200, checkedPut.body);
     assert.equal((await signedRequest(server.url, 'HEAD', `/${Bucket}/d`)).headers['x-amz-object-lock-mode'], 'GOVERNANCE');
+  });
+
+  it('holds through the OSS dialect too: a locked version is not deleted, versioning not suspended', async () => {
+    const Bucket = 'lock-oss';
+    const s3 = s3Client(server);
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket, ObjectLockEnabledForBucket: true }));
+      const locked = await s3.send(new PutObjectCommand({ Bucket, Key: 'k', Body: 'kept', ObjectLockLegalHoldStatus: 'ON' }));
+      const oss = ossClient(server, 'v4', Bucket);
+      await expectOssError(oss.delete('k', { versionId: locked.VersionId }), 403, 'AccessDenied');
+      const suspend = '<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>';
+      assertOssError(await ossRequest(server, { method: 'PUT', bucket: Bucket, query: [['versioning', '']], body: suspend }), 409, 'InvalidBucketState');
+      assert.equal((await oss.getBucketVersioning(Bucket)).versionStatus, 'Enabled');
+      // OSS's own delete, without an id, writes a marker as S3's does.
+      assert.equal((await oss.delete('k')).res.headers['x-oss-delete-marker'], 'true');
+      assert.equal((await s3.send(new HeadObjectCommand({ Bucket, Key: 'k', VersionId: locked.VersionId }))).ObjectLockLegalHoldStatus, 'ON');
+    } finally {
+      s3.destroy();
+    }
   });
 
   it('boto3: create-bucket with object lock, put-object-retention, a refused delete', { skip: !BOTO3_AVAILABLE }, async () => {
