@@ -237,15 +237,16 @@ function objectAndUploadTags(db: Database.Database): void {
  * version's place in its key's history and whether it is a delete marker.
  */
 function versionTables(db: Database.Database): void {
-  db.exec('ALTER TABLE objects ADD COLUMN version_id TEXT');
+  // Only where missing (as version 4 does): a directory that has them under an older version number migrates too.
+  addMissingColumns(db, 'objects', { version_id: 'TEXT' });
   const columns = (db.pragma('table_info(objects)') as Array<{ name: string; type: string }>)
     .map((column) => `${column.name} ${column.type}`)
     .join(', ');
-  db.exec(`CREATE TABLE object_versions (${columns}, seq INTEGER NOT NULL, delete_marker INTEGER NOT NULL)`);
-  db.exec('CREATE UNIQUE INDEX object_versions_by_key ON object_versions (bucket, key, seq DESC)');
-  db.exec('CREATE INDEX object_versions_by_version ON object_versions (bucket, key, version_id)');
-  db.exec('CREATE INDEX object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL');
-  db.exec('CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL');
+  db.exec(`CREATE TABLE IF NOT EXISTS object_versions (${columns}, seq INTEGER NOT NULL, delete_marker INTEGER NOT NULL)`);
+  db.exec('CREATE UNIQUE INDEX IF NOT EXISTS object_versions_by_key ON object_versions (bucket, key, seq DESC)');
+  db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_version ON object_versions (bucket, key, version_id)');
+  db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL');
+  db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL');
 }
 
 /**
