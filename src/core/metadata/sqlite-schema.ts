@@ -237,7 +237,7 @@ function objectAndUploadTags(db: Database.Database): void {
  * version's place in its key's history and whether it is a delete marker.
  */
 function versionTables(db: Database.Database): void {
-  // Only where missing (as version 4 does): a directory that has them under an older version number migrates too.
+  // Only what is missing, as versions 1 and 4 do: a directory may have it under an older version number.
   addMissingColumns(db, 'objects', { version_id: 'TEXT' });
   const columns = (db.pragma('table_info(objects)') as Array<{ name: string; type: string }>)
     .map((column) => `${column.name} ${column.type}`)
