@@ -28,6 +28,11 @@ export class UserDirectory {
     return undefined;
   }
 
+  /** Every user, in the order they were given (root first). */
+  all(): User[] {
+    return [...this.byAccessKey.values()];
+  }
+
   secretOf = (accessKey: string): string | undefined => this.byAccessKey.get(accessKey)?.secretKey;
 }
 

@@ -65,6 +65,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     temporary,
     limiter: new SignInLimiter(),
     region: config.region,
+    pan: { apps: config.pan.apps, service: () => pan.service() },
   }, config.domain);
   // The console's paths (`/-/console/…`) are no bucket's, so it is asked first. S3 takes whatever
   // no other dialect claims, so it comes last; pan claims only its header and paths.

@@ -88,10 +88,31 @@ function respondWithError(ctx: RequestContext, dialect: Dialect, error: ServiceE
     return;
   }
   if (!req.complete) {
-    // The rest of an unread body may be gigabytes: close rather than drain it.
-    res.setHeader('connection', 'close');
+    if (drainable(req)) {
+      // Read to its end and dropped, even when a handler had started reading it and stopped.
+      req.removeAllListeners('data');
+      req.resume();
+    } else {
+      // The rest of an unread body may be gigabytes: close rather than drain it.
+      res.setHeader('connection', 'close');
+    }
   }
   dialect.sendError(ctx, error);
+}
+
+/**
+ * The most of a refused request's body the server reads (and discards) to its end after the error
+ * answer, keeping the connection. Closing a socket with bytes still unread makes the kernel reset
+ * it, and a client still sending its body then gets the reset instead of the answer (a signature
+ * refused before a 64 KiB PUT's body was read reached the client as "fetch failed").
+ */
+const DRAIN_LIMIT_BYTES = 1024 * 1024;
+
+/** Whether the unread rest of the body is known to be small enough to read to its end. */
+function drainable(req: RequestContext['req']): boolean {
+  if (req.destroyed) return false;
+  const length = req.headers['content-length'];
+  return length !== undefined && /^\d{1,16}$/.test(length) && Number(length) <= DRAIN_LIMIT_BYTES;
 }
 
 /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts what is left. */

@@ -220,7 +220,7 @@ describe('tessera migrate, interrupted', { skip: skipWithoutPostgres() }, () => 
       await meta.insertBucket('drive', 'alice', new Date(0));
       await meta.close();
       const db = new Database(join(old, 'meta.db'));
-      db.exec('DROP TABLE settings; DROP TABLE tokens; DROP TABLE upload_sessions; DROP TABLE hash_states; DROP TABLE trash; DROP TABLE leases; DROP TABLE call_windows; DROP TABLE bucket_configs');
+      db.exec('DROP TABLE settings; DROP TABLE tokens; DROP TABLE upload_sessions; DROP TABLE hash_states; DROP TABLE trash; DROP TABLE leases; DROP TABLE call_windows; DROP TABLE bucket_configs; DROP TABLE object_versions');
       db.pragma('user_version = 1');
       db.close();
       writeLegacyPanDb(old);

@@ -12,13 +12,13 @@ import { launchBrowser } from '../helpers/browser.js';
 import { CONSOLE, signInPage } from '../helpers/console.js';
 import { s3Client } from '../helpers/s3.js';
 import { REPO_ROOT, startServer } from '../helpers/server.js';
+import { ALICE, APP, BOB, login, md5, NO_LIMITS, ok, panCall } from '../pan/helpers.js';
 
 const OUT = join(REPO_ROOT, 'docs', 'console');
-const ALICE = { id: 'alice', displayName: 'Alice', accessKey: 'alice-access-key', secretKey: 'alice-secret-key-0123456789' };
 
 async function main(): Promise<void> {
   await mkdir(OUT, { recursive: true });
-  const [server, browser] = await Promise.all([startServer({ config: { users: [ALICE] }, singleNode: true }), launchBrowser()]);
+  const [server, browser] = await Promise.all([startServer({ config: { users: [ALICE, BOB], panApps: [APP], panRateLimits: NO_LIMITS }, singleNode: true }), launchBrowser()]);
   const s3 = s3Client(server);
   try {
     for (const bucket of ['photos', 'backups', 'datasets']) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -50,6 +50,46 @@ async function main(): Promise<void> {
       }
       if (parts === 24) uploadWithParts = UploadId!;
     }
+
+    // Alice's 123pan drive, filled through the 123pan API as her app would; her and Bob's buckets.
+    const token = await login(server.url);
+    const mkdir = async (name: string, parentID: number) => (await ok(server.url, 'POST', '/upload/v1/file/mkdir', { token, json: { name, parentID } })).dirID as number;
+    const panPut = async (filename: string, size: number, parentFileID: number) => {
+      const data = Buffer.alloc(size, filename.length);
+      const form = new FormData();
+      for (const [field, value] of Object.entries({ parentFileID: String(parentFileID), filename, etag: md5(data), size: String(size) })) form.set(field, value);
+      form.set('file', new Blob([data]), filename);
+      const { body } = await panCall(server.url, 'POST', '/upload/v2/file/single/create', { token, body: form });
+      if (body.code !== 0) throw new Error(`single/create ${filename}: ${body.message}`);
+    };
+    const trips = await mkdir('Trips', 0);
+    await mkdir('Invoices', 0);
+    const lisbon = await mkdir('Lisbon 2025', trips);
+    await panPut('notes.txt', 2_300, 0);
+    await panPut('budget #2.xlsx', 48_000, 0);
+    await panPut('itinerary.pdf', 310_000, trips);
+    await panPut('tram 28.jpg', 1_900_000, lisbon);
+    await panPut('alfama 😀.jpg', 2_200_000, lisbon);
+    for (const [user, bucket, key, size] of [
+      [ALICE, 'alice-notes', 'journal/2025-06.md', 12_000],
+      [BOB, 'bob-laptop', 'laptop/home.tar.zst', 3_400_000],
+    ] as const) {
+      const client = s3Client(server, { accessKeyId: user.accessKey, secretAccessKey: user.secretKey });
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(size, 1) }));
+      if (user === BOB) await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'laptop/photos.tar.zst' }));
+      client.destroy();
+    }
+
+    const alice = await browser.newPage();
+    await signInPage(alice, server, ALICE.accessKey, ALICE.secretKey);
+    await alice.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: '123pan drive' }).click();
+    const drive = alice.getByRole('table', { name: 'Drive' });
+    await drive.getByRole('link', { name: 'Trips', exact: true }).click();
+    await drive.getByRole('link', { name: 'Lisbon 2025' }).click();
+    await drive.getByRole('rowheader', { name: 'tram 28.jpg' }).waitFor();
+    await shoot(alice, 'pan-drive');
+    await alice.context().close();
 
     const signIn = await browser.newPage();
     await signIn.goto(new URL(CONSOLE, server.url).href);
@@ -100,6 +140,10 @@ async function main(): Promise<void> {
     await page.getByRole('table', { name: 'Parts' }).getByRole('rowheader', { name: '24', exact: true }).waitFor();
     await shoot(page, 'parts');
 
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('table', { name: 'Users' }).getByRole('rowheader', { name: 'bob' }).waitFor();
+    await shoot(page, 'users');
+
     await s3.send(
       new PutBucketCorsCommand({
         Bucket: 'photos',
@@ -124,8 +168,9 @@ async function main(): Promise<void> {
       await page.getByRole('link', { name: 'Buckets' }).first().click();
       await page.getByRole('table', { name: 'Buckets' }).getByRole('link', { name: 'backups' }).click();
       await page.getByRole('table', { name: 'Objects' }).getByRole('link', { name: 'db/' }).waitFor();
-      await page.locator('input[type=file]').setInputFiles(file);
-      await page.getByText(/MiB\/s · about/).waitFor();
+      await page.locator('input[type=file]:not([webkitdirectory])').setInputFiles(file);
+      // Any unit: a busy machine measures KiB/s.
+      await page.getByText(/B\/s · about/).waitFor();
       await shoot(page, 'upload');
     } finally {
       await rm(dir, { recursive: true, force: true });

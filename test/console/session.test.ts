@@ -86,7 +86,7 @@ describe('console: sign-in and temporary credentials', () => {
     const session = await signInApi(server);
     assert.match(session.accessKeyId, /^ASIA/);
     assert.notEqual(session.secretAccessKey, ROOT_SECRET_KEY);
-    assert.deepEqual(session.user, { id: 'root', displayName: 'root', root: true });
+    assert.deepEqual(session.user, { id: 'root', displayName: 'root', root: true, panDrive: false });
     assert.equal(session.region, 'us-east-1');
     const lifetime = Date.parse(session.expiration) - before;
     assert.ok(lifetime > HOUR - 5000 && lifetime <= HOUR, `expires in ${lifetime} ms`);
@@ -172,7 +172,7 @@ describe('console: sign-in and temporary credentials', () => {
 
   it('a user signed in through the console has exactly their own rights: root’s bucket stays out of reach', async () => {
     const session = await signInApi(server, ALICE.accessKey, ALICE.secretKey);
-    assert.deepEqual(session.user, { id: 'alice', displayName: 'Alice', root: false });
+    assert.deepEqual(session.user, { id: 'alice', displayName: 'Alice', root: false, panDrive: false });
     const alice = tempClient(server, session);
     try {
       await alice.send(new CreateBucketCommand({ Bucket: ALICE_BUCKET }));

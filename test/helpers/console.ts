@@ -16,7 +16,7 @@ export interface ConsoleSession {
   sessionToken: string;
   expiration: string;
   region: string;
-  user: { id: string; displayName: string; root: boolean };
+  user: { id: string; displayName: string; root: boolean; panDrive: boolean };
 }
 
 /** Signs in through the console API (as the page does): the HTTP status and the JSON answer. */

@@ -65,6 +65,22 @@ describe('OSS bucket versioning', () => {
     assert.equal((await oss.get('k')).content.toString(), 'one');
   });
 
+  it('tags each version on its own (putObjectTagging, getObjectTagging, deleteObjectTagging with versionId)', async () => {
+    await oss.putBucketVersioning(BUCKET, 'Enabled');
+    const v1 = (await oss.put('tagged', Buffer.from('one'), { headers: { 'x-oss-tagging': 'gen=1' } })).res.headers['x-oss-version-id'] as string;
+    const v2 = (await oss.put('tagged', Buffer.from('two'), { headers: { 'x-oss-tagging': 'gen=2' } })).res.headers['x-oss-version-id'] as string;
+    assert.notEqual(v1, v2);
+    const tagsOf = async (versionId?: string) => (await oss.getObjectTagging('tagged', versionId === undefined ? {} : { versionId })).tag;
+    assert.deepEqual(await tagsOf(), { gen: '2' });
+    assert.deepEqual(await tagsOf(v1), { gen: '1' });
+    await oss.putObjectTagging('tagged', { old: 'yes' }, { versionId: v1 });
+    assert.deepEqual(await tagsOf(v1), { old: 'yes' });
+    assert.deepEqual(await tagsOf(), { gen: '2' });
+    await oss.deleteObjectTagging('tagged', { versionId: v1 });
+    assert.deepEqual(await tagsOf(v1), {});
+    assert.deepEqual(await tagsOf(), { gen: '2' });
+  });
+
   it('refuses a status other than Enabled or Suspended and malformed version ids', async () => {
     const put = (body: string) => ossRequest(server, { method: 'PUT', bucket: BUCKET, query: [['versioning', '']], body });
     assertOssError(await put('<VersioningConfiguration><Status>Off</Status></VersioningConfiguration>'), 400, 'MalformedXML');

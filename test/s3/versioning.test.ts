@@ -14,13 +14,17 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
+  DeleteObjectTaggingCommand,
   GetBucketVersioningCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutBucketVersioningCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
   type S3Client,
@@ -210,6 +214,21 @@ function scenario(name: string, start: () => Promise<{ server: TestServer; clean
       assert.deepEqual([...new Set(rolled.seen.map((e) => e.key))], ['a', 'c']);
     });
 
+    it('ListObjectVersions writes Version and DeleteMarker elements interleaved, in listing order', async () => {
+      const Bucket = 'versions-order';
+      await s3.send(new CreateBucketCommand({ Bucket }));
+      await s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+      const a1 = (await s3.send(new PutObjectCommand({ Bucket, Key: 'a', Body: '1' }))).VersionId!;
+      const aMarker = (await s3.send(new DeleteObjectCommand({ Bucket, Key: 'a' }))).VersionId!;
+      const a2 = (await s3.send(new PutObjectCommand({ Bucket, Key: 'a', Body: '2' }))).VersionId!;
+      const b1 = (await s3.send(new PutObjectCommand({ Bucket, Key: 'b', Body: '1' }))).VersionId!;
+      const bMarker = (await s3.send(new DeleteObjectCommand({ Bucket, Key: 'b' }))).VersionId!;
+      const answer = await signedRequest(server.url, 'GET', `/${Bucket}?versions`);
+      assert.equal(answer.status, 200);
+      const elements = [...answer.body.matchAll(/<(Version|DeleteMarker)><Key>([^<]*)<\/Key><VersionId>([^<]*)<\/VersionId>/g)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+      assert.deepEqual(elements, [`Version a ${a2}`, `DeleteMarker a ${aMarker}`, `Version a ${a1}`, `DeleteMarker b ${bMarker}`, `Version b ${b1}`]);
+    });
+
     it('DeleteObjects deletes versions by id and reports the markers it makes', async () => {
       const Bucket = 'versions-multi';
       await s3.send(new CreateBucketCommand({ Bucket }));
@@ -230,6 +249,54 @@ function scenario(name: string, start: () => Promise<{ server: TestServer; clean
       assert.deepEqual(result.Errors?.map((e) => [e.Key, e.Code]), [['x', 'InvalidArgument']]);
       assert.equal(await text(s3, Bucket, 'x'), '1');
       assert.equal((await s3.send(new HeadObjectCommand({ Bucket, Key: 'x' }))).VersionId, v1);
+    });
+
+    it('tags each version on its own: the tagging calls and GetObjectAttributes take versionId', async () => {
+      const Bucket = 'versions-tags';
+      await s3.send(new CreateBucketCommand({ Bucket }));
+      await s3.send(new PutBucketVersioningCommand({ Bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+      const v1 = (await s3.send(new PutObjectCommand({ Bucket, Key: 't', Body: 'one', Tagging: 'gen=1' }))).VersionId!;
+      const v2 = (await s3.send(new PutObjectCommand({ Bucket, Key: 't', Body: 'two!', Tagging: 'gen=2' }))).VersionId!;
+      const tagsOf = async (VersionId?: string) => {
+        const answer = await s3.send(new GetObjectTaggingCommand({ Bucket, Key: 't', VersionId }));
+        return { versionId: answer.VersionId, tags: answer.TagSet?.map((tag) => `${tag.Key}=${tag.Value}`) };
+      };
+      assert.deepEqual(await tagsOf(), { versionId: v2, tags: ['gen=2'] });
+      assert.deepEqual(await tagsOf(v1), { versionId: v1, tags: ['gen=1'] });
+
+      // Retagging the noncurrent version leaves the current one alone, and the reverse.
+      const put = await s3.send(new PutObjectTaggingCommand({ Bucket, Key: 't', VersionId: v1, Tagging: { TagSet: [{ Key: 'old', Value: 'yes' }] } }));
+      assert.equal(put.VersionId, v1);
+      assert.deepEqual(await tagsOf(v1), { versionId: v1, tags: ['old=yes'] });
+      assert.deepEqual(await tagsOf(), { versionId: v2, tags: ['gen=2'] });
+      const removed = await s3.send(new DeleteObjectTaggingCommand({ Bucket, Key: 't' }));
+      assert.equal(removed.VersionId, v2);
+      assert.deepEqual(await tagsOf(), { versionId: v2, tags: [] });
+      assert.deepEqual(await tagsOf(v1), { versionId: v1, tags: ['old=yes'] });
+      assert.equal((await s3.send(new HeadObjectCommand({ Bucket, Key: 't', VersionId: v1 }))).TagCount, 1);
+
+      // The version's tags travel with it: deleting v2 for good makes v1 current, tags and all.
+      await s3.send(new DeleteObjectCommand({ Bucket, Key: 't', VersionId: v2 }));
+      assert.deepEqual(await tagsOf(), { versionId: v1, tags: ['old=yes'] });
+      // A new write archives v1 with its tags.
+      const v3 = (await s3.send(new PutObjectCommand({ Bucket, Key: 't', Body: 'three' }))).VersionId!;
+      assert.deepEqual(await tagsOf(v1), { versionId: v1, tags: ['old=yes'] });
+      assert.deepEqual(await tagsOf(v3), { versionId: v3, tags: [] });
+
+      const attributes = await s3.send(new GetObjectAttributesCommand({ Bucket, Key: 't', VersionId: v1, ObjectAttributes: ['ObjectSize'] }));
+      assert.equal(attributes.VersionId, v1);
+      assert.equal(attributes.ObjectSize, 3);
+
+      // A delete marker has no tags to read or write (405), an unknown version is NoSuchVersion.
+      const marker = (await s3.send(new DeleteObjectCommand({ Bucket, Key: 't' }))).VersionId!;
+      await expectError(s3.send(new GetObjectTaggingCommand({ Bucket, Key: 't', VersionId: marker })), 405, 'MethodNotAllowed');
+      await expectError(
+        s3.send(new PutObjectTaggingCommand({ Bucket, Key: 't', VersionId: marker, Tagging: { TagSet: [] } })),
+        405,
+        'MethodNotAllowed',
+      );
+      await expectError(s3.send(new GetObjectTaggingCommand({ Bucket, Key: 't', VersionId: 'B'.repeat(32) })), 404, 'NoSuchVersion');
+      assert.deepEqual(await tagsOf(v1), { versionId: v1, tags: ['old=yes'] });
     });
 
     it('refuses what S3 refuses: bad configurations, MFA Delete, malformed version ids', async () => {

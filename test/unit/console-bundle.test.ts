@@ -20,6 +20,9 @@ import { closeHttpServer, createHttpServer } from '../../src/server/http.js';
 import { createLogger } from '../../src/server/logger.js';
 import { rawRequest } from '../helpers/raw.js';
 
+/** These tests serve the bundle only: no 123pan app, so no drive. */
+const NO_PAN = { apps: [], service: () => Promise.reject(new Error('no 123pan service in this test')) };
+
 describe('console bundle', () => {
   let dir: string;
   let outside: string;
@@ -50,6 +53,7 @@ describe('console bundle', () => {
       temporary: new TemporaryCredentials(randomBytes(32), users),
       limiter: new SignInLimiter(),
       region: 'us-east-1',
+      pan: NO_PAN,
     });
     server = createHttpServer([route], createLogger('silent'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -97,7 +101,7 @@ describe('console bundle', () => {
     const empty = await ConsoleBundle.load(join(dir, 'no-such-dir'));
     assert.equal(empty.built, false);
     const users = new UserDirectory([]);
-    const route = new ConsoleRoute(empty, { storage, users, temporary: new TemporaryCredentials(randomBytes(32), users), limiter: new SignInLimiter(), region: 'us-east-1' });
+    const route = new ConsoleRoute(empty, { storage, users, temporary: new TemporaryCredentials(randomBytes(32), users), limiter: new SignInLimiter(), region: 'us-east-1', pan: NO_PAN });
     const bare = createHttpServer([route], createLogger('silent'));
     await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
     try {

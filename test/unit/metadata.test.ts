@@ -14,7 +14,7 @@ import { deleteLatest, deleteVersion, writeVersion } from '../../src/core/versio
 import type { HashState, Metadata, NewObject, StoredPart, WriteOutcome } from '../../src/core/metadata/types.js';
 import type { UploadInfo } from '../../src/core/types.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { HISTORY_AFTER_MIGRATION_6, HISTORY_BEFORE_MIGRATION_6 } from '../helpers/version-history.js';
+import { HISTORY_AFTER_MIGRATION_7, HISTORY_BEFORE_MIGRATION_7 } from '../helpers/version-history.js';
 
 // The metadata layer through its interface. describeBackend runs the same tests on a backend;
 // only the function that opens one differs between backends.
@@ -820,18 +820,18 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
     }
   });
 
-  it('migration 6 dates the existing history: each version noncurrent since the next newer one was written', async () => {
+  it('migration 7 dates the existing history: each version noncurrent since the next newer one was written', async () => {
     const url = await freshDatabase();
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      await migrate(client, MIGRATIONS.filter((migration) => migration.version <= 5));
-      await client.query(HISTORY_BEFORE_MIGRATION_6);
+      await migrate(client, MIGRATIONS.filter((migration) => migration.version <= 6));
+      await client.query(HISTORY_BEFORE_MIGRATION_7);
       await migrate(client, MIGRATIONS);
       const rows = await client.query<{ version_id: string; noncurrent_since: number | null }>(
         'SELECT version_id, noncurrent_since::int AS noncurrent_since FROM object_versions ORDER BY key, seq',
       );
-      assert.deepEqual(rows.rows, HISTORY_AFTER_MIGRATION_6);
+      assert.deepEqual(rows.rows, HISTORY_AFTER_MIGRATION_7);
     } finally {
       await client.end();
     }

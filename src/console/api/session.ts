@@ -8,7 +8,8 @@ export interface Session {
   /** ISO time at which the server stops accepting the credentials. */
   expiration: string;
   region: string;
-  user: { id: string; displayName: string; root: boolean };
+  /** `panDrive`: a 123pan app acts as this user, who has a drive. */
+  user: { id: string; displayName: string; root: boolean; panDrive?: boolean };
 }
 
 /**

@@ -85,7 +85,16 @@ export function BucketCorsPage({ bucket }: { bucket: string }) {
       ) : null}
       <form class="cors-editor" onSubmit={save}>
         <label for="cors-document">CORS configuration (XML)</label>
-        <textarea id="cors-document" rows={16} spellcheck={false} value={draft} onInput={(e) => setDraft(e.currentTarget.value)} aria-describedby="cors-help" />
+        {/* Not editable until the stored document has loaded: what was typed before would be replaced by it. */}
+        <textarea
+          id="cors-document"
+          rows={16}
+          spellcheck={false}
+          value={draft}
+          disabled={rules === undefined}
+          onInput={(e) => setDraft(e.currentTarget.value)}
+          aria-describedby="cors-help"
+        />
         <p id="cors-help" class="hint">
           The CORSConfiguration document S3 takes: up to 100 CORSRule elements, each with AllowedOrigin and AllowedMethod (GET, PUT, POST, DELETE, HEAD), and optionally
           AllowedHeader, ExposeHeader (ETag, for multipart uploads), MaxAgeSeconds and ID.

@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { endSession, type Session } from '../api/session';
 import { Button } from '../components/Button';
 import { BASE, Link, type Location } from '../router';
-import { NAVIGATION } from './routes';
+import { inNavigation, NAVIGATION } from './routes';
 
 /** The frame of every signed-in page: the site name, the menu, who is signed in, sign-out. */
 export function Shell({ session, location, children }: { session: Session; location: Location; children: ComponentChildren }) {
@@ -18,7 +18,7 @@ export function Shell({ session, location, children }: { session: Session; locat
         </a>
         <nav aria-label="Main">
           <ul>
-            {NAVIGATION.filter((item) => !item.rootOnly || user.root).map((item) => (
+            {NAVIGATION.filter((item) => inNavigation(item, user)).map((item) => (
               <li key={item.to}>
                 <Link to={item.to} current={item.owns(location.path)}>
                   {item.label}

@@ -5,6 +5,8 @@ import { BucketCorsPage } from './BucketCors';
 import { BucketsPage } from './Buckets';
 import { NotFoundPage } from './NotFound';
 import { ObjectsPage } from './objects/ObjectsPage';
+import { PanDrivePage } from './PanDrive';
+import { UsersPage } from './Users';
 import { PartsPage } from './uploads/PartsPage';
 import { UploadsPage } from './uploads/UploadsPage';
 
@@ -36,7 +38,18 @@ export const ROUTES: PageRoute[] = [
     render: ([bucket], query) => <PartsPage bucket={bucket!} objectKey={query.get('key') ?? ''} uploadId={query.get('uploadId') ?? ''} />,
   },
   { pattern: /^buckets\/([^/]+)\/cors$/, title: ([bucket]) => `CORS of ${bucket}`, render: ([bucket]) => <BucketCorsPage key={bucket} bucket={bucket!} /> },
+  {
+    pattern: /^pan$/,
+    title: () => '123pan drive',
+    render: (_params, query, session) => <PanDrivePage session={session} bucket={query.get('bucket') ?? undefined} folder={folderId(query.get('folder'))} />,
+  },
+  { pattern: /^users$/, title: () => 'Users', render: () => <UsersPage />, rootOnly: true },
 ];
+
+/** A folder id from the address; anything but a whole number is the root. */
+function folderId(value: string | null): number {
+  return value !== null && /^\d{1,15}$/.test(value) ? Number(value) : 0;
+}
 
 export interface NavigationItem {
   label: string;
@@ -45,9 +58,22 @@ export interface NavigationItem {
   /** Whether the current path belongs to this item (it is then marked as the current page). */
   owns: (path: string) => boolean;
   rootOnly?: boolean;
+  /** Shown only to users for whom this is true (root sees every item). */
+  shows?: (user: Session['user']) => boolean;
 }
 
-export const NAVIGATION: NavigationItem[] = [{ label: 'Buckets', to: '', owns: (path) => path === '' || path.startsWith('buckets/') }];
+export const NAVIGATION: NavigationItem[] = [
+  { label: 'Buckets', to: '', owns: (path) => path === '' || path.startsWith('buckets/') },
+  // Only users a 123pan app acts as have a drive (root may open anyone's).
+  { label: '123pan drive', to: 'pan', owns: (path) => path === 'pan', shows: (user) => user.panDrive === true },
+  { label: 'Users', to: 'users', owns: (path) => path === 'users', rootOnly: true },
+];
+
+/** Whether the menu shows `item` to `user`. */
+export function inNavigation(item: NavigationItem, user: Session['user']): boolean {
+  if (user.root) return true;
+  return !item.rootOnly && (item.shows === undefined || item.shows(user));
+}
 
 export function resolveRoute(location: Location, session: Session): { title: string; content: ComponentChildren } {
   for (const route of ROUTES) {

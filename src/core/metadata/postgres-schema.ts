@@ -197,6 +197,16 @@ CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE uplo
   },
   {
     version: 6,
+    description: 'object lock: retention and legal hold of every version (and of an upload, for its object)',
+    // object_versions copied objects' columns at version 5: it gets the new ones explicitly.
+    sql: `
+ALTER TABLE objects ADD COLUMN lock_mode TEXT, ADD COLUMN lock_until BIGINT, ADD COLUMN legal_hold BOOLEAN;
+ALTER TABLE object_versions ADD COLUMN lock_mode TEXT, ADD COLUMN lock_until BIGINT, ADD COLUMN legal_hold BOOLEAN;
+ALTER TABLE uploads ADD COLUMN lock_mode TEXT, ADD COLUMN lock_until BIGINT, ADD COLUMN legal_hold BOOLEAN;
+`,
+  },
+  {
+    version: 7,
     description: 'when each noncurrent version became noncurrent (lifecycle NoncurrentVersionExpiration)',
     // NULL for the key's latest entry (a delete marker). Existing history: the time the next newer
     // version (or the current object) was written, the best the rows tell.

@@ -143,7 +143,8 @@ const MIGRATIONS: Migration[] = [
   // Object and upload tags: JSON [[key, value], …] in key order, NULL for none.
   { version: 4, apply: (db) => objectAndUploadTags(db) },
   { version: 5, apply: (db) => versionTables(db) },
-  { version: 6, apply: (db) => noncurrentSince(db) },
+  { version: 6, apply: (db) => objectLockColumns(db) },
+  { version: 7, apply: (db) => noncurrentSince(db) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -237,19 +238,31 @@ function objectAndUploadTags(db: Database.Database): void {
  * version's place in its key's history and whether it is a delete marker.
  */
 function versionTables(db: Database.Database): void {
-  db.exec('ALTER TABLE objects ADD COLUMN version_id TEXT');
+  // Only what is missing, as versions 1 and 4 do: a directory may have it under an older version number.
+  addMissingColumns(db, 'objects', { version_id: 'TEXT' });
   const columns = (db.pragma('table_info(objects)') as Array<{ name: string; type: string }>)
     .map((column) => `${column.name} ${column.type}`)
     .join(', ');
-  db.exec(`CREATE TABLE object_versions (${columns}, seq INTEGER NOT NULL, delete_marker INTEGER NOT NULL)`);
-  db.exec('CREATE UNIQUE INDEX object_versions_by_key ON object_versions (bucket, key, seq DESC)');
-  db.exec('CREATE INDEX object_versions_by_version ON object_versions (bucket, key, version_id)');
-  db.exec('CREATE INDEX object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL');
-  db.exec('CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL');
+  db.exec(`CREATE TABLE IF NOT EXISTS object_versions (${columns}, seq INTEGER NOT NULL, delete_marker INTEGER NOT NULL)`);
+  db.exec('CREATE UNIQUE INDEX IF NOT EXISTS object_versions_by_key ON object_versions (bucket, key, seq DESC)');
+  db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_version ON object_versions (bucket, key, version_id)');
+  db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL');
+  db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL');
 }
 
 /**
- * Version 6: when each noncurrent version became noncurrent (lifecycle's NoncurrentDays count from
+ * Version 6: Object Lock. A version's retention (`lock_mode`, `lock_until` in ms) and legal hold
+ * (`legal_hold`: 1 ON, 0 OFF, NULL never set), on objects and object_versions alike (object_versions copied objects'
+ * columns at version 5, so both get them here), and on uploads, which carry them from Create to Complete.
+ */
+function objectLockColumns(db: Database.Database): void {
+  for (const table of ['objects', 'object_versions', 'uploads']) {
+    addMissingColumns(db, table, { lock_mode: 'TEXT', lock_until: 'INTEGER', legal_hold: 'INTEGER' });
+  }
+}
+
+/**
+ * Version 7: when each noncurrent version became noncurrent (lifecycle's NoncurrentDays count from
  * it); NULL for the key's latest entry (a delete marker). Existing history gets the time the next
  * newer version (or the current object) was written, the best the rows tell.
  */

@@ -4,6 +4,7 @@ import type {
   ObjectAttributes,
   ObjectChecksum,
   ObjectInfo,
+  ObjectLock,
   PartInfo,
   Segment,
   Tag,
@@ -72,7 +73,7 @@ export interface NewObject extends ObjectAttributes {
  * The kinds of per-bucket configuration the store keeps, one document per bucket and kind (its
  * format is the owning engine module's business). Later features add their kind here.
  */
-export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging' | 'versioning';
+export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging' | 'versioning' | 'object-lock';
 
 // State a dialect keeps about its clients (the 123pan dialect's tokens, upload sessions and trash)
 
@@ -140,6 +141,8 @@ export interface MetadataQueries {
   renameObject(id: number, key: string, at: Date): Promise<void>;
   /** Replaces an object's or a noncurrent version's tags (none: undefined or empty), leaving everything else as it is. */
   setObjectTags(id: number, tags: readonly Tag[] | undefined): Promise<void>;
+  /** Replaces an object's or a noncurrent version's Object Lock state (none: undefined), leaving everything else as it is. */
+  setObjectLock(id: number, lock: ObjectLock | undefined): Promise<void>;
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
   deleteObject(bucket: string, key: string): Promise<string[]>;
   /** Objects with `after < key` and `key` in [lower, upper), in key order (UTF-8 byte order). */
@@ -271,6 +274,8 @@ export interface WriteGuard {
   owner?: string;
   /** Refuse rather than replace an object already at the key. */
   ifAbsent?: boolean;
+  /** The body came without Content-MD5 or a checksum: refused where a retention applies (S3's rule, core/object-lock.ts). */
+  unverifiedBody?: boolean;
 }
 
 export type WriteOutcome =

@@ -19,8 +19,40 @@ export interface XmlNode {
  * line breaks of its own, so every CR here comes from a value.)
  */
 export function toXml(document: XmlNode): string {
-  const xml = builder.build(document) as string;
+  const xml = buildFragment(document);
   return '<?xml version="1.0" encoding="UTF-8"?>\n' + (xml.includes('\r') ? xml.replace(/\r/g, '&#xD;') : xml);
+}
+
+/** The key `inOrder` puts its run under: not an XML name, so no element can have it. */
+const IN_ORDER = ' inOrder';
+
+/**
+ * Sibling elements of different names kept in the order given (an object's fields group each
+ * name's elements together): spread into the parent node where the run belongs, e.g.
+ * `{ Name, ...inOrder([['Version', v1], ['DeleteMarker', m], ['Version', v2]]) }`.
+ */
+export function inOrder(elements: ReadonlyArray<readonly [name: string, node: XmlNode]>): XmlNode {
+  return { [IN_ORDER]: elements.map(([name, node]) => ({ [name]: node })) };
+}
+
+/** Builds `node`, each `inOrder` run written where it stands: a placeholder element, replaced by the run. */
+function buildFragment(node: XmlNode): string {
+  const runs: string[] = [];
+  const withPlaceholders = (value: XmlValue): XmlValue => {
+    if (Array.isArray(value)) return value.map(withPlaceholders);
+    if (value === null || typeof value !== 'object') return value;
+    const out: XmlNode = {};
+    for (const [name, child] of Object.entries(value)) {
+      if (name !== IN_ORDER) out[name] = withPlaceholders(child);
+      else {
+        out[`TesseraInOrder${runs.length}`] = '';
+        runs.push((child as XmlNode[]).map((element) => buildFragment(element)).join(''));
+      }
+    }
+    return out;
+  };
+  const xml = builder.build(withPlaceholders(node)) as string;
+  return runs.length === 0 ? xml : xml.replace(/<TesseraInOrder(\d+)><\/TesseraInOrder\1>/g, (_, index: string) => runs[Number(index)]!);
 }
 
 /**

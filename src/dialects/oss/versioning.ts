@@ -1,6 +1,6 @@
 import type { VersionEntry } from '../../core/versioning.js';
 import { errors } from '../../core/errors.js';
-import { parseXml } from '../common/xml.js';
+import { inOrder, parseXml } from '../common/xml.js';
 import { checked, once } from '../common/xml-shape.js';
 import { encodingType, intParam, optionalParam } from '../s3/call.js';
 import { owner, sendEmpty } from '../s3/render.js';
@@ -52,17 +52,24 @@ export async function listObjectVersions(call: OssCall): Promise<void> {
     EncodingType: encoding,
     NextKeyMarker: page.isTruncated && page.nextKeyMarker !== undefined ? encode(page.nextKeyMarker) : undefined,
     NextVersionIdMarker: page.isTruncated ? page.nextVersionIdMarker : undefined,
-    DeleteMarker: page.entries.filter((entry) => entry.deleteMarker).map((entry) => ({ ...common(entry), Owner: ownerNode })),
-    Version: page.entries
-      .filter((entry) => !entry.deleteMarker)
-      .map((entry) => ({
-        ...common(entry),
-        ETag: ossEtag(entry.object.etag),
-        Type: objectType(entry.object),
-        Size: entry.object.size,
-        StorageClass: STORAGE_CLASS,
-        Owner: ownerNode,
-      })),
+    // One run in listing order, versions and markers interleaved as OSS writes them.
+    ...inOrder(
+      page.entries.map((entry) =>
+        entry.deleteMarker
+          ? ['DeleteMarker', { ...common(entry), Owner: ownerNode }]
+          : [
+              'Version',
+              {
+                ...common(entry),
+                ETag: ossEtag(entry.object.etag),
+                Type: objectType(entry.object),
+                Size: entry.object.size,
+                StorageClass: STORAGE_CLASS,
+                Owner: ownerNode,
+              },
+            ],
+      ),
+    ),
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
   });
 }

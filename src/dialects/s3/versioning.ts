@@ -1,6 +1,6 @@
 import { ServiceError, errors } from '../../core/errors.js';
 import type { VersionEntry } from '../../core/versioning.js';
-import { parseXml } from '../common/xml.js';
+import { inOrder, parseXml } from '../common/xml.js';
 import { checked, once } from '../common/xml-shape.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
@@ -46,7 +46,6 @@ export async function listObjectVersions(call: S3Call): Promise<void> {
     IsLatest: entry.isLatest,
     LastModified: isoDate(entry.object.lastModified),
   });
-  // SDKs read versions and markers as two lists; each list keeps the listing's order.
   sendXml(call.ctx.res, 200, 'ListVersionsResult', {
     Name: call.bucket,
     Prefix: encode(prefix),
@@ -58,16 +57,14 @@ export async function listObjectVersions(call: S3Call): Promise<void> {
     Delimiter: delimiter === undefined ? undefined : encode(delimiter),
     IsTruncated: page.isTruncated,
     EncodingType: encoding,
-    Version: page.entries
-      .filter((entry) => !entry.deleteMarker)
-      .map((entry) => ({
-        ...common(entry),
-        ETag: quoteEtag(entry.object.etag),
-        Size: entry.object.size,
-        Owner: ownerNode,
-        StorageClass: 'STANDARD',
-      })),
-    DeleteMarker: page.entries.filter((entry) => entry.deleteMarker).map((entry) => ({ ...common(entry), Owner: ownerNode })),
+    // One run in listing order, versions and markers interleaved as S3 writes them (SDKs split it into two lists).
+    ...inOrder(
+      page.entries.map((entry) =>
+        entry.deleteMarker
+          ? ['DeleteMarker', { ...common(entry), Owner: ownerNode }]
+          : ['Version', { ...common(entry), ETag: quoteEtag(entry.object.etag), Size: entry.object.size, Owner: ownerNode, StorageClass: 'STANDARD' }],
+      ),
+    ),
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
   });
 }

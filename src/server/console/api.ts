@@ -8,7 +8,9 @@ import { readSmallBody } from '../../dialects/common/body.js';
 import { authenticate, readVerifiedBody, type Authenticated } from '../../dialects/s3/request.js';
 import { awsUriEncode, MAX_PRESIGN_EXPIRES_SECONDS, presignUrl } from '../../dialects/s3/sigv4.js';
 import type { RequestContext } from '../dialect.js';
+import { allDrives, listDriveFolder, listDrives, type PanDrives } from './pan-drive.js';
 import type { SignInLimiter } from './sign-in-limiter.js';
+import { listUsers } from './users.js';
 
 const MAX_JSON_BYTES = 16 * 1024;
 
@@ -18,6 +20,8 @@ export interface ConsoleApiDeps {
   temporary: TemporaryCredentials;
   limiter: SignInLimiter;
   region: string;
+  /** The 123pan drives (the users 123pan apps act as). */
+  pan: PanDrives;
 }
 
 /** One console API call, authenticated (except sign-in) by a SigV4 signature, as S3 requests are. */
@@ -47,6 +51,9 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'GET', path: /^buckets$/, operation: 'ConsoleListBuckets', handle: listBuckets },
   { method: 'POST', path: /^share$/, operation: 'ConsoleShare', handle: share },
   { method: 'POST', path: /^buckets\/([^/]+)\/upload-totals$/, operation: 'ConsoleUploadTotals', handle: uploadTotals },
+  { method: 'GET', path: /^users$/, operation: 'ConsoleListUsers', handle: listUsers },
+  { method: 'GET', path: /^pan\/drives$/, operation: 'ConsoleListPanDrives', handle: listDrives },
+  { method: 'GET', path: /^pan\/drive$/, operation: 'ConsoleListPanFolder', handle: listDriveFolder },
 ];
 
 /** ListMultipartUploads answers at most 1,000 uploads a page: totals are asked for no more at once. */
@@ -117,7 +124,7 @@ async function signIn(ctx: RequestContext, deps: ConsoleApiDeps): Promise<unknow
     sessionToken: issued.sessionToken,
     expiration: issued.expiration.toISOString(),
     region: deps.region,
-    user: { id: user.id, displayName: user.displayName, root: user.root },
+    user: { id: user.id, displayName: user.displayName, root: user.root, panDrive: allDrives(deps.pan, deps.users).some((drive) => drive.user === user.id) },
   };
 }
 

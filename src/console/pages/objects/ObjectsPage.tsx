@@ -8,6 +8,7 @@ import { Link, objectsRoute, uploadsRoute } from '../../router';
 import { PageHeading } from '../PageHeading';
 import { Breadcrumbs } from './Breadcrumbs';
 import { DetailsDialog } from './DetailsDialog';
+import { chosenFromDrop, chosenFromInput, takeDropped, type ChosenFile } from './folder-files';
 import { ShareDialog } from './ShareDialog';
 import { goesMultipart, ResumableUpload } from './resumable-upload';
 import { UploadsPanel } from './UploadsPanel';
@@ -35,6 +36,9 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
   const [inspecting, setInspecting] = useState<string>();
   const [uploading, setUploading] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
+  const folderInput = useRef<HTMLInputElement>(null);
+  // Set as an attribute: Preact would set the property from a string, and JSX does not know it.
+  useEffect(() => folderInput.current?.setAttribute('webkitdirectory', ''), []);
   // Large files go as resumable multipart uploads, shown with their progress (UploadsPanel).
   const [resumables, setResumables] = useState<ResumableUpload[]>([]);
   const [, setRememberedChanged] = useState(0);
@@ -75,8 +79,8 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
 
   const reload = () => load(pageIndex, tokens[pageIndex]);
 
-  const startResumable = (file: File) => {
-    const upload = new ResumableUpload(bucket, prefix + file.name, file, () => void reload());
+  const startResumable = ({ file, path }: ChosenFile) => {
+    const upload = new ResumableUpload(bucket, prefix + path, file, () => void reload());
     // Choosing a file again replaces its earlier entry (a finished, failed or paused one).
     setResumables((previous) => {
       previous.find((other) => other.id === upload.id)?.pause();
@@ -85,20 +89,21 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
     void upload.run();
   };
 
-  const upload = async (chosen: File[]) => {
-    const large = chosen.filter(goesMultipart);
+  /** Each file goes to the folder shown + its path (a folder's files keep theirs below it). */
+  const upload = async (chosen: ChosenFile[]) => {
+    const large = chosen.filter(({ file }) => goesMultipart(file));
     large.forEach(startResumable);
-    const files = chosen.filter((file) => !large.includes(file));
+    const files = chosen.filter((entry) => !large.includes(entry));
     if (files.length === 0) return;
     setUploading(true);
     setActionError(undefined);
     const failures: string[] = [];
-    for (const [index, file] of files.entries()) {
-      setStatus(`Uploading ${index + 1} of ${files.length}: ${file.name}…`);
+    for (const [index, { file, path }] of files.entries()) {
+      setStatus(`Uploading ${index + 1} of ${files.length}: ${path}…`);
       try {
-        await uploadFile(bucket, prefix + file.name, file);
+        await uploadFile(bucket, prefix + path, file);
       } catch (err) {
-        failures.push(file.name);
+        failures.push(path);
         setActionError(err);
       }
     }
@@ -201,7 +206,10 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
   const firstKey = pageIndex * PAGE_SIZE + 1;
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
-    void upload([...(event.dataTransfer?.files ?? [])]);
+    if (!event.dataTransfer) return;
+    // Taken now: the drop's DataTransfer is emptied once the event is over.
+    const dropped = takeDropped(event.dataTransfer);
+    void chosenFromDrop(dropped).then(upload, (err: unknown) => setActionError(err));
   };
 
   return (
@@ -218,7 +226,20 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
           multiple
           hidden
           onChange={(event) => {
-            const files = [...(event.currentTarget.files ?? [])];
+            const files = chosenFromInput(event.currentTarget.files ?? []);
+            event.currentTarget.value = '';
+            void upload(files);
+          }}
+        />
+        <Button disabled={uploading} onClick={() => folderInput.current?.click()}>
+          Upload folder
+        </Button>
+        <input
+          ref={folderInput}
+          type="file"
+          hidden
+          onChange={(event) => {
+            const files = chosenFromInput(event.currentTarget.files ?? []);
             event.currentTarget.value = '';
             void upload(files);
           }}
@@ -249,7 +270,7 @@ export function ObjectsPage({ bucket, prefix }: { bucket: string; prefix: string
           selectable: (entry) => entry.kind === 'object',
         }}
         busy={page === undefined && !loadError}
-        empty={page === undefined ? 'Loading…' : 'Nothing here yet: upload files, or drop them on this page.'}
+        empty={page === undefined ? 'Loading…' : 'Nothing here yet: upload files or a folder, or drop them on this page.'}
       />
       <nav class="pager" aria-label="Pages">
         <Button disabled={pageIndex === 0 || !page} onClick={() => void load(pageIndex - 1, tokens[pageIndex - 1])}>
