@@ -1,5 +1,6 @@
 import { deleteLatest } from './versioning.js';
 import type { BlobStore } from './blob-store.js';
+import { expireHistory, narrowest } from './lifecycle-history.js';
 import { abortOf, expirationOf, parseStoredLifecycle, type LifecycleClock, type LifecycleConfiguration } from './lifecycle.js';
 import { prefixUpperBound } from './listing.js';
 import type { Metadata } from './metadata/types.js';
@@ -11,10 +12,15 @@ export interface LifecycleRun {
   expired: number;
   /** Uploads in progress aborted by a rule's AbortIncompleteMultipartUpload. */
   aborted: number;
+  /** Noncurrent versions deleted for good by a rule's NoncurrentVersionExpiration. */
+  noncurrentExpired: number;
+  /** Expired object delete markers removed. */
+  markersRemoved: number;
 }
 
 /**
- * Applies every bucket's lifecycle rules once: expires the objects and aborts the uploads in
+ * Applies every bucket's lifecycle rules once: expires the objects, deletes the noncurrent
+ * versions and expired delete markers (core/lifecycle-history.ts) and aborts the uploads in
  * progress whose due date (core/lifecycle.ts) has passed. Maintenance runs it on one node of a
  * cluster at a time. What it deletes is decided again in the deleting transaction: an object
  * written again since the listing, or an upload completed meanwhile, is left alone.
@@ -27,9 +33,13 @@ export class LifecycleWorker {
   ) {}
 
   async run(now = new Date()): Promise<LifecycleRun> {
-    const total: LifecycleRun = { expired: 0, aborted: 0 };
+    const total: LifecycleRun = { expired: 0, aborted: 0, noncurrentExpired: 0, markersRemoved: 0 };
     for (const [bucket, config] of await this.bucketRules()) {
       total.expired += await this.expireObjects(bucket, config, now);
+      // After the current versions: a marker just written over an expired object is not alone.
+      const history = await expireHistory(this.meta, this.blobs, bucket, config, this.clock, now);
+      total.noncurrentExpired += history.noncurrentExpired;
+      total.markersRemoved += history.markersRemoved;
       total.aborted += await this.abortUploads(bucket, config, now);
     }
     return total;
@@ -100,10 +110,4 @@ export class LifecycleWorker {
     }
     return aborted;
   }
-}
-
-/** The prefixes to scan: one that another one starts with is covered by that one's scan. */
-function narrowest(prefixes: Set<string>): string[] {
-  const all = [...prefixes].sort();
-  return all.filter((prefix) => !all.some((other) => other !== prefix && prefix.startsWith(other)));
 }

@@ -315,6 +315,62 @@ export function abortOf(config: LifecycleConfiguration, key: string, initiated: 
   return earliest;
 }
 
+// Versioned buckets' history
+
+/**
+ * Whether the rules permanently delete a noncurrent version (or noncurrent delete marker) at
+ * `now`: a rule covering it has NoncurrentVersionExpiration, `noncurrentDays` have passed since it
+ * became noncurrent (rounded up to the day boundary), and the rule's NewerNoncurrentVersions
+ * newest noncurrent versions it covers are newer than this one. `newer` counts, per rule, the
+ * noncurrent versions of the key newer than this one that the rule covers; the caller walks a
+ * key's history newest first, and this adds the version to the counts of the rules covering it.
+ */
+export function noncurrentVersionDue(
+  config: LifecycleConfiguration,
+  version: ObjectFacts & { noncurrentSince: Date },
+  newer: Map<string, number>,
+  clock: LifecycleClock,
+  now: Date,
+): boolean {
+  let due = false;
+  for (const rule of config.rules) {
+    const action = rule.noncurrentVersionExpiration;
+    if (!rule.enabled || !action || !filterCovers(rule.filter, version)) continue;
+    const newerCount = newer.get(rule.id) ?? 0;
+    newer.set(rule.id, newerCount + 1);
+    if (newerCount < (action.newerNoncurrentVersions ?? 0)) continue;
+    const date = dayBoundaryAtOrAfter(version.noncurrentSince.getTime() + action.noncurrentDays * clock.dayMs, clock);
+    if (date.getTime() <= now.getTime()) due = true;
+  }
+  return due;
+}
+
+/**
+ * The earliest a version noncurrent since `since` can fall due under any rule (filters and
+ * NewerNoncurrentVersions aside), if a rule has NoncurrentVersionExpiration: before it, nothing
+ * of a bucket whose oldest noncurrent version is that old is due.
+ */
+export function earliestNoncurrentDue(config: LifecycleConfiguration, since: Date, clock: LifecycleClock): Date | undefined {
+  const days = config.rules.flatMap((rule) => (rule.enabled && rule.noncurrentVersionExpiration ? [rule.noncurrentVersionExpiration.noncurrentDays] : []));
+  if (days.length === 0) return undefined;
+  return dayBoundaryAtOrAfter(since.getTime() + Math.min(...days) * clock.dayMs, clock);
+}
+
+/**
+ * Whether the rules remove an expired object delete marker (the key's latest version, with no
+ * other version behind it) at `now`: at once under ExpiredObjectDeleteMarker, or under an
+ * Expiration in Days once the marker is that old, as S3 does. A marker has no tags and no size.
+ */
+export function expiredMarkerDue(config: LifecycleConfiguration, marker: { key: string; lastModified: Date }, clock: LifecycleClock, now: Date): boolean {
+  return config.rules.some((rule) => {
+    const expiration = rule.expiration;
+    if (!rule.enabled || !expiration || !filterCovers(rule.filter, { key: marker.key, size: 0 })) return false;
+    if (expiration.expiredObjectDeleteMarker === true) return true;
+    if (expiration.days === undefined) return false;
+    return dayBoundaryAtOrAfter(marker.lastModified.getTime() + expiration.days * clock.dayMs, clock).getTime() <= now.getTime();
+  });
+}
+
 /**
  * The buckets' rules as a node last read them, kept a few seconds: the expiration and abort
  * dates that GET, HEAD, PUT and CreateMultipartUpload answer with are informational, and reading

@@ -12,6 +12,7 @@ import { combinedCrc64, fingerprintOf, resolveParts } from './part-list.js';
 import { ServiceError, errors } from './errors.js';
 import { newUploadId } from './ids.js';
 import { listByPrefix } from './listing.js';
+import * as objectLock from './object-lock.js';
 import {
   deleteLatest,
   deleteVersion,
@@ -47,6 +48,8 @@ import type {
   ObjectAttributes,
   ObjectChecksum,
   ObjectInfo,
+  ObjectLock,
+  ObjectLockConfiguration,
   PartInfo,
   Segment,
   Tag,
@@ -195,7 +198,8 @@ export class Storage {
     return (await this.meta.listBuckets()).filter((bucket) => actor.root || bucket.owner === actor.userId);
   }
 
-  async createBucket(actor: Actor, name: string): Promise<void> {
+  /** With `objectLock`, the bucket has Object Lock enabled and versioning Enabled, both for good. */
+  async createBucket(actor: Actor, name: string, options: { objectLock?: boolean } = {}): Promise<void> {
     validateBucketName(name);
     await this.meta.transaction(async (tx) => {
       const existing = await tx.getBucket(name);
@@ -216,6 +220,7 @@ export class Storage {
         );
       }
       await tx.insertBucket(name, actor.userId, new Date());
+      if (options.objectLock) await objectLock.enableOnNewBucket(tx, name);
     });
   }
 
@@ -302,9 +307,14 @@ export class Storage {
     key: string,
     body: AsyncIterable<Buffer>,
     attributes: ObjectAttributes,
-    write: WriteOptions & { expectedSize?: number; forbidOverwrite?: boolean } = {},
+    write: WriteOptions & { expectedSize?: number; forbidOverwrite?: boolean; unverifiedBody?: boolean } = {},
   ): Promise<StoredObject> {
-    await this.checkBucketBeforeBody(actor, bucket);
+    if (attributes.lock !== undefined) {
+      // A write asking for a lock is refused before its body where the bucket cannot take one.
+      objectLock.checkLockedWrite(attributes.lock, await this.requireBucket(this.meta, actor, bucket), new Date());
+    } else {
+      await this.checkBucketBeforeBody(actor, bucket);
+    }
     validateObjectKey(key);
     const staged = await this.stageVerified(body, write);
     const blobId = await this.blobs.promote(staged);
@@ -322,7 +332,7 @@ export class Storage {
     try {
       outcome = await this.meta.writeObject(
         { ...info, contentMd5: info.etag, contentSha1: staged.digests.sha1?.toString('hex'), content: { segments: [{ blobId, size: info.size, partNumber: 1 }] } },
-        { owner: actor.root ? undefined : actor.userId, ifAbsent: write.forbidOverwrite },
+        { owner: actor.root ? undefined : actor.userId, ifAbsent: write.forbidOverwrite, unverifiedBody: write.unverifiedBody },
       );
     } catch (err) {
       await this.blobs.remove([blobId]);
@@ -408,6 +418,51 @@ export class Storage {
     });
   }
 
+  // Object Lock (core/object-lock.ts): bucket configuration, and each version's retention and legal hold
+
+  async putObjectLockConfiguration(actor: Actor, bucket: string, config: ObjectLockConfiguration): Promise<void> {
+    await this.meta.transaction(async (tx) => objectLock.putConfiguration(tx, await this.requireBucket(tx, actor, bucket), config));
+  }
+
+  async getObjectLockConfiguration(actor: Actor, bucket: string): Promise<ObjectLockConfiguration> {
+    return objectLock.configurationOf(await this.requireBucket(this.meta, actor, bucket));
+  }
+
+  /** Sets (or, with none, removes) a version's retention; answers the id of the version changed. */
+  async putObjectRetention(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    retention: objectLock.Retention | undefined,
+    options: { versionId?: string; bypassGovernance?: boolean },
+  ): Promise<{ versionId?: string }> {
+    return this.meta.transaction(async (tx) => {
+      const info = await this.requireBucket(tx, actor, bucket);
+      const version = await this.readObject(actor, bucket, key, options.versionId, tx);
+      await objectLock.setRetention(tx, info, version, retention, options.bypassGovernance ?? false, new Date());
+      return { versionId: version.versionId };
+    });
+  }
+
+  async getObjectRetention(actor: Actor, bucket: string, key: string, versionId?: string): Promise<objectLock.Retention> {
+    const info = await this.requireBucket(this.meta, actor, bucket);
+    return objectLock.retentionOf(info, await this.readObject(actor, bucket, key, versionId));
+  }
+
+  async putObjectLegalHold(actor: Actor, bucket: string, key: string, on: boolean, versionId?: string): Promise<{ versionId?: string }> {
+    return this.meta.transaction(async (tx) => {
+      const info = await this.requireBucket(tx, actor, bucket);
+      const version = await this.readObject(actor, bucket, key, versionId, tx);
+      await objectLock.setLegalHold(tx, info, version, on);
+      return { versionId: version.versionId };
+    });
+  }
+
+  async getObjectLegalHold(actor: Actor, bucket: string, key: string, versionId?: string): Promise<boolean> {
+    const info = await this.requireBucket(this.meta, actor, bucket);
+    return objectLock.legalHoldOf(info, await this.readObject(actor, bucket, key, versionId));
+  }
+
   /**
    * A page of a multipart object's parts after `afterPartNumber`: their sizes and checksums (none
    * for a single PUT's object). A copy of a multipart object keeps its parts' boundaries in its
@@ -433,13 +488,24 @@ export class Storage {
    * Idempotent: deleting a missing key succeeds. Without a version id, a versioned bucket gets a
    * delete marker; with one, that version goes for good (an unversioned bucket has only `null`).
    */
-  async deleteObject(actor: Actor, bucket: string, key: string, versionId?: string): Promise<Omit<DeleteOutcome, 'released'>> {
+  async deleteObject(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    versionId?: string,
+    options: { bypassGovernance?: boolean } = {},
+  ): Promise<Omit<DeleteOutcome, 'released'>> {
     await this.requireBucket(this.meta, actor, bucket);
     const id = versionId === undefined ? undefined : parseVersionId(versionId);
     const outcome = await this.meta.transaction(async (tx) => {
       // Read in the transaction: a delete racing PutBucketVersioning is ordered with it.
-      const status = (await tx.getBucket(bucket))?.versioning;
+      const info = await tx.getBucket(bucket);
+      const status = info?.versioning;
       if (id !== undefined && status === undefined && id !== 'null') throw errors.invalidArgument('Invalid version id specified', 'versionId', id);
+      // A version under Object Lock does not go (a delete marker, without an id, is always allowed).
+      if (id !== undefined && info?.objectLock) {
+        objectLock.checkDeletable(await readVersion(tx, bucket, key, id), options.bypassGovernance ?? false, new Date());
+      }
       const done = id === undefined ? await deleteLatest(tx, bucket, key, status) : await deleteVersion(tx, bucket, key, id);
       return { ...done, released: await tx.unreferenced(done.released), status };
     });
@@ -459,7 +525,10 @@ export class Storage {
 
   /** Enabled or Suspended; a bucket never goes back to unversioned. */
   async putVersioning(actor: Actor, bucket: string, status: VersioningStatus): Promise<void> {
-    await this.putBucketConfig(actor, bucket, 'versioning', status);
+    await this.meta.transaction(async (tx) => {
+      objectLock.checkVersioningChange(await this.requireBucket(tx, actor, bucket), status);
+      await tx.putBucketConfig(bucket, 'versioning', status);
+    });
   }
 
   /**
@@ -479,10 +548,12 @@ export class Storage {
       checksum?: (source: ObjectInfo) => ChecksumAlgorithm | undefined;
       /** The copy's tags (a REPLACE directive); the source's when undefined. */
       tags?: Tag[];
+      /** The copy's Object Lock (never the source's); the target bucket's default retention when it has none. */
+      lock?: ObjectLock;
     } = {},
   ): Promise<StoredObject & { sourceVersionId?: string }> {
     await this.requireBucket(this.meta, actor, source.bucket);
-    await this.requireBucket(this.meta, actor, target.bucket);
+    objectLock.checkLockedWrite(options.lock, await this.requireBucket(this.meta, actor, target.bucket), new Date());
     validateObjectKey(target.key);
     const sourceVersion = source.versionId === undefined ? undefined : parseVersionId(source.versionId, 'x-amz-copy-source');
     // A digest is computed outside the transaction, then used only if the source is still that object.
@@ -510,9 +581,10 @@ export class Storage {
           userMeta: attributes ? attributes.userMeta : src.userMeta,
           tags: options.tags ?? src.tags,
         };
-        const status = (await tx.getBucket(target.bucket))?.versioning;
-        const copy = { ...info, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } };
-        const { stored, released } = await writeVersion(tx, copy, status);
+        const targetBucket = await tx.getBucket(target.bucket);
+        const lock = objectLock.lockOfNewVersion(options.lock, targetBucket, info.lastModified);
+        const copy = { ...info, lock, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } };
+        const { stored, released } = await writeVersion(tx, copy, targetBucket?.versioning);
         return { info: { ...stored, sourceVersionId: src.versionId }, blobIds: await tx.unreferenced(released) };
       });
       if (outcome.digest) {
@@ -576,7 +648,9 @@ export class Storage {
     attributes: ObjectAttributes,
     checksum?: ChecksumSpec,
   ): Promise<UploadInfo> {
-    const owner = (await this.requireBucket(this.meta, actor, bucket)).owner;
+    const info = await this.requireBucket(this.meta, actor, bucket);
+    objectLock.checkLockedWrite(attributes.lock, info, new Date());
+    const owner = info.owner;
     validateObjectKey(key);
     const upload: UploadInfo = { uploadId: newUploadId(), bucket, key, owner, initiated: new Date(), ...attributes, checksum };
     await this.meta.insertUpload(upload);
@@ -679,7 +753,8 @@ export class Storage {
   ): Promise<CompleteResult> {
     // The status as the bucket check reads it (no query more for Complete): a Complete racing
     // PutBucketVersioning is then ordered as if it committed first.
-    const status = (await this.requireBucket(this.meta, actor, bucket)).versioning;
+    const bucketInfo = await this.requireBucket(this.meta, actor, bucket);
+    const status = bucketInfo.versioning;
     const minPartSize = options.minPartSize ?? this.options.minPartSize;
     const outcome = await this.meta.transaction(async (tx) => {
       const upload = await tx.getUpload(uploadId);
@@ -726,12 +801,15 @@ export class Storage {
         matched,
         stated: options.stated,
       });
+      const lastModified = new Date();
       const { stored, released: old } = await writeVersion(tx, {
         bucket,
         key,
         size,
         etag,
-        lastModified: new Date(),
+        lastModified,
+        // The lock Create asked for, or the bucket's default retention from now.
+        lock: objectLock.lockOfNewVersion(upload.lock, bucketInfo, lastModified),
         headers: upload.headers,
         userMeta: upload.userMeta,
         tags: upload.tags,
@@ -908,6 +986,8 @@ export class Storage {
       const moving = new Set(moves.map((move) => move.from));
       const rows: Array<{ object: StoredObject; to: string }> = [];
       for (const move of moves) rows.push({ object: await this.requireObject(tx, bucket, move.from), to: move.to });
+      // A rename takes the version away from its key: not while Object Lock protects it.
+      for (const { object } of rows) objectLock.checkDeletable(object, false, new Date());
       for (const { to } of rows) {
         if (!moving.has(to) && (await tx.getObject(bucket, to))) throw fileAlreadyExists();
       }

@@ -10,6 +10,22 @@ export interface BucketInfo {
   createdAt: Date;
   /** Versioning, once turned on (a bucket never goes back to unversioned); absent: unversioned. */
   versioning?: 'Enabled' | 'Suspended';
+  /** Object Lock, once enabled (it never goes away; core/object-lock.ts); absent: none. */
+  objectLock?: ObjectLockConfiguration;
+}
+
+/** S3 Object Lock's two retention modes. */
+export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';
+
+/** A bucket's Object Lock configuration: enabled, with an optional default retention for new versions. */
+export interface ObjectLockConfiguration {
+  defaultRetention?: { mode: RetentionMode; days?: number; years?: number };
+}
+
+/** One version's Object Lock state: a retention (mode and date together) and a legal hold. */
+export interface ObjectLock {
+  retention?: { mode: RetentionMode; until: Date };
+  legalHold?: boolean;
 }
 
 /** Standard headers stored with an object and returned on GET/HEAD. */
@@ -34,6 +50,8 @@ export interface ObjectAttributes {
   userMeta: Record<string, string>;
   /** The object's tags, in key order; absent (or empty) when it has none. */
   tags?: Tag[];
+  /** The version's Object Lock retention and legal hold; absent when it has neither. */
+  lock?: ObjectLock;
 }
 
 /**

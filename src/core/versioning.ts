@@ -58,20 +58,31 @@ export async function writeVersion(
   status: VersioningStatus | undefined,
 ): Promise<{ stored: StoredObject; released: string[] }> {
   if (status === undefined) return tx.putObject(object);
+  const now = new Date();
   if (status === 'Enabled') {
-    await tx.archiveCurrent(object.bucket, object.key);
+    await retireLatest(tx, object.bucket, object.key, now);
     const { stored, released } = await tx.putObject({ ...object, versionId: newVersionId() });
     return { stored, released };
   }
-  const released = await makeRoomForNull(tx, object.bucket, object.key);
+  const released = await makeRoomForNull(tx, object.bucket, object.key, now);
   const outcome = await tx.putObject({ ...object, versionId: undefined });
   return { stored: labelled(outcome.stored, status), released: [...released, ...outcome.released] };
 }
 
+/**
+ * A new version goes on top of the key: the current object moves to the history, or, when the
+ * latest is a delete marker, the marker becomes noncurrent. Both are noncurrent from `at` on
+ * (lifecycle's NoncurrentDays count from it).
+ */
+async function retireLatest(tx: MetadataQueries, bucket: string, key: string, at: Date): Promise<void> {
+  if (!(await tx.archiveCurrent(bucket, key, at))) await tx.markNewestNoncurrent(bucket, key, at);
+}
+
 /** Suspended: the current version is archived unless it is the null one; a noncurrent null version or marker goes. */
-async function makeRoomForNull(tx: MetadataQueries, bucket: string, key: string): Promise<string[]> {
+async function makeRoomForNull(tx: MetadataQueries, bucket: string, key: string, at: Date): Promise<string[]> {
   const current = await tx.getObject(bucket, key);
-  if (current?.versionId !== undefined) await tx.archiveCurrent(bucket, key);
+  if (current?.versionId !== undefined) await tx.archiveCurrent(bucket, key, at);
+  else if (!current) await tx.markNewestNoncurrent(bucket, key, at);
   const old = await tx.getNoncurrent(bucket, key, null);
   return old ? tx.deleteNoncurrent(bucket, key, old.seq) : [];
 }
@@ -89,14 +100,14 @@ export async function deleteLatest(tx: MetadataQueries, bucket: string, key: str
   if (status === undefined) return { deleteMarker: false, released: await tx.deleteObject(bucket, key) };
   const now = new Date();
   if (status === 'Enabled') {
-    await tx.archiveCurrent(bucket, key);
+    await retireLatest(tx, bucket, key, now);
     const versionId = newVersionId();
     await tx.insertDeleteMarker(bucket, key, versionId, now);
     return { versionId, deleteMarker: true, released: [] };
   }
   const current = await tx.getObject(bucket, key);
   const released = current && current.versionId === undefined ? await tx.deleteObject(bucket, key) : [];
-  released.push(...(await makeRoomForNull(tx, bucket, key)));
+  released.push(...(await makeRoomForNull(tx, bucket, key, now)));
   await tx.insertDeleteMarker(bucket, key, null, now);
   return { versionId: NULL_VERSION, deleteMarker: true, released };
 }
@@ -123,7 +134,10 @@ export async function deleteVersion(tx: MetadataQueries, bucket: string, key: st
 
 async function promoteNewest(tx: MetadataQueries, bucket: string, key: string): Promise<void> {
   const newest = await tx.newestNoncurrent(bucket, key);
-  if (newest && !newest.deleteMarker) await tx.restoreNoncurrent(bucket, key, newest.seq);
+  if (!newest) return;
+  if (!newest.deleteMarker) await tx.restoreNoncurrent(bucket, key, newest.seq);
+  // A marker left on top is the key's latest again, noncurrent no more.
+  else if (newest.noncurrentSince) await tx.markLatest(bucket, key, newest.seq);
 }
 
 /** One version by id: the current object, a noncurrent one, or a delete marker. */

@@ -42,6 +42,8 @@ const NOT_COPIED = new Set(['sqlite_sequence', 'leases', 'call_windows']);
 function normalized(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   if (Buffer.isBuffer(value)) return `bytes:${value.toString('hex')}`;
+  // SQLite keeps a boolean as 0 or 1.
+  if (typeof value === 'boolean') return value ? '1' : '0';
   if (Array.isArray(value)) return JSON.stringify(value);
   return String(value);
 }

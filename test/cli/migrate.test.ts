@@ -15,11 +15,13 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetBucketCorsCommand,
   GetBucketTaggingCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
   ListPartsCommand,
   PutBucketCorsCommand,
   PutBucketTaggingCommand,
@@ -29,6 +31,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { PostgresMetadata } from '../../src/core/metadata/postgres.js';
+import { expectError } from '../helpers/assertions.js';
 import { checksumOf, compositeOf } from '../helpers/checksums.js';
 import { rawRequest } from '../helpers/raw.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -121,6 +124,16 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
         openDone.push({ PartNumber: i + 1, ETag: out.ETag!, ChecksumCRC32C: out.ChecksumCRC32C });
       }
 
+      // A bucket with Object Lock: a locked version made noncurrent by an overwrite, then a delete marker.
+      const LOCKED = 'locked';
+      await s3.send(new CreateBucketCommand({ Bucket: LOCKED, ObjectLockEnabledForBucket: true }));
+      const retainUntil = new Date(Math.floor(Date.now() / 1000) * 1000 + 24 * 3600 * 1000);
+      const lockedVersion = await s3.send(
+        new PutObjectCommand({ Bucket: LOCKED, Key: 'doc', Body: 'first', ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: retainUntil, ObjectLockLegalHoldStatus: 'ON' }),
+      );
+      const newer = await s3.send(new PutObjectCommand({ Bucket: LOCKED, Key: 'doc', Body: 'second' }));
+      const marker = await s3.send(new DeleteObjectCommand({ Bucket: LOCKED, Key: 'doc' }));
+
       const before = new Map<string, { etag?: string; sha256?: string; crc32?: string }>();
       for (const key of objects.keys()) {
         const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key, ChecksumMode: 'ENABLED' }));
@@ -152,7 +165,7 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
       // Five S3 objects, and the two 123pan files (objects in the drive bucket).
       assert.match(run.stdout, /^objects: 7 rows$/m);
       assert.match(run.stdout, /^Count check:$/m);
-      for (const table of ['buckets', 'bucket_configs', 'objects', 'segments', 'uploads', 'parts', 'settings', 'tokens', 'upload_sessions', 'hash_states', 'trash']) {
+      for (const table of ['buckets', 'bucket_configs', 'objects', 'object_versions', 'segments', 'uploads', 'parts', 'settings', 'tokens', 'upload_sessions', 'hash_states', 'trash']) {
         assert.match(run.stdout, new RegExp(`^  ${table} +([\\d,]+) +\\1  ok$`, 'm'), `${table} counted`);
       }
       assert.match(run.stdout, /^Start each node with: tessera serve --data .* --metadata 'postgres:\/\/tessera:\*\*\*@/m);
@@ -181,6 +194,13 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
         const head = await s3b.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key, ChecksumMode: 'ENABLED' }));
         assert.deepEqual({ etag: head.ETag, sha256: head.ChecksumSHA256, crc32: head.ChecksumCRC32 }, before.get(key), `${key} keeps its ETag and checksums`);
       }
+      // Versions, delete markers and Object Lock came along: the locked version is still locked.
+      const versions = await s3b.send(new ListObjectVersionsCommand({ Bucket: LOCKED }));
+      assert.deepEqual(versions.Versions?.map((v) => v.VersionId), [newer.VersionId, lockedVersion.VersionId]);
+      assert.deepEqual(versions.DeleteMarkers?.map((m) => [m.VersionId, m.IsLatest]), [[marker.VersionId, true]]);
+      const locked = await s3a.send(new HeadObjectCommand({ Bucket: LOCKED, Key: 'doc', VersionId: lockedVersion.VersionId }));
+      assert.deepEqual([locked.ObjectLockMode, locked.ObjectLockRetainUntilDate?.getTime(), locked.ObjectLockLegalHoldStatus], ['COMPLIANCE', retainUntil.getTime(), 'ON']);
+      await expectError(s3a.send(new DeleteObjectCommand({ Bucket: LOCKED, Key: 'doc', VersionId: lockedVersion.VersionId })), 403, 'AccessDenied');
       // Object and bucket tags came along.
       assert.deepEqual((await s3b.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'small.txt' }))).TagSet, [
         { Key: 'kept', Value: 'yes' },

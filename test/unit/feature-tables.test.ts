@@ -19,7 +19,8 @@ const S3_OPERATIONS = [
   'GetBucketLocation', 'GetBucketVersioning', 'PutBucketVersioning', 'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors',
   'PutBucketLifecycleConfiguration', 'GetBucketLifecycleConfiguration', 'DeleteBucketLifecycle',
   'PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging', 'PutBucketTagging', 'GetBucketTagging', 'DeleteBucketTagging',
-  'GetObjectAttributes',
+  'GetObjectAttributes', 'PutObjectLockConfiguration', 'GetObjectLockConfiguration', 'PutObjectRetention', 'GetObjectRetention',
+  'PutObjectLegalHold', 'GetObjectLegalHold',
 ];
 const OSS_OPERATIONS = [
   'ListBuckets', 'PutBucket', 'HeadBucket', 'DeleteBucket', 'DeleteMultipleObjects', 'ListMultipartUploads', 'ListObjects',

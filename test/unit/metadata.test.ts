@@ -10,9 +10,11 @@ import { ServiceError } from '../../src/core/errors.js';
 import { maskUrl, PostgresMetadata } from '../../src/core/metadata/postgres.js';
 import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../src/core/metadata/postgres-schema.js';
 import { SqliteMetadata } from '../../src/core/metadata/sqlite.js';
+import { deleteLatest, deleteVersion, writeVersion } from '../../src/core/versioning.js';
 import type { HashState, Metadata, NewObject, StoredPart, WriteOutcome } from '../../src/core/metadata/types.js';
 import type { UploadInfo } from '../../src/core/types.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { HISTORY_AFTER_MIGRATION_7, HISTORY_BEFORE_MIGRATION_7 } from '../helpers/version-history.js';
 
 // The metadata layer through its interface. describeBackend runs the same tests on a backend;
 // only the function that opens one differs between backends.
@@ -693,6 +695,40 @@ export function describeBackend(name: string, open: OpenBackend): void {
       );
       assert.deepEqual(outcomes.sort(), ['created', 'exists']);
     });
+
+    it('records when each version became noncurrent: archived under a newer one, a marker written over, a marker left on top again', async () => {
+      await meta.insertBucket('nc', 'alice', at(0));
+      const history = async () =>
+        (await meta.listNoncurrent('nc', '', 0, '', undefined, 100)).map((v) => ({ id: v.versionId, marker: v.deleteMarker, since: v.noncurrentSince }));
+      const write = (body: string) => meta.transaction(async (tx) => (await writeVersion(tx, object('nc', 'k', [`nc-${body}`]), 'Enabled')).stored.versionId!);
+      const v1 = await write('1');
+      assert.deepEqual(await history(), []);
+      const beforeV2 = Date.now();
+      await write('2');
+      const [archived] = await history();
+      assert.equal(archived?.id, v1);
+      assert.ok(archived.since && archived.since.getTime() >= beforeV2 && archived.since.getTime() <= Date.now(), String(archived.since));
+      const marker = (await meta.transaction((tx) => deleteLatest(tx, 'nc', 'k', 'Enabled'))).versionId!;
+      let [top] = await history();
+      assert.deepEqual([top?.id, top?.marker, top?.since], [marker, true, undefined], 'the latest marker is not noncurrent');
+      const beforeV3 = Date.now();
+      const v3 = await write('3');
+      [top] = await history();
+      assert.equal(top?.id, marker);
+      assert.ok(top.since && top.since.getTime() >= beforeV3, 'written over: noncurrent since then');
+      await meta.transaction((tx) => deleteVersion(tx, 'nc', 'k', v3));
+      [top] = await history();
+      assert.deepEqual([top?.id, top?.since], [marker, undefined], 'on top again: the latest once more');
+      assert.equal((await history()).filter((entry) => entry.since === undefined).length, 1, 'only the latest has no date');
+      // What the lifecycle worker seeks: the oldest noncurrent version's date, the latest markers.
+      assert.equal((await meta.oldestNoncurrentSince('nc'))?.getTime(), archived.since.getTime());
+      assert.equal(await meta.oldestNoncurrentSince('bk-alpha'), undefined);
+      await meta.transaction((tx) => deleteLatest(tx, 'nc', 'other', 'Enabled'));
+      const markers = await meta.listLatestMarkers('nc', '', '', undefined, 10);
+      assert.deepEqual(markers.map((m) => [m.key, m.versionId, m.deleteMarker]), [['k', marker, true], ['other', markers[1]?.versionId, true]]);
+      assert.deepEqual((await meta.listLatestMarkers('nc', 'k', '', undefined, 10)).map((m) => m.key), ['other']);
+      assert.deepEqual((await meta.listLatestMarkers('nc', '', 'k', 'l', 10)).map((m) => m.key), ['k']);
+    });
   });
 }
 
@@ -781,6 +817,23 @@ describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not in
       assert.deepEqual(await queryOnce(url, 'SELECT count(*)::int AS n FROM appended'), [{ n: 0 }]);
     } finally {
       await Promise.all(nodes.map((node) => node.close()));
+    }
+  });
+
+  it('migration 7 dates the existing history: each version noncurrent since the next newer one was written', async () => {
+    const url = await freshDatabase();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await migrate(client, MIGRATIONS.filter((migration) => migration.version <= 6));
+      await client.query(HISTORY_BEFORE_MIGRATION_7);
+      await migrate(client, MIGRATIONS);
+      const rows = await client.query<{ version_id: string; noncurrent_since: number | null }>(
+        'SELECT version_id, noncurrent_since::int AS noncurrent_since FROM object_versions ORDER BY key, seq',
+      );
+      assert.deepEqual(rows.rows, HISTORY_AFTER_MIGRATION_7);
+    } finally {
+      await client.end();
     }
   });
 

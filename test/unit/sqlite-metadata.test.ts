@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { SqliteMetadata } from '../../src/core/metadata/sqlite.js';
 import { writeLegacyPanDb } from '../helpers/legacy-pan-db.js';
 import { SQLITE_SCHEMA_VERSION } from '../../src/core/metadata/sqlite-schema.js';
+import { HISTORY_AFTER_MIGRATION_7, HISTORY_BEFORE_MIGRATION_7 } from '../helpers/version-history.js';
 
 describe('SQLite metadata backend', () => {
   let dir: string;
@@ -103,6 +104,26 @@ describe('SQLite metadata backend', () => {
       }
     } finally {
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('migration 7 dates the existing history: each version noncurrent since the next newer one was written', async () => {
+    const path = join(dir, 'history.db');
+    await SqliteMetadata.open(path).close();
+    // Back to version 6: the column this migration adds taken away, the history as version 6 held it.
+    const old = new Database(path);
+    old.exec('DROP INDEX object_versions_by_noncurrent_since');
+    old.exec('DROP INDEX object_versions_latest_markers');
+    old.exec('ALTER TABLE object_versions DROP COLUMN noncurrent_since');
+    old.pragma('user_version = 6');
+    old.exec(HISTORY_BEFORE_MIGRATION_7);
+    old.close();
+    await SqliteMetadata.open(path).close();
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.deepEqual(db.prepare('SELECT version_id, noncurrent_since FROM object_versions ORDER BY key, seq').all(), HISTORY_AFTER_MIGRATION_7);
+    } finally {
+      db.close();
     }
   });
 

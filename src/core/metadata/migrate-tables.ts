@@ -29,6 +29,35 @@ const text = (name: string): TargetColumn => ({ name, type: 'text' });
 const int8 = (name: string): TargetColumn => ({ name, type: 'int8' });
 const int4 = (name: string): TargetColumn => ({ name, type: 'int4' });
 const bytea = (name: string): TargetColumn => ({ name, type: 'bytea' });
+/** SQLite keeps a boolean as 0 or 1 (NULL stays NULL), PostgreSQL as BOOLEAN. */
+const bool = (name: string): TargetColumn => ({ name, type: 'int4', expression: (value) => `(${value} <> 0)` });
+
+/** The columns of an object row, current (objects) or noncurrent (object_versions). */
+function objectColumns(): TargetColumn[] {
+  return [
+    int8('id'),
+    text('bucket'),
+    text('key'),
+    int8('size'),
+    text('etag'),
+    int8('last_modified'),
+    text('headers'),
+    text('user_meta'),
+    int4('parts_count'),
+    text('crc64'),
+    text('checksum_algorithm'),
+    text('checksum_type'),
+    bytea('checksum_value'),
+    text('content_md5'),
+    text('content_sha1'),
+    text('upload_id'),
+    text('tags'),
+    text('version_id'),
+    text('lock_mode'),
+    int8('lock_until'),
+    bool('legal_hold'),
+  ];
+}
 
 function table(name: string, columns: TargetColumn[], orderBy: string, sourceColumns?: string[], explicitIdentity = false): TableCopy {
   const read = (sourceColumns ?? columns.map((column) => column.name)).map((column) => `"${column}"`).join(', ');
@@ -53,31 +82,9 @@ export function tablesToCopy(options: { settingsExcept?: string } = {}): TableCo
   return [
     table('buckets', [text('name'), text('owner'), int8('created_at')], 'name'),
     table('bucket_configs', [text('bucket'), text('kind'), text('document')], 'bucket, kind'),
-    table(
-      'objects',
-      [
-        int8('id'),
-        text('bucket'),
-        text('key'),
-        int8('size'),
-        text('etag'),
-        int8('last_modified'),
-        text('headers'),
-        text('user_meta'),
-        int4('parts_count'),
-        text('crc64'),
-        text('checksum_algorithm'),
-        text('checksum_type'),
-        bytea('checksum_value'),
-        text('content_md5'),
-        text('content_sha1'),
-        text('upload_id'),
-        text('tags'),
-      ],
-      'id',
-      undefined,
-      true,
-    ),
+    table('objects', objectColumns(), 'id', undefined, true),
+    // Noncurrent versions and delete markers (a marker has no id).
+    table('object_versions', [...objectColumns(), int8('seq'), bool('delete_marker'), int8('noncurrent_since')], 'bucket, key, seq'),
     table('segments', [int8('object_id'), int4('seq'), text('blob_id'), int8('offset'), int8('size'), int4('part_number')], 'object_id, seq'),
     table(
       'uploads',
@@ -95,6 +102,9 @@ export function tablesToCopy(options: { settingsExcept?: string } = {}): TableCo
         text('completed_fingerprint'),
         text('completed_etag'),
         text('tags'),
+        text('lock_mode'),
+        int8('lock_until'),
+        bool('legal_hold'),
       ],
       'upload_id',
     ),

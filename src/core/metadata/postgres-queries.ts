@@ -1,7 +1,8 @@
 import type pg from 'pg';
-import type { BucketInfo, Checksum, ChecksumAlgorithm, Segment, Tag, UploadInfo } from '../types.js';
+import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
 import {
   tagsColumn,
+  lockColumns,
   toBucket,
   toObject,
   toPart,
@@ -36,13 +37,14 @@ export interface QueryRunner {
 }
 
 const OBJECT_COLUMNS = `bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
-  checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags, version_id`;
+  checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags, version_id,
+  lock_mode, lock_until, legal_hold`;
 
-/** The CTE that inserts the `inserted` object's segments from parameters $18-$21 (see objectParams). */
+/** The CTE that inserts the `inserted` object's segments from parameters $21-$24 (see objectParams). */
 const SEGMENTS_INSERTED = `segments_inserted AS (
   INSERT INTO segments (object_id, seq, blob_id, "offset", size, part_number)
   SELECT inserted.id, segment.seq - 1, segment.blob_id, segment.start, segment.size, segment.part_number
-  FROM inserted, unnest($18::text[], $19::bigint[], $20::bigint[], $21::int[])
+  FROM inserted, unnest($21::text[], $22::bigint[], $23::bigint[], $24::int[])
     WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)
 )`;
 
@@ -51,7 +53,7 @@ const NEXT_SEQ = 'COALESCE((SELECT max(seq) FROM object_versions WHERE bucket = 
 
 let objectColumnList: Promise<string> | undefined;
 
-/** An object's row as parameters $1-$17 (OBJECT_COLUMNS' order), then its segments as four arrays. */
+/** An object's row as parameters $1-$20 (OBJECT_COLUMNS' order), then its segments as four arrays. */
 function objectParams(object: NewObject): unknown[] {
   const segments = 'segments' in object.content ? object.content.segments : [];
   const offsets: number[] = [];
@@ -78,6 +80,7 @@ function objectParams(object: NewObject): unknown[] {
     'uploadId' in object.content ? object.content.uploadId : null,
     tagsColumn(object.tags),
     object.versionId ?? null,
+    ...Object.values(lockColumns(object.lock)),
     segments.map((segment) => segment.blobId),
     offsets,
     segments.map((segment) => segment.size),
@@ -115,8 +118,9 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   async getBucket(name: string): Promise<BucketInfo | undefined> {
-    const row = await this.first<{ name: string; owner: string; created_at: number; versioning: string | null }>(
-      `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning
+    const row = await this.first<{ name: string; owner: string; created_at: number; versioning: string | null; object_lock: string | null }>(
+      `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
+         (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock
        FROM buckets b WHERE b.name = $1`,
       [name],
     );
@@ -212,7 +216,7 @@ export abstract class PostgresQueries implements MetadataQueries {
     return this.first<ObjectRow>(
       `WITH inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
          ${when === 'if-new' ? 'ON CONFLICT (bucket, key) DO NOTHING' : ''}
          RETURNING *
        ), ${SEGMENTS_INSERTED}
@@ -234,8 +238,9 @@ export abstract class PostgresQueries implements MetadataQueries {
        inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
          SELECT $1::text, $2::text, $3::bigint, $4::text, $5::bigint, $6::text, $7::text, $8::int, $9::text,
-                $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text, $16::text, $17::text
-         FROM bucket WHERE ($22::text IS NULL OR bucket.owner = $22::text)
+                $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text, $16::text, $17::text,
+                $18::text, $19::bigint, $20::boolean
+         FROM bucket WHERE ($25::text IS NULL OR bucket.owner = $25::text)
            -- a versioned bucket's write keeps history: it goes the transactional way
            AND NOT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning')
          ON CONFLICT (bucket, key) DO NOTHING
@@ -251,15 +256,30 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   // Versions
 
-  async archiveCurrent(bucket: string, key: string): Promise<StoredObject | undefined> {
+  async archiveCurrent(bucket: string, key: string, at: Date): Promise<StoredObject | undefined> {
     // Columns by name, not position, as restoreNoncurrent does.
     const columns = await this.objectColumns();
     const row = await this.first<VersionRow>(
       `WITH gone AS (DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING *)
-       INSERT INTO object_versions (${columns}, seq, delete_marker) SELECT ${columns}, ${NEXT_SEQ}, false FROM gone RETURNING *`,
-      [bucket, key],
+       INSERT INTO object_versions (${columns}, seq, delete_marker, noncurrent_since)
+       SELECT ${columns}, ${NEXT_SEQ}, false, $3 FROM gone RETURNING *`,
+      [bucket, key, at.getTime()],
     );
     return row && toObject(row);
+  }
+
+  async markNewestNoncurrent(bucket: string, key: string, at: Date): Promise<void> {
+    // Only the newest entry can be the latest (noncurrent_since NULL): one row by the key index.
+    await this.runner.query(
+      `UPDATE object_versions SET noncurrent_since = $3
+       WHERE bucket = $1 AND key = $2 AND noncurrent_since IS NULL
+         AND seq = (SELECT max(seq) FROM object_versions WHERE bucket = $1 AND key = $2)`,
+      [bucket, key, at.getTime()],
+    );
+  }
+
+  async markLatest(bucket: string, key: string, seq: number): Promise<void> {
+    await this.runner.query('UPDATE object_versions SET noncurrent_since = NULL WHERE bucket = $1 AND key = $2 AND seq = $3', [bucket, key, seq]);
   }
 
   async insertDeleteMarker(bucket: string, key: string, versionId: string | null, at: Date): Promise<void> {
@@ -327,6 +347,23 @@ export abstract class PostgresQueries implements MetadataQueries {
     return rows.map(toVersion);
   }
 
+  async oldestNoncurrentSince(bucket: string): Promise<Date | undefined> {
+    const row = await this.first<{ since: number | null }>(
+      'SELECT min(noncurrent_since) AS since FROM object_versions WHERE bucket = $1 AND noncurrent_since IS NOT NULL',
+      [bucket],
+    );
+    return row?.since == null ? undefined : new Date(Number(row.since));
+  }
+
+  async listLatestMarkers(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<StoredVersion[]> {
+    const rows = await this.rows<VersionRow>(
+      `SELECT * FROM object_versions WHERE bucket = $1 AND noncurrent_since IS NULL AND key > $2 AND key >= $3 AND ($4::text IS NULL OR key < $4)
+       ORDER BY key LIMIT $5`,
+      [bucket, after, lower, upper ?? null, limit],
+    );
+    return rows.map(toVersion);
+  }
+
   /** The objects table's columns (object_versions has them too), read once: they follow the migrations. */
   private async objectColumns(): Promise<string> {
     objectColumnList ??= this.rows<{ column_name: string }>(
@@ -364,6 +401,15 @@ export abstract class PostgresQueries implements MetadataQueries {
       `WITH current AS (UPDATE objects SET tags = $1 WHERE id = $2)
        UPDATE object_versions SET tags = $1 WHERE id = $2`,
       [tagsColumn(tags), id],
+    );
+  }
+
+  async setObjectLock(id: number, lock: ObjectLock | undefined): Promise<void> {
+    const { mode, until, legalHold } = lockColumns(lock);
+    await this.runner.query(
+      `WITH current AS (UPDATE objects SET lock_mode = $1, lock_until = $2, legal_hold = $3 WHERE id = $4)
+       UPDATE object_versions SET lock_mode = $1, lock_until = $2, legal_hold = $3 WHERE id = $4`,
+      [mode, until, legalHold, id],
     );
   }
 
@@ -426,8 +472,9 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   async insertUpload(upload: UploadInfo): Promise<void> {
     await this.runner.query(
-      `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags,
+         lock_mode, lock_until, legal_hold)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
       [
         upload.uploadId,
         upload.bucket,
@@ -439,6 +486,7 @@ export abstract class PostgresQueries implements MetadataQueries {
         upload.checksum?.algorithm ?? null,
         upload.checksum?.type ?? null,
         tagsColumn(upload.tags),
+        ...Object.values(lockColumns(upload.lock)),
       ],
     );
   }

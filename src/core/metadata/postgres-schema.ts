@@ -195,6 +195,31 @@ CREATE INDEX object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL;
 CREATE INDEX object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL;
 `,
   },
+  {
+    version: 6,
+    description: 'object lock: retention and legal hold of every version (and of an upload, for its object)',
+    // object_versions copied objects' columns at version 5: it gets the new ones explicitly.
+    sql: `
+ALTER TABLE objects ADD COLUMN lock_mode TEXT, ADD COLUMN lock_until BIGINT, ADD COLUMN legal_hold BOOLEAN;
+ALTER TABLE object_versions ADD COLUMN lock_mode TEXT, ADD COLUMN lock_until BIGINT, ADD COLUMN legal_hold BOOLEAN;
+ALTER TABLE uploads ADD COLUMN lock_mode TEXT, ADD COLUMN lock_until BIGINT, ADD COLUMN legal_hold BOOLEAN;
+`,
+  },
+  {
+    version: 7,
+    description: 'when each noncurrent version became noncurrent (lifecycle NoncurrentVersionExpiration)',
+    // NULL for the key's latest entry (a delete marker). Existing history: the time the next newer
+    // version (or the current object) was written, the best the rows tell.
+    sql: `
+ALTER TABLE object_versions ADD COLUMN noncurrent_since BIGINT;
+UPDATE object_versions v SET noncurrent_since = COALESCE(
+  (SELECT n.last_modified FROM object_versions n WHERE n.bucket = v.bucket AND n.key = v.key AND n.seq > v.seq ORDER BY n.seq LIMIT 1),
+  (SELECT o.last_modified FROM objects o WHERE o.bucket = v.bucket AND o.key = v.key));
+-- the lifecycle worker: the bucket's oldest noncurrent version, and its keys' latest delete markers
+CREATE INDEX object_versions_by_noncurrent_since ON object_versions (bucket, noncurrent_since) WHERE noncurrent_since IS NOT NULL;
+CREATE INDEX object_versions_latest_markers ON object_versions (bucket, key) WHERE noncurrent_since IS NULL;
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

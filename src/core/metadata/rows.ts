@@ -1,4 +1,5 @@
-import type { BucketInfo, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders, Tag } from '../types.js';
+import { parseLockConfiguration } from '../object-lock.js';
+import type { BucketInfo, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders, ObjectLock, RetentionMode, Tag } from '../types.js';
 import type { HashState, StoredObject, StoredVersion, StoredPart, StoredUpload, UploadSession } from './types.js';
 
 /**
@@ -26,12 +27,16 @@ export interface ObjectRow {
   upload_id: string | null;
   tags: string | null;
   version_id: string | null;
+  lock_mode: string | null;
+  lock_until: number | null;
+  legal_hold: number | boolean | null;
 }
 
 /** A row of object_versions: a noncurrent version or a delete marker. */
 export interface VersionRow extends ObjectRow {
   seq: number;
   delete_marker: number | boolean;
+  noncurrent_since: number | null;
 }
 
 export interface UploadRow {
@@ -48,6 +53,9 @@ export interface UploadRow {
   completed_fingerprint: string | null;
   completed_etag: string | null;
   tags: string | null;
+  lock_mode: string | null;
+  lock_until: number | null;
+  legal_hold: number | boolean | null;
 }
 
 export interface PartRow {
@@ -80,11 +88,18 @@ export function toObject(row: ObjectRow): StoredObject {
     ...(row.version_id == null ? {} : { versionId: row.version_id }),
     // Only when there are some: an untagged object has no `tags` at all.
     ...(row.tags === null || row.tags === undefined ? {} : { tags: tagsFromColumn(row.tags) }),
+    ...lockOf(row),
   };
 }
 
 export function toVersion(row: VersionRow): StoredVersion {
-  return { ...toObject(row), seq: Number(row.seq), deleteMarker: Boolean(row.delete_marker), versionId: row.version_id ?? 'null' };
+  return {
+    ...toObject(row),
+    seq: Number(row.seq),
+    deleteMarker: Boolean(row.delete_marker),
+    versionId: row.version_id ?? 'null',
+    ...(row.noncurrent_since == null ? {} : { noncurrentSince: new Date(Number(row.noncurrent_since)) }),
+  };
 }
 
 export function toUpload(row: UploadRow): StoredUpload {
@@ -105,7 +120,25 @@ export function toUpload(row: UploadRow): StoredUpload {
         ? undefined
         : { at: new Date(row.completed_at), fingerprint: row.completed_fingerprint ?? '', etag: row.completed_etag ?? '' },
     ...(row.tags === null || row.tags === undefined ? {} : { tags: tagsFromColumn(row.tags) }),
+    ...lockOf(row),
   };
+}
+
+/** The Object Lock columns: `lock_mode` and `lock_until` (ms) together or neither; `legal_hold` ON, OFF or NULL (never set). */
+export function lockColumns(lock: ObjectLock | undefined): { mode: string | null; until: number | null; legalHold: boolean | null } {
+  return {
+    mode: lock?.retention?.mode ?? null,
+    until: lock?.retention?.until.getTime() ?? null,
+    legalHold: lock?.legalHold ?? null,
+  };
+}
+
+/** `{ lock }` when the row has a retention or a legal hold; nothing otherwise (rows without read as before). */
+function lockOf(row: { lock_mode: string | null; lock_until: number | null; legal_hold: number | boolean | null }): { lock?: ObjectLock } {
+  const lock: ObjectLock = {};
+  if (row.lock_mode != null && row.lock_until != null) lock.retention = { mode: row.lock_mode as RetentionMode, until: new Date(Number(row.lock_until)) };
+  if (row.legal_hold != null) lock.legalHold = Boolean(row.legal_hold);
+  return lock.retention || lock.legalHold !== undefined ? { lock } : {};
 }
 
 /** The `tags` column: JSON [[key, value], …] in key order; NULL (no tags) for an empty set. */
@@ -185,8 +218,9 @@ export function toHashState(row: HashStateRow): HashState {
   return { next: row.next, size: row.size, md5: row.md5, sha1: row.sha1, etags: JSON.parse(row.etags) as string[] };
 }
 
-export function toBucket(row: { name: string; owner: string; created_at: number; versioning?: string | null }): BucketInfo {
+export function toBucket(row: { name: string; owner: string; created_at: number; versioning?: string | null; object_lock?: string | null }): BucketInfo {
   const bucket: BucketInfo = { name: row.name, owner: row.owner, createdAt: new Date(row.created_at) };
   if (row.versioning === 'Enabled' || row.versioning === 'Suspended') bucket.versioning = row.versioning;
+  if (row.object_lock != null) bucket.objectLock = parseLockConfiguration(row.object_lock);
   return bucket;
 }

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { BucketInfo, Checksum, ChecksumAlgorithm, Segment, Tag, UploadInfo } from '../types.js';
+import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
 import {
   tagsColumn,
+  lockColumns,
   toHashState,
   toObject,
   toPart,
@@ -42,8 +43,9 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   constructor(private readonly db: Database.Database) {
     this.stmt = {
       insertBucket: db.prepare('INSERT INTO buckets (name, owner, created_at) VALUES (?, ?, ?)'),
-      getBucket: db.prepare<[string], { name: string; owner: string; created_at: number; versioning: string | null }>(
-        `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning
+      getBucket: db.prepare<[string], { name: string; owner: string; created_at: number; versioning: string | null; object_lock: string | null }>(
+        `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
+           (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock
          FROM buckets b WHERE b.name = ?`,
       ),
       listBuckets: db.prepare<[], { name: string; owner: string; created_at: number }>('SELECT * FROM buckets ORDER BY name'),
@@ -59,9 +61,11 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       getObject: db.prepare<[string, string], ObjectRow>('SELECT * FROM objects WHERE bucket = ? AND key = ?'),
       insertObject: db.prepare(
         `INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
-           checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags, version_id)
+           checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags, version_id,
+           lock_mode, lock_until, legal_hold)
          VALUES (@bucket, @key, @size, @etag, @lastModified, @headers, @userMeta, @partsCount, @crc64,
-           @checksumAlgorithm, @checksumType, @checksumValue, @contentMd5, @contentSha1, @uploadId, @tags, @versionId)`,
+           @checksumAlgorithm, @checksumType, @checksumValue, @contentMd5, @contentSha1, @uploadId, @tags, @versionId,
+           @lockMode, @lockUntil, @legalHold)`,
       ),
       getObjectById: db.prepare<[number], ObjectRow>('SELECT * FROM objects WHERE id = ?'),
       byContentMd5: db.prepare<[string, number, string, number], ObjectRow>(
@@ -78,6 +82,8 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       renameObject: db.prepare('UPDATE objects SET key = ?, last_modified = ? WHERE id = ?'),
       setObjectTags: db.prepare('UPDATE objects SET tags = ? WHERE id = ?'),
       setVersionTags: db.prepare('UPDATE object_versions SET tags = ? WHERE id = ?'),
+      setObjectLock: db.prepare('UPDATE objects SET lock_mode = ?, lock_until = ?, legal_hold = ? WHERE id = ?'),
+      setVersionLock: db.prepare('UPDATE object_versions SET lock_mode = ?, lock_until = ?, legal_hold = ? WHERE id = ?'),
       deleteObjectRow: db.prepare('DELETE FROM objects WHERE id = ?'),
       segmentsOf: db.prepare<[number], { blob_id: string; offset: number; size: number; part_number: number }>(
         'SELECT blob_id, offset, size, part_number FROM segments WHERE object_id = ? ORDER BY seq',
@@ -105,8 +111,9 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? ORDER BY key LIMIT ?`,
       ),
       insertUpload: db.prepare(
-        `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags,
+           lock_mode, lock_until, legal_hold)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       getUpload: db.prepare<[string], UploadRow>('SELECT * FROM uploads WHERE upload_id = ?'),
       deleteUpload: db.prepare('DELETE FROM uploads WHERE upload_id = ?'),
@@ -313,6 +320,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       uploadId: 'uploadId' in object.content ? object.content.uploadId : null,
       tags: tagsColumn(object.tags),
       versionId: object.versionId ?? null,
+      ...sqliteLock(object.lock),
     });
     if ('segments' in object.content) {
       let offset = 0;
@@ -352,6 +360,12 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     this.stmt.setVersionTags.run(tagsColumn(tags), id);
   }
 
+  setObjectLock(id: number, lock: ObjectLock | undefined): void {
+    const { lockMode, lockUntil, legalHold } = sqliteLock(lock);
+    this.stmt.setObjectLock.run(lockMode, lockUntil, legalHold, id);
+    this.stmt.setVersionLock.run(lockMode, lockUntil, legalHold, id);
+  }
+
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
   deleteObject(bucket: string, key: string): string[] {
     const existing = this.stmt.getObject.get(bucket, key);
@@ -379,12 +393,20 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     return (this.versionStmt ??= prepareVersionStatements(this.db));
   }
 
-  archiveCurrent(bucket: string, key: string): StoredObject | undefined {
+  archiveCurrent(bucket: string, key: string, at: Date): StoredObject | undefined {
     const current = this.getObject(bucket, key);
     if (!current) return undefined;
-    this.versions().archive.run({ bucket, key });
+    this.versions().archive.run({ bucket, key, at: at.getTime() });
     this.stmt.deleteObjectRow.run(current.id);
     return current;
+  }
+
+  markNewestNoncurrent(bucket: string, key: string, at: Date): void {
+    this.versions().markNewestNoncurrent.run({ bucket, key, at: at.getTime() });
+  }
+
+  markLatest(bucket: string, key: string, seq: number): void {
+    this.versions().markLatest.run(bucket, key, seq);
   }
 
   insertDeleteMarker(bucket: string, key: string, versionId: string | null, at: Date): void {
@@ -417,6 +439,17 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     const statements = this.versions();
     statements.restore.run(bucket, key, seq);
     statements.deleteBySeq.run(bucket, key, seq);
+  }
+
+  oldestNoncurrentSince(bucket: string): Date | undefined {
+    const row = this.versions().oldestNoncurrentSince.get(bucket);
+    return row?.since == null ? undefined : new Date(row.since);
+  }
+
+  listLatestMarkers(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): StoredVersion[] {
+    const statements = this.versions();
+    const rows = upper === undefined ? statements.latestMarkers.all(bucket, after, lower, limit) : statements.latestMarkersBelow.all(bucket, after, lower, upper, limit);
+    return rows.map(toVersion);
   }
 
   listNoncurrent(bucket: string, afterKey: string, afterSeq: number, lower: string, upper: string | undefined, limit: number): StoredVersion[] {
@@ -462,6 +495,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       upload.checksum?.algorithm ?? null,
       upload.checksum?.type ?? null,
       tagsColumn(upload.tags),
+      ...Object.values(sqliteLock(upload.lock)),
     );
   }
 
@@ -717,9 +751,25 @@ function prepareVersionStatements(db: Database.Database) {
   const nextSeq = "COALESCE((SELECT MAX(seq) FROM object_versions WHERE bucket = @bucket AND key = @key), 0) + 1";
   // Columns by name, not position: a column added to objects later is added to both tables.
   return {
-    archive: db.prepare<{ bucket: string; key: string }>(
-      `INSERT INTO object_versions (${objectColumns}, seq, delete_marker)
-       SELECT ${objectColumns}, ${nextSeq}, 0 FROM objects WHERE bucket = @bucket AND key = @key`,
+    archive: db.prepare<{ bucket: string; key: string; at: number }>(
+      `INSERT INTO object_versions (${objectColumns}, seq, delete_marker, noncurrent_since)
+       SELECT ${objectColumns}, ${nextSeq}, 0, @at FROM objects WHERE bucket = @bucket AND key = @key`,
+    ),
+    // Only the newest entry can be the latest (noncurrent_since NULL): one row by the key index.
+    markNewestNoncurrent: db.prepare<{ bucket: string; key: string; at: number }>(
+      `UPDATE object_versions SET noncurrent_since = @at
+       WHERE bucket = @bucket AND key = @key AND noncurrent_since IS NULL
+         AND seq = (SELECT MAX(seq) FROM object_versions WHERE bucket = @bucket AND key = @key)`,
+    ),
+    markLatest: db.prepare('UPDATE object_versions SET noncurrent_since = NULL WHERE bucket = ? AND key = ? AND seq = ?'),
+    oldestNoncurrentSince: db.prepare<[string], { since: number | null }>(
+      'SELECT MIN(noncurrent_since) AS since FROM object_versions WHERE bucket = ? AND noncurrent_since IS NOT NULL',
+    ),
+    latestMarkers: db.prepare<[string, string, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND noncurrent_since IS NULL AND key > ? AND key >= ? ORDER BY key LIMIT ?',
+    ),
+    latestMarkersBelow: db.prepare<[string, string, string, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND noncurrent_since IS NULL AND key > ? AND key >= ? AND key < ? ORDER BY key LIMIT ?',
     ),
     marker: db.prepare(
       `INSERT INTO object_versions (bucket, key, size, etag, last_modified, headers, user_meta, version_id, seq, delete_marker)
@@ -744,4 +794,10 @@ function prepareVersionStatements(db: Database.Database) {
       'SELECT * FROM object_versions WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key, seq DESC LIMIT ?',
     ),
   };
+}
+
+/** The Object Lock columns as SQLite stores them (a legal hold as 1 or 0). */
+function sqliteLock(lock: ObjectLock | undefined): { lockMode: string | null; lockUntil: number | null; legalHold: number | null } {
+  const columns = lockColumns(lock);
+  return { lockMode: columns.mode, lockUntil: columns.until, legalHold: columns.legalHold === null ? null : Number(columns.legalHold) };
 }

@@ -143,6 +143,8 @@ const MIGRATIONS: Migration[] = [
   // Object and upload tags: JSON [[key, value], …] in key order, NULL for none.
   { version: 4, apply: (db) => objectAndUploadTags(db) },
   { version: 5, apply: (db) => versionTables(db) },
+  { version: 6, apply: (db) => objectLockColumns(db) },
+  { version: 7, apply: (db) => noncurrentSince(db) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -246,6 +248,33 @@ function versionTables(db: Database.Database): void {
   db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_version ON object_versions (bucket, key, version_id)');
   db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_id ON object_versions (id) WHERE id IS NOT NULL');
   db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_upload ON object_versions (upload_id) WHERE upload_id IS NOT NULL');
+}
+
+/**
+ * Version 6: Object Lock. A version's retention (`lock_mode`, `lock_until` in ms) and legal hold
+ * (`legal_hold`: 1 ON, 0 OFF, NULL never set), on objects and object_versions alike (object_versions copied objects'
+ * columns at version 5, so both get them here), and on uploads, which carry them from Create to Complete.
+ */
+function objectLockColumns(db: Database.Database): void {
+  for (const table of ['objects', 'object_versions', 'uploads']) {
+    addMissingColumns(db, table, { lock_mode: 'TEXT', lock_until: 'INTEGER', legal_hold: 'INTEGER' });
+  }
+}
+
+/**
+ * Version 7: when each noncurrent version became noncurrent (lifecycle's NoncurrentDays count from
+ * it); NULL for the key's latest entry (a delete marker). Existing history gets the time the next
+ * newer version (or the current object) was written, the best the rows tell.
+ */
+function noncurrentSince(db: Database.Database): void {
+  addMissingColumns(db, 'object_versions', { noncurrent_since: 'INTEGER' });
+  db.exec(`UPDATE object_versions SET noncurrent_since = COALESCE(
+    (SELECT n.last_modified FROM object_versions n
+     WHERE n.bucket = object_versions.bucket AND n.key = object_versions.key AND n.seq > object_versions.seq ORDER BY n.seq LIMIT 1),
+    (SELECT o.last_modified FROM objects o WHERE o.bucket = object_versions.bucket AND o.key = object_versions.key))`);
+  // The lifecycle worker: the bucket's oldest noncurrent version, and its keys' latest delete markers.
+  db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_noncurrent_since ON object_versions (bucket, noncurrent_since) WHERE noncurrent_since IS NOT NULL');
+  db.exec('CREATE INDEX IF NOT EXISTS object_versions_latest_markers ON object_versions (bucket, key) WHERE noncurrent_since IS NULL');
 }
 
 /** Version 2: the state dialects keep about their clients, imported from `pan.db` when attached. */

@@ -4,6 +4,7 @@ import type {
   ObjectAttributes,
   ObjectChecksum,
   ObjectInfo,
+  ObjectLock,
   PartInfo,
   Segment,
   Tag,
@@ -29,6 +30,8 @@ export interface StoredVersion extends StoredObject {
   seq: number;
   deleteMarker: boolean;
   versionId: string;
+  /** When a newer version went on top of it (absent: it is the key's latest, a delete marker). */
+  noncurrentSince?: Date;
 }
 
 export interface StoredUpload extends UploadInfo {
@@ -70,7 +73,7 @@ export interface NewObject extends ObjectAttributes {
  * The kinds of per-bucket configuration the store keeps, one document per bucket and kind (its
  * format is the owning engine module's business). Later features add their kind here.
  */
-export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging' | 'versioning';
+export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging' | 'versioning' | 'object-lock';
 
 // State a dialect keeps about its clients (the 123pan dialect's tokens, upload sessions and trash)
 
@@ -138,14 +141,20 @@ export interface MetadataQueries {
   renameObject(id: number, key: string, at: Date): Promise<void>;
   /** Replaces an object's or a noncurrent version's tags (none: undefined or empty), leaving everything else as it is. */
   setObjectTags(id: number, tags: readonly Tag[] | undefined): Promise<void>;
+  /** Replaces an object's or a noncurrent version's Object Lock state (none: undefined), leaving everything else as it is. */
+  setObjectLock(id: number, lock: ObjectLock | undefined): Promise<void>;
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
   deleteObject(bucket: string, key: string): Promise<string[]>;
   /** Objects with `after < key` and `key` in [lower, upper), in key order (UTF-8 byte order). */
   listObjects(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<StoredObject[]>;
 
   // Versions (versioned buckets only: objects holds each key's current version, object_versions the rest)
-  /** Moves the key's current object, if any, to the noncurrent versions (newest of them); returns it. */
-  archiveCurrent(bucket: string, key: string): Promise<StoredObject | undefined>;
+  /** Moves the key's current object, if any, to the noncurrent versions (newest of them, noncurrent since `at`); returns it. */
+  archiveCurrent(bucket: string, key: string, at: Date): Promise<StoredObject | undefined>;
+  /** The key's newest history entry, when it is the latest (a delete marker), becomes noncurrent since `at`. */
+  markNewestNoncurrent(bucket: string, key: string, at: Date): Promise<void>;
+  /** The history entry `seq` is the key's latest again (a delete marker left on top). */
+  markLatest(bucket: string, key: string, seq: number): Promise<void>;
   /** Adds a delete marker as the key's newest noncurrent entry (`null`: the null version). */
   insertDeleteMarker(bucket: string, key: string, versionId: string | null, at: Date): Promise<void>;
   /** A noncurrent version or delete marker by id (`null`: the null version). */
@@ -161,6 +170,10 @@ export interface MetadataQueries {
    * descending) order, with key in [lower, upper).
    */
   listNoncurrent(bucket: string, afterKey: string, afterSeq: number, lower: string, upper: string | undefined, limit: number): Promise<StoredVersion[]>;
+  /** When the bucket's longest-noncurrent version became noncurrent (none: no noncurrent version). */
+  oldestNoncurrentSince(bucket: string): Promise<Date | undefined>;
+  /** The keys' latest entries that are delete markers (no current object), `after < key` in [lower, upper), in key order. */
+  listLatestMarkers(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<StoredVersion[]>;
 
   // Blob references
   isBlobReferenced(blobId: string): Promise<boolean>;
@@ -261,6 +274,8 @@ export interface WriteGuard {
   owner?: string;
   /** Refuse rather than replace an object already at the key. */
   ifAbsent?: boolean;
+  /** The body came without Content-MD5 or a checksum: refused where a retention applies (S3's rule, core/object-lock.ts). */
+  unverifiedBody?: boolean;
 }
 
 export type WriteOutcome =

@@ -1,3 +1,4 @@
+import { checkBodyIntegrity, lockOfNewVersion } from '../object-lock.js';
 import { writeVersion } from '../versioning.js';
 import type { Metadata, NewObject, WriteGuard, WriteOutcome } from './types.js';
 
@@ -8,7 +9,10 @@ export function writeObjectInTransaction(meta: Metadata, object: NewObject, guar
     if (!bucket) return { refused: 'no-bucket' };
     if (guard.owner !== undefined && bucket.owner !== guard.owner) return { refused: 'not-owner' };
     if (guard.ifAbsent && (await tx.getObject(object.bucket, object.key))) return { refused: 'exists' };
-    const { stored, released } = await writeVersion(tx, object, bucket.versioning);
+    // The bucket's default retention, read in this transaction, for a version that asks for none.
+    const lock = lockOfNewVersion(object.lock, bucket, object.lastModified);
+    checkBodyIntegrity(lock, guard.unverifiedBody ?? false);
+    const { stored, released } = await writeVersion(tx, { ...object, lock }, bucket.versioning);
     return { stored, released: await tx.unreferenced(released) };
   });
 }

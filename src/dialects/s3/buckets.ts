@@ -3,7 +3,8 @@ import type { ObjectInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { asList, asText, asTrimmedText, parseXml, type XmlNode } from '../common/xml.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
-import { readVerifiedBody } from './request.js';
+import { header, readVerifiedBody } from './request.js';
+import { bypassGovernance } from './object-lock.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
 
 const MAX_DELETE_KEYS = 1000;
@@ -41,7 +42,8 @@ export async function listBuckets(call: S3Call): Promise<void> {
 export async function createBucket(call: S3Call): Promise<void> {
   // The body (CreateBucketConfiguration) only names a region; there is one.
   await readSmallBody(call.ctx.req, 64 * 1024);
-  await call.storage.createBucket(call.actor, call.bucket);
+  const objectLock = header(call.ctx.req.headers, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true';
+  await call.storage.createBucket(call.actor, call.bucket, { objectLock });
   sendEmpty(call.ctx.res, 200, { location: `/${call.bucket}` });
 }
 
@@ -140,6 +142,7 @@ export async function deleteObjects(call: S3Call): Promise<void> {
   const objects = asList(document.Object);
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw errors.malformedXML();
   const quiet = asTrimmedText(document.Quiet)?.toLowerCase() === 'true';
+  const bypass = bypassGovernance(call.ctx.req.headers);
   const deleted: XmlNode[] = [];
   const failed: XmlNode[] = [];
   for (const object of objects) {
@@ -147,7 +150,7 @@ export async function deleteObjects(call: S3Call): Promise<void> {
     if (key === undefined || key === '') throw errors.malformedXML();
     const versionId = asTrimmedText(object.VersionId);
     try {
-      const outcome = await call.storage.deleteObject(call.actor, call.bucket, key, versionId);
+      const outcome = await call.storage.deleteObject(call.actor, call.bucket, key, versionId, { bypassGovernance: bypass });
       if (quiet) continue;
       if (versionId !== undefined) {
         deleted.push({ Key: key, VersionId: versionId, DeleteMarker: outcome.deleteMarker || undefined, DeleteMarkerVersionId: outcome.deleteMarker ? versionId : undefined });

@@ -13,6 +13,7 @@ import * as cors from './cors.js';
 import * as lifecycle from './lifecycle.js';
 import * as multipart from './multipart.js';
 import * as objects from './objects.js';
+import * as objectLock from './object-lock.js';
 import { getObjectAttributes } from './attributes.js';
 import * as tagging from './tagging.js';
 import * as versioning from './versioning.js';
@@ -63,12 +64,18 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'tagging', 'PutBucketTagging', tagging.putBucketTagging],
     ['GET', 'tagging', 'GetBucketTagging', tagging.getBucketTagging],
     ['DELETE', 'tagging', 'DeleteBucketTagging', tagging.deleteBucketTagging],
+    ['PUT', 'object-lock', 'PutObjectLockConfiguration', objectLock.putObjectLockConfiguration],
+    ['GET', 'object-lock', 'GetObjectLockConfiguration', objectLock.getObjectLockConfiguration],
   ],
   objectSubresources: [
     ['PUT', 'tagging', 'PutObjectTagging', tagging.putObjectTagging],
     ['GET', 'tagging', 'GetObjectTagging', tagging.getObjectTagging],
     ['DELETE', 'tagging', 'DeleteObjectTagging', tagging.deleteObjectTagging],
     ['GET', 'attributes', 'GetObjectAttributes', getObjectAttributes],
+    ['PUT', 'retention', 'PutObjectRetention', objectLock.putObjectRetention],
+    ['GET', 'retention', 'GetObjectRetention', objectLock.getObjectRetention],
+    ['PUT', 'legal-hold', 'PutObjectLegalHold', objectLock.putObjectLegalHold],
+    ['GET', 'legal-hold', 'GetObjectLegalHold', objectLock.getObjectLegalHold],
   ],
 };
 

@@ -22,15 +22,22 @@ const OBJECT_TAGGING = ['PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTag
 const BUCKET_TAGGING = ['PutBucketTagging', 'GetBucketTagging', 'DeleteBucketTagging'];
 /** Writes that take the new object's tags in `x-amz-tagging` (a form's `tagging` field for PostObject). */
 const TAGGED_WRITES = ['PutObject', 'CreateMultipartUpload', 'CopyObject', 'PostObject'];
+const OBJECT_LOCK_CONFIGURATION = ['PutObjectLockConfiguration', 'GetObjectLockConfiguration'];
+const RETENTION = ['PutObjectRetention', 'GetObjectRetention'];
+const LEGAL_HOLD = ['PutObjectLegalHold', 'GetObjectLegalHold'];
 /** Every operation on a bucket or its objects: where x-amz-expected-bucket-owner applies. */
 const BUCKET_OPERATIONS = [
   'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
   'GetBucketLocation', 'GetBucketVersioning', 'PutBucketVersioning', 'PutObject', 'CopyObject', 'UploadPart', 'UploadPartCopy', 'GetObject', 'HeadObject',
   'ListParts', 'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'PostObject', ...CORS_OPERATIONS,
   ...LIFECYCLE_OPERATIONS,
-  ...OBJECT_TAGGING, ...BUCKET_TAGGING, 'GetObjectAttributes',
+  ...OBJECT_TAGGING, ...BUCKET_TAGGING, 'GetObjectAttributes', ...OBJECT_LOCK_CONFIGURATION, ...RETENTION, ...LEGAL_HOLD,
 ];
 const COPIES = ['CopyObject', 'UploadPartCopy'];
+/** Writes that take the new version's Object Lock in x-amz-object-lock-* headers (not a form upload's fields). */
+const LOCKED_WRITES = ['PutObject', 'CreateMultipartUpload', 'CopyObject'];
+/** Where x-amz-bypass-governance-retention lifts GOVERNANCE retention. */
+const GOVERNED = ['DeleteObject', 'DeleteObjects', 'PutObjectRetention'];
 /** A client's request to write only where no object has the key yet (`If-None-Match: *`). */
 const CONDITIONAL_WRITES = ['PutObject', 'CompleteMultipartUpload'];
 
@@ -70,15 +77,20 @@ export const S3_HEADERS: readonly FeatureRule[] = [
     values: ['BucketOwnerEnforced'],
     operations: ['CreateBucket'],
   }),
-  implemented('x-amz-bucket-object-lock-enabled', 'buckets have no Object Lock; `false` asks for none', {
-    values: ['false'],
+  implemented('x-amz-bucket-object-lock-enabled', '`true`: the bucket has Object Lock and versioning Enabled, both for good', {
+    values: ['true', 'false'],
     operations: ['CreateBucket'],
+  }),
+  implemented('x-amz-object-lock-mode', "the new version's retention mode (GOVERNANCE or COMPLIANCE), with its date", { operations: LOCKED_WRITES }),
+  implemented('x-amz-object-lock-retain-until-date', "the new version's retention date, with its mode", { operations: LOCKED_WRITES }),
+  implemented('x-amz-object-lock-legal-hold', "the new version's legal hold (ON or OFF)", { operations: LOCKED_WRITES }),
+  implemented('x-amz-bypass-governance-retention', 'lifts GOVERNANCE retention: the bucket owner and root may (there are no policies)', {
+    operations: GOVERNED,
   }),
   // Harmless to ignore.
   informational('x-amz-user-agent', "the SDK's own description of itself"),
   informational('x-amz-request-payer', 'acknowledges Requester Pays charges; nobody is charged here'),
   informational('x-amz-mfa', 'MFA Delete cannot be enabled here (PutBucketVersioning refuses it), so no delete needs the token'),
-  informational('x-amz-bypass-governance-retention', 'there is no Object Lock retention to bypass'),
   informational('x-amz-optional-object-attributes', 'asks for RestoreStatus, which only archived objects have; none is archived', {
     operations: ['ListObjectsV2', 'ListObjectVersions'],
   }),
@@ -93,7 +105,6 @@ export const S3_HEADERS: readonly FeatureRule[] = [
   refused('x-amz-copy-source-server-side-encryption-*', 'an SSE-C encrypted copy source'),
   refused('x-amz-grant-*', 'ACL grants'),
   refused('x-amz-website-redirect-location', 'website redirects'),
-  refused('x-amz-object-lock-*', 'Object Lock retention and legal holds'),
   refused('x-amz-write-offset-bytes', 'appends (directory buckets)'),
   refused('x-amz-mp-object-size', 'the declared size of a completed multipart object'),
   refused('x-amz-if-match-initiated-time', 'conditional aborts (directory buckets)'),
@@ -117,8 +128,8 @@ const RESPONSE_OVERRIDE = 'response-* overrides of a GET or HEAD answer';
 /** Sub-resources S3 has and Tessera does not: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
   'acl', 'policy', 'website', 'logging', 'notification', 'replication', 'encryption',
-  'object-lock', 'ownershipControls', 'publicAccessBlock', 'requestPayment', 'accelerate', 'analytics', 'inventory',
-  'metrics', 'intelligent-tiering', 'retention', 'legal-hold', 'torrent', 'restore', 'select', 'select-type',
+  'ownershipControls', 'publicAccessBlock', 'requestPayment', 'accelerate', 'analytics', 'inventory',
+  'metrics', 'intelligent-tiering', 'torrent', 'restore', 'select', 'select-type',
   'policyStatus', 'metadataTable', 'metadataConfiguration', 'session', 'renameObject',
 ];
 
@@ -152,8 +163,13 @@ export const S3_QUERY: readonly FeatureRule[] = [
     operations: [...OBJECT_TAGGING, ...BUCKET_TAGGING],
   }),
   implemented('attributes', 'GetObjectAttributes', { operations: ['GetObjectAttributes'] }),
+  implemented('object-lock', "PutObjectLockConfiguration, GetObjectLockConfiguration: the bucket's Object Lock and default retention", {
+    operations: OBJECT_LOCK_CONFIGURATION,
+  }),
+  implemented('retention', "PutObjectRetention, GetObjectRetention: a version's retention", { operations: RETENTION }),
+  implemented('legal-hold', "PutObjectLegalHold, GetObjectLegalHold: a version's legal hold", { operations: LEGAL_HOLD }),
   implemented('versionId', 'the version read, tagged or deleted (`null`: the null version); a malformed id is InvalidArgument', {
-    operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING, 'GetObjectAttributes'],
+    operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING, 'GetObjectAttributes', ...RETENTION, ...LEGAL_HOLD],
   }),
   // Listings.
   implemented('list-type', 'ListObjectsV2', { operations: ['ListObjectsV2'], values: ['2'] }),

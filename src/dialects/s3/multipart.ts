@@ -13,6 +13,7 @@ import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './rend
 import { header, objectAttributes, readVerifiedBody, requestBody } from './request.js';
 import { overwriteCondition } from './write-conditions.js';
 import { abortHeaders, expirationHeaders } from './lifecycle.js';
+import { lockHeaders } from './object-lock.js';
 import { taggingHeader } from './tagging.js';
 import {
   checksumDisplayName,
@@ -36,7 +37,7 @@ function uploadIdOf(call: S3Call): string {
 
 export async function createMultipartUpload(call: S3Call): Promise<void> {
   const checksum = announcedChecksum(call);
-  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers), lock: lockHeaders(call.ctx.req.headers) };
   const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, checksum);
   sendXml(
     call.ctx.res,

@@ -14,15 +14,22 @@ import { expirationHeaders } from './lifecycle.js';
 import { overwriteCondition } from './write-conditions.js';
 import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 import { versionHeaders } from './versioning.js';
+import { bypassGovernance, lockHeaders, lockResponseHeaders, requireIntegrityForLock, unverifiedBody } from './object-lock.js';
 
 export const META_PREFIX = 'x-amz-meta-';
 
 export async function putObject(call: S3Call): Promise<void> {
-  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
+  const lock = lockHeaders(call.ctx.req.headers);
+  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers), lock };
   const condition = await overwriteCondition(call, true);
   const body = requestBody(call.ctx, call.auth);
+  requireIntegrityForLock(call, lock, body);
   const info = await condition.guard(
-    call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, { ...body, forbidOverwrite: condition.forbidOverwrite }),
+    call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, {
+      ...body,
+      forbidOverwrite: condition.forbidOverwrite,
+      unverifiedBody: unverifiedBody(call, body),
+    }),
   );
   sendEmpty(call.ctx.res, 200, {
     etag: quoteEtag(info.etag),
@@ -41,6 +48,7 @@ export async function getObject(call: S3Call, headOnly: boolean): Promise<void> 
     ...objectHeaders(info, query, META_PREFIX),
     ...versionHeaders(info.versionId),
     ...taggingCountHeader(info.tags),
+    ...lockResponseHeaders(info.lock),
     ...(await expirationHeaders(call, info)),
   };
 
@@ -101,7 +109,9 @@ function invalidPartNumber(): ServiceError {
 }
 
 export async function deleteObject(call: S3Call): Promise<void> {
-  const outcome = await call.storage.deleteObject(call.actor, call.bucket, call.key, call.ctx.query.get('versionId') ?? undefined);
+  const outcome = await call.storage.deleteObject(call.actor, call.bucket, call.key, call.ctx.query.get('versionId') ?? undefined, {
+    bypassGovernance: bypassGovernance(call.ctx.req.headers),
+  });
   sendEmpty(call.ctx.res, 204, versionHeaders(outcome.versionId, outcome.deleteMarker));
 }
 
@@ -146,6 +156,7 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
     check: copySourceCheck(call),
     checksum: (src) => copyChecksum(src, requested),
     tags,
+    lock: lockHeaders(call.ctx.req.headers),
   });
   const headers = versionHeaders(info.versionId);
   if (info.sourceVersionId !== undefined) headers['x-amz-copy-source-version-id'] = info.sourceVersionId;
