@@ -200,7 +200,11 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
       // caches and plan its first statements (measured: 10 connections, 160-190 ms).
       idleTimeoutMillis: 0,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      // TCP keepalive probes after 30 idle seconds rather than the system's 2 hours: a connection
+      // kept idle must not be forgotten by a firewall or NAT between node and database (and one
+      // that breaks is noticed and replaced while idle, not by the next request).
       keepAlive: true,
+      keepAliveInitialDelayMillis: 30_000,
       application_name: 'tessera',
       types: TYPES,
       statement_timeout: timeout,
