@@ -98,6 +98,37 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.deepEqual((await meta.segmentsOf(second.stored.id)).map((segment) => segment.blobId), ['g-4']);
     });
 
+    it('answers a written object as a read gives it back, every column set, for a new key and a replacement', async () => {
+      await meta.insertBucket('as-read', 'alice', at(0));
+      // A key with an unpaired surrogate, which a backend may store otherwise: the answer must say what was stored.
+      const key = 'dir/é😀\ud800-key';
+      const full = (blobId: string, value: number): NewObject =>
+        object('as-read', key, [blobId], {
+          headers: { contentType: 'text/plain; charset=utf-8', cacheControl: 'no-cache' },
+          userMeta: { note: 'é😀', empty: '' },
+          partsCount: 3,
+          crc64: '18446744073709551615',
+          checksum: { algorithm: 'sha256', type: 'composite', value: Buffer.alloc(32, value) },
+          contentMd5: 'd41d8cd98f00b204e9800998ecf8427e',
+          contentSha1: 'da39a3ee5e6b4b0d3255bfef95601890afd80709',
+          tags: [
+            { key: 'b', value: '2' },
+            { key: 'a', value: 'é' },
+          ],
+        });
+      for (const [blobId, value] of [['as-read-1', 1], ['as-read-2', 2]] as const) {
+        const written = await meta.writeObject(full(blobId, value), { owner: 'alice' });
+        assert.ok('stored' in written);
+        const read = await meta.getObjectById(written.stored.id);
+        assert.ok(read);
+        assert.deepEqual(written.stored, read);
+        assert.equal(written.stored.checksum?.value[0], value);
+      }
+      const inTransaction = await meta.transaction((tx) => tx.putObject(full('as-read-3', 3)));
+      assert.deepEqual(inTransaction.stored, await meta.getObjectById(inTransaction.stored.id));
+      assert.equal((await meta.listObjects('as-read', '', '', undefined, 10)).length, 1, 'each write replaced the one before');
+    });
+
     it('keeps one configuration document per bucket and kind, replaced by a put, gone with its bucket', async () => {
       await meta.insertBucket('cfg-a', 'alice', at(0));
       await meta.insertBucket('cfg-b', 'alice', at(0));

@@ -88,6 +88,41 @@ function objectParams(object: NewObject): unknown[] {
   ];
 }
 
+/**
+ * The row an INSERT of `params` (objectParams) stored under `id`: every column is a value the
+ * statement was given, so it is rebuilt here instead of returned (RETURNING * made PostgreSQL
+ * format, and the driver parse, some twenty columns per PUT to learn one number). The one value
+ * the database may change is a key with an unpaired surrogate, which is stored as UTF-8 (U+FFFD).
+ */
+function writtenRow(id: number, params: unknown[]): ObjectRow {
+  const key = params[1] as string;
+  const checksumValue = params[11] as Buffer | null;
+  return {
+    id,
+    bucket: params[0] as string,
+    key: /[\ud800-\udfff]/.test(key) ? Buffer.from(key, 'utf8').toString('utf8') : key,
+    size: params[2] as number,
+    etag: params[3] as string,
+    last_modified: params[4] as number,
+    headers: params[5] as string,
+    user_meta: params[6] as string,
+    parts_count: params[7] as number | null,
+    crc64: params[8] as string | null,
+    checksum_algorithm: params[9] as string | null,
+    checksum_type: params[10] as string | null,
+    // A copy, as a read would give: the caller's buffer stays the caller's.
+    checksum_value: checksumValue === null ? null : Buffer.from(checksumValue),
+    content_md5: params[12] as string | null,
+    content_sha1: params[13] as string | null,
+    upload_id: params[14] as string | null,
+    tags: params[15] as string | null,
+    version_id: params[16] as string | null,
+    lock_mode: params[17] as string | null,
+    lock_until: params[18] as number | null,
+    legal_hold: params[19] as boolean | null,
+  };
+}
+
 /** Tokens that expired this long ago are forgotten when the next one is issued. */
 const TOKEN_MEMORY_MS = 90 * 24 * 3600 * 1000;
 
@@ -213,16 +248,18 @@ export abstract class PostgresQueries implements MetadataQueries {
    * write into, and make some of them fail to commit).
    */
   private async insertObject(object: NewObject, when: 'if-new' | 'always'): Promise<ObjectRow | undefined> {
-    return this.first<ObjectRow>(
+    const params = objectParams(object);
+    const inserted = await this.first<{ id: number }>(
       `WITH inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
          ${when === 'if-new' ? 'ON CONFLICT (bucket, key) DO NOTHING' : ''}
-         RETURNING *
+         RETURNING id
        ), ${SEGMENTS_INSERTED}
-       SELECT * FROM inserted`,
-      objectParams(object),
+       SELECT id FROM inserted`,
+      params,
     );
+    return inserted && writtenRow(inserted.id, params);
   }
 
   /**
@@ -233,7 +270,8 @@ export abstract class PostgresQueries implements MetadataQueries {
    * bucket: one of the two fails (23503 or 40001) and the caller goes the transactional way.
    */
   protected async insertNewGuarded(object: NewObject, owner: string | undefined): Promise<{ bucketOwner?: string; row?: ObjectRow; versioned?: boolean }> {
-    const result = await this.first<ObjectRow & { bucket_owner: string | null; versioned: boolean }>(
+    const params = objectParams(object);
+    const result = await this.first<{ bucket_owner: string | null; versioned: boolean; id: number | null }>(
       `WITH bucket AS (SELECT owner FROM buckets WHERE name = $1),
        inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
@@ -244,14 +282,18 @@ export abstract class PostgresQueries implements MetadataQueries {
            -- a versioned bucket's write keeps history: it goes the transactional way
            AND NOT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning')
          ON CONFLICT (bucket, key) DO NOTHING
-         RETURNING *
+         RETURNING id
        ), ${SEGMENTS_INSERTED}
        SELECT (SELECT owner FROM bucket) AS bucket_owner,
               EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning') AS versioned,
-              inserted.* FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
-      [...objectParams(object), owner ?? null],
+              inserted.id FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
+      [...params, owner ?? null],
     );
-    return { bucketOwner: result?.bucket_owner ?? undefined, row: result?.id == null ? undefined : result, versioned: result?.versioned === true };
+    return {
+      bucketOwner: result?.bucket_owner ?? undefined,
+      row: result?.id == null ? undefined : writtenRow(result.id, params),
+      versioned: result?.versioned === true,
+    };
   }
 
   // Versions
