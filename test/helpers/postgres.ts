@@ -160,6 +160,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
     await run(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'tessera', '-d', 'postgres', '-qc', 'SELECT 1'], undefined);
   };
   const signal = async (name: NodeJS.Signals) => {
+    // Held open while its exit is awaited (it is unref'd otherwise, see start).
+    server?.ref();
     if (server && server.exitCode === null) server.kill(name);
     await exited;
   };
