@@ -21,9 +21,9 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { expectError } from '../helpers/assertions.js';
-import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { onEachBackend, type BackendStart } from '../helpers/backends.js';
 import { s3Client } from '../helpers/s3.js';
-import { filesUnder, startServer, type TestServer } from '../helpers/server.js';
+import { filesUnder, type TestServer } from '../helpers/server.js';
 
 const DAY_MS = 2000;
 const CONFIG = { lifecycleDaySeconds: DAY_MS / 1000, sweepIntervalSeconds: 0.5 };
@@ -39,7 +39,7 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 /** A bucket's history as `key version-name [marker] [latest]` lines, in listing order of each list. */
 type Names = Map<string, string>;
 
-function scenario(backend: string, start: () => Promise<{ server: TestServer; cleanup: () => Promise<void> }>): void {
+function scenario(backend: string, start: BackendStart): void {
   describe(`lifecycle on versioned buckets (${backend})`, () => {
     let server: TestServer;
     let cleanup: () => Promise<void>;
@@ -209,22 +209,4 @@ function scenario(backend: string, start: () => Promise<{ server: TestServer; cl
   });
 }
 
-scenario('SQLite', async () => {
-  const server = await startServer({ singleNode: true, config: CONFIG });
-  return { server, cleanup: () => server.cleanup() };
-});
-
-if (postgresBinDir()) {
-  let postgres: TestPostgres | undefined;
-  scenario('PostgreSQL', async () => {
-    postgres = await startPostgres();
-    const server = await startServer({ metadata: postgres.url, config: CONFIG });
-    return {
-      server,
-      cleanup: async () => {
-        await server.cleanup();
-        await postgres?.cleanup();
-      },
-    };
-  });
-}
+onEachBackend(scenario, { config: CONFIG });

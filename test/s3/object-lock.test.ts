@@ -38,7 +38,7 @@ import { assertS3Error, expectError } from '../helpers/assertions.js';
 import { BOTO3_AVAILABLE, runBoto3 } from '../helpers/boto3.js';
 import { signedRequest } from '../helpers/raw.js';
 import { s3Client } from '../helpers/s3.js';
-import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { onEachBackend, type BackendStart } from '../helpers/backends.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { assertOssError, expectOssError, ossClient, ossRequest } from '../oss/helpers.js';
 
@@ -46,7 +46,7 @@ const DAY = 24 * 3600 * 1000;
 const inDays = (days: number) => new Date(Math.floor(Date.now() / 1000) * 1000 + days * DAY);
 const md5 = (body: string) => createHash('md5').update(body).digest('base64');
 
-function scenario(name: string, start: () => Promise<{ server: TestServer; cleanup: () => Promise<void> }>) {
+function scenario(name: string, start: BackendStart) {
   describe(`S3 Object Lock (${name})`, () => {
     let server: TestServer;
     let s3: S3Client;
@@ -253,25 +253,7 @@ function scenario(name: string, start: () => Promise<{ server: TestServer; clean
   });
 }
 
-scenario('SQLite', async () => {
-  const server = await startServer({ singleNode: true });
-  return { server, cleanup: () => server.cleanup() };
-});
-
-if (postgresBinDir()) {
-  let postgres: TestPostgres | undefined;
-  scenario('PostgreSQL', async () => {
-    postgres = await startPostgres();
-    const server = await startServer({ metadata: postgres.url });
-    return {
-      server,
-      cleanup: async () => {
-        await server.cleanup();
-        await postgres?.cleanup();
-      },
-    };
-  });
-}
+onEachBackend(scenario);
 
 describe('S3 Object Lock and the lifecycle worker', () => {
   let server: TestServer;

@@ -32,8 +32,8 @@ import {
 import { assertS3Error, expectError } from '../helpers/assertions.js';
 import { signedRequest } from '../helpers/raw.js';
 import { s3Client } from '../helpers/s3.js';
-import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { onEachBackend, type BackendStart } from '../helpers/backends.js';
+import type { TestServer } from '../helpers/server.js';
 
 const text = async (s3: S3Client, Bucket: string, Key: string, VersionId?: string) =>
   (await s3.send(new GetObjectCommand({ Bucket, Key, VersionId }))).Body!.transformToString();
@@ -62,7 +62,7 @@ async function allVersions(s3: S3Client, Bucket: string, pageSize: number, Prefi
   throw new Error('listing never ended');
 }
 
-function scenario(name: string, start: () => Promise<{ server: TestServer; cleanup: () => Promise<void> }>) {
+function scenario(name: string, start: BackendStart) {
   describe(`S3 versioning (${name})`, () => {
     let server: TestServer;
     let s3: S3Client;
@@ -327,22 +327,4 @@ function scenario(name: string, start: () => Promise<{ server: TestServer; clean
   });
 }
 
-scenario('SQLite', async () => {
-  const server = await startServer({ singleNode: true });
-  return { server, cleanup: () => server.cleanup() };
-});
-
-if (postgresBinDir()) {
-  let postgres: TestPostgres | undefined;
-  scenario('PostgreSQL', async () => {
-    postgres = await startPostgres();
-    const server = await startServer({ metadata: postgres.url });
-    return {
-      server,
-      cleanup: async () => {
-        await server.cleanup();
-        await postgres?.cleanup();
-      },
-    };
-  });
-}
+onEachBackend(scenario);
