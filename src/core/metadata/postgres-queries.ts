@@ -36,9 +36,13 @@ export interface QueryRunner {
   queryArrays(sql: string, params?: unknown[]): Promise<unknown[][]>;
 }
 
-const OBJECT_COLUMNS = `bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
-  checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags, version_id,
-  lock_mode, lock_until, legal_hold`;
+/** The columns an object row is written with, in parameter order ($1-$20): the row is built by name (objectValues). */
+const OBJECT_COLUMN_NAMES = [
+  'bucket', 'key', 'size', 'etag', 'last_modified', 'headers', 'user_meta', 'parts_count', 'crc64',
+  'checksum_algorithm', 'checksum_type', 'checksum_value', 'content_md5', 'content_sha1', 'upload_id', 'tags', 'version_id',
+  'lock_mode', 'lock_until', 'legal_hold',
+] as const satisfies ReadonlyArray<keyof ObjectRow>;
+const OBJECT_COLUMNS = OBJECT_COLUMN_NAMES.join(', ');
 
 /** The CTE that inserts the `inserted` object's segments from parameters $21-$24 (see objectParams). */
 const SEGMENTS_INSERTED = `segments_inserted AS (
@@ -53,8 +57,35 @@ const NEXT_SEQ = 'COALESCE((SELECT max(seq) FROM object_versions WHERE bucket = 
 
 let objectColumnList: Promise<string> | undefined;
 
-/** An object's row as parameters $1-$20 (OBJECT_COLUMNS' order), then its segments as four arrays. */
-function objectParams(object: NewObject): unknown[] {
+/** An object's row as the objects table holds it (without its id). */
+function objectValues(object: NewObject): Omit<ObjectRow, 'id'> {
+  const lock = lockColumns(object.lock);
+  return {
+    bucket: object.bucket,
+    key: object.key,
+    size: object.size,
+    etag: object.etag,
+    last_modified: object.lastModified.getTime(),
+    headers: JSON.stringify(object.headers),
+    user_meta: JSON.stringify(object.userMeta),
+    parts_count: object.partsCount ?? null,
+    crc64: object.crc64 ?? null,
+    checksum_algorithm: object.checksum?.algorithm ?? null,
+    checksum_type: object.checksum?.type ?? null,
+    checksum_value: object.checksum?.value ?? null,
+    content_md5: object.contentMd5 ?? null,
+    content_sha1: object.contentSha1 ?? null,
+    upload_id: 'uploadId' in object.content ? object.content.uploadId : null,
+    tags: tagsColumn(object.tags),
+    version_id: object.versionId ?? null,
+    lock_mode: lock.mode,
+    lock_until: lock.until,
+    legal_hold: lock.legalHold,
+  };
+}
+
+/** The row's values as parameters $1-$20 (OBJECT_COLUMN_NAMES' order), then its segments as four arrays ($21-$24). */
+function objectParams(values: Omit<ObjectRow, 'id'>, object: NewObject): unknown[] {
   const segments = 'segments' in object.content ? object.content.segments : [];
   const offsets: number[] = [];
   let offset = 0;
@@ -63,24 +94,7 @@ function objectParams(object: NewObject): unknown[] {
     offset += segment.size;
   }
   return [
-    object.bucket,
-    object.key,
-    object.size,
-    object.etag,
-    object.lastModified.getTime(),
-    JSON.stringify(object.headers),
-    JSON.stringify(object.userMeta),
-    object.partsCount ?? null,
-    object.crc64 ?? null,
-    object.checksum?.algorithm ?? null,
-    object.checksum?.type ?? null,
-    object.checksum?.value ?? null,
-    object.contentMd5 ?? null,
-    object.contentSha1 ?? null,
-    'uploadId' in object.content ? object.content.uploadId : null,
-    tagsColumn(object.tags),
-    object.versionId ?? null,
-    ...Object.values(lockColumns(object.lock)),
+    ...OBJECT_COLUMN_NAMES.map((name) => values[name]),
     segments.map((segment) => segment.blobId),
     offsets,
     segments.map((segment) => segment.size),
@@ -89,37 +103,19 @@ function objectParams(object: NewObject): unknown[] {
 }
 
 /**
- * The row an INSERT of `params` (objectParams) stored under `id`: every column is a value the
- * statement was given, so it is rebuilt here instead of returned (RETURNING * made PostgreSQL
- * format, and the driver parse, some twenty columns per PUT to learn one number). The one value
- * the database may change is a key with an unpaired surrogate, which is stored as UTF-8 (U+FFFD).
+ * The row an INSERT of `values` stored under `id`: every column is a value the statement was
+ * given, so it is rebuilt here instead of returned (RETURNING * made PostgreSQL format, and the
+ * driver parse, some twenty columns per PUT to learn one number). The one value the database may
+ * change is a key with an unpaired surrogate, which is stored as UTF-8 (U+FFFD).
  */
-function writtenRow(id: number, params: unknown[]): ObjectRow {
-  const key = params[1] as string;
-  const checksumValue = params[11] as Buffer | null;
+function writtenRow(id: number, values: Omit<ObjectRow, 'id'>): ObjectRow {
+  const { key, checksum_value: checksumValue } = values;
   return {
+    ...values,
     id,
-    bucket: params[0] as string,
     key: /[\ud800-\udfff]/.test(key) ? Buffer.from(key, 'utf8').toString('utf8') : key,
-    size: params[2] as number,
-    etag: params[3] as string,
-    last_modified: params[4] as number,
-    headers: params[5] as string,
-    user_meta: params[6] as string,
-    parts_count: params[7] as number | null,
-    crc64: params[8] as string | null,
-    checksum_algorithm: params[9] as string | null,
-    checksum_type: params[10] as string | null,
     // A copy, as a read would give: the caller's buffer stays the caller's.
     checksum_value: checksumValue === null ? null : Buffer.from(checksumValue),
-    content_md5: params[12] as string | null,
-    content_sha1: params[13] as string | null,
-    upload_id: params[14] as string | null,
-    tags: params[15] as string | null,
-    version_id: params[16] as string | null,
-    lock_mode: params[17] as string | null,
-    lock_until: params[18] as number | null,
-    legal_hold: params[19] as boolean | null,
   };
 }
 
@@ -248,7 +244,7 @@ export abstract class PostgresQueries implements MetadataQueries {
    * write into, and make some of them fail to commit).
    */
   private async insertObject(object: NewObject, when: 'if-new' | 'always'): Promise<ObjectRow | undefined> {
-    const params = objectParams(object);
+    const values = objectValues(object);
     const inserted = await this.first<{ id: number }>(
       `WITH inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
@@ -257,9 +253,9 @@ export abstract class PostgresQueries implements MetadataQueries {
          RETURNING id
        ), ${SEGMENTS_INSERTED}
        SELECT id FROM inserted`,
-      params,
+      objectParams(values, object),
     );
-    return inserted && writtenRow(inserted.id, params);
+    return inserted && writtenRow(inserted.id, values);
   }
 
   /**
@@ -270,7 +266,7 @@ export abstract class PostgresQueries implements MetadataQueries {
    * bucket: one of the two fails (23503 or 40001) and the caller goes the transactional way.
    */
   protected async insertNewGuarded(object: NewObject, owner: string | undefined): Promise<{ bucketOwner?: string; row?: ObjectRow; versioned?: boolean }> {
-    const params = objectParams(object);
+    const values = objectValues(object);
     const result = await this.first<{ bucket_owner: string | null; versioned: boolean; id: number | null }>(
       `WITH bucket AS (SELECT owner FROM buckets WHERE name = $1),
        inserted AS (
@@ -287,11 +283,11 @@ export abstract class PostgresQueries implements MetadataQueries {
        SELECT (SELECT owner FROM bucket) AS bucket_owner,
               EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning') AS versioned,
               inserted.id FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
-      [...params, owner ?? null],
+      [...objectParams(values, object), owner ?? null],
     );
     return {
       bucketOwner: result?.bucket_owner ?? undefined,
-      row: result?.id == null ? undefined : writtenRow(result.id, params),
+      row: result?.id == null ? undefined : writtenRow(result.id, values),
       versioned: result?.versioned === true,
     };
   }
@@ -513,6 +509,7 @@ export abstract class PostgresQueries implements MetadataQueries {
   // Uploads
 
   async insertUpload(upload: UploadInfo): Promise<void> {
+    const lock = lockColumns(upload.lock);
     await this.runner.query(
       `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags,
          lock_mode, lock_until, legal_hold)
@@ -528,7 +525,9 @@ export abstract class PostgresQueries implements MetadataQueries {
         upload.checksum?.algorithm ?? null,
         upload.checksum?.type ?? null,
         tagsColumn(upload.tags),
-        ...Object.values(lockColumns(upload.lock)),
+        lock.mode,
+        lock.until,
+        lock.legalHold,
       ],
     );
   }
