@@ -11,11 +11,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -24,10 +22,10 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Locator, Page, Route } from 'playwright-core';
 import { expectError } from '../helpers/assertions.js';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import type { TestBrowser } from '../helpers/browser.js';
+import { closeConsoleFixture, openConsoleFixture } from '../helpers/console-fixture.js';
 import { eventually, signInPage } from '../helpers/console.js';
-import { s3Client } from '../helpers/s3.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 
 const BUCKET = 'console-edges';
 const MIB = 1024 * 1024;
@@ -40,19 +38,10 @@ describe('console: uploads at the edges', () => {
   let browser: TestBrowser;
   let s3: S3Client;
   let dir: string;
-
   before(async () => {
-    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-    s3 = s3Client(server);
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    dir = await mkdtemp(join(tmpdir(), 'tessera-console-edges-'));
+    ({ server, browser, s3, dir } = await openConsoleFixture(BUCKET, 'tessera-console-edges-'));
   });
-  after(async () => {
-    s3?.destroy();
-    await browser?.close();
-    await server?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  after(() => closeConsoleFixture({ server, browser, s3, dir }));
 
   async function objectsPage(): Promise<Page> {
     const page = await browser.newPage();

@@ -16,15 +16,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import type { TestBrowser } from '../helpers/browser.js';
+import { closeConsoleFixture, openConsoleFixture } from '../helpers/console-fixture.js';
 import { signInPage } from '../helpers/console.js';
-import { s3Client } from '../helpers/s3.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 
 const BUCKET = 'console-folders';
 const MIB = 1024 * 1024;
@@ -70,19 +69,10 @@ describe('console: folder upload', () => {
   let browser: TestBrowser;
   let s3: S3Client;
   let dir: string;
-
   before(async () => {
-    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-    s3 = s3Client(server);
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    dir = await mkdtemp(join(tmpdir(), 'tessera-console-folders-'));
+    ({ server, browser, s3, dir } = await openConsoleFixture(BUCKET, 'tessera-console-folders-'));
   });
-  after(async () => {
-    s3?.destroy();
-    await browser?.close();
-    await server?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  after(() => closeConsoleFixture({ server, browser, s3, dir }));
 
   async function keysUnder(prefix: string): Promise<string[]> {
     const keys: string[] = [];

@@ -7,12 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  CreateBucketCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -20,10 +18,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Page, Route } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import type { TestBrowser } from '../helpers/browser.js';
+import { closeConsoleFixture, openConsoleFixture } from '../helpers/console-fixture.js';
 import { eventually, issueAs, ROOT_USER, signInPage } from '../helpers/console.js';
-import { s3Client } from '../helpers/s3.js';
-import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
+import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, type TestServer } from '../helpers/server.js';
 
 const BUCKET = 'console-resumable';
 const MIB = 1024 * 1024;
@@ -36,19 +34,10 @@ describe('resumable upload of large files in the console', () => {
   let browser: TestBrowser;
   let s3: S3Client;
   let dir: string;
-
   before(async () => {
-    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-    s3 = s3Client(server);
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    dir = await mkdtemp(join(tmpdir(), 'tessera-console-resumable-'));
+    ({ server, browser, s3, dir } = await openConsoleFixture(BUCKET, 'tessera-console-resumable-'));
   });
-  after(async () => {
-    s3?.destroy();
-    await browser?.close();
-    await server?.cleanup();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  after(() => closeConsoleFixture({ server, browser, s3, dir }));
 
   /** A file of random bytes on disk, written 1 MiB at a time; its SHA-256. */
   async function makeFile(name: string, bytes = FILE_BYTES): Promise<{ path: string; sha256: string }> {
