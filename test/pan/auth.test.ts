@@ -28,7 +28,8 @@ describe('pan tokens, limits and the envelope', () => {
     assert.ok(signature.length > 20);
     assert.match(body.data.expiredAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$/);
     const days = (Date.parse(body.data.expiredAt) - Date.now()) / 86_400_000;
-    assert.ok(days > 29.9 && days <= 30, `expires in ${days} days`);
+    // At most a second over: expiredAt is rounded up to a whole second.
+    assert.ok(days > 29.9 && days <= 30 + 1 / 86_400, `expires in ${days} days`);
   });
 
   it('answers code 401 (over HTTP 200) for wrong secrets, missing, unknown and forged tokens', async () => {
@@ -103,9 +104,12 @@ describe('pan token expiry', () => {
     await server?.cleanup();
   });
 
-  it('refuses a token once it has expired', async () => {
+  it('refuses a token once it has expired, and not before its whole lifetime', async () => {
+    const issuedAfter = Date.now();
     const { accessToken, expiredAt } = await ok(server.url, 'POST', '/api/v1/access_token', { json: { clientID: APP.clientID, clientSecret: APP.clientSecret } });
     assert.ok(Date.parse(expiredAt) - Date.now() <= 2000);
+    // Whole seconds rounded up: a one-second token is never cut to a few milliseconds.
+    assert.ok(Date.parse(expiredAt) >= issuedAfter + 1000, `${expiredAt} is less than a second after ${new Date(issuedAfter).toISOString()}`);
     assert.equal((await panCall(server.url, 'GET', '/api/v1/user/info', { token: accessToken })).body.code, 0);
     const code = await poll(async () => {
       const { body } = await panCall(server.url, 'GET', '/api/v1/user/info', { token: accessToken });

@@ -29,7 +29,9 @@ export class PanAuth {
     if (!app || !safeEqual(app.clientSecret, clientSecret)) {
       throw new PanError(CODE.unauthorized, 'clientID 或 clientSecret 错误 (unknown app or wrong secret)');
     }
-    const expiredAt = new Date(Math.floor((now.getTime() + this.tokenTtlMs) / 1000) * 1000);
+    // expiredAt is written in whole seconds; rounding up keeps a token valid for at least its lifetime
+    // (rounding down left a one-second token with a few milliseconds).
+    const expiredAt = new Date(Math.ceil((now.getTime() + this.tokenTtlMs) / 1000) * 1000);
     const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
     const payload = base64url(
       JSON.stringify({ sub: clientId, iat: Math.floor(now.getTime() / 1000), exp: expiredAt.getTime() / 1000, jti: randomBytes(12).toString('hex') }),
