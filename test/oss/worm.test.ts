@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { DeleteObjectCommand, DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { onEachBackend } from '../helpers/backends.js';
+import { s3Client } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { assertOssError, expectOssError, ossClient, ossRequest, xmlValue, type AliOss } from './helpers.js';
 
@@ -103,6 +105,27 @@ onEachBackend((backend, start) => {
       assert.equal((await second.abortBucketWorm(other)).status, 204);
       await second.delete('k');
       await expectOssError(second.get('k'), 404, 'NoSuchKey');
+    });
+
+    it('an S3 delete of a protected object is refused too; S3 DeleteObjects reports it per key', async () => {
+      const bucket = 'worm-s3';
+      const client = oss(bucket);
+      await client.putBucket(bucket);
+      await client.put('k', Buffer.from('v'));
+      await client.initiateBucketWorm(bucket, 1);
+      const s3 = s3Client(server);
+      try {
+        await assert.rejects(s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'k' })), (err: Error & { $metadata?: { httpStatusCode?: number } }) => {
+          assert.equal(err.name, 'AccessDenied');
+          assert.equal(err.$metadata?.httpStatusCode, 403);
+          return true;
+        });
+        const many = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'k' }] } }));
+        assert.deepEqual(many.Errors?.map((e) => [e.Key, e.Code]), [['k', 'AccessDenied']]);
+      } finally {
+        s3.destroy();
+      }
+      assert.equal((await client.get('k')).content.toString(), 'v');
     });
 
     it('in a versioned bucket, delete markers go on top; a version is not deleted by id', async () => {
