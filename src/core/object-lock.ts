@@ -317,3 +317,15 @@ export function checkWormDeletable(worm: BucketWorm | undefined, version: (Store
     throw new ServiceError('AccessDenied', "The object is protected by the bucket's retention policy (WORM).", 403);
   }
 }
+
+/**
+ * A write that replaces the key's null version (an unversioned or Suspended bucket) takes that
+ * version away for good: refused while the policy keeps it, as a delete would be. Read in the write's transaction.
+ */
+export async function checkWormOverwrite(tx: MetadataQueries, bucket: string, key: string, now: Date): Promise<void> {
+  const worm = await wormOf(tx, bucket, now);
+  if (!worm) return;
+  const current = await tx.getObject(bucket, key);
+  const replaced = current && current.versionId === undefined ? current : await tx.getNoncurrent(bucket, key, null);
+  checkWormDeletable(worm, replaced, now);
+}

@@ -70,7 +70,7 @@ onEachBackend((backend, start) => {
       assert.equal(extended.wormId, second.wormId);
     });
 
-    it('refuses deletes of objects inside the period while InProgress and once Locked; puts and reads go on', async () => {
+    it('refuses deletes and overwrites of objects inside the period while InProgress and once Locked; new keys and reads go on', async () => {
       const bucket = 'worm-protect';
       const client = oss(bucket);
       await client.putBucket(bucket);
@@ -79,6 +79,13 @@ onEachBackend((backend, start) => {
       await expectOssError(client.delete('before'), 403, 'AccessDenied');
       await client.put('during', Buffer.from('new'));
       await expectOssError(client.delete('during'), 403, 'AccessDenied');
+      // Overwrites take the object away as surely: PutObject, CopyObject and a multipart Complete.
+      await expectOssError(client.put('before', Buffer.from('replaced')), 403, 'AccessDenied');
+      await expectOssError(client.copy('before', 'during'), 403, 'AccessDenied');
+      const upload = await client.initMultipartUpload('before');
+      const part = await client.uploadPart('before', upload.uploadId, 1, Buffer.from('part'), 0, 4);
+      await expectOssError(client.completeMultipartUpload('before', upload.uploadId, [{ number: 1, etag: part.etag }]), 403, 'AccessDenied');
+      await client.abortMultipartUpload('before', upload.uploadId);
       const multi = await ossRequest(server, {
         method: 'POST',
         bucket,
@@ -126,6 +133,22 @@ onEachBackend((backend, start) => {
         s3.destroy();
       }
       assert.equal((await client.get('k')).content.toString(), 'v');
+    });
+
+    it('in a Suspended bucket, the null version is neither deleted nor replaced; an Enabled one takes new versions', async () => {
+      const bucket = 'worm-suspended';
+      const client = oss(bucket);
+      await client.putBucket(bucket);
+      await client.put('k', Buffer.from('null-version'));
+      await client.putBucketVersioning(bucket, 'Suspended');
+      await client.initiateBucketWorm(bucket, 1);
+      await expectOssError(client.put('k', Buffer.from('other')), 403, 'AccessDenied');
+      await expectOssError(client.delete('k'), 403, 'AccessDenied');
+      await client.putBucketVersioning(bucket, 'Enabled');
+      const v2 = (await client.put('k', Buffer.from('two'))).res.headers['x-oss-version-id'] as string;
+      assert.equal((await client.get('k')).content.toString(), 'two');
+      assert.equal((await client.get('k', undefined, { versionId: 'null' })).content.toString(), 'null-version');
+      await expectOssError(client.delete('k', { versionId: v2 }), 403, 'AccessDenied');
     });
 
     it('in a versioned bucket, delete markers go on top; a version is not deleted by id', async () => {
