@@ -36,3 +36,8 @@ export function newBlobId(): string {
 export function newRequestId(): string {
   return randomBytes(12).toString('hex').toUpperCase();
 }
+
+/** An OSS retention policy's id (x-oss-worm-id): upper-case hex, as OSS shows them. */
+export function newWormId(): string {
+  return randomBytes(16).toString('hex').toUpperCase();
+}

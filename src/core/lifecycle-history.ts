@@ -2,7 +2,7 @@ import type { BlobStore } from './blob-store.js';
 import { earliestNoncurrentDue, expiredMarkerDue, noncurrentVersionDue, type LifecycleClock, type LifecycleConfiguration } from './lifecycle.js';
 import { prefixUpperBound } from './listing.js';
 import type { Metadata, StoredVersion } from './metadata/types.js';
-import { isProtected } from './object-lock.js';
+import { isProtected, wormOf, wormProtects } from './object-lock.js';
 
 /**
  * The lifecycle actions on a versioned bucket's history (object_versions): NoncurrentVersionExpiration
@@ -91,6 +91,8 @@ async function deleteNoncurrentVersion(meta: Metadata, blobs: BlobStore, bucket:
     if (!still || still.seq !== version.seq || !still.noncurrentSince) return undefined;
     // Object Lock: a version under retention or legal hold stays, whatever the rules say (no bypass here).
     if (isProtected(still.lock, false, new Date())) return undefined;
+    // OSS's bucket WORM: a version younger than the policy's period stays too.
+    if (wormProtects(await wormOf(tx, bucket, new Date()), still, new Date())) return undefined;
     return tx.unreferenced(await tx.deleteNoncurrent(bucket, version.key, version.seq));
   });
   if (released === undefined) return false;

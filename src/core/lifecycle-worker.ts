@@ -1,4 +1,5 @@
 import { deleteLatest } from './versioning.js';
+import { wormOf, wormProtects } from './object-lock.js';
 import type { BlobStore } from './blob-store.js';
 import { expireHistory, narrowest } from './lifecycle-history.js';
 import { abortOf, expirationOf, parseStoredLifecycle, type LifecycleClock, type LifecycleConfiguration } from './lifecycle.js';
@@ -71,8 +72,11 @@ export class LifecycleWorker {
             if (!current || current.id !== object.id) return [];
             // A versioned bucket keeps the expired version behind a delete marker, as S3 does.
             const status = (await tx.getBucket(bucket))?.versioning;
+            // Elsewhere the current (null) version goes for good: not while OSS's bucket WORM keeps it.
+            if (status !== 'Enabled' && wormProtects(await wormOf(tx, bucket, now), current, now)) return undefined;
             return tx.unreferenced((await deleteLatest(tx, bucket, object.key, status)).released);
           });
+          if (released === undefined) continue;
           await this.blobs.remove(released);
           expired++;
         }

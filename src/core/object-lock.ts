@@ -207,3 +207,125 @@ function withoutEmpty(lock: ObjectLock): ObjectLock | undefined {
   if (lock.legalHold !== undefined) kept.legalHold = lock.legalHold;
   return kept.retention || kept.legalHold !== undefined ? kept : undefined;
 }
+
+// OSS bucket WORM (a retention policy over the whole bucket)
+
+/**
+ * OSS's bucket retention policy (kind `worm`): InProgress once initiated, Locked once completed.
+ * While it is in effect no object younger than the period (counted from its last-modified time)
+ * is deleted for good. An InProgress policy not completed within 24 hours lapses.
+ */
+export interface BucketWorm {
+  id: string;
+  state: 'InProgress' | 'Locked';
+  days: number;
+  created: Date;
+}
+
+const WORM_MAX_DAYS = 25_550;
+const IN_PROGRESS_LIFETIME_MS = 24 * 3600 * 1000;
+const DAY_MS = 24 * 3600 * 1000;
+
+function noSuchWorm(): ServiceError {
+  return new ServiceError('NoSuchWORMConfiguration', 'The WORM Configuration does not exist.', 404);
+}
+
+function wormLocked(): ServiceError {
+  return new ServiceError('WORMConfigurationLocked', 'The WORM Configuration is locked.', 409);
+}
+
+function invalidWorm(message: string): ServiceError {
+  return new ServiceError('InvalidWORMConfiguration', message, 400);
+}
+
+/** RetentionPeriodInDays: a whole number of days, 1 to 25550 (70 years), as OSS documents. */
+export function checkWormDays(days: number): void {
+  if (!Number.isSafeInteger(days) || days < 1 || days > WORM_MAX_DAYS) {
+    throw invalidWorm(`RetentionPeriodInDays must be an integer from 1 to ${WORM_MAX_DAYS}.`);
+  }
+}
+
+/** The policy in effect at `now`: undefined when there is none, or an InProgress one lapsed. */
+export async function wormOf(tx: MetadataQueries, bucket: string, now: Date): Promise<BucketWorm | undefined> {
+  const document = await tx.getBucketConfig(bucket, 'worm');
+  if (document === undefined) return undefined;
+  const parsed = JSON.parse(document) as Omit<BucketWorm, 'created'> & { created: string };
+  const worm: BucketWorm = { ...parsed, created: new Date(parsed.created) };
+  if (worm.state === 'InProgress' && now.getTime() - worm.created.getTime() >= IN_PROGRESS_LIFETIME_MS) return undefined;
+  return worm;
+}
+
+async function storeWorm(tx: MetadataQueries, bucket: string, worm: BucketWorm): Promise<void> {
+  await tx.putBucketConfig(bucket, 'worm', JSON.stringify({ ...worm, created: worm.created.toISOString() }));
+}
+
+/** InitiateBucketWorm: a new InProgress policy, unless one is in effect already. */
+export async function initiateWorm(tx: MetadataQueries, bucket: string, days: number, id: string, now: Date): Promise<BucketWorm> {
+  checkWormDays(days);
+  if (await wormOf(tx, bucket, now)) throw wormLocked();
+  const worm: BucketWorm = { id, state: 'InProgress', days, created: now };
+  await storeWorm(tx, bucket, worm);
+  return worm;
+}
+
+/** The policy the request names by its id: 404 for any other (or none). */
+async function namedWorm(tx: MetadataQueries, bucket: string, id: string, now: Date): Promise<BucketWorm> {
+  const worm = await wormOf(tx, bucket, now);
+  if (!worm || worm.id !== id) throw noSuchWorm();
+  return worm;
+}
+
+/** AbortBucketWorm: only an InProgress policy goes. */
+export async function abortWorm(tx: MetadataQueries, bucket: string, now: Date): Promise<void> {
+  const worm = await wormOf(tx, bucket, now);
+  if (!worm) throw noSuchWorm();
+  if (worm.state === 'Locked') throw wormLocked();
+  await tx.deleteBucketConfig(bucket, 'worm');
+}
+
+/** CompleteBucketWorm: the InProgress policy is locked for good. */
+export async function completeWorm(tx: MetadataQueries, bucket: string, id: string, now: Date): Promise<void> {
+  const worm = await namedWorm(tx, bucket, id, now);
+  if (worm.state === 'Locked') throw wormLocked();
+  await storeWorm(tx, bucket, { ...worm, state: 'Locked' });
+}
+
+/** ExtendBucketWorm: a Locked policy's period only grows. */
+export async function extendWorm(tx: MetadataQueries, bucket: string, id: string, days: number, now: Date): Promise<void> {
+  checkWormDays(days);
+  const worm = await namedWorm(tx, bucket, id, now);
+  if (worm.state !== 'Locked') throw invalidWorm('Only a locked WORM configuration can be extended.');
+  if (days <= worm.days) throw invalidWorm('The retention period can only be extended.');
+  await storeWorm(tx, bucket, { ...worm, days });
+}
+
+export async function requireWorm(tx: MetadataQueries, bucket: string, now: Date): Promise<BucketWorm> {
+  const worm = await wormOf(tx, bucket, now);
+  if (!worm) throw noSuchWorm();
+  return worm;
+}
+
+/** Whether a policy in effect keeps the version: it is younger than the period (a delete marker, holding no data, never is). */
+export function wormProtects(worm: BucketWorm | undefined, version: (StoredObject & { deleteMarker?: boolean }) | undefined, now: Date): boolean {
+  if (!worm || !version || version.deleteMarker) return false;
+  return version.lastModified.getTime() + worm.days * DAY_MS > now.getTime();
+}
+
+/** Deleting a version for good under a policy in effect: refused while the policy keeps it. */
+export function checkWormDeletable(worm: BucketWorm | undefined, version: (StoredObject & { deleteMarker?: boolean }) | undefined, now: Date): void {
+  if (wormProtects(worm, version, now)) {
+    throw new ServiceError('AccessDenied', "The object is protected by the bucket's retention policy (WORM).", 403);
+  }
+}
+
+/**
+ * A write that replaces the key's null version (an unversioned or Suspended bucket) takes that
+ * version away for good: refused while the policy keeps it, as a delete would be. Read in the write's transaction.
+ */
+export async function checkWormOverwrite(tx: MetadataQueries, bucket: string, key: string, now: Date): Promise<void> {
+  const worm = await wormOf(tx, bucket, now);
+  if (!worm) return;
+  const current = await tx.getObject(bucket, key);
+  const replaced = current && current.versionId === undefined ? current : await tx.getNoncurrent(bucket, key, null);
+  checkWormDeletable(worm, replaced, now);
+}

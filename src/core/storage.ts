@@ -10,7 +10,7 @@ import { LifecycleWorker } from './lifecycle-worker.js';
 import { multipartEtag, normalizeEtag } from './etag.js';
 import { combinedCrc64, fingerprintOf, resolveParts } from './part-list.js';
 import { ServiceError, errors } from './errors.js';
-import { newUploadId } from './ids.js';
+import { newUploadId, newWormId } from './ids.js';
 import { listByPrefix } from './listing.js';
 import * as objectLock from './object-lock.js';
 import {
@@ -506,6 +506,12 @@ export class Storage {
       if (id !== undefined && info?.objectLock) {
         objectLock.checkDeletable(await readVersion(tx, bucket, key, id), options.bypassGovernance ?? false, new Date());
       }
+      // OSS's bucket WORM: what the delete takes for good (the version named; without an id, the
+      // null version unless only a marker goes on top) must be older than the retention period.
+      const worm = await objectLock.wormOf(tx, bucket, new Date());
+      if (worm && (id !== undefined || status !== 'Enabled')) {
+        objectLock.checkWormDeletable(worm, await readVersion(tx, bucket, key, id ?? 'null'), new Date());
+      }
       const done = id === undefined ? await deleteLatest(tx, bucket, key, status) : await deleteVersion(tx, bucket, key, id);
       return { ...done, released: await tx.unreferenced(done.released), status };
     });
@@ -521,6 +527,41 @@ export class Storage {
 
   async getVersioning(actor: Actor, bucket: string): Promise<VersioningStatus | undefined> {
     return (await this.requireBucket(this.meta, actor, bucket)).versioning;
+  }
+
+  // OSS bucket WORM (a retention policy over the bucket), kept by core/object-lock.ts
+
+  async initiateBucketWorm(actor: Actor, bucket: string, days: number): Promise<objectLock.BucketWorm> {
+    return this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      return objectLock.initiateWorm(tx, bucket, days, newWormId(), new Date());
+    });
+  }
+
+  async abortBucketWorm(actor: Actor, bucket: string): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      await objectLock.abortWorm(tx, bucket, new Date());
+    });
+  }
+
+  async completeBucketWorm(actor: Actor, bucket: string, wormId: string): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      await objectLock.completeWorm(tx, bucket, wormId, new Date());
+    });
+  }
+
+  async extendBucketWorm(actor: Actor, bucket: string, wormId: string, days: number): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      await this.requireBucket(tx, actor, bucket);
+      await objectLock.extendWorm(tx, bucket, wormId, days, new Date());
+    });
+  }
+
+  async getBucketWorm(actor: Actor, bucket: string): Promise<objectLock.BucketWorm> {
+    await this.requireBucket(this.meta, actor, bucket);
+    return objectLock.requireWorm(this.meta, bucket, new Date());
   }
 
   /** Enabled or Suspended; a bucket never goes back to unversioned. */
@@ -988,6 +1029,8 @@ export class Storage {
       for (const move of moves) rows.push({ object: await this.requireObject(tx, bucket, move.from), to: move.to });
       // A rename takes the version away from its key: not while Object Lock protects it.
       for (const { object } of rows) objectLock.checkDeletable(object, false, new Date());
+      const worm = await objectLock.wormOf(tx, bucket, new Date());
+      for (const { object } of rows) objectLock.checkWormDeletable(worm, object, new Date());
       for (const { to } of rows) {
         if (!moving.has(to) && (await tx.getObject(bucket, to))) throw fileAlreadyExists();
       }

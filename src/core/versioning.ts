@@ -3,6 +3,7 @@ import { ServiceError, errors } from './errors.js';
 import { commonPrefixOf, prefixUpperBound } from './listing.js';
 import type { MetadataQueries, NewObject, StoredObject, StoredVersion } from './metadata/types.js';
 import type { BucketInfo } from './types.js';
+import { checkWormOverwrite } from './object-lock.js';
 
 /**
  * Bucket versioning, as S3 defines it (OSS is the same model). The store keeps each key's current
@@ -57,6 +58,8 @@ export async function writeVersion(
   object: NewObject,
   status: VersioningStatus | undefined,
 ): Promise<{ stored: StoredObject; released: string[] }> {
+  // OSS's bucket WORM: the null version this write would replace may be kept.
+  if (status !== 'Enabled') await checkWormOverwrite(tx, object.bucket, object.key, new Date());
   if (status === undefined) return tx.putObject(object);
   const now = new Date();
   if (status === 'Enabled') {

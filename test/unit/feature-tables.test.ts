@@ -29,6 +29,7 @@ const OSS_OPERATIONS = [
   'PostObject', 'PutBucketCors', 'GetBucketCors', 'DeleteBucketCors', 'PutBucketLifecycle', 'GetBucketLifecycle', 'DeleteBucketLifecycle',
   'PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging', 'PutBucketTags', 'GetBucketTags', 'DeleteBucketTags',
   'PutBucketVersioning', 'GetBucketVersioning', 'ListObjectVersions',
+  'InitiateBucketWorm', 'AbortBucketWorm', 'CompleteBucketWorm', 'ExtendBucketWorm', 'GetBucketWorm',
 ];
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

@@ -16,6 +16,7 @@ import * as multipart from './multipart.js';
 import * as objects from './objects.js';
 import * as tagging from './tagging.js';
 import * as versioning from './versioning.js';
+import * as worm from './worm.js';
 import { OSS_FORM_UPLOADS, postObject } from './post-object.js';
 import { sendOssError } from './render.js';
 import { authenticate, endpointOf, resolveTargets, type OssCall, type OssSettings, type OssTarget } from './request.js';
@@ -66,6 +67,12 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'tagging', 'PutBucketTags', tagging.putBucketTags],
     ['GET', 'tagging', 'GetBucketTags', tagging.getBucketTags],
     ['DELETE', 'tagging', 'DeleteBucketTags', tagging.deleteBucketTags],
+    ['POST', 'worm', 'InitiateBucketWorm', worm.initiateBucketWorm],
+    ['DELETE', 'worm', 'AbortBucketWorm', worm.abortBucketWorm],
+    ['GET', 'worm', 'GetBucketWorm', worm.getBucketWorm],
+    // Extend names the policy too: it goes before Complete.
+    ['POST', 'wormExtend', 'ExtendBucketWorm', worm.extendBucketWorm],
+    ['POST', 'wormId', 'CompleteBucketWorm', worm.completeBucketWorm],
   ],
   objectSubresources: [
     ['PUT', 'tagging', 'PutObjectTagging', tagging.putObjectTagging],

@@ -80,7 +80,7 @@ const LISTINGS = ['ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMul
 /** OSS sub-resources Tessera does not serve: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
   'acl', 'logging', 'website', 'referer', 'policy', 'encryption',
-  'replication', 'inventory', 'worm', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
+  'replication', 'inventory', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
   'requestPayment', 'transferAcceleration', 'x-oss-process', 'x-oss-traffic-limit', 'callback', 'callback-var', 'live',
   'img', 'style', 'sequential', 'position', 'comp', 'metaQuery', 'resourceGroup', 'x-oss-async-process',
 ];
@@ -114,6 +114,11 @@ export const OSS_QUERY: readonly FeatureRule[] = [
     operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING],
   }),
   implemented('versioning', 'PutBucketVersioning, GetBucketVersioning (Enabled, Suspended)', { operations: ['PutBucketVersioning', 'GetBucketVersioning'] }),
+  implemented('worm', 'the bucket retention policy: InitiateBucketWorm, AbortBucketWorm, GetBucketWorm', {
+    operations: ['InitiateBucketWorm', 'AbortBucketWorm', 'GetBucketWorm'],
+  }),
+  implemented('wormId', 'the retention policy completed or extended', { operations: ['CompleteBucketWorm', 'ExtendBucketWorm'] }),
+  implemented('wormExtend', 'ExtendBucketWorm', { operations: ['ExtendBucketWorm'] }),
   implemented('versions', 'ListObjectVersions: versions and delete markers', { operations: ['ListObjectVersions'] }),
   implemented('version-id-marker', 'ListObjectVersions paging within the key marker', { operations: ['ListObjectVersions'] }),
   // Listings.
