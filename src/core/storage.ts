@@ -22,6 +22,7 @@ import {
   noSuchVersion,
   parseVersionId,
   readVersion,
+  retireLatest,
   writeVersion,
   type DeleteOutcome,
   type VersioningStatus,
@@ -1023,7 +1024,8 @@ export class Storage {
   async renameObjects(actor: Actor, bucket: string, moves: Array<{ from: string; to: string }>): Promise<void> {
     await this.requireBucket(this.meta, actor, bucket);
     moves.forEach((move) => validateObjectKey(move.to));
-    await this.meta.transaction(async (tx) => {
+    const released = await this.meta.transaction(async (tx) => {
+      const status = (await tx.getBucket(bucket))?.versioning;
       const moving = new Set(moves.map((move) => move.from));
       const rows: Array<{ object: StoredObject; to: string }> = [];
       for (const move of moves) rows.push({ object: await this.requireObject(tx, bucket, move.from), to: move.to });
@@ -1035,10 +1037,25 @@ export class Storage {
         if (!moving.has(to) && (await tx.getObject(bucket, to))) throw fileAlreadyExists();
       }
       const now = new Date();
+      const targets = new Set(moves.map((move) => move.to));
+      // In a versioned bucket a target's latest may be a delete marker: the moved version goes on top of it.
+      if (status !== undefined) for (const to of targets) if (!moving.has(to)) await retireLatest(tx, bucket, to, now);
       // Through a temporary key first, so renames that swap or chain never collide on the unique index.
       for (const { object } of rows) await tx.renameObject(object.id, temporaryKey(object.id), now);
       for (const { object, to } of rows) await tx.renameObject(object.id, to, now);
+      if (status === undefined) return [];
+      // A versioned key keeps its history: a key moved away from reads as deleted, by a delete
+      // marker over its older versions, as a copy then a DELETE would leave it.
+      const freed: string[] = [];
+      for (const from of moving) {
+        if (targets.has(from)) continue;
+        // Suspended: the marker is the null version, and replaces a noncurrent null version (WORM may keep it).
+        if (status === 'Suspended') objectLock.checkWormDeletable(worm, await tx.getNoncurrent(bucket, from, null), now);
+        freed.push(...(await deleteLatest(tx, bucket, from, status)).released);
+      }
+      return tx.unreferenced(freed);
     });
+    await this.blobs.remove(released);
   }
 
   /** The stored checksum of part `partNumber` of a multipart object (undefined for a part without one). */

@@ -77,7 +77,7 @@ export async function writeVersion(
  * latest is a delete marker, the marker becomes noncurrent. Both are noncurrent from `at` on
  * (lifecycle's NoncurrentDays count from it).
  */
-async function retireLatest(tx: MetadataQueries, bucket: string, key: string, at: Date): Promise<void> {
+export async function retireLatest(tx: MetadataQueries, bucket: string, key: string, at: Date): Promise<void> {
   if (!(await tx.archiveCurrent(bucket, key, at))) await tx.markNewestNoncurrent(bucket, key, at);
 }
 

@@ -37,6 +37,7 @@ import {
 import { assertS3Error, expectError } from '../helpers/assertions.js';
 import { BOTO3_AVAILABLE, runBoto3 } from '../helpers/boto3.js';
 import { signedRequest } from '../helpers/raw.js';
+import { multipartBody, postForm, s3PolicyFields, type Fields } from '../helpers/form.js';
 import { s3Client } from '../helpers/s3.js';
 import { onEachBackend, type BackendStart } from '../helpers/backends.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -208,6 +209,18 @@ function scenario(name: string, start: BackendStart) {
         new CopyObjectCommand({ Bucket, Key: 'copy2', CopySource: `${Bucket}/plain`, ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: inDays(1) }),
       );
       assert.equal((await s3.send(new HeadObjectCommand({ Bucket, Key: 'copy2', VersionId: explicit.VersionId }))).ObjectLockMode, 'COMPLIANCE');
+
+      // A POST form upload gets the default too; lock fields in a form are refused, not ignored.
+      const form = (key: string, extra: Fields) =>
+        multipartBody([['key', key], ...s3PolicyFields({ conditions: [{ bucket: Bucket }, ['starts-with', '$key', ''], ...extra.map(([name, value]) => ({ [name]: value }))] }).fields, ...extra], {
+          filename: 'f.txt',
+          content: 'posted',
+        });
+      assert.equal((await postForm(server, `/${Bucket}`, form('posted', []))).status, 204);
+      assert.equal((await s3.send(new HeadObjectCommand({ Bucket, Key: 'posted' }))).ObjectLockMode, 'GOVERNANCE');
+      const withLock = await postForm(server, `/${Bucket}`, form('posted-locked', [['x-amz-object-lock-legal-hold', 'ON']]));
+      assertS3Error(withLock, 501, 'NotImplemented');
+      await expectError(s3.send(new HeadObjectCommand({ Bucket, Key: 'posted-locked' })), 404, 'NotFound');
 
       // Removing the default leaves lock enabled; versions keep what they got.
       await s3.send(new PutObjectLockConfigurationCommand({ Bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }));

@@ -63,7 +63,8 @@ export function toPanError(error: ServiceError): PanError {
     case 'FileAlreadyExists':
       return new PanError(CODE.badRequest, '目标位置已经有同名文件 (a file with that name exists)');
     case 'AccessDenied':
-      return new PanError(CODE.unauthorized, 'access denied');
+      // The engine's reason (a lock or a retention policy, say) tells the user why.
+      return new PanError(CODE.unauthorized, `access denied (${error.message})`);
     default:
       return error.status >= 500 ? new PanError(CODE.internal, error.message) : new PanError(CODE.badRequest, error.message);
   }
