@@ -13,8 +13,12 @@
  *                           (row 1 unless --rows) and summarise the profile per operation
  *   --out NAME              results file name under bench/results (default latest; quick, partial, profile otherwise)
  *   --results-dir DIR       write the results files there instead (README and docs are then left alone)
+ *   --baseline DIR          another checkout of Tessera, built (npm run build there): adds the contenders
+ *                           baseline, baseline-pg and baseline-3pg, the same as tessera, tessera-pg and
+ *                           tessera-3pg but started from DIR's dist, to measure a change side by side
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { chmod, cp, mkdtemp, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
@@ -24,10 +28,10 @@ import { performance } from 'node:perf_hooks';
 import { floor } from './contenders/floor.js';
 import { REPO_ROOT } from './contenders/paths.js';
 import { s3rver } from './contenders/s3rver.js';
-import { tessera } from './contenders/tessera.js';
+import { tessera, tesseraContender, type Baseline } from './contenders/tessera.js';
 import { tesseraOss } from './contenders/tessera-oss.js';
 import { tesseraPan } from './contenders/tessera-pan.js';
-import { tesseraCluster, tesseraPostgres } from './contenders/tessera-postgres.js';
+import { clusterContender, tesseraCluster, tesseraPostgres } from './contenders/tessera-postgres.js';
 import { tus } from './contenders/tus.js';
 import type { Contender, Instance, RowKey } from './contenders/types.js';
 import { createDataFile, DownloadChecker, keystream, type DataFile } from './data.js';
@@ -75,7 +79,7 @@ function parseArgs(argv: string[]): Options {
     if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
     return v;
   };
-  const known = new Set(['--quick', '--runs', '--rows', '--contenders', '--profile', '--out', '--results-dir', '--help']);
+  const known = new Set(['--quick', '--runs', '--rows', '--contenders', '--profile', '--out', '--results-dir', '--baseline', '--help']);
   for (const arg of argv) if (arg.startsWith('--') && !known.has(arg)) throw new Error(`unknown option ${arg}`);
   if (argv.includes('--help')) {
     console.log(`usage: npm run bench -- [--quick] [--runs N] [--rows 1,2,3,4,5,6] [--contenders ${ALL_CONTENDERS.map((c) => c.id).join(',')}] [--profile] [--out NAME] [--results-dir DIR]`);
@@ -87,11 +91,13 @@ function parseArgs(argv: string[]): Options {
   const rowsArg = value('--rows');
   const rows = new Set((rowsArg ?? (profile ? '1' : '1,2,3,4,5,6')).split(',').map((r) => r.trim()));
   for (const row of rows) if (!['1', '2', '3', '4', '5', '6'].includes(row)) throw new Error(`unknown row ${row}`);
+  const baselineDir = value('--baseline');
+  const available = baselineDir === undefined ? ALL_CONTENDERS : [...ALL_CONTENDERS, ...baselineContenders(resolve(baselineDir))];
   const contenderArg = value('--contenders') ?? (profile ? SUBJECT : undefined);
   const contenders = contenderArg
     ? contenderArg.split(',').map((id) => {
-        const found = ALL_CONTENDERS.find((c) => c.id === id.trim());
-        if (!found) throw new Error(`unknown contender ${id}; known: ${ALL_CONTENDERS.map((c) => c.id).join(', ')}`);
+        const found = available.find((c) => c.id === id.trim());
+        if (!found) throw new Error(`unknown contender ${id}; known: ${available.map((c) => c.id).join(', ')}`);
         return found;
       })
     : DEFAULT_CONTENDERS;
@@ -103,6 +109,20 @@ function parseArgs(argv: string[]): Options {
   if (profile && out === 'latest') throw new Error('--profile results cannot be the latest results');
   const resultsDir = resolve(value('--results-dir') ?? DEFAULT_RESULTS_DIR);
   return { quick, runs, rows, contenders, profile, profiled: profile ? contenders[0]!.id : undefined, out, resultsDir, argv };
+}
+
+/** `--baseline DIR`: Tessera's contenders started from another built checkout, named by its commit. */
+function baselineContenders(dir: string): Contender[] {
+  const cli = join(dir, 'dist', 'src', 'cli', 'main.js');
+  if (!existsSync(cli)) throw new Error(`--baseline: ${cli} does not exist (run npm run build in ${dir})`);
+  let name = dir;
+  try {
+    name = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    // Not a git checkout: the directory names it.
+  }
+  const baseline: Baseline = { name, cli };
+  return [tesseraContender(baseline), clusterContender(1, baseline), clusterContender(3, baseline)];
 }
 
 function sizesFor(quick: boolean): Sizes {

@@ -16,20 +16,24 @@ import { startPostgres } from '../../test/helpers/postgres.js';
 import { startProxyProcess, type ProxyProcess } from '../../test/helpers/proxy.js';
 import { onInterrupt } from '../proc.js';
 import { s3Instance } from './s3.js';
-import { ACCESS_KEY, SECRET_KEY, startTessera } from './tessera.js';
+import { ACCESS_KEY, SECRET_KEY, startTessera, type Baseline } from './tessera.js';
 import type { Contender, Instance } from './types.js';
 
 type Node = Awaited<ReturnType<typeof startTessera>>;
 
-function clusterContender(nodeCount: number): Contender {
+/** `baseline`: the same contender built from another checkout (`--baseline DIR`). */
+export function clusterContender(nodeCount: number, baseline?: Baseline): Contender {
   const single = nodeCount === 1;
+  const at = baseline ? ` at ${baseline.name}` : '';
   return {
-    id: single ? 'tessera-pg' : `tessera-${nodeCount}pg`,
-    label: single ? 'Tessera (S3), PostgreSQL' : `Tessera (S3), ${nodeCount} nodes, PostgreSQL`,
+    id: `${baseline ? 'baseline' : 'tessera'}-${single ? '' : nodeCount}pg`,
+    label: single ? `Tessera (S3)${at}, PostgreSQL` : `Tessera (S3)${at}, ${nodeCount} nodes, PostgreSQL`,
     client: single
       ? 'same as Tessera (S3)'
       : 'same as Tessera (S3), through the round-robin proxy (test/helpers/proxy.ts, a process of its own): every request goes to the next node',
-    notes: single
+    notes: baseline
+      ? [`Tessera (S3)${at}, PostgreSQL${single ? '' : `, ${nodeCount} nodes`}: the same contender built from that checkout (\`--baseline\`), started and driven the same way.`]
+      : single
       ? [
           'Tessera (S3), PostgreSQL: `tessera serve --metadata postgres://… --data <dir>`, started as Tessera (S3) is (same flags, root user and, for rows 3–4, `{"minPartSize": 1}`), its metadata in a PostgreSQL started for it (Debian’s server binaries, a fresh initdb in the contender’s data directory, PostgreSQL’s defaults: fsync, synchronous_commit and full_page_writes on, shared_buffers 128 MB; loopback TCP, trust authentication) and stopped with it. Tessera’s pool: 10 connections per node; transactions SERIALIZABLE.',
           'Tessera (S3), PostgreSQL: its server CPU (rows 1b, 2b) is the node’s utime+stime plus PostgreSQL’s: the postmaster and every process under it (backends, WAL writer, checkpointer…), living ones from /proc/<pid>/stat, exited ones through the cutime+cstime the kernel adds to their parent. The log line of each row splits it. Its peak RSS (row 6) is the node’s alone: PostgreSQL’s shared buffers are shared memory, counted in the RSS of every backend that touched them.',
@@ -63,7 +67,7 @@ function clusterContender(nodeCount: number): Contender {
         const shared = join(options.dataDir, 'shared');
         await mkdir(shared, { recursive: true });
         const config = options.purpose === 'parts' ? { minPartSize: 1 } : undefined;
-        const launch = () => startTessera({ ...options, dataDir: shared }, config, postgres.url);
+        const launch = () => startTessera({ ...options, dataDir: shared }, config, postgres.url, baseline?.cli);
         // The first node alone: it creates the schema (or finds it, on a restored snapshot).
         nodes.push(await launch());
         nodes.push(...(await Promise.all(Array.from({ length: nodeCount - 1 }, launch))));

@@ -19,8 +19,9 @@ export async function startTessera(
   { dataDir, cpuProfileDir }: StartOptions,
   config?: Record<string, unknown>,
   metadata?: string,
+  cli = TESSERA_CLI,
 ): Promise<{ pid: number; url: string; stop(): Promise<void> }> {
-  const args = [TESSERA_CLI, 'serve', '--data', dataDir, '--address', '127.0.0.1:0', '--log-level', 'warn'];
+  const args = [cli, 'serve', '--data', dataDir, '--address', '127.0.0.1:0', '--log-level', 'warn'];
   if (metadata !== undefined) args.push('--metadata', metadata);
   if (config) {
     const configPath = `${dataDir}.config.json`;
@@ -41,18 +42,35 @@ export async function startTessera(
   return { pid: server.pid, url: server.url, stop: async () => void (await server.stop()) };
 }
 
-export const tessera: Contender = {
-  id: 'tessera',
-  label: 'Tessera (S3)',
-  client: '@aws-sdk/lib-storage Upload + @aws-sdk/client-s3 at defaults (signed SHA-256 payload + CRC32 header per request)',
-  notes: [
-    'Tessera: every part is MD5-hashed, SHA-256-verified (signed payload) and CRC32-verified, written to a temp file (with O_DIRECT: 1 MiB or more, where the filesystem takes it), fsynced, renamed, its directory fsynced, then recorded in SQLite.',
-    `Tessera: started as \`npm start\` and the tessera bin start it: \`${[...SERVER_ENV_WORDS, 'node', ...SERVER_NODE_FLAGS].join(' ')}\` (src/server/node-flags.ts says why).`,
-    'Tessera, rows 3–4: started with a config file `{"minPartSize": 1}` so that 1 KiB parts pass Complete (the part size is only checked at Complete; the default is 5 MiB).',
-  ],
-  unsupported: {},
-  async start(options) {
-    const server = await startTessera(options, options.purpose === 'parts' ? { minPartSize: 1 } : undefined);
-    return s3Instance(server, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, { etagCheck: 'multipart' });
-  },
-};
+/**
+ * `tessera`, or with `baseline` the same server built from another checkout (`--baseline DIR`:
+ * its dist/src/cli/main.js), so that a change is measured side by side with what it changed.
+ */
+export function tesseraContender(baseline?: Baseline): Contender {
+  return {
+    id: baseline ? 'baseline' : 'tessera',
+    label: baseline ? `Tessera (S3) at ${baseline.name}` : 'Tessera (S3)',
+    client: '@aws-sdk/lib-storage Upload + @aws-sdk/client-s3 at defaults (signed SHA-256 payload + CRC32 header per request)',
+    notes: baseline
+      ? [`Tessera (S3) at ${baseline.name}: the same contender built from that checkout (\`--baseline\`), started and driven the same way.`]
+      : [
+      'Tessera: every part is MD5-hashed, SHA-256-verified (signed payload) and CRC32-verified, written to a temp file (with O_DIRECT: 1 MiB or more, where the filesystem takes it), fsynced, renamed, its directory fsynced, then recorded in SQLite.',
+      `Tessera: started as \`npm start\` and the tessera bin start it: \`${[...SERVER_ENV_WORDS, 'node', ...SERVER_NODE_FLAGS].join(' ')}\` (src/server/node-flags.ts says why).`,
+      'Tessera, rows 3–4: started with a config file `{"minPartSize": 1}` so that 1 KiB parts pass Complete (the part size is only checked at Complete; the default is 5 MiB).',
+    ],
+    unsupported: {},
+    async start(options) {
+      const server = await startTessera(options, options.purpose === 'parts' ? { minPartSize: 1 } : undefined, undefined, baseline?.cli);
+      return s3Instance(server, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, { etagCheck: 'multipart' });
+    },
+  };
+}
+
+export const tessera = tesseraContender();
+
+/** Another checkout of Tessera, built: what `--baseline DIR` names. */
+export interface Baseline {
+  /** The checkout's short commit id (or its directory's name). */
+  name: string;
+  cli: string;
+}
