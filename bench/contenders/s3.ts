@@ -43,7 +43,7 @@ interface HasStack {
  * middleware at the innermost position (deserialize step, low priority) sees the
  * signed request go to the HTTP handler and the response headers come back.
  */
-async function timedSend<T>(client: S3Client, command: HasStack): Promise<Timed<T>> {
+export async function timedSend<T>(client: S3Client, command: HasStack): Promise<Timed<T>> {
   let wireMs = NaN;
   command.middlewareStack.add(
     (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {

@@ -5,6 +5,37 @@
  */
 
 const BATCH = 1000;
+/** Rows read after a seek past a common prefix: most such seeks land in the next prefix at once. */
+const AFTER_PREFIX_BATCH = 16;
+
+/**
+ * How many rows the next read of a listing asks for. A seek past a common prefix reads only a
+ * few: where every key falls into a prefix, a full batch per prefix would read a thousand rows to
+ * use one. A batch used up without meeting a prefix makes the next one four times larger, back to
+ * the full batch.
+ */
+export class ListingBatch {
+  private size: number;
+
+  constructor(delimited: boolean) {
+    this.size = delimited ? AFTER_PREFIX_BATCH : BATCH;
+  }
+
+  /** The rows to ask for when `wanted` more entries (plus one, to know whether the page is truncated) would fill the page. */
+  next(wanted: number): number {
+    return Math.min(this.size, wanted);
+  }
+
+  /** The last read ended in a seek past a common prefix. */
+  reseeked(): void {
+    this.size = AFTER_PREFIX_BATCH;
+  }
+
+  /** The last read was used whole. */
+  used(): void {
+    this.size = Math.min(BATCH, this.size * 4);
+  }
+}
 
 export interface PrefixListing<T> {
   prefix: string;
@@ -55,8 +86,10 @@ export async function listByPrefix<T>(listing: PrefixListing<T>): Promise<Prefix
     if (past > lower) lower = past;
   }
 
+  const batch = new ListingBatch(delimiter !== undefined);
   for (;;) {
-    const rows = await listing.fetch(after, lower, upper, Math.min(BATCH, max + 1));
+    const limit = batch.next(max + 1 - page.items.length - page.commonPrefixes.length);
+    const rows = await listing.fetch(after, lower, upper, limit);
     if (rows.length === 0) return page;
     let reseek = false;
     for (const row of rows) {
@@ -83,7 +116,9 @@ export async function listByPrefix<T>(listing: PrefixListing<T>): Promise<Prefix
       page.nextMarker = key;
       page.lastWasCommonPrefix = false;
     }
-    if (!reseek && rows.length < Math.min(BATCH, max + 1)) return page;
+    if (reseek) batch.reseeked();
+    else if (rows.length < limit) return page;
+    else batch.used();
   }
 }
 

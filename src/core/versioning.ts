@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ServiceError, errors } from './errors.js';
-import { commonPrefixOf, prefixUpperBound } from './listing.js';
+import { commonPrefixOf, ListingBatch, prefixUpperBound } from './listing.js';
 import type { MetadataQueries, NewObject, StoredObject, StoredVersion } from './metadata/types.js';
 import type { BucketInfo } from './types.js';
 import { checkWormOverwrite } from './object-lock.js';
@@ -193,7 +193,6 @@ interface Position {
 }
 
 const CURRENT_RANK = Number.MAX_SAFE_INTEGER;
-const BATCH = 1000;
 
 /**
  * A page of versions: the current objects and the history merged in (key, newest first) order,
@@ -225,8 +224,9 @@ export async function listVersions(meta: MetadataQueries, bucket: BucketInfo, qu
   let last: { key: string; versionId?: string } | undefined;
   // The key of the entry before the next one (a noncurrent entry is latest only as its key's first).
   let previousKey = position.rank === 0 ? undefined : position.key;
+  const sizer = new ListingBatch(delimiter !== undefined);
   for (;;) {
-    const wanted = Math.min(BATCH, maxKeys - count + 1);
+    const wanted = sizer.next(maxKeys - count + 1);
     const batch = await fetchMerged(meta, bucket, position, lower, upper, wanted);
     if (batch.length === 0) return page;
     let skippedPrefix = false;
@@ -258,7 +258,9 @@ export async function listVersions(meta: MetadataQueries, bucket: BucketInfo, qu
       previousKey = key;
       position = { key, rank: entry.rank };
     }
-    if (!skippedPrefix && batch.length < wanted) return page;
+    if (skippedPrefix) sizer.reseeked();
+    else if (batch.length < wanted) return page;
+    else sizer.used();
   }
 }
 

@@ -104,11 +104,18 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       deleteSegments: db.prepare('DELETE FROM segments WHERE object_id = ?'),
       blobInSegments: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM segments WHERE blob_id = ? LIMIT 1'),
       blobInParts: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM parts WHERE blob_id = ? LIMIT 1'),
-      listObjects: db.prepare<[string, string, string, string, number], ObjectRow>(
-        `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`,
+      // One lower bound each (see startsFromLower): after a key, or from one.
+      listObjectsAfter: db.prepare<[string, string, string, number], ObjectRow>(
+        `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key < ? ORDER BY key LIMIT ?`,
       ),
-      listObjectsNoUpper: db.prepare<[string, string, string, number], ObjectRow>(
-        `SELECT * FROM objects WHERE bucket = ? AND key > ? AND key >= ? ORDER BY key LIMIT ?`,
+      listObjectsAfterNoUpper: db.prepare<[string, string, number], ObjectRow>(
+        `SELECT * FROM objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?`,
+      ),
+      listObjectsFrom: db.prepare<[string, string, string, number], ObjectRow>(
+        `SELECT * FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`,
+      ),
+      listObjectsFromNoUpper: db.prepare<[string, string, number], ObjectRow>(
+        `SELECT * FROM objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?`,
       ),
       insertUpload: db.prepare(
         `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags,
@@ -130,12 +137,20 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
                 AND NOT EXISTS (SELECT 1 FROM objects WHERE objects.upload_id = uploads.upload_id)
                 AND NOT EXISTS (SELECT 1 FROM object_versions v WHERE v.upload_id = uploads.upload_id))`,
       ),
-      listUploadsAfter: db.prepare<[string, string, string, string, string, number], UploadRow>(
-        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?) AND key >= ? AND key < ?
+      listUploadsAfter: db.prepare<[string, string, string, string, number], UploadRow>(
+        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?) AND key < ?
          ORDER BY key, upload_id LIMIT ?`,
       ),
-      listUploadsAfterNoUpper: db.prepare<[string, string, string, string, number], UploadRow>(
-        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?) AND key >= ?
+      listUploadsAfterNoUpper: db.prepare<[string, string, string, number], UploadRow>(
+        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?)
+         ORDER BY key, upload_id LIMIT ?`,
+      ),
+      listUploadsFrom: db.prepare<[string, string, string, number], UploadRow>(
+        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND key >= ? AND key < ?
+         ORDER BY key, upload_id LIMIT ?`,
+      ),
+      listUploadsFromNoUpper: db.prepare<[string, string, number], UploadRow>(
+        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND key >= ?
          ORDER BY key, upload_id LIMIT ?`,
       ),
       listUploadsSameKey: db.prepare<[string, string, string, number], UploadRow>(
@@ -379,10 +394,13 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
 
   /** Objects with `after < key` and `key` in [lower, upper), in key order (UTF-8 byte order). */
   listObjects(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): StoredObject[] {
-    const rows =
-      upper === undefined
-        ? this.stmt.listObjectsNoUpper.all(bucket, after, lower, limit)
-        : this.stmt.listObjects.all(bucket, after, lower, upper, limit);
+    const rows = startsFromLower(after, lower)
+      ? upper === undefined
+        ? this.stmt.listObjectsFromNoUpper.all(bucket, lower, limit)
+        : this.stmt.listObjectsFrom.all(bucket, lower, upper, limit)
+      : upper === undefined
+        ? this.stmt.listObjectsAfterNoUpper.all(bucket, after, limit)
+        : this.stmt.listObjectsAfter.all(bucket, after, upper, limit);
     return rows.map(toObject);
   }
 
@@ -454,13 +472,19 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
 
   listNoncurrent(bucket: string, afterKey: string, afterSeq: number, lower: string, upper: string | undefined, limit: number): StoredVersion[] {
     const statements = this.versions();
-    const rows = statements.sameKey.all(bucket, afterKey, afterSeq, lower, limit);
+    const from = startsFromLower(afterKey, lower);
+    // The rest of the cursor's own key, unless the range starts past it.
+    const rows = from ? [] : statements.sameKey.all(bucket, afterKey, afterSeq, limit);
     if (rows.length < limit) {
       const rest = limit - rows.length;
       rows.push(
-        ...(upper === undefined
-          ? statements.laterKeys.all(bucket, afterKey, lower, rest)
-          : statements.laterKeysBelow.all(bucket, afterKey, lower, upper, rest)),
+        ...(from
+          ? upper === undefined
+            ? statements.keysFrom.all(bucket, lower, rest)
+            : statements.keysFromBelow.all(bucket, lower, upper, rest)
+          : upper === undefined
+            ? statements.laterKeys.all(bucket, afterKey, rest)
+            : statements.laterKeysBelow.all(bucket, afterKey, upper, rest)),
       );
     }
     return rows.filter((row) => upper === undefined || row.key < upper).map(toVersion);
@@ -543,10 +567,15 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     upper: string | undefined,
     limit: number,
   ): StoredUpload[] {
-    const rows =
-      upper === undefined
-        ? this.stmt.listUploadsAfterNoUpper.all(bucket, after.key, after.uploadId, lower, limit)
-        : this.stmt.listUploadsAfter.all(bucket, after.key, after.uploadId, lower, upper, limit);
+    // Past the cursor's key, the lower bound alone starts the range (see startsFromLower).
+    const from = startsFromLower(after.key, lower);
+    const rows = from
+      ? upper === undefined
+        ? this.stmt.listUploadsFromNoUpper.all(bucket, lower, limit)
+        : this.stmt.listUploadsFrom.all(bucket, lower, upper, limit)
+      : upper === undefined
+        ? this.stmt.listUploadsAfterNoUpper.all(bucket, after.key, after.uploadId, limit)
+        : this.stmt.listUploadsAfter.all(bucket, after.key, after.uploadId, upper, limit);
     return rows.map(toUpload);
   }
 
@@ -784,16 +813,32 @@ function prepareVersionStatements(db: Database.Database) {
     restore: db.prepare(
       `INSERT INTO objects (${objectColumns}) SELECT ${objectColumns} FROM object_versions WHERE bucket = ? AND key = ? AND seq = ?`,
     ),
-    sameKey: db.prepare<[string, string, number, string, number], VersionRow>(
-      'SELECT * FROM object_versions WHERE bucket = ? AND key = ? AND seq < ? AND key >= ? ORDER BY seq DESC LIMIT ?',
+    sameKey: db.prepare<[string, string, number, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND key = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     ),
-    laterKeys: db.prepare<[string, string, string, number], VersionRow>(
-      'SELECT * FROM object_versions WHERE bucket = ? AND key > ? AND key >= ? ORDER BY key, seq DESC LIMIT ?',
+    laterKeys: db.prepare<[string, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND key > ? ORDER BY key, seq DESC LIMIT ?',
     ),
-    laterKeysBelow: db.prepare<[string, string, string, string, number], VersionRow>(
-      'SELECT * FROM object_versions WHERE bucket = ? AND key > ? AND key >= ? AND key < ? ORDER BY key, seq DESC LIMIT ?',
+    laterKeysBelow: db.prepare<[string, string, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND key > ? AND key < ? ORDER BY key, seq DESC LIMIT ?',
+    ),
+    keysFrom: db.prepare<[string, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND key >= ? ORDER BY key, seq DESC LIMIT ?',
+    ),
+    keysFromBelow: db.prepare<[string, string, string, number], VersionRow>(
+      'SELECT * FROM object_versions WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key, seq DESC LIMIT ?',
     ),
   };
+}
+
+/**
+ * Where a listing's range starts: after the cursor's key, or from the lower bound when that is
+ * past it (a seek beyond a common prefix). One bound per statement, because SQLite seeks the index
+ * on only one of `key > ? AND key >= ?` and filters the rows between the two: a seek past a
+ * prefix from an empty cursor read every key before it.
+ */
+function startsFromLower(after: string, lower: string): boolean {
+  return lower > after;
 }
 
 /** The Object Lock columns as SQLite stores them (a legal hold as 1 or 0). */
