@@ -1,5 +1,5 @@
 /**
- * `npm run bench:versions [-- --sizes 10000,100000,1000000] [--backends sqlite,postgres] [--samples N]`:
+ * `npm run bench:versions [-- --sizes 10000,100000,1000000] [--backends sqlite,postgres] [--samples N] [--results-dir DIR]`:
  * how the time of one ListObjectVersions page (1,000 entries) grows with the number of versions in
  * the bucket, on SQLite and on PostgreSQL. Writes bench/results/scale-versions.{md,json}.
  *
@@ -47,7 +47,7 @@ interface Measured {
   pages: Record<Position, PageTimes>;
 }
 
-function parseArgs(argv: string[]): { sizes: number[]; backends: Backend[]; samples: number } {
+function parseArgs(argv: string[]): { sizes: number[]; backends: Backend[]; samples: number; resultsDir: string } {
   const value = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i < 0 ? undefined : argv[i + 1];
@@ -57,7 +57,9 @@ function parseArgs(argv: string[]): { sizes: number[]; backends: Backend[]; samp
   const backends = (value('--backends') ?? 'sqlite,postgres').split(',') as Backend[];
   for (const backend of backends) if (backend !== 'sqlite' && backend !== 'postgres') throw new Error(`--backends: unknown ${backend}`);
   const samples = Number(value('--samples') ?? 15);
-  return { sizes, backends, samples };
+  if (!Number.isInteger(samples) || samples < 1) throw new Error('--samples must be a positive integer');
+  const resultsDir = value('--results-dir') ?? join(REPO_ROOT, 'bench', 'results');
+  return { sizes, backends, samples, resultsDir };
 }
 
 /** The key of clone `i`: spread over DIRECTORIES directories, in the same order as `i`. */
@@ -164,10 +166,16 @@ async function measure(backend: Backend, versions: number, samples: number): Pro
     const middleKey = keyOf(Math.floor(keys / 2), keys);
     const history = await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: middleKey, MaxKeys: VERSIONS_PER_KEY }));
     const midVersion = history.Versions![Math.floor(VERSIONS_PER_KEY / 2)]!.VersionId!;
+    // Entries after the middle key: the later keys' versions and the template key's two.
+    const afterMiddle = (keys - Math.floor(keys / 2) - 1) * VERSIONS_PER_KEY + 2;
+    const restOfMiddle = VERSIONS_PER_KEY - Math.floor(VERSIONS_PER_KEY / 2) - 1;
     const inputs: Record<Position, [ConstructorParameters<typeof ListObjectVersionsCommand>[0], number]> = {
       'first page': [{ Bucket: BUCKET, MaxKeys: PAGE }, PAGE],
-      'middle (key-marker)': [{ Bucket: BUCKET, MaxKeys: PAGE, KeyMarker: middleKey }, PAGE],
-      'middle (key-marker + version-id-marker)': [{ Bucket: BUCKET, MaxKeys: PAGE, KeyMarker: middleKey, VersionIdMarker: midVersion }, PAGE],
+      'middle (key-marker)': [{ Bucket: BUCKET, MaxKeys: PAGE, KeyMarker: middleKey }, Math.min(PAGE, afterMiddle)],
+      'middle (key-marker + version-id-marker)': [
+        { Bucket: BUCKET, MaxKeys: PAGE, KeyMarker: middleKey, VersionIdMarker: midVersion },
+        Math.min(PAGE, afterMiddle + restOfMiddle),
+      ],
       // The directories and the template key: one page of common prefixes, each a reseek.
       'delimiter=/': [{ Bucket: BUCKET, MaxKeys: PAGE, Delimiter: '/' }, DIRECTORIES + 2],
     };
@@ -213,11 +221,10 @@ function render(results: Measured[], samples: number): string {
 }
 
 async function main(): Promise<void> {
-  const { sizes, backends, samples } = parseArgs(process.argv.slice(2));
+  const { sizes, backends, samples, resultsDir: dir } = parseArgs(process.argv.slice(2));
   const results: Measured[] = [];
   for (const backend of backends) for (const versions of sizes) results.push(await measure(backend, versions, samples));
   const markdown = render(results, samples);
-  const dir = join(REPO_ROOT, 'bench', 'results');
   await writeFile(join(dir, 'scale-versions.md'), markdown);
   await writeFile(join(dir, 'scale-versions.json'), JSON.stringify({ samples, results }, null, 2) + '\n');
   process.stdout.write(markdown);

@@ -102,3 +102,32 @@ describe('npm run bench -- --quick', () => {
     }
   });
 });
+
+// The scale bench of ListObjectVersions, small: its fixture and every page it times still work.
+describe('npm run bench:versions', () => {
+  it('fills a versioned bucket by SQL and times every page position on each backend', { timeout: 300_000 }, async () => {
+    const backends = postgresBinDir() ? ['sqlite', 'postgres'] : ['sqlite'];
+    if (backends.length === 1 && process.env.CI) assert.fail('PostgreSQL server binaries are missing on CI');
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-test-'));
+    try {
+      const harness = join(REPO_ROOT, 'dist', 'bench', 'scale-versions.js');
+      const { code, output } = await run([harness, '--sizes', '2000', '--samples', '1', '--backends', backends.join(','), '--results-dir', dir]);
+      assert.equal(code, 0, output.slice(-4000));
+      const report = JSON.parse(await readFile(join(dir, 'scale-versions.json'), 'utf8')) as {
+        results: Array<{ backend: string; versions: number; pages: Record<string, { wire?: { samples: number[] }; whole?: { samples: number[] } }> }>;
+      };
+      assert.deepEqual(report.results.map((r) => [r.backend, r.versions]), backends.map((b) => [b, 2000]));
+      for (const result of report.results) {
+        assert.equal(Object.keys(result.pages).length, 4);
+        for (const [position, times] of Object.entries(result.pages)) {
+          for (const samples of [times.wire?.samples, times.whole?.samples]) {
+            assert.ok(samples?.length === 1 && samples[0]! > 0, `${result.backend}, ${position}: ${JSON.stringify(times)}`);
+          }
+        }
+      }
+      assert.match(await readFile(join(dir, 'scale-versions.md'), 'utf8'), /\| SQLite \| 2,000 \|/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
