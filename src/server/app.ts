@@ -60,7 +60,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   // Users made through the admin API, their secrets sealed under the master key; live on every node.
   const secrets = await loadMasterKey(config.dataDir);
   const identities = await Identities.open(metadata, secrets, fixedUsers, (err) => logger.warn({ err: err.message }, 'users and access keys'));
-  if (storage.shared) identities.start();
+  if (storage.shared) identities.start(config.identityReloadMs);
   const directory = identities.directory;
   const settings = { region: config.region, domain: config.domain };
   const pan = new PanDialect(storage, directory, config.pan, metadata);
