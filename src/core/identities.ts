@@ -121,8 +121,13 @@ export class Identities {
     const fixedKeys = new Set(this.fixed.map((user) => user.accessKey));
     const fixedIds = new Set(this.fixed.map((user) => user.id));
     const records: User[] = [...this.fixed];
+    const disabled: string[] = [];
     for (const user of users) {
-      if (!user.enabled || fixedIds.has(user.id)) continue;
+      if (fixedIds.has(user.id)) continue;
+      if (!user.enabled) {
+        disabled.push(user.id);
+        continue;
+      }
       const base = { id: user.id, displayName: user.displayName, root: false, admin: user.admin };
       let usable = 0;
       for (const key of keys) {
@@ -140,7 +145,7 @@ export class Identities {
       // Found by id (bucket owners, pan apps) even without a key.
       if (usable === 0) records.push({ ...base, accessKey: '', secretKey: '' });
     }
-    this.directory.replace(records);
+    this.directory.replace(records, disabled);
   }
 
   /** After a change: this node's directory at once, the other nodes' by notification. */

@@ -20,13 +20,17 @@ export interface User {
 export class UserDirectory {
   private byAccessKey = new Map<string, User>();
   private byUserId = new Map<string, User>();
+  private disabledIds = new Set<string>();
 
   constructor(users: User[]) {
     this.replace(users);
   }
 
-  /** The directory from now on: one record per usable key, plus keyless users (accessKey '') so their id still resolves. */
-  replace(users: User[]): void {
+  /**
+   * The directory from now on: one record per usable key, plus keyless users (accessKey '') so
+   * their id still resolves; `disabled`: users that exist but are refused for now.
+   */
+  replace(users: User[], disabled: Iterable<string> = []): void {
     const byAccessKey = new Map<string, User>();
     const byUserId = new Map<string, User>();
     for (const user of users) {
@@ -39,6 +43,12 @@ export class UserDirectory {
     }
     this.byAccessKey = byAccessKey;
     this.byUserId = byUserId;
+    this.disabledIds = new Set(disabled);
+  }
+
+  /** Whether a user of this id exists, enabled or not (config checks: a disabled user is no typo). */
+  exists(id: string): boolean {
+    return this.byUserId.has(id) || this.disabledIds.has(id);
   }
 
   byKey(accessKey: string): User | undefined {

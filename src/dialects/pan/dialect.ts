@@ -68,7 +68,7 @@ export class PanDialect implements Dialect {
     private readonly metadata: Metadata,
   ) {
     for (const app of config.apps) {
-      if (!users.byId(app.user)) throw new Error(`config: panApps: app ${app.clientID} names user "${app.user}", who is not in users`);
+      if (!users.exists(app.user)) throw new Error(`config: panApps: app ${app.clientID} names user "${app.user}", who is not in users`);
     }
   }
 
