@@ -175,7 +175,13 @@ async function call(flags: CommonFlags, method: string, path: string, body?: unk
     }),
   );
   const { status, text } = await send(url, method, headers, payload);
-  const parsed = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
+  } catch {
+    // Not Tessera's admin API answering (an old server, a proxy's page).
+    throw new AdminError(status, 'NotAdminApi', `the endpoint did not answer JSON: ${text.slice(0, 200)}`);
+  }
   if (status >= 400) {
     throw new AdminError(status, String(parsed?.code ?? 'Error'), String(parsed?.message ?? text));
   }

@@ -15,6 +15,7 @@ import OSS from 'ali-oss';
 import pg from 'pg';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { admin, type Credentials } from '../helpers/admin.js';
+import { multipartBody, postForm, s3PolicyFields, xmlText } from '../helpers/form.js';
 import { signedRequest, type RawResponse } from '../helpers/raw.js';
 import { s3Client } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -132,6 +133,12 @@ for (const [backend, onPostgres] of backends) {
       const presigned = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'bob-bucket', Key: 'from-s3.txt' }), { expiresIn: 600 });
       assert.equal((await fetch(presigned)).status, 200);
 
+      const postPolicy = () => {
+        const auth = s3PolicyFields({ conditions: [{ bucket: 'bob-bucket' }, ['starts-with', '$key', 'forms/']], credentials: key });
+        return postForm(server, '/bob-bucket', multipartBody([['key', 'forms/a.txt'], ...auth.fields], { filename: 'a.txt', content: 'posted', contentType: 'text/plain' }));
+      };
+      assert.equal((await postPolicy()).status, 204);
+
       const disabled = await admin(server, 'PATCH', `users/bob/keys/${key.accessKeyId}`, { enabled: false });
       assert.equal(disabled.status, 200, disabled.body);
       assert.equal(disabled.json.enabled, false);
@@ -141,11 +148,15 @@ for (const [backend, onPostgres] of backends) {
       const refused = await fetch(presigned);
       assert.equal(refused.status, 403);
       assert.match(await refused.text(), /<Code>InvalidAccessKeyId<\/Code>/);
+      const refusedPost = await postPolicy();
+      assert.equal(refusedPost.status, 403);
+      assert.equal(xmlText(refusedPost.body, 'Code'), 'InvalidAccessKeyId');
 
       assert.equal((await admin(server, 'PATCH', `users/bob/keys/${key.accessKeyId}`, { enabled: true })).status, 200);
       const again = await s3.send(new GetObjectCommand({ Bucket: 'bob-bucket', Key: 'from-s3.txt' }));
       assert.equal(await again.Body!.transformToString(), 'by the S3 SDK');
       assert.equal((await fetch(presigned)).status, 200);
+      assert.equal((await postPolicy()).status, 204);
 
       // The user disabled: every key of theirs is refused; enabled: back.
       assert.equal((await admin(server, 'PATCH', 'users/bob', { enabled: false })).json.enabled, false);
