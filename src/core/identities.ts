@@ -58,6 +58,7 @@ export class Identities {
   private queued: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private watcher: { close(): Promise<void> } | undefined;
+  private closed = false;
 
   private constructor(
     private readonly metadata: Metadata,
@@ -79,17 +80,27 @@ export class Identities {
   /** Listens for other nodes' changes and reloads every `intervalMs` as a safety net. */
   start(intervalMs = DEFAULT_RELOAD_INTERVAL_MS): void {
     if (this.timer) return;
-    const reload = () => void this.reload().catch((err: unknown) => this.onError(err as Error));
+    // A database that stays away is said once, not every interval, until a reload succeeds again.
+    let failing = false;
+    const reload = () =>
+      void this.reload().then(
+        () => (failing = false),
+        (err: unknown) => {
+          if (!failing) this.onError(new Error(`cannot read users and access keys (the last ones read stay in force): ${(err as Error).message}`));
+          failing = true;
+        },
+      );
     this.watcher = this.metadata.watchIdentityChanges(reload);
     this.timer = setInterval(reload, intervalMs);
     this.timer.unref();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.watcher?.close();
-    await this.running?.catch(() => undefined);
+    await (this.queued ?? this.running)?.catch(() => undefined);
   }
 
   /**
@@ -117,6 +128,8 @@ export class Identities {
   }
 
   private async load(): Promise<void> {
+    // Stopping: the metadata store is about to close under it.
+    if (this.closed) return;
     const [users, keys] = await Promise.all([this.metadata.listUsers(), this.metadata.listAccessKeys()]);
     const fixedKeys = new Set(this.fixed.map((user) => user.accessKey));
     const fixedIds = new Set(this.fixed.map((user) => user.id));
