@@ -59,6 +59,8 @@ export class Identities {
   private timer: NodeJS.Timeout | undefined;
   private watcher: { close(): Promise<void> } | undefined;
   private closed = false;
+  /** Keys whose sealed secret did not open (another master key, damage): logged once each. */
+  private readonly unusable = new Set<string>();
 
   private constructor(
     private readonly metadata: Metadata,
@@ -135,6 +137,13 @@ export class Identities {
     const fixedIds = new Set(this.fixed.map((user) => user.id));
     const records: User[] = [...this.fixed];
     const disabled: string[] = [];
+    const keysOf = new Map<string, StoredAccessKey[]>();
+    for (const key of keys) {
+      if (!key.enabled || fixedKeys.has(key.accessKeyId)) continue;
+      const list = keysOf.get(key.userId);
+      if (list) list.push(key);
+      else keysOf.set(key.userId, [key]);
+    }
     for (const user of users) {
       if (fixedIds.has(user.id)) continue;
       if (!user.enabled) {
@@ -143,13 +152,16 @@ export class Identities {
       }
       const base = { id: user.id, displayName: user.displayName, root: false, admin: user.admin };
       let usable = 0;
-      for (const key of keys) {
-        if (key.userId !== user.id || !key.enabled || fixedKeys.has(key.accessKeyId)) continue;
+      for (const key of keysOf.get(user.id) ?? []) {
         let secretKey: string;
         try {
           secretKey = this.box.open(key.sealedSecret, key.accessKeyId);
         } catch (err) {
-          this.onError(new Error(`access key ${key.accessKeyId} of ${user.id} is unusable: ${(err as Error).message}`));
+          // Said once per key, not at every reload.
+          if (!this.unusable.has(key.accessKeyId)) {
+            this.unusable.add(key.accessKeyId);
+            this.onError(new Error(`access key ${key.accessKeyId} of ${user.id} is unusable: ${(err as Error).message}`));
+          }
           continue;
         }
         records.push({ ...base, accessKey: key.accessKeyId, secretKey });
@@ -171,7 +183,8 @@ export class Identities {
 
   async listUsers(): Promise<UserView[]> {
     const stored = await this.metadata.listUsers();
-    return [...this.fixed.filter(firstOfId).map(fixedView), ...stored.map(storedView)];
+    const fixedIds = new Set(this.fixed.map((user) => user.id));
+    return [...this.fixed.filter(firstOfId).map(fixedView), ...stored.filter((user) => !fixedIds.has(user.id)).map(storedView)];
   }
 
   async getUser(id: string): Promise<UserView> {

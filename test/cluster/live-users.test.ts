@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
 import { admin, type Credentials } from '../helpers/admin.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { signInApi } from '../helpers/console.js';
@@ -69,5 +70,27 @@ describe('live users across nodes', { skip: skipWithoutPostgres() }, () => {
 
     assert.equal((await admin(b, 'PATCH', 'users/dave', { enabled: false })).status, 200);
     await eventually('the disabled user is refused on node A', async () => ((await works(() => onA.send(new GetObjectCommand({ Bucket: 'dave-bucket', Key: 'k.txt' })))) ? undefined : true));
+  });
+
+  it('a node whose LISTEN connection was cut connects again and misses no change', async () => {
+    const [a] = cluster.nodes as [typeof cluster.nodes[0]];
+    assert.equal((await admin(a, 'POST', 'users', { id: 'eve' })).status, 201);
+    const key = (await admin(a, 'POST', 'users/eve/keys')).json as Credentials;
+    const onB = client(1, key);
+    await eventually('the new key works on node B', () => works(() => onB.send(new CreateBucketCommand({ Bucket: 'eve-bucket' }))));
+    // Every node's listening connection ends; the change below is made while they are gone or just back.
+    const db = new pg.Client({ connectionString: cluster.postgres.url });
+    await db.connect();
+    try {
+      const cut = await db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tessera-listen'");
+      assert.equal(cut.rowCount, 2, 'one listening connection per node');
+    } finally {
+      await db.end();
+    }
+    assert.equal((await admin(a, 'PATCH', `users/eve/keys/${key.accessKeyId}`, { enabled: false })).status, 200);
+    await eventually('the disabled key is refused on node B', async () => ((await works(() => onB.send(new GetObjectCommand({ Bucket: 'eve-bucket', Key: 'none' })).catch((err: Error) => {
+      if (err.name === 'NoSuchKey') return;
+      throw err;
+    })))) ? undefined : true));
   });
 });
