@@ -54,7 +54,8 @@ describe('live users across nodes', { skip: skipWithoutPostgres() }, () => {
     await eventually('the new key works on node B', () => works(() => onB.send(new CreateBucketCommand({ Bucket: 'dave-bucket' }))));
     await onB.send(new PutObjectCommand({ Bucket: 'dave-bucket', Key: 'k.txt', Body: 'on B' }));
     const session = await signInApi(b, key.accessKeyId, key.secretAccessKey);
-    const sessionOnB = client(1, session as unknown as Credentials);
+    const { accessKeyId, secretAccessKey, sessionToken } = session;
+    const sessionOnB = client(1, { accessKeyId, secretAccessKey, sessionToken } as Credentials);
 
     assert.equal((await admin(a, 'PATCH', `users/dave/keys/${key.accessKeyId}`, { enabled: false })).status, 200);
     await eventually('the disabled key is refused on node B', async () => {
