@@ -139,9 +139,18 @@ function env(...names: string[]): string | undefined {
   return undefined;
 }
 
-/** The client for a dialect (and, for the endpoint, a bucket), from options, environment and config file. */
-export function makeClient(dialect: DialectName, flags: CommonFlags, bucket?: string): StorageClient {
-  lastDialect = dialect;
+/** Where and as whom a command connects, from options, environment and config file. */
+export interface Connection {
+  endpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  region?: string;
+  bucketEndpoints: Record<string, string>;
+  bucketCnames: Record<string, string>;
+  retryTimes?: number;
+}
+
+/** The endpoint and credentials for a dialect (and, for the endpoint, a bucket). */
+export function resolveConnection(dialect: DialectName, flags: CommonFlags, bucket?: string): Connection {
   const config = readConfigFile(flags.configFile);
   const dialectEnv = dialect === 'oss' ? 'OSS' : 'AWS';
   let endpoint = flags.endpoint ?? env('TESSERA_ENDPOINT', dialect === 'oss' ? 'OSS_ENDPOINT' : 'AWS_ENDPOINT_URL');
@@ -164,18 +173,32 @@ export function makeClient(dialect: DialectName, flags: CommonFlags, bucket?: st
     throw new Error('no credentials: give -i and -k, set TESSERA_ACCESS_KEY_ID and TESSERA_ACCESS_KEY_SECRET, or write a config file with `tessera config`');
   }
   const sessionToken = flags.stsToken ?? env('TESSERA_STS_TOKEN', `${dialectEnv}_SESSION_TOKEN`) ?? config.stsToken;
+  return {
+    endpoint,
+    credentials: { accessKeyId, secretAccessKey, sessionToken },
+    region: flags.region ?? env('TESSERA_REGION', `${dialectEnv}_REGION`),
+    bucketEndpoints,
+    bucketCnames,
+    retryTimes: flags.retryTimes ?? config.retryTimes,
+  };
+}
+
+/** The client for a dialect (and, for the endpoint, a bucket), from options, environment and config file. */
+export function makeClient(dialect: DialectName, flags: CommonFlags, bucket?: string): StorageClient {
+  lastDialect = dialect;
+  const connection = resolveConnection(dialect, flags, bucket);
   const signVersion = (flags.signVersion ?? env('TESSERA_SIGN_VERSION')) as 'v1' | 'v4' | undefined;
   if (signVersion !== undefined && signVersion !== 'v1' && signVersion !== 'v4') throw new UsageError(`invalid sign version: ${signVersion}, v1 or v4`);
   return new StorageClient({
     dialect,
-    endpoint,
-    credentials: { accessKeyId, secretAccessKey, sessionToken },
-    region: flags.region ?? env('TESSERA_REGION', `${dialectEnv}_REGION`),
+    endpoint: connection.endpoint,
+    credentials: connection.credentials,
+    region: connection.region,
     signVersion,
     forcePathStyle: flags.forcePathStyle,
-    bucketEndpoints,
-    bucketCnames,
-    retry: { maxRetries: Math.max(0, (flags.retryTimes ?? config.retryTimes ?? 10) - 1) },
+    bucketEndpoints: connection.bucketEndpoints,
+    bucketCnames: connection.bucketCnames,
+    retry: { maxRetries: Math.max(0, (connection.retryTimes ?? 10) - 1) },
     userAgent: 'tessera-cli/0.1',
   });
 }

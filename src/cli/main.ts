@@ -1,5 +1,6 @@
 #!/usr/bin/env -S MALLOC_TRIM_THRESHOLD_=67108864 node --initial-old-space-size=64
 import { Command } from 'commander';
+import { registerAdmin } from './admin.js';
 import { registerObjectCommands } from './commands.js';
 import { registerMigrate } from './migrate.js';
 import { registerPan } from './pan.js';
@@ -16,4 +17,5 @@ program.exitOverride((err) => {
 registerObjectCommands(program);
 registerPan(program);
 registerMigrate(program);
+registerAdmin(program);
 await program.parseAsync(process.argv);

@@ -6,10 +6,11 @@ import type { User, UserDirectory } from './users.js';
 /**
  * STS-like temporary credentials, stateless: nothing per session is stored anywhere.
  *
- * - The session token is a versioned blob {expiry, temporary access key id, user id} followed by an
- *   HMAC-SHA256 under a key derived from the server key. The MAC also covers the user's current
- *   long-term access key and secret, so changing a user's keys (or removing the user) ends every
- *   session that user had.
+ * - The session token is a versioned blob {expiry, temporary access key id, the long-term access key
+ *   it was issued for, user id} followed by an HMAC-SHA256 under a key derived from the server key.
+ *   The MAC also covers that long-term key's current secret, and the key must still be in the user
+ *   directory under the same user: disabling or removing the key or its user (core/identities.ts),
+ *   or changing its secret, ends every session issued for it, on every node.
  * - The temporary secret is HMAC(server key, temporary access key id): derived again on every
  *   request, never stored, never sent after it was issued.
  * - The server key is random, made once per store and kept in the metadata store's settings, so
@@ -19,10 +20,13 @@ import type { User, UserDirectory } from './users.js';
 export const TEMPORARY_KEY_PREFIX = 'ASIA';
 export const DEFAULT_LIFETIME_MS = 60 * 60 * 1000;
 const SETTING_NAME = 'temporary-credentials-key';
-const TOKEN_VERSION = 1;
+const TOKEN_VERSION = 2;
 const KEY_ID_CHARS = 16;
 const MAC_BYTES = 32;
-/** version (1) + expiry in seconds since the epoch (4) + access key id length (1), then id, user id, MAC. */
+/**
+ * version (1) + expiry in seconds since the epoch (4) + access key id length (1), then the id, the
+ * long-term key's length (1) and the key, the user id, the MAC.
+ */
 const HEADER_BYTES = 6;
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -70,18 +74,20 @@ export class TemporaryCredentials {
     return accessKeyId.startsWith(TEMPORARY_KEY_PREFIX);
   }
 
+  /** Credentials for `user`, as found by the long-term key they signed in with (`user.accessKey`). */
   issue(user: User, now = new Date()): IssuedCredentials {
     const userId = Buffer.from(user.id, 'utf8');
+    const longTermKey = Buffer.from(user.accessKey, 'utf8');
+    if (longTermKey.length === 0 || longTermKey.length > 255) throw new Error('temporary credentials need the long-term key they are issued for');
     const accessKeyId = TEMPORARY_KEY_PREFIX + base32(randomBytes(10)).slice(0, KEY_ID_CHARS);
     // Whole seconds, rounded down: the expiration the client is told is the one the token holds.
     const expirySeconds = Math.floor((now.getTime() + this.lifetimeMs) / 1000);
     const id = Buffer.from(accessKeyId, 'ascii');
-    const body = Buffer.alloc(HEADER_BYTES + id.length + userId.length);
-    body.writeUInt8(TOKEN_VERSION, 0);
-    body.writeUInt32BE(expirySeconds, 1);
-    body.writeUInt8(id.length, 5);
-    id.copy(body, HEADER_BYTES);
-    userId.copy(body, HEADER_BYTES + id.length);
+    const head = Buffer.alloc(HEADER_BYTES);
+    head.writeUInt8(TOKEN_VERSION, 0);
+    head.writeUInt32BE(expirySeconds, 1);
+    head.writeUInt8(id.length, 5);
+    const body = Buffer.concat([head, id, Buffer.from([longTermKey.length]), longTermKey, userId]);
     const token = Buffer.concat([body, this.mac(body, user)]);
     return {
       accessKeyId,
@@ -93,7 +99,7 @@ export class TemporaryCredentials {
 
   /**
    * The session a temporary access key and its token stand for. A token that is not one of ours,
-   * was altered, names another access key, or whose user's keys changed: InvalidToken. A genuine
+   * was altered, names another access key, or whose long-term key is no longer usable: InvalidToken. A genuine
    * token past its expiry: ExpiredToken (checked after the MAC, so a forged expiry is InvalidToken).
    */
   resolve(accessKeyId: string, sessionToken: string, now = new Date()): ResolvedSession {
@@ -102,10 +108,15 @@ export class TemporaryCredentials {
     if (token.length < HEADER_BYTES + MAC_BYTES || token.readUInt8(0) !== TOKEN_VERSION) throw invalidToken();
     const idLength = token.readUInt8(5);
     const body = token.subarray(0, token.length - MAC_BYTES);
-    if (body.length <= HEADER_BYTES + idLength) throw invalidToken();
-    const tokenKeyId = body.subarray(HEADER_BYTES, HEADER_BYTES + idLength).toString('ascii');
-    const user = this.users.byId(body.subarray(HEADER_BYTES + idLength).toString('utf8'));
-    if (!user) throw invalidToken();
+    const keyAt = HEADER_BYTES + idLength;
+    if (body.length <= keyAt + 1) throw invalidToken();
+    const keyLength = body.readUInt8(keyAt);
+    if (keyLength === 0 || body.length <= keyAt + 1 + keyLength) throw invalidToken();
+    const tokenKeyId = body.subarray(HEADER_BYTES, keyAt).toString('ascii');
+    const longTermKey = body.subarray(keyAt + 1, keyAt + 1 + keyLength).toString('utf8');
+    const user = this.users.byKey(longTermKey);
+    // The key was disabled or removed (or its user was), or now belongs to someone else.
+    if (!user || user.id !== body.subarray(keyAt + 1 + keyLength).toString('utf8')) throw invalidToken();
     const expected = this.mac(body, user);
     const provided = token.subarray(token.length - MAC_BYTES);
     if (!timingSafeEqual(expected, provided) || tokenKeyId !== accessKeyId) throw invalidToken();

@@ -1,22 +1,54 @@
 import type { Actor } from './types.js';
 
+/** One user as seen through one of their access keys (or, from `byId`, through their first). */
 export interface User {
   id: string;
   displayName: string;
+  /** The access key this record was found by ('' for a user with no usable key, found by id). */
   accessKey: string;
   secretKey: string;
   root: boolean;
+  /** May use the admin API (root always may). */
+  admin?: boolean;
 }
 
-/** Every user, found by access key. Shared by every dialect's signature check. */
+/**
+ * Every enabled user and their enabled keys, found by access key or id. Shared by every dialect's
+ * signature check, which looks up synchronously: a change (core/identities.ts) builds the next
+ * maps aside and swaps them in at once, so a lookup sees the old directory or the new, never half.
+ */
 export class UserDirectory {
-  private readonly byAccessKey = new Map<string, User>();
+  private byAccessKey = new Map<string, User>();
+  private byUserId = new Map<string, User>();
+  private disabledIds = new Set<string>();
 
   constructor(users: User[]) {
+    this.replace(users);
+  }
+
+  /**
+   * The directory from now on: one record per usable key, plus keyless users (accessKey '') so
+   * their id still resolves; `disabled`: users that exist but are refused for now.
+   */
+  replace(users: User[], disabled: Iterable<string> = []): void {
+    const byAccessKey = new Map<string, User>();
+    const byUserId = new Map<string, User>();
     for (const user of users) {
-      if (this.byAccessKey.has(user.accessKey)) throw new Error(`duplicate access key ${user.accessKey}`);
-      this.byAccessKey.set(user.accessKey, user);
+      if (user.accessKey !== '') {
+        if (byAccessKey.has(user.accessKey)) throw new Error(`duplicate access key ${user.accessKey}`);
+        byAccessKey.set(user.accessKey, user);
+      }
+      const known = byUserId.get(user.id);
+      if (!known || (known.accessKey === '' && user.accessKey !== '')) byUserId.set(user.id, user);
     }
+    this.byAccessKey = byAccessKey;
+    this.byUserId = byUserId;
+    this.disabledIds = new Set(disabled);
+  }
+
+  /** Whether a user of this id exists, enabled or not (config checks: a disabled user is no typo). */
+  exists(id: string): boolean {
+    return this.byUserId.has(id) || this.disabledIds.has(id);
   }
 
   byKey(accessKey: string): User | undefined {
@@ -24,13 +56,12 @@ export class UserDirectory {
   }
 
   byId(id: string): User | undefined {
-    for (const user of this.byAccessKey.values()) if (user.id === id) return user;
-    return undefined;
+    return this.byUserId.get(id);
   }
 
-  /** Every user, in the order they were given (root first). */
+  /** Every user once, in the order they were given (root first). */
   all(): User[] {
-    return [...this.byAccessKey.values()];
+    return [...this.byUserId.values()];
   }
 
   secretOf = (accessKey: string): string | undefined => this.byAccessKey.get(accessKey)?.secretKey;

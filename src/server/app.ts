@@ -2,13 +2,16 @@ import type { Server } from 'node:http';
 import { openMetadata } from '../core/metadata/open.js';
 import { Storage } from '../core/storage.js';
 import { TemporaryCredentials } from '../core/temporary-credentials.js';
-import { UserDirectory, type User } from '../core/users.js';
+import { Identities } from '../core/identities.js';
+import { loadMasterKey } from '../core/secret-box.js';
+import type { User } from '../core/users.js';
 import { OssDialect } from '../dialects/oss/dialect.js';
 import { PanDialect } from '../dialects/pan/dialect.js';
 import { S3Dialect } from '../dialects/s3/dialect.js';
 import { BUNDLE_DIR, ConsoleBundle } from './console/assets.js';
 import { ConsoleRoute } from './console/route.js';
 import { SignInLimiter } from './console/sign-in-limiter.js';
+import { AdminRoute } from './admin-api.js';
 import type { ServerConfig } from './config.js';
 import { closeHttpServer, createHttpServer } from './http.js';
 import { createLogger, type Logger } from './logger.js';
@@ -50,11 +53,15 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     print(`  access key: ${root.accessKey}`);
     print(`  secret key: ${root.secretKey}`);
   }
-  const users: User[] = [
+  const fixedUsers: User[] = [
     { id: 'root', displayName: 'root', accessKey: root.accessKey, secretKey: root.secretKey, root: true },
     ...config.users.map((user) => ({ ...user, root: false })),
   ];
-  const directory = new UserDirectory(users);
+  // Users made through the admin API, their secrets sealed under the master key; live on every node.
+  const secrets = await loadMasterKey(config.dataDir);
+  const identities = await Identities.open(metadata, secrets, fixedUsers, (err) => logger.warn({ err: err.message }, 'users and access keys'));
+  if (storage.shared) identities.start(config.identityReloadMs);
+  const directory = identities.directory;
   const settings = { region: config.region, domain: config.domain };
   const pan = new PanDialect(storage, directory, config.pan, metadata);
   // The console's sessions: one server key in the metadata store, so every node accepts every node's.
@@ -69,7 +76,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   }, config.domain);
   // The console's paths (`/-/console/…`) are no bucket's, so it is asked first. S3 takes whatever
   // no other dialect claims, so it comes last; pan claims only its header and paths.
-  const dialects = [consoleRoute, pan, new OssDialect(storage, directory, settings, temporary), new S3Dialect(storage, directory, settings, temporary)];
+  const dialects = [new AdminRoute(identities, config.domain), consoleRoute, pan, new OssDialect(storage, directory, settings, temporary), new S3Dialect(storage, directory, settings, temporary)];
   const server = createHttpServer(dialects, logger);
   await listen(server, config.host, config.port);
   const url = urlOf(server, config.host, config.port);
@@ -95,6 +102,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     close: async (graceMs = 10_000) => {
       await Promise.all([closeHttpServer(server, graceMs), panServer && closeHttpServer(panServer, graceMs)]);
       await pan.close();
+      await identities.close();
       await storage.close();
       await metadata.close();
     },

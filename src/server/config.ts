@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from '../core/coordination.js';
+import { DEFAULT_RELOAD_INTERVAL_MS } from '../core/identities.js';
 import type { User } from '../core/users.js';
 import { parsePanConfig, type PanConfig } from '../dialects/pan/config.js';
 
@@ -39,6 +40,11 @@ export interface ServerConfig {
    * TESSERA_GONE_NODE_GRACE_MS, TESSERA_TEMP_SWEEP_INTERVAL_MS): knobs for tests and operations.
    */
   cluster: ClusterTimings;
+  /**
+   * Cluster mode: how often a node reads every user and key again, besides when another node
+   * announces a change (TESSERA_IDENTITY_RELOAD_MS, default 5 s): the safety net for a lost notification.
+   */
+  identityReloadMs: number;
 }
 
 /** What `tessera serve` takes on the command line; each overrides its environment variable. */
@@ -114,6 +120,7 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
       tempSweepIntervalMs:
         milliseconds(env.TESSERA_TEMP_SWEEP_INTERVAL_MS, 'TESSERA_TEMP_SWEEP_INTERVAL_MS') ?? DEFAULT_CLUSTER_TIMINGS.tempSweepIntervalMs,
     },
+    identityReloadMs: milliseconds(env.TESSERA_IDENTITY_RELOAD_MS, 'TESSERA_IDENTITY_RELOAD_MS') ?? DEFAULT_RELOAD_INTERVAL_MS,
   };
 }
 

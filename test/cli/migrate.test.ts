@@ -31,6 +31,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { PostgresMetadata } from '../../src/core/metadata/postgres.js';
+import { admin, type Credentials } from '../helpers/admin.js';
 import { expectError } from '../helpers/assertions.js';
 import { checksumOf, compositeOf } from '../helpers/checksums.js';
 import { rawRequest } from '../helpers/raw.js';
@@ -153,6 +154,10 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
       assert.equal(slices.length, 3);
       assert.equal((await postSliceV2(single.url, token, session.preuploadID, 1, slices[0]!)).body.code, 0);
 
+      // A user and an access key made through the admin API: its sealed secret moves with the rest.
+      assert.equal((await admin(single, 'POST', 'users', { id: 'runtime-user' }, { credentials: root })).status, 201);
+      const runtimeKey = (await admin(single, 'POST', 'users/runtime-user/keys', undefined, { credentials: root })).json as Credentials;
+
       assert.equal(await single.stop(), 0);
       const dataDir = single.dataDir;
 
@@ -165,7 +170,7 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
       // Five S3 objects, and the two 123pan files (objects in the drive bucket).
       assert.match(run.stdout, /^objects: 7 rows$/m);
       assert.match(run.stdout, /^Count check:$/m);
-      for (const table of ['buckets', 'bucket_configs', 'objects', 'object_versions', 'segments', 'uploads', 'parts', 'settings', 'tokens', 'upload_sessions', 'hash_states', 'trash']) {
+      for (const table of ['buckets', 'bucket_configs', 'objects', 'object_versions', 'segments', 'uploads', 'parts', 'settings', 'users', 'access_keys', 'tokens', 'upload_sessions', 'hash_states', 'trash']) {
         assert.match(run.stdout, new RegExp(`^  ${table} +([\\d,]+) +\\1  ok$`, 'm'), `${table} counted`);
       }
       assert.match(run.stdout, /^Start each node with: tessera serve --data .* --metadata 'postgres:\/\/tessera:\*\*\*@/m);
@@ -201,6 +206,11 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
       const locked = await s3a.send(new HeadObjectCommand({ Bucket: LOCKED, Key: 'doc', VersionId: lockedVersion.VersionId }));
       assert.deepEqual([locked.ObjectLockMode, locked.ObjectLockRetainUntilDate?.getTime(), locked.ObjectLockLegalHoldStatus], ['COMPLIANCE', retainUntil.getTime(), 'ON']);
       await expectError(s3a.send(new DeleteObjectCommand({ Bucket: LOCKED, Key: 'doc', VersionId: lockedVersion.VersionId })), 403, 'AccessDenied');
+      // The runtime user's key signs on the cluster (the nodes open its secret with the directory's master.key).
+      const runtimeS3 = s3Client(nodeB, runtimeKey, { maxAttempts: 1 });
+      cleanups.unshift(async () => runtimeS3.destroy());
+      await expectError(runtimeS3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'small.txt' })), 403, 'AccessDenied');
+      assert.deepEqual((await admin(nodeA, 'GET', 'users/runtime-user/keys', undefined, { credentials: root })).json.keys.map((key: Credentials) => key.accessKeyId), [runtimeKey.accessKeyId]);
       // Object and bucket tags came along.
       assert.deepEqual((await s3b.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'small.txt' }))).TagSet, [
         { Key: 'kept', Value: 'yes' },

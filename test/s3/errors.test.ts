@@ -514,8 +514,8 @@ describe('S3 errors for malformed and hostile requests (raw HTTP)', () => {
       const top = (await readdir(dataDir)).sort();
       // In cluster mode the metadata is in PostgreSQL: the shared directory has no meta.db.
       const allowed = clusterMode()
-        ? /^(blobs|tmp|root-credentials\.json)$/
-        : /^(blobs|tmp|meta\.db|meta\.db-wal|meta\.db-shm|meta\.db-journal|root-credentials\.json)$/;
+        ? /^(blobs|tmp|root-credentials\.json|master\.key)$/
+        : /^(blobs|tmp|meta\.db|meta\.db-wal|meta\.db-shm|meta\.db-journal|root-credentials\.json|master\.key)$/;
       for (const name of top) assert.match(name, allowed, `unexpected entry ${name} in the data directory`);
       assert.ok(top.includes('blobs') && (clusterMode() || top.includes('meta.db')), top.join(','));
       for (const dir of await readdir(join(dataDir, 'blobs'))) {

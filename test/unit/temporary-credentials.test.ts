@@ -80,10 +80,29 @@ describe('temporary credentials', () => {
     assert.throws(() => service([root]).resolve(issued.accessKeyId, issued.sessionToken, now), invalid);
   });
 
+  it('a session is bound to the key it was issued for: that key disabled ends it, another key of the user does not', () => {
+    const second: User = { ...alice, accessKey: 'alice-second-key', secretKey: 'second-secret' };
+    const users = new UserDirectory([root, alice, second]);
+    const temporary = new TemporaryCredentials(serverKey, users);
+    const viaSecond = temporary.issue(users.byKey('alice-second-key')!, now);
+    const viaFirst = temporary.issue(users.byKey('alice-key')!, now);
+    // The directory rebuilt without alice's first key (it was disabled through the admin API).
+    users.replace([root, second]);
+    assert.throws(() => temporary.resolve(viaFirst.accessKeyId, viaFirst.sessionToken, now), invalid);
+    const resolved = temporary.resolve(viaSecond.accessKeyId, viaSecond.sessionToken, now);
+    assert.equal(resolved.user.id, 'alice');
+    assert.equal(resolved.user.accessKey, 'alice-second-key');
+    // The key given to another user is not the session's key any more.
+    users.replace([root, { ...second, id: 'mallory' }]);
+    assert.throws(() => temporary.resolve(viaSecond.accessKeyId, viaSecond.sessionToken, now), invalid);
+  });
+
   it('another user cannot be named by editing the user id in a token', () => {
     const issued = service().issue(alice, now);
     const bytes = Buffer.from(issued.sessionToken, 'base64url');
-    const idStart = 6 + bytes.readUInt8(5);
+    // The user id ends the body, just before the 32-byte MAC.
+    const idStart = bytes.length - 32 - 'alice'.length;
+    assert.equal(bytes.subarray(idStart, idStart + 5).toString(), 'alice');
     const forged = Buffer.concat([bytes.subarray(0, idStart), Buffer.from('root'), bytes.subarray(idStart + 'alice'.length)]);
     assert.throws(() => service().resolve(issued.accessKeyId, forged.toString('base64url'), now), invalid);
   });

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { PostgresIdentities } from './postgres-identities.js';
 import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
 import {
   tagsColumn,
@@ -23,8 +24,10 @@ import type {
   PartColumns,
   SessionStatus,
   StoredObject,
+  StoredAccessKey,
   StoredPart,
   StoredUpload,
+  StoredUser,
   StoredVersion,
   UploadSession,
 } from './types.js';
@@ -765,6 +768,40 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   async getSetting(name: string): Promise<string | undefined> {
     return (await this.first<{ value: string }>('SELECT value FROM settings WHERE name = $1', [name]))?.value;
+  }
+
+  // Users and access keys
+
+  listUsers(): Promise<StoredUser[]> {
+    return new PostgresIdentities(this.runner).listUsers();
+  }
+
+  listAccessKeys(): Promise<StoredAccessKey[]> {
+    return new PostgresIdentities(this.runner).listAccessKeys();
+  }
+
+  insertUser(user: StoredUser): Promise<boolean> {
+    return new PostgresIdentities(this.runner).insertUser(user);
+  }
+
+  setUserEnabled(id: string, enabled: boolean): Promise<boolean> {
+    return new PostgresIdentities(this.runner).setUserEnabled(id, enabled);
+  }
+
+  deleteUser(id: string): Promise<boolean> {
+    return new PostgresIdentities(this.runner).deleteUser(id);
+  }
+
+  insertAccessKey(key: StoredAccessKey): Promise<boolean> {
+    return new PostgresIdentities(this.runner).insertAccessKey(key);
+  }
+
+  setAccessKeyEnabled(userId: string, accessKeyId: string, enabled: boolean): Promise<boolean> {
+    return new PostgresIdentities(this.runner).setAccessKeyEnabled(userId, accessKeyId, enabled);
+  }
+
+  deleteAccessKey(userId: string, accessKeyId: string): Promise<boolean> {
+    return new PostgresIdentities(this.runner).deleteAccessKey(userId, accessKeyId);
   }
 
   // Leases

@@ -220,6 +220,27 @@ CREATE INDEX object_versions_by_noncurrent_since ON object_versions (bucket, non
 CREATE INDEX object_versions_latest_markers ON object_versions (bucket, key) WHERE noncurrent_since IS NULL;
 `,
   },
+  {
+    version: 8,
+    description: 'users and access keys made through the admin API, secrets sealed under the master key',
+    sql: `
+CREATE TABLE users (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  display_name TEXT NOT NULL,
+  enabled BOOLEAN NOT NULL,
+  admin BOOLEAN NOT NULL,
+  created BIGINT NOT NULL
+);
+CREATE TABLE access_keys (
+  access_key_id TEXT COLLATE "C" PRIMARY KEY,
+  sealed_secret TEXT NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL,
+  enabled BOOLEAN NOT NULL,
+  created BIGINT NOT NULL
+);
+CREATE INDEX access_keys_by_user ON access_keys (user_id);
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

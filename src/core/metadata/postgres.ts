@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { errors, ServiceError } from '../errors.js';
+import { ChangeListener } from './postgres-listener.js';
+import { IDENTITY_CHANNEL } from './postgres-identities.js';
 import { migrate, SchemaTooNewError } from './postgres-schema.js';
 import { PostgresQueries, type QueryRunner } from './postgres-queries.js';
 import { isStalePlan, PreparedStatements } from './postgres-statements.js';
@@ -178,6 +180,7 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
 
   private constructor(
     private readonly pool: pg.Pool,
+    private readonly url: string,
     private readonly statements = new PreparedStatements(),
   ) {
     super({
@@ -231,7 +234,7 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
     // opened again when a request needs it.
     const opened = await Promise.allSettled(Array.from({ length: size }, () => pool.connect()));
     for (const result of opened) if (result.status === 'fulfilled') result.value.release();
-    return new PostgresMetadata(pool);
+    return new PostgresMetadata(pool, url);
   }
 
   protected override atomic<T>(fn: (queries: PostgresQueries) => Promise<T>): Promise<T> {
@@ -323,6 +326,14 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
       await this.pruneRateWindows(new Date(now.getTime() - RATE_WINDOW_KEEP_MS));
     }
     return count;
+  }
+
+  async announceIdentityChange(): Promise<void> {
+    await this.runner.query('SELECT pg_notify($1, $2)', [IDENTITY_CHANNEL, 'changed']);
+  }
+
+  watchIdentityChanges(onChange: () => void): { close(): Promise<void> } {
+    return new ChangeListener(this.url, IDENTITY_CHANNEL, onChange);
   }
 
   async close(): Promise<void> {

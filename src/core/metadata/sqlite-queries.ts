@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { SqliteIdentities } from './sqlite-identities.js';
 import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
 import {
   tagsColumn,
@@ -25,8 +26,10 @@ import type {
   PartColumns,
   SessionStatus,
   StoredObject,
+  StoredAccessKey,
   StoredPart,
   StoredUpload,
+  StoredUser,
   StoredVersion,
   Synchronous,
   UploadSession,
@@ -39,6 +42,7 @@ import type {
 export class SqliteQueries implements Synchronous<MetadataQueries> {
   private readonly stmt;
   private versionStmt: ReturnType<typeof prepareVersionStatements> | undefined;
+  private identityStmt: SqliteIdentities | undefined;
 
   constructor(private readonly db: Database.Database) {
     this.stmt = {
@@ -672,6 +676,44 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
 
   getSetting(name: string): string | undefined {
     return this.stmt.getSetting.get(name)?.value;
+  }
+
+  // Users and access keys
+
+  private identities(): SqliteIdentities {
+    return (this.identityStmt ??= new SqliteIdentities(this.db));
+  }
+
+  listUsers(): StoredUser[] {
+    return this.identities().listUsers();
+  }
+
+  listAccessKeys(): StoredAccessKey[] {
+    return this.identities().listAccessKeys();
+  }
+
+  insertUser(user: StoredUser): boolean {
+    return this.identities().insertUser(user);
+  }
+
+  setUserEnabled(id: string, enabled: boolean): boolean {
+    return this.identities().setUserEnabled(id, enabled);
+  }
+
+  deleteUser(id: string): boolean {
+    return this.identities().deleteUser(id);
+  }
+
+  insertAccessKey(key: StoredAccessKey): boolean {
+    return this.identities().insertAccessKey(key);
+  }
+
+  setAccessKeyEnabled(userId: string, accessKeyId: string, enabled: boolean): boolean {
+    return this.identities().setAccessKeyEnabled(userId, accessKeyId, enabled);
+  }
+
+  deleteAccessKey(userId: string, accessKeyId: string): boolean {
+    return this.identities().deleteAccessKey(userId, accessKeyId);
   }
 
   // Leases

@@ -130,6 +130,25 @@ CREATE TABLE bucket_configs (
 ) WITHOUT ROWID;
 `;
 
+/** Version 8: users and access keys made through the admin API; secrets sealed under the master key. */
+const IDENTITY_TABLES = `
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY,
+  display_name TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  admin INTEGER NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS access_keys (
+  access_key_id TEXT PRIMARY KEY,
+  sealed_secret TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_keys_by_user ON access_keys (user_id);
+`;
+
 interface Migration {
   version: number;
   /** Runs inside the migration's transaction. */
@@ -145,6 +164,7 @@ const MIGRATIONS: Migration[] = [
   { version: 5, apply: (db) => versionTables(db) },
   { version: 6, apply: (db) => objectLockColumns(db) },
   { version: 7, apply: (db) => noncurrentSince(db) },
+  { version: 8, apply: (db) => db.exec(IDENTITY_TABLES) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

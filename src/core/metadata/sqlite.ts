@@ -60,6 +60,13 @@ export class SqliteMetadata implements Metadata {
     });
   }
 
+  /** One node, one process: the change was reloaded where it was made. */
+  async announceIdentityChange(): Promise<void> {}
+
+  watchIdentityChanges(_onChange: () => void): { close(): Promise<void> } {
+    return { close: async () => {} };
+  }
+
   async close(): Promise<void> {
     await this.tail;
     this.db.close();

@@ -38,6 +38,24 @@ export interface StoredUpload extends UploadInfo {
   completed?: { at: Date; fingerprint: string; etag: string };
 }
 
+/** A user made through the admin API (config-file users and root are not stored). */
+export interface StoredUser {
+  id: string;
+  displayName: string;
+  enabled: boolean;
+  admin: boolean;
+  created: Date;
+}
+
+/** An access key of a stored user; its secret sealed under the master key (core/secret-box.ts). */
+export interface StoredAccessKey {
+  accessKeyId: string;
+  sealedSecret: string;
+  userId: string;
+  enabled: boolean;
+  created: Date;
+}
+
 export interface StoredPart extends PartInfo {
   blobId: string;
 }
@@ -226,6 +244,22 @@ export interface MetadataQueries {
   /** The stored value of `name`, if any. */
   getSetting(name: string): Promise<string | undefined>;
 
+  // Users and access keys made through the admin API (core/identities.ts)
+  listUsers(): Promise<StoredUser[]>;
+  listAccessKeys(): Promise<StoredAccessKey[]>;
+  /** False when the id is taken. */
+  insertUser(user: StoredUser): Promise<boolean>;
+  /** False when there is no such user. */
+  setUserEnabled(id: string, enabled: boolean): Promise<boolean>;
+  /** Removes the user and every key of theirs; false when there is no such user. */
+  deleteUser(id: string): Promise<boolean>;
+  /** False when the key's user does not exist (or the key id is taken). */
+  insertAccessKey(key: StoredAccessKey): Promise<boolean>;
+  /** False when `userId` has no such key. */
+  setAccessKeyEnabled(userId: string, accessKeyId: string, enabled: boolean): Promise<boolean>;
+  /** False when `userId` has no such key. */
+  deleteAccessKey(userId: string, accessKeyId: string): Promise<boolean>;
+
   // Leases: who runs a background job now (one node of a cluster at a time)
   /**
    * Takes or renews the lease `name` for `holder` until `until`; true when `holder` holds it now
@@ -295,6 +329,13 @@ export interface Metadata extends MetadataQueries {
    * may run more than once (PostgreSQL retries a transaction that lost a serialization race).
    */
   transaction<T>(fn: (tx: MetadataQueries) => Promise<T>): Promise<T>;
+  /** Tells every node sharing this store that users or keys changed (PostgreSQL NOTIFY; nothing for SQLite). */
+  announceIdentityChange(): Promise<void>;
+  /**
+   * Calls `onChange` when another node announces a change, and whenever the listening connection
+   * (re)connects (changes may have been missed meanwhile). SQLite has no other node: never calls it.
+   */
+  watchIdentityChanges(onChange: () => void): { close(): Promise<void> };
   close(): Promise<void>;
 }
 

@@ -68,7 +68,7 @@ export class PanDialect implements Dialect {
     private readonly metadata: Metadata,
   ) {
     for (const app of config.apps) {
-      if (!users.byId(app.user)) throw new Error(`config: panApps: app ${app.clientID} names user "${app.user}", who is not in users`);
+      if (!users.exists(app.user)) throw new Error(`config: panApps: app ${app.clientID} names user "${app.user}", who is not in users`);
     }
   }
 
@@ -138,6 +138,9 @@ export class PanDialect implements Dialect {
       const clientId = params.requiredString('clientID');
       await service.auth.checkRate(clientId, endpoint);
       const token = await service.auth.issue(clientId, params.requiredString('clientSecret'));
+      // An app whose user is disabled gets no token (the secret was right: say why).
+      const app = this.config.apps.find((candidate) => candidate.clientID === clientId);
+      if (app && !this.users.byId(app.user)) throw new PanError(CODE.unauthorized, `app ${clientId}'s user is disabled`);
       ctx.log.user = clientId;
       sendEnvelope(ctx.res, ctx.requestId, { accessToken: token.accessToken, expiredAt: chinaRfc3339(token.expiredAt) });
       return;

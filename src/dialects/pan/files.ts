@@ -131,7 +131,7 @@ export async function downloadInfo(call: PanCall): Promise<unknown> {
 
 export async function userInfo(call: PanCall): Promise<unknown> {
   const { drive, service, app } = call;
-  const user = service.users.byId(app.user)!;
+  const user = service.users.byId(app.user) ?? { id: app.user, displayName: app.user };
   const usage = await drive.storage.bucketUsage(drive.actor, drive.bucket);
   return {
     uid: numericUid(user.id),

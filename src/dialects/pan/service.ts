@@ -8,6 +8,7 @@ import type { RequestContext } from '../../server/dialect.js';
 import { PanAuth, UrlSigner } from './auth.js';
 import { defaultBucketFor, type PanApp, type PanConfig } from './config.js';
 import { Drive } from './drive.js';
+import { panErrors } from './envelope.js';
 import { SharedHasher } from './hasher.js';
 import type { Params } from './params.js';
 
@@ -53,7 +54,9 @@ export class PanService {
 
   /** The app user's drive; its bucket is made on first use. */
   async drive(app: PanApp): Promise<Drive> {
-    const user = this.users.byId(app.user)!;
+    // The app's user was disabled or removed (admin API): the app is refused as an unknown token is.
+    const user = this.users.byId(app.user);
+    if (!user) throw panErrors.unauthorized();
     const actor = { userId: user.id, root: user.root };
     const bucket = this.bucketOf(app);
     if (!this.readyBuckets.has(bucket)) {

@@ -1,0 +1,202 @@
+/**
+ * `tessera admin user …` and `tessera admin key …`: the server's admin API (`/-/admin/`, see
+ * src/server/admin-api.ts), as root or an admin user. Requests are SigV4-signed in their headers
+ * with the same signer the client SDK uses; endpoint and credentials come as for every object
+ * command (`-e -i -k`, the environment, the config file).
+ */
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Command } from 'commander';
+import { signRequest } from '../dialects/s3/sigv4.js';
+import { out, resolveConnection, runner, withCommonOptions, type CommonFlags } from './cloud.js';
+
+interface AdminFlags extends CommonFlags {
+  displayName?: string;
+  admin?: boolean;
+  json?: boolean;
+}
+
+interface UserView {
+  id: string;
+  displayName: string;
+  enabled: boolean;
+  admin: boolean;
+  readOnly: boolean;
+  created?: string;
+}
+
+interface KeyView {
+  accessKeyId: string;
+  enabled: boolean;
+  readOnly: boolean;
+  created?: string;
+  secretAccessKey?: string;
+}
+
+/** An answer of the admin API that is an error: its code and message, as the server wrote them. */
+export class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message} (HTTP ${status})`);
+  }
+}
+
+export function registerAdmin(program: Command): void {
+  const admin = program.command('admin').description("manage the server's users and access keys (root or an admin user)");
+  const user = admin.command('user').description('users');
+  const key = admin.command('key').description("a user's access keys");
+  const command = (parent: Command, name: string, description: string) =>
+    withCommonOptions(parent.command(name).description(description)).option('--json', 'print the JSON answer');
+
+  command(user, 'ls', 'list users').action(
+    runner(async (cmd) => {
+      const flags = cmd.opts<AdminFlags>();
+      const { users } = (await call(flags, 'GET', 'users')) as { users: UserView[] };
+      if (flags.json) return printJson({ users });
+      for (const one of users) out(`${one.id}\t${one.enabled ? 'enabled' : 'disabled'}\t${one.admin ? 'admin' : '-'}\t${one.readOnly ? 'config' : 'api'}\t${one.displayName}\n`);
+      return { elapsed: false };
+    }),
+  );
+  command(user, 'add', 'create a user')
+    .argument('<user>', 'user id: letters, digits, ".", "_" or "-"')
+    .option('--display-name <name>', 'the name shown as owner (default: the id)')
+    .option('--admin', 'may use the admin API')
+    .action(
+      runner(async (cmd) => {
+        const [id] = cmd.args as [string];
+        const flags = cmd.opts<AdminFlags>();
+        const created = await call(flags, 'POST', 'users', { id, displayName: flags.displayName, admin: flags.admin === true });
+        return flags.json ? printJson(created) : say(`created user ${id}`);
+      }),
+    );
+  for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+    command(user, name, `${name} a user (a disabled user's keys and sessions are refused)`)
+      .argument('<user>', 'user id')
+      .action(
+        runner(async (cmd) => {
+        const [id] = cmd.args as [string];
+          const flags = cmd.opts<AdminFlags>();
+          const answer = await call(flags, 'PATCH', `users/${encodeURIComponent(id)}`, { enabled });
+          return flags.json ? printJson(answer) : say(`${name}d user ${id}`);
+        }),
+      );
+  }
+  command(user, 'rm', 'remove a user and their keys (their buckets stay)')
+    .argument('<user>', 'user id')
+    .action(
+      runner(async (cmd) => {
+        const [id] = cmd.args as [string];
+        await call(cmd.opts<AdminFlags>(), 'DELETE', `users/${encodeURIComponent(id)}`);
+        return say(`removed user ${id}`);
+      }),
+    );
+
+  command(key, 'ls', "list a user's access keys (never their secrets)")
+    .argument('<user>', 'user id')
+    .action(
+      runner(async (cmd) => {
+        const [id] = cmd.args as [string];
+        const flags = cmd.opts<AdminFlags>();
+        const { keys } = (await call(flags, 'GET', `users/${encodeURIComponent(id)}/keys`)) as { keys: KeyView[] };
+        if (flags.json) return printJson({ keys });
+        for (const one of keys) out(`${one.accessKeyId}\t${one.enabled ? 'enabled' : 'disabled'}\t${one.readOnly ? 'config' : 'api'}\t${one.created ?? ''}\n`);
+        return { elapsed: false };
+      }),
+    );
+  command(key, 'add', 'create an access key; its secret is shown this once')
+    .argument('<user>', 'user id')
+    .action(
+      runner(async (cmd) => {
+        const [id] = cmd.args as [string];
+        const flags = cmd.opts<AdminFlags>();
+        const created = (await call(flags, 'POST', `users/${encodeURIComponent(id)}/keys`)) as KeyView;
+        if (flags.json) return printJson(created);
+        out(`access key id:     ${created.accessKeyId}\nsecret access key: ${created.secretAccessKey}\n`);
+        process.stderr.write('The secret is shown only now: keep it.\n');
+        return { elapsed: false };
+      }),
+    );
+  for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+    command(key, name, `${name} an access key`)
+      .argument('<user>', 'user id')
+      .argument('<access-key-id>', 'access key id')
+      .action(
+        runner(async (cmd) => {
+          const [id, keyId] = cmd.args as [string, string];
+          const flags = cmd.opts<AdminFlags>();
+          const answer = await call(flags, 'PATCH', `users/${encodeURIComponent(id)}/keys/${encodeURIComponent(keyId)}`, { enabled });
+          return flags.json ? printJson(answer) : say(`${name}d access key ${keyId}`);
+        }),
+      );
+  }
+  command(key, 'rm', 'remove an access key')
+    .argument('<user>', 'user id')
+    .argument('<access-key-id>', 'access key id')
+    .action(
+      runner(async (cmd) => {
+          const [id, keyId] = cmd.args as [string, string];
+        await call(cmd.opts<AdminFlags>(), 'DELETE', `users/${encodeURIComponent(id)}/keys/${encodeURIComponent(keyId)}`);
+        return say(`removed access key ${keyId}`);
+      }),
+    );
+}
+
+function say(line: string): { elapsed: false } {
+  out(`${line}\n`);
+  return { elapsed: false };
+}
+
+function printJson(value: unknown): { elapsed: false } {
+  out(`${JSON.stringify(value, null, 2)}\n`);
+  return { elapsed: false };
+}
+
+/** One signed admin API request; the parsed JSON answer, or an AdminError. */
+async function call(flags: CommonFlags, method: string, path: string, body?: unknown): Promise<unknown> {
+  const connection = resolveConnection('s3', flags);
+  const base = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(connection.endpoint) ? connection.endpoint : `http://${connection.endpoint}`);
+  const url = new URL(`/-/admin/${path}`, base.origin);
+  const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string> = { 'content-length': String(payload.length) };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  Object.assign(
+    headers,
+    signRequest({
+      method,
+      url,
+      headers,
+      payloadHash: createHash('sha256').update(payload).digest('hex'),
+      credentials: connection.credentials,
+      region: connection.region ?? 'us-east-1',
+    }),
+  );
+  const { status, text } = await send(url, method, headers, payload);
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
+  } catch {
+    // Not Tessera's admin API answering (an old server, a proxy's page).
+    throw new AdminError(status, 'NotAdminApi', `the endpoint did not answer JSON: ${text.slice(0, 200)}`);
+  }
+  if (status >= 400) {
+    throw new AdminError(status, String(parsed?.code ?? 'Error'), String(parsed?.message ?? text));
+  }
+  return parsed;
+}
+
+function send(url: URL, method: string, headers: Record<string, string>, payload: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : request)(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}

@@ -1,0 +1,61 @@
+import type Database from 'better-sqlite3';
+import { toAccessKey, toUser, type AccessKeyRow, type UserRow } from './identity-rows.js';
+import type { StoredAccessKey, StoredUser } from './types.js';
+
+/** The users and access_keys tables in SQLite (sqlite-queries.ts delegates to these). */
+export class SqliteIdentities {
+  private readonly stmt;
+
+  constructor(private readonly db: Database.Database) {
+    this.stmt = {
+      users: db.prepare<[], UserRow>('SELECT * FROM users ORDER BY created, id'),
+      keys: db.prepare<[], AccessKeyRow>('SELECT * FROM access_keys ORDER BY created, access_key_id'),
+      insertUser: db.prepare('INSERT OR IGNORE INTO users (id, display_name, enabled, admin, created) VALUES (?, ?, ?, ?, ?)'),
+      setUserEnabled: db.prepare('UPDATE users SET enabled = ? WHERE id = ?'),
+      deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
+      deleteKeysOf: db.prepare('DELETE FROM access_keys WHERE user_id = ?'),
+      insertKey: db.prepare(
+        `INSERT OR IGNORE INTO access_keys (access_key_id, sealed_secret, user_id, enabled, created)
+         SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?)`,
+      ),
+      setKeyEnabled: db.prepare('UPDATE access_keys SET enabled = ? WHERE user_id = ? AND access_key_id = ?'),
+      deleteKey: db.prepare('DELETE FROM access_keys WHERE user_id = ? AND access_key_id = ?'),
+    };
+  }
+
+  listUsers(): StoredUser[] {
+    return this.stmt.users.all().map(toUser);
+  }
+
+  listAccessKeys(): StoredAccessKey[] {
+    return this.stmt.keys.all().map(toAccessKey);
+  }
+
+  insertUser(user: StoredUser): boolean {
+    return this.stmt.insertUser.run(user.id, user.displayName, user.enabled ? 1 : 0, user.admin ? 1 : 0, user.created.getTime()).changes === 1;
+  }
+
+  setUserEnabled(id: string, enabled: boolean): boolean {
+    return this.stmt.setUserEnabled.run(enabled ? 1 : 0, id).changes === 1;
+  }
+
+  deleteUser(id: string): boolean {
+    return this.db.transaction(() => {
+      this.stmt.deleteKeysOf.run(id);
+      return this.stmt.deleteUser.run(id).changes === 1;
+    })();
+  }
+
+  insertAccessKey(key: StoredAccessKey): boolean {
+    const { accessKeyId, sealedSecret, userId, enabled, created } = key;
+    return this.stmt.insertKey.run(accessKeyId, sealedSecret, userId, enabled ? 1 : 0, created.getTime(), userId).changes === 1;
+  }
+
+  setAccessKeyEnabled(userId: string, accessKeyId: string, enabled: boolean): boolean {
+    return this.stmt.setKeyEnabled.run(enabled ? 1 : 0, userId, accessKeyId).changes === 1;
+  }
+
+  deleteAccessKey(userId: string, accessKeyId: string): boolean {
+    return this.stmt.deleteKey.run(userId, accessKeyId).changes === 1;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * `tessera admin user …` and `tessera admin key …` (src/cli/admin.ts) against a real server: the
+ * built CLI, signed as root through `-e -i -k` or the environment, and as a user it made.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { GetObjectCommand, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../helpers/s3.js';
+import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
+import { creds, runCli } from './run.js';
+
+describe('tessera admin', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startServer({ singleNode: true });
+  });
+  after(async () => {
+    await server?.cleanup();
+  });
+
+  it('adds a user and a key (the secret printed once), lists, disables, enables and removes them', async () => {
+    const added = await runCli(['admin', 'user', 'add', 'erin', '--display-name', 'Erin E.', ...creds(server)]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(added.stdout, 'created user erin\n');
+
+    const key = await runCli(['admin', 'key', 'add', 'erin', '--json', ...creds(server)]);
+    assert.equal(key.code, 0, key.stderr);
+    const { accessKeyId, secretAccessKey } = JSON.parse(key.stdout) as { accessKeyId: string; secretAccessKey: string };
+    assert.match(accessKeyId, /^[A-Z0-9]{20}$/);
+    assert.equal(secretAccessKey.length, 40);
+
+    const s3 = s3Client(server, { accessKeyId, secretAccessKey }, { maxAttempts: 1 });
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'erin-bucket' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'erin-bucket', Key: 'a.txt', Body: 'erin' }));
+
+      const users = await runCli(['admin', 'user', 'ls', ...creds(server)]);
+      assert.equal(users.code, 0, users.stderr);
+      assert.deepEqual(users.stdout.trim().split('\n'), ['root\tenabled\tadmin\tconfig\troot', 'erin\tenabled\t-\tapi\tErin E.']);
+      const keys = await runCli(['admin', 'key', 'ls', 'erin', ...creds(server)]);
+      assert.equal(keys.code, 0, keys.stderr);
+      assert.match(keys.stdout, new RegExp(`^${accessKeyId}\tenabled\tapi\t\\d{4}-`));
+      assert.ok(!keys.stdout.includes(secretAccessKey));
+
+      const disabled = await runCli(['admin', 'key', 'disable', 'erin', accessKeyId, ...creds(server)]);
+      assert.equal(disabled.code, 0, disabled.stderr);
+      assert.equal(disabled.stdout, `disabled access key ${accessKeyId}\n`);
+      await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'erin-bucket', Key: 'a.txt' })), (err: Error) => err.name === 'InvalidAccessKeyId');
+      assert.equal((await runCli(['admin', 'key', 'enable', 'erin', accessKeyId, ...creds(server)])).code, 0);
+      await s3.send(new GetObjectCommand({ Bucket: 'erin-bucket', Key: 'a.txt' }));
+
+      // Credentials from the environment, as every object command takes them.
+      const env = { TESSERA_ENDPOINT: server.url, TESSERA_ACCESS_KEY_ID: ROOT_ACCESS_KEY, TESSERA_ACCESS_KEY_SECRET: ROOT_SECRET_KEY };
+      assert.equal((await runCli(['admin', 'user', 'disable', 'erin'], { env })).stdout, 'disabled user erin\n');
+      await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'erin-bucket', Key: 'a.txt' })), (err: Error) => err.name === 'InvalidAccessKeyId');
+      assert.equal((await runCli(['admin', 'user', 'enable', 'erin'], { env })).code, 0);
+      await s3.send(new GetObjectCommand({ Bucket: 'erin-bucket', Key: 'a.txt' }));
+
+      assert.equal((await runCli(['admin', 'key', 'rm', 'erin', accessKeyId, ...creds(server)])).stdout, `removed access key ${accessKeyId}\n`);
+      await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'erin-bucket', Key: 'a.txt' })), (err: Error) => err.name === 'InvalidAccessKeyId');
+      assert.equal((await runCli(['admin', 'user', 'rm', 'erin', ...creds(server)])).stdout, 'removed user erin\n');
+      const gone = await runCli(['admin', 'key', 'ls', 'erin', ...creds(server)]);
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /^Error: NoSuchUser: The user "erin" does not exist\. \(HTTP 404\)\n$/);
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  it('says why it is refused: a read-only user, a non-admin caller, a duplicate', async () => {
+    const readOnly = await runCli(['admin', 'user', 'disable', 'root', ...creds(server)]);
+    assert.equal(readOnly.code, 1);
+    assert.match(readOnly.stderr, /ReadOnlyUser: .*cannot be changed through the admin API\. \(HTTP 409\)/);
+
+    assert.equal((await runCli(['admin', 'user', 'add', 'frank', ...creds(server)])).code, 0);
+    const duplicate = await runCli(['admin', 'user', 'add', 'frank', ...creds(server)]);
+    assert.equal(duplicate.code, 1);
+    assert.match(duplicate.stderr, /UserAlreadyExists/);
+    const key = JSON.parse((await runCli(['admin', 'key', 'add', 'frank', '--json', ...creds(server)])).stdout) as { accessKeyId: string; secretAccessKey: string };
+    const asFrank = await runCli(['admin', 'user', 'ls', '-e', server.url, '-i', key.accessKeyId, '-k', key.secretAccessKey]);
+    assert.equal(asFrank.code, 1);
+    assert.match(asFrank.stderr, /AccessDenied: Only root or a user with the admin flag may use the admin API\. \(HTTP 403\)/);
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * The users and access_keys tables (migration 8) on both metadata backends: what the admin API's
+ * engine module (src/core/identities.ts) relies on.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PostgresMetadata } from '../../src/core/metadata/postgres.js';
+import { SqliteMetadata } from '../../src/core/metadata/sqlite.js';
+import type { Metadata, StoredAccessKey } from '../../src/core/metadata/types.js';
+import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1) + seconds * 1000);
+const key = (accessKeyId: string, userId: string, created: number): StoredAccessKey => ({
+  accessKeyId,
+  sealedSecret: `v1.sealed.${accessKeyId}`,
+  userId,
+  enabled: true,
+  created: at(created),
+});
+
+function scenario(name: string, open: () => Promise<{ meta: Metadata; cleanup: () => Promise<void> }>): void {
+  describe(`users and access keys: ${name}`, () => {
+    let meta: Metadata;
+    let cleanup: () => Promise<void>;
+    before(async () => ({ meta, cleanup } = await open()));
+    after(async () => cleanup?.());
+
+    it('inserts, refuses a taken id, lists in creation order, enables and disables, removes a user with their keys', async () => {
+      assert.equal(await meta.insertUser({ id: 'bob', displayName: 'Bob', enabled: true, admin: false, created: at(2) }), true);
+      assert.equal(await meta.insertUser({ id: 'alice', displayName: 'Alice', enabled: true, admin: true, created: at(1) }), true);
+      assert.equal(await meta.insertUser({ id: 'alice', displayName: 'Other', enabled: true, admin: false, created: at(3) }), false);
+      assert.deepEqual(await meta.listUsers(), [
+        { id: 'alice', displayName: 'Alice', enabled: true, admin: true, created: at(1) },
+        { id: 'bob', displayName: 'Bob', enabled: true, admin: false, created: at(2) },
+      ]);
+      assert.equal(await meta.insertAccessKey(key('TKALICE1', 'alice', 5)), true);
+      assert.equal(await meta.insertAccessKey(key('TKALICE2', 'alice', 6)), true);
+      assert.equal(await meta.insertAccessKey(key('TKBOB1', 'bob', 4)), true);
+      assert.equal(await meta.insertAccessKey(key('TKNOONE', 'nobody', 7)), false, 'no key for a user who does not exist');
+      assert.equal(await meta.insertAccessKey(key('TKALICE1', 'bob', 8)), false, 'a taken key id');
+      assert.deepEqual((await meta.listAccessKeys()).map((one) => [one.accessKeyId, one.userId]), [
+        ['TKBOB1', 'bob'],
+        ['TKALICE1', 'alice'],
+        ['TKALICE2', 'alice'],
+      ]);
+
+      assert.equal(await meta.setAccessKeyEnabled('alice', 'TKALICE1', false), true);
+      assert.equal(await meta.setAccessKeyEnabled('bob', 'TKALICE2', false), false, "another user's key is not theirs to change");
+      assert.equal(await meta.setUserEnabled('bob', false), true);
+      assert.equal(await meta.setUserEnabled('nobody', false), false);
+      assert.deepEqual((await meta.listAccessKeys()).map((one) => [one.accessKeyId, one.enabled]), [
+        ['TKBOB1', true],
+        ['TKALICE1', false],
+        ['TKALICE2', true],
+      ]);
+      assert.equal((await meta.listUsers()).find((user) => user.id === 'bob')?.enabled, false);
+
+      assert.equal(await meta.deleteAccessKey('bob', 'TKALICE2'), false);
+      assert.equal(await meta.deleteAccessKey('alice', 'TKALICE2'), true);
+      assert.equal(await meta.deleteUser('alice'), true);
+      assert.equal(await meta.deleteUser('alice'), false);
+      assert.deepEqual((await meta.listUsers()).map((user) => user.id), ['bob']);
+      assert.deepEqual((await meta.listAccessKeys()).map((one) => one.accessKeyId), ['TKBOB1'], "alice's keys went with her");
+    });
+  });
+}
+
+scenario('SQLite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-identities-'));
+  const meta = SqliteMetadata.open(join(dir, 'meta.db'));
+  return {
+    meta,
+    cleanup: async () => {
+      await meta.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+if (postgresBinDir()) {
+  let postgres: TestPostgres | undefined;
+  after(async () => postgres?.cleanup());
+  scenario('PostgreSQL', async () => {
+    postgres = await startPostgres();
+    const meta = await PostgresMetadata.open(postgres.url);
+    return { meta, cleanup: () => meta.close() };
+  });
+}
