@@ -3,6 +3,7 @@ import { ServiceError } from '../core/errors.js';
 import type { Identities } from '../core/identities.js';
 import { authenticate, readVerifiedBody, type Authenticated } from '../dialects/s3/request.js';
 import type { Dialect, RequestContext } from './dialect.js';
+import { parseJsonObject, requireJson } from './json-body.js';
 
 export const ADMIN_PATH = '/-/admin';
 /** Every admin request body is a small JSON object. */
@@ -153,21 +154,8 @@ function decodeParam(value: string): string {
 
 /** The request's JSON object, its integrity checked as S3 checks a small body (signed SHA-256, Content-MD5). */
 async function jsonBody(call: AdminCall): Promise<Record<string, unknown>> {
-  const type = call.ctx.req.headers['content-type'] ?? '';
-  if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new ServiceError('UnsupportedMediaType', 'The request body must be JSON (Content-Type: application/json).', 415);
-  }
-  const body = await readVerifiedBody(call.ctx, call.auth, MAX_BODY_BYTES);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ServiceError('MalformedJSON', 'The request body is not valid JSON.', 400);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ServiceError('MalformedJSON', 'The request body must be a JSON object.', 400);
-  }
-  return parsed as Record<string, unknown>;
+  requireJson(call.ctx.req);
+  return parseJsonObject(await readVerifiedBody(call.ctx, call.auth, MAX_BODY_BYTES));
 }
 
 function enabledOf(body: Record<string, unknown>): boolean {

@@ -8,6 +8,7 @@ import { readSmallBody } from '../../dialects/common/body.js';
 import { authenticate, readVerifiedBody, type Authenticated } from '../../dialects/s3/request.js';
 import { awsUriEncode, MAX_PRESIGN_EXPIRES_SECONDS, presignUrl } from '../../dialects/s3/sigv4.js';
 import type { RequestContext } from '../dialect.js';
+import { parseJsonObject, requireJson } from '../json-body.js';
 import { allDrives, listDriveFolder, listDrives, type PanDrives } from './pan-drive.js';
 import type { SignInLimiter } from './sign-in-limiter.js';
 import { listUsers } from './users.js';
@@ -102,7 +103,7 @@ function methodNotAllowed(allowed: string[]): ServiceError {
  * same answer.
  */
 async function signIn(ctx: RequestContext, deps: ConsoleApiDeps): Promise<unknown> {
-  requireJson(ctx);
+  requireJson(ctx.req);
   const { accessKey, secretKey } = parseJsonObject(await readSmallBody(ctx.req, MAX_JSON_BYTES));
   if (typeof accessKey !== 'string' || typeof secretKey !== 'string' || accessKey === '' || secretKey === '') {
     throw new ServiceError('InvalidRequest', 'accessKey and secretKey are required.', 400);
@@ -152,7 +153,7 @@ async function listBuckets(call: ApiCall): Promise<unknown> {
  * An id of another bucket, or of an upload without parts, answers zero parts.
  */
 async function uploadTotals(call: ApiCall): Promise<unknown> {
-  requireJson(call.ctx);
+  requireJson(call.ctx.req);
   const bucket = decodeSegment(call.match[1]!);
   const { uploadIds, abortDatesFor } = parseJsonObject(await readVerifiedBody(call.ctx, call.auth, MAX_TOTALS_BODY_BYTES));
   if (!Array.isArray(uploadIds) || !uploadIds.every((id): id is string => typeof id === 'string' && id !== '')) {
@@ -212,7 +213,7 @@ function decodeSegment(segment: string): string {
  * the one it reached).
  */
 async function share(call: ApiCall): Promise<unknown> {
-  requireJson(call.ctx);
+  requireJson(call.ctx.req);
   const body = parseJsonObject(await readVerifiedBody(call.ctx, call.auth, MAX_JSON_BYTES));
   const { bucket, key, expiresSeconds } = body;
   if (typeof bucket !== 'string' || typeof key !== 'string' || bucket === '' || key === '') {
@@ -250,26 +251,6 @@ export function objectPath(bucket: string, key: string): string {
     return `/${awsUriEncode(bucket)}/${awsUriEncode(key)}`;
   }
   return `/${awsUriEncode(bucket)}/${segments.map(awsUriEncode).join('/')}`;
-}
-
-/** JSON only: a cross-site HTML form cannot send it without a CORS preflight, which is refused. */
-function requireJson(ctx: RequestContext): void {
-  if (!/^application\/json\s*(;|$)/i.test(ctx.req.headers['content-type'] ?? '')) {
-    throw new ServiceError('UnsupportedMediaType', 'The request body must be JSON (Content-Type: application/json).', 415);
-  }
-}
-
-function parseJsonObject(body: Buffer): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ServiceError('MalformedJSON', 'The request body is not valid JSON.', 400);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ServiceError('MalformedJSON', 'The request body must be a JSON object.', 400);
-  }
-  return parsed as Record<string, unknown>;
 }
 
 function digest(text: string): Buffer {
