@@ -3,12 +3,9 @@
  * engine module (src/core/identities.ts) relies on.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PostgresMetadata } from '../../src/core/metadata/postgres.js';
-import { SqliteMetadata } from '../../src/core/metadata/sqlite.js';
+import { tempSqliteMetadata } from '../helpers/metadata.js';
 import type { Metadata, StoredAccessKey } from '../../src/core/metadata/types.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -68,17 +65,7 @@ function scenario(name: string, open: () => Promise<{ meta: Metadata; cleanup: (
   });
 }
 
-scenario('SQLite', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-identities-'));
-  const meta = SqliteMetadata.open(join(dir, 'meta.db'));
-  return {
-    meta,
-    cleanup: async () => {
-      await meta.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+scenario('SQLite', () => tempSqliteMetadata('tessera-identities-'));
 
 if (postgresBinDir()) {
   let postgres: TestPostgres | undefined;

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { ServiceError } from '../../src/core/errors.js';
 import { maskUrl, PostgresMetadata } from '../../src/core/metadata/postgres.js';
 import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../src/core/metadata/postgres-schema.js';
-import { SqliteMetadata } from '../../src/core/metadata/sqlite.js';
+import { tempSqliteMetadata } from '../helpers/metadata.js';
 import { deleteLatest, deleteVersion, writeVersion } from '../../src/core/versioning.js';
 import type { HashState, Metadata, NewObject, StoredPart, WriteOutcome } from '../../src/core/metadata/types.js';
 import type { UploadInfo } from '../../src/core/types.js';
@@ -795,17 +792,7 @@ async function queryOnce<R extends pg.QueryResultRow>(url: string, sql: string):
   }
 }
 
-describeBackend('sqlite', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-meta-sqlite-'));
-  const meta = SqliteMetadata.open(join(dir, 'meta.db'));
-  return {
-    meta,
-    cleanup: async () => {
-      await meta.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+describeBackend('sqlite', () => tempSqliteMetadata('tessera-meta-sqlite-'));
 
 describe('PostgreSQL metadata', { skip: pgAvailable ? false : 'PostgreSQL not installed' }, () => {
   before(async () => {
