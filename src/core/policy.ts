@@ -43,6 +43,7 @@ const ACTION_SCOPE = new Map<string, 'bucket' | 'object'>([
 ]);
 /** `s3:ListAllMyBuckets` applies to no bucket: it is only for user policies, on `*`. */
 const SERVICE_ACTIONS = new Set(['s3:listallmybuckets', 's3:createbucket']);
+const KNOWN_ACTIONS = [...ACTION_SCOPE.keys(), ...SERVICE_ACTIONS];
 
 /** Condition keys a request can supply (case-insensitive, as AWS compares them). */
 const CONDITION_KEYS = new Set([
@@ -65,6 +66,8 @@ interface Condition {
   values: string[];
   /** IpAddress / NotIpAddress: the ranges. */
   ranges?: BlockList;
+  /** StringLike / StringNotLike: the values as patterns, compiled once at parse. */
+  patterns?: RegExp[];
 }
 
 /** Who a statement names: anyone (`*`), or users by id. */
@@ -138,8 +141,7 @@ function parseActions(value: unknown): RegExp[] {
   return listOf(value, 'action').map((action) => {
     if (action === '*') return /^.*$/s;
     const pattern = wildcard(action, true);
-    const known = [...ACTION_SCOPE.keys(), ...SERVICE_ACTIONS];
-    if (!action.toLowerCase().startsWith('s3:') || !known.some((name) => pattern.test(name))) throw malformedPolicy('Policy has invalid action');
+    if (!action.toLowerCase().startsWith('s3:') || !KNOWN_ACTIONS.some((name) => pattern.test(name))) throw malformedPolicy('Policy has invalid action');
     return pattern;
   });
 }
@@ -177,6 +179,7 @@ function parseConditions(value: unknown): Condition[] {
       if (values.length === 0 || !values.every((v) => typeof v === 'string')) throw malformedPolicy('Policy has an invalid condition');
       const condition: Condition = { operator, ifExists, key, values: values as string[] };
       if (operator === 'IpAddress' || operator === 'NotIpAddress') condition.ranges = ipRanges(condition.values);
+      if (operator === 'StringLike' || operator === 'StringNotLike') condition.patterns = condition.values.map((v) => wildcard(v, false));
       if ((operator === 'Bool' || operator === 'Null') && !condition.values.every((v) => v === 'true' || v === 'false')) {
         throw malformedPolicy('Policy has an invalid condition');
       }
@@ -316,9 +319,9 @@ function holds(condition: Condition, present: string | string[] | undefined): bo
     case 'StringNotEqualsIgnoreCase':
       return !any((v) => condition.values.some((c) => c.toLowerCase() === v.toLowerCase()));
     case 'StringLike':
-      return any((v) => condition.values.some((c) => wildcard(c, false).test(v)));
+      return any((v) => condition.patterns!.some((p) => p.test(v)));
     case 'StringNotLike':
-      return !any((v) => condition.values.some((c) => wildcard(c, false).test(v)));
+      return !any((v) => condition.patterns!.some((p) => p.test(v)));
     case 'IpAddress':
     case 'NotIpAddress': {
       const inside = any((v) => {

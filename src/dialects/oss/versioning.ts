@@ -2,8 +2,9 @@ import type { VersionEntry } from '../../core/versioning.js';
 import { errors } from '../../core/errors.js';
 import { inOrder, parseXml } from '../common/xml.js';
 import { checked, once } from '../common/xml-shape.js';
-import { encodingType, intParam, optionalParam } from '../s3/call.js';
-import { owner, sendEmpty } from '../s3/render.js';
+import { intParam } from '../s3/call.js';
+import { sendEmpty } from '../s3/render.js';
+import { readVersionsPage } from '../s3/versioning.js';
 import { objectType, ossEtag, sendOssXml, STORAGE_CLASS, urlEncode } from './render.js';
 import { readCheckedBody, type OssCall } from './request.js';
 
@@ -23,18 +24,10 @@ export async function getBucketVersioning(call: OssCall): Promise<void> {
 
 /** ListObjectVersions (`GET /?versions`): versions and delete markers, key ascending, newest first. */
 export async function listObjectVersions(call: OssCall): Promise<void> {
-  const { query } = call.ctx;
-  const encoding = encodingType(query);
-  const encode = encoding ? urlEncode : (v: string) => v;
-  const prefix = query.get('prefix') ?? '';
-  const delimiter = optionalParam(query, 'delimiter') || undefined;
-  const maxKeys = intParam(query, 'max-keys', 100);
-  if (maxKeys < 1 || maxKeys > 1000) throw errors.invalidArgument('Argument max-keys must be between 1 and 1000.', 'max-keys', String(maxKeys));
-  const keyMarker = optionalParam(query, 'key-marker') || undefined;
-  const versionIdMarker = optionalParam(query, 'version-id-marker') || undefined;
-  const page = await call.storage.listObjectVersions(call.actor, call.bucket, { prefix, delimiter, keyMarker, versionIdMarker, maxKeys });
-  const ownerId = (await call.storage.headBucket(call.actor, call.bucket)).owner;
-  const ownerNode = owner(call.users.byId(ownerId), ownerId);
+  const requested = intParam(call.ctx.query, 'max-keys', 100);
+  if (requested < 1 || requested > 1000) throw errors.invalidArgument('Argument max-keys must be between 1 and 1000.', 'max-keys', String(requested));
+  const { encoding, encode, query, page, ownerNode } = await readVersionsPage(call, requested, urlEncode);
+  const { prefix, delimiter, keyMarker, versionIdMarker, maxKeys } = query;
   const common = (entry: VersionEntry) => ({
     Key: encode(entry.object.key),
     VersionId: entry.versionId,

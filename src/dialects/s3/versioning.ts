@@ -1,5 +1,5 @@
 import { ServiceError, errors } from '../../core/errors.js';
-import type { VersionEntry } from '../../core/versioning.js';
+import type { VersionEntry, VersionsPage, VersionsQuery } from '../../core/versioning.js';
 import { inOrder, parseXml } from '../common/xml.js';
 import { checked, once } from '../common/xml-shape.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
@@ -27,19 +27,31 @@ export async function getBucketVersioning(call: S3Call): Promise<void> {
   sendXml(call.ctx.res, 200, 'VersioningConfiguration', { Status: status });
 }
 
+/** What S3's and OSS's ListObjectVersions share: the query's parameters, the page, the owner every entry names. */
+export async function readVersionsPage(
+  call: Pick<S3Call, 'ctx' | 'storage' | 'actor' | 'bucket' | 'users'>,
+  maxKeys: number,
+  /** How the dialect writes keys under `encoding-type=url` (S3 and OSS differ). */
+  urlEncoder: (value: string) => string,
+): Promise<{ encoding: string | undefined; encode: (v: string) => string; query: VersionsQuery; page: VersionsPage; ownerNode: ReturnType<typeof owner> }> {
+  const params = call.ctx.query;
+  const encoding = encodingType(params);
+  const query: VersionsQuery = {
+    prefix: params.get('prefix') ?? '',
+    delimiter: optionalParam(params, 'delimiter') || undefined,
+    keyMarker: optionalParam(params, 'key-marker') || undefined,
+    versionIdMarker: optionalParam(params, 'version-id-marker') || undefined,
+    maxKeys,
+  };
+  const page = await call.storage.listObjectVersions(call.actor, call.bucket, query);
+  const ownerId = (await call.storage.headBucket(call.actor, call.bucket)).owner;
+  return { encoding, encode: encoding ? urlEncoder : (v: string) => v, query, page, ownerNode: owner(call.users.byId(ownerId), ownerId) };
+}
+
 /** ListObjectVersions: versions and delete markers, key ascending and newest first within a key. */
 export async function listObjectVersions(call: S3Call): Promise<void> {
-  const { query } = call.ctx;
-  const encoding = encodingType(query);
-  const encode = encoding ? urlEncode : (v: string) => v;
-  const prefix = query.get('prefix') ?? '';
-  const delimiter = optionalParam(query, 'delimiter') || undefined;
-  const maxKeys = Math.min(intParam(query, 'max-keys', 1000), 1000);
-  const keyMarker = optionalParam(query, 'key-marker') || undefined;
-  const versionIdMarker = optionalParam(query, 'version-id-marker') || undefined;
-  const page = await call.storage.listObjectVersions(call.actor, call.bucket, { prefix, delimiter, keyMarker, versionIdMarker, maxKeys });
-  const ownerId = (await call.storage.headBucket(call.actor, call.bucket)).owner;
-  const ownerNode = owner(call.users.byId(ownerId), ownerId);
+  const { encoding, encode, query, page, ownerNode } = await readVersionsPage(call, Math.min(intParam(call.ctx.query, 'max-keys', 1000), 1000), urlEncode);
+  const { prefix, delimiter, keyMarker, versionIdMarker, maxKeys } = query;
   const common = (entry: VersionEntry) => ({
     Key: encode(entry.object.key),
     VersionId: entry.versionId,
