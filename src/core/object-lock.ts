@@ -1,6 +1,6 @@
 import { ServiceError, errors } from './errors.js';
 import type { MetadataQueries, StoredObject } from './metadata/types.js';
-import type { BucketInfo, ObjectLock, ObjectLockConfiguration, RetentionMode } from './types.js';
+import type { BucketInfo, BucketWorm, ObjectLock, ObjectLockConfiguration, RetentionMode } from './types.js';
 
 /**
  * S3 Object Lock (write once, read many), as AWS defines it, for every dialect. A bucket's
@@ -210,17 +210,7 @@ function withoutEmpty(lock: ObjectLock): ObjectLock | undefined {
 
 // OSS bucket WORM (a retention policy over the whole bucket)
 
-/**
- * OSS's bucket retention policy (kind `worm`): InProgress once initiated, Locked once completed.
- * While it is in effect no object younger than the period (counted from its last-modified time)
- * is deleted for good. An InProgress policy not completed within 24 hours lapses.
- */
-export interface BucketWorm {
-  id: string;
-  state: 'InProgress' | 'Locked';
-  days: number;
-  created: Date;
-}
+export type { BucketWorm };
 
 const WORM_MAX_DAYS = 25_550;
 const IN_PROGRESS_LIFETIME_MS = 24 * 3600 * 1000;
@@ -245,14 +235,22 @@ export function checkWormDays(days: number): void {
   }
 }
 
-/** The policy in effect at `now`: undefined when there is none, or an InProgress one lapsed. */
+/** The stored `worm` document (the bucket row reads it with the bucket, as getBucket does). */
+export function parseWormDocument(document: string): BucketWorm {
+  const parsed = JSON.parse(document) as Omit<BucketWorm, 'created'> & { created: string };
+  return { ...parsed, created: new Date(parsed.created) };
+}
+
+/** The stored policy if it is in effect at `now`: not when there is none, or an InProgress one lapsed. */
+export function wormInEffect(worm: BucketWorm | undefined, now: Date): BucketWorm | undefined {
+  if (worm?.state === 'InProgress' && now.getTime() - worm.created.getTime() >= IN_PROGRESS_LIFETIME_MS) return undefined;
+  return worm;
+}
+
+/** The policy in effect at `now`, read by itself (the WORM API and the background workers). */
 export async function wormOf(tx: MetadataQueries, bucket: string, now: Date): Promise<BucketWorm | undefined> {
   const document = await tx.getBucketConfig(bucket, 'worm');
-  if (document === undefined) return undefined;
-  const parsed = JSON.parse(document) as Omit<BucketWorm, 'created'> & { created: string };
-  const worm: BucketWorm = { ...parsed, created: new Date(parsed.created) };
-  if (worm.state === 'InProgress' && now.getTime() - worm.created.getTime() >= IN_PROGRESS_LIFETIME_MS) return undefined;
-  return worm;
+  return document === undefined ? undefined : wormInEffect(parseWormDocument(document), now);
 }
 
 async function storeWorm(tx: MetadataQueries, bucket: string, worm: BucketWorm): Promise<void> {
@@ -320,12 +318,13 @@ export function checkWormDeletable(worm: BucketWorm | undefined, version: (Store
 
 /**
  * A write that replaces the key's null version (an unversioned or Suspended bucket) takes that
- * version away for good: refused while the policy keeps it, as a delete would be. Read in the write's transaction.
+ * version away for good: refused while the policy keeps it, as a delete would be. `bucket` is
+ * read in the write's transaction; without a policy in effect nothing more is read.
  */
-export async function checkWormOverwrite(tx: MetadataQueries, bucket: string, key: string, now: Date): Promise<void> {
-  const worm = await wormOf(tx, bucket, now);
+export async function checkWormOverwrite(tx: MetadataQueries, bucket: BucketInfo, key: string, now: Date): Promise<void> {
+  const worm = wormInEffect(bucket.worm, now);
   if (!worm) return;
-  const current = await tx.getObject(bucket, key);
-  const replaced = current && current.versionId === undefined ? current : await tx.getNoncurrent(bucket, key, null);
+  const current = await tx.getObject(bucket.name, key);
+  const replaced = current && current.versionId === undefined ? current : await tx.getNoncurrent(bucket.name, key, null);
   checkWormDeletable(worm, replaced, now);
 }

@@ -509,7 +509,7 @@ export class Storage {
       }
       // OSS's bucket WORM: what the delete takes for good (the version named; without an id, the
       // null version unless only a marker goes on top) must be older than the retention period.
-      const worm = await objectLock.wormOf(tx, bucket, new Date());
+      const worm = objectLock.wormInEffect(info?.worm, new Date());
       if (worm && (id !== undefined || status !== 'Enabled')) {
         objectLock.checkWormDeletable(worm, await readVersion(tx, bucket, key, id ?? 'null'), new Date());
       }
@@ -624,9 +624,10 @@ export class Storage {
           tags: options.tags ?? src.tags,
         };
         const targetBucket = await tx.getBucket(target.bucket);
+        if (!targetBucket) throw errors.noSuchBucket(target.bucket);
         const lock = objectLock.lockOfNewVersion(options.lock, targetBucket, info.lastModified);
         const copy = { ...info, lock, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } };
-        const { stored, released } = await writeVersion(tx, copy, targetBucket?.versioning);
+        const { stored, released } = await writeVersion(tx, copy, targetBucket);
         return { info: { ...stored, sourceVersionId: src.versionId }, blobIds: await tx.unreferenced(released) };
       });
       if (outcome.digest) {
@@ -793,8 +794,8 @@ export class Storage {
     requested: CompletedPart[],
     options: CompleteOptions = {},
   ): Promise<CompleteResult> {
-    // The status as the bucket check reads it (no query more for Complete): a Complete racing
-    // PutBucketVersioning is then ordered as if it committed first.
+    // The status (and WORM policy) as the bucket check reads it (no query more for Complete): a
+    // Complete racing PutBucketVersioning or InitiateBucketWorm is then ordered as if it committed first.
     const bucketInfo = await this.requireBucket(this.meta, actor, bucket);
     const status = bucketInfo.versioning;
     const minPartSize = options.minPartSize ?? this.options.minPartSize;
@@ -862,7 +863,7 @@ export class Storage {
         contentSha1: options.contentSha1,
         // Metadata only: the object points at the upload's part rows, which stay where they are.
         content: { uploadId },
-      }, status);
+      }, bucketInfo);
       const id = stored.id;
       await tx.markCompleted(uploadId, new Date(), fingerprint, etag);
       // Listed parts now are the object; unlisted ones go (and the replaced object's bytes may be freed).
@@ -1025,13 +1026,14 @@ export class Storage {
     await this.requireBucket(this.meta, actor, bucket);
     moves.forEach((move) => validateObjectKey(move.to));
     const released = await this.meta.transaction(async (tx) => {
-      const status = (await tx.getBucket(bucket))?.versioning;
+      const info = await tx.getBucket(bucket);
+      const status = info?.versioning;
       const moving = new Set(moves.map((move) => move.from));
       const rows: Array<{ object: StoredObject; to: string }> = [];
       for (const move of moves) rows.push({ object: await this.requireObject(tx, bucket, move.from), to: move.to });
       // A rename takes the version away from its key: not while Object Lock protects it.
       for (const { object } of rows) objectLock.checkDeletable(object, false, new Date());
-      const worm = await objectLock.wormOf(tx, bucket, new Date());
+      const worm = objectLock.wormInEffect(info?.worm, new Date());
       for (const { object } of rows) objectLock.checkWormDeletable(worm, object, new Date());
       for (const { to } of rows) {
         if (!moving.has(to) && (await tx.getObject(bucket, to))) throw fileAlreadyExists();

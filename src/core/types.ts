@@ -12,6 +12,20 @@ export interface BucketInfo {
   versioning?: 'Enabled' | 'Suspended';
   /** Object Lock, once enabled (it never goes away; core/object-lock.ts); absent: none. */
   objectLock?: ObjectLockConfiguration;
+  /** OSS's bucket retention policy as stored, lapsed or not (core/object-lock.ts `wormInEffect`); absent: none. */
+  worm?: BucketWorm;
+}
+
+/**
+ * OSS's bucket retention policy (kind `worm`): InProgress once initiated, Locked once completed.
+ * While it is in effect no object younger than the period (counted from its last-modified time)
+ * is deleted for good. An InProgress policy not completed within 24 hours lapses.
+ */
+export interface BucketWorm {
+  id: string;
+  state: 'InProgress' | 'Locked';
+  days: number;
+  created: Date;
 }
 
 /** S3 Object Lock's two retention modes. */

@@ -56,10 +56,12 @@ const isCurrent = (object: StoredObject, versionId: string): boolean => (object.
 export async function writeVersion(
   tx: MetadataQueries,
   object: NewObject,
-  status: VersioningStatus | undefined,
+  /** The bucket as read in this transaction: its versioning and its WORM policy. */
+  bucket: BucketInfo,
 ): Promise<{ stored: StoredObject; released: string[] }> {
+  const status = bucket.versioning;
   // OSS's bucket WORM: the null version this write would replace may be kept.
-  if (status !== 'Enabled') await checkWormOverwrite(tx, object.bucket, object.key, new Date());
+  if (status !== 'Enabled') await checkWormOverwrite(tx, bucket, object.key, new Date());
   if (status === undefined) return tx.putObject(object);
   const now = new Date();
   if (status === 'Enabled') {

@@ -728,7 +728,7 @@ export function describeBackend(name: string, open: OpenBackend): void {
       await meta.insertBucket('nc', 'alice', at(0));
       const history = async () =>
         (await meta.listNoncurrent('nc', '', 0, '', undefined, 100)).map((v) => ({ id: v.versionId, marker: v.deleteMarker, since: v.noncurrentSince }));
-      const write = (body: string) => meta.transaction(async (tx) => (await writeVersion(tx, object('nc', 'k', [`nc-${body}`]), 'Enabled')).stored.versionId!);
+      const write = (body: string) => meta.transaction(async (tx) => (await writeVersion(tx, object('nc', 'k', [`nc-${body}`]), { name: 'nc', owner: 'alice', createdAt: at(0), versioning: 'Enabled' })).stored.versionId!);
       const v1 = await write('1');
       assert.deepEqual(await history(), []);
       const beforeV2 = Date.now();

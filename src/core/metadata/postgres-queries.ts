@@ -152,9 +152,10 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   async getBucket(name: string): Promise<BucketInfo | undefined> {
-    const row = await this.first<{ name: string; owner: string; created_at: number; versioning: string | null; object_lock: string | null }>(
+    const row = await this.first<{ name: string; owner: string; created_at: number; versioning: string | null; object_lock: string | null; worm: string | null }>(
       `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
-         (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock
+         (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
+         (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm
        FROM buckets b WHERE b.name = $1`,
       [name],
     );

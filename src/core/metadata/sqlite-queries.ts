@@ -47,9 +47,10 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   constructor(private readonly db: Database.Database) {
     this.stmt = {
       insertBucket: db.prepare('INSERT INTO buckets (name, owner, created_at) VALUES (?, ?, ?)'),
-      getBucket: db.prepare<[string], { name: string; owner: string; created_at: number; versioning: string | null; object_lock: string | null }>(
+      getBucket: db.prepare<[string], { name: string; owner: string; created_at: number; versioning: string | null; object_lock: string | null; worm: string | null }>(
         `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
-           (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock
+           (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
+         (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm
          FROM buckets b WHERE b.name = ?`,
       ),
       listBuckets: db.prepare<[], { name: string; owner: string; created_at: number }>('SELECT * FROM buckets ORDER BY name'),

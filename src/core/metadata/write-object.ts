@@ -12,7 +12,7 @@ export function writeObjectInTransaction(meta: Metadata, object: NewObject, guar
     // The bucket's default retention, read in this transaction, for a version that asks for none.
     const lock = lockOfNewVersion(object.lock, bucket, object.lastModified);
     checkBodyIntegrity(lock, guard.unverifiedBody ?? false);
-    const { stored, released } = await writeVersion(tx, { ...object, lock }, bucket.versioning);
+    const { stored, released } = await writeVersion(tx, { ...object, lock }, bucket);
     return { stored, released: await tx.unreferenced(released) };
   });
 }
