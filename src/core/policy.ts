@@ -9,8 +9,8 @@ import { ServiceError } from './errors.js';
  * document as PutBucketPolicy does and answers S3's MalformedPolicy messages; evaluation answers
  * whether the statements allow, deny or say nothing about one request. An explicit Deny wins.
  *
- * Not wired to requests yet: the authorisation function that will call it for every dialect
- * (bucket policies, user policies) comes with the PutBucketPolicy API.
+ * core/authorization.ts calls it for every request of every dialect, with the bucket's policy and
+ * the user's policies.
  */
 
 /** The largest policy document S3 takes: 20 KB. */
@@ -52,8 +52,10 @@ const CONDITION_KEYS = new Set([
   's3:versionid', 's3:x-amz-content-sha256', 's3:signatureversion', 's3:authtype', 's3:object-lock-mode',
   's3:object-lock-legal-hold', 's3:x-amz-copy-source', 's3:x-amz-metadata-directive', 's3:x-amz-storage-class',
 ]);
-/** Keys with a tag name after the slash: `s3:ExistingObjectTag/<key>`, `s3:RequestObjectTag/<key>`. */
-const TAG_KEY = /^s3:(existingobjecttag|requestobjecttag)\/.+$/;
+/** Keys with a tag name after the slash: `s3:RequestObjectTag/<key>` (the request's x-amz-tagging). */
+const TAG_KEY = /^s3:requestobjecttag\/.+$/;
+/** `s3:ExistingObjectTag/<key>` would need each object's tags read before deciding: refused, not ignored. */
+const EXISTING_TAG_KEY = /^s3:existingobjecttag\/.+$/;
 
 type Operator = 'StringEquals' | 'StringNotEquals' | 'StringEqualsIgnoreCase' | 'StringNotEqualsIgnoreCase' | 'StringLike' | 'StringNotLike' | 'IpAddress' | 'NotIpAddress' | 'Bool' | 'Null';
 const OPERATORS = new Set<Operator>(['StringEquals', 'StringNotEquals', 'StringEqualsIgnoreCase', 'StringNotEqualsIgnoreCase', 'StringLike', 'StringNotLike', 'IpAddress', 'NotIpAddress', 'Bool', 'Null']);
@@ -174,6 +176,7 @@ function parseConditions(value: unknown): Condition[] {
     if (typeof block !== 'object' || block === null || Array.isArray(block)) throw malformedPolicy('Policy has an invalid condition');
     for (const [rawKey, rawValues] of Object.entries(block)) {
       const key = rawKey.toLowerCase();
+      if (EXISTING_TAG_KEY.test(key)) throw new ServiceError('NotImplemented', 'Tessera does not evaluate the condition key s3:ExistingObjectTag.', 501);
       if (!CONDITION_KEYS.has(key) && !TAG_KEY.test(key)) throw malformedPolicy('Policy has an invalid condition key');
       const values = (Array.isArray(rawValues) ? rawValues : [rawValues]).map((v) => (typeof v === 'boolean' || typeof v === 'number' ? String(v) : v));
       if (values.length === 0 || !values.every((v) => typeof v === 'string')) throw malformedPolicy('Policy has an invalid condition');
@@ -335,4 +338,28 @@ function holds(condition: Condition, present: string | string[] | undefined): bo
     case 'Bool':
       return any((v) => condition.values.includes(v.toLowerCase()));
   }
+}
+
+/**
+ * Whether a policy is public, as Block Public Access judges one: some Allow speaks to anyone (`*`)
+ * without a condition that pins who or where. A statement is pinned by an IpAddress condition on
+ * aws:SourceIp whose ranges are all no wider than /8 (IPv4) or /32 (IPv6), or a StringEquals on
+ * aws:userid or aws:username (AWS's "fixed values"; its list has keys Tessera has no use for).
+ */
+export function policyIsPublic(policy: Policy): boolean {
+  return policy.statements.some((statement) => statement.effect === 'Allow' && statement.principals?.anyone === true && !pinned(statement));
+}
+
+function pinned(statement: Statement): boolean {
+  return statement.conditions.some((condition) => {
+    if (condition.ifExists) return false;
+    if (condition.operator === 'IpAddress' && condition.key === 'aws:sourceip') {
+      return condition.values.every((value) => {
+        const [address, bits] = value.split('/');
+        const v6 = isIP(address ?? '') === 6;
+        return bits === undefined || Number(bits) >= (v6 ? 32 : 8);
+      });
+    }
+    return condition.operator === 'StringEquals' && (condition.key === 'aws:userid' || condition.key === 'aws:username');
+  });
 }

@@ -3,6 +3,15 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobStore, type StagedBlob } from './blob-store.js';
 import { RecentlySeen } from './recently-seen.js';
+import { allowed, authorize, bucketPolicyOf, CONFIG_ACTIONS, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
+import { policyIsPublic, type Policy } from './policy.js';
+import {
+  accessDeniedByPublicAccessBlock,
+  NEW_BUCKET_OWNERSHIP,
+  NEW_BUCKET_PUBLIC_ACCESS_BLOCK,
+  parsePublicAccessBlockDocument,
+  publicAccessBlockDocument,
+} from './public-access.js';
 import { Coordination, DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from './coordination.js';
 import { Maintenance } from './maintenance.js';
 import { LifecycleRules, REAL_DAYS, type LifecycleClock } from './lifecycle.js';
@@ -37,6 +46,8 @@ import { runningChecksum } from './digests.js';
 import type {
   Actor,
   BucketInfo,
+  ObjectOwnership,
+  PublicAccessBlock,
   Checksum,
   ChecksumAlgorithm,
   ChecksumSpec,
@@ -118,21 +129,27 @@ export interface ObjectRead {
   segments(): Promise<Segment[]>;
 }
 
+/** A listing's condition keys, as policies see them: the prefix is '' when the request gives none. */
+function listConditions(query: { prefix?: string; delimiter?: string; maxKeys?: number }): Conditions {
+  return { 's3:prefix': query.prefix ?? '', 's3:delimiter': query.delimiter, 's3:max-keys': query.maxKeys === undefined ? undefined : String(query.maxKeys) };
+}
+
 /**
  * The protocol-free storage engine: buckets, objects, multipart uploads and parts.
  * Dialects translate wire requests into these calls and ServiceErrors back into
- * their own error format. Ownership is enforced here, once, for every dialect.
+ * their own error format. Every call is authorised here (core/authorization.ts), once, for every dialect.
  */
 export class Storage {
   /** The background work: stale uploads, orphan blobs, gone nodes' temp files. */
   readonly maintenance: Maintenance;
   /**
-   * Bucket owners a PUT's check before its body saw in the last seconds. That check is advisory:
-   * the write checks the bucket and owner again in the statement that stores the object, so a
-   * stale owner costs at most a body read before the same error; only a passing check is taken
-   * from here (one that would fail asks the database). Saves a PostgreSQL round trip per small PUT.
+   * Buckets as a PUT's check before its body read them in the last seconds, to authorise the next
+   * PUTs from (one node only: every change goes through this node, which forgets the bucket, so a
+   * policy change applies at once; in a cluster another node may change it, so each PUT reads the
+   * bucket). Only a passing decision is taken from here (one that would fail reads the bucket
+   * again). The write checks the bucket and its owner again in the statement that stores the object.
    */
-  private readonly bucketOwners = new RecentlySeen<string>();
+  private readonly writableBuckets = new RecentlySeen<BucketInfo>();
   /** How long a lifecycle day is here (core/lifecycle.ts). */
   readonly lifecycleClock: LifecycleClock;
   /** The buckets' lifecycle rules, as read a few seconds ago at most (for the dates answers carry). */
@@ -195,12 +212,16 @@ export class Storage {
 
   // Buckets
 
+  /** Root, and users whose policies allow s3:ListAllMyBuckets, see every bucket; other users their own. */
   async listBuckets(actor: Actor): Promise<BucketInfo[]> {
-    return (await this.meta.listBuckets()).filter((bucket) => actor.root || bucket.owner === actor.userId);
+    authorize(actor, { action: 's3:ListAllMyBuckets' });
+    const all = await this.meta.listBuckets();
+    return actor.root || actor.policies !== undefined ? all : all.filter((bucket) => bucket.owner === actor.userId);
   }
 
   /** With `objectLock`, the bucket has Object Lock enabled and versioning Enabled, both for good. */
-  async createBucket(actor: Actor, name: string, options: { objectLock?: boolean } = {}): Promise<void> {
+  async createBucket(actor: Actor, name: string, options: { objectLock?: boolean; ownership?: ObjectOwnership } = {}): Promise<void> {
+    authorize(actor, { action: 's3:CreateBucket' });
     validateBucketName(name);
     await this.meta.transaction(async (tx) => {
       const existing = await tx.getBucket(name);
@@ -221,18 +242,22 @@ export class Storage {
         );
       }
       await tx.insertBucket(name, actor.userId, new Date());
+      // AWS's defaults for a new bucket: public access blocked, ACLs off (core/public-access.ts).
+      await tx.putBucketConfig(name, 'public-access-block', publicAccessBlockDocument(NEW_BUCKET_PUBLIC_ACCESS_BLOCK));
+      await tx.putBucketConfig(name, 'ownership', options.ownership ?? NEW_BUCKET_OWNERSHIP);
       if (options.objectLock) await objectLock.enableOnNewBucket(tx, name);
     });
   }
 
-  headBucket(actor: Actor, name: string): Promise<BucketInfo> {
-    return this.requireBucket(this.meta, actor, name);
+  /** The bucket, if the actor may do `action` on it (HeadBucket's is s3:ListBucket). */
+  headBucket(actor: Actor, name: string, action = 's3:ListBucket'): Promise<BucketInfo> {
+    return this.requireBucket(this.meta, actor, name, action);
   }
 
   /** Deletes an empty bucket; its incomplete uploads go with it. */
   async deleteBucket(actor: Actor, name: string): Promise<void> {
-    await this.requireBucket(this.meta, actor, name);
-    this.bucketOwners.forget(name);
+    await this.requireBucket(this.meta, actor, name, 's3:DeleteBucket');
+    this.writableBuckets.forget(name);
     const released = await this.meta.transaction(async (tx) => {
       if (await tx.bucketHasObjects(name)) {
         throw new ServiceError('BucketNotEmpty', 'The bucket you tried to delete is not empty.', 409, { BucketName: name });
@@ -247,17 +272,18 @@ export class Storage {
 
   // Bucket configurations: a document per bucket and kind, kept for an engine module (core/cors.ts's rules, …)
 
-  /** Stores the bucket's `kind` document, replacing any; the bucket's owner (or root) only. */
+  /** Stores the bucket's `kind` document, replacing any. */
   async putBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind, document: string): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket);
+      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].put);
       await tx.putBucketConfig(bucket, kind, document);
     });
+    this.writableBuckets.forget(bucket);
   }
 
-  /** The bucket's `kind` document, if it has one; the bucket's owner (or root) only. */
+  /** The bucket's `kind` document, if it has one. */
   async getBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<string | undefined> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, CONFIG_ACTIONS[kind].get);
     return this.meta.getBucketConfig(bucket, kind);
   }
 
@@ -273,18 +299,48 @@ export class Storage {
     change: (document: string | undefined) => string | undefined,
   ): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket);
+      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].put);
       const next = change(await tx.getBucketConfig(bucket, kind));
       if (next === undefined) await tx.deleteBucketConfig(bucket, kind);
       else await tx.putBucketConfig(bucket, kind, next);
     });
+    this.writableBuckets.forget(bucket);
   }
 
   async deleteBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket);
+      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].delete);
       await tx.deleteBucketConfig(bucket, kind);
     });
+    this.writableBuckets.forget(bucket);
+  }
+
+  // Who may use the bucket (core/authorization.ts decides with these)
+
+  /** Stores a bucket policy (parsed and checked against the bucket by the caller); a public one only where Block Public Access allows. */
+  async putBucketPolicy(actor: Actor, bucket: string, policy: Policy): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      const info = await this.requireBucket(tx, actor, bucket, 's3:PutBucketPolicy');
+      if (info.access?.publicAccessBlock?.blockPublicPolicy && policyIsPublic(policy)) throw accessDeniedByPublicAccessBlock('policy');
+      await tx.putBucketConfig(bucket, 'policy', policy.text);
+    });
+    this.writableBuckets.forget(bucket);
+  }
+
+  /** Whether the bucket policy is public; undefined when the bucket has none. */
+  async bucketPolicyStatus(actor: Actor, bucket: string): Promise<{ isPublic: boolean } | undefined> {
+    const info = await this.requireBucket(this.meta, actor, bucket, 's3:GetBucketPolicyStatus');
+    const text = info.access?.policy;
+    return text === undefined ? undefined : { isPublic: policyIsPublic(bucketPolicyOf(bucket, text)) };
+  }
+
+  async putPublicAccessBlock(actor: Actor, bucket: string, block: PublicAccessBlock): Promise<void> {
+    await this.putBucketConfig(actor, bucket, 'public-access-block', publicAccessBlockDocument(block));
+  }
+
+  async getPublicAccessBlock(actor: Actor, bucket: string): Promise<PublicAccessBlock | undefined> {
+    const document = await this.getBucketConfig(actor, bucket, 'public-access-block');
+    return document === undefined ? undefined : parsePublicAccessBlockDocument(document);
   }
 
   /**
@@ -293,6 +349,16 @@ export class Storage {
    */
   bucketConfigOf(bucket: string, kind: BucketConfigKind): Promise<string | undefined> {
     return this.meta.getBucketConfig(bucket, kind);
+  }
+
+  /**
+   * For an anonymous request, before anything else: AccessDenied unless it names a bucket whose
+   * settings grant anyone something (core/authorization.ts decides the request itself later).
+   */
+  async screenAnonymous(bucket: string | undefined): Promise<void> {
+    const info = bucket === undefined ? undefined : await this.meta.getBucket(bucket);
+    if (bucket !== undefined && !info) throw errors.noSuchBucket(bucket);
+    if (!info || !mayGrantAnonymous(info)) throw errors.accessDenied();
   }
 
   /** Whether the bucket exists, for an answer given before authentication (a CORS preflight's). */
@@ -310,11 +376,13 @@ export class Storage {
     attributes: ObjectAttributes,
     write: WriteOptions & { expectedSize?: number; forbidOverwrite?: boolean; unverifiedBody?: boolean } = {},
   ): Promise<StoredObject> {
+    let bucketInfo: BucketInfo;
     if (attributes.lock !== undefined) {
       // A write asking for a lock is refused before its body where the bucket cannot take one.
-      objectLock.checkLockedWrite(attributes.lock, await this.requireBucket(this.meta, actor, bucket), new Date());
+      bucketInfo = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
+      objectLock.checkLockedWrite(attributes.lock, bucketInfo, new Date());
     } else {
-      await this.checkBucketBeforeBody(actor, bucket);
+      bucketInfo = await this.checkWriteBeforeBody(actor, bucket, key);
     }
     validateObjectKey(key);
     const staged = await this.stageVerified(body, write);
@@ -333,7 +401,7 @@ export class Storage {
     try {
       outcome = await this.meta.writeObject(
         { ...info, contentMd5: info.etag, contentSha1: staged.digests.sha1?.toString('hex'), content: { segments: [{ blobId, size: info.size, partNumber: 1 }] } },
-        { owner: actor.root ? undefined : actor.userId, ifAbsent: write.forbidOverwrite, unverifiedBody: write.unverifiedBody },
+        { owner: bucketInfo.owner, ifAbsent: write.forbidOverwrite, unverifiedBody: write.unverifiedBody },
       );
     } catch (err) {
       await this.blobs.remove([blobId]);
@@ -351,12 +419,16 @@ export class Storage {
 
   /** Whether the key holds an object (for refusing overwrites before a body is read). */
   async hasObject(actor: Actor, bucket: string, key: string): Promise<boolean> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
     return (await this.meta.getObject(bucket, key)) !== undefined;
   }
 
-  async headObject(actor: Actor, bucket: string, key: string, versionId?: string): Promise<StoredObject> {
-    return this.readObject(actor, bucket, key, versionId);
+  /**
+   * The object's metadata. `action`: what the caller reads it for (s3:GetObject unless it is for
+   * tags, attributes, …), in its unversioned form; a version id makes it the version's action.
+   */
+  async headObject(actor: Actor, bucket: string, key: string, versionId?: string, action = 's3:GetObject'): Promise<StoredObject> {
+    return this.readObject(actor, bucket, key, versionId, this.meta, action);
   }
 
   /**
@@ -369,11 +441,14 @@ export class Storage {
     key: string,
     versionId: string | undefined,
     meta: MetadataQueries = this.meta,
+    action = 's3:GetObject',
   ): Promise<StoredObject> {
-    const info = await this.requireBucket(meta, actor, bucket);
+    const info = await this.requireBucket(meta, actor, bucket, objectAction(action, versionId), key, versionId === undefined ? undefined : { 's3:versionid': versionId });
     if (versionId === undefined) {
       const object = await meta.getObject(bucket, key);
       if (object) return labelled(object, info.versioning);
+      // As S3 does: whether a key exists is told only to those who may list the bucket.
+      if (!allowed(actor, { action: 's3:ListBucket', bucket: info })) throw errors.accessDenied();
       // Only a versioned bucket has a history to look in: an unversioned one's miss costs nothing more.
       const marker = info.versioning && (await latestDeleteMarker(meta, bucket, key));
       if (marker) throw errors.noSuchKey(key).with({ deleteMarker: true, versionId: marker.versionId });
@@ -413,7 +488,8 @@ export class Storage {
    */
   async setObjectTags(actor: Actor, bucket: string, key: string, tags: Tag[], versionId?: string): Promise<{ versionId?: string }> {
     return this.meta.transaction(async (tx) => {
-      const object = await this.readObject(actor, bucket, key, versionId, tx);
+      const action = tags.length === 0 ? 's3:DeleteObjectTagging' : 's3:PutObjectTagging';
+      const object = await this.readObject(actor, bucket, key, versionId, tx, action);
       await tx.setObjectTags(object.id, tags);
       return { versionId: object.versionId };
     });
@@ -422,11 +498,11 @@ export class Storage {
   // Object Lock (core/object-lock.ts): bucket configuration, and each version's retention and legal hold
 
   async putObjectLockConfiguration(actor: Actor, bucket: string, config: ObjectLockConfiguration): Promise<void> {
-    await this.meta.transaction(async (tx) => objectLock.putConfiguration(tx, await this.requireBucket(tx, actor, bucket), config));
+    await this.meta.transaction(async (tx) => objectLock.putConfiguration(tx, await this.requireBucket(tx, actor, bucket, 's3:PutBucketObjectLockConfiguration'), config));
   }
 
   async getObjectLockConfiguration(actor: Actor, bucket: string): Promise<ObjectLockConfiguration> {
-    return objectLock.configurationOf(await this.requireBucket(this.meta, actor, bucket));
+    return objectLock.configurationOf(await this.requireBucket(this.meta, actor, bucket, 's3:GetBucketObjectLockConfiguration'));
   }
 
   /** Sets (or, with none, removes) a version's retention; answers the id of the version changed. */
@@ -438,30 +514,30 @@ export class Storage {
     options: { versionId?: string; bypassGovernance?: boolean },
   ): Promise<{ versionId?: string }> {
     return this.meta.transaction(async (tx) => {
-      const info = await this.requireBucket(tx, actor, bucket);
-      const version = await this.readObject(actor, bucket, key, options.versionId, tx);
-      await objectLock.setRetention(tx, info, version, retention, options.bypassGovernance ?? false, new Date());
+      const info = await this.requireBucket(tx, actor, bucket, 's3:PutObjectRetention', key);
+      const version = await this.readObject(actor, bucket, key, options.versionId, tx, 's3:PutObjectRetention');
+      await objectLock.setRetention(tx, info, version, retention, this.mayBypassGovernance(actor, info, key, options.bypassGovernance), new Date());
       return { versionId: version.versionId };
     });
   }
 
   async getObjectRetention(actor: Actor, bucket: string, key: string, versionId?: string): Promise<objectLock.Retention> {
-    const info = await this.requireBucket(this.meta, actor, bucket);
-    return objectLock.retentionOf(info, await this.readObject(actor, bucket, key, versionId));
+    const info = await this.requireBucket(this.meta, actor, bucket, 's3:GetObjectRetention', key);
+    return objectLock.retentionOf(info, await this.readObject(actor, bucket, key, versionId, this.meta, 's3:GetObjectRetention'));
   }
 
   async putObjectLegalHold(actor: Actor, bucket: string, key: string, on: boolean, versionId?: string): Promise<{ versionId?: string }> {
     return this.meta.transaction(async (tx) => {
-      const info = await this.requireBucket(tx, actor, bucket);
-      const version = await this.readObject(actor, bucket, key, versionId, tx);
+      const info = await this.requireBucket(tx, actor, bucket, 's3:PutObjectLegalHold', key);
+      const version = await this.readObject(actor, bucket, key, versionId, tx, 's3:PutObjectLegalHold');
       await objectLock.setLegalHold(tx, info, version, on);
       return { versionId: version.versionId };
     });
   }
 
   async getObjectLegalHold(actor: Actor, bucket: string, key: string, versionId?: string): Promise<boolean> {
-    const info = await this.requireBucket(this.meta, actor, bucket);
-    return objectLock.legalHoldOf(info, await this.readObject(actor, bucket, key, versionId));
+    const info = await this.requireBucket(this.meta, actor, bucket, 's3:GetObjectLegalHold', key);
+    return objectLock.legalHoldOf(info, await this.readObject(actor, bucket, key, versionId, this.meta, 's3:GetObjectLegalHold'));
   }
 
   /**
@@ -496,7 +572,8 @@ export class Storage {
     versionId?: string,
     options: { bypassGovernance?: boolean } = {},
   ): Promise<Omit<DeleteOutcome, 'released'>> {
-    await this.requireBucket(this.meta, actor, bucket);
+    const authorised = await this.requireBucket(this.meta, actor, bucket, objectAction('s3:DeleteObject', versionId), key);
+    const bypassGovernance = this.mayBypassGovernance(actor, authorised, key, options.bypassGovernance);
     const id = versionId === undefined ? undefined : parseVersionId(versionId);
     const outcome = await this.meta.transaction(async (tx) => {
       // Read in the transaction: a delete racing PutBucketVersioning is ordered with it.
@@ -505,7 +582,7 @@ export class Storage {
       if (id !== undefined && status === undefined && id !== 'null') throw errors.invalidArgument('Invalid version id specified', 'versionId', id);
       // A version under Object Lock does not go (a delete marker, without an id, is always allowed).
       if (id !== undefined && info?.objectLock) {
-        objectLock.checkDeletable(await readVersion(tx, bucket, key, id), options.bypassGovernance ?? false, new Date());
+        objectLock.checkDeletable(await readVersion(tx, bucket, key, id), bypassGovernance, new Date());
       }
       // OSS's bucket WORM: what the delete takes for good (the version named; without an id, the
       // null version unless only a marker goes on top) must be older than the retention period.
@@ -522,53 +599,53 @@ export class Storage {
   }
 
   async listObjectVersions(actor: Actor, bucket: string, query: VersionsQuery): Promise<VersionsPage> {
-    const info = await this.requireBucket(this.meta, actor, bucket);
+    const info = await this.requireBucket(this.meta, actor, bucket, 's3:ListBucketVersions', undefined, listConditions(query));
     return listVersions(this.meta, info, query);
   }
 
   async getVersioning(actor: Actor, bucket: string): Promise<VersioningStatus | undefined> {
-    return (await this.requireBucket(this.meta, actor, bucket)).versioning;
+    return (await this.requireBucket(this.meta, actor, bucket, 's3:GetBucketVersioning')).versioning;
   }
 
   // OSS bucket WORM (a retention policy over the bucket), kept by core/object-lock.ts
 
   async initiateBucketWorm(actor: Actor, bucket: string, days: number): Promise<objectLock.BucketWorm> {
     return this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket);
+      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
       return objectLock.initiateWorm(tx, bucket, days, newWormId(), new Date());
     });
   }
 
   async abortBucketWorm(actor: Actor, bucket: string): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket);
+      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
       await objectLock.abortWorm(tx, bucket, new Date());
     });
   }
 
   async completeBucketWorm(actor: Actor, bucket: string, wormId: string): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket);
+      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
       await objectLock.completeWorm(tx, bucket, wormId, new Date());
     });
   }
 
   async extendBucketWorm(actor: Actor, bucket: string, wormId: string, days: number): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket);
+      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
       await objectLock.extendWorm(tx, bucket, wormId, days, new Date());
     });
   }
 
   async getBucketWorm(actor: Actor, bucket: string): Promise<objectLock.BucketWorm> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, CONFIG_ACTIONS.worm.get);
     return objectLock.requireWorm(this.meta, bucket, new Date());
   }
 
   /** Enabled or Suspended; a bucket never goes back to unversioned. */
   async putVersioning(actor: Actor, bucket: string, status: VersioningStatus): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      objectLock.checkVersioningChange(await this.requireBucket(tx, actor, bucket), status);
+      objectLock.checkVersioningChange(await this.requireBucket(tx, actor, bucket, 's3:PutBucketVersioning'), status);
       await tx.putBucketConfig(bucket, 'versioning', status);
     });
   }
@@ -594,8 +671,9 @@ export class Storage {
       lock?: ObjectLock;
     } = {},
   ): Promise<StoredObject & { sourceVersionId?: string }> {
-    await this.requireBucket(this.meta, actor, source.bucket);
-    objectLock.checkLockedWrite(options.lock, await this.requireBucket(this.meta, actor, target.bucket), new Date());
+    await this.requireBucket(this.meta, actor, source.bucket, objectAction('s3:GetObject', source.versionId), source.key);
+    const targetInfo = await this.requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
+    objectLock.checkLockedWrite(options.lock, targetInfo, new Date());
     validateObjectKey(target.key);
     const sourceVersion = source.versionId === undefined ? undefined : parseVersionId(source.versionId, 'x-amz-copy-source');
     // A digest is computed outside the transaction, then used only if the source is still that object.
@@ -662,7 +740,7 @@ export class Storage {
     query: ListObjectsQuery,
   ): Promise<Omit<ListObjectsPage, 'objects'> & { objects: StoredObject[] }> {
     refuseNul({ prefix: query.prefix, delimiter: query.delimiter, marker: query.after });
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:ListBucket', undefined, listConditions({ ...query, maxKeys: query.maxKeys }));
     // A page of none is empty and, as S3 answers it, not truncated.
     if (query.maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false };
     const page = await listByPrefix<StoredObject>({
@@ -691,7 +769,7 @@ export class Storage {
     attributes: ObjectAttributes,
     checksum?: ChecksumSpec,
   ): Promise<UploadInfo> {
-    const info = await this.requireBucket(this.meta, actor, bucket);
+    const info = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
     objectLock.checkLockedWrite(attributes.lock, info, new Date());
     const owner = info.owner;
     validateObjectKey(key);
@@ -716,7 +794,7 @@ export class Storage {
     body: AsyncIterable<Buffer>,
     write: WriteOptions & { expectedSize?: number } = {},
   ): Promise<PartInfo> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
     const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
     checkPartNumber(partNumber);
     const checksum = upload.checksum?.algorithm ?? write.checksum;
@@ -731,7 +809,7 @@ export class Storage {
     source: { bucket: string; key: string; versionId?: string; range?: { start: number; end: number } },
     options: { check?: (source: ObjectInfo) => void; digests?: WriteOptions['digests'] } = {},
   ): Promise<PartInfo> {
-    await this.requireBucket(this.meta, actor, target.bucket);
+    await this.requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
     const upload = await this.requireOpenUpload(this.meta, target.bucket, target.key, target.uploadId);
     checkPartNumber(target.partNumber);
     const read = await this.getObject(actor, source.bucket, source.key, source.versionId);
@@ -796,7 +874,7 @@ export class Storage {
   ): Promise<CompleteResult> {
     // The status (and WORM policy) as the bucket check reads it (no query more for Complete): a
     // Complete racing PutBucketVersioning or InitiateBucketWorm is then ordered as if it committed first.
-    const bucketInfo = await this.requireBucket(this.meta, actor, bucket);
+    const bucketInfo = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
     const status = bucketInfo.versioning;
     const minPartSize = options.minPartSize ?? this.options.minPartSize;
     const outcome = await this.meta.transaction(async (tx) => {
@@ -878,7 +956,7 @@ export class Storage {
   }
 
   async abortMultipartUpload(actor: Actor, bucket: string, key: string, uploadId: string): Promise<void> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:AbortMultipartUpload', key);
     const released = await this.meta.transaction(async (tx) => {
       await this.requireOpenUpload(tx, bucket, key, uploadId);
       return tx.unreferenced(await tx.deleteUpload(uploadId));
@@ -887,7 +965,7 @@ export class Storage {
   }
 
   async getUpload(actor: Actor, bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:ListMultipartUploadParts', key);
     return this.requireOpenUpload(this.meta, bucket, key, uploadId);
   }
 
@@ -899,7 +977,7 @@ export class Storage {
     uploadId: string,
     query: { partNumberMarker?: number; maxParts: number },
   ): Promise<ListPartsPage> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:ListMultipartUploadParts', key);
     const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
     const max = Math.min(Math.max(query.maxParts, 0), MAX_PAGE);
     // A page of none is empty and, as S3 answers it, not truncated.
@@ -916,7 +994,7 @@ export class Storage {
 
   /** Every part of an open upload, in order (for the dialects' own completion checks). */
   async allParts(actor: Actor, bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:ListMultipartUploadParts', key);
     await this.requireOpenUpload(this.meta, bucket, key, uploadId);
     return (await this.meta.allParts(uploadId)).map(({ blobId: _omit, ...part }) => part);
   }
@@ -928,7 +1006,7 @@ export class Storage {
    */
   async listMultipartUploads(actor: Actor, bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage> {
     refuseNul({ prefix: query.prefix, delimiter: query.delimiter, 'key-marker': query.keyMarker, 'upload-id-marker': query.uploadIdMarker });
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:ListBucketMultipartUploads', undefined, listConditions({ ...query, maxKeys: query.maxUploads }));
     const prefix = query.prefix ?? '';
     const max = Math.min(query.maxUploads, MAX_PAGE);
     // A page of none is empty and, as S3 answers it, not truncated.
@@ -983,13 +1061,13 @@ export class Storage {
    * listMultipartUploads), in one query: what a console shows beside each upload in progress.
    */
   async uploadTotals(actor: Actor, bucket: string, uploadIds: string[]): Promise<Map<string, { parts: number; bytes: number }>> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:ListBucketMultipartUploads');
     return this.meta.partTotals(bucket, uploadIds);
   }
 
   /** The bucket's uploads in progress, with the parts and bytes they hold together. */
   async bucketUploadTotals(actor: Actor, bucket: string): Promise<{ uploads: number; parts: number; bytes: number }> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:ListBucketMultipartUploads');
     return this.meta.bucketPartTotals(bucket);
   }
 
@@ -1000,7 +1078,7 @@ export class Storage {
     const object = await this.meta.getObjectById(id);
     if (!object) return undefined;
     const bucket = await this.meta.getBucket(object.bucket);
-    return bucket && (actor.root || bucket.owner === actor.userId) ? object : undefined;
+    return bucket && allowed(actor, { action: 's3:GetObject', bucket, key: object.key }) ? object : undefined;
   }
 
   /**
@@ -1014,7 +1092,7 @@ export class Storage {
 
   /** Number of objects and bytes they hold (shared bytes counted once per object). */
   async bucketUsage(actor: Actor, bucket: string): Promise<{ objects: number; bytes: number }> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:ListBucket');
     return this.meta.bucketUsage(bucket);
   }
 
@@ -1023,7 +1101,12 @@ export class Storage {
    * FileAlreadyExists when a target key is taken by an object not itself being renamed.
    */
   async renameObjects(actor: Actor, bucket: string, moves: Array<{ from: string; to: string }>): Promise<void> {
-    await this.requireBucket(this.meta, actor, bucket);
+    // A rename is a copy and a delete: both, for every key it moves.
+    const authorised = await this.requireBucket(this.meta, actor, bucket, 's3:ListBucket');
+    for (const move of moves) {
+      authorize(actor, { action: 's3:DeleteObject', bucket: authorised, key: move.from });
+      authorize(actor, { action: 's3:PutObject', bucket: authorised, key: move.to });
+    }
     moves.forEach((move) => validateObjectKey(move.to));
     const released = await this.meta.transaction(async (tx) => {
       const info = await tx.getBucket(bucket);
@@ -1071,7 +1154,7 @@ export class Storage {
    * content the returned ETag names, or fails (the part was replaced and its blob removed first).
    */
   async openPartRead(actor: Actor, bucket: string, key: string, uploadId: string, partNumber: number): Promise<{ part: PartInfo; body: Readable }> {
-    await this.requireBucket(this.meta, actor, bucket);
+    await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
     await this.requireOpenUpload(this.meta, bucket, key, uploadId);
     const stored = await this.meta.getPart(uploadId, partNumber);
     if (!stored) throw errors.invalidArgument(`Part ${partNumber} has not been uploaded`, 'partNumber', String(partNumber));
@@ -1082,19 +1165,41 @@ export class Storage {
 
   // Helpers
 
-  private async requireBucket(meta: MetadataQueries, actor: Actor, name: string): Promise<BucketInfo> {
+  /**
+   * The bucket, once core/authorization.ts allows the actor `action` on it (or on `key` in it):
+   * NoSuchBucket for a bucket that is not there, whoever asks; AccessDenied for a refusal.
+   */
+  private async requireBucket(
+    meta: MetadataQueries,
+    actor: Actor,
+    name: string,
+    action: string,
+    key?: string,
+    conditions?: Conditions,
+  ): Promise<BucketInfo> {
     const bucket = await meta.getBucket(name);
     if (!bucket) throw errors.noSuchBucket(name);
-    if (!actor.root && bucket.owner !== actor.userId) throw errors.accessDenied();
+    authorize(actor, { action, bucket, key, conditions });
     return bucket;
   }
 
-  /** requireBucket for a write that checks the bucket and its owner again when it stores (see bucketOwners). */
-  private async checkBucketBeforeBody(actor: Actor, name: string): Promise<void> {
-    const owner = this.bucketOwners.get(name)?.value;
-    if (owner !== undefined && (actor.root || owner === actor.userId)) return;
-    const bucket = await this.requireBucket(this.meta, actor, name);
-    this.bucketOwners.set(name, bucket.owner);
+  /**
+   * requireBucket for PutObject before its body, from the bucket as read a few seconds ago when
+   * there is one (see writableBuckets). The write checks again, when it stores, that the bucket
+   * still exists with the owner read here.
+   */
+  private async checkWriteBeforeBody(actor: Actor, name: string, key: string): Promise<BucketInfo> {
+    if (this.shared) return this.requireBucket(this.meta, actor, name, 's3:PutObject', key);
+    const seen = this.writableBuckets.get(name)?.value;
+    if (seen !== undefined && allowed(actor, { action: 's3:PutObject', bucket: seen, key })) return seen;
+    const bucket = await this.requireBucket(this.meta, actor, name, 's3:PutObject', key);
+    this.writableBuckets.set(name, bucket);
+    return bucket;
+  }
+
+  /** Whether a request that asks to bypass governance retention may: s3:BypassGovernanceRetention. */
+  private mayBypassGovernance(actor: Actor, bucket: BucketInfo, key: string, asked: boolean | undefined): boolean {
+    return asked === true && allowed(actor, { action: 's3:BypassGovernanceRetention', bucket, key });
   }
 
   /** A copy's source: the latest version, or the one named (never a delete marker). */

@@ -1,7 +1,35 @@
-/** Who is asking. Root reaches every bucket; other users only their own. */
+import type { Policy } from './policy.js';
+
+/** Who is asking, and how: what core/authorization.ts decides on. */
 export interface Actor {
+  /** The user's id ('' for an anonymous request). */
   userId: string;
   root: boolean;
+  /** An unsigned request: it may do only what a bucket policy grants everyone. */
+  anonymous?: boolean;
+  /** Policies attached to the user; absent: none (the user's own buckets, and creating buckets). */
+  policies?: readonly Policy[];
+  /** What policy conditions see of the request itself (aws:SourceIp, aws:SecureTransport, …), by lower-cased key. */
+  conditions?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Block Public Access, per bucket (AWS's four switches; a new bucket has all four on). */
+export interface PublicAccessBlock {
+  blockPublicAcls: boolean;
+  ignorePublicAcls: boolean;
+  blockPublicPolicy: boolean;
+  restrictPublicBuckets: boolean;
+}
+
+/** S3 Object Ownership: BucketOwnerEnforced (a new bucket's) turns ACLs off. */
+export type ObjectOwnership = 'BucketOwnerEnforced' | 'BucketOwnerPreferred' | 'ObjectWriter';
+
+/** What a bucket says about who may use it, read with the bucket (getBucket). */
+export interface BucketAccess {
+  /** The bucket policy as put (core/policy.ts parses it). */
+  policy?: string;
+  publicAccessBlock?: PublicAccessBlock;
+  ownership?: ObjectOwnership;
 }
 
 export interface BucketInfo {
@@ -14,6 +42,8 @@ export interface BucketInfo {
   objectLock?: ObjectLockConfiguration;
   /** OSS's bucket retention policy as stored, lapsed or not (core/object-lock.ts `wormInEffect`); absent: none. */
   worm?: BucketWorm;
+  /** Policy, Block Public Access and Object Ownership, where set (core/authorization.ts). */
+  access?: BucketAccess;
 }
 
 /**

@@ -21,6 +21,8 @@ const S3_OPERATIONS = [
   'PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging', 'PutBucketTagging', 'GetBucketTagging', 'DeleteBucketTagging',
   'GetObjectAttributes', 'PutObjectLockConfiguration', 'GetObjectLockConfiguration', 'PutObjectRetention', 'GetObjectRetention',
   'PutObjectLegalHold', 'GetObjectLegalHold',
+  'PutBucketPolicy', 'GetBucketPolicy', 'DeleteBucketPolicy', 'GetBucketPolicyStatus', 'PutPublicAccessBlock', 'GetPublicAccessBlock',
+  'DeletePublicAccessBlock', 'PutBucketOwnershipControls', 'GetBucketOwnershipControls', 'DeleteBucketOwnershipControls',
 ];
 const OSS_OPERATIONS = [
   'ListBuckets', 'PutBucket', 'HeadBucket', 'DeleteBucket', 'DeleteMultipleObjects', 'ListMultipartUploads', 'ListObjects',

@@ -5,6 +5,7 @@ import {
   tagsColumn,
   lockColumns,
   toBucket,
+  type BucketRow,
   toObject,
   toPart,
   toSession,
@@ -152,10 +153,11 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   async getBucket(name: string): Promise<BucketInfo | undefined> {
-    const row = await this.first<{ name: string; owner: string; created_at: number; versioning: string | null; object_lock: string | null; worm: string | null }>(
+    const row = await this.first<BucketRow>(
       `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
          (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
-         (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm
+         (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm,
+         (SELECT json_object_agg(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN ('policy', 'public-access-block', 'ownership')) AS access
        FROM buckets b WHERE b.name = $1`,
       [name],
     );

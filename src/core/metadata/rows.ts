@@ -1,3 +1,4 @@
+import { bucketAccessOf } from '../public-access.js';
 import { parseLockConfiguration, parseWormDocument } from '../object-lock.js';
 import type { BucketInfo, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders, ObjectLock, RetentionMode, Tag } from '../types.js';
 import type { HashState, StoredObject, StoredVersion, StoredPart, StoredUpload, UploadSession } from './types.js';
@@ -218,10 +219,25 @@ export function toHashState(row: HashStateRow): HashState {
   return { next: row.next, size: row.size, md5: row.md5, sha1: row.sha1, etags: JSON.parse(row.etags) as string[] };
 }
 
-export function toBucket(row: { name: string; owner: string; created_at: number; versioning?: string | null; object_lock?: string | null; worm?: string | null }): BucketInfo {
+export interface BucketRow {
+  name: string;
+  owner: string;
+  created_at: number;
+  versioning?: string | null;
+  object_lock?: string | null;
+  worm?: string | null;
+  /** The access configurations as a JSON object by kind: text from SQLite, parsed by pg. */
+  access?: string | Record<string, string> | null;
+}
+
+export function toBucket(row: BucketRow): BucketInfo {
   const bucket: BucketInfo = { name: row.name, owner: row.owner, createdAt: new Date(row.created_at) };
   if (row.versioning === 'Enabled' || row.versioning === 'Suspended') bucket.versioning = row.versioning;
   if (row.object_lock != null) bucket.objectLock = parseLockConfiguration(row.object_lock);
   if (row.worm != null) bucket.worm = parseWormDocument(row.worm);
+  if (row.access != null) {
+    const access = bucketAccessOf(typeof row.access === 'string' ? (JSON.parse(row.access) as Record<string, string>) : row.access);
+    if (access) bucket.access = access;
+  }
   return bucket;
 }

@@ -16,6 +16,7 @@ import {
   type UploadRow,
   type VersionRow,
   toBucket,
+  type BucketRow,
   toVersion,
 } from './rows.js';
 import type {
@@ -47,10 +48,11 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   constructor(private readonly db: Database.Database) {
     this.stmt = {
       insertBucket: db.prepare('INSERT INTO buckets (name, owner, created_at) VALUES (?, ?, ?)'),
-      getBucket: db.prepare<[string], { name: string; owner: string; created_at: number; versioning: string | null; object_lock: string | null; worm: string | null }>(
+      getBucket: db.prepare<[string], BucketRow>(
         `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
            (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
-         (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm
+           (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm,
+           (SELECT json_group_object(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN ('policy', 'public-access-block', 'ownership')) AS access
          FROM buckets b WHERE b.name = ?`,
       ),
       listBuckets: db.prepare<[], { name: string; owner: string; created_at: number }>('SELECT * FROM buckets ORDER BY name'),

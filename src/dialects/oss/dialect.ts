@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
 import type { TemporaryCredentials } from '../../core/temporary-credentials.js';
-import { actorOf, type UserDirectory } from '../../core/users.js';
+import type { UserDirectory } from '../../core/users.js';
+import { ANONYMOUS_USER, OSS_CONDITION_HEADERS, requestActor, type RequestAuth } from '../common/actor.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
 import { addCorsHeaders, answerPreflight } from '../common/cors.js';
@@ -81,6 +82,14 @@ const ROUTES: RouteTable<Handler> = {
   ],
 };
 
+/** How an OSS request was signed, as policy conditions see it (s3:authType, s3:signatureversion). */
+function ossAuthOf(ctx: RequestContext, signed: boolean): RequestAuth {
+  if (!signed) return {};
+  const authorization = header(ctx.req.headers, 'authorization');
+  const v4 = authorization === undefined ? ctx.query.get('x-oss-signature-version') === 'OSS4-HMAC-SHA256' : authorization.startsWith('OSS4-HMAC-SHA256');
+  return { authType: authorization === undefined ? 'REST-QUERY-STRING' : 'REST-HEADER', signatureVersion: v4 ? 'OSS4-HMAC-SHA256' : 'OSS' };
+}
+
 /** Picks the operation from method, target and query, as OSS does; sub-resources Tessera lacks are 501 first. */
 function route(method: string, target: OssTarget, ctx: RequestContext): readonly [string, Handler] {
   refuseUnsupportedSubresources(OSS_FEATURES, ctx.query);
@@ -144,7 +153,8 @@ export class OssDialect implements Dialect {
       return;
     }
     const { user, target } = await authenticate(ctx, this.users, candidates, this.temporary);
-    ctx.log.user = user.id;
+    ctx.log.user = user?.id ?? '';
+    if (!user) await this.storage.screenAnonymous(target.bucket);
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;
     // Before the handler reads a byte of the body: what Tessera does not do is refused here.
@@ -154,8 +164,8 @@ export class OssDialect implements Dialect {
       storage: this.storage,
       users: this.users,
       settings: this.settings,
-      user,
-      actor: actorOf(user),
+      user: user ?? ANONYMOUS_USER,
+      actor: requestActor(user, ctx.req, ossAuthOf(ctx, user !== undefined), OSS_CONDITION_HEADERS),
       bucket: target.bucket ?? '',
       key: target.key ?? '',
       endpoint: endpointOf(host, target),

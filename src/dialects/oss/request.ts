@@ -69,7 +69,7 @@ export function endpointOf(host: string | undefined, target: OssTarget): string 
 
 /**
  * Verifies the OSS signature (V1 or V4, header or presigned) against each candidate target and
- * returns the signer and the target it signed. Anonymous requests are refused. A request carrying
+ * returns the signer and the target it signed (no signer for an anonymous request). A request carrying
  * a security token (`x-oss-security-token`, presigned `security-token` or `x-oss-security-token`)
  * is signed with temporary credentials (the console's, from the same issuer as S3's): the token
  * names the user and the secret the signature must be made with, and a long-term key with a
@@ -80,7 +80,7 @@ export async function authenticate(
   users: UserDirectory,
   candidates: OssTarget[],
   temporary?: TemporaryCredentials,
-): Promise<{ user: User; target: OssTarget }> {
+): Promise<{ user?: User; target: OssTarget }> {
   const token = securityTokenOf(ctx);
   let session: ResolvedSession | undefined;
   const secretOf =
@@ -97,7 +97,8 @@ export async function authenticate(
         { method: ctx.req.method ?? 'GET', bucket: target.bucket, key: target.key, query: [...ctx.query], headers: ctx.req.headers },
         secretOf,
       );
-      if (result === null) throw anonymous();
+      // Unsigned: nobody, who may do what bucket policies grant everyone (core/authorization.ts).
+      if (result === null) return { target: candidates[candidates.length - 1]! };
       const user = session ? session.user : users.byKey(result.accessKeyId);
       if (!user) throw errors.accessDenied();
       return { user, target };
@@ -135,10 +136,6 @@ function invalidSecurityToken(): ServiceError {
   return new ServiceError('InvalidSecurityToken', 'The security token you provided is invalid.', 403);
 }
 
-/** Every bucket is private: an unsigned request is refused as OSS refuses one. */
-function anonymous(): ServiceError {
-  return new ServiceError('AccessDenied', 'You have no right to access this object because of bucket acl.', 403);
-}
 
 function invalidDigest(): ServiceError {
   return new ServiceError('InvalidDigest', 'The Content-MD5 you specified was invalid.', 400);

@@ -115,12 +115,12 @@ export class PanDialect implements Dialect {
     if (ctx.rawPath.startsWith(RAW_PREFIX)) {
       if (method === 'PUT' && ctx.rawPath.startsWith(`${RAW_PREFIX}slice/`)) {
         ctx.log.operation = 'PutSlice';
-        await upload.putPresignedSlice(service, ctx, async (pre) => (await service.driveOfBucket(pre.bucket))!);
+        await upload.putPresignedSlice(service, ctx, async (pre) => (await service.driveOfBucket(pre.bucket, ctx.req))!);
         return;
       }
       if ((method === 'GET' || method === 'HEAD') && ctx.rawPath.startsWith(`${RAW_PREFIX}download/`)) {
         ctx.log.operation = 'Download';
-        await files.download(service, ctx, (bucket) => service.driveOfBucket(bucket));
+        await files.download(service, ctx, (bucket) => service.driveOfBucket(bucket, ctx.req));
         return;
       }
       throw notFound(method, ctx.rawPath);
@@ -149,7 +149,7 @@ export class PanDialect implements Dialect {
     ctx.log.user = app.clientID;
     await service.auth.checkRate(app.clientID, endpoint);
     const params = route.multipart ? new Params() : await readParams(ctx.req, ctx.query);
-    const result = await route.handler({ ctx, service, app, drive: await service.drive(app), params });
+    const result = await route.handler({ ctx, service, app, drive: await service.drive(app, ctx.req), params });
     if (result instanceof Reply) sendEnvelope(ctx.res, ctx.requestId, result.data, 0, result.message);
     else sendEnvelope(ctx.res, ctx.requestId, result);
   }

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { ServiceError } from '../../core/errors.js';
 import type { Metadata } from '../../core/metadata/types.js';
 import type { Storage } from '../../core/storage.js';
-import type { UserDirectory } from '../../core/users.js';
+import { actorOf, type UserDirectory } from '../../core/users.js';
+import { requestActor, type RequestAuth } from '../common/actor.js';
 import type { RequestContext } from '../../server/dialect.js';
 import { PanAuth, UrlSigner } from './auth.js';
 import { defaultBucketFor, type PanApp, type PanConfig } from './config.js';
@@ -52,12 +53,15 @@ export class PanService {
     return app.bucket ?? defaultBucketFor(app.user);
   }
 
-  /** The app user's drive; its bucket is made on first use. */
-  async drive(app: PanApp): Promise<Drive> {
+  /**
+   * The app user's drive; its bucket is made on first use. `req`: the request it serves, whose
+   * address and transport policy conditions see (none for the server's own background work).
+   */
+  async drive(app: PanApp, req?: IncomingMessage, authType: RequestAuth['authType'] = 'REST-HEADER'): Promise<Drive> {
     // The app's user was disabled or removed (admin API): the app is refused as an unknown token is.
     const user = this.users.byId(app.user);
     if (!user) throw panErrors.unauthorized();
-    const actor = { userId: user.id, root: user.root };
+    const actor = req ? requestActor(user, req, { authType }) : actorOf(user);
     const bucket = this.bucketOf(app);
     if (!this.readyBuckets.has(bucket)) {
       try {
@@ -71,9 +75,9 @@ export class PanService {
   }
 
   /** The drive of the app whose bucket this is (a presigned slice or download names only the bucket). */
-  async driveOfBucket(bucket: string): Promise<Drive | undefined> {
+  async driveOfBucket(bucket: string, req?: IncomingMessage): Promise<Drive | undefined> {
     const app = this.config.apps.find((candidate) => this.bucketOf(candidate) === bucket);
-    return app && this.drive(app);
+    return app && this.drive(app, req, 'REST-QUERY-STRING');
   }
 
   /**

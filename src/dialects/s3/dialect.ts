@@ -2,11 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import type { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
 import type { TemporaryCredentials } from '../../core/temporary-credentials.js';
-import { actorOf, type UserDirectory } from '../../core/users.js';
+import type { UserDirectory } from '../../core/users.js';
+import { requestActor, S3_CONDITION_HEADERS } from '../common/actor.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
 import { addCorsHeaders, answerPreflight } from '../common/cors.js';
 import { routeRest, type RouteTable } from '../common/routing.js';
+import * as access from './access.js';
 import * as buckets from './buckets.js';
 import type { S3Call, S3Settings } from './call.js';
 import * as cors from './cors.js';
@@ -20,7 +22,7 @@ import * as versioning from './versioning.js';
 import { postObject, S3_FORM_UPLOADS } from './post-object.js';
 import { checkExpectedOwners, hoistQueryHeaders, S3_FEATURES } from './features.js';
 import { sendS3Error } from './render.js';
-import { authenticate, header, resolveTarget } from './request.js';
+import { header, identify, resolveTarget } from './request.js';
 
 type Handler = (call: S3Call) => void | Promise<void>;
 
@@ -66,6 +68,16 @@ const ROUTES: RouteTable<Handler> = {
     ['DELETE', 'tagging', 'DeleteBucketTagging', tagging.deleteBucketTagging],
     ['PUT', 'object-lock', 'PutObjectLockConfiguration', objectLock.putObjectLockConfiguration],
     ['GET', 'object-lock', 'GetObjectLockConfiguration', objectLock.getObjectLockConfiguration],
+    ['PUT', 'policy', 'PutBucketPolicy', access.putBucketPolicy],
+    ['GET', 'policy', 'GetBucketPolicy', access.getBucketPolicy],
+    ['DELETE', 'policy', 'DeleteBucketPolicy', access.deleteBucketPolicy],
+    ['GET', 'policyStatus', 'GetBucketPolicyStatus', access.getBucketPolicyStatus],
+    ['PUT', 'publicAccessBlock', 'PutPublicAccessBlock', access.putPublicAccessBlock],
+    ['GET', 'publicAccessBlock', 'GetPublicAccessBlock', access.getPublicAccessBlock],
+    ['DELETE', 'publicAccessBlock', 'DeletePublicAccessBlock', access.deletePublicAccessBlock],
+    ['PUT', 'ownershipControls', 'PutBucketOwnershipControls', access.putBucketOwnershipControls],
+    ['GET', 'ownershipControls', 'GetBucketOwnershipControls', access.getBucketOwnershipControls],
+    ['DELETE', 'ownershipControls', 'DeleteBucketOwnershipControls', access.deleteBucketOwnershipControls],
   ],
   objectSubresources: [
     ['PUT', 'tagging', 'PutObjectTagging', tagging.putObjectTagging],
@@ -121,8 +133,9 @@ export class S3Dialect implements Dialect {
       await postObject(ctx, ctx.form, { storage: this.storage, users: this.users, temporary: this.temporary }, { bucket: target.bucket, viaHost });
       return;
     }
-    const auth = authenticate(ctx, this.users, this.temporary);
+    const auth = identify(ctx, this.users, this.temporary);
     ctx.log.user = auth.user.id;
+    if (auth.anonymous) await this.storage.screenAnonymous(target.bucket);
     hoistQueryHeaders(ctx);
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;
@@ -135,7 +148,10 @@ export class S3Dialect implements Dialect {
       settings: this.settings,
       auth,
       user: auth.user,
-      actor: actorOf(auth.user),
+      actor: requestActor(auth.anonymous ? undefined : auth.user, ctx.req, {
+        authType: auth.anonymous ? undefined : auth.verified.presigned ? 'REST-QUERY-STRING' : 'REST-HEADER',
+        signatureVersion: auth.anonymous ? undefined : 'AWS4-HMAC-SHA256',
+      }, S3_CONDITION_HEADERS),
       bucket: target.bucket ?? '',
       key: target.key ?? '',
     };

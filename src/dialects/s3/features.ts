@@ -25,6 +25,9 @@ const TAGGED_WRITES = ['PutObject', 'CreateMultipartUpload', 'CopyObject', 'Post
 const OBJECT_LOCK_CONFIGURATION = ['PutObjectLockConfiguration', 'GetObjectLockConfiguration'];
 const RETENTION = ['PutObjectRetention', 'GetObjectRetention'];
 const LEGAL_HOLD = ['PutObjectLegalHold', 'GetObjectLegalHold'];
+const BUCKET_POLICY = ['PutBucketPolicy', 'GetBucketPolicy', 'DeleteBucketPolicy'];
+const PUBLIC_ACCESS_BLOCK = ['PutPublicAccessBlock', 'GetPublicAccessBlock', 'DeletePublicAccessBlock'];
+const OWNERSHIP_CONTROLS = ['PutBucketOwnershipControls', 'GetBucketOwnershipControls', 'DeleteBucketOwnershipControls'];
 /** Every operation on a bucket or its objects: where x-amz-expected-bucket-owner applies. */
 const BUCKET_OPERATIONS = [
   'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
@@ -32,6 +35,7 @@ const BUCKET_OPERATIONS = [
   'ListParts', 'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'PostObject', ...CORS_OPERATIONS,
   ...LIFECYCLE_OPERATIONS,
   ...OBJECT_TAGGING, ...BUCKET_TAGGING, 'GetObjectAttributes', ...OBJECT_LOCK_CONFIGURATION, ...RETENTION, ...LEGAL_HOLD,
+  ...BUCKET_POLICY, 'GetBucketPolicyStatus', ...PUBLIC_ACCESS_BLOCK, ...OWNERSHIP_CONTROLS,
 ];
 const COPIES = ['CopyObject', 'UploadPartCopy'];
 /** Writes that take the new version's Object Lock in x-amz-object-lock-* headers (not a form upload's fields). */
@@ -84,7 +88,7 @@ export const S3_HEADERS: readonly FeatureRule[] = [
   implemented('x-amz-object-lock-mode', "the new version's retention mode (GOVERNANCE or COMPLIANCE), with its date", { operations: LOCKED_WRITES }),
   implemented('x-amz-object-lock-retain-until-date', "the new version's retention date, with its mode", { operations: LOCKED_WRITES }),
   implemented('x-amz-object-lock-legal-hold', "the new version's legal hold (ON or OFF)", { operations: LOCKED_WRITES }),
-  implemented('x-amz-bypass-governance-retention', 'lifts GOVERNANCE retention: the bucket owner and root may (there are no policies)', {
+  implemented('x-amz-bypass-governance-retention', 'lifts GOVERNANCE retention for those allowed s3:BypassGovernanceRetention', {
     operations: GOVERNED,
   }),
   // Harmless to ignore.
@@ -127,10 +131,10 @@ const RESPONSE_OVERRIDE = 'response-* overrides of a GET or HEAD answer';
 
 /** Sub-resources S3 has and Tessera does not: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'policy', 'website', 'logging', 'notification', 'replication', 'encryption',
-  'ownershipControls', 'publicAccessBlock', 'requestPayment', 'accelerate', 'analytics', 'inventory',
+  'acl', 'website', 'logging', 'notification', 'replication', 'encryption',
+  'requestPayment', 'accelerate', 'analytics', 'inventory',
   'metrics', 'intelligent-tiering', 'torrent', 'restore', 'select', 'select-type',
-  'policyStatus', 'metadataTable', 'metadataConfiguration', 'session', 'renameObject',
+  'metadataTable', 'metadataConfiguration', 'session', 'renameObject',
 ];
 
 /** Checksum values (and the SDK's name for them) as a presigner puts them in a URL: not taken as headers. */
@@ -168,6 +172,14 @@ export const S3_QUERY: readonly FeatureRule[] = [
   }),
   implemented('retention', "PutObjectRetention, GetObjectRetention: a version's retention", { operations: RETENTION }),
   implemented('legal-hold', "PutObjectLegalHold, GetObjectLegalHold: a version's legal hold", { operations: LEGAL_HOLD }),
+  implemented('policy', "PutBucketPolicy, GetBucketPolicy, DeleteBucketPolicy: the bucket's access policy", { operations: BUCKET_POLICY }),
+  implemented('policyStatus', 'GetBucketPolicyStatus: whether the bucket policy is public', { operations: ['GetBucketPolicyStatus'] }),
+  implemented('publicAccessBlock', "PutPublicAccessBlock, GetPublicAccessBlock, DeletePublicAccessBlock: the bucket's Block Public Access", {
+    operations: PUBLIC_ACCESS_BLOCK,
+  }),
+  implemented('ownershipControls', "PutBucketOwnershipControls, GetBucketOwnershipControls, DeleteBucketOwnershipControls: the bucket's Object Ownership", {
+    operations: OWNERSHIP_CONTROLS,
+  }),
   implemented('versionId', 'the version read, tagged or deleted (`null`: the null version); a malformed id is InvalidArgument', {
     operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING, 'GetObjectAttributes', ...RETENTION, ...LEGAL_HOLD],
   }),

@@ -6,6 +6,7 @@ import { invalidToken, type ResolvedSession, type TemporaryCredentials } from '.
 import type { User, UserDirectory } from '../../core/users.js';
 import type { RequestContext } from '../../server/dialect.js';
 import { digestsOf } from '../../core/digests.js';
+import { ANONYMOUS_USER } from '../common/actor.js';
 import { collectSmall } from '../common/body.js';
 import { createAwsChunkedDecoder, malformedTrailer, type AwsChunkedDecoder } from './aws-chunked.js';
 import { badDigestFor, checksumHeaderName, decodeChecksumValue, digestHeaders, invalidChecksumValue, parseChecksumAlgorithm } from './checksums.js';
@@ -61,15 +62,34 @@ export interface Authenticated {
   verified: VerifiedRequest;
   /** Set when the request was signed with temporary credentials (the console's session). */
   session?: ResolvedSession;
+  /** An unsigned request: `user` is ANONYMOUS_USER and the engine allows only what bucket policies grant everyone. */
+  anonymous?: boolean;
 }
 
+/** What an unsigned request's body is taken as: bytes nobody vouched for. */
+const ANONYMOUS_REQUEST: VerifiedRequest = {
+  accessKeyId: '',
+  payloadHash: 'UNSIGNED-PAYLOAD',
+  signingKey: Buffer.alloc(0),
+  datetime: '',
+  scope: '',
+  signature: '',
+  presigned: false,
+};
+
 /**
- * Every S3 request is signed: SigV4 in the Authorization header or in a presigned query. Any
+ * An S3 request is signed, or anonymous (what it may do, core/authorization.ts decides): SigV4 in the Authorization header or in a presigned query. Any
  * other signature (V2 in either place) goes to the verifier too, which says what is accepted.
  * A request carrying a session token (`x-amz-security-token`, presigned `X-Amz-Security-Token`)
  * is signed with temporary credentials: the token is checked first and names the user and the
  * secret the signature must be made with. A temporary access key without its token names no one.
  */
+export function identify(ctx: RequestContext, users: UserDirectory, temporary?: TemporaryCredentials, now = new Date()): Authenticated {
+  if (isAnonymous(ctx.req.headers, ctx.query)) return { user: ANONYMOUS_USER, verified: ANONYMOUS_REQUEST, anonymous: true };
+  return authenticate(ctx, users, temporary, now);
+}
+
+/** identify, for what only a signed request may use (the console's and the admin API): an anonymous one is 403 AccessDenied. */
 export function authenticate(ctx: RequestContext, users: UserDirectory, temporary?: TemporaryCredentials, now = new Date()): Authenticated {
   const { req } = ctx;
   if (isAnonymous(req.headers, ctx.query)) throw errors.accessDenied();

@@ -3,7 +3,9 @@ import { ServiceError, errors } from '../../core/errors.js';
 import { uploadAbortDate } from '../../core/lifecycle.js';
 import type { Storage } from '../../core/storage.js';
 import type { TemporaryCredentials } from '../../core/temporary-credentials.js';
-import { actorOf, type User, type UserDirectory } from '../../core/users.js';
+import type { Actor } from '../../core/types.js';
+import type { User, UserDirectory } from '../../core/users.js';
+import { requestActor } from '../../dialects/common/actor.js';
 import { readSmallBody } from '../../dialects/common/body.js';
 import { authenticate, readVerifiedBody, type Authenticated } from '../../dialects/s3/request.js';
 import { awsUriEncode, MAX_PRESIGN_EXPIRES_SECONDS, presignUrl } from '../../dialects/s3/sigv4.js';
@@ -26,6 +28,11 @@ export interface ConsoleApiDeps {
 }
 
 /** One console API call, authenticated (except sign-in) by a SigV4 signature, as S3 requests are. */
+/** The signed-in user, as the engine authorises them: their policies, and the request's conditions. */
+function consoleActor(call: ApiCall): Actor {
+  return requestActor(call.user, call.ctx.req, { authType: 'REST-HEADER', signatureVersion: 'AWS4-HMAC-SHA256' });
+}
+
 export interface ApiCall {
   ctx: RequestContext;
   deps: ConsoleApiDeps;
@@ -131,7 +138,7 @@ async function signIn(ctx: RequestContext, deps: ConsoleApiDeps): Promise<unknow
 
 /** The caller's buckets (every bucket for root) with what S3 cannot list: object count and bytes. */
 async function listBuckets(call: ApiCall): Promise<unknown> {
-  const actor = actorOf(call.user);
+  const actor = consoleActor(call);
   const buckets = await call.deps.storage.listBuckets(actor);
   const rows = await Promise.all(
     buckets.map(async (bucket) => {
@@ -162,7 +169,7 @@ async function uploadTotals(call: ApiCall): Promise<unknown> {
   if (uploadIds.length > MAX_TOTALS_UPLOADS) {
     throw errors.invalidArgument(`uploadIds may name at most ${MAX_TOTALS_UPLOADS} uploads.`, 'uploadIds', String(uploadIds.length));
   }
-  const actor = actorOf(call.user);
+  const actor = consoleActor(call);
   const perUpload = await call.deps.storage.uploadTotals(actor, bucket, uploadIds);
   const totals = await call.deps.storage.bucketUploadTotals(actor, bucket);
   return {
@@ -222,7 +229,7 @@ async function share(call: ApiCall): Promise<unknown> {
   if (typeof expiresSeconds !== 'number' || !Number.isInteger(expiresSeconds) || expiresSeconds < 1 || expiresSeconds > MAX_PRESIGN_EXPIRES_SECONDS) {
     throw errors.invalidArgument(`expiresSeconds must be a whole number of seconds from 1 to ${MAX_PRESIGN_EXPIRES_SECONDS}.`, 'expiresSeconds', String(expiresSeconds));
   }
-  await call.deps.storage.headObject(actorOf(call.user), bucket, key);
+  await call.deps.storage.headObject(consoleActor(call), bucket, key);
   const host = call.ctx.req.headers.host;
   if (!host) throw new ServiceError('InvalidRequest', 'A Host header is required to make a link.', 400);
   const now = new Date();

@@ -1,6 +1,6 @@
 import { ServiceError, errors } from '../../core/errors.js';
 import type { Actor } from '../../core/types.js';
-import type { UserDirectory } from '../../core/users.js';
+import { actorOf, type UserDirectory } from '../../core/users.js';
 import { defaultBucketFor, type PanApp } from '../../dialects/pan/config.js';
 import { Drive, ROOT_ID, type Entry } from '../../dialects/pan/drive.js';
 import type { PanService } from '../../dialects/pan/service.js';
@@ -64,7 +64,7 @@ export async function listDriveFolder(call: ApiCall): Promise<unknown> {
   const service = await call.deps.pan.service();
   // The drive acts as its owner, as the 123pan app does (root reads another user's drive as it is).
   const owner = call.deps.users.byId(drive.user)!;
-  const actor: Actor = { userId: owner.id, root: owner.root };
+  const actor: Actor = actorOf(owner);
   const pan = new Drive(service.storage, service.store, actor, drive.bucket);
   const summary = { user: drive.user, displayName: drive.displayName, bucket: drive.bucket };
   if (!(await bucketExists(call, drive.bucket))) {

@@ -1,0 +1,57 @@
+import { ServiceError } from './errors.js';
+import type { BucketAccess, ObjectOwnership, PublicAccessBlock } from './types.js';
+
+/**
+ * Block Public Access and Object Ownership, as bucket configurations (kinds
+ * `public-access-block` and `ownership`). A bucket made now gets AWS's defaults for new buckets:
+ * all four Block Public Access switches on, and BucketOwnerEnforced (ACLs off). A bucket made
+ * before Tessera had them has neither stored: nothing blocked, and ObjectWriter, as AWS treats
+ * buckets older than its defaults.
+ */
+
+export const NEW_BUCKET_PUBLIC_ACCESS_BLOCK: PublicAccessBlock = {
+  blockPublicAcls: true,
+  ignorePublicAcls: true,
+  blockPublicPolicy: true,
+  restrictPublicBuckets: true,
+};
+
+export const NEW_BUCKET_OWNERSHIP: ObjectOwnership = 'BucketOwnerEnforced';
+
+const OWNERSHIPS = new Set<ObjectOwnership>(['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter']);
+
+export function isObjectOwnership(value: string): value is ObjectOwnership {
+  return OWNERSHIPS.has(value as ObjectOwnership);
+}
+
+export function publicAccessBlockDocument(block: PublicAccessBlock): string {
+  return JSON.stringify(block);
+}
+
+export function parsePublicAccessBlockDocument(document: string): PublicAccessBlock {
+  const stored = JSON.parse(document) as Partial<PublicAccessBlock>;
+  return {
+    blockPublicAcls: stored.blockPublicAcls === true,
+    ignorePublicAcls: stored.ignorePublicAcls === true,
+    blockPublicPolicy: stored.blockPublicPolicy === true,
+    restrictPublicBuckets: stored.restrictPublicBuckets === true,
+  };
+}
+
+/** The access settings stored for a bucket, by configuration kind (getBucket reads them in one sub-select). */
+export function bucketAccessOf(documents: Record<string, string>): BucketAccess | undefined {
+  const access: BucketAccess = {};
+  if (documents.policy !== undefined) access.policy = documents.policy;
+  if (documents['public-access-block'] !== undefined) access.publicAccessBlock = parsePublicAccessBlockDocument(documents['public-access-block']);
+  const ownership = documents.ownership;
+  if (ownership !== undefined && isObjectOwnership(ownership)) access.ownership = ownership;
+  return Object.keys(access).length === 0 ? undefined : access;
+}
+
+/** The configuration kinds getBucket reads into BucketAccess. */
+export const ACCESS_CONFIG_KINDS = ['policy', 'public-access-block', 'ownership'] as const;
+
+export function accessDeniedByPublicAccessBlock(what: 'policy'): ServiceError {
+  // AWS answers a public policy on a bucket that blocks them with 403 AccessDenied.
+  return new ServiceError('AccessDenied', `Access Denied: the bucket's Block Public Access settings refuse a public ${what}.`, 403);
+}
