@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Actor } from '../../core/types.js';
 import { actorOf, type User } from '../../core/users.js';
@@ -54,16 +54,16 @@ function single(value: string | string[] | undefined): string | undefined {
 /**
  * Who is asking (the signed-in user, or nobody) and what policy conditions see of the request:
  * where it came from, over what, signed how, and the request headers condition keys name.
- * `fields`: a form upload's fields, which stand for the headers of a PUT.
+ * `formHeaders`: a form upload's fields that stand for the headers of a PUT (taken before the request's).
  */
 export function requestActor(
   user: User | undefined,
   req: IncomingMessage,
   auth: RequestAuth,
   names?: ConditionHeaders,
-  fields?: ReadonlyMap<string, string>,
+  formHeaders?: IncomingHttpHeaders,
 ): Actor {
-  const value = (name: string | undefined) => (name === undefined ? undefined : (fields?.get(name) ?? single(req.headers[name])));
+  const value = (name: string | undefined) => (name === undefined ? undefined : single(formHeaders?.[name] ?? req.headers[name]));
   const conditions: Record<string, string | undefined> = {
     'aws:sourceip': req.socket.remoteAddress,
     'aws:securetransport': (req.socket as Partial<TLSSocket>).encrypted === true ? 'true' : 'false',

@@ -11,7 +11,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError, errors } from '../../core/errors.js';
 import { checkConditions, checkExpiration, checkMinimum, expandFilename, parsePolicy, withinMaximum, type PolicyRules } from '../../core/post-policy.js';
 import type { Storage } from '../../core/storage.js';
-import { actorOf, type User, type UserDirectory } from '../../core/users.js';
+import type { User, UserDirectory } from '../../core/users.js';
+import { OSS_CONDITION_HEADERS, requestActor } from '../common/actor.js';
 import type { FormUploads, RequestContext } from '../../server/dialect.js';
 import { handleUpload, missingField, requireUpload, successRedirect, type FormHead } from '../common/form-upload.js';
 import { checkRequestFeatures } from '../common/request-features.js';
@@ -70,7 +71,7 @@ async function storeForm(ctx: RequestContext, form: FormHead, deps: { storage: S
   checkRequestFeatures(OSS_FEATURES, 'PostObject', ctx.req.headers, ctx.query);
   const key = fields.get('key')!;
   const info = await deps.storage.putObject(
-    actorOf(user),
+    requestActor(user, ctx.req, { authType: 'POST', signatureVersion: sent.has('x-oss-signature-version') ? 'OSS4-HMAC-SHA256' : 'OSS' }, OSS_CONDITION_HEADERS, headers),
     target.bucket,
     key,
     withinMaximum(file.body, policy.size),

@@ -10,7 +10,8 @@ import { checkConditions, checkExpiration, checkMinimum, expandFilename, parsePo
 import type { Storage } from '../../core/storage.js';
 import type { ChecksumAlgorithm, Digests } from '../../core/types.js';
 import { invalidToken, type ResolvedSession, type TemporaryCredentials } from '../../core/temporary-credentials.js';
-import { actorOf, type User, type UserDirectory } from '../../core/users.js';
+import type { User, UserDirectory } from '../../core/users.js';
+import { requestActor, S3_CONDITION_HEADERS } from '../common/actor.js';
 import type { FormUploads, RequestContext } from '../../server/dialect.js';
 import { handleUpload, missingField, requireUpload, successRedirect, type FormHead } from '../common/form-upload.js';
 import { checkRequestFeatures } from '../common/request-features.js';
@@ -98,7 +99,7 @@ async function storeForm(
   const attributes = { ...objectAttributes(headers, META_PREFIX), tags: taggingField(fields.get('tagging')) };
   const integrity = integrityOf(headers);
   const key = fields.get('key')!;
-  const actor = actorOf(user);
+  const actor = requestActor(user, ctx.req, { authType: 'POST', signatureVersion: 'AWS4-HMAC-SHA256' }, S3_CONDITION_HEADERS, headers);
   // x-amz-expected-bucket-owner, as a request header or a form field.
   const expectedOwner = ctx.req.headers['x-amz-expected-bucket-owner'] ?? headers['x-amz-expected-bucket-owner'];
   if (typeof expectedOwner === 'string' && (await deps.storage.headBucket(actor, target.bucket)).owner !== expectedOwner.trim()) {
