@@ -1,3 +1,4 @@
+import { aclsEnabled, bucketAclAllows } from './acl.js';
 import { errors } from './errors.js';
 import { evaluatePolicies, parsePolicy, policyIsPublic, type Policy, type PolicyRequest } from './policy.js';
 import type { BucketConfigKind } from './metadata/types.js';
@@ -16,7 +17,8 @@ import type { Actor, BucketInfo } from './types.js';
  * 4. A user with no policy attached may do anything to the buckets they own, create buckets and
  *    list their own. Attaching a policy confines a user to what the policies allow.
  * 5. An Allow in the user's policies, or in the bucket policy for this principal, allows. With
- *    RestrictPublicBuckets on, a public bucket policy allows signed-in users only.
+ *    RestrictPublicBuckets on, a public bucket policy allows signed-in users only. So does a grant
+ *    of the bucket's ACL, while ACLs are enabled (core/acl.ts).
  * 6. Otherwise the request is refused: 403 AccessDenied.
  */
 
@@ -63,6 +65,7 @@ export function decide(actor: Actor, request: AccessRequest): Decision {
     const restricted = bucket!.access?.publicAccessBlock?.restrictPublicBuckets === true && policyIsPublic(bucketPolicy!);
     if (!(restricted && actor.anonymous)) return 'allow';
   }
+  if (bucket !== undefined && bucketAclAllows(actor, request.action, bucket)) return 'allow';
   return 'implicit-deny';
 }
 
@@ -73,7 +76,8 @@ export function decide(actor: Actor, request: AccessRequest): Decision {
  */
 export function mayGrantAnonymous(bucket: BucketInfo): boolean {
   const text = bucket.access?.policy;
-  return text !== undefined && bucketPolicyOf(bucket.name, text).statements.some((statement) => statement.principals?.anyone === true);
+  if (text !== undefined && bucketPolicyOf(bucket.name, text).statements.some((statement) => statement.principals?.anyone === true)) return true;
+  return aclsEnabled(bucket) && bucket.access?.acl?.grants.some((grant) => 'group' in grant.grantee && grant.grantee.group === 'AllUsers') === true;
 }
 
 /** decide, for a caller that goes on only when allowed: otherwise 403 AccessDenied. */
@@ -146,4 +150,5 @@ export const CONFIG_ACTIONS: Record<BucketConfigKind, { get: string; put: string
   policy: { get: 's3:GetBucketPolicy', put: 's3:PutBucketPolicy', delete: 's3:DeleteBucketPolicy' },
   'public-access-block': { get: 's3:GetBucketPublicAccessBlock', put: 's3:PutBucketPublicAccessBlock', delete: 's3:PutBucketPublicAccessBlock' },
   ownership: { get: 's3:GetBucketOwnershipControls', put: 's3:PutBucketOwnershipControls', delete: 's3:PutBucketOwnershipControls' },
+  acl: { get: 's3:GetBucketAcl', put: 's3:PutBucketAcl', delete: 's3:PutBucketAcl' },
 };

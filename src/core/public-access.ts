@@ -1,3 +1,4 @@
+import { parseAclDocument } from './acl.js';
 import { ServiceError } from './errors.js';
 import type { BucketAccess, ObjectOwnership, PublicAccessBlock } from './types.js';
 
@@ -17,6 +18,12 @@ export const NEW_BUCKET_PUBLIC_ACCESS_BLOCK: PublicAccessBlock = {
 };
 
 export const NEW_BUCKET_OWNERSHIP: ObjectOwnership = 'BucketOwnerEnforced';
+
+/**
+ * What a bucket made through OSS starts with: OSS keeps bucket ACLs on and public access unblocked
+ * by default, and its PutBucket takes `x-oss-acl`.
+ */
+export const OSS_NEW_BUCKET = { ownership: 'ObjectWriter' as ObjectOwnership, publicAccessBlock: undefined };
 
 const OWNERSHIPS = new Set<ObjectOwnership>(['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter']);
 
@@ -45,11 +52,12 @@ export function bucketAccessOf(documents: Record<string, string>): BucketAccess 
   if (documents['public-access-block'] !== undefined) access.publicAccessBlock = parsePublicAccessBlockDocument(documents['public-access-block']);
   const ownership = documents.ownership;
   if (ownership !== undefined && isObjectOwnership(ownership)) access.ownership = ownership;
+  if (documents.acl !== undefined) access.acl = parseAclDocument(documents.acl);
   return Object.keys(access).length === 0 ? undefined : access;
 }
 
 /** The configuration kinds getBucket reads into BucketAccess. */
-export const ACCESS_CONFIG_KINDS = ['policy', 'public-access-block', 'ownership'] as const;
+export const ACCESS_CONFIG_KINDS = ['policy', 'public-access-block', 'ownership', 'acl'] as const;
 
 export function accessDeniedByPublicAccessBlock(what: 'policy'): ServiceError {
   // AWS answers a public policy on a bucket that blocks them with 403 AccessDenied.

@@ -5,10 +5,12 @@ import { BlobStore, type StagedBlob } from './blob-store.js';
 import { RecentlySeen } from './recently-seen.js';
 import { allowed, authorize, bucketPolicyOf, CONFIG_ACTIONS, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
 import { policyIsPublic, type Policy } from './policy.js';
+import { aclDocument, aclsEnabled, aclsNotSupported, checkBucketAcl, defaultAcl, ownerOnly, type Acl } from './acl.js';
 import {
   accessDeniedByPublicAccessBlock,
   NEW_BUCKET_OWNERSHIP,
   NEW_BUCKET_PUBLIC_ACCESS_BLOCK,
+  OSS_NEW_BUCKET,
   parsePublicAccessBlockDocument,
   publicAccessBlockDocument,
 } from './public-access.js';
@@ -45,6 +47,7 @@ import { completedChecksum, type StatedChecksums } from './multipart-checksums.j
 import { runningChecksum } from './digests.js';
 import type {
   Actor,
+  BucketAccess,
   BucketInfo,
   ObjectOwnership,
   PublicAccessBlock,
@@ -219,8 +222,16 @@ export class Storage {
     return actor.root || actor.policies !== undefined ? all : all.filter((bucket) => bucket.owner === actor.userId);
   }
 
-  /** With `objectLock`, the bucket has Object Lock enabled and versioning Enabled, both for good. */
-  async createBucket(actor: Actor, name: string, options: { objectLock?: boolean; ownership?: ObjectOwnership } = {}): Promise<void> {
+  /**
+   * With `objectLock`, the bucket has Object Lock enabled and versioning Enabled, both for good.
+   * `ownership` and `acl` (S3's x-amz-object-ownership, x-amz-acl and grants) are checked against
+   * the new bucket's defaults: an ACL beyond the owner's own needs ACLs enabled and no Block Public Access.
+   */
+  async createBucket(
+    actor: Actor,
+    name: string,
+    options: { objectLock?: boolean; ownership?: ObjectOwnership; acl?: Acl; ossDefaults?: boolean } = {},
+  ): Promise<void> {
     authorize(actor, { action: 's3:CreateBucket' });
     validateBucketName(name);
     await this.meta.transaction(async (tx) => {
@@ -241,10 +252,15 @@ export class Storage {
           { BucketName: name },
         );
       }
-      await tx.insertBucket(name, actor.userId, new Date());
       // AWS's defaults for a new bucket: public access blocked, ACLs off (core/public-access.ts).
-      await tx.putBucketConfig(name, 'public-access-block', publicAccessBlockDocument(NEW_BUCKET_PUBLIC_ACCESS_BLOCK));
-      await tx.putBucketConfig(name, 'ownership', options.ownership ?? NEW_BUCKET_OWNERSHIP);
+      const access: BucketAccess = options.ossDefaults
+        ? { ...OSS_NEW_BUCKET }
+        : { publicAccessBlock: NEW_BUCKET_PUBLIC_ACCESS_BLOCK, ownership: options.ownership ?? NEW_BUCKET_OWNERSHIP };
+      if (options.acl) checkBucketAcl(options.acl, access, true);
+      await tx.insertBucket(name, actor.userId, new Date());
+      if (access.publicAccessBlock) await tx.putBucketConfig(name, 'public-access-block', publicAccessBlockDocument(access.publicAccessBlock));
+      await tx.putBucketConfig(name, 'ownership', access.ownership!);
+      if (options.acl && !ownerOnly(options.acl)) await tx.putBucketConfig(name, 'acl', aclDocument(options.acl));
       if (options.objectLock) await objectLock.enableOnNewBucket(tx, name);
     });
   }
@@ -332,6 +348,40 @@ export class Storage {
     const info = await this.requireBucket(this.meta, actor, bucket, 's3:GetBucketPolicyStatus');
     const text = info.access?.policy;
     return text === undefined ? undefined : { isPublic: policyIsPublic(bucketPolicyOf(bucket, text)) };
+  }
+
+  /** The bucket's ACL: the one set, else its owner's FULL_CONTROL. */
+  async getBucketAcl(actor: Actor, bucket: string): Promise<Acl> {
+    const info = await this.requireBucket(this.meta, actor, bucket, 's3:GetBucketAcl');
+    return info.access?.acl ?? defaultAcl(info.owner);
+  }
+
+  /** Sets the bucket's ACL, where its Object Ownership and Block Public Access allow that one. */
+  async putBucketAcl(actor: Actor, bucket: string, acl: Acl): Promise<void> {
+    await this.meta.transaction(async (tx) => {
+      const info = await this.requireBucket(tx, actor, bucket, 's3:PutBucketAcl');
+      checkBucketAcl(acl, info.access, false);
+      await tx.putBucketConfig(bucket, 'acl', aclDocument(acl));
+    });
+    this.writableBuckets.forget(bucket);
+  }
+
+  /**
+   * An object's ACL. Objects keep no ACL of their own yet: each is its bucket owner's, FULL_CONTROL
+   * to them alone (what every write may ask for: x-amz-acl private or bucket-owner-full-control).
+   */
+  async getObjectAcl(actor: Actor, bucket: string, key: string, versionId?: string): Promise<Acl> {
+    await this.readObject(actor, bucket, key, versionId, this.meta, 's3:GetObjectAcl');
+    return defaultAcl((await this.requireBucket(this.meta, actor, bucket, objectAction('s3:GetObjectAcl', versionId), key)).owner);
+  }
+
+  /** Sets an object's ACL: only the one it has (its owner's own) may be set; any other is refused, never dropped. */
+  async putObjectAcl(actor: Actor, bucket: string, key: string, acl: Acl, versionId?: string): Promise<void> {
+    const info = await this.requireBucket(this.meta, actor, bucket, objectAction('s3:PutObjectAcl', versionId), key);
+    await this.readObject(actor, bucket, key, versionId, this.meta, 's3:PutObjectAcl');
+    if (ownerOnly(acl) && acl.owner === info.owner) return;
+    if (!aclsEnabled(info)) throw aclsNotSupported();
+    throw new ServiceError('NotImplemented', 'Tessera keeps no ACLs on objects: only the owner\'s own (private, bucket-owner-full-control) may be set.', 501);
   }
 
   async putPublicAccessBlock(actor: Actor, bucket: string, block: PublicAccessBlock): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Acl } from './acl.js';
 import type { Policy } from './policy.js';
 
 /** Who is asking, and how: what core/authorization.ts decides on. */
@@ -30,6 +31,8 @@ export interface BucketAccess {
   policy?: string;
   publicAccessBlock?: PublicAccessBlock;
   ownership?: ObjectOwnership;
+  /** The bucket's ACL, where one was set (core/acl.ts; in force only while ACLs are enabled). */
+  acl?: Acl;
 }
 
 export interface BucketInfo {

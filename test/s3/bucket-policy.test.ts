@@ -209,7 +209,7 @@ describe('S3 bucket policies, Block Public Access and Object Ownership', () => {
     await alice.send(new PutBucketOwnershipControlsCommand({ Bucket: BUCKET, OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] } }));
   });
 
-  it('the AWS CLI puts and reads a bucket policy, and the public object is fetched without credentials', async () => {
+  it('the AWS CLI puts and reads a bucket policy, and curl fetches the public object without credentials', async () => {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: ALICE.accessKey, AWS_SECRET_ACCESS_KEY: ALICE.secretKey };
     Object.assign(env, { AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '', AWS_EC2_METADATA_DISABLED: 'true' });
     const aws = async (...args: string[]) =>
@@ -218,8 +218,12 @@ describe('S3 bucket policies, Block Public Access and Object Ownership', () => {
     await aws('s3api', 'put-bucket-policy', '--bucket', BUCKET, '--policy', publicRead(BUCKET, { Sid: 'Cli' }));
     assert.match(String((await aws('s3api', 'get-bucket-policy', '--bucket', BUCKET)).Policy), /"Sid":"Cli"/);
     assert.deepEqual((await aws('s3api', 'get-bucket-policy-status', '--bucket', BUCKET)).PolicyStatus, { IsPublic: true });
-    assert.equal((await anonymous(`/${BUCKET}/public/b.txt`)).body, 'body of public/b.txt');
+    // curl, with no credentials at all: the body, then the status.
+    const curl = async (path: string) => (await promisify(execFile)('curl', ['-s', '-w', '\n%{http_code}', `${server.url}${path}`])).stdout;
+    assert.equal(await curl(`/${BUCKET}/public/b.txt`), 'body of public/b.txt\n200');
+    assert.match(await curl(`/${BUCKET}`), /<Code>AccessDenied<\/Code>[\s\S]*\n403$/);
     await aws('s3api', 'delete-bucket-policy', '--bucket', BUCKET);
+    assert.match(await curl(`/${BUCKET}/public/b.txt`), /\n403$/);
     assertS3Error(await anonymous(`/${BUCKET}/public/b.txt`), 403, 'AccessDenied');
   });
 });

@@ -346,7 +346,7 @@ describe('S3 errors for malformed and hostile requests (raw HTTP)', () => {
       });
     }
 
-    for (const sub of ['acl', 'logging', 'website']) {
+    for (const sub of ['notification', 'logging', 'website']) {
       it(`the unsupported sub-resource ?${sub} is 501 NotImplemented`, async () => {
         assertS3Error(await send(server, 'GET', `/${BUCKET}?${sub}`), 501, 'NotImplemented');
         assertS3Error(await send(server, 'PUT', `/${BUCKET}?${sub}`, { body: '<x/>' }), 501, 'NotImplemented');

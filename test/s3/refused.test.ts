@@ -169,11 +169,12 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
       assert.equal(raw.headers['x-amz-error-code'], 'NotImplemented');
     });
 
-    it('CreateBucket with a public ACL or object ownership other than BucketOwnerEnforced is 501 and creates no bucket', async () => {
-      await expectNotImplemented(s3.send(new CreateBucketCommand({ Bucket: 'refused-acl', ACL: 'public-read' })), 'x-amz-acl');
+    it("CreateBucket with a public ACL, which a new bucket's defaults do not take, is refused and creates no bucket", async () => {
+      // ACLs themselves: test/s3/acl.test.ts.
+      await expectError(s3.send(new CreateBucketCommand({ Bucket: 'refused-acl', ACL: 'public-read' })), 400, 'InvalidBucketAclWithObjectOwnership');
       await expectError(s3.send(new HeadBucketCommand({ Bucket: 'refused-acl' })), 404);
-      const owned = s3.send(new CreateBucketCommand({ Bucket: 'refused-owner', ObjectOwnership: 'ObjectWriter' }));
-      await expectNotImplemented(owned, 'x-amz-object-ownership');
+      const owned = s3.send(new CreateBucketCommand({ Bucket: 'refused-owner', ObjectOwnership: 'Nobody' as never }));
+      await expectError(owned, 400, 'InvalidArgument');
       await expectError(s3.send(new HeadBucketCommand({ Bucket: 'refused-owner' })), 404);
     });
 
@@ -309,9 +310,10 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
     });
 
     // ?tagging picks an operation for every method that writes or reads it, on objects and buckets alike
-    // (PutObjectTagging, …: test/s3/tagging.test.ts), and ?retention and ?legal-hold a PUT on an object
-    // (PutObjectRetention, PutObjectLegalHold: test/s3/object-lock.test.ts): there is no PUT where they mean nothing.
-    const pickOperations = ['tagging', 'retention', 'legal-hold'];
+    // (PutObjectTagging, …: test/s3/tagging.test.ts), ?retention and ?legal-hold a PUT on an object
+    // (PutObjectRetention, PutObjectLegalHold: test/s3/object-lock.test.ts), and ?acl a PUT on an
+    // object or a bucket (PutObjectAcl, PutBucketAcl: test/s3/acl.test.ts): there is no PUT where they mean nothing.
+    const pickOperations = ['tagging', 'retention', 'legal-hold', 'acl'];
     for (const rule of S3_QUERY.filter((r) => r.operations && r.verdict !== 'refused' && !pickOperations.includes(r.name))) {
       // uploadId and partNumber make a PUT an UploadPart, where they belong: try them on a listing.
       const onPut = !['uploadId', 'partNumber'].includes(rule.name);

@@ -23,6 +23,7 @@ const S3_OPERATIONS = [
   'PutObjectLegalHold', 'GetObjectLegalHold',
   'PutBucketPolicy', 'GetBucketPolicy', 'DeleteBucketPolicy', 'GetBucketPolicyStatus', 'PutPublicAccessBlock', 'GetPublicAccessBlock',
   'DeletePublicAccessBlock', 'PutBucketOwnershipControls', 'GetBucketOwnershipControls', 'DeleteBucketOwnershipControls',
+  'PutBucketAcl', 'GetBucketAcl', 'PutObjectAcl', 'GetObjectAcl',
 ];
 const OSS_OPERATIONS = [
   'ListBuckets', 'PutBucket', 'HeadBucket', 'DeleteBucket', 'DeleteMultipleObjects', 'ListMultipartUploads', 'ListObjects',
@@ -32,6 +33,7 @@ const OSS_OPERATIONS = [
   'PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging', 'PutBucketTags', 'GetBucketTags', 'DeleteBucketTags',
   'PutBucketVersioning', 'GetBucketVersioning', 'ListObjectVersions',
   'InitiateBucketWorm', 'AbortBucketWorm', 'CompleteBucketWorm', 'ExtendBucketWorm', 'GetBucketWorm',
+  'PutBucketAcl', 'GetBucketAcl', 'PutObjectACL', 'GetObjectACL',
 ];
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

@@ -52,7 +52,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
            (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
            (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm,
-           (SELECT json_group_object(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN ('policy', 'public-access-block', 'ownership')) AS access
+           (SELECT json_group_object(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN ('policy', 'public-access-block', 'ownership', 'acl')) AS access
          FROM buckets b WHERE b.name = ?`,
       ),
       listBuckets: db.prepare<[], { name: string; owner: string; created_at: number }>('SELECT * FROM buckets ORDER BY name'),

@@ -1,3 +1,4 @@
+import { ossAclName, ossBucketAcl } from '../../core/acl.js';
 import { errors } from '../../core/errors.js';
 import { MAX_PAGE } from '../../core/storage.js';
 import type { BucketInfo, ObjectInfo } from '../../core/types.js';
@@ -5,6 +6,7 @@ import { asList, asText, asTrimmedText, parseXml, type XmlNode } from '../common
 import { decodeToken, encodeToken } from '../s3/buckets.js';
 import { encodingType, intParam, optionalParam } from '../s3/call.js';
 import { owner, sendEmpty } from '../s3/render.js';
+import { bucketAclHeader } from './acl.js';
 import { objectType, ossEtag, sendOssXml, STORAGE_CLASS, urlEncode } from './render.js';
 import { readCheckedBody, type OssCall } from './request.js';
 
@@ -55,7 +57,8 @@ export async function listBuckets(call: OssCall): Promise<void> {
 export async function putBucket(call: OssCall): Promise<void> {
   // The body (CreateBucketConfiguration) only names a storage class; there is one.
   await readCheckedBody(call.ctx, 64 * 1024);
-  await call.storage.createBucket(call.actor, call.bucket);
+  const acl = bucketAclHeader(call);
+  await call.storage.createBucket(call.actor, call.bucket, { ossDefaults: true, acl: acl && ossBucketAcl(acl, call.actor.userId) });
   sendEmpty(call.ctx.res, 200, { location: `/${call.bucket}` });
 }
 
@@ -71,11 +74,12 @@ export async function headBucket(call: OssCall): Promise<void> {
 
 export async function getBucketInfo(call: OssCall): Promise<void> {
   const bucket = await call.storage.headBucket(call.actor, call.bucket);
+  const acl = bucket.access?.acl;
   sendOssXml(call.ctx.res, 200, 'BucketInfo', {
     Bucket: {
       ...bucketSummary(call, bucket),
       Owner: userOwner(call, bucket.owner),
-      AccessControlList: { Grant: 'private' },
+      AccessControlList: { Grant: acl ? ossAclName(acl) : 'private' },
       Versioning: undefined,
     },
   });

@@ -18,6 +18,7 @@ import * as objects from './objects.js';
 import * as tagging from './tagging.js';
 import * as versioning from './versioning.js';
 import * as worm from './worm.js';
+import * as acl from './acl.js';
 import { OSS_FORM_UPLOADS, postObject } from './post-object.js';
 import { sendOssError } from './render.js';
 import { authenticate, endpointOf, resolveTargets, type OssCall, type OssSettings, type OssTarget } from './request.js';
@@ -57,6 +58,8 @@ const ROUTES: RouteTable<Handler> = {
     ['versions', 'ListObjectVersions', versioning.listObjectVersions],
   ],
   bucketSubresources: [
+    ['PUT', 'acl', 'PutBucketAcl', acl.putBucketAcl],
+    ['GET', 'acl', 'GetBucketAcl', acl.getBucketAcl],
     ['PUT', 'versioning', 'PutBucketVersioning', versioning.putBucketVersioning],
     ['GET', 'versioning', 'GetBucketVersioning', versioning.getBucketVersioning],
     ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
@@ -79,6 +82,8 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'tagging', 'PutObjectTagging', tagging.putObjectTagging],
     ['GET', 'tagging', 'GetObjectTagging', tagging.getObjectTagging],
     ['DELETE', 'tagging', 'DeleteObjectTagging', tagging.deleteObjectTagging],
+    ['PUT', 'acl', 'PutObjectACL', acl.putObjectAcl],
+    ['GET', 'acl', 'GetObjectACL', acl.getObjectAcl],
   ],
 };
 

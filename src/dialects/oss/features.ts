@@ -40,10 +40,10 @@ export const OSS_HEADERS: readonly FeatureRule[] = [
   implemented('x-oss-forbid-overwrite', 'FileAlreadyExists rather than replace an object (PutObject, CopyObject, Initiate and Complete)'),
   implemented('x-oss-complete-all', 'Complete with every uploaded part', { operations: ['CompleteMultipartUpload'] }),
   // Honoured for the values that describe what Tessera does anyway.
-  implemented('x-oss-object-acl', "every object is private to its bucket's owner: `default` (the bucket's, private) and `private`", {
-    values: ['default', 'private'],
+  implemented('x-oss-object-acl', "an object follows its bucket's ACL: `default`, and `private` on writes; PutObjectACL takes the bucket's own level too", {
+    check: (value, operation) => (operation === 'PutObjectACL' || ['default', 'private'].includes(value.trim()) ? undefined : 'refused'),
   }),
-  implemented('x-oss-acl', 'every bucket is private', { values: ['private'], operations: ['PutBucket'] }),
+  implemented('x-oss-acl', "the bucket's ACL (private, public-read, public-read-write), which its objects follow", { operations: ['PutBucket', 'PutBucketAcl'] }),
   implemented('x-oss-storage-class', 'every object is stored as Standard', { values: ['Standard'] }),
   implemented('x-oss-range-behavior', 'ranges are always read the standard way: an unsatisfiable one is 416', {
     values: ['standard'],
@@ -79,7 +79,7 @@ const LISTINGS = ['ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMul
 
 /** OSS sub-resources Tessera does not serve: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'logging', 'website', 'referer', 'policy', 'encryption',
+  'logging', 'website', 'referer', 'policy', 'encryption',
   'replication', 'inventory', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
   'requestPayment', 'transferAcceleration', 'x-oss-process', 'x-oss-traffic-limit', 'callback', 'callback-var', 'live',
   'img', 'style', 'sequential', 'position', 'comp', 'metaQuery', 'resourceGroup', 'x-oss-async-process',
@@ -107,11 +107,12 @@ export const OSS_QUERY: readonly FeatureRule[] = [
     operations: ['PutBucketLifecycle', 'GetBucketLifecycle', 'DeleteBucketLifecycle'],
   }),
   implemented('objectMeta', 'GetObjectMeta (a HEAD)', { operations: ['HeadObject'] }),
+  implemented('acl', 'PutBucketAcl, GetBucketAcl, PutObjectACL, GetObjectACL', { operations: ['PutBucketAcl', 'GetBucketAcl', 'PutObjectACL', 'GetObjectACL'] }),
   implemented('tagging', 'object tags (PutObjectTagging, GetObjectTagging, DeleteObjectTagging) and bucket tags (PutBucketTags, …)', {
     operations: [...OBJECT_TAGGING, 'PutBucketTags', 'GetBucketTags', 'DeleteBucketTags'],
   }),
   implemented('versionId', 'the version read, tagged or deleted (`null`: the null version); a malformed id is InvalidArgument', {
-    operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING],
+    operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING, 'PutObjectACL', 'GetObjectACL'],
   }),
   implemented('versioning', 'PutBucketVersioning, GetBucketVersioning (Enabled, Suspended)', { operations: ['PutBucketVersioning', 'GetBucketVersioning'] }),
   implemented('worm', 'the bucket retention policy: InitiateBucketWorm, AbortBucketWorm, GetBucketWorm', {

@@ -1,7 +1,9 @@
 import { errors } from '../../core/errors.js';
+import { isObjectOwnership } from '../../core/public-access.js';
 import type { ObjectInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { asList, asText, asTrimmedText, parseXml, type XmlNode } from '../common/xml.js';
+import { aclFromHeaders } from './acl.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
 import { header, readVerifiedBody } from './request.js';
 import { bypassGovernance } from './object-lock.js';
@@ -42,8 +44,12 @@ export async function listBuckets(call: S3Call): Promise<void> {
 export async function createBucket(call: S3Call): Promise<void> {
   // The body (CreateBucketConfiguration) only names a region; there is one.
   await readSmallBody(call.ctx.req, 64 * 1024);
-  const objectLock = header(call.ctx.req.headers, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true';
-  await call.storage.createBucket(call.actor, call.bucket, { objectLock });
+  const { headers } = call.ctx.req;
+  const objectLock = header(headers, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true';
+  const ownership = header(headers, 'x-amz-object-ownership')?.trim();
+  if (ownership !== undefined && !isObjectOwnership(ownership)) throw errors.invalidArgument('Invalid x-amz-object-ownership header', 'x-amz-object-ownership', ownership);
+  const acl = aclFromHeaders(headers, call.actor.userId, call.users);
+  await call.storage.createBucket(call.actor, call.bucket, { objectLock, ownership, acl });
   sendEmpty(call.ctx.res, 200, { location: `/${call.bucket}` });
 }
 

@@ -9,6 +9,7 @@ import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/r
 import { addCorsHeaders, answerPreflight } from '../common/cors.js';
 import { routeRest, type RouteTable } from '../common/routing.js';
 import * as access from './access.js';
+import * as acl from './acl.js';
 import * as buckets from './buckets.js';
 import type { S3Call, S3Settings } from './call.js';
 import * as cors from './cors.js';
@@ -68,6 +69,8 @@ const ROUTES: RouteTable<Handler> = {
     ['DELETE', 'tagging', 'DeleteBucketTagging', tagging.deleteBucketTagging],
     ['PUT', 'object-lock', 'PutObjectLockConfiguration', objectLock.putObjectLockConfiguration],
     ['GET', 'object-lock', 'GetObjectLockConfiguration', objectLock.getObjectLockConfiguration],
+    ['PUT', 'acl', 'PutBucketAcl', acl.putBucketAcl],
+    ['GET', 'acl', 'GetBucketAcl', acl.getBucketAcl],
     ['PUT', 'policy', 'PutBucketPolicy', access.putBucketPolicy],
     ['GET', 'policy', 'GetBucketPolicy', access.getBucketPolicy],
     ['DELETE', 'policy', 'DeleteBucketPolicy', access.deleteBucketPolicy],
@@ -88,6 +91,8 @@ const ROUTES: RouteTable<Handler> = {
     ['GET', 'retention', 'GetObjectRetention', objectLock.getObjectRetention],
     ['PUT', 'legal-hold', 'PutObjectLegalHold', objectLock.putObjectLegalHold],
     ['GET', 'legal-hold', 'GetObjectLegalHold', objectLock.getObjectLegalHold],
+    ['PUT', 'acl', 'PutObjectAcl', acl.putObjectAcl],
+    ['GET', 'acl', 'GetObjectAcl', acl.getObjectAcl],
   ],
 };
 

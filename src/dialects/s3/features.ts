@@ -28,6 +28,9 @@ const LEGAL_HOLD = ['PutObjectLegalHold', 'GetObjectLegalHold'];
 const BUCKET_POLICY = ['PutBucketPolicy', 'GetBucketPolicy', 'DeleteBucketPolicy'];
 const PUBLIC_ACCESS_BLOCK = ['PutPublicAccessBlock', 'GetPublicAccessBlock', 'DeletePublicAccessBlock'];
 const OWNERSHIP_CONTROLS = ['PutBucketOwnershipControls', 'GetBucketOwnershipControls', 'DeleteBucketOwnershipControls'];
+const ACL_OPERATIONS = ['PutBucketAcl', 'GetBucketAcl', 'PutObjectAcl', 'GetObjectAcl'];
+/** Where an ACL is set: x-amz-acl takes any canned ACL, x-amz-grant-* explicit grants. */
+const ACL_WRITES = ['CreateBucket', 'PutBucketAcl', 'PutObjectAcl'];
 /** Every operation on a bucket or its objects: where x-amz-expected-bucket-owner applies. */
 const BUCKET_OPERATIONS = [
   'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
@@ -35,7 +38,7 @@ const BUCKET_OPERATIONS = [
   'ListParts', 'DeleteObject', 'AbortMultipartUpload', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'PostObject', ...CORS_OPERATIONS,
   ...LIFECYCLE_OPERATIONS,
   ...OBJECT_TAGGING, ...BUCKET_TAGGING, 'GetObjectAttributes', ...OBJECT_LOCK_CONFIGURATION, ...RETENTION, ...LEGAL_HOLD,
-  ...BUCKET_POLICY, 'GetBucketPolicyStatus', ...PUBLIC_ACCESS_BLOCK, ...OWNERSHIP_CONTROLS,
+  ...BUCKET_POLICY, 'GetBucketPolicyStatus', ...PUBLIC_ACCESS_BLOCK, ...OWNERSHIP_CONTROLS, ...ACL_OPERATIONS,
 ];
 const COPIES = ['CopyObject', 'UploadPartCopy'];
 /** Writes that take the new version's Object Lock in x-amz-object-lock-* headers (not a form upload's fields). */
@@ -73,14 +76,14 @@ export const S3_HEADERS: readonly FeatureRule[] = [
     operations: COPIES,
   }),
   // Honoured for the values that describe what Tessera does anyway.
-  implemented('x-amz-acl', 'every bucket and object is private to its bucket owner, so only the canned ACLs that say so are honoured', {
-    values: ['private', 'bucket-owner-full-control'],
+  implemented('x-amz-acl', "canned ACLs: any on CreateBucket, PutBucketAcl and PutObjectAcl; a new object's only `private` or `bucket-owner-full-control` (objects keep no ACL of their own)", {
+    check: (value, operation) => (ACL_WRITES.includes(operation) || ['private', 'bucket-owner-full-control'].includes(value.trim()) ? undefined : 'refused'),
   }),
   implemented('x-amz-storage-class', 'every object is stored as STANDARD', { values: ['STANDARD'] }),
-  implemented('x-amz-object-ownership', 'with no ACLs, the bucket owner owns every object (BucketOwnerEnforced)', {
-    values: ['BucketOwnerEnforced'],
+  implemented('x-amz-object-ownership', "the new bucket's Object Ownership (BucketOwnerEnforced unless named)", {
     operations: ['CreateBucket'],
   }),
+  implemented('x-amz-grant-*', 'explicit ACL grants (x-amz-grant-read, -write, -read-acp, -write-acp, -full-control)', { operations: ACL_WRITES }),
   implemented('x-amz-bucket-object-lock-enabled', '`true`: the bucket has Object Lock and versioning Enabled, both for good', {
     values: ['true', 'false'],
     operations: ['CreateBucket'],
@@ -107,7 +110,6 @@ export const S3_HEADERS: readonly FeatureRule[] = [
   refused('x-amz-server-side-encryption', 'server-side encryption: objects would be stored in the clear'),
   refused('x-amz-server-side-encryption-*', 'SSE-C and SSE-KMS keys, context and bucket keys'),
   refused('x-amz-copy-source-server-side-encryption-*', 'an SSE-C encrypted copy source'),
-  refused('x-amz-grant-*', 'ACL grants'),
   refused('x-amz-website-redirect-location', 'website redirects'),
   refused('x-amz-write-offset-bytes', 'appends (directory buckets)'),
   refused('x-amz-mp-object-size', 'the declared size of a completed multipart object'),
@@ -131,7 +133,7 @@ const RESPONSE_OVERRIDE = 'response-* overrides of a GET or HEAD answer';
 
 /** Sub-resources S3 has and Tessera does not: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'website', 'logging', 'notification', 'replication', 'encryption',
+  'website', 'logging', 'notification', 'replication', 'encryption',
   'requestPayment', 'accelerate', 'analytics', 'inventory',
   'metrics', 'intelligent-tiering', 'torrent', 'restore', 'select', 'select-type',
   'metadataTable', 'metadataConfiguration', 'session', 'renameObject',
@@ -172,6 +174,7 @@ export const S3_QUERY: readonly FeatureRule[] = [
   }),
   implemented('retention', "PutObjectRetention, GetObjectRetention: a version's retention", { operations: RETENTION }),
   implemented('legal-hold', "PutObjectLegalHold, GetObjectLegalHold: a version's legal hold", { operations: LEGAL_HOLD }),
+  implemented('acl', 'PutBucketAcl, GetBucketAcl, PutObjectAcl, GetObjectAcl', { operations: ACL_OPERATIONS }),
   implemented('policy', "PutBucketPolicy, GetBucketPolicy, DeleteBucketPolicy: the bucket's access policy", { operations: BUCKET_POLICY }),
   implemented('policyStatus', 'GetBucketPolicyStatus: whether the bucket policy is public', { operations: ['GetBucketPolicyStatus'] }),
   implemented('publicAccessBlock', "PutPublicAccessBlock, GetPublicAccessBlock, DeletePublicAccessBlock: the bucket's Block Public Access", {
@@ -181,7 +184,7 @@ export const S3_QUERY: readonly FeatureRule[] = [
     operations: OWNERSHIP_CONTROLS,
   }),
   implemented('versionId', 'the version read, tagged or deleted (`null`: the null version); a malformed id is InvalidArgument', {
-    operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING, 'GetObjectAttributes', ...RETENTION, ...LEGAL_HOLD],
+    operations: [...GET_OR_HEAD, 'DeleteObject', ...OBJECT_TAGGING, 'GetObjectAttributes', ...RETENTION, ...LEGAL_HOLD, 'PutObjectAcl', 'GetObjectAcl'],
   }),
   // Listings.
   implemented('list-type', 'ListObjectsV2', { operations: ['ListObjectsV2'], values: ['2'] }),
