@@ -114,18 +114,27 @@ export function sendAcl(call: S3Call, acl: Acl): void {
   });
 }
 
+/**
+ * The ACL a PutBucketAcl or PutObjectAcl asks for, from its headers or its AccessControlPolicy
+ * body (one or the other), for a resource of the bucket's owner. The bucket is checked first.
+ */
+async function requestedAcl(call: S3Call, action: string): Promise<Acl> {
+  const { owner } = await call.storage.headBucket(call.actor, call.bucket, action);
+  const body = await readVerifiedBody(call.ctx, call.auth, MAX_DOCUMENT_BYTES);
+  const fromHeaders = aclFromHeaders(call.ctx.req.headers, owner, call.users);
+  if (fromHeaders && body.length > 0) throw new ServiceError('UnexpectedContent', 'This request does not support content', 400);
+  const acl = fromHeaders ?? (body.length > 0 ? parseAccessControlPolicy(body.toString('utf8'), owner, call.users) : undefined);
+  if (!acl) throw new ServiceError('MissingSecurityHeader', 'Your request was missing a required header', 400, { MissingHeaderName: 'x-amz-acl' });
+  return acl;
+}
+
 export async function getBucketAcl(call: S3Call): Promise<void> {
   sendAcl(call, await call.storage.getBucketAcl(call.actor, call.bucket));
 }
 
 /** PutBucketAcl: from x-amz-acl, x-amz-grant-* headers, or an AccessControlPolicy body. */
 export async function putBucketAcl(call: S3Call): Promise<void> {
-  const { owner } = await call.storage.headBucket(call.actor, call.bucket, 's3:PutBucketAcl');
-  const body = await readVerifiedBody(call.ctx, call.auth, MAX_DOCUMENT_BYTES);
-  const fromHeaders = aclFromHeaders(call.ctx.req.headers, owner, call.users);
-  if (fromHeaders && body.length > 0) throw new ServiceError('UnexpectedContent', 'This request does not support content', 400);
-  const acl = fromHeaders ?? (body.length > 0 ? parseAccessControlPolicy(body.toString('utf8'), owner, call.users) : undefined);
-  if (!acl) throw new ServiceError('MissingSecurityHeader', 'Your request was missing a required header', 400, { MissingHeaderName: 'x-amz-acl' });
+  const acl = await requestedAcl(call, 's3:PutBucketAcl');
   await call.storage.putBucketAcl(call.actor, call.bucket, acl);
   sendEmpty(call.ctx.res, 200);
 }
@@ -138,12 +147,7 @@ export async function getObjectAcl(call: S3Call): Promise<void> {
 
 /** PutObjectAcl: as PutBucketAcl, for an object (whose owner is its bucket's). */
 export async function putObjectAcl(call: S3Call): Promise<void> {
-  const { owner } = await call.storage.headBucket(call.actor, call.bucket, 's3:PutObjectAcl');
-  const body = await readVerifiedBody(call.ctx, call.auth, MAX_DOCUMENT_BYTES);
-  const fromHeaders = aclFromHeaders(call.ctx.req.headers, owner, call.users);
-  if (fromHeaders && body.length > 0) throw new ServiceError('UnexpectedContent', 'This request does not support content', 400);
-  const acl = fromHeaders ?? (body.length > 0 ? parseAccessControlPolicy(body.toString('utf8'), owner, call.users) : undefined);
-  if (!acl) throw new ServiceError('MissingSecurityHeader', 'Your request was missing a required header', 400, { MissingHeaderName: 'x-amz-acl' });
+  const acl = await requestedAcl(call, 's3:PutObjectAcl');
   await call.storage.putObjectAcl(call.actor, call.bucket, call.key, acl, versionIdOf(call));
   sendEmpty(call.ctx.res, 200);
 }
