@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { parseAclDocument } from './acl.js';
 import { ServiceError } from './errors.js';
 import type { BucketAccess, ObjectOwnership, PublicAccessBlock } from './types.js';
@@ -54,6 +55,17 @@ export function bucketAccessOf(documents: Record<string, string>): BucketAccess 
   if (ownership !== undefined && isObjectOwnership(ownership)) access.ownership = ownership;
   if (documents.acl !== undefined) access.acl = parseAclDocument(documents.acl);
   return Object.keys(access).length === 0 ? undefined : access;
+}
+
+/**
+ * The digest of a bucket's access documents, as the metadata backends compute it too (PostgreSQL in
+ * SQL, for a write's guard): MD5 over `kind:document` lines in kind order, '' for none.
+ */
+export function accessStamp(documents: Record<string, string>): string {
+  const lines = Object.keys(documents)
+    .sort()
+    .map((kind) => `${kind}:${documents[kind]}`);
+  return createHash('md5').update(lines.join('\n'), 'utf8').digest('hex');
 }
 
 /** The configuration kinds getBucket reads into BucketAccess. */

@@ -147,10 +147,10 @@ export class Storage {
   readonly maintenance: Maintenance;
   /**
    * Buckets as a PUT's check before its body read them in the last seconds, to authorise the next
-   * PUTs from (one node only: every change goes through this node, which forgets the bucket, so a
-   * policy change applies at once; in a cluster another node may change it, so each PUT reads the
-   * bucket). Only a passing decision is taken from here (one that would fail reads the bucket
-   * again). The write checks the bucket and its owner again in the statement that stores the object.
+   * PUTs from: saves a PostgreSQL round trip per small PUT. Only a passing decision is taken from
+   * here (one that would fail reads the bucket again). The statement that stores the object checks
+   * that the bucket, its owner and its access settings (BucketInfo.accessStamp) are still the ones
+   * decided on; if the settings changed (on any node), the PUT is decided again on the new ones.
    */
   private readonly writableBuckets = new RecentlySeen<BucketInfo>();
   /** How long a lifecycle day is here (core/lifecycle.ts). */
@@ -449,10 +449,17 @@ export class Storage {
     };
     let outcome: WriteOutcome;
     try {
-      outcome = await this.meta.writeObject(
-        { ...info, contentMd5: info.etag, contentSha1: staged.digests.sha1?.toString('hex'), content: { segments: [{ blobId, size: info.size, partNumber: 1 }] } },
-        { owner: bucketInfo.owner, ifAbsent: write.forbidOverwrite, unverifiedBody: write.unverifiedBody },
-      );
+      for (let attempt = 1; ; attempt++) {
+        outcome = await this.meta.writeObject(
+          { ...info, contentMd5: info.etag, contentSha1: staged.digests.sha1?.toString('hex'), content: { segments: [{ blobId, size: info.size, partNumber: 1 }] } },
+          { owner: bucketInfo.owner, accessStamp: bucketInfo.accessStamp, ifAbsent: write.forbidOverwrite, unverifiedBody: write.unverifiedBody },
+        );
+        if (!('refused' in outcome) || outcome.refused !== 'access-changed' || attempt === 3) break;
+        // The bucket's access settings changed since it was read (maybe seconds ago, see
+        // writableBuckets): decide again on what they are now, and store only if still allowed.
+        this.writableBuckets.forget(bucket);
+        bucketInfo = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
+      }
     } catch (err) {
       await this.blobs.remove([blobId]);
       throw err;
@@ -1239,7 +1246,6 @@ export class Storage {
    * still exists with the owner read here.
    */
   private async checkWriteBeforeBody(actor: Actor, name: string, key: string): Promise<BucketInfo> {
-    if (this.shared) return this.requireBucket(this.meta, actor, name, 's3:PutObject', key);
     const seen = this.writableBuckets.get(name)?.value;
     if (seen !== undefined && allowed(actor, { action: 's3:PutObject', bucket: seen, key })) return seen;
     const bucket = await this.requireBucket(this.meta, actor, name, 's3:PutObject', key);

@@ -47,6 +47,11 @@ export interface BucketInfo {
   worm?: BucketWorm;
   /** Policy, Block Public Access and Object Ownership, where set (core/authorization.ts). */
   access?: BucketAccess;
+  /**
+   * A digest of the stored access settings as read (core/public-access.ts `accessStamp`): a write
+   * authorised from this reading stores only if the settings are still these.
+   */
+  accessStamp?: string;
 }
 
 /**

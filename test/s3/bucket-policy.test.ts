@@ -166,6 +166,19 @@ describe('S3 bucket policies, Block Public Access and Object Ownership', () => {
     await expectError(bob.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'public/a.txt' })), 403, 'AccessDenied');
   });
 
+  it('a Deny applies to the next write at once, on every node, however recently writes were allowed', async () => {
+    // Behind the cluster's round-robin proxy, six PUTs reach every node, each then holding the bucket as it read it.
+    for (let i = 0; i < 6; i++) await alice.send(new PutObjectCommand({ Bucket: BUCKET, Key: `locked/${i}.txt`, Body: 'allowed' }));
+    await putPolicy(alice, policyOf({ Sid: 'NoMore', Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${BUCKET}/locked/*` }));
+    for (let i = 0; i < 6; i++) {
+      await expectError(alice.send(new PutObjectCommand({ Bucket: BUCKET, Key: `locked/${i}.txt`, Body: 'refused' })), 403, 'AccessDenied');
+    }
+    const kept = await alice.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'locked/0.txt' }));
+    assert.equal(await kept.Body!.transformToString(), 'allowed');
+    await alice.send(new DeleteBucketPolicyCommand({ Bucket: BUCKET }));
+    await alice.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'locked/0.txt', Body: 'allowed again' }));
+  });
+
   it('a bad policy is refused with MalformedPolicy and changes nothing', async () => {
     const kept = publicRead(BUCKET, { Sid: 'Kept' });
     await putPolicy(alice, kept);

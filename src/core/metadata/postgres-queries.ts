@@ -56,6 +56,10 @@ const SEGMENTS_INSERTED = `segments_inserted AS (
     WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)
 )`;
 
+/** The bucket's access stamp (core/public-access.ts `accessStamp`), in SQL, for bucket $1. */
+const ACCESS_STAMP = `md5(COALESCE((SELECT string_agg(kind || ':' || document, chr(10) ORDER BY kind COLLATE "C") FROM bucket_configs
+   WHERE bucket = $1 AND kind IN ('policy', 'public-access-block', 'ownership', 'acl')), ''))`;
+
 /** A key's next place in its history (parameters $1, $2: bucket and key). */
 const NEXT_SEQ = 'COALESCE((SELECT max(seq) FROM object_versions WHERE bucket = $1 AND key = $2), 0) + 1';
 
@@ -271,28 +275,33 @@ export abstract class PostgresQueries implements MetadataQueries {
    * objects to buckets keeps a DeleteBucket racing this statement from leaving the row in no
    * bucket: one of the two fails (23503 or 40001) and the caller goes the transactional way.
    */
-  protected async insertNewGuarded(object: NewObject, owner: string | undefined): Promise<{ bucketOwner?: string; row?: ObjectRow; versioned?: boolean }> {
+  protected async insertNewGuarded(
+    object: NewObject,
+    owner: string | undefined,
+    stamp: string | undefined,
+  ): Promise<{ bucketOwner?: string; row?: ObjectRow; versioned?: boolean; accessStamp?: string }> {
     const values = objectValues(object);
-    const result = await this.first<{ bucket_owner: string | null; versioned: boolean; id: number | null }>(
-      `WITH bucket AS (SELECT owner FROM buckets WHERE name = $1),
+    const result = await this.first<{ bucket_owner: string | null; versioned: boolean; id: number | null; access_stamp: string }>(
+      `WITH bucket AS (SELECT owner, ${ACCESS_STAMP} AS access_stamp FROM buckets WHERE name = $1),
        inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
          SELECT $1::text, $2::text, $3::bigint, $4::text, $5::bigint, $6::text, $7::text, $8::int, $9::text,
                 $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text, $16::text, $17::text,
                 $18::text, $19::bigint, $20::boolean
-         FROM bucket WHERE ($25::text IS NULL OR bucket.owner = $25::text)
+         FROM bucket WHERE ($25::text IS NULL OR bucket.owner = $25::text) AND ($26::text IS NULL OR bucket.access_stamp = $26::text)
            -- a versioned bucket's write keeps history: it goes the transactional way
            AND NOT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning')
          ON CONFLICT (bucket, key) DO NOTHING
          RETURNING id
        ), ${SEGMENTS_INSERTED}
-       SELECT (SELECT owner FROM bucket) AS bucket_owner,
+       SELECT (SELECT owner FROM bucket) AS bucket_owner, (SELECT access_stamp FROM bucket) AS access_stamp,
               EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning') AS versioned,
               inserted.id FROM (SELECT 1) AS one LEFT JOIN inserted ON true`,
-      [...objectParams(values, object), owner ?? null],
+      [...objectParams(values, object), owner ?? null, stamp ?? null],
     );
     return {
       bucketOwner: result?.bucket_owner ?? undefined,
+      accessStamp: result?.access_stamp ?? undefined,
       row: result?.id == null ? undefined : writtenRow(result.id, values),
       versioned: result?.versioned === true,
     };

@@ -252,10 +252,11 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
    */
   async writeObject(object: NewObject, guard: WriteGuard): Promise<WriteOutcome> {
     try {
-      const { bucketOwner, row, versioned } = await this.insertNewGuarded(object, guard.owner);
+      const { bucketOwner, row, versioned, accessStamp } = await this.insertNewGuarded(object, guard.owner, guard.accessStamp);
       if (row) return { stored: toObject(row), released: [] };
       if (bucketOwner === undefined) return { refused: 'no-bucket' };
       if (guard.owner !== undefined && bucketOwner !== guard.owner) return { refused: 'not-owner' };
+      if (guard.accessStamp !== undefined && accessStamp !== guard.accessStamp) return { refused: 'access-changed' };
       // A versioned bucket's write was left to the transaction: the key may well be free.
       if (guard.ifAbsent && !versioned) return { refused: 'exists' };
     } catch (err) {

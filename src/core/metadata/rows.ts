@@ -1,4 +1,4 @@
-import { bucketAccessOf } from '../public-access.js';
+import { accessStamp, bucketAccessOf } from '../public-access.js';
 import { parseLockConfiguration, parseWormDocument } from '../object-lock.js';
 import type { BucketInfo, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders, ObjectLock, RetentionMode, Tag } from '../types.js';
 import type { HashState, StoredObject, StoredVersion, StoredPart, StoredUpload, UploadSession } from './types.js';
@@ -235,9 +235,12 @@ export function toBucket(row: BucketRow): BucketInfo {
   if (row.versioning === 'Enabled' || row.versioning === 'Suspended') bucket.versioning = row.versioning;
   if (row.object_lock != null) bucket.objectLock = parseLockConfiguration(row.object_lock);
   if (row.worm != null) bucket.worm = parseWormDocument(row.worm);
-  if (row.access != null) {
-    const access = bucketAccessOf(typeof row.access === 'string' ? (JSON.parse(row.access) as Record<string, string>) : row.access);
+  // Only getBucket reads the access documents (a listing of buckets does not).
+  if (row.access !== undefined) {
+    const documents = row.access === null ? {} : typeof row.access === 'string' ? (JSON.parse(row.access) as Record<string, string>) : row.access;
+    const access = bucketAccessOf(documents);
     if (access) bucket.access = access;
+    bucket.accessStamp = accessStamp(documents);
   }
   return bucket;
 }

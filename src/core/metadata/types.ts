@@ -306,6 +306,8 @@ export interface MetadataQueries {
 export interface WriteGuard {
   /** The bucket's owner must still be this user (undefined: root, any owner). */
   owner?: string;
+  /** The bucket's access settings must still be these (BucketInfo.accessStamp): the write was authorised from them. */
+  accessStamp?: string;
   /** Refuse rather than replace an object already at the key. */
   ifAbsent?: boolean;
   /** The body came without Content-MD5 or a checksum: refused where a retention applies (S3's rule, core/object-lock.ts). */
@@ -314,7 +316,7 @@ export interface WriteGuard {
 
 export type WriteOutcome =
   | { stored: StoredObject; /** Blob ids the replaced object held that nothing refers to now. */ released: string[] }
-  | { refused: 'no-bucket' | 'not-owner' | 'exists' };
+  | { refused: 'no-bucket' | 'not-owner' | 'access-changed' | 'exists' };
 
 export interface Metadata extends MetadataQueries {
   readonly backend: 'sqlite' | 'postgres';

@@ -8,6 +8,7 @@ export function writeObjectInTransaction(meta: Metadata, object: NewObject, guar
     const bucket = await tx.getBucket(object.bucket);
     if (!bucket) return { refused: 'no-bucket' };
     if (guard.owner !== undefined && bucket.owner !== guard.owner) return { refused: 'not-owner' };
+    if (guard.accessStamp !== undefined && bucket.accessStamp !== guard.accessStamp) return { refused: 'access-changed' };
     if (guard.ifAbsent && (await tx.getObject(object.bucket, object.key))) return { refused: 'exists' };
     // The bucket's default retention, read in this transaction, for a version that asks for none.
     const lock = lockOfNewVersion(object.lock, bucket, object.lastModified);
