@@ -1,4 +1,4 @@
-import { ServiceError } from './errors.js';
+import { ServiceError, errors } from './errors.js';
 import type { Actor, BucketAccess, BucketInfo } from './types.js';
 
 /**
@@ -49,6 +49,21 @@ export function cannedAcl(name: CannedAcl, owner: string, bucketOwner = owner): 
   return { owner, grants };
 }
 
+/**
+ * What an object's ACL is: objects keep none of their own, so it is the bucket's where the
+ * objects follow it (an OSS bucket ACL), else the bucket owner's FULL_CONTROL.
+ */
+export function objectAclOf(bucket: BucketInfo): Acl {
+  const acl = bucket.access?.acl;
+  return acl?.objectsFollow && aclsEnabled(bucket.access) ? { owner: acl.owner, grants: acl.grants } : defaultAcl(bucket.owner);
+}
+
+/** Whether two ACLs say the same: the same owner and the same grants, in any order. */
+export function sameAcl(a: Acl, b: Acl): boolean {
+  const grants = (acl: Acl) => acl.grants.map((grant) => JSON.stringify([grant.grantee, grant.permission])).sort().join('\n');
+  return a.owner === b.owner && grants(a) === grants(b);
+}
+
 /** The ACL a resource has when none was set: its owner's FULL_CONTROL. */
 export function defaultAcl(owner: string): Acl {
   return cannedAcl('private', owner);
@@ -64,14 +79,13 @@ export function ownerOnly(acl: Acl): boolean {
  * Object Ownership and Block Public Access; `creating`: CreateBucket's own error codes.
  */
 export function checkBucketAcl(acl: Acl, access: BucketAccess | undefined, creating: boolean): void {
-  const enforced = access?.ownership === undefined ? false : access.ownership === 'BucketOwnerEnforced';
-  if (enforced && !ownerOnly(acl)) {
+  if (!aclsEnabled(access) && !ownerOnly(acl)) {
     if (creating) throw new ServiceError('InvalidBucketAclWithObjectOwnership', "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting", 400);
     throw aclsNotSupported();
   }
   if (access?.publicAccessBlock?.blockPublicAcls && aclIsPublic(acl)) {
     if (creating) throw new ServiceError('InvalidBucketAclWithBlockPublicAccessError', 'Bucket cannot have public ACLs set with BlockPublicAccess enabled', 400);
-    throw publicAclBlocked();
+    throw errors.publicAccessBlocked('ACL');
   }
 }
 
@@ -80,19 +94,17 @@ export function aclIsPublic(acl: Acl): boolean {
   return acl.grants.some((grant) => 'group' in grant.grantee);
 }
 
-/** The bucket's ACLs are in force: Object Ownership is not BucketOwnerEnforced. */
-export function aclsEnabled(bucket: BucketInfo): boolean {
-  return bucket.access?.ownership !== undefined && bucket.access.ownership !== 'BucketOwnerEnforced';
+/**
+ * The bucket's ACLs are in force: Object Ownership is not BucketOwnerEnforced. A bucket made
+ * before Tessera kept Object Ownership has none stored, and is ObjectWriter, as AWS's older buckets are.
+ */
+export function aclsEnabled(access: BucketAccess | undefined): boolean {
+  return access?.ownership !== 'BucketOwnerEnforced';
 }
 
 /** ACLs are off on this bucket: S3's refusal of a request that sets one other than the owner's own. */
 export function aclsNotSupported(): ServiceError {
   return new ServiceError('AccessControlListNotSupported', 'The bucket does not allow ACLs', 400);
-}
-
-/** Block Public Access's BlockPublicAcls: S3's refusal of a request that would make something public by ACL. */
-export function publicAclBlocked(): ServiceError {
-  return new ServiceError('AccessDenied', "Access Denied: the bucket's Block Public Access settings refuse a public ACL.", 403);
 }
 
 /** The permission a bucket ACL must grant for each action it can grant (S3's mapping). */
@@ -119,7 +131,7 @@ const FOLLOWED_PERMISSIONS = new Map<string, Permission>([
 export function bucketAclAllows(actor: Actor, action: string, bucket: BucketInfo): boolean {
   const acl = bucket.access?.acl;
   const needed = BUCKET_PERMISSIONS.get(action) ?? (acl?.objectsFollow ? FOLLOWED_PERMISSIONS.get(action) : undefined);
-  if (!acl || needed === undefined || !aclsEnabled(bucket)) return false;
+  if (!acl || needed === undefined || !aclsEnabled(bucket.access)) return false;
   const ignorePublic = bucket.access?.publicAccessBlock?.ignorePublicAcls === true;
   return acl.grants.some((grant) => (grant.permission === needed || grant.permission === 'FULL_CONTROL') && matches(grant.grantee, actor, ignorePublic));
 }

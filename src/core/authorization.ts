@@ -49,11 +49,12 @@ export function decide(actor: Actor, request: AccessRequest): Decision {
   const owner = !actor.anonymous && bucket !== undefined && bucket.owner === actor.userId;
   if (owner && POLICY_ACTIONS.has(request.action)) return 'allow';
 
-  const asked = policyRequest(actor, request);
   const bucketPolicy = bucket?.access?.policy === undefined ? undefined : bucketPolicyOf(bucket.name, bucket.access.policy);
   const userPolicies = actor.anonymous ? [] : (actor.policies ?? []);
-  const byUser = userPolicies.length > 0 ? evaluatePolicies(userPolicies as Policy[], asked) : 'none';
-  const byBucket = bucketPolicy ? evaluatePolicies([bucketPolicy], asked) : 'none';
+  // The request as policies see it, built only when there is a policy to ask (the usual request meets none).
+  const asked = userPolicies.length > 0 || bucketPolicy ? policyRequest(actor, request) : undefined;
+  const byUser = asked && userPolicies.length > 0 ? evaluatePolicies(userPolicies, asked) : 'none';
+  const byBucket = asked && bucketPolicy ? evaluatePolicies([bucketPolicy], asked) : 'none';
   if (byUser === 'deny' || byBucket === 'deny') return 'explicit-deny';
 
   if (!actor.anonymous && actor.policies === undefined) {
@@ -77,7 +78,7 @@ export function decide(actor: Actor, request: AccessRequest): Decision {
 export function mayGrantAnonymous(bucket: BucketInfo): boolean {
   const text = bucket.access?.policy;
   if (text !== undefined && bucketPolicyOf(bucket.name, text).statements.some((statement) => statement.principals?.anyone === true)) return true;
-  return aclsEnabled(bucket) && bucket.access?.acl?.grants.some((grant) => 'group' in grant.grantee && grant.grantee.group === 'AllUsers') === true;
+  return aclsEnabled(bucket.access) && bucket.access?.acl?.grants.some((grant) => 'group' in grant.grantee && grant.grantee.group === 'AllUsers') === true;
 }
 
 /** decide, for a caller that goes on only when allowed: otherwise 403 AccessDenied. */

@@ -50,6 +50,9 @@ export const errors = {
       { UploadId: uploadId, PartNumber: String(partNumber), ETag: etag },
     ),
   accessDenied: () => new ServiceError('AccessDenied', 'Access Denied.', 403),
+  /** A bucket's Block Public Access refuses a public policy or ACL: AWS answers 403 AccessDenied. */
+  publicAccessBlocked: (what: 'policy' | 'ACL') =>
+    new ServiceError('AccessDenied', `Access Denied: the bucket's Block Public Access settings refuse a public ${what}.`, 403),
   malformedXML: () =>
     new ServiceError(
       'MalformedXML',

@@ -285,7 +285,7 @@ export interface PolicyRequest {
 export type PolicyDecision = 'allow' | 'deny' | 'none';
 
 /** What the policies say of the request: any matching Deny denies; else any matching Allow allows. */
-export function evaluatePolicies(policies: Policy[], request: PolicyRequest): PolicyDecision {
+export function evaluatePolicies(policies: readonly Policy[], request: PolicyRequest): PolicyDecision {
   let allowed = false;
   for (const policy of policies) {
     for (const statement of policy.statements) {

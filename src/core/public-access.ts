@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { parseAclDocument } from './acl.js';
-import { ServiceError } from './errors.js';
 import type { BucketAccess, ObjectOwnership, PublicAccessBlock } from './types.js';
 
 /**
@@ -24,7 +23,7 @@ export const NEW_BUCKET_OWNERSHIP: ObjectOwnership = 'BucketOwnerEnforced';
  * What a bucket made through OSS starts with: OSS keeps bucket ACLs on and public access unblocked
  * by default, and its PutBucket takes `x-oss-acl`.
  */
-export const OSS_NEW_BUCKET = { ownership: 'ObjectWriter' as ObjectOwnership, publicAccessBlock: undefined };
+export const OSS_NEW_BUCKET: BucketAccess = { ownership: 'ObjectWriter' };
 
 const OWNERSHIPS = new Set<ObjectOwnership>(['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter']);
 
@@ -68,10 +67,8 @@ export function accessStamp(documents: Record<string, string>): string {
   return createHash('md5').update(lines.join('\n'), 'utf8').digest('hex');
 }
 
-/** The configuration kinds getBucket reads into BucketAccess. */
+/** The configuration kinds getBucket reads into BucketAccess (and the PostgreSQL write guard digests). */
 export const ACCESS_CONFIG_KINDS = ['policy', 'public-access-block', 'ownership', 'acl'] as const;
 
-export function accessDeniedByPublicAccessBlock(what: 'policy'): ServiceError {
-  // AWS answers a public policy on a bucket that blocks them with 403 AccessDenied.
-  return new ServiceError('AccessDenied', `Access Denied: the bucket's Block Public Access settings refuse a public ${what}.`, 403);
-}
+/** ACCESS_CONFIG_KINDS as an SQL list, for `kind IN (…)`. */
+export const ACCESS_CONFIG_KINDS_SQL = ACCESS_CONFIG_KINDS.map((kind) => `'${kind}'`).join(', ');

@@ -5,9 +5,8 @@ import { BlobStore, type StagedBlob } from './blob-store.js';
 import { RecentlySeen } from './recently-seen.js';
 import { allowed, authorize, bucketPolicyOf, CONFIG_ACTIONS, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
 import { policyIsPublic, type Policy } from './policy.js';
-import { aclDocument, aclsEnabled, aclsNotSupported, checkBucketAcl, defaultAcl, ownerOnly, type Acl } from './acl.js';
+import { aclDocument, aclsEnabled, aclsNotSupported, checkBucketAcl, defaultAcl, objectAclOf, ownerOnly, sameAcl, type Acl } from './acl.js';
 import {
-  accessDeniedByPublicAccessBlock,
   NEW_BUCKET_OWNERSHIP,
   NEW_BUCKET_PUBLIC_ACCESS_BLOCK,
   OSS_NEW_BUCKET,
@@ -259,7 +258,7 @@ export class Storage {
       if (options.acl) checkBucketAcl(options.acl, access, true);
       await tx.insertBucket(name, actor.userId, new Date());
       if (access.publicAccessBlock) await tx.putBucketConfig(name, 'public-access-block', publicAccessBlockDocument(access.publicAccessBlock));
-      await tx.putBucketConfig(name, 'ownership', access.ownership!);
+      await tx.putBucketConfig(name, 'ownership', access.ownership ?? NEW_BUCKET_OWNERSHIP);
       if (options.acl && !ownerOnly(options.acl)) await tx.putBucketConfig(name, 'acl', aclDocument(options.acl));
       if (options.objectLock) await objectLock.enableOnNewBucket(tx, name);
     });
@@ -333,11 +332,16 @@ export class Storage {
 
   // Who may use the bucket (core/authorization.ts decides with these)
 
-  /** Stores a bucket policy (parsed and checked against the bucket by the caller); a public one only where Block Public Access allows. */
-  async putBucketPolicy(actor: Actor, bucket: string, policy: Policy): Promise<void> {
+  /**
+   * Stores a bucket policy, a public one only where Block Public Access allows. `parse` checks the
+   * document against the bucket (the caller knows the users its principals may name); it runs
+   * once the bucket is found and the actor may put its policy, so those errors come first.
+   */
+  async putBucketPolicy(actor: Actor, bucket: string, parse: () => Policy): Promise<void> {
     await this.meta.transaction(async (tx) => {
       const info = await this.requireBucket(tx, actor, bucket, 's3:PutBucketPolicy');
-      if (info.access?.publicAccessBlock?.blockPublicPolicy && policyIsPublic(policy)) throw accessDeniedByPublicAccessBlock('policy');
+      const policy = parse();
+      if (info.access?.publicAccessBlock?.blockPublicPolicy && policyIsPublic(policy)) throw errors.publicAccessBlocked('policy');
       await tx.putBucketConfig(bucket, 'policy', policy.text);
     });
     this.writableBuckets.forget(bucket);
@@ -356,10 +360,14 @@ export class Storage {
     return info.access?.acl ?? defaultAcl(info.owner);
   }
 
-  /** Sets the bucket's ACL, where its Object Ownership and Block Public Access allow that one. */
-  async putBucketAcl(actor: Actor, bucket: string, acl: Acl): Promise<void> {
+  /**
+   * Sets the bucket's ACL, where its Object Ownership and Block Public Access allow that one.
+   * `aclFor` builds it for the bucket's owner, once the bucket is found and the actor may.
+   */
+  async putBucketAcl(actor: Actor, bucket: string, aclFor: (owner: string) => Acl): Promise<void> {
     await this.meta.transaction(async (tx) => {
       const info = await this.requireBucket(tx, actor, bucket, 's3:PutBucketAcl');
+      const acl = aclFor(info.owner);
       checkBucketAcl(acl, info.access, false);
       await tx.putBucketConfig(bucket, 'acl', aclDocument(acl));
     });
@@ -371,17 +379,19 @@ export class Storage {
    * to them alone (what every write may ask for: x-amz-acl private or bucket-owner-full-control).
    */
   async getObjectAcl(actor: Actor, bucket: string, key: string, versionId?: string): Promise<Acl> {
-    await this.readObject(actor, bucket, key, versionId, this.meta, 's3:GetObjectAcl');
-    return defaultAcl((await this.requireBucket(this.meta, actor, bucket, objectAction('s3:GetObjectAcl', versionId), key)).owner);
+    return objectAclOf((await this.readObjectIn(actor, bucket, key, versionId, this.meta, 's3:GetObjectAcl')).info);
   }
 
-  /** Sets an object's ACL: only the one it has (its owner's own) may be set; any other is refused, never dropped. */
-  async putObjectAcl(actor: Actor, bucket: string, key: string, acl: Acl, versionId?: string): Promise<void> {
-    const info = await this.requireBucket(this.meta, actor, bucket, objectAction('s3:PutObjectAcl', versionId), key);
-    await this.readObject(actor, bucket, key, versionId, this.meta, 's3:PutObjectAcl');
-    if (ownerOnly(acl) && acl.owner === info.owner) return;
-    if (!aclsEnabled(info)) throw aclsNotSupported();
-    throw new ServiceError('NotImplemented', 'Tessera keeps no ACLs on objects: only the owner\'s own (private, bucket-owner-full-control) may be set.', 501);
+  /**
+   * Sets an object's ACL: only the one it has (objectAclOf) may be set; any other is refused,
+   * never dropped. `aclFor` builds the ACL asked for from the bucket; undefined: the one it has.
+   */
+  async putObjectAcl(actor: Actor, bucket: string, key: string, aclFor: (bucket: BucketInfo) => Acl | undefined, versionId?: string): Promise<void> {
+    const { info } = await this.readObjectIn(actor, bucket, key, versionId, this.meta, 's3:PutObjectAcl');
+    const acl = aclFor(info);
+    if (acl === undefined || sameAcl(acl, objectAclOf(info))) return;
+    if (!aclsEnabled(info.access)) throw aclsNotSupported();
+    throw new ServiceError('NotImplemented', 'Tessera keeps no ACLs on objects: an object has its bucket owner\'s (and, through OSS, its bucket\'s).', 501);
   }
 
   async putPublicAccessBlock(actor: Actor, bucket: string, block: PublicAccessBlock): Promise<void> {
@@ -500,7 +510,25 @@ export class Storage {
     meta: MetadataQueries = this.meta,
     action = 's3:GetObject',
   ): Promise<StoredObject> {
+    return (await this.readObjectIn(actor, bucket, key, versionId, meta, action)).object;
+  }
+
+  /** readObject, with the bucket as read (and authorised) for it: for a caller that needs both. */
+  private async readObjectIn(
+    actor: Actor,
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    meta: MetadataQueries,
+    action: string,
+  ): Promise<{ info: BucketInfo; object: StoredObject }> {
     const info = await this.requireBucket(meta, actor, bucket, objectAction(action, versionId), key, versionId === undefined ? undefined : { 's3:versionid': versionId });
+    return { info, object: await this.findVersion(actor, info, key, versionId, meta) };
+  }
+
+  /** The key's latest version or the version named, in a bucket already read: readObject's answers. */
+  private async findVersion(actor: Actor, info: BucketInfo, key: string, versionId: string | undefined, meta: MetadataQueries): Promise<StoredObject> {
+    const bucket = info.name;
     if (versionId === undefined) {
       const object = await meta.getObject(bucket, key);
       if (object) return labelled(object, info.versioning);
@@ -571,30 +599,28 @@ export class Storage {
     options: { versionId?: string; bypassGovernance?: boolean },
   ): Promise<{ versionId?: string }> {
     return this.meta.transaction(async (tx) => {
-      const info = await this.requireBucket(tx, actor, bucket, 's3:PutObjectRetention', key);
-      const version = await this.readObject(actor, bucket, key, options.versionId, tx, 's3:PutObjectRetention');
+      const { info, object: version } = await this.readObjectIn(actor, bucket, key, options.versionId, tx, 's3:PutObjectRetention');
       await objectLock.setRetention(tx, info, version, retention, this.mayBypassGovernance(actor, info, key, options.bypassGovernance), new Date());
       return { versionId: version.versionId };
     });
   }
 
   async getObjectRetention(actor: Actor, bucket: string, key: string, versionId?: string): Promise<objectLock.Retention> {
-    const info = await this.requireBucket(this.meta, actor, bucket, 's3:GetObjectRetention', key);
-    return objectLock.retentionOf(info, await this.readObject(actor, bucket, key, versionId, this.meta, 's3:GetObjectRetention'));
+    const { info, object } = await this.readObjectIn(actor, bucket, key, versionId, this.meta, 's3:GetObjectRetention');
+    return objectLock.retentionOf(info, object);
   }
 
   async putObjectLegalHold(actor: Actor, bucket: string, key: string, on: boolean, versionId?: string): Promise<{ versionId?: string }> {
     return this.meta.transaction(async (tx) => {
-      const info = await this.requireBucket(tx, actor, bucket, 's3:PutObjectLegalHold', key);
-      const version = await this.readObject(actor, bucket, key, versionId, tx, 's3:PutObjectLegalHold');
+      const { info, object: version } = await this.readObjectIn(actor, bucket, key, versionId, tx, 's3:PutObjectLegalHold');
       await objectLock.setLegalHold(tx, info, version, on);
       return { versionId: version.versionId };
     });
   }
 
   async getObjectLegalHold(actor: Actor, bucket: string, key: string, versionId?: string): Promise<boolean> {
-    const info = await this.requireBucket(this.meta, actor, bucket, 's3:GetObjectLegalHold', key);
-    return objectLock.legalHoldOf(info, await this.readObject(actor, bucket, key, versionId, this.meta, 's3:GetObjectLegalHold'));
+    const { info, object } = await this.readObjectIn(actor, bucket, key, versionId, this.meta, 's3:GetObjectLegalHold');
+    return objectLock.legalHoldOf(info, object);
   }
 
   /**

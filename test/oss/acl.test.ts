@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CreateBucketCommand, GetBucketAclCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetBucketAclCommand, GetObjectAclCommand } from '@aws-sdk/client-s3';
 import { assertS3Error } from '../helpers/assertions.js';
 import { onEachBackend } from '../helpers/backends.js';
 import { rawRequest } from '../helpers/raw.js';
@@ -39,6 +39,11 @@ onEachBackend((backend, start) => {
       const write = await ossRequest(server, { method: 'PUT', bucket, key: 'graffiti.txt', body: 'x', signature: 'none', headers: { 'x-oss-date': new Date().toUTCString() } });
       assertOssError(write, 403, 'AccessDenied');
       assert.equal((await client.getACL('photo.jpg')).acl, 'default');
+      // The object is as public as its bucket: it cannot be made private on its own, and S3 says what it is.
+      await client.putACL('photo.jpg', 'public-read');
+      await expectOssError(client.putACL('photo.jpg', 'private'), 501, 'NotImplemented');
+      const objectGrants = (await s3Client(server).send(new GetObjectAclCommand({ Bucket: bucket, Key: 'photo.jpg' }))).Grants ?? [];
+      assert.deepEqual(objectGrants.map((g) => [g.Grantee?.Type, g.Permission]), [['CanonicalUser', 'FULL_CONTROL'], ['Group', 'READ']]);
       // S3 reads the same ACL as a grant to AllUsers.
       const s3 = s3Client(server);
       const grants = (await s3.send(new GetBucketAclCommand({ Bucket: bucket }))).Grants ?? [];

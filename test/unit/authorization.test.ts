@@ -90,6 +90,17 @@ describe('authorisation: the order of the decision', () => {
     assert.equal(decide(denied, get(shared)), 'explicit-deny');
   });
 
+  it('ACL grants count while ACLs are on: a bucket older than Object Ownership (none stored) has them on, as AWS\'s older buckets', () => {
+    const acl = { owner: 'alice', grants: [{ grantee: { group: 'AllUsers' as const }, permission: 'READ' as const }] };
+    const list = (ownership?: 'BucketOwnerEnforced' | 'ObjectWriter'): AccessRequest => ({
+      action: 's3:ListBucket',
+      bucket: { name: 'photos', owner: 'alice', createdAt: new Date(0), access: { acl, ownership } },
+    });
+    assert.equal(decide(nobody, list()), 'allow');
+    assert.equal(decide(nobody, list('ObjectWriter')), 'allow');
+    assert.equal(decide(nobody, list('BucketOwnerEnforced')), 'implicit-deny');
+  });
+
   it('conditions see the request (actor) and the call (request) together', () => {
     const prefixOnly = bucket(
       bucketPolicy({ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::tessera:user/bob' }, Action: 's3:ListBucket', Resource: 'arn:aws:s3:::photos', Condition: { StringLike: { 's3:prefix': 'shared/*' } } }),

@@ -1,3 +1,4 @@
+import { ACCESS_CONFIG_KINDS_SQL } from '../public-access.js';
 import type pg from 'pg';
 import { PostgresIdentities } from './postgres-identities.js';
 import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
@@ -58,7 +59,7 @@ const SEGMENTS_INSERTED = `segments_inserted AS (
 
 /** The bucket's access stamp (core/public-access.ts `accessStamp`), in SQL, for bucket $1. */
 const ACCESS_STAMP = `md5(COALESCE((SELECT string_agg(kind || ':' || document, chr(10) ORDER BY kind COLLATE "C") FROM bucket_configs
-   WHERE bucket = $1 AND kind IN ('policy', 'public-access-block', 'ownership', 'acl')), ''))`;
+   WHERE bucket = $1 AND kind IN (${ACCESS_CONFIG_KINDS_SQL})), ''))`;
 
 /** A key's next place in its history (parameters $1, $2: bucket and key). */
 const NEXT_SEQ = 'COALESCE((SELECT max(seq) FROM object_versions WHERE bucket = $1 AND key = $2), 0) + 1';
@@ -161,7 +162,7 @@ export abstract class PostgresQueries implements MetadataQueries {
       `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
          (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
          (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm,
-         (SELECT json_object_agg(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN ('policy', 'public-access-block', 'ownership', 'acl')) AS access
+         (SELECT json_object_agg(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN (${ACCESS_CONFIG_KINDS_SQL})) AS access
        FROM buckets b WHERE b.name = $1`,
       [name],
     );

@@ -1,3 +1,4 @@
+import { ACCESS_CONFIG_KINDS_SQL } from '../public-access.js';
 import type Database from 'better-sqlite3';
 import { SqliteIdentities } from './sqlite-identities.js';
 import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
@@ -52,7 +53,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
            (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
            (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm,
-           (SELECT json_group_object(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN ('policy', 'public-access-block', 'ownership', 'acl')) AS access
+           (SELECT json_group_object(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN (${ACCESS_CONFIG_KINDS_SQL})) AS access
          FROM buckets b WHERE b.name = ?`,
       ),
       listBuckets: db.prepare<[], { name: string; owner: string; created_at: number }>('SELECT * FROM buckets ORDER BY name'),

@@ -64,27 +64,36 @@ export function requestActor(
   formHeaders?: IncomingHttpHeaders,
 ): Actor {
   const value = (name: string | undefined) => (name === undefined ? undefined : single(formHeaders?.[name] ?? req.headers[name]));
-  const conditions: Record<string, string | undefined> = {
-    'aws:sourceip': req.socket.remoteAddress,
-    'aws:securetransport': (req.socket as Partial<TLSSocket>).encrypted === true ? 'true' : 'false',
-    'aws:referer': single(req.headers.referer),
-    'aws:useragent': single(req.headers['user-agent']),
-    's3:authtype': auth.authType,
-    's3:signatureversion': auth.signatureVersion,
-    's3:x-amz-acl': value(names?.acl),
-    's3:x-amz-server-side-encryption': value(names?.encryption),
-    's3:x-amz-storage-class': value(names?.storageClass),
-    's3:x-amz-copy-source': value(names?.copySource),
-    's3:x-amz-metadata-directive': value(names?.metadataDirective),
-    's3:object-lock-mode': value(names?.lockMode),
-    's3:object-lock-legal-hold': value(names?.legalHold),
-    's3:x-amz-content-sha256': value(names?.contentSha256),
+  // Read only when a policy is evaluated: most requests meet none. A key left undefined is absent.
+  const read = (): Record<string, string | undefined> => {
+    const conditions: Record<string, string | undefined> = {
+      'aws:sourceip': req.socket.remoteAddress,
+      'aws:securetransport': (req.socket as Partial<TLSSocket>).encrypted === true ? 'true' : 'false',
+      'aws:referer': single(req.headers.referer),
+      'aws:useragent': single(req.headers['user-agent']),
+      's3:authtype': auth.authType,
+      's3:signatureversion': auth.signatureVersion,
+      's3:x-amz-acl': value(names?.acl),
+      's3:x-amz-server-side-encryption': value(names?.encryption),
+      's3:x-amz-storage-class': value(names?.storageClass),
+      's3:x-amz-copy-source': value(names?.copySource),
+      's3:x-amz-metadata-directive': value(names?.metadataDirective),
+      's3:object-lock-mode': value(names?.lockMode),
+      's3:object-lock-legal-hold': value(names?.legalHold),
+      's3:x-amz-content-sha256': value(names?.contentSha256),
+    };
+    const tagging = value(names?.tagging);
+    if (tagging !== undefined) {
+      for (const [key, tag] of new URLSearchParams(tagging)) conditions[`s3:requestobjecttag/${key.toLowerCase()}`] = tag;
+    }
+    return conditions;
   };
-  const tagging = value(names?.tagging);
-  if (tagging !== undefined) {
-    for (const [key, tag] of new URLSearchParams(tagging)) conditions[`s3:requestobjecttag/${key.toLowerCase()}`] = tag;
-  }
-  for (const key of Object.keys(conditions)) if (conditions[key] === undefined) delete conditions[key];
-  if (user === undefined) return { userId: '', root: false, anonymous: true, conditions };
-  return { ...actorOf(user), conditions };
+  let conditions: Record<string, string | undefined> | undefined;
+  const who: Actor = user === undefined ? { userId: '', root: false, anonymous: true } : actorOf(user);
+  return {
+    ...who,
+    get conditions() {
+      return (conditions ??= read());
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import { ServiceError, errors } from '../../core/errors.js';
-import { OSS_BUCKET_ACLS, ossAclName, ossBucketAcl, type OssBucketAcl } from '../../core/acl.js';
+import { cannedAcl, OSS_BUCKET_ACLS, ossAclName, ossBucketAcl, type OssBucketAcl } from '../../core/acl.js';
 import { owner, sendEmpty } from '../s3/render.js';
 import { header } from '../s3/request.js';
 import { sendOssXml } from './render.js';
@@ -34,12 +34,14 @@ export async function getBucketAcl(call: OssCall): Promise<void> {
 export async function putBucketAcl(call: OssCall): Promise<void> {
   const name = bucketAclHeader(call);
   if (name === undefined) throw errors.invalidArgument('x-oss-acl is required', 'x-oss-acl', '');
-  const { owner: ownerId } = await call.storage.headBucket(call.actor, call.bucket, 's3:PutBucketAcl');
-  await call.storage.putBucketAcl(call.actor, call.bucket, ossBucketAcl(name, ownerId));
+  await call.storage.putBucketAcl(call.actor, call.bucket, (owner) => ossBucketAcl(name, owner));
   sendEmpty(call.ctx.res, 200);
 }
 
 const versionIdOf = (call: OssCall) => call.ctx.query.get('versionId') ?? undefined;
+
+/** An OSS object ACL level as the grants it stands for. */
+const ossObjectAcl = (level: OssBucketAcl, owner: string) => cannedAcl(level, owner);
 
 /** GetObjectACL: `default`, the bucket's, which every object follows here. */
 export async function getObjectAcl(call: OssCall): Promise<void> {
@@ -54,10 +56,8 @@ export async function putObjectAcl(call: OssCall): Promise<void> {
   if (!['default', 'private', 'public-read', 'public-read-write'].includes(value)) {
     throw errors.invalidArgument('no such object access control exists', 'x-oss-object-acl', value);
   }
-  const bucketAcl = await call.storage.getBucketAcl(call.actor, call.bucket);
-  await call.storage.headObject(call.actor, call.bucket, call.key, versionIdOf(call), 's3:PutObjectAcl');
-  if (value !== 'default' && value !== ossAclName(bucketAcl)) {
-    throw new ServiceError('NotImplemented', 'Tessera keeps no ACLs on objects: an object follows its bucket (default).', 501);
-  }
+  // `default` keeps what the object has (its bucket's); a level is taken only where it is that.
+  const level = value === 'default' ? undefined : (value as OssBucketAcl);
+  await call.storage.putObjectAcl(call.actor, call.bucket, call.key, (bucket) => level && ossObjectAcl(level, bucket.owner), versionIdOf(call));
   sendEmpty(call.ctx.res, 200);
 }

@@ -19,10 +19,8 @@ const MAX_DOCUMENT_BYTES = 64 * 1024;
 
 export async function putBucketPolicy(call: S3Call): Promise<void> {
   const text = (await readVerifiedBody(call.ctx, call.auth, MAX_POLICY_BODY)).toString('utf8');
-  // The bucket first: a policy for a bucket that is not there (or not the caller's) says so before its faults.
-  await call.storage.headBucket(call.actor, call.bucket, 's3:PutBucketPolicy');
-  const policy = parsePolicy(text, { bucket: call.bucket, userExists: (id) => call.users.exists(id) });
-  await call.storage.putBucketPolicy(call.actor, call.bucket, policy);
+  // Parsed once the bucket is found and the caller may put its policy: those errors come before the document's.
+  await call.storage.putBucketPolicy(call.actor, call.bucket, () => parsePolicy(text, { bucket: call.bucket, userExists: (id) => call.users.exists(id) }));
   sendEmpty(call.ctx.res, 204);
 }
 

@@ -116,16 +116,18 @@ export function sendAcl(call: S3Call, acl: Acl): void {
 
 /**
  * The ACL a PutBucketAcl or PutObjectAcl asks for, from its headers or its AccessControlPolicy
- * body (one or the other), for a resource of the bucket's owner. The bucket is checked first.
+ * body (one or the other): the body is read here, and the ACL built by the engine for the bucket's
+ * owner once it has found the bucket and authorised the caller (so those errors come first).
  */
-async function requestedAcl(call: S3Call, action: string): Promise<Acl> {
-  const { owner } = await call.storage.headBucket(call.actor, call.bucket, action);
+async function requestedAcl(call: S3Call): Promise<(owner: string) => Acl> {
   const body = await readVerifiedBody(call.ctx, call.auth, MAX_DOCUMENT_BYTES);
-  const fromHeaders = aclFromHeaders(call.ctx.req.headers, owner, call.users);
-  if (fromHeaders && body.length > 0) throw new ServiceError('UnexpectedContent', 'This request does not support content', 400);
-  const acl = fromHeaders ?? (body.length > 0 ? parseAccessControlPolicy(body.toString('utf8'), owner, call.users) : undefined);
-  if (!acl) throw new ServiceError('MissingSecurityHeader', 'Your request was missing a required header', 400, { MissingHeaderName: 'x-amz-acl' });
-  return acl;
+  return (owner) => {
+    const fromHeaders = aclFromHeaders(call.ctx.req.headers, owner, call.users);
+    if (fromHeaders && body.length > 0) throw new ServiceError('UnexpectedContent', 'This request does not support content', 400);
+    const acl = fromHeaders ?? (body.length > 0 ? parseAccessControlPolicy(body.toString('utf8'), owner, call.users) : undefined);
+    if (!acl) throw new ServiceError('MissingSecurityHeader', 'Your request was missing a required header', 400, { MissingHeaderName: 'x-amz-acl' });
+    return acl;
+  };
 }
 
 export async function getBucketAcl(call: S3Call): Promise<void> {
@@ -134,8 +136,7 @@ export async function getBucketAcl(call: S3Call): Promise<void> {
 
 /** PutBucketAcl: from x-amz-acl, x-amz-grant-* headers, or an AccessControlPolicy body. */
 export async function putBucketAcl(call: S3Call): Promise<void> {
-  const acl = await requestedAcl(call, 's3:PutBucketAcl');
-  await call.storage.putBucketAcl(call.actor, call.bucket, acl);
+  await call.storage.putBucketAcl(call.actor, call.bucket, await requestedAcl(call));
   sendEmpty(call.ctx.res, 200);
 }
 
@@ -147,7 +148,7 @@ export async function getObjectAcl(call: S3Call): Promise<void> {
 
 /** PutObjectAcl: as PutBucketAcl, for an object (whose owner is its bucket's). */
 export async function putObjectAcl(call: S3Call): Promise<void> {
-  const acl = await requestedAcl(call, 's3:PutObjectAcl');
-  await call.storage.putObjectAcl(call.actor, call.bucket, call.key, acl, versionIdOf(call));
+  const aclFor = await requestedAcl(call);
+  await call.storage.putObjectAcl(call.actor, call.bucket, call.key, (bucket) => aclFor(bucket.owner), versionIdOf(call));
   sendEmpty(call.ctx.res, 200);
 }
