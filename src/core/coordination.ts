@@ -34,6 +34,8 @@ export class Coordination {
   private timer?: NodeJS.Timeout;
   /** Since when every renewal of this node's lease has succeeded (undefined after one failed). */
   private renewingSince?: number;
+  /** The jobs this node runs now: a lease is its holder's, so the node itself must not start a job twice. */
+  private readonly running = new Set<string>();
 
   constructor(
     private readonly meta: Metadata,
@@ -88,16 +90,24 @@ export class Coordination {
 
   /**
    * Runs `job` here unless another node runs it now: true when it ran. The lease is renewed while
-   * the job runs and outlives a crashed runner by `ttlMs` at most.
+   * the job runs and outlives a crashed runner by `ttlMs` at most. A run still going here when the
+   * next is due is left to finish: taking the lease again would succeed (this node holds it), and
+   * the first run's release would then free it while the second still runs.
    */
   async runAlone(name: string, ttlMs: number, job: () => Promise<void>): Promise<boolean> {
-    const lease = await Lease.take(this.meta, `${JOB_PREFIX}${name}`, this.nodeId, ttlMs);
-    if (!lease) return false;
+    if (this.running.has(name)) return false;
+    this.running.add(name);
     try {
-      await job();
+      const lease = await Lease.take(this.meta, `${JOB_PREFIX}${name}`, this.nodeId, ttlMs);
+      if (!lease) return false;
+      try {
+        await job();
+      } finally {
+        await lease.release().catch(() => {});
+      }
+      return true;
     } finally {
-      await lease.release().catch(() => {});
+      this.running.delete(name);
     }
-    return true;
   }
 }
