@@ -104,6 +104,25 @@ export interface ObjectAttributes {
   tags?: Tag[];
   /** The version's Object Lock retention and legal hold; absent when it has neither. */
   lock?: ObjectLock;
+  /** The object's own ACL, where ACLs are on and one was given; absent: its owner's full control. */
+  acl?: Acl;
+  /** How the bytes are encrypted at rest (core/encryption.ts); absent: they are not. */
+  encryption?: ObjectEncryption;
+}
+
+/**
+ * Server-side encryption of one object (or upload): every blob of it is sealed with its own data
+ * key, and that key is sealed under the key named here (core/encryption.ts).
+ */
+export interface ObjectEncryption {
+  /** `sse-s3`: the server's own key; `sse-kms`: a key of the local key store; `sse-c`: the customer's key, never stored. */
+  kind: 'sse-s3' | 'sse-kms' | 'sse-c';
+  /** SSE-KMS: the key store's key id. */
+  kmsKeyId?: string;
+  /** SSE-KMS: whether the client asked for an S3 Bucket Key (echoed back; every data key is per blob either way). */
+  bucketKeyEnabled?: boolean;
+  /** SSE-C: a salted HMAC of the customer's key, telling a later request's key is the same one without revealing it. */
+  customerKeyCheck?: string;
 }
 
 /**

@@ -373,6 +373,22 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.deepEqual(await meta.listObjectParts((await meta.getObject('tags', 'doc'))!.id, 0, 10), [], "a single PUT's object has no parts");
     });
 
+    it("keeps an object's and an upload's ACL and encryption, and hands them to the object's history", async () => {
+      await meta.insertBucket('sealed', 'alice', at(0));
+      const acl = { owner: 'alice', grants: [{ grantee: { user: 'alice' }, permission: 'FULL_CONTROL' as const }, { grantee: { group: 'AllUsers' as const }, permission: 'READ' as const }] };
+      const encryption = { kind: 'sse-c' as const, customerKeyCheck: 'salt:mac' };
+      const stored = (await meta.putObject(object('sealed', 'doc', ['e-1'], { acl, encryption }))).stored;
+      assert.deepEqual([stored.acl, stored.encryption], [acl, encryption]);
+      assert.deepEqual((await meta.getObject('sealed', 'doc'))!.encryption, encryption);
+      const plain = (await meta.putObject(object('sealed', 'plain', ['e-2']))).stored;
+      assert.equal('acl' in plain || 'encryption' in plain, false, 'an object without either has neither');
+      // Archived into the key's history with its columns.
+      const archived = await meta.archiveCurrent('sealed', 'doc', at(9));
+      assert.deepEqual([archived?.acl, archived?.encryption], [acl, encryption]);
+      await meta.insertUpload(upload('sealed', 'big', 'up-sealed', at(1), { encryption: { kind: 'sse-kms', kmsKeyId: 'k-1', bucketKeyEnabled: true } }));
+      assert.deepEqual((await meta.getUpload('up-sealed'))!.encryption, { kind: 'sse-kms', kmsKeyId: 'k-1', bucketKeyEnabled: true });
+    });
+
     it('pages open uploads by (key, upload id) within bounds', async () => {
       await meta.insertBucket('uploads', 'alice', at(0));
       await meta.insertBucket('uploads-other', 'alice', at(0));

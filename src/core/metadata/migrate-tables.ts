@@ -56,6 +56,8 @@ function objectColumns(): TargetColumn[] {
     text('lock_mode'),
     int8('lock_until'),
     bool('legal_hold'),
+    text('acl'),
+    text('encryption'),
   ];
 }
 
@@ -105,6 +107,8 @@ export function tablesToCopy(options: { settingsExcept?: string } = {}): TableCo
         text('lock_mode'),
         int8('lock_until'),
         bool('legal_hold'),
+        text('acl'),
+        text('encryption'),
       ],
       'upload_id',
     ),

@@ -4,6 +4,7 @@ import { PostgresIdentities } from './postgres-identities.js';
 import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
 import {
   tagsColumn,
+  aclAndEncryptionColumns,
   lockColumns,
   toBucket,
   type BucketRow,
@@ -41,21 +42,34 @@ export interface QueryRunner {
   queryArrays(sql: string, params?: unknown[]): Promise<unknown[][]>;
 }
 
-/** The columns an object row is written with, in parameter order ($1-$20): the row is built by name (objectValues). */
+/** The columns an object row is written with, in parameter order ($1-$22): the row is built by name (objectValues). */
 const OBJECT_COLUMN_NAMES = [
   'bucket', 'key', 'size', 'etag', 'last_modified', 'headers', 'user_meta', 'parts_count', 'crc64',
   'checksum_algorithm', 'checksum_type', 'checksum_value', 'content_md5', 'content_sha1', 'upload_id', 'tags', 'version_id',
-  'lock_mode', 'lock_until', 'legal_hold',
+  'lock_mode', 'lock_until', 'legal_hold', 'acl', 'encryption',
 ] as const satisfies ReadonlyArray<keyof ObjectRow>;
 const OBJECT_COLUMNS = OBJECT_COLUMN_NAMES.join(', ');
+/** $1, $2, … for the object's columns, each cast to its type (an INSERT … SELECT needs the casts). */
+const OBJECT_TYPES: Record<(typeof OBJECT_COLUMN_NAMES)[number], string> = {
+  bucket: 'text', key: 'text', size: 'bigint', etag: 'text', last_modified: 'bigint', headers: 'text', user_meta: 'text',
+  parts_count: 'int', crc64: 'text', checksum_algorithm: 'text', checksum_type: 'text', checksum_value: 'bytea',
+  content_md5: 'text', content_sha1: 'text', upload_id: 'text', tags: 'text', version_id: 'text',
+  lock_mode: 'text', lock_until: 'bigint', legal_hold: 'boolean', acl: 'text', encryption: 'text',
+};
+const OBJECT_PARAMS = OBJECT_COLUMN_NAMES.map((name, i) => `$${i + 1}::${OBJECT_TYPES[name]}`).join(', ');
+/** The parameter after the object's columns and its segments' four arrays. */
+const AFTER_OBJECT = OBJECT_COLUMN_NAMES.length + 5;
 
-/** The CTE that inserts the `inserted` object's segments from parameters $21-$24 (see objectParams). */
-const SEGMENTS_INSERTED = `segments_inserted AS (
+/** The CTE that inserts the `inserted` object's segments from the four arrays after its columns (see objectParams). */
+const SEGMENTS_INSERTED = (() => {
+  const [blobs, starts, sizes, parts] = [1, 2, 3, 4].map((i) => `$${OBJECT_COLUMN_NAMES.length + i}`);
+  return `segments_inserted AS (
   INSERT INTO segments (object_id, seq, blob_id, "offset", size, part_number)
   SELECT inserted.id, segment.seq - 1, segment.blob_id, segment.start, segment.size, segment.part_number
-  FROM inserted, unnest($21::text[], $22::bigint[], $23::bigint[], $24::int[])
+  FROM inserted, unnest(${blobs}::text[], ${starts}::bigint[], ${sizes}::bigint[], ${parts}::int[])
     WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)
 )`;
+})();
 
 /** The bucket's access stamp (core/public-access.ts `accessStamp`), in SQL, for bucket $1. */
 const ACCESS_STAMP = `md5(COALESCE((SELECT string_agg(kind || ':' || document, chr(10) ORDER BY kind COLLATE "C") FROM bucket_configs
@@ -90,10 +104,11 @@ function objectValues(object: NewObject): Omit<ObjectRow, 'id'> {
     lock_mode: lock.mode,
     lock_until: lock.until,
     legal_hold: lock.legalHold,
+    ...aclAndEncryptionColumns(object),
   };
 }
 
-/** The row's values as parameters $1-$20 (OBJECT_COLUMN_NAMES' order), then its segments as four arrays ($21-$24). */
+/** The row's values as parameters (OBJECT_COLUMN_NAMES' order), then its segments as four arrays. */
 function objectParams(values: Omit<ObjectRow, 'id'>, object: NewObject): unknown[] {
   const segments = 'segments' in object.content ? object.content.segments : [];
   const offsets: number[] = [];
@@ -259,7 +274,7 @@ export abstract class PostgresQueries implements MetadataQueries {
     const inserted = await this.first<{ id: number }>(
       `WITH inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+         VALUES (${OBJECT_PARAMS})
          ${when === 'if-new' ? 'ON CONFLICT (bucket, key) DO NOTHING' : ''}
          RETURNING id
        ), ${SEGMENTS_INSERTED}
@@ -286,10 +301,9 @@ export abstract class PostgresQueries implements MetadataQueries {
       `WITH bucket AS (SELECT owner, ${ACCESS_STAMP} AS access_stamp FROM buckets WHERE name = $1),
        inserted AS (
          INSERT INTO objects (${OBJECT_COLUMNS})
-         SELECT $1::text, $2::text, $3::bigint, $4::text, $5::bigint, $6::text, $7::text, $8::int, $9::text,
-                $10::text, $11::text, $12::bytea, $13::text, $14::text, $15::text, $16::text, $17::text,
-                $18::text, $19::bigint, $20::boolean
-         FROM bucket WHERE ($25::text IS NULL OR bucket.owner = $25::text) AND ($26::text IS NULL OR bucket.access_stamp = $26::text)
+         SELECT ${OBJECT_PARAMS}
+         FROM bucket WHERE ($${AFTER_OBJECT}::text IS NULL OR bucket.owner = $${AFTER_OBJECT}::text)
+           AND ($${AFTER_OBJECT + 1}::text IS NULL OR bucket.access_stamp = $${AFTER_OBJECT + 1}::text)
            -- a versioned bucket's write keeps history: it goes the transactional way
            AND NOT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = $1 AND kind = 'versioning')
          ON CONFLICT (bucket, key) DO NOTHING
@@ -526,10 +540,11 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   async insertUpload(upload: UploadInfo): Promise<void> {
     const lock = lockColumns(upload.lock);
+    const { acl, encryption } = aclAndEncryptionColumns(upload);
     await this.runner.query(
       `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags,
-         lock_mode, lock_until, legal_hold)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+         lock_mode, lock_until, legal_hold, acl, encryption)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
       [
         upload.uploadId,
         upload.bucket,
@@ -544,6 +559,8 @@ export abstract class PostgresQueries implements MetadataQueries {
         lock.mode,
         lock.until,
         lock.legalHold,
+        acl,
+        encryption,
       ],
     );
   }

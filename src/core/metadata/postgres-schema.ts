@@ -241,6 +241,15 @@ CREATE TABLE access_keys (
 CREATE INDEX access_keys_by_user ON access_keys (user_id);
 `,
   },
+  {
+    version: 9,
+    description: "an object's (and an upload's) own ACL and its server-side encryption, JSON documents",
+    sql: `
+ALTER TABLE objects ADD COLUMN acl TEXT, ADD COLUMN encryption TEXT;
+ALTER TABLE object_versions ADD COLUMN acl TEXT, ADD COLUMN encryption TEXT;
+ALTER TABLE uploads ADD COLUMN acl TEXT, ADD COLUMN encryption TEXT;
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -1,6 +1,18 @@
 import { accessStamp, bucketAccessOf } from '../public-access.js';
 import { parseLockConfiguration, parseWormDocument } from '../object-lock.js';
-import type { BucketInfo, ChecksumAlgorithm, ChecksumType, ObjectChecksum, ObjectHeaders, ObjectLock, RetentionMode, Tag } from '../types.js';
+import { aclDocument, parseAclDocument } from '../acl.js';
+import type {
+  BucketInfo,
+  ChecksumAlgorithm,
+  ChecksumType,
+  ObjectAttributes,
+  ObjectChecksum,
+  ObjectEncryption,
+  ObjectHeaders,
+  ObjectLock,
+  RetentionMode,
+  Tag,
+} from '../types.js';
 import type { HashState, StoredObject, StoredVersion, StoredPart, StoredUpload, UploadSession } from './types.js';
 
 /**
@@ -31,6 +43,8 @@ export interface ObjectRow {
   lock_mode: string | null;
   lock_until: number | null;
   legal_hold: number | boolean | null;
+  acl: string | null;
+  encryption: string | null;
 }
 
 /** A row of object_versions: a noncurrent version or a delete marker. */
@@ -57,6 +71,8 @@ export interface UploadRow {
   lock_mode: string | null;
   lock_until: number | null;
   legal_hold: number | boolean | null;
+  acl: string | null;
+  encryption: string | null;
 }
 
 export interface PartRow {
@@ -90,6 +106,7 @@ export function toObject(row: ObjectRow): StoredObject {
     // Only when there are some: an untagged object has no `tags` at all.
     ...(row.tags === null || row.tags === undefined ? {} : { tags: tagsFromColumn(row.tags) }),
     ...lockOf(row),
+    ...aclAndEncryptionOf(row),
   };
 }
 
@@ -122,6 +139,22 @@ export function toUpload(row: UploadRow): StoredUpload {
         : { at: new Date(row.completed_at), fingerprint: row.completed_fingerprint ?? '', etag: row.completed_etag ?? '' },
     ...(row.tags === null || row.tags === undefined ? {} : { tags: tagsFromColumn(row.tags) }),
     ...lockOf(row),
+    ...aclAndEncryptionOf(row),
+  };
+}
+
+/** The `acl` and `encryption` columns: JSON documents, NULL for none (rows without either read as before). */
+export function aclAndEncryptionColumns(attributes: ObjectAttributes): { acl: string | null; encryption: string | null } {
+  return {
+    acl: attributes.acl === undefined ? null : aclDocument(attributes.acl),
+    encryption: attributes.encryption === undefined ? null : JSON.stringify(attributes.encryption),
+  };
+}
+
+function aclAndEncryptionOf(row: { acl?: string | null; encryption?: string | null }): Pick<ObjectAttributes, 'acl' | 'encryption'> {
+  return {
+    ...(row.acl == null ? {} : { acl: parseAclDocument(row.acl) }),
+    ...(row.encryption == null ? {} : { encryption: JSON.parse(row.encryption) as ObjectEncryption }),
   };
 }
 

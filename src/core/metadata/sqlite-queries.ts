@@ -4,6 +4,7 @@ import { SqliteIdentities } from './sqlite-identities.js';
 import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
 import {
   tagsColumn,
+  aclAndEncryptionColumns,
   lockColumns,
   toHashState,
   toObject,
@@ -70,10 +71,10 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       insertObject: db.prepare(
         `INSERT INTO objects (bucket, key, size, etag, last_modified, headers, user_meta, parts_count, crc64,
            checksum_algorithm, checksum_type, checksum_value, content_md5, content_sha1, upload_id, tags, version_id,
-           lock_mode, lock_until, legal_hold)
+           lock_mode, lock_until, legal_hold, acl, encryption)
          VALUES (@bucket, @key, @size, @etag, @lastModified, @headers, @userMeta, @partsCount, @crc64,
            @checksumAlgorithm, @checksumType, @checksumValue, @contentMd5, @contentSha1, @uploadId, @tags, @versionId,
-           @lockMode, @lockUntil, @legalHold)`,
+           @lockMode, @lockUntil, @legalHold, @acl, @encryption)`,
       ),
       getObjectById: db.prepare<[number], ObjectRow>('SELECT * FROM objects WHERE id = ?'),
       byContentMd5: db.prepare<[string, number, string, number], ObjectRow>(
@@ -127,8 +128,8 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       ),
       insertUpload: db.prepare(
         `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags,
-           lock_mode, lock_until, legal_hold)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           lock_mode, lock_until, legal_hold, acl, encryption)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       getUpload: db.prepare<[string], UploadRow>('SELECT * FROM uploads WHERE upload_id = ?'),
       deleteUpload: db.prepare('DELETE FROM uploads WHERE upload_id = ?'),
@@ -344,6 +345,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       tags: tagsColumn(object.tags),
       versionId: object.versionId ?? null,
       ...sqliteLock(object.lock),
+      ...aclAndEncryptionColumns(object),
     });
     if ('segments' in object.content) {
       let offset = 0;
@@ -528,6 +530,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       upload.checksum?.type ?? null,
       tagsColumn(upload.tags),
       ...Object.values(sqliteLock(upload.lock)),
+      ...Object.values(aclAndEncryptionColumns(upload)),
     );
   }
 

@@ -165,6 +165,7 @@ const MIGRATIONS: Migration[] = [
   { version: 6, apply: (db) => objectLockColumns(db) },
   { version: 7, apply: (db) => noncurrentSince(db) },
   { version: 8, apply: (db) => db.exec(IDENTITY_TABLES) },
+  { version: 9, apply: (db) => aclAndEncryptionColumns(db) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -279,6 +280,14 @@ function objectLockColumns(db: Database.Database): void {
   for (const table of ['objects', 'object_versions', 'uploads']) {
     addMissingColumns(db, table, { lock_mode: 'TEXT', lock_until: 'INTEGER', legal_hold: 'INTEGER' });
   }
+}
+
+/**
+ * Version 9: an object's (and an upload's, for its object) own ACL and its server-side encryption,
+ * each a JSON document, NULL for none.
+ */
+function aclAndEncryptionColumns(db: Database.Database): void {
+  for (const table of ['objects', 'object_versions', 'uploads']) addMissingColumns(db, table, { acl: 'TEXT', encryption: 'TEXT' });
 }
 
 /**
