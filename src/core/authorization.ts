@@ -152,4 +152,5 @@ export const CONFIG_ACTIONS: Record<BucketConfigKind, { get: string; put: string
   'public-access-block': { get: 's3:GetBucketPublicAccessBlock', put: 's3:PutBucketPublicAccessBlock', delete: 's3:PutBucketPublicAccessBlock' },
   ownership: { get: 's3:GetBucketOwnershipControls', put: 's3:PutBucketOwnershipControls', delete: 's3:PutBucketOwnershipControls' },
   acl: { get: 's3:GetBucketAcl', put: 's3:PutBucketAcl', delete: 's3:PutBucketAcl' },
+  encryption: { get: 's3:GetEncryptionConfiguration', put: 's3:PutEncryptionConfiguration', delete: 's3:PutEncryptionConfiguration' },
 };

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { DIRECT_BLOCK, O_DIRECT, probeDirectIo, roundUpToBlock } from './direct-io.js';
 import { errors } from './errors.js';
 import { BodyHasher, HashPool } from './hash-pool.js';
+import { CHUNK_BYTES, HEADER_BYTES, newBlobKey, openBlobKey, openRecord, RECORD_BYTES, recordSpan, sealedSize, sealRecords, tamperedBlob } from './blob-cipher.js';
 import { newBlobId } from './ids.js';
 import { LARGE_BODY_BYTES, SLOT_BYTES, SlotPool, type AlignArena } from './slot-pool.js';
 import type { Digests, ExtraDigest, Segment } from './types.js';
@@ -31,9 +32,14 @@ const SLOTS_IN_FLIGHT_PER_BODY = 1;
 
 /** A body that is on disk and durable but not yet visible under its final name. */
 export interface StagedBlob {
+  /** The blob's id once promoted (an encrypted blob's key is sealed for it). */
+  id: string;
   tempPath: string;
   digests: Digests;
 }
+
+/** The key-encryption key of each encrypted blob read; a blob it gives none for is plaintext. */
+export type BlobKeys = (blobId: string) => Buffer | undefined;
 
 /**
  * Bytes live in files named by random ids (`blobs/ab/<id>`), never by user input,
@@ -90,10 +96,15 @@ export class BlobStore {
    * Streams `body` to a temp file, hashing as it goes, and fsyncs it. Each network
    * chunk is copied once into a 2 MiB slot; a full slot is written (O_DIRECT for
    * large bodies, where allowed) and hashed (on a worker for large bodies) while
-   * the next one fills, and is reused once both are done.
+   * the next one fills, and is reused once both are done. With `kek`, the file holds the body
+   * encrypted (core/blob-cipher.ts) under a data key of its own sealed by `kek`; the digests are
+   * the plaintext's.
    */
-  async stage(body: AsyncIterable<Buffer>, extra: ExtraDigest[] = [], expectedSize?: number): Promise<StagedBlob> {
-    const tempPath = join(this.tempDir, newBlobId());
+  async stage(body: AsyncIterable<Buffer>, extra: ExtraDigest[] = [], expectedSize?: number, kek?: Buffer): Promise<StagedBlob> {
+    const id = newBlobId();
+    const tempPath = join(this.tempDir, id);
+    // Records are 64 KiB + 16 on disk: not block-aligned, so an encrypted blob goes through the page cache.
+    const sealing = kek && newBlobKey(kek, id);
     const slots = this.slots;
     const hasher = new BodyHasher(this.hashPool, slots, extra);
     const inFlight: Array<Promise<void>> = [];
@@ -105,8 +116,9 @@ export class BlobStore {
 
     // Large bodies go direct; small ones through the page cache, where a write is cheapest.
     const openFile = async (large: boolean) => {
-      direct = large && this.directIo;
+      direct = large && this.directIo && !sealing;
       file = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (direct ? O_DIRECT : 0), 0o600);
+      if (sealing) await writeAll(file, sealing.header, 0);
     };
     const dispatch = async () => {
       while (inFlight.length >= SLOTS_IN_FLIGHT_PER_BODY) await inFlight.shift();
@@ -119,9 +131,17 @@ export class BlobStore {
       const position = size;
       size += length;
       // Direct writes go in whole blocks: the padding is zeroed, and cut off by ftruncate at the end.
-      const bytes = slots.view(current, direct ? roundUpToBlock(length) : length);
+      let bytes = slots.view(current, direct ? roundUpToBlock(length) : length);
       if (bytes.length > length) bytes.fill(0, length);
-      const work = Promise.all([writeAll(file!, bytes, position), hasher.hash(current, length)]).then(
+      let at = position;
+      if (sealing) {
+        // A slot is whole records but for the body's last: it encrypts on its own.
+        const sealed = Buffer.allocUnsafe(sealedSize(length) - HEADER_BYTES);
+        sealRecords(sealing.dataKey, position / CHUNK_BYTES, bytes, sealed);
+        bytes = sealed;
+        at = sealedSize(position);
+      }
+      const work = Promise.all([writeAll(file!, bytes, at), hasher.hash(current, length)]).then(
         () => slots.release(current),
         (err: unknown) => {
           slots.release(current);
@@ -159,7 +179,7 @@ export class BlobStore {
       throw err;
     }
     await file!.close();
-    return { tempPath, digests };
+    return { id, tempPath, digests };
   }
 
   async close(): Promise<void> {
@@ -168,7 +188,7 @@ export class BlobStore {
 
   /** Moves a staged blob into place durably and returns its id. */
   async promote(staged: StagedBlob): Promise<string> {
-    const blobId = newBlobId();
+    const blobId = staged.id;
     const dir = join(this.blobDir, blobId.slice(0, 2));
     await rename(staged.tempPath, join(dir, blobId));
     await fsyncDirectory(dir);
@@ -185,9 +205,10 @@ export class BlobStore {
 
   /**
    * Streams bytes [start, end] (inclusive) of an object made of `segments`,
-   * one file after another, opening each only when its turn comes.
+   * one file after another, opening each only when its turn comes. A blob `keys` gives a key for
+   * is decrypted, reading only the records the range touches.
    */
-  read(segments: Segment[], start: number, end: number): Readable {
+  read(segments: Segment[], start: number, end: number, keys?: BlobKeys): Readable {
     const self = this;
     async function* generate(): AsyncGenerator<Buffer> {
       for (const segment of segments) {
@@ -195,10 +216,52 @@ export class BlobStore {
         if (segEnd < start || segment.offset > end || segment.size === 0) continue;
         const from = Math.max(start, segment.offset) - segment.offset;
         const to = Math.min(end, segEnd) - segment.offset;
-        yield* createReadStream(self.pathOf(segment.blobId), { start: from, end: to, highWaterMark: 256 * 1024 });
+        const kek = keys?.(segment.blobId);
+        if (kek) yield* self.readSealed(segment.blobId, segment.size, from, to, kek);
+        else yield* createReadStream(self.pathOf(segment.blobId), { start: from, end: to, highWaterMark: 256 * 1024 });
       }
     }
     return Readable.from(generate(), { objectMode: false });
+  }
+
+  /** Plaintext bytes [from, to] of an encrypted blob of `plainBytes`: its header, then the records of the range. */
+  private async *readSealed(blobId: string, plainBytes: number, from: number, to: number, kek: Buffer): AsyncGenerator<Buffer> {
+    const file = await open(this.pathOf(blobId), constants.O_RDONLY);
+    try {
+      const header = Buffer.alloc(HEADER_BYTES);
+      if ((await file.read(header, 0, HEADER_BYTES, 0)).bytesRead !== HEADER_BYTES) throw tamperedBlob();
+      const dataKey = openBlobKey(kek, blobId, header);
+      const span = recordSpan(from, to, plainBytes);
+      // A few records a read: large reads, and memory bounded by the batch, not the range.
+      const batch = Buffer.allocUnsafe(RECORD_BYTES * 4);
+      let index = span.first;
+      let position = span.start;
+      let plainAt = span.first * CHUNK_BYTES;
+      while (position <= span.end) {
+        const lengths: number[] = [];
+        let want = 0;
+        for (let i = index; lengths.length < 4 && position + want <= span.end; i++) {
+          lengths.push(span.lengths(i));
+          want += span.lengths(i);
+        }
+        const { bytesRead } = await file.read(batch, 0, want, position);
+        // A file cut short is as altered as one with flipped bits.
+        if (bytesRead !== want) throw tamperedBlob();
+        let offset = 0;
+        for (const length of lengths) {
+          const plain = openRecord(dataKey, index, batch.subarray(offset, offset + length));
+          const cutFrom = Math.max(from - plainAt, 0);
+          const cutTo = Math.min(to - plainAt + 1, plain.length);
+          yield cutFrom === 0 && cutTo === plain.length ? plain : plain.subarray(cutFrom, cutTo);
+          offset += length;
+          plainAt += plain.length;
+          index++;
+        }
+        position += want;
+      }
+    } finally {
+      await file.close();
+    }
   }
 
   /**

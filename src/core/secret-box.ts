@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,6 +25,11 @@ export class SecretBox {
   constructor(private readonly key: Buffer) {
     if (key.length !== KEY_BYTES) throw new Error(`the master key must be ${KEY_BYTES} bytes`);
     this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
+  }
+
+  /** A key derived from the master key for one purpose (HKDF-SHA256): purposes never share key bytes. */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), `tessera:${purpose}`, KEY_BYTES));
   }
 
   /** `secret` sealed for `context` (e.g. the access key id it belongs to). */

@@ -1,7 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BlobStore, type StagedBlob } from './blob-store.js';
+import { BlobStore, type BlobKeys, type StagedBlob } from './blob-store.js';
+import { Encryption, etagOf, sameSealing, type EncryptionRequest, type Sealing } from './encryption.js';
+import { loadMasterKey, type SecretBox } from './secret-box.js';
 import { RecentlySeen } from './recently-seen.js';
 import { allowed, authorize, bucketPolicyOf, CONFIG_ACTIONS, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
 import { policyIsPublic, type Policy } from './policy.js';
@@ -40,7 +42,7 @@ import {
   type VersionsQuery,
 } from './versioning.js';
 import { SqliteMetadata } from './metadata/sqlite.js';
-import type { BucketConfigKind, Metadata, MetadataQueries, PartColumns, StoredObject, StoredPart, StoredUpload, WriteOutcome } from './metadata/types.js';
+import type { BucketConfigKind, Metadata, MetadataQueries, NewObject, PartColumns, StoredObject, StoredPart, StoredUpload, WriteOutcome } from './metadata/types.js';
 import { refuseNul, validateBucketName, validateObjectKey } from './names.js';
 import { completedChecksum, type StatedChecksums } from './multipart-checksums.js';
 import { runningChecksum } from './digests.js';
@@ -69,6 +71,7 @@ import type {
   Tag,
   UploadInfo,
   WriteOptions,
+  Digests,
   ExtraDigest,
 } from './types.js';
 
@@ -92,6 +95,8 @@ export interface StorageOptions {
   cluster?: Partial<ClusterTimings>;
   /** How long a lifecycle rule's day is (default 24 hours; shorter for tests). */
   lifecycleDayMs?: number;
+  /** The server master key, which SSE-S3's key derives from (default: TESSERA_MASTER_KEY or the data directory's master.key). */
+  masterKey?: SecretBox;
 }
 
 export interface CompleteOptions {
@@ -129,6 +134,8 @@ export interface ObjectRead {
   info: StoredObject;
   /** The segment map, read on first use (HEAD and 304 answers never need it). */
   segments(): Promise<Segment[]>;
+  /** The keys its blobs open with, when it is encrypted (checked against the request's when read). */
+  keys?: BlobKeys;
 }
 
 /** A listing's condition keys, as policies see them: the prefix is '' when the request gives none. */
@@ -166,6 +173,7 @@ export class Storage {
     readonly coordination: Coordination,
     /** Whether other nodes share the store and the data directory (cluster mode). */
     readonly shared: boolean,
+    private readonly encryption: Encryption,
   ) {
     this.lifecycleClock = options.lifecycleDayMs === undefined ? REAL_DAYS : { dayMs: options.lifecycleDayMs };
     const lifecycle = new LifecycleWorker(meta, blobs, this.lifecycleClock);
@@ -191,7 +199,8 @@ export class Storage {
       if (!options.metadata) await meta.close();
       throw err;
     }
-    const storage = new Storage(meta, blobs, options, options.metadata === undefined, coordination, shared);
+    const encryption = new Encryption(options.masterKey ?? (await loadMasterKey(dataDir)));
+    const storage = new Storage(meta, blobs, options, options.metadata === undefined, coordination, shared, encryption);
     if (!shared) {
       // One node: orphans can only predate this start; sweep them without holding up the listener.
       const startedAt = new Date();
@@ -434,7 +443,7 @@ export class Storage {
     key: string,
     body: AsyncIterable<Buffer>,
     attributes: ObjectAttributes,
-    write: WriteOptions & { expectedSize?: number; forbidOverwrite?: boolean; unverifiedBody?: boolean } = {},
+    write: WriteOptions & { expectedSize?: number; forbidOverwrite?: boolean; unverifiedBody?: boolean; encryption?: EncryptionRequest } = {},
   ): Promise<StoredObject> {
     let bucketInfo: BucketInfo;
     if (attributes.lock !== undefined) {
@@ -445,23 +454,28 @@ export class Storage {
       bucketInfo = await this.checkWriteBeforeBody(actor, bucket, key);
     }
     validateObjectKey(key);
-    const staged = await this.stageVerified(body, write);
+    const sealing = this.encryption.forWrite(write.encryption, bucketInfo.encryption);
+    const staged = await this.stageVerified(body, write, sealing);
     const blobId = await this.blobs.promote(staged);
+    const md5 = staged.digests.md5.toString('hex');
     const info: ObjectInfo = {
       bucket,
       key,
       size: staged.digests.size,
-      etag: staged.digests.md5.toString('hex'),
+      etag: etagOf(sealing?.encryption, md5),
       lastModified: new Date(),
       crc64: staged.digests.crc64,
       checksum: write.checksum && { algorithm: write.checksum, type: 'full-object', value: staged.digests[write.checksum]! },
       ...attributes,
+      encryption: sealing?.encryption,
     };
+    // An encrypted object's content hashes are not kept: nothing finds it by content (123pan's instant upload).
+    const contentHashes = sealing ? {} : { contentMd5: md5, contentSha1: staged.digests.sha1?.toString('hex') };
     let outcome: WriteOutcome;
     try {
       for (let attempt = 1; ; attempt++) {
         outcome = await this.meta.writeObject(
-          { ...info, contentMd5: info.etag, contentSha1: staged.digests.sha1?.toString('hex'), content: { segments: [{ blobId, size: info.size, partNumber: 1 }] } },
+          { ...info, ...contentHashes, content: { segments: [{ blobId, size: info.size, partNumber: 1 }] } },
           { owner: bucketInfo.owner, accessStamp: bucketInfo.accessStamp, ifAbsent: write.forbidOverwrite, unverifiedBody: write.unverifiedBody },
         );
         if (!('refused' in outcome) || outcome.refused !== 'access-changed' || attempt === 3) break;
@@ -557,13 +571,19 @@ export class Storage {
    * Metadata and the segment map of an object, for ranged streaming reads. The map
    * (up to 10,000 rows) is read on first use: HEAD and 304 answers never need it.
    */
-  async getObject(actor: Actor, bucket: string, key: string, versionId?: string): Promise<ObjectRead> {
+  /**
+   * `customerKey`: the SSE-C key the request presents; an object stored with one is read only
+   * with the same (HEAD too), and one stored without refuses it.
+   */
+  async getObject(actor: Actor, bucket: string, key: string, versionId?: string, customerKey?: Buffer): Promise<ObjectRead> {
     const stored = await this.readObject(actor, bucket, key, versionId);
+    const keys = this.encryption.blobKeys(stored.encryption, customerKey);
     const meta = this.meta;
     let segments: Promise<Segment[]> | undefined;
     return {
       info: stored,
       segments: () => (segments ??= meta.segmentsOf(stored.id)),
+      keys,
     };
   }
 
@@ -641,7 +661,7 @@ export class Storage {
 
   /** Streams bytes [start, end] (inclusive) of an object read with getObject. */
   async openRead(read: ObjectRead, start = 0, end = read.info.size - 1): Promise<Readable> {
-    return this.blobs.read(await read.segments(), start, end);
+    return this.blobs.read(await read.segments(), start, end, read.keys);
   }
 
   /**
@@ -752,69 +772,126 @@ export class Storage {
       tags?: Tag[];
       /** The copy's Object Lock (never the source's); the target bucket's default retention when it has none. */
       lock?: ObjectLock;
+      /** The copy's encryption (never the source's); the target bucket's default when none is asked for. */
+      encryption?: EncryptionRequest;
+      /** The SSE-C key of a source stored with one. */
+      sourceCustomerKey?: Buffer;
     } = {},
   ): Promise<StoredObject & { sourceVersionId?: string }> {
     await this.requireBucket(this.meta, actor, source.bucket, objectAction('s3:GetObject', source.versionId), source.key);
     const targetInfo = await this.requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
     objectLock.checkLockedWrite(options.lock, targetInfo, new Date());
     validateObjectKey(target.key);
+    const sealing = this.encryption.forWrite(options.encryption, targetInfo.encryption);
     const sourceVersion = source.versionId === undefined ? undefined : parseVersionId(source.versionId, 'x-amz-copy-source');
-    // A digest is computed outside the transaction, then used only if the source is still that object.
+    // A digest, or the bytes sealed anew, are made outside the transaction, then used only if the source is still that object.
     let digested: { sourceId: number; checksum: ObjectChecksum } | undefined;
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.meta.transaction(async (tx) => {
-        const src = await this.copySource(tx, source.bucket, source.key, sourceVersion);
-        options.check?.(src);
-        if (options.forbidOverwrite && (await tx.getObject(target.bucket, target.key))) throw fileAlreadyExists();
-        const algorithm = options.checksum?.(src);
-        if (algorithm && (digested?.sourceId !== src.id || digested.checksum.algorithm !== algorithm)) {
-          return { digest: { source: src, algorithm } };
+    let resealed: { sourceId: number; blobId: string; digests: Digests; algorithm?: ChecksumAlgorithm } | undefined;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const outcome = await this.meta.transaction(async (tx) => {
+          const src = await this.copySource(tx, source.bucket, source.key, sourceVersion);
+          options.check?.(src);
+          // The source's key is checked (SSE-C) whether or not its bytes are read.
+          const sourceKeys = this.encryption.blobKeys(src.encryption, options.sourceCustomerKey);
+          if (options.forbidOverwrite && (await tx.getObject(target.bucket, target.key))) throw fileAlreadyExists();
+          const algorithm = options.checksum?.(src);
+          // Sealed otherwise than the copy must be: its bytes are decrypted and encrypted again.
+          const reseal = !sameSealing(src.encryption, sealing?.encryption);
+          if (reseal && (resealed?.sourceId !== src.id || resealed.algorithm !== algorithm)) {
+            return { reseal: { source: src, keys: sourceKeys, algorithm } };
+          }
+          if (!reseal && algorithm && (digested?.sourceId !== src.id || digested.checksum.algorithm !== algorithm)) {
+            return { digest: { source: src, algorithm, keys: sourceKeys } };
+          }
+          const common = {
+            bucket: target.bucket,
+            key: target.key,
+            lastModified: new Date(),
+            headers: attributes ? attributes.headers : src.headers,
+            userMeta: attributes ? attributes.userMeta : src.userMeta,
+            tags: options.tags ?? src.tags,
+            encryption: sealing?.encryption,
+          };
+          const info: ObjectInfo & { contentMd5?: string; contentSha1?: string; content: NewObject['content'] } = resealed && reseal
+            ? {
+                ...common,
+                size: resealed.digests.size,
+                etag: etagOf(sealing?.encryption, resealed.digests.md5.toString('hex')),
+                crc64: resealed.digests.crc64,
+                // A composite checksum was of the source's parts, which the copy no longer has.
+                checksum: algorithm
+                  ? { algorithm, type: 'full-object', value: resealed.digests[algorithm]! }
+                  : src.checksum?.type === 'full-object' ? src.checksum : undefined,
+                ...(sealing ? {} : { contentMd5: resealed.digests.md5.toString('hex'), contentSha1: resealed.digests.sha1?.toString('hex') }),
+                content: { segments: [{ blobId: resealed.blobId, size: resealed.digests.size, partNumber: 1 }] },
+              }
+            : {
+                ...common,
+                size: src.size,
+                etag: src.etag,
+                partsCount: src.partsCount,
+                crc64: src.crc64,
+                checksum: algorithm ? digested!.checksum : src.checksum,
+                contentMd5: src.contentMd5,
+                contentSha1: src.contentSha1,
+                content: { segments: await tx.segmentsOf(src.id) },
+              };
+          const targetBucket = await tx.getBucket(target.bucket);
+          if (!targetBucket) throw errors.noSuchBucket(target.bucket);
+          const lock = objectLock.lockOfNewVersion(options.lock, targetBucket, info.lastModified);
+          const { stored, released } = await writeVersion(tx, { ...info, lock }, targetBucket);
+          return { info: { ...stored, sourceVersionId: src.versionId }, blobIds: await tx.unreferenced(released), used: reseal };
+        });
+        if (outcome.reseal) {
+          if (attempt > 3) throw errors.internal();
+          const { source: src, keys, algorithm } = outcome.reseal;
+          if (resealed) await this.blobs.remove([resealed.blobId]);
+          resealed = undefined;
+          resealed = await this.resealObject(src, keys, sealing, algorithm).then(
+            (made) => ({ sourceId: src.id, algorithm, ...made }),
+            () => undefined,
+          );
+          continue;
         }
-        const segments = await tx.segmentsOf(src.id);
-        const info: ObjectInfo = {
-          bucket: target.bucket,
-          key: target.key,
-          size: src.size,
-          etag: src.etag,
-          lastModified: new Date(),
-          partsCount: src.partsCount,
-          crc64: src.crc64,
-          checksum: algorithm ? digested!.checksum : src.checksum,
-          headers: attributes ? attributes.headers : src.headers,
-          userMeta: attributes ? attributes.userMeta : src.userMeta,
-          tags: options.tags ?? src.tags,
-        };
-        const targetBucket = await tx.getBucket(target.bucket);
-        if (!targetBucket) throw errors.noSuchBucket(target.bucket);
-        const lock = objectLock.lockOfNewVersion(options.lock, targetBucket, info.lastModified);
-        const copy = { ...info, lock, contentMd5: src.contentMd5, contentSha1: src.contentSha1, content: { segments } };
-        const { stored, released } = await writeVersion(tx, copy, targetBucket);
-        return { info: { ...stored, sourceVersionId: src.versionId }, blobIds: await tx.unreferenced(released) };
-      });
-      if (outcome.digest) {
+        if (outcome.digest) {
         // The source changed under every earlier digest: give up rather than loop.
         if (attempt > 3) throw errors.internal();
-        const { source: src, algorithm } = outcome.digest;
-        digested = await this.digestObject(src, algorithm).then(
+        const { source: src, algorithm, keys } = outcome.digest;
+        digested = await this.digestObject(src, algorithm, keys).then(
           (value) => ({ sourceId: src.id, checksum: { algorithm, type: 'full-object' as const, value } }),
           // Its bytes went (deleted or replaced meanwhile): the next attempt sees what is there now.
           () => undefined,
         );
         continue;
       }
-      await this.blobs.remove(outcome.blobIds!);
-      return outcome.info!;
+        if (!outcome.used && resealed) await this.blobs.remove([resealed.blobId]);
+        resealed = undefined;
+        await this.blobs.remove(outcome.blobIds!);
+        return outcome.info!;
+      }
+    } catch (err) {
+      if (resealed) await this.blobs.remove([resealed.blobId]);
+      throw err;
     }
   }
 
   /** One digest of a stored object's bytes, streamed from its blobs. */
-  private async digestObject(object: StoredObject, algorithm: ChecksumAlgorithm): Promise<Buffer> {
+  private async digestObject(object: StoredObject, algorithm: ChecksumAlgorithm, keys?: BlobKeys): Promise<Buffer> {
     const checksum = runningChecksum(algorithm);
     const segments = await this.meta.segmentsOf(object.id);
     if (object.size > 0) {
-      for await (const chunk of this.blobs.read(segments, 0, object.size - 1)) checksum.update(chunk as Buffer);
+      for await (const chunk of this.blobs.read(segments, 0, object.size - 1, keys)) checksum.update(chunk as Buffer);
     }
     return checksum.digest();
+  }
+
+  /** A stored object's bytes as one new blob, decrypted with `keys` and sealed as `sealing` says (a copy between encryptions). */
+  private async resealObject(object: StoredObject, keys: BlobKeys | undefined, sealing: Sealing | undefined, algorithm?: ChecksumAlgorithm) {
+    const segments = await this.meta.segmentsOf(object.id);
+    const body = this.blobs.read(segments, 0, object.size - 1, keys);
+    const staged = await this.blobs.stage(body, withDigest(['sha1'], algorithm), object.size, sealing?.kek);
+    return { blobId: await this.blobs.promote(staged), digests: staged.digests };
   }
 
   async listObjects(
@@ -851,12 +928,23 @@ export class Storage {
     key: string,
     attributes: ObjectAttributes,
     checksum?: ChecksumSpec,
+    encryption?: EncryptionRequest,
   ): Promise<UploadInfo> {
     const info = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
     objectLock.checkLockedWrite(attributes.lock, info, new Date());
     const owner = info.owner;
     validateObjectKey(key);
-    const upload: UploadInfo = { uploadId: newUploadId(), bucket, key, owner, initiated: new Date(), ...attributes, checksum };
+    const sealing = this.encryption.forWrite(encryption, info.encryption);
+    const upload: UploadInfo = {
+      uploadId: newUploadId(),
+      bucket,
+      key,
+      owner,
+      initiated: new Date(),
+      ...attributes,
+      checksum,
+      encryption: sealing?.encryption,
+    };
     await this.meta.insertUpload(upload);
     return upload;
   }
@@ -875,35 +963,43 @@ export class Storage {
     uploadId: string,
     partNumber: number,
     body: AsyncIterable<Buffer>,
-    write: WriteOptions & { expectedSize?: number } = {},
+    write: WriteOptions & { expectedSize?: number; customerKey?: Buffer } = {},
   ): Promise<PartInfo> {
     await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
     const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
     checkPartNumber(partNumber);
     const checksum = upload.checksum?.algorithm ?? write.checksum;
-    const staged = await this.stageVerified(body, { ...write, checksum });
-    return this.commitPart(bucket, key, uploadId, partNumber, staged, checksum);
+    const sealing = this.partSealing(upload, write.customerKey);
+    const staged = await this.stageVerified(body, { ...write, checksum }, sealing);
+    return this.commitPart(bucket, key, uploadId, partNumber, staged, checksum, sealing);
+  }
+
+  /** How an upload's new part is sealed: as its upload, checked against the request's customer key. */
+  private partSealing(upload: StoredUpload, customerKey: Buffer | undefined): Sealing | undefined {
+    const kek = this.encryption.kekForPart(upload.encryption, customerKey);
+    return kek && upload.encryption && { encryption: upload.encryption, kek };
   }
 
   /** UploadPartCopy: the part is a byte range of an existing object. */
   async uploadPartCopy(
     actor: Actor,
     target: { bucket: string; key: string; uploadId: string; partNumber: number },
-    source: { bucket: string; key: string; versionId?: string; range?: { start: number; end: number } },
-    options: { check?: (source: ObjectInfo) => void; digests?: WriteOptions['digests'] } = {},
+    source: { bucket: string; key: string; versionId?: string; range?: { start: number; end: number }; customerKey?: Buffer },
+    options: { check?: (source: ObjectInfo) => void; digests?: WriteOptions['digests']; customerKey?: Buffer } = {},
   ): Promise<PartInfo> {
     await this.requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
     const upload = await this.requireOpenUpload(this.meta, target.bucket, target.key, target.uploadId);
     checkPartNumber(target.partNumber);
-    const read = await this.getObject(actor, source.bucket, source.key, source.versionId);
+    const sealing = this.partSealing(upload, options.customerKey);
+    const read = await this.getObject(actor, source.bucket, source.key, source.versionId, source.customerKey);
     options.check?.(read.info);
     const range = source.range ?? { start: 0, end: read.info.size - 1 };
     if (range.start > range.end || range.end >= read.info.size) {
       throw new ServiceError('InvalidRange', 'The requested range is not satisfiable', 416);
     }
     const checksum = upload.checksum?.algorithm;
-    const staged = await this.blobs.stage(await this.openRead(read, range.start, range.end), withDigest(options.digests, checksum));
-    return this.commitPart(target.bucket, target.key, target.uploadId, target.partNumber, staged, checksum);
+    const staged = await this.blobs.stage(await this.openRead(read, range.start, range.end), withDigest(options.digests, checksum), undefined, sealing?.kek);
+    return this.commitPart(target.bucket, target.key, target.uploadId, target.partNumber, staged, checksum, sealing);
   }
 
   private async commitPart(
@@ -913,13 +1009,14 @@ export class Storage {
     partNumber: number,
     staged: StagedBlob,
     checksum: ChecksumAlgorithm | undefined,
+    sealing: Sealing | undefined,
   ): Promise<PartInfo> {
     const blobId = await this.blobs.promote(staged);
     const part: StoredPart = {
       partNumber,
       blobId,
       size: staged.digests.size,
-      etag: staged.digests.md5.toString('hex'),
+      etag: etagOf(sealing?.encryption, staged.digests.md5.toString('hex')),
       lastModified: new Date(),
       crc64: staged.digests.crc64,
       checksum: checksum && { algorithm: checksum, value: staged.digests[checksum]! },
@@ -1017,11 +1114,14 @@ export class Storage {
         headers: upload.headers,
         userMeta: upload.userMeta,
         tags: upload.tags,
+        acl: upload.acl,
+        encryption: upload.encryption,
         partsCount: matched.length,
         crc64,
         checksum,
-        contentMd5: options.contentMd5,
-        contentSha1: options.contentSha1,
+        // An encrypted object is found by no content hash (see putObject).
+        contentMd5: upload.encryption ? undefined : options.contentMd5,
+        contentSha1: upload.encryption ? undefined : options.contentSha1,
         // Metadata only: the object points at the upload's part rows, which stay where they are.
         content: { uploadId },
       }, bucketInfo);
@@ -1238,11 +1338,12 @@ export class Storage {
    */
   async openPartRead(actor: Actor, bucket: string, key: string, uploadId: string, partNumber: number): Promise<{ part: PartInfo; body: Readable }> {
     await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
-    await this.requireOpenUpload(this.meta, bucket, key, uploadId);
+    const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
     const stored = await this.meta.getPart(uploadId, partNumber);
     if (!stored) throw errors.invalidArgument(`Part ${partNumber} has not been uploaded`, 'partNumber', String(partNumber));
     const { blobId, ...part } = stored;
-    const body = part.size === 0 ? this.blobs.read([], 0, -1) : this.blobs.read([{ blobId, offset: 0, size: part.size, partNumber }], 0, part.size - 1);
+    const keys = this.encryption.blobKeys(upload.encryption, undefined);
+    const body = part.size === 0 ? this.blobs.read([], 0, -1) : this.blobs.read([{ blobId, offset: 0, size: part.size, partNumber }], 0, part.size - 1, keys);
     return { part, body };
   }
 
@@ -1314,8 +1415,9 @@ export class Storage {
   private async stageVerified(
     body: AsyncIterable<Buffer>,
     write: WriteOptions & { expectedSize?: number },
+    sealing?: Sealing,
   ): Promise<StagedBlob> {
-    const staged = await this.blobs.stage(body, withDigest(write.digests, write.checksum), write.expectedSize);
+    const staged = await this.blobs.stage(body, withDigest(write.digests, write.checksum), write.expectedSize, sealing?.kek);
     try {
       write.verify?.(staged.digests);
     } catch (err) {

@@ -47,6 +47,8 @@ export interface BucketInfo {
   worm?: BucketWorm;
   /** Policy, Block Public Access and Object Ownership, where set (core/authorization.ts). */
   access?: BucketAccess;
+  /** How objects written without asking for encryption are encrypted (core/encryption.ts); absent: they are not. */
+  encryption?: BucketEncryption;
   /**
    * A digest of the stored access settings as read (core/public-access.ts `accessStamp`): a write
    * authorised from this reading stores only if the settings are still these.
@@ -108,6 +110,14 @@ export interface ObjectAttributes {
   acl?: Acl;
   /** How the bytes are encrypted at rest (core/encryption.ts); absent: they are not. */
   encryption?: ObjectEncryption;
+}
+
+/** A bucket's default encryption (S3's PutBucketEncryption, OSS's ?encryption). */
+export interface BucketEncryption {
+  kind: 'sse-s3' | 'sse-kms';
+  /** SSE-KMS: the key store's key id; absent: the store's default key. */
+  kmsKeyId?: string;
+  bucketKeyEnabled?: boolean;
 }
 
 /**

@@ -38,8 +38,11 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     // The pool replaces a connection the database dropped; say so once per drop.
     onConnectionError: (err) => logger.warn({ err: err.message }, 'metadata database connection lost'),
   });
+  // The master key: it seals API users' secrets and SSE-S3's keys.
+  const secrets = await loadMasterKey(config.dataDir);
   const storage = await Storage.open(config.dataDir, {
     metadata,
+    masterKey: secrets,
     minPartSize: config.minPartSize,
     uploadExpiryMs: config.uploadExpiryMs,
     lifecycleDayMs: config.lifecycleDayMs,
@@ -58,7 +61,6 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     ...config.users.map((user) => ({ ...user, root: false })),
   ];
   // Users made through the admin API, their secrets sealed under the master key; live on every node.
-  const secrets = await loadMasterKey(config.dataDir);
   const identities = await Identities.open(metadata, secrets, fixedUsers, (err) => logger.warn({ err: err.message }, 'users and access keys'));
   if (storage.shared) identities.start(config.identityReloadMs);
   const directory = identities.directory;

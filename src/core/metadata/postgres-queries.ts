@@ -177,6 +177,7 @@ export abstract class PostgresQueries implements MetadataQueries {
       `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
          (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
          (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm,
+         (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'encryption') AS encryption,
          (SELECT json_object_agg(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN (${ACCESS_CONFIG_KINDS_SQL})) AS access
        FROM buckets b WHERE b.name = $1`,
       [name],

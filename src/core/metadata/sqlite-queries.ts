@@ -54,6 +54,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
            (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
            (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm,
+           (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'encryption') AS encryption,
            (SELECT json_group_object(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN (${ACCESS_CONFIG_KINDS_SQL})) AS access
          FROM buckets b WHERE b.name = ?`,
       ),

@@ -91,7 +91,7 @@ export interface NewObject extends ObjectAttributes {
  * The kinds of per-bucket configuration the store keeps, one document per bucket and kind (its
  * format is the owning engine module's business). Later features add their kind here.
  */
-export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging' | 'versioning' | 'object-lock' | 'worm' | 'policy' | 'public-access-block' | 'ownership' | 'acl';
+export type BucketConfigKind = 'cors' | 'lifecycle' | 'tagging' | 'versioning' | 'object-lock' | 'worm' | 'policy' | 'public-access-block' | 'ownership' | 'acl' | 'encryption';
 
 // State a dialect keeps about its clients (the 123pan dialect's tokens, upload sessions and trash)
 
