@@ -28,7 +28,7 @@ import { performance } from 'node:perf_hooks';
 import { floor } from './contenders/floor.js';
 import { REPO_ROOT } from './contenders/paths.js';
 import { s3rver } from './contenders/s3rver.js';
-import { tessera, tesseraContender, type Baseline } from './contenders/tessera.js';
+import { tessera, tesseraContender, tesseraSse, type Baseline } from './contenders/tessera.js';
 import { tesseraOss } from './contenders/tessera-oss.js';
 import { tesseraPan } from './contenders/tessera-pan.js';
 import { clusterContender, tesseraCluster, tesseraPostgres } from './contenders/tessera-postgres.js';
@@ -42,7 +42,7 @@ import { metricResult, renderMarkdown, resultMarkers, updateMarkedSection, write
 import { summarize } from './stats.js';
 
 /** What a run without --contenders measures. */
-const DEFAULT_CONTENDERS: Contender[] = [tessera, tesseraOss, tesseraPan, s3rver, tus, floor];
+const DEFAULT_CONTENDERS: Contender[] = [tessera, tesseraSse, tesseraOss, tesseraPan, s3rver, tus, floor];
 /** Tessera on PostgreSQL (cluster mode) needs PostgreSQL's server binaries: measured when asked for. */
 const ALL_CONTENDERS: Contender[] = [...DEFAULT_CONTENDERS, tesseraPostgres, tesseraCluster];
 const SUBJECT = 'tessera';

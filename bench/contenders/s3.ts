@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  PutBucketEncryptionCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   ListPartsCommand,
@@ -65,7 +66,7 @@ export async function timedSend<T>(client: S3Client, command: HasStack): Promise
 export async function s3Instance(
   server: { pid: number; url: string; stop(): Promise<void> },
   credentials: Credentials,
-  options: { etagCheck: 'multipart' | 'whole-md5' | 'either' },
+  options: { etagCheck: 'multipart' | 'whole-md5' | 'either'; encrypted?: boolean },
 ): Promise<Instance> {
   const client = new S3Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, credentials });
   try {
@@ -73,6 +74,15 @@ export async function s3Instance(
   } catch (err) {
     // A server started on a copy of an earlier server's data (rows 3–4) has the bucket already.
     if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((err as Error).name)) throw err;
+  }
+  if (options.encrypted) {
+    // Every object the rows write is then stored with SSE-S3, and every read decrypts.
+    await client.send(
+      new PutBucketEncryptionCommand({
+        Bucket: BUCKET,
+        ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      }),
+    );
   }
 
   const partsUpload = (name: string, uploadId: string): PartsUpload => ({

@@ -68,6 +68,23 @@ export function tesseraContender(baseline?: Baseline): Contender {
 
 export const tessera = tesseraContender();
 
+/** Tessera with the bench bucket's default encryption SSE-S3: the cost of encryption at rest, beside `tessera`. */
+export const tesseraSse: Contender = {
+  id: 'tessera-sse',
+  label: 'Tessera (S3, SSE-S3)',
+  client: tessera.client,
+  notes: [
+    'Tessera (S3, SSE-S3): the same server with the bucket\'s default encryption AES256 (PutBucketEncryption): every body is encrypted as it streams to disk (AES-256-GCM in 64 KiB records, through the page cache: encrypted records are not block-aligned, so no O_DIRECT) and decrypted on every read.',
+  ],
+  // The cost of encryption shows in the rows that move bytes; small objects and parts are tessera's rows.
+  unsupported: Object.fromEntries((['2', '3', '4', '6'] as const).map((row) => [row, 'measured on rows 1 and 5 only (the cost of encryption on large bodies)'])),
+  sameServerAs: 'tessera',
+  async start(options) {
+    const server = await startTessera(options, options.purpose === 'parts' ? { minPartSize: 1 } : undefined);
+    return s3Instance(server, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, { etagCheck: 'multipart', encrypted: true });
+  },
+};
+
 /** Another checkout of Tessera, built: what `--baseline DIR` names. */
 export interface Baseline {
   /** The checkout's short commit id (or its directory's name). */

@@ -63,6 +63,7 @@ import type {
   ListUploadsQuery,
   ObjectAttributes,
   ObjectChecksum,
+  ObjectEncryption,
   ObjectInfo,
   ObjectLock,
   ObjectLockConfiguration,
@@ -128,6 +129,8 @@ export interface CompleteResult {
   id?: number;
   /** The new version's id, in a versioned bucket. */
   versionId?: string;
+  /** How the object is encrypted, if it is. */
+  encryption?: ObjectEncryption;
 }
 
 export interface ObjectRead {
@@ -964,7 +967,7 @@ export class Storage {
     partNumber: number,
     body: AsyncIterable<Buffer>,
     write: WriteOptions & { expectedSize?: number; customerKey?: Buffer } = {},
-  ): Promise<PartInfo> {
+  ): Promise<PartInfo & { encryption?: ObjectEncryption }> {
     await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
     const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
     checkPartNumber(partNumber);
@@ -986,7 +989,7 @@ export class Storage {
     target: { bucket: string; key: string; uploadId: string; partNumber: number },
     source: { bucket: string; key: string; versionId?: string; range?: { start: number; end: number }; customerKey?: Buffer },
     options: { check?: (source: ObjectInfo) => void; digests?: WriteOptions['digests']; customerKey?: Buffer } = {},
-  ): Promise<PartInfo> {
+  ): Promise<PartInfo & { encryption?: ObjectEncryption }> {
     await this.requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
     const upload = await this.requireOpenUpload(this.meta, target.bucket, target.key, target.uploadId);
     checkPartNumber(target.partNumber);
@@ -1010,7 +1013,7 @@ export class Storage {
     staged: StagedBlob,
     checksum: ChecksumAlgorithm | undefined,
     sealing: Sealing | undefined,
-  ): Promise<PartInfo> {
+  ): Promise<PartInfo & { encryption?: ObjectEncryption }> {
     const blobId = await this.blobs.promote(staged);
     const part: StoredPart = {
       partNumber,
@@ -1036,7 +1039,7 @@ export class Storage {
     }
     await this.blobs.remove(released);
     const { blobId: _omit, ...info } = part;
-    return info;
+    return { ...info, encryption: sealing?.encryption };
   }
 
   /**
@@ -1083,6 +1086,7 @@ export class Storage {
             checksum: current?.checksum,
             id: current?.id,
             versionId: current && labelled(current, status).versionId,
+            encryption: current?.encryption,
           },
           released: [],
         };
@@ -1130,7 +1134,7 @@ export class Storage {
       // Listed parts now are the object; unlisted ones go (and the replaced object's bytes may be freed).
       const discarded = await tx.deleteParts(uploadId, unlisted);
       return {
-        result: { bucket, key, etag, size, partsCount: matched.length, crc64, checksum, id, versionId: stored.versionId },
+        result: { bucket, key, etag, size, partsCount: matched.length, crc64, checksum, id, versionId: stored.versionId, encryption: upload.encryption },
         released: await tx.unreferenced([...old, ...discarded]),
       };
     });

@@ -64,7 +64,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   const identities = await Identities.open(metadata, secrets, fixedUsers, (err) => logger.warn({ err: err.message }, 'users and access keys'));
   if (storage.shared) identities.start(config.identityReloadMs);
   const directory = identities.directory;
-  const settings = { region: config.region, domain: config.domain };
+  const settings = { region: config.region, domain: config.domain, allowInsecureSseC: config.allowInsecureSseC };
   const pan = new PanDialect(storage, directory, config.pan, metadata);
   // The console's sessions: one server key in the metadata store, so every node accepts every node's.
   const temporary = await TemporaryCredentials.open(metadata, directory);

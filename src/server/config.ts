@@ -25,6 +25,11 @@ export interface ServerConfig {
   hashThreads: number;
   /** Write large bodies with O_DIRECT where the filesystem takes it. */
   directIo: boolean;
+  /**
+   * Accept SSE-C keys over plain HTTP (AWS refuses them: the key would cross the network in the
+   * clear). For tests and for a TLS-terminating proxy in front; off by default.
+   */
+  allowInsecureSseC: boolean;
   /** Users from the config file; root is added from the environment or the data directory. */
   users: Array<Omit<User, 'root'>>;
   /** The 123pan dialect: apps, limits, and its own listener (`--pan-address`). */
@@ -68,6 +73,7 @@ interface ConfigFile {
   lifecycleDaySeconds?: number;
   hashThreads?: number;
   directIo?: boolean;
+  allowInsecureSseC?: boolean;
   logLevel?: string;
   panAddress?: string;
   metadata?: unknown;
@@ -103,6 +109,7 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     lifecycleDayMs: (positive(file.lifecycleDaySeconds, 'lifecycleDaySeconds') ?? DAY_MS / 1000) * 1000,
     hashThreads: threadCount(env.TESSERA_HASH_THREADS ?? file.hashThreads, 'hashThreads') ?? Math.min(4, availableParallelism()),
     directIo: flag(envFlag(env.TESSERA_DIRECT_IO) ?? file.directIo, 'directIo') ?? true,
+    allowInsecureSseC: flag(envFlag(env.TESSERA_ALLOW_INSECURE_SSE_C) ?? file.allowInsecureSseC, 'allowInsecureSseC') ?? false,
     users: (file.users ?? []).map((user, index) => {
       const field = (name: 'accessKey' | 'secretKey' | 'displayName' | 'id', fallback?: string): string => {
         const value = user[name] ?? fallback;

@@ -17,18 +17,21 @@ interface Report {
   metrics: Array<{ row: string; id: string; cells: Record<string, Cell> }>;
 }
 
-const CONTENDERS = ['tessera', 'tessera-oss', 'tessera-pan', 's3rver', 'tus', 'floor'];
+const CONTENDERS = ['tessera', 'tessera-sse', 'tessera-oss', 'tessera-pan', 's3rver', 'tus', 'floor'];
 
 /** Contenders a row cannot be measured for, and so shows as n/a (the table's footnotes say why). */
 const NOT_APPLICABLE: Record<string, string[]> = {
-  '3a': ['tessera-pan', 'tus', 'floor'],
-  '3': ['tessera-oss', 'tessera-pan', 'tus', 'floor'],
-  '3b': ['tessera-oss', 'tessera-pan', 'tus', 'floor'],
-  '4': ['tessera-pan', 's3rver', 'tus', 'floor'],
-  '4p9': ['tessera-pan', 's3rver', 'tus', 'floor'],
-  '4b': ['tessera-pan', 's3rver', 'tus', 'floor'],
-  '4p9b': ['tessera-pan', 's3rver', 'tus', 'floor'],
+  '2': ['tessera-sse'],
+  '2b': ['tessera-sse'],
+  '3a': ['tessera-sse', 'tessera-pan', 'tus', 'floor'],
+  '3': ['tessera-sse', 'tessera-oss', 'tessera-pan', 'tus', 'floor'],
+  '3b': ['tessera-sse', 'tessera-oss', 'tessera-pan', 'tus', 'floor'],
+  '4': ['tessera-sse', 'tessera-pan', 's3rver', 'tus', 'floor'],
+  '4p9': ['tessera-sse', 'tessera-pan', 's3rver', 'tus', 'floor'],
+  '4b': ['tessera-sse', 'tessera-pan', 's3rver', 'tus', 'floor'],
+  '4p9b': ['tessera-sse', 'tessera-pan', 's3rver', 'tus', 'floor'],
   '5r': ['tus'],
+  '6': ['tessera-sse'],
 };
 
 function run(args: string[]): Promise<{ code: number | null; output: string }> {

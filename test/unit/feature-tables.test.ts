@@ -23,7 +23,7 @@ const S3_OPERATIONS = [
   'PutObjectLegalHold', 'GetObjectLegalHold',
   'PutBucketPolicy', 'GetBucketPolicy', 'DeleteBucketPolicy', 'GetBucketPolicyStatus', 'PutPublicAccessBlock', 'GetPublicAccessBlock',
   'DeletePublicAccessBlock', 'PutBucketOwnershipControls', 'GetBucketOwnershipControls', 'DeleteBucketOwnershipControls',
-  'PutBucketAcl', 'GetBucketAcl', 'PutObjectAcl', 'GetObjectAcl',
+  'PutBucketAcl', 'GetBucketAcl', 'PutObjectAcl', 'GetObjectAcl', 'PutBucketEncryption', 'GetBucketEncryption', 'DeleteBucketEncryption',
 ];
 const OSS_OPERATIONS = [
   'ListBuckets', 'PutBucket', 'HeadBucket', 'DeleteBucket', 'DeleteMultipleObjects', 'ListMultipartUploads', 'ListObjects',
@@ -33,7 +33,7 @@ const OSS_OPERATIONS = [
   'PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging', 'PutBucketTags', 'GetBucketTags', 'DeleteBucketTags',
   'PutBucketVersioning', 'GetBucketVersioning', 'ListObjectVersions',
   'InitiateBucketWorm', 'AbortBucketWorm', 'CompleteBucketWorm', 'ExtendBucketWorm', 'GetBucketWorm',
-  'PutBucketAcl', 'GetBucketAcl', 'PutObjectACL', 'GetObjectACL',
+  'PutBucketAcl', 'GetBucketAcl', 'PutObjectACL', 'GetObjectACL', 'PutBucketEncryption', 'GetBucketEncryption', 'DeleteBucketEncryption',
 ];
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
@@ -69,11 +69,30 @@ describe('feature tables', () => {
     });
   }
 
-  it('encryption is refused in both dialects, whatever the operation', () => {
-    for (const name of ['x-amz-server-side-encryption', 'x-amz-server-side-encryption-customer-key', 'x-amz-server-side-encryption-aws-kms-key-id']) {
+  it("S3's SSE-S3 and SSE-C are implemented where they apply, SSE-KMS refused whatever the operation", () => {
+    const sse = ruleFor(S3_HEADERS, 'x-amz-server-side-encryption')!;
+    assert.equal(sse.verdict, 'implemented');
+    assert.deepEqual([sse.check?.('AES256', 'PutObject'), sse.check?.('aws:kms', 'PutObject'), (sse.check?.('DES', 'PutObject') as { code?: string })?.code], [
+      undefined,
+      'refused',
+      'InvalidArgument',
+    ]);
+    for (const operation of ['GetObject', 'HeadObject', 'UploadPart', 'PutObject', 'CreateMultipartUpload', 'CopyObject']) {
+      assert.equal(ruleFor(S3_HEADERS, 'x-amz-server-side-encryption-customer-key')?.operations?.includes(operation), true, operation);
+    }
+    assert.equal(ruleFor(S3_HEADERS, 'x-amz-server-side-encryption-customer-key')?.operations?.includes('ListObjects'), false);
+    for (const name of ['x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-server-side-encryption-context', 'x-amz-server-side-encryption-bucket-key-enabled']) {
       assert.equal(ruleFor(S3_HEADERS, name)?.verdict, 'refused', name);
     }
-    for (const name of ['x-oss-server-side-encryption', 'x-oss-server-side-data-encryption']) {
+  });
+
+  it("OSS's AES256 encryption is implemented on the writes that take it; KMS and SM4 are refused", () => {
+    const sse = ruleFor(OSS_HEADERS, 'x-oss-server-side-encryption')!;
+    assert.equal(sse.verdict, 'implemented');
+    assert.deepEqual([sse.check?.('AES256', 'PutObject'), sse.check?.('KMS', 'PutObject'), sse.check?.('SM4', 'PutObject')], [undefined, 'refused', 'refused']);
+    assert.equal((sse.check?.('DES', 'PutObject') as { code?: string }).code, 'InvalidEncryptionAlgorithmError');
+    assert.equal(sse.operations?.includes('GetObject'), false);
+    for (const name of ['x-oss-server-side-data-encryption', 'x-oss-server-side-encryption-key-id']) {
       assert.equal(ruleFor(OSS_HEADERS, name)?.verdict, 'refused', name);
     }
   });
@@ -94,7 +113,8 @@ describe('feature tables', () => {
 
   it('an exact rule wins over a prefix, and the longest prefix over a shorter one', () => {
     assert.equal(ruleFor(S3_HEADERS, 'x-amz-copy-source-if-match')?.name, 'x-amz-copy-source-if-match');
-    assert.equal(ruleFor(S3_HEADERS, 'x-amz-copy-source-server-side-encryption-customer-key')?.name, 'x-amz-copy-source-server-side-encryption-*');
+    assert.equal(ruleFor(S3_HEADERS, 'x-amz-copy-source-server-side-encryption-customer-key')?.name, 'x-amz-copy-source-server-side-encryption-customer-key');
+    assert.equal(ruleFor(S3_HEADERS, 'x-amz-server-side-encryption-context')?.name, 'x-amz-server-side-encryption-*');
     assert.equal(ruleFor(S3_HEADERS, 'x-amz-meta-anything')?.name, 'x-amz-meta-*');
     assert.equal(ruleFor(S3_HEADERS, 'x-amz-not-a-header'), undefined);
   });

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { ObjectRead, Storage } from '../../core/storage.js';
@@ -31,12 +32,21 @@ export async function sendObject(
   } else {
     headers['content-length'] = String(size);
   }
-  res.writeHead(range ? 206 : 200, headers);
   if (headOnly || size === 0) {
+    res.writeHead(range ? 206 : 200, headers);
     res.end();
     return;
   }
   const stream = await storage.openRead(read, range?.start ?? 0, range?.end ?? size - 1);
+  // The first bytes before the status: a blob that cannot be read (missing, or failing its
+  // integrity check) is an error answer; only a failure further on cuts the body short.
+  try {
+    await once(stream, 'readable');
+  } catch (err) {
+    stream.destroy();
+    throw err;
+  }
+  res.writeHead(range ? 206 : 200, headers);
   try {
     await pipeline(stream, res);
   } catch {

@@ -20,6 +20,7 @@ import * as versioning from './versioning.js';
 import * as worm from './worm.js';
 import * as acl from './acl.js';
 import { OSS_FORM_UPLOADS, postObject } from './post-object.js';
+import * as encryption from './encryption.js';
 import { sendOssError } from './render.js';
 import { authenticate, endpointOf, resolveTargets, type OssCall, type OssSettings, type OssTarget } from './request.js';
 
@@ -62,6 +63,9 @@ const ROUTES: RouteTable<Handler> = {
     ['GET', 'acl', 'GetBucketAcl', acl.getBucketAcl],
     ['PUT', 'versioning', 'PutBucketVersioning', versioning.putBucketVersioning],
     ['GET', 'versioning', 'GetBucketVersioning', versioning.getBucketVersioning],
+    ['PUT', 'encryption', 'PutBucketEncryption', encryption.putBucketEncryption],
+    ['GET', 'encryption', 'GetBucketEncryption', encryption.getBucketEncryption],
+    ['DELETE', 'encryption', 'DeleteBucketEncryption', encryption.deleteBucketEncryption],
     ['PUT', 'cors', 'PutBucketCors', cors.putBucketCors],
     ['GET', 'cors', 'GetBucketCors', cors.getBucketCors],
     ['DELETE', 'cors', 'DeleteBucketCors', cors.deleteBucketCors],

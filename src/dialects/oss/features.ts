@@ -1,3 +1,4 @@
+import { checkOssEncryption } from './encryption.js';
 import type { FeatureRule, FeatureTable } from '../common/request-features.js';
 
 /*
@@ -58,7 +59,10 @@ export const OSS_HEADERS: readonly FeatureRule[] = [
   }),
   implemented('x-oss-tagging-directive', "Copy (the default) keeps the source's tags, Replace takes x-oss-tagging", { operations: ['CopyObject'] }),
   // Refused until the functionality exists.
-  refused('x-oss-server-side-encryption', 'server-side encryption: objects would be stored in the clear'),
+  implemented('x-oss-server-side-encryption', 'server-side encryption `AES256` (SSE-S3 in S3\'s words); KMS and SM4 are refused (no key store yet)', {
+    operations: ['PutObject', 'InitiateMultipartUpload', 'CopyObject'],
+    check: checkOssEncryption,
+  }),
   refused('x-oss-server-side-data-encryption', 'server-side encryption (SM4)'),
   refused('x-oss-server-side-encryption-key-id', 'KMS keys'),
   refused('x-oss-traffic-limit', 'bandwidth limits'),
@@ -79,7 +83,7 @@ const LISTINGS = ['ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMul
 
 /** OSS sub-resources Tessera does not serve: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'logging', 'website', 'referer', 'policy', 'encryption',
+  'logging', 'website', 'referer', 'policy',
   'replication', 'inventory', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
   'requestPayment', 'transferAcceleration', 'x-oss-process', 'x-oss-traffic-limit', 'callback', 'callback-var', 'live',
   'img', 'style', 'sequential', 'position', 'comp', 'metaQuery', 'resourceGroup', 'x-oss-async-process',
@@ -100,6 +104,9 @@ export const OSS_QUERY: readonly FeatureRule[] = [
   implemented('delete', 'DeleteMultipleObjects', { operations: ['DeleteMultipleObjects'] }),
   implemented('location', 'GetBucketLocation', { operations: ['GetBucketLocation'] }),
   implemented('bucketInfo', 'GetBucketInfo', { operations: ['GetBucketInfo'] }),
+  implemented('encryption', "PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption: the bucket's default encryption (AES256)", {
+    operations: ['PutBucketEncryption', 'GetBucketEncryption', 'DeleteBucketEncryption'],
+  }),
   implemented('cors', "PutBucketCors, GetBucketCors, DeleteBucketCors: the bucket's CORS rules", {
     operations: ['PutBucketCors', 'GetBucketCors', 'DeleteBucketCors'],
   }),

@@ -8,6 +8,7 @@ import { parseCopySourceRange } from '../common/range.js';
 import { encodingType, intParam, optionalParam } from '../s3/call.js';
 import { parseCopySource } from '../s3/objects.js';
 import { sendEmpty } from '../s3/render.js';
+import { ossEncryptionHeaders, requestedOssEncryption } from './encryption.js';
 import { header, objectAttributes } from '../s3/request.js';
 import { COPY_SOURCE, copySourceCheck, writeHeaders } from './objects.js';
 import { crcHeader, META_PREFIX, ossEtag, sendOssXml, STORAGE_CLASS, urlEncode } from './render.js';
@@ -39,9 +40,15 @@ function partNumberOf(call: OssCall): number {
 export async function initiateMultipartUpload(call: OssCall): Promise<void> {
   if (forbidOverwrite(call.ctx) && await call.storage.hasObject(call.actor, call.bucket, call.key)) throw fileAlreadyExists();
   const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
-  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes);
+  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, undefined, requestedOssEncryption(call));
   const { encode, EncodingType } = encoding(call);
-  sendOssXml(call.ctx.res, 200, 'InitiateMultipartUploadResult', { Bucket: call.bucket, Key: encode(call.key), UploadId: upload.uploadId, EncodingType });
+  sendOssXml(
+    call.ctx.res,
+    200,
+    'InitiateMultipartUploadResult',
+    { Bucket: call.bucket, Key: encode(call.key), UploadId: upload.uploadId, EncodingType },
+    ossEncryptionHeaders(upload.encryption),
+  );
 }
 
 
@@ -49,7 +56,7 @@ export async function uploadPart(call: OssCall): Promise<void> {
   const partNumber = partNumberOf(call);
   const body = uploadBody(call.ctx);
   const part = await call.storage.uploadPart(call.actor, call.bucket, call.key, uploadIdOf(call), partNumber, body.body, body);
-  sendEmpty(call.ctx.res, 200, writeHeaders(part));
+  sendEmpty(call.ctx.res, 200, { ...writeHeaders(part), ...ossEncryptionHeaders(part.encryption) });
 }
 
 export async function uploadPartCopy(call: OssCall, copySource: string): Promise<void> {

@@ -11,6 +11,7 @@ import { crcHeader, META_PREFIX, ossEtag, ossObjectHeaders, sendOssXml } from '.
 import { forbidOverwrite, uploadBody, type OssCall } from './request.js';
 import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 import { ossVersionHeaders } from './versioning.js';
+import { ossEncryptionHeaders, requestedOssEncryption } from './encryption.js';
 
 export const COPY_SOURCE = 'x-oss-copy-source';
 
@@ -25,19 +26,26 @@ export function writeHeaders(written: { etag: string; crc64?: string }): Record<
 
 export async function putObject(call: OssCall): Promise<void> {
   const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
+  const encryption = requestedOssEncryption(call);
   const body = uploadBody(call.ctx);
   const info = await call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, {
     ...body,
     forbidOverwrite: forbidOverwrite(call.ctx),
+    encryption,
   });
-  sendEmpty(call.ctx.res, 200, { ...writeHeaders(info), ...ossVersionHeaders(info.versionId) });
+  sendEmpty(call.ctx.res, 200, { ...writeHeaders(info), ...ossVersionHeaders(info.versionId), ...ossEncryptionHeaders(info.encryption) });
 }
 
 /** GET and HEAD (and `?objectMeta`): conditions, a single range, streamed across the object's blobs. */
 export async function getObject(call: OssCall, headOnly: boolean): Promise<void> {
   const { req, res, query } = call.ctx;
   const read = await call.storage.getObject(call.actor, call.bucket, call.key, query.get('versionId') ?? undefined);
-  const headers = { ...ossObjectHeaders(read.info, query), ...ossVersionHeaders(read.info.versionId), ...taggingCountHeader(read.info.tags) };
+  const headers = {
+    ...ossObjectHeaders(read.info, query),
+    ...ossVersionHeaders(read.info.versionId),
+    ...taggingCountHeader(read.info.tags),
+    ...ossEncryptionHeaders(read.info.encryption),
+  };
   if (answeredNotModified(req, res, read, headers)) return;
   await sendObject(call.storage, read, res, headers, parseRange(header(req.headers, 'range'), read.info.size), headOnly);
 }
@@ -68,8 +76,9 @@ export async function copyObject(call: OssCall, copySource: string): Promise<voi
     check: copySourceCheck(call),
     forbidOverwrite: forbidOverwrite(call.ctx),
     tags: copyTagging(call.ctx.req.headers),
+    encryption: requestedOssEncryption(call),
   });
-  const headers = { ...crcHeader(info.crc64), ...ossVersionHeaders(info.versionId) };
+  const headers = { ...crcHeader(info.crc64), ...ossVersionHeaders(info.versionId), ...ossEncryptionHeaders(info.encryption) };
   if (info.sourceVersionId !== undefined) headers['x-oss-copy-source-version-id'] = info.sourceVersionId;
   sendOssXml(call.ctx.res, 200, 'CopyObjectResult', { ETag: ossEtag(info.etag), LastModified: info.lastModified.toISOString() }, headers);
 }

@@ -8,6 +8,8 @@ import type { Authenticated } from './request.js';
 export interface S3Settings {
   region: string;
   domain?: string;
+  /** Accept SSE-C keys over plain HTTP (src/server/config.ts allowInsecureSseC). */
+  allowInsecureSseC?: boolean;
 }
 
 /** One authenticated S3 request, resolved to its bucket and key. */

@@ -18,6 +18,7 @@ import * as multipart from './multipart.js';
 import * as objects from './objects.js';
 import * as objectLock from './object-lock.js';
 import { getObjectAttributes } from './attributes.js';
+import * as encryption from './encryption.js';
 import * as tagging from './tagging.js';
 import * as versioning from './versioning.js';
 import { postObject, S3_FORM_UPLOADS } from './post-object.js';
@@ -64,6 +65,9 @@ const ROUTES: RouteTable<Handler> = {
     ['PUT', 'lifecycle', 'PutBucketLifecycleConfiguration', lifecycle.putBucketLifecycle],
     ['GET', 'lifecycle', 'GetBucketLifecycleConfiguration', lifecycle.getBucketLifecycle],
     ['DELETE', 'lifecycle', 'DeleteBucketLifecycle', lifecycle.deleteBucketLifecycle],
+    ['PUT', 'encryption', 'PutBucketEncryption', encryption.putBucketEncryption],
+    ['GET', 'encryption', 'GetBucketEncryption', encryption.getBucketEncryption],
+    ['DELETE', 'encryption', 'DeleteBucketEncryption', encryption.deleteBucketEncryption],
     ['PUT', 'tagging', 'PutBucketTagging', tagging.putBucketTagging],
     ['GET', 'tagging', 'GetBucketTagging', tagging.getBucketTagging],
     ['DELETE', 'tagging', 'DeleteBucketTagging', tagging.deleteBucketTagging],

@@ -4,6 +4,7 @@ import type { FeatureRule, FeatureTable } from '../common/request-features.js';
 import type { S3Call } from './call.js';
 import { CHECKSUM_ALGORITHMS, checksumHeaderName } from './checksums.js';
 import { parseCopySource } from './objects.js';
+import { checkEncryptionMethod } from './encryption.js';
 import { header } from './request.js';
 
 /*
@@ -39,8 +40,13 @@ const BUCKET_OPERATIONS = [
   ...LIFECYCLE_OPERATIONS,
   ...OBJECT_TAGGING, ...BUCKET_TAGGING, 'GetObjectAttributes', ...OBJECT_LOCK_CONFIGURATION, ...RETENTION, ...LEGAL_HOLD,
   ...BUCKET_POLICY, 'GetBucketPolicyStatus', ...PUBLIC_ACCESS_BLOCK, ...OWNERSHIP_CONTROLS, ...ACL_OPERATIONS,
+  'PutBucketEncryption', 'GetBucketEncryption', 'DeleteBucketEncryption',
 ];
 const COPIES = ['CopyObject', 'UploadPartCopy'];
+/** Writes that take x-amz-server-side-encryption (an upload's parts are sealed as their upload). */
+const SSE_WRITES = ['PutObject', 'CreateMultipartUpload', 'CopyObject'];
+/** Where an SSE-C key is given: to seal what is written, or to read what was sealed with it. */
+const SSE_C_OPERATIONS = ['PutObject', 'CreateMultipartUpload', 'UploadPart', 'UploadPartCopy', 'CopyObject', 'CompleteMultipartUpload', 'GetObject', 'HeadObject'];
 /** Writes that take the new version's Object Lock in x-amz-object-lock-* headers (not a form upload's fields). */
 const LOCKED_WRITES = ['PutObject', 'CreateMultipartUpload', 'CopyObject'];
 /** Where x-amz-bypass-governance-retention lifts GOVERNANCE retention. */
@@ -107,9 +113,20 @@ export const S3_HEADERS: readonly FeatureRule[] = [
   implemented('x-amz-max-parts', "GetObjectAttributes' page of parts", { operations: ['GetObjectAttributes'] }),
   implemented('x-amz-part-number-marker', "GetObjectAttributes' paging of parts", { operations: ['GetObjectAttributes'] }),
   // Refused until the functionality exists.
-  refused('x-amz-server-side-encryption', 'server-side encryption: objects would be stored in the clear'),
-  refused('x-amz-server-side-encryption-*', 'SSE-C and SSE-KMS keys, context and bucket keys'),
-  refused('x-amz-copy-source-server-side-encryption-*', 'an SSE-C encrypted copy source'),
+  // Server-side encryption (core/encryption.ts): SSE-S3 and SSE-C; SSE-KMS not yet.
+  implemented('x-amz-server-side-encryption', 'SSE-S3 (`AES256`): the object is stored encrypted; `aws:kms` is refused (no key store yet)', {
+    operations: SSE_WRITES,
+    check: checkEncryptionMethod,
+  }),
+  ...['algorithm', 'key', 'key-md5'].map((name) =>
+    implemented(`x-amz-server-side-encryption-customer-${name}`, 'SSE-C: the customer key seals the object; required again to read it', {
+      operations: SSE_C_OPERATIONS,
+    }),
+  ),
+  ...['algorithm', 'key', 'key-md5'].map((name) =>
+    implemented(`x-amz-copy-source-server-side-encryption-customer-${name}`, "SSE-C: the key of a copy's source stored with one", { operations: COPIES }),
+  ),
+  refused('x-amz-server-side-encryption-*', 'SSE-KMS key ids, encryption context and bucket keys (no key store yet)'),
   refused('x-amz-website-redirect-location', 'website redirects'),
   refused('x-amz-write-offset-bytes', 'appends (directory buckets)'),
   refused('x-amz-mp-object-size', 'the declared size of a completed multipart object'),
@@ -133,7 +150,7 @@ const RESPONSE_OVERRIDE = 'response-* overrides of a GET or HEAD answer';
 
 /** Sub-resources S3 has and Tessera does not: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'website', 'logging', 'notification', 'replication', 'encryption',
+  'website', 'logging', 'notification', 'replication',
   'requestPayment', 'accelerate', 'analytics', 'inventory',
   'metrics', 'intelligent-tiering', 'torrent', 'restore', 'select', 'select-type',
   'metadataTable', 'metadataConfiguration', 'session', 'renameObject',
@@ -179,6 +196,9 @@ export const S3_QUERY: readonly FeatureRule[] = [
   implemented('policyStatus', 'GetBucketPolicyStatus: whether the bucket policy is public', { operations: ['GetBucketPolicyStatus'] }),
   implemented('publicAccessBlock', "PutPublicAccessBlock, GetPublicAccessBlock, DeletePublicAccessBlock: the bucket's Block Public Access", {
     operations: PUBLIC_ACCESS_BLOCK,
+  }),
+  implemented('encryption', "PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption: the bucket's default encryption (SSE-S3)", {
+    operations: ['PutBucketEncryption', 'GetBucketEncryption', 'DeleteBucketEncryption'],
   }),
   implemented('ownershipControls', "PutBucketOwnershipControls, GetBucketOwnershipControls, DeleteBucketOwnershipControls: the bucket's Object Ownership", {
     operations: OWNERSHIP_CONTROLS,

@@ -15,6 +15,7 @@ import { overwriteCondition } from './write-conditions.js';
 import { abortHeaders, expirationHeaders } from './lifecycle.js';
 import { lockHeaders } from './object-lock.js';
 import { taggingHeader } from './tagging.js';
+import { COPY_SOURCE_CUSTOMER_PREFIX, customerKey, encryptionHeaders, requestedEncryption } from './encryption.js';
 import {
   checksumDisplayName,
   checksumElements,
@@ -38,7 +39,8 @@ function uploadIdOf(call: S3Call): string {
 export async function createMultipartUpload(call: S3Call): Promise<void> {
   const checksum = announcedChecksum(call);
   const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers), lock: lockHeaders(call.ctx.req.headers) };
-  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, checksum);
+  const encryption = requestedEncryption(call);
+  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, checksum, encryption);
   sendXml(
     call.ctx.res,
     200,
@@ -47,6 +49,7 @@ export async function createMultipartUpload(call: S3Call): Promise<void> {
     {
       ...(checksum ? { 'x-amz-checksum-algorithm': checksumDisplayName(checksum.algorithm), 'x-amz-checksum-type': wireType(checksum.type) } : {}),
       ...(await abortHeaders(call, call.key, upload.initiated)),
+      ...encryptionHeaders(upload.encryption, encryption?.kind === 'sse-c' ? encryption.key : undefined),
     },
   );
 }
@@ -76,7 +79,9 @@ function announcedChecksum(call: S3Call): ChecksumSpec | undefined {
  */
 export async function uploadPart(call: S3Call): Promise<void> {
   const partNumber = intParam(call.ctx.query, 'partNumber', 0);
-  const announced = (await call.storage.getUpload(call.actor, call.bucket, call.key, uploadIdOf(call))).checksum;
+  const upload = await call.storage.getUpload(call.actor, call.bucket, call.key, uploadIdOf(call));
+  const announced = upload.checksum;
+  const presented = customerKey(call);
   const body = requestBody(call.ctx, call.auth);
   if (announced && body.checksum !== announced.algorithm && (body.checksum !== undefined || announced.type === 'composite')) {
     throw new ServiceError(
@@ -85,8 +90,12 @@ export async function uploadPart(call: S3Call): Promise<void> {
       400,
     );
   }
-  const part = await call.storage.uploadPart(call.actor, call.bucket, call.key, uploadIdOf(call), partNumber, body.body, body);
-  sendEmpty(call.ctx.res, 200, { etag: quoteEtag(part.etag), ...(part.checksum ? checksumHeader(part.checksum) : {}) });
+  const part = await call.storage.uploadPart(call.actor, call.bucket, call.key, uploadIdOf(call), partNumber, body.body, { ...body, customerKey: presented });
+  sendEmpty(call.ctx.res, 200, {
+    etag: quoteEtag(part.etag),
+    ...(part.checksum ? checksumHeader(part.checksum) : {}),
+    ...encryptionHeaders(upload.encryption, presented),
+  });
 }
 
 export async function uploadPartCopy(call: S3Call, copySource: string): Promise<void> {
@@ -94,15 +103,18 @@ export async function uploadPartCopy(call: S3Call, copySource: string): Promise<
   const partNumber = intParam(call.ctx.query, 'partNumber', 0);
   const source = parseCopySource(copySource);
   const rangeHeader = header(call.ctx.req.headers, 'x-amz-copy-source-range');
+  const presented = customerKey(call);
+  const sourceKey = customerKey(call, COPY_SOURCE_CUSTOMER_PREFIX);
   const sourceInfo = await call.storage.headObject(call.actor, source.bucket, source.key, source.versionId);
   const range = rangeHeader === undefined ? undefined : parseCopySourceRange(rangeHeader, sourceInfo.size);
   const part = await call.storage.uploadPartCopy(
     call.actor,
     { bucket: call.bucket, key: call.key, uploadId: uploadIdOf(call), partNumber },
-    { ...source, range },
-    { check: copySourceCheck(call) },
+    { ...source, range, customerKey: sourceKey },
+    { check: copySourceCheck(call), customerKey: presented },
   );
   const headers: Record<string, string> = sourceInfo.versionId === undefined ? {} : { 'x-amz-copy-source-version-id': sourceInfo.versionId };
+  Object.assign(headers, encryptionHeaders(part.encryption, presented));
   sendXml(
     call.ctx.res,
     200,
@@ -143,7 +155,11 @@ export async function completeMultipartUpload(call: S3Call): Promise<void> {
       ...checksumElements(result.checksum, result.partsCount),
     },
     // The object was written just now (a repeated Complete answers the same date, a moment later).
-    { ...(await expirationHeaders(call, { key: call.key, size: result.size, lastModified: new Date() })), ...versionHeaders(result.versionId) },
+    {
+      ...(await expirationHeaders(call, { key: call.key, size: result.size, lastModified: new Date() })),
+      ...versionHeaders(result.versionId),
+      ...encryptionHeaders(result.encryption, customerKey(call)),
+    },
   );
 }
 

@@ -14,6 +14,7 @@ import { expirationHeaders } from './lifecycle.js';
 import { overwriteCondition } from './write-conditions.js';
 import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 import { versionHeaders } from './versioning.js';
+import { COPY_SOURCE_CUSTOMER_PREFIX, CUSTOMER_PREFIX, customerKey, encryptionHeaders, requestedEncryption } from './encryption.js';
 import { bypassGovernance, lockHeaders, lockResponseHeaders, requireIntegrityForLock, unverifiedBody } from './object-lock.js';
 
 export const META_PREFIX = 'x-amz-meta-';
@@ -21,6 +22,7 @@ export const META_PREFIX = 'x-amz-meta-';
 export async function putObject(call: S3Call): Promise<void> {
   const lock = lockHeaders(call.ctx.req.headers);
   const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers), lock };
+  const encryption = requestedEncryption(call);
   const condition = await overwriteCondition(call, true);
   const body = requestBody(call.ctx, call.auth);
   requireIntegrityForLock(call, lock, body);
@@ -29,10 +31,12 @@ export async function putObject(call: S3Call): Promise<void> {
       ...body,
       forbidOverwrite: condition.forbidOverwrite,
       unverifiedBody: unverifiedBody(call, body),
+      encryption,
     }),
   );
   sendEmpty(call.ctx.res, 200, {
     etag: quoteEtag(info.etag),
+    ...encryptionHeaders(info.encryption, encryption?.kind === 'sse-c' ? encryption.key : undefined),
     ...versionHeaders(info.versionId),
     ...objectChecksumHeaders(info.checksum, info.partsCount),
     ...(await expirationHeaders(call, info)),
@@ -42,10 +46,12 @@ export async function putObject(call: S3Call): Promise<void> {
 /** GET and HEAD: conditions, a single range or one part (`?partNumber=N`), streamed across the object's blobs. */
 export async function getObject(call: S3Call, headOnly: boolean): Promise<void> {
   const { req, res, query } = call.ctx;
-  const read = await call.storage.getObject(call.actor, call.bucket, call.key, query.get('versionId') ?? undefined);
+  const presented = customerKey(call, CUSTOMER_PREFIX, true);
+  const read = await call.storage.getObject(call.actor, call.bucket, call.key, query.get('versionId') ?? undefined, presented);
   const { info } = read;
   const headers = {
     ...objectHeaders(info, query, META_PREFIX),
+    ...encryptionHeaders(info.encryption, presented),
     ...versionHeaders(info.versionId),
     ...taggingCountHeader(info.tags),
     ...lockResponseHeaders(info.lock),
@@ -142,7 +148,9 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
   }
-  if (source.bucket === call.bucket && source.key === call.key && source.versionId === undefined && directive === 'COPY') {
+  const encryption = requestedEncryption(call);
+  const sourceKey = customerKey(call, COPY_SOURCE_CUSTOMER_PREFIX);
+  if (source.bucket === call.bucket && source.key === call.key && source.versionId === undefined && directive === 'COPY' && encryption === undefined) {
     throw new ServiceError(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -157,8 +165,10 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
     checksum: (src) => copyChecksum(src, requested),
     tags,
     lock: lockHeaders(call.ctx.req.headers),
+    encryption,
+    sourceCustomerKey: sourceKey,
   });
-  const headers = versionHeaders(info.versionId);
+  const headers = { ...versionHeaders(info.versionId), ...encryptionHeaders(info.encryption, encryption?.kind === 'sse-c' ? encryption.key : undefined) };
   if (info.sourceVersionId !== undefined) headers['x-amz-copy-source-version-id'] = info.sourceVersionId;
   sendXml(
     call.ctx.res,

@@ -1,0 +1,80 @@
+import type { EncryptionRequest } from '../../core/encryption.js';
+import { ServiceError, errors } from '../../core/errors.js';
+import type { BucketEncryption, ObjectEncryption } from '../../core/types.js';
+import { parseXml } from '../common/xml.js';
+import { checked, nodeOf, once } from '../common/xml-shape.js';
+import { sendEmpty } from '../s3/render.js';
+import { header } from '../s3/request.js';
+import { sendOssXml } from './render.js';
+import { readCheckedBody, type OssCall } from './request.js';
+
+/**
+ * Server-side encryption in OSS's words (core/encryption.ts decides): `x-oss-server-side-encryption:
+ * AES256` is what S3 calls SSE-S3; KMS and SM4 wait for a key store (501). The bucket's default
+ * is `?encryption` (PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption).
+ */
+
+const SSE = 'x-oss-server-side-encryption';
+
+/** `x-oss-server-side-encryption`'s values: AES256 honoured, KMS and SM4 refused (501) for now, anything else an error. */
+export function checkOssEncryption(value: string): ServiceError | 'refused' | undefined {
+  const method = value.trim();
+  if (method === 'AES256') return undefined;
+  if (method === 'KMS' || method === 'SM4') return 'refused';
+  return invalidAlgorithm(method);
+}
+
+function invalidAlgorithm(method: string): ServiceError {
+  return new ServiceError('InvalidEncryptionAlgorithmError', 'The Encryption request you specified is not valid. Supported value: AES256/KMS/SM4.', 400, {
+    ArgumentName: SSE,
+    ArgumentValue: method,
+  });
+}
+
+/** What a write asks for; undefined: the bucket's default. */
+export function requestedOssEncryption(call: OssCall): EncryptionRequest | undefined {
+  const method = header(call.ctx.req.headers, SSE)?.trim();
+  if (method === undefined) return undefined;
+  if (method !== 'AES256') throw invalidAlgorithm(method);
+  return { kind: 'sse-s3' };
+}
+
+/** The header that tells an object is encrypted (OSS has no customer keys: an SSE-C object is not read through OSS). */
+export function ossEncryptionHeaders(encryption: ObjectEncryption | undefined): Record<string, string> {
+  return encryption?.kind === 'sse-s3' ? { [SSE]: 'AES256' } : {};
+}
+
+const MAX_DOCUMENT_BYTES = 64 * 1024;
+
+export async function putBucketEncryption(call: OssCall): Promise<void> {
+  const document = checked(parseXml(await readCheckedBody(call.ctx, MAX_DOCUMENT_BYTES), 'ServerSideEncryptionRule'), ['ApplyServerSideEncryptionByDefault']);
+  const byDefault = checked(nodeOf(document.ApplyServerSideEncryptionByDefault), ['SSEAlgorithm', 'KMSMasterKeyID', 'KMSDataEncryption']);
+  const algorithm = once(byDefault.SSEAlgorithm);
+  if (algorithm === undefined) throw errors.malformedXML();
+  if (algorithm === 'KMS' || algorithm === 'SM4') {
+    throw new ServiceError('NotImplemented', `${algorithm} is not implemented yet: only AES256 can be a bucket's default encryption.`, 501);
+  }
+  if (algorithm !== 'AES256') throw invalidAlgorithm(algorithm);
+  if ((once(byDefault.KMSMasterKeyID) ?? '') !== '') {
+    throw errors.invalidArgument('KMSMasterKeyID is applicable only when SSEAlgorithm is KMS.', 'KMSMasterKeyID', once(byDefault.KMSMasterKeyID));
+  }
+  const config: BucketEncryption = { kind: 'sse-s3' };
+  await call.storage.putBucketConfig(call.actor, call.bucket, 'encryption', JSON.stringify(config));
+  sendEmpty(call.ctx.res, 200);
+}
+
+export async function getBucketEncryption(call: OssCall): Promise<void> {
+  const document = await call.storage.getBucketConfig(call.actor, call.bucket, 'encryption');
+  if (document === undefined) {
+    throw new ServiceError('NoSuchServerSideEncryptionRule', 'The server side encryption rule does not exist.', 404, { BucketName: call.bucket });
+  }
+  const config = JSON.parse(document) as BucketEncryption;
+  sendOssXml(call.ctx.res, 200, 'ServerSideEncryptionRule', {
+    ApplyServerSideEncryptionByDefault: { SSEAlgorithm: config.kind === 'sse-kms' ? 'KMS' : 'AES256', ...(config.kmsKeyId ? { KMSMasterKeyID: config.kmsKeyId } : {}) },
+  });
+}
+
+export async function deleteBucketEncryption(call: OssCall): Promise<void> {
+  await call.storage.deleteBucketConfig(call.actor, call.bucket, 'encryption');
+  sendEmpty(call.ctx.res, 204);
+}
