@@ -55,8 +55,8 @@ describe('OSS: what Tessera does not implement is refused, before anything is st
 
   describe('through ali-oss', () => {
     for (const [name, value] of [
-      ['x-oss-server-side-encryption', 'AES256'],
       ['x-oss-server-side-encryption', 'KMS'],
+      ['x-oss-server-side-encryption', 'SM4'],
       ['x-oss-server-side-data-encryption', 'SM4'],
       ['x-oss-object-acl', 'public-read'],
       ['x-oss-storage-class', 'Archive'],
@@ -67,15 +67,15 @@ describe('OSS: what Tessera does not implement is refused, before anything is st
       });
     }
 
-    it('initMultipartUpload with x-oss-server-side-encryption is 501 and starts no upload', async () => {
-      const init = client.initMultipartUpload('refused-mpu', { headers: { 'x-oss-server-side-encryption': 'AES256' } });
+    it('initMultipartUpload with x-oss-server-side-encryption KMS is 501 and starts no upload', async () => {
+      const init = client.initMultipartUpload('refused-mpu', { headers: { 'x-oss-server-side-encryption': 'KMS' } });
       await expectNotImplemented(init, 'x-oss-server-side-encryption');
       const listed = await client.listUploads({ prefix: 'refused-mpu' });
       assert.deepEqual(listed.uploads ?? [], []);
     });
 
-    it('copy with x-oss-server-side-encryption is 501 and writes no copy', async () => {
-      for (const headers of [{ 'x-oss-server-side-encryption': 'AES256' }]) {
+    it('copy with x-oss-server-side-encryption KMS or a KMS key id is 501 and writes no copy', async () => {
+      for (const headers of [{ 'x-oss-server-side-encryption': 'KMS' }, { 'x-oss-server-side-encryption-key-id': 'probe' }]) {
         await expectNotImplemented(client.copy('refused-copy', SOURCE, { headers }), Object.keys(headers)[0]!);
         await assertNoObject('refused-copy');
       }
@@ -199,7 +199,7 @@ describe('OSS: what Tessera does not implement is refused, before anything is st
       });
     }
 
-    it('a HEAD refused carries the error in x-oss-err', async () => {
+    it('a HEAD refused carries the error in x-oss-err (an encryption header means nothing on a read)', async () => {
       const res = await ossRequest(server, { method: 'HEAD', bucket: BUCKET, key: SOURCE, headers: { 'x-oss-server-side-encryption': 'AES256' } });
       assert.equal(res.status, 501);
       const document = Buffer.from(String(res.headers['x-oss-err']), 'base64').toString('utf8');

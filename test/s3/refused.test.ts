@@ -40,8 +40,6 @@ import { useS3Server } from '../helpers/s3.js';
 
 const BUCKET = 'refused';
 const SOURCE = 'source.txt';
-/** 32 bytes: the size of an SSE-C key. */
-const CUSTOMER_KEY = 'k'.repeat(32);
 
 /** A header name a rule covers: a prefix rule gets a made-up suffix. */
 const concrete = (name: string) => (name.endsWith('*') ? `${name.slice(0, -1)}probe` : name);
@@ -82,12 +80,6 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
   };
 
   describe('through the AWS SDK', () => {
-    it('PutObject with ServerSideEncryption AES256 is 501 and stores nothing', async () => {
-      const put = s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sse-s3', Body: 'secret', ServerSideEncryption: 'AES256' }));
-      await expectNotImplemented(put, 'x-amz-server-side-encryption');
-      await assertNoObject('sse-s3');
-    });
-
     it('PutObject with ServerSideEncryption aws:kms and a key id is 501 and stores nothing', async () => {
       const put = s3.send(
         new PutObjectCommand({ Bucket: BUCKET, Key: 'sse-kms', Body: 'secret', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'alias/probe' }),
@@ -96,12 +88,11 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
       await assertNoObject('sse-kms');
     });
 
-    it('PutObject with an SSE-C key is 501 and stores nothing', async () => {
-      const put = s3.send(
-        new PutObjectCommand({ Bucket: BUCKET, Key: 'sse-c', Body: 'secret', SSECustomerAlgorithm: 'AES256', SSECustomerKey: CUSTOMER_KEY }),
-      );
-      await expectNotImplemented(put, 'x-amz-server-side-encryption-customer-');
-      await assertNoObject('sse-c');
+    it('PutObject with an SSE-KMS encryption context is 501 and stores nothing', async () => {
+      const context = Buffer.from(JSON.stringify({ app: 'probe' })).toString('base64');
+      const put = s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sse-context', Body: 'secret', SSEKMSEncryptionContext: context }));
+      await expectNotImplemented(put, 'x-amz-server-side-encryption-context');
+      await assertNoObject('sse-context');
     });
 
     it('PutObject with a public ACL, a non-STANDARD storage class or a redirect is 501 and stores nothing', async () => {
@@ -117,37 +108,17 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
       }
     });
 
-    it('CreateMultipartUpload with ServerSideEncryption is 501 and starts no upload', async () => {
-      const create = s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'mpu-sse', ServerSideEncryption: 'AES256' }));
+    it('CreateMultipartUpload with ServerSideEncryption aws:kms is 501 and starts no upload', async () => {
+      const create = s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'mpu-sse', ServerSideEncryption: 'aws:kms' }));
       await expectNotImplemented(create, 'x-amz-server-side-encryption');
       await assertNoUploads('mpu-sse');
     });
 
-    it('UploadPart with an SSE-C key is 501 and adds no part', async () => {
-      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'mpu-part' }));
-      const part = s3.send(
-        new UploadPartCommand({
-          Bucket: BUCKET,
-          Key: 'mpu-part',
-          UploadId,
-          PartNumber: 1,
-          Body: 'part',
-          SSECustomerAlgorithm: 'AES256',
-          SSECustomerKey: CUSTOMER_KEY,
-        }),
-      );
-      await expectNotImplemented(part, 'x-amz-server-side-encryption-customer-');
-      const parts = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'mpu-part', UploadId }));
-      assert.deepEqual(parts.Parts ?? [], []);
-      await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'mpu-part', UploadId }));
-    });
-
-    it('CopyObject asking for encryption or an SSE-C source is 501 and writes no copy', async () => {
+    it('CopyObject asking for SSE-KMS is 501 and writes no copy', async () => {
       const cases: Array<[Partial<ConstructorParameters<typeof CopyObjectCommand>[0]>, string]> = [
-        [{ ServerSideEncryption: 'AES256' }, 'x-amz-server-side-encryption'],
         [{ ServerSideEncryption: 'aws:kms' }, 'x-amz-server-side-encryption'],
-        [{ SSECustomerAlgorithm: 'AES256', SSECustomerKey: CUSTOMER_KEY }, 'x-amz-server-side-encryption-customer-'],
-        [{ CopySourceSSECustomerAlgorithm: 'AES256', CopySourceSSECustomerKey: CUSTOMER_KEY }, 'x-amz-copy-source-server-side-encryption-customer-'],
+        [{ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'alias/probe' }, 'x-amz-server-side-encryption'],
+        [{ BucketKeyEnabled: true }, 'x-amz-server-side-encryption-bucket-key-enabled'],
       ];
       for (const [extra, named] of cases) {
         const copy = s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copy-target', CopySource: `${BUCKET}/${SOURCE}`, ...extra }));
@@ -156,17 +127,22 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
       }
     });
 
-    it('GetObject and HeadObject with an SSE-C key are 501', async () => {
-      const get = s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: SOURCE, SSECustomerAlgorithm: 'AES256', SSECustomerKey: CUSTOMER_KEY }));
-      await expectNotImplemented(get, 'x-amz-server-side-encryption-customer-');
-      // A HEAD answer has no body: the SDK sees the status, S3's x-amz-error-code header names the code.
-      const head = s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: SOURCE, SSECustomerAlgorithm: 'AES256', SSECustomerKey: CUSTOMER_KEY }));
-      await expectError(head, 501);
-      const raw = await signedRequest(server.url, 'HEAD', `/${BUCKET}/${SOURCE}`, {
-        headers: { 'x-amz-server-side-encryption-customer-algorithm': 'AES256' },
+    it('an encryption header where it means nothing (a GET, an UploadPart) is 501', async () => {
+      const get = await signedRequest(server.url, 'GET', `/${BUCKET}/${SOURCE}`, { headers: { 'x-amz-server-side-encryption': 'AES256' } });
+      assertRefused(get, 'header', 'x-amz-server-side-encryption');
+      // A HEAD answer has no body: S3's x-amz-error-code header names the code.
+      const head = await signedRequest(server.url, 'HEAD', `/${BUCKET}/${SOURCE}`, { headers: { 'x-amz-server-side-encryption': 'AES256' } });
+      assert.equal(head.status, 501);
+      assert.equal(head.headers['x-amz-error-code'], 'NotImplemented');
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'mpu-part' }));
+      const part = await signedRequest(server.url, 'PUT', `/${BUCKET}/mpu-part?partNumber=1&uploadId=${UploadId}`, {
+        body: 'part',
+        headers: { 'x-amz-server-side-encryption': 'AES256' },
       });
-      assert.equal(raw.status, 501);
-      assert.equal(raw.headers['x-amz-error-code'], 'NotImplemented');
+      assertRefused(part, 'header', 'x-amz-server-side-encryption');
+      const parts = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: 'mpu-part', UploadId }));
+      assert.deepEqual(parts.Parts ?? [], []);
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'mpu-part', UploadId }));
     });
 
     it("CreateBucket with a public ACL, which a new bucket's defaults do not take, is refused and creates no bucket", async () => {
@@ -203,10 +179,10 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
 
   describe('refused before the body is read, after the signature is checked', () => {
     // The timeout only turns a server that waits for the body (the failure this catches) into a failure, not a hang.
-    it('a 1 GiB PutObject with x-amz-server-side-encryption is answered 501 with no body byte sent', { timeout: 60_000 }, async () => {
+    it('a 1 GiB PutObject with x-amz-server-side-encryption aws:kms is answered 501 with no body byte sent', { timeout: 60_000 }, async () => {
       const path = `/${BUCKET}/never-sent`;
       const url = new URL(path, server.url);
-      const headers: Record<string, string> = { host: url.host, 'x-amz-server-side-encryption': 'AES256' };
+      const headers: Record<string, string> = { host: url.host, 'x-amz-server-side-encryption': 'aws:kms' };
       Object.assign(headers, signRequest({
         method: 'PUT',
         url,
@@ -232,7 +208,7 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
     it('an unsigned request asking for encryption is still AccessDenied', async () => {
       const res = await rawRequest(`${server.url}/${BUCKET}/anonymous`, {
         method: 'PUT',
-        headers: { 'x-amz-server-side-encryption': 'AES256', 'content-length': '4' },
+        headers: { 'x-amz-server-side-encryption': 'aws:kms', 'content-length': '4' },
         body: 'anon',
       });
       assertS3Error(res, 403, 'AccessDenied');
