@@ -45,12 +45,14 @@ export class AdminError extends Error {
   }
 }
 
+const command = (parent: Command, name: string, description: string) =>
+  withCommonOptions(parent.command(name).description(description)).option('--json', 'print the JSON answer');
+
 export function registerAdmin(program: Command): void {
-  const admin = program.command('admin').description("manage the server's users and access keys (root or an admin user)");
+  const admin = program.command('admin').description("manage the server's users, access keys and KMS keys (root or an admin user)");
   const user = admin.command('user').description('users');
   const key = admin.command('key').description("a user's access keys");
-  const command = (parent: Command, name: string, description: string) =>
-    withCommonOptions(parent.command(name).description(description)).option('--json', 'print the JSON answer');
+  registerKmsKeys(admin);
 
   command(user, 'ls', 'list users').action(
     runner(async (cmd) => {
@@ -143,6 +145,50 @@ export function registerAdmin(program: Command): void {
         return say(`removed access key ${keyId}`);
       }),
     );
+}
+
+/** `tessera admin kms-key …`: the local KMS key store behind SSE-KMS. */
+function registerKmsKeys(admin: Command): void {
+  const kms = admin.command('kms-key').description('keys of the local KMS key store (SSE-KMS)');
+  command(kms, 'ls', 'list the keys (never their material)').action(
+    runner(async (cmd) => {
+      const flags = cmd.opts<AdminFlags>();
+      const { keys } = (await call(flags, 'GET', 'kms-keys')) as { keys: KmsKeyLine[] };
+      if (flags.json) return printJson({ keys });
+      for (const one of keys) out(`${one.keyId}	${one.enabled ? 'enabled' : 'disabled'}	${one.alias ?? '-'}	${one.created}	${one.description}\n`);
+      return { elapsed: false };
+    }),
+  );
+  command(kms, 'add', 'create a key; objects name it by id or ARN in x-amz-server-side-encryption-aws-kms-key-id')
+    .option('--description <text>', 'what the key is for')
+    .action(
+      runner(async (cmd) => {
+        const flags = cmd.opts<AdminFlags & { description?: string }>();
+        const created = (await call(flags, 'POST', 'kms-keys', { description: flags.description ?? '' })) as KmsKeyLine;
+        return flags.json ? printJson(created) : say(`created KMS key ${created.keyId} (${created.arn})`);
+      }),
+    );
+  for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+    command(kms, name, `${name} a key (objects under a disabled key cannot be read, and it seals nothing new)`)
+      .argument('<key-id>', 'key id or ARN')
+      .action(
+        runner(async (cmd) => {
+          const [id] = cmd.args as [string];
+          const flags = cmd.opts<AdminFlags>();
+          const answer = await call(flags, 'PATCH', `kms-keys/${encodeURIComponent(id)}`, { enabled });
+          return flags.json ? printJson(answer) : say(`${name}d KMS key ${id}`);
+        }),
+      );
+  }
+}
+
+interface KmsKeyLine {
+  keyId: string;
+  arn: string;
+  alias?: string;
+  description: string;
+  enabled: boolean;
+  created: string;
 }
 
 function say(line: string): { elapsed: false } {

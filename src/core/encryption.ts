@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { BlobKeys } from './blob-store.js';
 import { ServiceError } from './errors.js';
+import type { KeyStore } from './kms.js';
 import type { SecretBox } from './secret-box.js';
 import type { BucketEncryption, ObjectEncryption } from './types.js';
 
@@ -9,7 +10,7 @@ import type { BucketEncryption, ObjectEncryption } from './types.js';
  * request may read them. Each blob has its own data key (core/blob-cipher.ts), sealed under a
  * key-encryption key (KEK):
  * - SSE-S3: a key derived from the server's master key;
- * - SSE-KMS: a key of the local key store (not yet: refused with 501 by the dialects);
+ * - SSE-KMS: a key of the local key store (core/kms.ts), the request's or the `aws/s3` key;
  * - SSE-C: the customer's key itself, which the request brings and Tessera never stores. Only a
  *   salted HMAC of it is kept, so a later request with another key is refused before any blob is
  *   opened.
@@ -54,7 +55,10 @@ export const encryptionErrors = {
 export class Encryption {
   private readonly sseS3Key: Buffer;
 
-  constructor(master: SecretBox) {
+  constructor(
+    master: SecretBox,
+    readonly kms: KeyStore,
+  ) {
     this.sseS3Key = master.deriveKey('sse-s3');
   }
 
@@ -62,7 +66,7 @@ export class Encryption {
    * How a new object (or upload) is sealed: as the request asks, else by the bucket's default,
    * else not at all.
    */
-  forWrite(requested: EncryptionRequest | undefined, bucketDefault: BucketEncryption | undefined): Sealing | undefined {
+  async forWrite(requested: EncryptionRequest | undefined, bucketDefault: BucketEncryption | undefined): Promise<Sealing | undefined> {
     const wanted = requested ?? bucketDefault;
     if (wanted === undefined) return undefined;
     switch (wanted.kind) {
@@ -72,9 +76,11 @@ export class Encryption {
         const key = (wanted as { key: Buffer }).key;
         return { encryption: { kind: 'sse-c', customerKeyCheck: customerKeyCheck(key) }, kek: key };
       }
-      case 'sse-kms':
-        // The dialects refuse aws:kms before the engine sees it, until the key store exists.
-        throw new ServiceError('NotImplemented', 'SSE-KMS is not implemented yet.', 501);
+      case 'sse-kms': {
+        const key = await this.kms.forWrite(wanted.kmsKeyId);
+        const bucketKey = wanted.bucketKeyEnabled === undefined ? {} : { bucketKeyEnabled: wanted.bucketKeyEnabled };
+        return { encryption: { kind: 'sse-kms', kmsKeyId: key.id, ...bucketKey }, kek: key.material };
+      }
     }
   }
 
@@ -82,7 +88,7 @@ export class Encryption {
    * The key-encryption key of an object's (or upload's) blobs, for a request that presents
    * `customerKey` (SSE-C) or none; refuses a request whose key does not fit the object.
    */
-  kekFor(encryption: ObjectEncryption | undefined, customerKey: Buffer | undefined): Buffer | undefined {
+  async kekFor(encryption: ObjectEncryption | undefined, customerKey: Buffer | undefined): Promise<Buffer | undefined> {
     if (encryption?.kind === 'sse-c') {
       if (customerKey === undefined) throw encryptionErrors.keyRequired();
       if (!sameCustomerKey(encryption.customerKeyCheck, customerKey)) throw encryptionErrors.wrongKey();
@@ -90,12 +96,12 @@ export class Encryption {
     }
     if (customerKey !== undefined) throw encryptionErrors.notApplicable();
     if (encryption?.kind === 'sse-s3') return this.sseS3Key;
-    if (encryption?.kind === 'sse-kms') throw new ServiceError('NotImplemented', 'SSE-KMS is not implemented yet.', 501);
+    if (encryption?.kind === 'sse-kms') return this.kms.forRead(encryption.kmsKeyId!);
     return undefined;
   }
 
   /** The key-encryption key of an upload's new parts: the upload's own, with the customer key it was made with (SSE-C). */
-  kekForPart(encryption: ObjectEncryption | undefined, customerKey: Buffer | undefined): Buffer | undefined {
+  async kekForPart(encryption: ObjectEncryption | undefined, customerKey: Buffer | undefined): Promise<Buffer | undefined> {
     if (encryption?.kind === 'sse-c') {
       if (customerKey === undefined) {
         throw new ServiceError(
@@ -112,8 +118,8 @@ export class Encryption {
   }
 
   /** The keys to read an object's blobs with (undefined: plaintext). */
-  blobKeys(encryption: ObjectEncryption | undefined, customerKey: Buffer | undefined): BlobKeys | undefined {
-    const kek = this.kekFor(encryption, customerKey);
+  async blobKeys(encryption: ObjectEncryption | undefined, customerKey: Buffer | undefined): Promise<BlobKeys | undefined> {
+    const kek = await this.kekFor(encryption, customerKey);
     return kek && (() => kek);
   }
 }

@@ -67,8 +67,12 @@ export function accessStamp(documents: Record<string, string>): string {
   return createHash('md5').update(lines.join('\n'), 'utf8').digest('hex');
 }
 
-/** The configuration kinds getBucket reads into BucketAccess (and the PostgreSQL write guard digests). */
-export const ACCESS_CONFIG_KINDS = ['policy', 'public-access-block', 'ownership', 'acl'] as const;
+/**
+ * The configuration kinds a write is decided from, which getBucket reads with the bucket (into
+ * BucketAccess, and the default encryption) and the write guard digests (accessStamp): a PUT
+ * decided from a stale reading of any of them is decided again.
+ */
+export const ACCESS_CONFIG_KINDS = ['policy', 'public-access-block', 'ownership', 'acl', 'encryption'] as const;
 
 /** ACCESS_CONFIG_KINDS as an SQL list, for `kind IN (…)`. */
 export const ACCESS_CONFIG_KINDS_SQL = ACCESS_CONFIG_KINDS.map((kind) => `'${kind}'`).join(', ');

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobStore, type BlobKeys, type StagedBlob } from './blob-store.js';
 import { Encryption, etagOf, sameSealing, type EncryptionRequest, type Sealing } from './encryption.js';
+import { KeyStore } from './kms.js';
 import { loadMasterKey, type SecretBox } from './secret-box.js';
 import { RecentlySeen } from './recently-seen.js';
 import { allowed, authorize, bucketPolicyOf, CONFIG_ACTIONS, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
@@ -202,7 +203,8 @@ export class Storage {
       if (!options.metadata) await meta.close();
       throw err;
     }
-    const encryption = new Encryption(options.masterKey ?? (await loadMasterKey(dataDir)));
+    const masterKey = options.masterKey ?? (await loadMasterKey(dataDir));
+    const encryption = new Encryption(masterKey, new KeyStore(meta, masterKey));
     const storage = new Storage(meta, blobs, options, options.metadata === undefined, coordination, shared, encryption);
     if (!shared) {
       // One node: orphans can only predate this start; sweep them without holding up the listener.
@@ -210,6 +212,11 @@ export class Storage {
       setImmediate(() => void storage.maintenance.sweepOrphans(startedAt).catch(() => {}));
     }
     return storage;
+  }
+
+  /** The local KMS key store (SSE-KMS's keys), for the admin API. */
+  get kms(): KeyStore {
+    return this.encryption.kms;
   }
 
   /** Starts the background work (Maintenance), each job on one node at a time. */
@@ -457,26 +464,27 @@ export class Storage {
       bucketInfo = await this.checkWriteBeforeBody(actor, bucket, key);
     }
     validateObjectKey(key);
-    const sealing = this.encryption.forWrite(write.encryption, bucketInfo.encryption);
+    let sealing = await this.encryption.forWrite(write.encryption, bucketInfo.encryption);
     const staged = await this.stageVerified(body, write, sealing);
-    const blobId = await this.blobs.promote(staged);
-    const md5 = staged.digests.md5.toString('hex');
+    let blobId = await this.blobs.promote(staged);
+    const { digests } = staged;
+    const md5 = digests.md5.toString('hex');
     const info: ObjectInfo = {
       bucket,
       key,
-      size: staged.digests.size,
+      size: digests.size,
       etag: etagOf(sealing?.encryption, md5),
       lastModified: new Date(),
-      crc64: staged.digests.crc64,
-      checksum: write.checksum && { algorithm: write.checksum, type: 'full-object', value: staged.digests[write.checksum]! },
+      crc64: digests.crc64,
+      checksum: write.checksum && { algorithm: write.checksum, type: 'full-object', value: digests[write.checksum]! },
       ...attributes,
       encryption: sealing?.encryption,
     };
-    // An encrypted object's content hashes are not kept: nothing finds it by content (123pan's instant upload).
-    const contentHashes = sealing ? {} : { contentMd5: md5, contentSha1: staged.digests.sha1?.toString('hex') };
     let outcome: WriteOutcome;
     try {
       for (let attempt = 1; ; attempt++) {
+        // An encrypted object's content hashes are not kept: nothing finds it by content (123pan's instant upload).
+        const contentHashes = sealing ? {} : { contentMd5: md5, contentSha1: digests.sha1?.toString('hex') };
         outcome = await this.meta.writeObject(
           { ...info, ...contentHashes, content: { segments: [{ blobId, size: info.size, partNumber: 1 }] } },
           { owner: bucketInfo.owner, accessStamp: bucketInfo.accessStamp, ifAbsent: write.forbidOverwrite, unverifiedBody: write.unverifiedBody },
@@ -485,7 +493,18 @@ export class Storage {
         // The bucket's access settings changed since it was read (maybe seconds ago, see
         // writableBuckets): decide again on what they are now, and store only if still allowed.
         this.writableBuckets.forget(bucket);
+        const before = bucketInfo.encryption;
         bucketInfo = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
+        if (write.encryption === undefined && JSON.stringify(before) !== JSON.stringify(bucketInfo.encryption)) {
+          // Its default encryption changed too: the bytes are sealed as it says now.
+          const next = await this.encryption.forWrite(undefined, bucketInfo.encryption);
+          const old = blobId;
+          blobId = (await this.restage([{ blobId, offset: 0, size: info.size, partNumber: 1 }], info.size, sealing && (() => sealing!.kek), next)).blobId;
+          await this.blobs.remove([old]);
+          sealing = next;
+          info.encryption = next?.encryption;
+          info.etag = etagOf(next?.encryption, md5);
+        }
       }
     } catch (err) {
       await this.blobs.remove([blobId]);
@@ -580,7 +599,7 @@ export class Storage {
    */
   async getObject(actor: Actor, bucket: string, key: string, versionId?: string, customerKey?: Buffer): Promise<ObjectRead> {
     const stored = await this.readObject(actor, bucket, key, versionId);
-    const keys = this.encryption.blobKeys(stored.encryption, customerKey);
+    const keys = await this.encryption.blobKeys(stored.encryption, customerKey);
     const meta = this.meta;
     let segments: Promise<Segment[]> | undefined;
     return {
@@ -785,7 +804,7 @@ export class Storage {
     const targetInfo = await this.requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
     objectLock.checkLockedWrite(options.lock, targetInfo, new Date());
     validateObjectKey(target.key);
-    const sealing = this.encryption.forWrite(options.encryption, targetInfo.encryption);
+    const sealing = await this.encryption.forWrite(options.encryption, targetInfo.encryption);
     const sourceVersion = source.versionId === undefined ? undefined : parseVersionId(source.versionId, 'x-amz-copy-source');
     // A digest, or the bytes sealed anew, are made outside the transaction, then used only if the source is still that object.
     let digested: { sourceId: number; checksum: ObjectChecksum } | undefined;
@@ -796,7 +815,7 @@ export class Storage {
           const src = await this.copySource(tx, source.bucket, source.key, sourceVersion);
           options.check?.(src);
           // The source's key is checked (SSE-C) whether or not its bytes are read.
-          const sourceKeys = this.encryption.blobKeys(src.encryption, options.sourceCustomerKey);
+          const sourceKeys = await this.encryption.blobKeys(src.encryption, options.sourceCustomerKey);
           if (options.forbidOverwrite && (await tx.getObject(target.bucket, target.key))) throw fileAlreadyExists();
           const algorithm = options.checksum?.(src);
           // Sealed otherwise than the copy must be: its bytes are decrypted and encrypted again.
@@ -891,9 +910,13 @@ export class Storage {
 
   /** A stored object's bytes as one new blob, decrypted with `keys` and sealed as `sealing` says (a copy between encryptions). */
   private async resealObject(object: StoredObject, keys: BlobKeys | undefined, sealing: Sealing | undefined, algorithm?: ChecksumAlgorithm) {
-    const segments = await this.meta.segmentsOf(object.id);
-    const body = this.blobs.read(segments, 0, object.size - 1, keys);
-    const staged = await this.blobs.stage(body, withDigest(['sha1'], algorithm), object.size, sealing?.kek);
+    return this.restage(await this.meta.segmentsOf(object.id), object.size, keys, sealing, algorithm);
+  }
+
+  /** `size` bytes of `segments` as one new blob: read with `keys`, sealed as `sealing` says. */
+  private async restage(segments: Segment[], size: number, keys: BlobKeys | undefined, sealing: Sealing | undefined, algorithm?: ChecksumAlgorithm) {
+    const body = this.blobs.read(segments, 0, size - 1, keys);
+    const staged = await this.blobs.stage(body, withDigest(['sha1'], algorithm), size, sealing?.kek);
     return { blobId: await this.blobs.promote(staged), digests: staged.digests };
   }
 
@@ -937,7 +960,7 @@ export class Storage {
     objectLock.checkLockedWrite(attributes.lock, info, new Date());
     const owner = info.owner;
     validateObjectKey(key);
-    const sealing = this.encryption.forWrite(encryption, info.encryption);
+    const sealing = await this.encryption.forWrite(encryption, info.encryption);
     const upload: UploadInfo = {
       uploadId: newUploadId(),
       bucket,
@@ -972,14 +995,14 @@ export class Storage {
     const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
     checkPartNumber(partNumber);
     const checksum = upload.checksum?.algorithm ?? write.checksum;
-    const sealing = this.partSealing(upload, write.customerKey);
+    const sealing = await this.partSealing(upload, write.customerKey);
     const staged = await this.stageVerified(body, { ...write, checksum }, sealing);
     return this.commitPart(bucket, key, uploadId, partNumber, staged, checksum, sealing);
   }
 
   /** How an upload's new part is sealed: as its upload, checked against the request's customer key. */
-  private partSealing(upload: StoredUpload, customerKey: Buffer | undefined): Sealing | undefined {
-    const kek = this.encryption.kekForPart(upload.encryption, customerKey);
+  private async partSealing(upload: StoredUpload, customerKey: Buffer | undefined): Promise<Sealing | undefined> {
+    const kek = await this.encryption.kekForPart(upload.encryption, customerKey);
     return kek && upload.encryption && { encryption: upload.encryption, kek };
   }
 
@@ -993,7 +1016,7 @@ export class Storage {
     await this.requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
     const upload = await this.requireOpenUpload(this.meta, target.bucket, target.key, target.uploadId);
     checkPartNumber(target.partNumber);
-    const sealing = this.partSealing(upload, options.customerKey);
+    const sealing = await this.partSealing(upload, options.customerKey);
     const read = await this.getObject(actor, source.bucket, source.key, source.versionId, source.customerKey);
     options.check?.(read.info);
     const range = source.range ?? { start: 0, end: read.info.size - 1 };
@@ -1346,7 +1369,7 @@ export class Storage {
     const stored = await this.meta.getPart(uploadId, partNumber);
     if (!stored) throw errors.invalidArgument(`Part ${partNumber} has not been uploaded`, 'partNumber', String(partNumber));
     const { blobId, ...part } = stored;
-    const keys = this.encryption.blobKeys(upload.encryption, undefined);
+    const keys = await this.encryption.blobKeys(upload.encryption, undefined);
     const body = part.size === 0 ? this.blobs.read([], 0, -1) : this.blobs.read([{ blobId, offset: 0, size: part.size, partNumber }], 0, part.size - 1, keys);
     return { part, body };
   }

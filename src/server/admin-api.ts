@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ServiceError } from '../core/errors.js';
 import type { Identities } from '../core/identities.js';
+import type { KeyStore } from '../core/kms.js';
 import { authenticate, readVerifiedBody, type Authenticated } from '../dialects/s3/request.js';
 import type { Dialect, RequestContext } from './dialect.js';
 import { parseJsonObject, requireJson } from './json-body.js';
@@ -12,6 +13,8 @@ const MAX_BODY_BYTES = 16 * 1024;
 interface AdminCall {
   ctx: RequestContext;
   identities: Identities;
+  /** The local KMS key store (SSE-KMS). */
+  kms: KeyStore;
   auth: Authenticated;
   /** The path's captures, percent-decoded: the user id, then the access key id. */
   params: string[];
@@ -86,6 +89,20 @@ const ENDPOINTS: Endpoint[] = [
       return noContent();
     },
   },
+  { method: 'GET', path: /^kms-keys$/, operation: 'AdminListKmsKeys', handle: async (c) => ok({ keys: await c.kms.list() }) },
+  {
+    method: 'POST',
+    path: /^kms-keys$/,
+    operation: 'AdminCreateKmsKey',
+    handle: async (c) => created(await c.kms.create((await jsonBody(c)).description ?? '')),
+  },
+  { method: 'GET', path: /^kms-keys\/([^/]+)$/, operation: 'AdminGetKmsKey', handle: async (c) => ok(await c.kms.get(c.params[0]!)) },
+  {
+    method: 'PATCH',
+    path: /^kms-keys\/([^/]+)$/,
+    operation: 'AdminUpdateKmsKey',
+    handle: async (c) => ok(await c.kms.setEnabled(c.params[0]!, enabledOf(await jsonBody(c)))),
+  },
 ];
 
 export const adminErrors = {
@@ -103,7 +120,8 @@ export class AdminRoute implements Dialect {
   constructor(
     private readonly identities: Identities,
     /** Virtual-host style domain: on `<bucket>.<domain>`, `/-/admin/…` is a key of that bucket. */
-    private readonly domain?: string,
+    private readonly domain: string | undefined,
+    private readonly kms: KeyStore,
   ) {}
 
   matches(req: IncomingMessage, rawPath: string): boolean {
@@ -127,7 +145,7 @@ export class AdminRoute implements Dialect {
     ctx.log.user = auth.user.id;
     if (!auth.user.root && auth.user.admin !== true) throw adminErrors.forbidden();
     const params = endpoint.path.exec(path)!.slice(1).map(decodeParam);
-    const answer = await endpoint.handle({ ctx, identities: this.identities, auth, params });
+    const answer = await endpoint.handle({ ctx, identities: this.identities, kms: this.kms, auth, params });
     sendJson(ctx, answer.status, answer.body);
   }
 

@@ -78,7 +78,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   }, config.domain);
   // The console's paths (`/-/console/…`) are no bucket's, so it is asked first. S3 takes whatever
   // no other dialect claims, so it comes last; pan claims only its header and paths.
-  const dialects = [new AdminRoute(identities, config.domain), consoleRoute, pan, new OssDialect(storage, directory, settings, temporary), new S3Dialect(storage, directory, settings, temporary)];
+  const dialects = [new AdminRoute(identities, config.domain, storage.kms), consoleRoute, pan, new OssDialect(storage, directory, settings, temporary), new S3Dialect(storage, directory, settings, temporary)];
   const server = createHttpServer(dialects, logger);
   await listen(server, config.host, config.port);
   const url = urlOf(server, config.host, config.port);

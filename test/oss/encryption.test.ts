@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { admin } from '../helpers/admin.js';
 import { s3Client } from '../helpers/s3.js';
 import { filesUnder, startServer, type TestServer } from '../helpers/server.js';
 import { assertOssError, expectOssError, ossClient, ossRequest, type AliOss } from './helpers.js';
@@ -71,12 +72,34 @@ describe('OSS server-side encryption', () => {
     assert.equal((await client.get('default.txt')).content.toString(), 'sealed by default');
   });
 
-  it('KMS and SM4 are refused with 501, an unknown algorithm with 400, and nothing is stored', async () => {
-    await expectOssError(client.put('kms.bin', Buffer.from('x'), { headers: { 'x-oss-server-side-encryption': 'KMS' } }), 501, 'NotImplemented');
-    await expectOssError(client.put('kms.bin', Buffer.from('x'), { headers: { 'x-oss-server-side-encryption': 'SM4' } }), 501, 'NotImplemented');
-    await expectOssError(client.put('kms.bin', Buffer.from('x'), { headers: { 'x-oss-server-side-encryption': 'DES' } }), 400, 'InvalidEncryptionAlgorithmError');
-    await expectOssError(client.putBucketEncryption(BUCKET, { SSEAlgorithm: 'KMS' }), 501, 'NotImplemented');
-    await expectOssError(client.head('kms.bin'), 404, 'NoSuchKey');
+  it('KMS with a key of the local key store (or the default key), on objects and as the bucket default', async () => {
+    const { keyId } = (await admin(server, 'POST', 'kms-keys', { description: 'oss' })).json as { keyId: string };
+    const put = await client.put('kms.bin', Buffer.from('under kms'), {
+      headers: { 'x-oss-server-side-encryption': 'KMS', 'x-oss-server-side-encryption-key-id': keyId },
+    });
+    assert.deepEqual([put.res.headers['x-oss-server-side-encryption'], put.res.headers['x-oss-server-side-encryption-key-id']], ['KMS', keyId]);
+    const got = await client.get('kms.bin');
+    assert.equal(got.content.toString(), 'under kms');
+    assert.equal(got.res.headers['x-oss-server-side-encryption-key-id'], keyId);
+    const byDefault = await client.put('kms-default.bin', Buffer.from('default key'), { headers: { 'x-oss-server-side-encryption': 'KMS' } });
+    assert.equal(byDefault.res.headers['x-oss-server-side-encryption'], 'KMS');
+    await expectOssError(
+      client.put('kms-none.bin', Buffer.from('x'), { headers: { 'x-oss-server-side-encryption': 'KMS', 'x-oss-server-side-encryption-key-id': 'no-such-key' } }),
+      400,
+      'KMS.NotFoundException',
+    );
+    await client.putBucketEncryption(BUCKET, { SSEAlgorithm: 'KMS', KMSMasterKeyID: keyId });
+    const rule = (await client.getBucketEncryption(BUCKET)).encryption;
+    assert.deepEqual([rule.SSEAlgorithm, rule.KMSMasterKeyID], ['KMS', keyId]);
+    assert.equal((await client.put('by-bucket.bin', Buffer.from('x'))).res.headers['x-oss-server-side-encryption-key-id'], keyId);
+    await client.deleteBucketEncryption(BUCKET);
+  });
+
+  it('SM4 is refused with 501, an unknown algorithm with 400, and nothing is stored', async () => {
+    await expectOssError(client.put('sm4.bin', Buffer.from('x'), { headers: { 'x-oss-server-side-encryption': 'SM4' } }), 501, 'NotImplemented');
+    await expectOssError(client.put('sm4.bin', Buffer.from('x'), { headers: { 'x-oss-server-side-encryption': 'DES' } }), 400, 'InvalidEncryptionAlgorithmError');
+    await expectOssError(client.putBucketEncryption(BUCKET, { SSEAlgorithm: 'SM4' }), 501, 'NotImplemented');
+    await expectOssError(client.head('sm4.bin'), 404, 'NoSuchKey');
   });
 
   it("an object stored with an S3 customer key (SSE-C) is not read through OSS, which has no way to give the key", async () => {

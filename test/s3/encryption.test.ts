@@ -1,6 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,8 +23,9 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { admin } from '../helpers/admin.js';
 import { expectError } from '../helpers/assertions.js';
-import { signedRequest } from '../helpers/raw.js';
+import { signedRequest, unsignedPayloadHeaders } from '../helpers/raw.js';
 import { s3Client } from '../helpers/s3.js';
 import { filesUnder, ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
 
@@ -119,9 +121,9 @@ describe('S3 server-side encryption', () => {
     assert.equal(done.ServerSideEncryption, 'AES256');
     assert.ok((await bytesOf(s3, { Bucket: 'defaulted', Key: 'multi.bin' })).equals(part));
 
-    // Only AES256 (SSE-S3) is a default Tessera can apply; aws:kms waits for a key store.
+    // Dual-layer SSE-KMS is not a default Tessera can apply.
     await expectError(
-      s3.send(new PutBucketEncryptionCommand({ Bucket: 'defaulted', ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }] } })),
+      s3.send(new PutBucketEncryptionCommand({ Bucket: 'defaulted', ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms:dsse' } }] } })),
       501,
       'NotImplemented',
     );
@@ -173,10 +175,11 @@ describe('S3 server-side encryption', () => {
     const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'cm.bin', ...sseC(KEY) }));
     assert.equal(upload.SSECustomerKeyMD5, md5b64(KEY));
     const parts = [randomBytes(5 * MiB), randomBytes(1234)];
-    const part = (n: number, extra: object) =>
-      s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'cm.bin', UploadId: upload.UploadId, PartNumber: n, Body: parts[n - 1], ...extra }));
-    await expectError(part(1, {}), 400, 'InvalidRequest');
-    await expectError(part(1, sseC(OTHER_KEY)), 400, 'InvalidArgument');
+    const part = (n: number, extra: object, body = parts[n - 1]) =>
+      s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'cm.bin', UploadId: upload.UploadId, PartNumber: n, Body: body, ...extra }));
+    // Refused from the headers (small bodies: a large one refused unread closes the connection).
+    await expectError(part(1, {}, Buffer.from('small')), 400, 'InvalidRequest');
+    await expectError(part(1, sseC(OTHER_KEY), Buffer.from('small')), 400, 'InvalidArgument');
     const etags = [(await part(1, sseC(KEY))).ETag, (await part(2, sseC(KEY))).ETag];
     await s3.send(
       new CompleteMultipartUploadCommand({
@@ -230,12 +233,79 @@ describe('S3 server-side encryption', () => {
     assert.ok((await bytesOf(s3, { Bucket: BUCKET, Key: 'pc.bin', ...sseC(KEY) })).equals(body.subarray(10, 100000)));
   });
 
+  it('SSE-KMS with the local key store: a key made through the admin API, the aws/s3 key, a disabled key, a bucket default', async () => {
+    const made = await admin(server, 'POST', 'kms-keys', { description: 'for the tests' });
+    assert.equal(made.status, 201);
+    const { keyId, arn } = made.json as { keyId: string; arn: string };
+    assert.match(arn, new RegExp(`^arn:aws:kms:[^:]*:[^:]*:key/${keyId}$`));
+    assert.equal(JSON.stringify(made.json).includes('material'), false);
+
+    const body = randomBytes(150_000);
+    const put = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'kms.bin', Body: body, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId }));
+    assert.equal(put.ServerSideEncryption, 'aws:kms');
+    assert.equal(put.SSEKMSKeyId, arn);
+    assert.notEqual(put.ETag, `"${md5hex(body)}"`, "an SSE-KMS object's ETag is not its content's MD5");
+    const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'kms.bin' }));
+    assert.deepEqual([got.ServerSideEncryption, got.SSEKMSKeyId], ['aws:kms', arn]);
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body));
+    // By ARN too; and with none, the aws/s3 key, made on first use.
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'kms-arn.bin', Body: 'by arn', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: arn, BucketKeyEnabled: true }));
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'kms-arn.bin' }))).BucketKeyEnabled, true);
+    const byDefault = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'kms-default.bin', Body: 'default key', ServerSideEncryption: 'aws:kms' }));
+    const keys = (await admin(server, 'GET', 'kms-keys')).json.keys as Array<{ keyId: string; alias?: string }>;
+    const managed = keys.find((key) => key.alias === 'aws/s3');
+    assert.ok(managed, 'the aws/s3 key exists once used');
+    assert.equal(byDefault.SSEKMSKeyId, `arn:aws:kms:us-east-1:tessera:key/${managed.keyId}`);
+    await expectError(s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'kms-none.bin', Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'no-such-key' })), 400, 'KMS.NotFoundException');
+    await expectError(s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'kms-none.bin', Body: 'x', SSEKMSKeyId: keyId })), 400, 'InvalidArgument');
+
+    // Disabled: nothing new is sealed with it, and what it sealed cannot be read; enabled again, it can.
+    assert.equal((await admin(server, 'PATCH', `kms-keys/${keyId}`, { enabled: false })).json.enabled, false);
+    await expectError(s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'kms-off.bin', Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId })), 400, 'KMS.DisabledException');
+    // On every node within the key store's cache time: three in a row (a cluster's three nodes, round robin).
+    await eventually(async () => {
+      for (let i = 0; i < 3; i++) {
+        const read = s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'kms.bin' })).then((out) => out.Body!.transformToByteArray());
+        await expectError(read, 403, 'KMS.DisabledException');
+      }
+    });
+    await admin(server, 'PATCH', `kms-keys/${keyId}`, { enabled: true });
+    await eventually(async () => assert.ok((await bytesOf(s3, { Bucket: BUCKET, Key: 'kms.bin' })).equals(body)));
+
+    // A bucket whose default is SSE-KMS under that key, for PUTs and multipart uploads.
+    await s3.send(new CreateBucketCommand({ Bucket: 'kms-default' }));
+    await s3.send(
+      new PutBucketEncryptionCommand({
+        Bucket: 'kms-default',
+        ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyId } }] },
+      }),
+    );
+    const rule = (await s3.send(new GetBucketEncryptionCommand({ Bucket: 'kms-default' }))).ServerSideEncryptionConfiguration?.Rules?.[0];
+    assert.deepEqual([rule?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, rule?.ApplyServerSideEncryptionByDefault?.KMSMasterKeyID], ['aws:kms', arn]);
+    const big = randomBytes(6 * MiB);
+    const upload = await new Upload({ client: s3, params: { Bucket: 'kms-default', Key: 'big.bin', Body: big }, partSize: 5 * MiB }).done();
+    assert.equal((upload as { SSEKMSKeyId?: string }).SSEKMSKeyId, arn);
+    assert.ok((await bytesOf(s3, { Bucket: 'kms-default', Key: 'big.bin' })).equals(big));
+    await expectError(
+      s3.send(new PutBucketEncryptionCommand({ Bucket: 'kms-default', ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: 'no-such-key' } }] } })),
+      400,
+      'KMS.NotFoundException',
+    );
+    // A copy from SSE-KMS to SSE-S3 is sealed anew.
+    const copied = await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'kms-copy.bin', CopySource: `${BUCKET}/kms.bin`, ServerSideEncryption: 'AES256' }));
+    assert.equal(copied.ServerSideEncryption, 'AES256');
+    assert.ok((await bytesOf(s3, { Bucket: BUCKET, Key: 'kms-copy.bin' })).equals(body));
+  });
+
   it('malformed requests get S3\'s errors, and nothing is stored', async () => {
     const put = (headers: Record<string, string>, key = 'never.bin') => signedRequest(server.url, 'PUT', `/${BUCKET}/${key}`, { body: 'never stored', headers });
     const cases: Array<[Record<string, string>, number, string]> = [
       [{ 'x-amz-server-side-encryption': 'DES' }, 400, 'InvalidArgument'],
-      [{ 'x-amz-server-side-encryption': 'aws:kms' }, 501, 'NotImplemented'],
-      [{ 'x-amz-server-side-encryption-aws-kms-key-id': 'some-key' }, 501, 'NotImplemented'],
+      [{ 'x-amz-server-side-encryption': 'aws:kms:dsse' }, 501, 'NotImplemented'],
+      [{ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-context': 'e30=' }, 501, 'NotImplemented'],
+      [{ 'x-amz-server-side-encryption-aws-kms-key-id': 'some-key' }, 400, 'InvalidArgument'],
+      [{ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'no-such-key' }, 400, 'KMS.NotFoundException'],
+      [{ 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-bucket-key-enabled': 'maybe' }, 501, 'NotImplemented'],
       [{ ...sseCHeaders(KEY), 'x-amz-server-side-encryption-customer-algorithm': 'AES128' }, 400, 'InvalidEncryptionAlgorithmError'],
       [{ ...sseCHeaders(randomBytes(16)) }, 400, 'InvalidArgument'],
       [{ ...sseCHeaders(KEY), 'x-amz-server-side-encryption-customer-key-md5': md5b64(OTHER_KEY) }, 400, 'InvalidArgument'],
@@ -266,7 +336,11 @@ describe('S3 server-side encryption', () => {
     await file.close();
     // The first record is intact: a range of it still reads.
     assert.ok((await bytesOf(s3, { Bucket: BUCKET, Key: 'tampered.bin', Range: 'bytes=0-99' })).equals(body.subarray(0, 100)));
-    await assert.rejects(bytesOf(s3, { Bucket: BUCKET, Key: 'tampered.bin' }));
+    // The whole object: its status went out with the first record, so the body is cut short, never completed with wrong bytes.
+    const whole = await wholeBody(server.url, `/${BUCKET}/tampered.bin`);
+    assert.equal(whole.status, 200);
+    assert.equal(whole.complete, false);
+    assert.ok(whole.received < body.length, `${whole.received} bytes received`);
     // A read that fails before its first byte is an error answer, not a cut-short body.
     const raw = await signedRequest(server.url, 'GET', `/${BUCKET}/tampered.bin`, { headers: { range: 'bytes=66000-66999' } });
     assert.equal(raw.status, 500);
@@ -316,6 +390,42 @@ describe('SSE-C over plain HTTP', () => {
     assert.equal((await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 's.bin', Body: 'x', ServerSideEncryption: 'AES256' }))).ServerSideEncryption, 'AES256');
   });
 });
+
+/** A root-signed GET read to whatever end it has: whether the body arrived whole, and how much did. */
+function wholeBody(baseUrl: string, path: string): Promise<{ status: number; received: number; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(path, baseUrl);
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path, headers: unsignedPayloadHeaders(baseUrl, 'GET', path), agent: false },
+      (res) => {
+        let received = 0;
+        let settled = false;
+        const done = (complete: boolean) => {
+          if (!settled) resolve({ status: res.statusCode ?? 0, received, complete });
+          settled = true;
+        };
+        res.on('data', (chunk: Buffer) => (received += chunk.length));
+        res.on('end', () => done(res.complete));
+        res.on('error', () => done(false));
+        res.on('close', () => done(false));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Retries `check` for a few seconds: a key's state reaches every node within the key store's cache time (5 s). */
+async function eventually(check: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await check();
+    } catch (err) {
+      if (attempt >= 70) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
 
 function runTool(command: string, args: string[], env: NodeJS.ProcessEnv, mustSucceed = true): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -1,4 +1,23 @@
-import type { StoredAccessKey, StoredUser } from './types.js';
+import type { StoredAccessKey, StoredKmsKey, StoredUser } from './types.js';
+
+/** A kms_keys row as either backend returns it. */
+export interface KmsKeyRow {
+  id: string;
+  alias: string | null;
+  description: string;
+  sealed_key: string;
+  enabled: boolean | number;
+  created: number;
+}
+
+export const toKmsKey = (row: KmsKeyRow): StoredKmsKey => ({
+  id: row.id,
+  ...(row.alias === null ? {} : { alias: row.alias }),
+  description: row.description,
+  sealedKey: row.sealed_key,
+  enabled: Boolean(row.enabled),
+  created: new Date(Number(row.created)),
+});
 
 /** A users row as either backend returns it (SQLite keeps booleans as 0/1). */
 export interface UserRow {

@@ -1,3 +1,4 @@
+import { toKmsKey, type KmsKeyRow } from './identity-rows.js';
 import { ACCESS_CONFIG_KINDS_SQL } from '../public-access.js';
 import type pg from 'pg';
 import { PostgresIdentities } from './postgres-identities.js';
@@ -28,6 +29,7 @@ import type {
   SessionStatus,
   StoredObject,
   StoredAccessKey,
+  StoredKmsKey,
   StoredPart,
   StoredUpload,
   StoredUser,
@@ -177,7 +179,6 @@ export abstract class PostgresQueries implements MetadataQueries {
       `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
          (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
          (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm,
-         (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'encryption') AS encryption,
          (SELECT json_object_agg(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN (${ACCESS_CONFIG_KINDS_SQL})) AS access
        FROM buckets b WHERE b.name = $1`,
       [name],
@@ -802,6 +803,32 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   // Users and access keys
+
+  async insertKmsKey(key: StoredKmsKey): Promise<boolean> {
+    const result = await this.runner.query(
+      'INSERT INTO kms_keys (id, alias, description, sealed_key, enabled, created) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
+      [key.id, key.alias ?? null, key.description, key.sealedKey, key.enabled, key.created.getTime()],
+    );
+    return result.rowCount === 1;
+  }
+
+  async getKmsKey(id: string): Promise<StoredKmsKey | undefined> {
+    const row = await this.first<KmsKeyRow>('SELECT * FROM kms_keys WHERE id = $1', [id]);
+    return row && toKmsKey(row);
+  }
+
+  async kmsKeyByAlias(alias: string): Promise<StoredKmsKey | undefined> {
+    const row = await this.first<KmsKeyRow>('SELECT * FROM kms_keys WHERE alias = $1', [alias]);
+    return row && toKmsKey(row);
+  }
+
+  async listKmsKeys(): Promise<StoredKmsKey[]> {
+    return (await this.rows<KmsKeyRow>('SELECT * FROM kms_keys ORDER BY created, id')).map(toKmsKey);
+  }
+
+  async setKmsKeyEnabled(id: string, enabled: boolean): Promise<boolean> {
+    return (await this.runner.query('UPDATE kms_keys SET enabled = $1 WHERE id = $2', [enabled, id])).rowCount === 1;
+  }
 
   listUsers(): Promise<StoredUser[]> {
     return new PostgresIdentities(this.runner).listUsers();

@@ -250,6 +250,20 @@ ALTER TABLE object_versions ADD COLUMN acl TEXT, ADD COLUMN encryption TEXT;
 ALTER TABLE uploads ADD COLUMN acl TEXT, ADD COLUMN encryption TEXT;
 `,
   },
+  {
+    version: 10,
+    description: 'the local KMS key store (SSE-KMS), key material sealed under the master key',
+    sql: `
+CREATE TABLE kms_keys (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  alias TEXT COLLATE "C" UNIQUE,
+  description TEXT NOT NULL,
+  sealed_key TEXT NOT NULL,
+  enabled BOOLEAN NOT NULL,
+  created BIGINT NOT NULL
+);
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -260,7 +260,6 @@ export interface BucketRow {
   versioning?: string | null;
   object_lock?: string | null;
   worm?: string | null;
-  encryption?: string | null;
   /** The access configurations as a JSON object by kind: text from SQLite, parsed by pg. */
   access?: string | Record<string, string> | null;
 }
@@ -270,12 +269,12 @@ export function toBucket(row: BucketRow): BucketInfo {
   if (row.versioning === 'Enabled' || row.versioning === 'Suspended') bucket.versioning = row.versioning;
   if (row.object_lock != null) bucket.objectLock = parseLockConfiguration(row.object_lock);
   if (row.worm != null) bucket.worm = parseWormDocument(row.worm);
-  if (row.encryption != null) bucket.encryption = JSON.parse(row.encryption) as BucketEncryption;
   // Only getBucket reads the access documents (a listing of buckets does not).
   if (row.access !== undefined) {
     const documents = row.access === null ? {} : typeof row.access === 'string' ? (JSON.parse(row.access) as Record<string, string>) : row.access;
     const access = bucketAccessOf(documents);
     if (access) bucket.access = access;
+    if (documents.encryption !== undefined) bucket.encryption = JSON.parse(documents.encryption) as BucketEncryption;
     bucket.accessStamp = accessStamp(documents);
   }
   return bucket;

@@ -1,3 +1,4 @@
+import { toKmsKey, type KmsKeyRow } from './identity-rows.js';
 import { ACCESS_CONFIG_KINDS_SQL } from '../public-access.js';
 import type Database from 'better-sqlite3';
 import { SqliteIdentities } from './sqlite-identities.js';
@@ -30,6 +31,7 @@ import type {
   SessionStatus,
   StoredObject,
   StoredAccessKey,
+  StoredKmsKey,
   StoredPart,
   StoredUpload,
   StoredUser,
@@ -54,7 +56,6 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         `SELECT b.*, (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'versioning') AS versioning,
            (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'object-lock') AS object_lock,
            (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'worm') AS worm,
-           (SELECT document FROM bucket_configs WHERE bucket = b.name AND kind = 'encryption') AS encryption,
            (SELECT json_group_object(kind, document) FROM bucket_configs WHERE bucket = b.name AND kind IN (${ACCESS_CONFIG_KINDS_SQL})) AS access
          FROM buckets b WHERE b.name = ?`,
       ),
@@ -722,6 +723,32 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
 
   deleteAccessKey(userId: string, accessKeyId: string): boolean {
     return this.identities().deleteAccessKey(userId, accessKeyId);
+  }
+
+  insertKmsKey(key: StoredKmsKey): boolean {
+    return (
+      this.db
+        .prepare('INSERT OR IGNORE INTO kms_keys (id, alias, description, sealed_key, enabled, created) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(key.id, key.alias ?? null, key.description, key.sealedKey, key.enabled ? 1 : 0, key.created.getTime()).changes === 1
+    );
+  }
+
+  getKmsKey(id: string): StoredKmsKey | undefined {
+    const row = this.db.prepare<[string], KmsKeyRow>('SELECT * FROM kms_keys WHERE id = ?').get(id);
+    return row && toKmsKey(row);
+  }
+
+  kmsKeyByAlias(alias: string): StoredKmsKey | undefined {
+    const row = this.db.prepare<[string], KmsKeyRow>('SELECT * FROM kms_keys WHERE alias = ?').get(alias);
+    return row && toKmsKey(row);
+  }
+
+  listKmsKeys(): StoredKmsKey[] {
+    return this.db.prepare<[], KmsKeyRow>('SELECT * FROM kms_keys ORDER BY created, id').all().map(toKmsKey);
+  }
+
+  setKmsKeyEnabled(id: string, enabled: boolean): boolean {
+    return this.db.prepare('UPDATE kms_keys SET enabled = ? WHERE id = ?').run(enabled ? 1 : 0, id).changes === 1;
   }
 
   // Leases

@@ -149,6 +149,18 @@ CREATE TABLE IF NOT EXISTS access_keys (
 CREATE INDEX IF NOT EXISTS access_keys_by_user ON access_keys (user_id);
 `;
 
+/** Version 10: the local KMS key store (SSE-KMS), each key's material sealed under the master key. */
+const KMS_KEYS_TABLE = `
+CREATE TABLE IF NOT EXISTS kms_keys (
+  id TEXT PRIMARY KEY,
+  alias TEXT UNIQUE,
+  description TEXT NOT NULL,
+  sealed_key TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  created INTEGER NOT NULL
+);
+`;
+
 interface Migration {
   version: number;
   /** Runs inside the migration's transaction. */
@@ -166,6 +178,7 @@ const MIGRATIONS: Migration[] = [
   { version: 7, apply: (db) => noncurrentSince(db) },
   { version: 8, apply: (db) => db.exec(IDENTITY_TABLES) },
   { version: 9, apply: (db) => aclAndEncryptionColumns(db) },
+  { version: 10, apply: (db) => db.exec(KMS_KEYS_TABLE) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

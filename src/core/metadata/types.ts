@@ -48,6 +48,17 @@ export interface StoredUser {
 }
 
 /** An access key of a stored user; its secret sealed under the master key (core/secret-box.ts). */
+/** A key of the local KMS key store: its material sealed under the master key. */
+export interface StoredKmsKey {
+  id: string;
+  /** `aws/s3` for the key aws:kms uses when a request names none; absent for keys made by the admin API. */
+  alias?: string;
+  description: string;
+  sealedKey: string;
+  enabled: boolean;
+  created: Date;
+}
+
 export interface StoredAccessKey {
   accessKeyId: string;
   sealedSecret: string;
@@ -259,6 +270,15 @@ export interface MetadataQueries {
   setAccessKeyEnabled(userId: string, accessKeyId: string, enabled: boolean): Promise<boolean>;
   /** False when `userId` has no such key. */
   deleteAccessKey(userId: string, accessKeyId: string): Promise<boolean>;
+
+  // The local KMS key store (core/kms.ts): keys made through the admin API, sealed under the master key
+  /** False when the id (or the alias) is taken. */
+  insertKmsKey(key: StoredKmsKey): Promise<boolean>;
+  getKmsKey(id: string): Promise<StoredKmsKey | undefined>;
+  kmsKeyByAlias(alias: string): Promise<StoredKmsKey | undefined>;
+  listKmsKeys(): Promise<StoredKmsKey[]>;
+  /** False when there is no such key. */
+  setKmsKeyEnabled(id: string, enabled: boolean): Promise<boolean>;
 
   // Leases: who runs a background job now (one node of a cluster at a time)
   /**

@@ -59,12 +59,12 @@ export const OSS_HEADERS: readonly FeatureRule[] = [
   }),
   implemented('x-oss-tagging-directive', "Copy (the default) keeps the source's tags, Replace takes x-oss-tagging", { operations: ['CopyObject'] }),
   // Refused until the functionality exists.
-  implemented('x-oss-server-side-encryption', 'server-side encryption `AES256` (SSE-S3 in S3\'s words); KMS and SM4 are refused (no key store yet)', {
+  implemented('x-oss-server-side-encryption', "server-side encryption `AES256` (SSE-S3 in S3's words) or `KMS` (the local key store); SM4 is refused", {
     operations: ['PutObject', 'InitiateMultipartUpload', 'CopyObject'],
     check: checkOssEncryption,
   }),
+  implemented('x-oss-server-side-encryption-key-id', "KMS: the key store's key (id or ARN)", { operations: ['PutObject', 'InitiateMultipartUpload', 'CopyObject'] }),
   refused('x-oss-server-side-data-encryption', 'server-side encryption (SM4)'),
-  refused('x-oss-server-side-encryption-key-id', 'KMS keys'),
   refused('x-oss-traffic-limit', 'bandwidth limits'),
   refused('x-oss-callback', 'upload callbacks'),
   refused('x-oss-callback-var', 'upload callbacks'),

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { CUSTOMER_KEY_BYTES, customerKeyMd5, type EncryptionRequest } from '../../core/encryption.js';
 import { ServiceError, errors } from '../../core/errors.js';
+import { arnOf } from '../../core/kms.js';
 import type { BucketEncryption, ObjectEncryption } from '../../core/types.js';
 import { parseXml } from '../common/xml.js';
 import { checked, nodeOf, occurrences, once } from '../common/xml-shape.js';
@@ -61,35 +62,59 @@ export function customerKey(call: S3Call, prefix = CUSTOMER_PREFIX, forRead = fa
   return bytes;
 }
 
-/** What a write asks for: SSE-S3 (`x-amz-server-side-encryption: AES256`) or SSE-C; undefined: the bucket's default. */
+/**
+ * What a write asks for: SSE-S3 (`x-amz-server-side-encryption: AES256`), SSE-KMS (`aws:kms`, with
+ * the key's id or ARN in `…-aws-kms-key-id`, else the `aws/s3` key) or SSE-C; undefined: the
+ * bucket's default.
+ */
 export function requestedEncryption(call: S3Call): EncryptionRequest | undefined {
-  const method = header(call.ctx.req.headers, SSE)?.trim();
+  const { headers } = call.ctx.req;
+  const method = header(headers, SSE)?.trim();
+  const kmsKeyId = header(headers, KMS_KEY_ID)?.trim();
+  const bucketKey = header(headers, BUCKET_KEY)?.trim().toLowerCase();
   const key = customerKey(call);
   if (method !== undefined && key !== undefined) {
     throw errors.invalidArgument('Server Side Encryption with Customer provided key is incompatible with the encryption method specified', SSE, method);
   }
+  if ((kmsKeyId !== undefined || bucketKey !== undefined) && method !== 'aws:kms') {
+    throw errors.invalidArgument(
+      'Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms',
+      kmsKeyId !== undefined ? KMS_KEY_ID : BUCKET_KEY,
+      kmsKeyId ?? bucketKey,
+    );
+  }
   if (key !== undefined) return { kind: 'sse-c', key };
   if (method === undefined) return undefined;
-  // The feature table let only AES256 through (aws:kms is refused with 501 until the key store exists).
+  if (method === 'aws:kms') {
+    if (kmsKeyId === '') throw errors.invalidArgument('The KMS key id must not be empty', KMS_KEY_ID, '');
+    return { kind: 'sse-kms', kmsKeyId, ...(bucketKey === undefined ? {} : { bucketKeyEnabled: bucketKey === 'true' }) };
+  }
+  // The feature table let only AES256 and aws:kms through.
   if (method !== 'AES256') throw invalidMethod(method);
   return { kind: 'sse-s3' };
 }
+
+const KMS_KEY_ID = 'x-amz-server-side-encryption-aws-kms-key-id';
+const BUCKET_KEY = 'x-amz-server-side-encryption-bucket-key-enabled';
 
 function invalidMethod(method: string): ServiceError {
   return errors.invalidArgument('The encryption method specified is not supported', SSE, method);
 }
 
-/** `x-amz-server-side-encryption`'s values: AES256 honoured, aws:kms refused (501) for now, anything else InvalidArgument. */
+/** `x-amz-server-side-encryption`'s values: AES256 and aws:kms honoured, aws:kms:dsse refused (501), anything else InvalidArgument. */
 export function checkEncryptionMethod(value: string): ServiceError | 'refused' | undefined {
   const method = value.trim();
-  if (method === 'AES256') return undefined;
-  if (method === 'aws:kms' || method === 'aws:kms:dsse') return 'refused';
+  if (method === 'AES256' || method === 'aws:kms') return undefined;
+  if (method === 'aws:kms:dsse') return 'refused';
   return invalidMethod(method);
 }
 
 /** The headers that tell how an object (or part, or upload) is encrypted; `presented`: the request's customer key. */
 export function encryptionHeaders(encryption: ObjectEncryption | undefined, presented?: Buffer): Record<string, string> {
   if (encryption?.kind === 'sse-s3') return { [SSE]: 'AES256' };
+  if (encryption?.kind === 'sse-kms') {
+    return { [SSE]: 'aws:kms', [KMS_KEY_ID]: arnOf(encryption.kmsKeyId!), ...(encryption.bucketKeyEnabled ? { [BUCKET_KEY]: 'true' } : {}) };
+  }
   if (encryption?.kind === 'sse-c') {
     return {
       [`${CUSTOMER_PREFIX}algorithm`]: 'AES256',
@@ -112,14 +137,19 @@ export async function putBucketEncryption(call: S3Call): Promise<void> {
   const algorithm = once(byDefault.SSEAlgorithm);
   const bucketKey = once(rule.BucketKeyEnabled);
   if (algorithm === undefined || (bucketKey !== undefined && bucketKey !== 'true' && bucketKey !== 'false')) throw errors.malformedXML();
-  if (algorithm === 'aws:kms' || algorithm === 'aws:kms:dsse') {
-    throw new ServiceError('NotImplemented', 'SSE-KMS is not implemented yet: a bucket default of aws:kms is refused.', 501);
+  if (algorithm === 'aws:kms:dsse') {
+    throw new ServiceError('NotImplemented', 'Dual-layer SSE-KMS (aws:kms:dsse) is not implemented.', 501);
   }
-  if (algorithm !== 'AES256') throw errors.malformedXML();
-  if (once(byDefault.KMSMasterKeyID) !== undefined) {
-    throw errors.invalidArgument('a KMSMasterKeyID is allowed only for SSEAlgorithm aws:kms', 'KMSMasterKeyID', once(byDefault.KMSMasterKeyID));
+  if (algorithm !== 'AES256' && algorithm !== 'aws:kms') throw errors.malformedXML();
+  const keyName = once(byDefault.KMSMasterKeyID);
+  if (keyName !== undefined && algorithm !== 'aws:kms') {
+    throw errors.invalidArgument('a KMSMasterKeyID is allowed only for SSEAlgorithm aws:kms', 'KMSMasterKeyID', keyName);
   }
-  const config: BucketEncryption = { kind: 'sse-s3', ...(bucketKey === 'true' ? { bucketKeyEnabled: true } : {}) };
+  const bucketKeyEnabled = bucketKey === 'true' ? { bucketKeyEnabled: true } : {};
+  const config: BucketEncryption =
+    algorithm === 'aws:kms'
+      ? { kind: 'sse-kms', ...(keyName === undefined ? {} : { kmsKeyId: (await call.storage.kms.get(keyName)).keyId }), ...bucketKeyEnabled }
+      : { kind: 'sse-s3', ...bucketKeyEnabled };
   await call.storage.putBucketConfig(call.actor, call.bucket, 'encryption', JSON.stringify(config));
   sendEmpty(call.ctx.res, 200);
 }
@@ -136,7 +166,7 @@ export async function getBucketEncryption(call: S3Call): Promise<void> {
     Rule: {
       ApplyServerSideEncryptionByDefault: {
         SSEAlgorithm: config.kind === 'sse-kms' ? 'aws:kms' : 'AES256',
-        ...(config.kmsKeyId ? { KMSMasterKeyID: config.kmsKeyId } : {}),
+        ...(config.kmsKeyId ? { KMSMasterKeyID: arnOf(config.kmsKeyId) } : {}),
       },
       BucketKeyEnabled: String(config.bucketKeyEnabled === true),
     },

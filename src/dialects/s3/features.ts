@@ -113,10 +113,15 @@ export const S3_HEADERS: readonly FeatureRule[] = [
   implemented('x-amz-max-parts', "GetObjectAttributes' page of parts", { operations: ['GetObjectAttributes'] }),
   implemented('x-amz-part-number-marker', "GetObjectAttributes' paging of parts", { operations: ['GetObjectAttributes'] }),
   // Refused until the functionality exists.
-  // Server-side encryption (core/encryption.ts): SSE-S3 and SSE-C; SSE-KMS not yet.
-  implemented('x-amz-server-side-encryption', 'SSE-S3 (`AES256`): the object is stored encrypted; `aws:kms` is refused (no key store yet)', {
+  // Server-side encryption (core/encryption.ts): SSE-S3, SSE-KMS with the local key store, SSE-C.
+  implemented('x-amz-server-side-encryption', 'SSE-S3 (`AES256`) and SSE-KMS (`aws:kms`, the local key store): the object is stored encrypted; `aws:kms:dsse` is refused', {
     operations: SSE_WRITES,
     check: checkEncryptionMethod,
+  }),
+  implemented('x-amz-server-side-encryption-aws-kms-key-id', "SSE-KMS: the key store's key (id, ARN or alias/aws/s3)", { operations: SSE_WRITES }),
+  implemented('x-amz-server-side-encryption-bucket-key-enabled', 'SSE-KMS: echoed back (every blob has its own data key either way)', {
+    operations: SSE_WRITES,
+    values: ['true', 'false'],
   }),
   ...['algorithm', 'key', 'key-md5'].map((name) =>
     implemented(`x-amz-server-side-encryption-customer-${name}`, 'SSE-C: the customer key seals the object; required again to read it', {
@@ -126,7 +131,7 @@ export const S3_HEADERS: readonly FeatureRule[] = [
   ...['algorithm', 'key', 'key-md5'].map((name) =>
     implemented(`x-amz-copy-source-server-side-encryption-customer-${name}`, "SSE-C: the key of a copy's source stored with one", { operations: COPIES }),
   ),
-  refused('x-amz-server-side-encryption-*', 'SSE-KMS key ids, encryption context and bucket keys (no key store yet)'),
+  refused('x-amz-server-side-encryption-*', 'the SSE-KMS encryption context'),
   refused('x-amz-website-redirect-location', 'website redirects'),
   refused('x-amz-write-offset-bytes', 'appends (directory buckets)'),
   refused('x-amz-mp-object-size', 'the declared size of a completed multipart object'),
@@ -197,7 +202,7 @@ export const S3_QUERY: readonly FeatureRule[] = [
   implemented('publicAccessBlock', "PutPublicAccessBlock, GetPublicAccessBlock, DeletePublicAccessBlock: the bucket's Block Public Access", {
     operations: PUBLIC_ACCESS_BLOCK,
   }),
-  implemented('encryption', "PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption: the bucket's default encryption (SSE-S3)", {
+  implemented('encryption', "PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption: the bucket's default encryption (SSE-S3 or SSE-KMS)", {
     operations: ['PutBucketEncryption', 'GetBucketEncryption', 'DeleteBucketEncryption'],
   }),
   implemented('ownershipControls', "PutBucketOwnershipControls, GetBucketOwnershipControls, DeleteBucketOwnershipControls: the bucket's Object Ownership", {
