@@ -163,7 +163,7 @@ export class OssDialect implements Dialect {
     }
     const { user, target } = await authenticate(ctx, this.users, candidates, this.temporary);
     ctx.log.user = user?.id ?? '';
-    if (!user) await this.storage.screenAnonymous(target.bucket);
+    if (!user) await this.storage.screenAnonymous(target.bucket, target.key);
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;
     // Before the handler reads a byte of the body: what Tessera does not do is refused here.

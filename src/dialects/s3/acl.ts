@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError, errors } from '../../core/errors.js';
-import { cannedAcl, GROUP_URIS, isCannedAcl, PERMISSIONS, type Acl, type Grant, type Grantee, type Group, type Permission } from '../../core/acl.js';
+import { cannedAcl, GROUP_URIS, isCannedAcl, OBJECT_OWNER, PERMISSIONS, type Acl, type Grant, type Grantee, type Group, type Permission } from '../../core/acl.js';
 import type { UserDirectory } from '../../core/users.js';
 import { parseXml, type XmlNode } from '../common/xml.js';
 import { checked, nodeOf, occurrences, once } from '../common/xml-shape.js';
@@ -79,6 +79,14 @@ export function aclFromHeaders(headers: IncomingHttpHeaders, owner: string, user
   }
   if (explicit.length === 0) return undefined;
   return { owner, grants: explicit.flatMap(([name, permission]) => parseGrantHeader(name, header(headers, name)!, permission, users)) };
+}
+
+/**
+ * The ACL an object write's headers ask for (PutObject, CreateMultipartUpload, CopyObject, a
+ * form's `acl` field), for the object's owner, whom the engine fills in (core/acl.ts OBJECT_OWNER).
+ */
+export function objectAclFromHeaders(headers: IncomingHttpHeaders, users: UserDirectory): Acl | undefined {
+  return aclFromHeaders(headers, OBJECT_OWNER, users);
 }
 
 /** The AccessControlPolicy document of a PutBucketAcl body. */

@@ -144,7 +144,7 @@ export class S3Dialect implements Dialect {
     }
     const auth = identify(ctx, this.users, this.temporary);
     ctx.log.user = auth.user.id;
-    if (auth.anonymous) await this.storage.screenAnonymous(target.bucket);
+    if (auth.anonymous) await this.storage.screenAnonymous(target.bucket, target.key);
     hoistQueryHeaders(ctx);
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;
