@@ -430,7 +430,8 @@ export class Storage {
 
   /**
    * For an anonymous request, before anything else: AccessDenied unless it names a bucket whose
-   * settings grant anyone something (core/authorization.ts decides the request itself later).
+   * settings grant anyone something, or (`key`: a request an object's ACL could grant) a bucket
+   * whose objects' ACLs count (core/authorization.ts decides the request itself later).
    */
   async screenAnonymous(bucket: string | undefined, key?: string): Promise<void> {
     const info = bucket === undefined ? undefined : await this.meta.getBucket(bucket);

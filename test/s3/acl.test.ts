@@ -191,6 +191,9 @@ describe("S3 objects' own ACLs", () => {
     // READ is not READ_ACP, nor WRITE.
     assertS3Error(await get(`/${BUCKET}/public.txt?acl`), 403, 'AccessDenied');
     assertS3Error(await rawRequest(server.url, { method: 'PUT', path: `/${BUCKET}/public.txt`, body: 'x', headers: { 'content-length': '1' } }), 403, 'AccessDenied');
+    // An unsigned request no object ACL could grant is refused before anything else is looked at.
+    const asking = { 'content-length': '1', 'x-amz-server-side-encryption': 'AES256' };
+    assertS3Error(await rawRequest(server.url, { method: 'PUT', path: `/${BUCKET}/public.txt`, body: 'x', headers: asking }), 403, 'AccessDenied');
 
     await alice.send(new PutObjectAclCommand({ Bucket: BUCKET, Key: 'public.txt', ACL: 'private' }));
     assert.deepEqual(await grantsOf('public.txt'), [['alice', 'FULL_CONTROL']]);
