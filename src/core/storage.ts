@@ -7,7 +7,7 @@ import { loadMasterKey, type SecretBox } from './secret-box.js';
 import { RecentlySeen } from './recently-seen.js';
 import { allowed, authorize, bucketPolicyOf, CONFIG_ACTIONS, decide, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
 import { policyIsPublic, type Policy } from './policy.js';
-import { aclDocument, checkBucketAcl, defaultAcl, objectAclInForce, objectAclMayAllow, objectAclOf, objectAclToStore, ownerOnly, type Acl } from './acl.js';
+import { aclDocument, aclsEnabled, checkBucketAcl, defaultAcl, objectAclInForce, objectAclMayAllow, objectAclOf, objectAclToStore, ownerOnly, type Acl } from './acl.js';
 import {
   NEW_BUCKET_OWNERSHIP,
   NEW_BUCKET_PUBLIC_ACCESS_BLOCK,
@@ -403,10 +403,10 @@ export class Storage {
   async putObjectAcl(actor: Actor, bucket: string, key: string, aclFor: (bucket: BucketInfo) => Acl | undefined, versionId?: string): Promise<void> {
     await this.meta.transaction(async (tx) => {
       const { info, object } = await this.readObjectIn(actor, bucket, key, versionId, tx, 's3:PutObjectAcl');
-      const requested = aclFor(info);
-      const acl = objectAclToStore(requested, info);
-      // Where ACLs are off, the owner's own ACL (all that may be asked there) changes nothing.
-      if (requested !== undefined && acl === undefined) return;
+      const acl = objectAclToStore(aclFor(info), info);
+      // Where ACLs are off, what may be asked there (the owner's own, or none) changes nothing: the
+      // objects' ACLs are kept as they are until ACLs are on again.
+      if (!aclsEnabled(info.access)) return;
       await tx.setObjectAcl(object.id, acl);
     });
   }
