@@ -23,7 +23,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { assertS3Error, expectError } from '../helpers/assertions.js';
 import { rawRequest, signedRequest } from '../helpers/raw.js';
-import { useS3Server } from '../helpers/s3.js';
+import { s3Client, useS3Server } from '../helpers/s3.js';
+import { admin, type Credentials } from '../helpers/admin.js';
 import { multipartBody, postForm, s3PolicyFields } from '../helpers/form.js';
 import type { TestServer } from '../helpers/server.js';
 
@@ -262,6 +263,22 @@ describe("S3 objects' own ACLs", () => {
       'InvalidArgument',
     );
     await expectError(alice.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'w.txt' })), 404);
+  });
+
+  it('a grant may name a user made through the admin API, who reads with their own key', async () => {
+    assert.equal((await admin(server, 'POST', 'users', { id: 'carol', displayName: 'Carol' })).status, 201);
+    const key = (await admin(server, 'POST', 'users/carol/keys')).json as Credentials;
+    const carol = s3Client(server, key, { maxAttempts: 1 });
+    try {
+      await put('for-carol.txt', 'hello carol', { GrantRead: 'id="carol"', GrantReadACP: 'id="carol"' });
+      assert.equal(await (await carol.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'for-carol.txt' }))).Body!.transformToString(), 'hello carol');
+      const acl = await carol.send(new GetObjectAclCommand({ Bucket: BUCKET, Key: 'for-carol.txt' }));
+      assert.deepEqual(acl.Grants?.map((g) => [g.Grantee?.ID, g.Grantee?.DisplayName, g.Permission]), [['carol', 'Carol', 'READ'], ['carol', 'Carol', 'READ_ACP']]);
+      await alice.send(new PutObjectAclCommand({ Bucket: BUCKET, Key: 'for-carol.txt', ACL: 'private' }));
+      await expectError(carol.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'for-carol.txt' })), 403, 'AccessDenied');
+    } finally {
+      carol.destroy();
+    }
   });
 
   it("a multipart upload's ACL is its object's; a copy takes the ACL its request names, never its source's", async () => {
