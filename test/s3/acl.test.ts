@@ -1,4 +1,9 @@
 import { describe, it } from 'node:test';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import {
   CompleteMultipartUploadCommand,
@@ -33,6 +38,7 @@ const ALICE_KEYS = { accessKeyId: 'AKACLALICE0000000001', secretAccessKey: 'alic
 const BOB = { accessKey: 'AKACLBOB000000000002', secretKey: 'bob-acl-secret-0123456789abcdef', id: 'bob', displayName: 'Bob' };
 
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
+const AWS_CLI = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 0;
 const OPEN = { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false };
 
 describe('S3 bucket ACLs, with Object Ownership and Block Public Access', () => {
@@ -126,7 +132,8 @@ describe('S3 bucket ACLs, with Object Ownership and Block Public Access', () => 
       [{ 'x-amz-grant-read': 'emailAddress="bob@example.com"' }, 400, 'UnresolvableGrantByEmailAddress'],
       [{ 'x-amz-grant-read': 'id="nobody-of-that-name"' }, 400, 'InvalidArgument'],
       [{ 'x-amz-grant-read': 'uri="http://acs.amazonaws.com/groups/s3/LogDelivery"' }, 400, 'InvalidArgument'],
-      [{ 'x-amz-grant-read': 'id=bob' }, 400, 'InvalidArgument'],
+      [{ 'x-amz-grant-read': 'id="bob' }, 400, 'InvalidArgument'],
+      [{ 'x-amz-grant-read': 'bob' }, 400, 'InvalidArgument'],
       [{ 'x-amz-acl': 'private', 'x-amz-grant-read': 'id="bob"' }, 400, 'InvalidRequest'],
       [{ 'x-amz-acl': 'everyone-please' }, 400, 'InvalidArgument'],
     ];
@@ -302,6 +309,31 @@ describe("S3 objects' own ACLs", () => {
     await expectError(bob.send(new CopyObjectCommand({ Bucket: 'bobs', Key: 'mine.txt', CopySource: `${BUCKET}/private.txt` })), 403, 'AccessDenied');
     await bob.send(new CopyObjectCommand({ Bucket: 'bobs', Key: 'mine.txt', CopySource: `${BUCKET}/copy3.bin` }));
     assert.equal(await (await bob.send(new GetObjectCommand({ Bucket: 'bobs', Key: 'mine.txt' }))).Body!.transformToString(), 'for alice');
+  });
+
+  it('the aws CLI: cp --acl public-read, s3api put-object-acl and get-object-acl', { skip: !AWS_CLI && 'the aws CLI is not installed' }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-acl-cli-'));
+    try {
+      const env = {
+        PATH: process.env.PATH,
+        HOME: dir,
+        AWS_ACCESS_KEY_ID: ALICE_KEYS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: ALICE_KEYS.secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      };
+      const aws = (...args: string[]) => promisify(execFile)('aws', ['--endpoint-url', server.url, ...args], { env });
+      await writeFile(join(dir, 'cli.txt'), 'from the aws CLI');
+      await aws('s3', 'cp', join(dir, 'cli.txt'), `s3://${BUCKET}/cli.txt`, '--acl', 'public-read');
+      assert.equal((await get(`/${BUCKET}/cli.txt`)).body, 'from the aws CLI');
+      await aws('s3api', 'put-object-acl', '--bucket', BUCKET, '--key', 'cli.txt', '--grant-read', 'id=bob');
+      const { stdout } = await aws('s3api', 'get-object-acl', '--bucket', BUCKET, '--key', 'cli.txt', '--output', 'json');
+      const grants = (JSON.parse(stdout) as { Grants: Array<{ Grantee: { ID?: string }; Permission: string }> }).Grants;
+      assert.deepEqual(grants.map((g) => [g.Grantee.ID, g.Permission]), [['bob', 'READ']]);
+      assertS3Error(await get(`/${BUCKET}/cli.txt`), 403, 'AccessDenied');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("a form upload's acl field is its object's", async () => {

@@ -46,18 +46,21 @@ function grantee(kind: string, value: string, users: UserDirectory, argument: st
   throw invalidArgument('Invalid grantee', argument, kind);
 }
 
-/** `id="…", uri="…"`: the grantees of one x-amz-grant-* header. */
+/**
+ * `id="…", uri="…"`: the grantees of one x-amz-grant-* header. A value may also be bare
+ * (`uri=http://…`), as the AWS CLI's own examples send it.
+ */
 function parseGrantHeader(name: string, value: string, permission: Permission, users: UserDirectory): Grant[] {
   const grants: Grant[] = [];
-  const item = /\s*([A-Za-z]+)\s*=\s*"([^"]*)"\s*(,|$)/y;
+  const item = /\s*([A-Za-z]+)\s*=\s*(?:"([^"]*)"|([^",\s]+))\s*(,|$)/y;
   let at = 0;
   while (at < value.length) {
     item.lastIndex = at;
     const match = item.exec(value);
     if (!match) throw invalidArgument('Invalid grant header', name, value);
-    grants.push({ grantee: grantee(match[1]!, match[2]!, users, name), permission });
+    grants.push({ grantee: grantee(match[1]!, match[2] ?? match[3]!, users, name), permission });
     at = item.lastIndex;
-    if (match[3] === '') break;
+    if (match[4] === '') break;
   }
   if (grants.length === 0) throw invalidArgument('Invalid grant header', name, value);
   return grants;
