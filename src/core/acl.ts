@@ -4,7 +4,9 @@ import type { Actor, BucketAccess, BucketInfo } from './types.js';
 /**
  * Access control lists, S3's older way to share: an owner and grants of READ, WRITE, READ_ACP,
  * WRITE_ACP or FULL_CONTROL to users or to the groups AllUsers (anyone, signed or not) and
- * AuthenticatedUsers (anyone signed in). A bucket's ACL is the bucket configuration kind `acl`.
+ * AuthenticatedUsers (anyone signed in). A bucket's ACL is the bucket configuration kind `acl`;
+ * an object's own is kept with it (ObjectAttributes.acl, each version its own), its owner always
+ * the bucket's owner.
  * They count only while the bucket's Object Ownership is not BucketOwnerEnforced (a new bucket's
  * is), and Block Public Access may refuse or ignore the grants to the two groups.
  */
@@ -25,7 +27,8 @@ export interface Acl {
   grants: Grant[];
   /**
    * OSS's bucket ACL, which its objects follow (their ACL is `default`): READ then reads the
-   * objects too and WRITE writes them. S3's bucket READ lists only.
+   * objects too and WRITE writes them. S3's bucket READ lists only. On an object's ACL as
+   * objectAclOf answers it: not the object's own (it has none), what it follows.
    */
   objectsFollow?: boolean;
 }
@@ -50,12 +53,49 @@ export function cannedAcl(name: CannedAcl, owner: string, bucketOwner = owner): 
 }
 
 /**
- * What an object's ACL is: objects keep none of their own, so it is the bucket's where the
- * objects follow it (an OSS bucket ACL), else the bucket owner's FULL_CONTROL.
+ * The ACL an object's grants come from, where it has one in force: its own (set by the write that
+ * made the version, or by PutObjectAcl), else its bucket's where the objects follow that (an OSS
+ * bucket ACL; OSS's `default`). Undefined where ACLs are off or there is neither.
  */
-export function objectAclOf(bucket: BucketInfo): Acl {
+export function objectAclInForce(bucket: BucketInfo, object: { acl?: Acl } | undefined): Acl | undefined {
+  if (!aclsEnabled(bucket.access)) return undefined;
+  if (object?.acl) return object.acl;
   const acl = bucket.access?.acl;
-  return acl?.objectsFollow && aclsEnabled(bucket.access) ? { owner: acl.owner, grants: acl.grants } : defaultAcl(bucket.owner);
+  return acl?.objectsFollow ? acl : undefined;
+}
+
+/**
+ * What GetObjectAcl answers: the ACL in force, else the bucket owner's FULL_CONTROL. One the
+ * object does not have of its own is marked `objectsFollow` (OSS calls it `default`).
+ */
+export function objectAclOf(bucket: BucketInfo, object: { acl?: Acl } | undefined): Acl {
+  const acl = objectAclInForce(bucket, object);
+  if (acl && acl === object?.acl) return acl;
+  return { ...(acl ?? defaultAcl(bucket.owner)), objectsFollow: true };
+}
+
+/**
+ * The owner a dialect builds an object's ACL for before the bucket is read (`cannedAcl(name,
+ * OBJECT_OWNER)`): objectAclToStore puts the bucket's owner, who owns every object, in its place.
+ * No user has this id.
+ */
+export const OBJECT_OWNER = '';
+
+/**
+ * The ACL an object write (or PutObjectAcl) asked for, as the object keeps it: its owner made the
+ * bucket's, checked against the bucket's Object Ownership (only the owner's own ACL where ACLs
+ * are off: AccessControlListNotSupported) and Block Public Access (BlockPublicAcls: AccessDenied).
+ * Undefined when none was asked for, or ACLs are off (an owner-only ACL changes nothing there).
+ */
+export function objectAclToStore(requested: Acl | undefined, bucket: BucketInfo): Acl | undefined {
+  if (requested === undefined) return undefined;
+  const owner = bucket.owner;
+  const grants = requested.grants.map((grant): Grant =>
+    'user' in grant.grantee && grant.grantee.user === OBJECT_OWNER ? { grantee: { user: owner }, permission: grant.permission } : grant,
+  );
+  const acl: Acl = { owner, grants };
+  checkBucketAcl(acl, bucket.access, false);
+  return aclsEnabled(bucket.access) ? acl : undefined;
 }
 
 /** Whether two ACLs say the same: the same owner and the same grants, in any order. */
@@ -121,18 +161,43 @@ const BUCKET_PERMISSIONS = new Map<string, Permission>([
   ['s3:PutBucketAcl', 'WRITE_ACP'],
 ]);
 
-/** What an OSS bucket ACL grants besides, over the objects that follow it. */
-const FOLLOWED_PERMISSIONS = new Map<string, Permission>([
+/**
+ * The permission an object's ACL must grant for each action it can grant (S3's mapping; WRITE
+ * grants nothing on an object). An OSS bucket's ACL grants these over the objects that follow it.
+ */
+const OBJECT_PERMISSIONS = new Map<string, Permission>([
   ['s3:GetObject', 'READ'],
   ['s3:GetObjectVersion', 'READ'],
+  ['s3:GetObjectAcl', 'READ_ACP'],
+  ['s3:GetObjectVersionAcl', 'READ_ACP'],
+  ['s3:PutObjectAcl', 'WRITE_ACP'],
+  ['s3:PutObjectVersionAcl', 'WRITE_ACP'],
 ]);
 
-/** Whether the bucket's ACL grants the actor the action (false where ACLs are off, or the action is not an ACL's to grant). */
+/** Whether the bucket's ACL grants the actor the action (false where ACLs are off, or the action is not a bucket ACL's to grant). */
 export function bucketAclAllows(actor: Actor, action: string, bucket: BucketInfo): boolean {
   const acl = bucket.access?.acl;
-  const needed = BUCKET_PERMISSIONS.get(action) ?? (acl?.objectsFollow ? FOLLOWED_PERMISSIONS.get(action) : undefined);
+  const needed = BUCKET_PERMISSIONS.get(action);
   if (!acl || needed === undefined || !aclsEnabled(bucket.access)) return false;
-  const ignorePublic = bucket.access?.publicAccessBlock?.ignorePublicAcls === true;
+  return grants(acl, needed, actor, bucket.access);
+}
+
+/**
+ * Whether an object's ACL may decide the action in this bucket: ACLs are on and the action is one
+ * an object ACL grants. Only then is an object read to decide a request its bucket did not allow.
+ */
+export function objectAclMayAllow(action: string, bucket: BucketInfo): boolean {
+  return OBJECT_PERMISSIONS.has(action) && aclsEnabled(bucket.access);
+}
+
+/** Whether the object's ACL in force (objectAclInForce) grants the actor the action. */
+export function objectAclAllows(actor: Actor, action: string, bucket: BucketInfo, acl: Acl): boolean {
+  const needed = OBJECT_PERMISSIONS.get(action);
+  return needed !== undefined && aclsEnabled(bucket.access) && grants(acl, needed, actor, bucket.access);
+}
+
+function grants(acl: Acl, needed: Permission, actor: Actor, access: BucketAccess | undefined): boolean {
+  const ignorePublic = access?.publicAccessBlock?.ignorePublicAcls === true;
   return acl.grants.some((grant) => (grant.permission === needed || grant.permission === 'FULL_CONTROL') && matches(grant.grantee, actor, ignorePublic));
 }
 

@@ -1,4 +1,4 @@
-import { aclsEnabled, bucketAclAllows } from './acl.js';
+import { aclsEnabled, bucketAclAllows, objectAclAllows, type Acl } from './acl.js';
 import { errors } from './errors.js';
 import { evaluatePolicies, parsePolicy, policyIsPublic, type Policy, type PolicyRequest } from './policy.js';
 import type { BucketConfigKind } from './metadata/types.js';
@@ -18,7 +18,8 @@ import type { Actor, BucketInfo } from './types.js';
  *    list their own. Attaching a policy confines a user to what the policies allow.
  * 5. An Allow in the user's policies, or in the bucket policy for this principal, allows. With
  *    RestrictPublicBuckets on, a public bucket policy allows signed-in users only. So does a grant
- *    of the bucket's ACL, while ACLs are enabled (core/acl.ts).
+ *    of the bucket's ACL, or of the object's (`objectAcl`, read by the engine only where the
+ *    bucket alone did not allow), while ACLs are enabled (core/acl.ts).
  * 6. Otherwise the request is refused: 403 AccessDenied.
  */
 
@@ -34,6 +35,11 @@ export interface AccessRequest {
   key?: string;
   /** Condition values only this call knows (s3:prefix, s3:VersionId, …), beside the request's own. */
   conditions?: Conditions;
+  /**
+   * The ACL in force on the object (core/acl.ts objectAclInForce), for an action an object ACL
+   * grants: the engine reads the object and gives it only when the bucket alone did not allow.
+   */
+  objectAcl?: Acl;
 }
 
 export type Decision = 'allow' | 'explicit-deny' | 'implicit-deny';
@@ -67,18 +73,22 @@ export function decide(actor: Actor, request: AccessRequest): Decision {
     if (!(restricted && actor.anonymous)) return 'allow';
   }
   if (bucket !== undefined && bucketAclAllows(actor, request.action, bucket)) return 'allow';
+  if (bucket !== undefined && request.objectAcl && objectAclAllows(actor, request.action, bucket, request.objectAcl)) return 'allow';
   return 'implicit-deny';
 }
 
 /**
  * Whether anything in the bucket's settings speaks to anyone at all (a bucket policy statement
- * with Principal `*`): when nothing does, an anonymous request is refused before a dialect looks
- * at what it asks, as it was when every request had to be signed.
+ * with Principal `*`, a bucket ACL grant to AllUsers, or, for a request naming an object, ACLs on
+ * and public grants not ignored: its own ACL may grant AllUsers): when nothing does, an anonymous
+ * request is refused before a dialect looks at what it asks, as it was when every request had to be signed.
  */
-export function mayGrantAnonymous(bucket: BucketInfo): boolean {
+export function mayGrantAnonymous(bucket: BucketInfo, key?: string): boolean {
   const text = bucket.access?.policy;
   if (text !== undefined && bucketPolicyOf(bucket.name, text).statements.some((statement) => statement.principals?.anyone === true)) return true;
-  return aclsEnabled(bucket.access) && bucket.access?.acl?.grants.some((grant) => 'group' in grant.grantee && grant.grantee.group === 'AllUsers') === true;
+  if (!aclsEnabled(bucket.access) || bucket.access?.publicAccessBlock?.ignorePublicAcls === true) return false;
+  if (key !== undefined) return true;
+  return bucket.access?.acl?.grants.some((grant) => 'group' in grant.grantee && grant.grantee.group === 'AllUsers') === true;
 }
 
 /** decide, for a caller that goes on only when allowed: otherwise 403 AccessDenied. */

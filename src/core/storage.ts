@@ -6,9 +6,9 @@ import { Encryption, etagOf, sameSealing, type EncryptionRequest, type Sealing }
 import { KeyStore } from './kms.js';
 import { loadMasterKey, type SecretBox } from './secret-box.js';
 import { RecentlySeen } from './recently-seen.js';
-import { allowed, authorize, bucketPolicyOf, CONFIG_ACTIONS, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
+import { allowed, authorize, bucketPolicyOf, CONFIG_ACTIONS, decide, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
 import { policyIsPublic, type Policy } from './policy.js';
-import { aclDocument, aclsEnabled, aclsNotSupported, checkBucketAcl, defaultAcl, objectAclOf, ownerOnly, sameAcl, type Acl } from './acl.js';
+import { aclDocument, aclsEnabled, checkBucketAcl, defaultAcl, objectAclInForce, objectAclMayAllow, objectAclOf, objectAclToStore, ownerOnly, type Acl } from './acl.js';
 import {
   NEW_BUCKET_OWNERSHIP,
   NEW_BUCKET_PUBLIC_ACCESS_BLOCK,
@@ -394,23 +394,28 @@ export class Storage {
   }
 
   /**
-   * An object's ACL. Objects keep no ACL of their own yet: each is its bucket owner's, FULL_CONTROL
-   * to them alone (what every write may ask for: x-amz-acl private or bucket-owner-full-control).
+   * The ACL of an object (or of the version named): its own, else its bucket's where its objects
+   * follow that (OSS), else the bucket owner's FULL_CONTROL (core/acl.ts objectAclOf).
    */
   async getObjectAcl(actor: Actor, bucket: string, key: string, versionId?: string): Promise<Acl> {
-    return objectAclOf((await this.readObjectIn(actor, bucket, key, versionId, this.meta, 's3:GetObjectAcl')).info);
+    const { info, object } = await this.readObjectIn(actor, bucket, key, versionId, this.meta, 's3:GetObjectAcl');
+    return objectAclOf(info, object);
   }
 
   /**
-   * Sets an object's ACL: only the one it has (objectAclOf) may be set; any other is refused,
-   * never dropped. `aclFor` builds the ACL asked for from the bucket; undefined: the one it has.
+   * Sets the ACL of an object (or of the version named), where the bucket's Object Ownership and
+   * Block Public Access allow it (core/acl.ts objectAclToStore). `aclFor` builds the ACL asked for
+   * from the bucket; undefined: none of its own (OSS's `default`: it follows its bucket's).
    */
   async putObjectAcl(actor: Actor, bucket: string, key: string, aclFor: (bucket: BucketInfo) => Acl | undefined, versionId?: string): Promise<void> {
-    const { info } = await this.readObjectIn(actor, bucket, key, versionId, this.meta, 's3:PutObjectAcl');
-    const acl = aclFor(info);
-    if (acl === undefined || sameAcl(acl, objectAclOf(info))) return;
-    if (!aclsEnabled(info.access)) throw aclsNotSupported();
-    throw new ServiceError('NotImplemented', 'Tessera keeps no ACLs on objects: an object has its bucket owner\'s (and, through OSS, its bucket\'s).', 501);
+    await this.meta.transaction(async (tx) => {
+      const { info, object } = await this.readObjectIn(actor, bucket, key, versionId, tx, 's3:PutObjectAcl');
+      const acl = objectAclToStore(aclFor(info), info);
+      // Where ACLs are off, what may be asked there (the owner's own, or none) changes nothing: the
+      // objects' ACLs are kept as they are until ACLs are on again.
+      if (!aclsEnabled(info.access)) return;
+      await tx.setObjectAcl(object.id, acl);
+    });
   }
 
   async putPublicAccessBlock(actor: Actor, bucket: string, block: PublicAccessBlock): Promise<void> {
@@ -432,12 +437,13 @@ export class Storage {
 
   /**
    * For an anonymous request, before anything else: AccessDenied unless it names a bucket whose
-   * settings grant anyone something (core/authorization.ts decides the request itself later).
+   * settings grant anyone something, or (`key`: a request an object's ACL could grant) a bucket
+   * whose objects' ACLs count (core/authorization.ts decides the request itself later).
    */
-  async screenAnonymous(bucket: string | undefined): Promise<void> {
+  async screenAnonymous(bucket: string | undefined, key?: string): Promise<void> {
     const info = bucket === undefined ? undefined : await this.meta.getBucket(bucket);
     if (bucket !== undefined && !info) throw errors.noSuchBucket(bucket);
-    if (!info || !mayGrantAnonymous(info)) throw errors.accessDenied();
+    if (!info || !mayGrantAnonymous(info, key)) throw errors.accessDenied();
   }
 
   /** Whether the bucket exists, for an answer given before authentication (a CORS preflight's). */
@@ -463,6 +469,7 @@ export class Storage {
     } else {
       bucketInfo = await this.checkWriteBeforeBody(actor, bucket, key);
     }
+    const acl = objectAclToStore(attributes.acl, bucketInfo);
     validateObjectKey(key);
     let sealing = await this.encryption.forWrite(write.encryption, bucketInfo.encryption);
     const staged = await this.stageVerified(body, write, sealing);
@@ -479,6 +486,7 @@ export class Storage {
       checksum: write.checksum && { algorithm: write.checksum, type: 'full-object', value: digests[write.checksum]! },
       ...attributes,
       encryption: sealing?.encryption,
+      acl,
     };
     let outcome: WriteOutcome;
     try {
@@ -495,6 +503,7 @@ export class Storage {
         this.writableBuckets.forget(bucket);
         const before = bucketInfo.encryption;
         bucketInfo = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
+        objectAclToStore(attributes.acl, bucketInfo);
         if (write.encryption === undefined && JSON.stringify(before) !== JSON.stringify(bucketInfo.encryption)) {
           // Its default encryption changed too: the bytes are sealed as it says now.
           const next = await this.encryption.forWrite(undefined, bucketInfo.encryption);
@@ -558,8 +567,38 @@ export class Storage {
     meta: MetadataQueries,
     action: string,
   ): Promise<{ info: BucketInfo; object: StoredObject }> {
-    const info = await this.requireBucket(meta, actor, bucket, objectAction(action, versionId), key, versionId === undefined ? undefined : { 's3:versionid': versionId });
-    return { info, object: await this.findVersion(actor, info, key, versionId, meta) };
+    const info = await meta.getBucket(bucket);
+    if (!info) throw errors.noSuchBucket(bucket);
+    const request = { action: objectAction(action, versionId), bucket: info, key, conditions: versionId === undefined ? undefined : { 's3:versionid': versionId } };
+    const read = () => this.findVersion(actor, info, key, versionId, meta);
+    return { info, object: (await this.authorizeObject(actor, request, read)) ?? (await read()) };
+  }
+
+  /**
+   * Authorises an object action and reads the object with `read`: decided on the bucket first;
+   * where that is no Allow (nor an explicit Deny) and an object's ACL may grant the action, the
+   * object is read and its ACL in force (core/acl.ts) asked. Whether the object (or version)
+   * exists is then told only to those who may list the bucket. Answers the object where it was
+   * read to decide; undefined where the bucket allowed (the caller reads it if it needs it).
+   */
+  private async authorizeObject(
+    actor: Actor,
+    request: { action: string; bucket: BucketInfo; key: string; conditions?: Conditions },
+    read: () => Promise<StoredObject>,
+  ): Promise<StoredObject | undefined> {
+    const decision = decide(actor, request);
+    if (decision === 'allow') return undefined;
+    if (decision === 'explicit-deny' || !objectAclMayAllow(request.action, request.bucket)) throw errors.accessDenied();
+    let object: StoredObject;
+    try {
+      object = await read();
+    } catch (err) {
+      throw allowed(actor, { action: 's3:ListBucket', bucket: request.bucket }) ? err : errors.accessDenied();
+    }
+    const objectAcl = objectAclInForce(request.bucket, object);
+    if (objectAcl === undefined) throw errors.accessDenied();
+    authorize(actor, { ...request, objectAcl });
+    return object;
   }
 
   /** The key's latest version or the version named, in a bucket already read: readObject's answers. */
@@ -798,11 +837,18 @@ export class Storage {
       encryption?: EncryptionRequest;
       /** The SSE-C key of a source stored with one. */
       sourceCustomerKey?: Buffer;
+      /** The copy's ACL as asked for (never the source's; core/acl.ts objectAclToStore); none: the default. */
+      acl?: Acl;
     } = {},
   ): Promise<StoredObject & { sourceVersionId?: string }> {
-    await this.requireBucket(this.meta, actor, source.bucket, objectAction('s3:GetObject', source.versionId), source.key);
+    const sourceInfo = await this.meta.getBucket(source.bucket);
+    if (!sourceInfo) throw errors.noSuchBucket(source.bucket);
+    await this.authorizeObject(actor, { action: objectAction('s3:GetObject', source.versionId), bucket: sourceInfo, key: source.key }, () =>
+      this.copySource(this.meta, source.bucket, source.key, source.versionId === undefined ? undefined : parseVersionId(source.versionId, 'x-amz-copy-source')),
+    );
     const targetInfo = await this.requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
     objectLock.checkLockedWrite(options.lock, targetInfo, new Date());
+    objectAclToStore(options.acl, targetInfo);
     validateObjectKey(target.key);
     const sealing = await this.encryption.forWrite(options.encryption, targetInfo.encryption);
     const sourceVersion = source.versionId === undefined ? undefined : parseVersionId(source.versionId, 'x-amz-copy-source');
@@ -862,7 +908,7 @@ export class Storage {
           const targetBucket = await tx.getBucket(target.bucket);
           if (!targetBucket) throw errors.noSuchBucket(target.bucket);
           const lock = objectLock.lockOfNewVersion(options.lock, targetBucket, info.lastModified);
-          const { stored, released } = await writeVersion(tx, { ...info, lock }, targetBucket);
+          const { stored, released } = await writeVersion(tx, { ...info, lock, acl: objectAclToStore(options.acl, targetBucket) }, targetBucket);
           return { info: { ...stored, sourceVersionId: src.versionId }, blobIds: await tx.unreferenced(released), used: reseal };
         });
         if (outcome.reseal) {
@@ -958,6 +1004,7 @@ export class Storage {
   ): Promise<UploadInfo> {
     const info = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
     objectLock.checkLockedWrite(attributes.lock, info, new Date());
+    const acl = objectAclToStore(attributes.acl, info);
     const owner = info.owner;
     validateObjectKey(key);
     const sealing = await this.encryption.forWrite(encryption, info.encryption);
@@ -968,6 +1015,7 @@ export class Storage {
       owner,
       initiated: new Date(),
       ...attributes,
+      acl,
       checksum,
       encryption: sealing?.encryption,
     };
@@ -1288,7 +1336,7 @@ export class Storage {
     const object = await this.meta.getObjectById(id);
     if (!object) return undefined;
     const bucket = await this.meta.getBucket(object.bucket);
-    return bucket && allowed(actor, { action: 's3:GetObject', bucket, key: object.key }) ? object : undefined;
+    return bucket && allowed(actor, { action: 's3:GetObject', bucket, key: object.key, objectAcl: objectAclInForce(bucket, object) }) ? object : undefined;
   }
 
   /**

@@ -146,14 +146,18 @@ describe('OSS PostObject', () => {
     assertOssError(excluded, 403, 'AccessDenied');
   });
 
-  it('x-oss-forbid-overwrite refuses an existing key; x-oss-object-acl beyond private is NotImplemented', async () => {
+  it("x-oss-forbid-overwrite refuses an existing key; x-oss-object-acl is the new object's", async () => {
     await client.put('v1/taken.txt', Buffer.from('first'));
     const taken = await post([['key', 'v1/taken.txt'], ['x-oss-forbid-overwrite', 'true'], ...v1Fields([])], { filename: 't', content: 'second' });
     assertOssError(taken, 409, 'FileAlreadyExists');
     assert.equal((await client.get('v1/taken.txt')).content.toString(), 'first');
     const open = await post([['key', 'v1/public.txt'], ['x-oss-object-acl', 'public-read'], ...v1Fields([])], { filename: 'p', content: 'p' });
-    assertOssError(open, 501, 'NotImplemented');
-    assert.ok(await gone('v1/public.txt'));
+    assert.equal(open.status, 204, open.body);
+    assert.equal((await client.getACL('v1/public.txt')).acl, 'public-read');
+    assert.equal((await fetch(`${server.url}/${BUCKET}/v1/public.txt`)).status, 200);
+    const wrong = await post([['key', 'v1/wrong.txt'], ['x-oss-object-acl', 'everyone'], ...v1Fields([])], { filename: 'p', content: 'p' });
+    assertOssError(wrong, 400, 'InvalidArgument');
+    assert.ok(await gone('v1/wrong.txt'));
     const privately = await post([['key', 'v1/private.txt'], ['x-oss-object-acl', 'private'], ...v1Fields([])], { filename: 'p', content: 'p' });
     assert.equal(privately.status, 204, privately.body);
   });

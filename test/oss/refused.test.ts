@@ -58,7 +58,6 @@ describe('OSS: what Tessera does not implement is refused, before anything is st
       ['x-oss-server-side-encryption', 'KMS'],
       ['x-oss-server-side-encryption', 'SM4'],
       ['x-oss-server-side-data-encryption', 'SM4'],
-      ['x-oss-object-acl', 'public-read'],
       ['x-oss-storage-class', 'Archive'],
     ] as const) {
       it(`put with ${name}: ${value} is 501 and stores nothing`, async () => {

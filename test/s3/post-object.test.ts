@@ -275,13 +275,13 @@ out(v2.generate_presigned_post(args["bucket"], "uploads/v2.txt", ExpiresIn=300))
     assert.ok(await missing('uploads/other'));
   });
 
-  it('acl: what PUT takes is honoured, anything else is NotImplemented as on PUT', async () => {
+  it('acl: what PUT takes is honoured (test/s3/acl.test.ts), anything else refused as on PUT', async () => {
     const conditions = [{ bucket: BUCKET }, ['starts-with', '$key', 'uploads/'], ['starts-with', '$acl', '']];
     const ok = signedForm({ key: 'uploads/acl-private', conditions, fields: [['acl', 'private']] });
     assert.equal((await postForm(server, `/${BUCKET}`, ok.form)).status, 204);
-    const open = signedForm({ key: 'uploads/acl-public', conditions, fields: [['acl', 'public-read']] });
-    const doc = assertS3Error(await postForm(server, `/${BUCKET}`, open.form), 501, 'NotImplemented');
-    assert.equal(doc.Header, 'x-amz-acl');
+    const open = signedForm({ key: 'uploads/acl-public', conditions, fields: [['acl', 'everyone-please']] });
+    const doc = assertS3Error(await postForm(server, `/${BUCKET}`, open.form), 400, 'InvalidArgument');
+    assert.equal(doc.ArgumentName, 'x-amz-acl');
     const sse = signedForm({ key: 'uploads/sse', conditions: [...conditions, ['starts-with', '$x-amz-server-side-encryption', '']], fields: [['x-amz-server-side-encryption', 'AES256']] });
     assertS3Error(await postForm(server, `/${BUCKET}`, sse.form), 501, 'NotImplemented');
     assert.ok(await missing('uploads/acl-public'));

@@ -101,6 +101,34 @@ describe('authorisation: the order of the decision', () => {
     assert.equal(decide(nobody, list('BucketOwnerEnforced')), 'implicit-deny');
   });
 
+  it("an object's ACL grants what S3 maps to its permissions, where ACLs are on and no Deny says otherwise", () => {
+    const objectAcl = {
+      owner: 'alice',
+      grants: [
+        { grantee: { group: 'AllUsers' as const }, permission: 'READ' as const },
+        { grantee: { user: 'bob' }, permission: 'WRITE_ACP' as const },
+      ],
+    };
+    const info = (access: BucketInfo['access']): BucketInfo => ({ name: 'photos', owner: 'alice', createdAt: new Date(0), access });
+    const ask = (action: string, bucketInfo: BucketInfo): AccessRequest => ({ action, bucket: bucketInfo, key: 'a.jpg', objectAcl });
+    const writer = info({ ownership: 'ObjectWriter' });
+    assert.equal(decide(nobody, ask('s3:GetObject', writer)), 'allow');
+    assert.equal(decide(nobody, ask('s3:GetObjectVersion', writer)), 'allow');
+    assert.equal(decide(nobody, ask('s3:GetObjectAcl', writer)), 'implicit-deny');
+    assert.equal(decide(nobody, ask('s3:PutObject', writer)), 'implicit-deny');
+    assert.equal(decide(bob, ask('s3:PutObjectAcl', writer)), 'allow');
+    assert.equal(decide(bob, ask('s3:DeleteObject', writer)), 'implicit-deny');
+    // Without the object's ACL (not read), nothing of it counts.
+    assert.equal(decide(nobody, { action: 's3:GetObject', bucket: writer, key: 'a.jpg' }), 'implicit-deny');
+    assert.equal(decide(nobody, ask('s3:GetObject', info({ ownership: 'BucketOwnerEnforced' }))), 'implicit-deny');
+    assert.equal(decide(nobody, ask('s3:GetObject', info({ ownership: 'ObjectWriter', publicAccessBlock: { ...OPEN, ignorePublicAcls: true } }))), 'implicit-deny');
+    const denied = info({
+      ownership: 'ObjectWriter',
+      policy: bucketPolicy({ Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::photos/*' }),
+    });
+    assert.equal(decide(nobody, ask('s3:GetObject', denied)), 'explicit-deny');
+  });
+
   it('conditions see the request (actor) and the call (request) together', () => {
     const prefixOnly = bucket(
       bucketPolicy({ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::tessera:user/bob' }, Action: 's3:ListBucket', Resource: 'arn:aws:s3:::photos', Condition: { StringLike: { 's3:prefix': 'shared/*' } } }),

@@ -389,6 +389,23 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.deepEqual((await meta.getUpload('up-sealed'))!.encryption, { kind: 'sse-kms', kmsKeyId: 'k-1', bucketKeyEnabled: true });
     });
 
+    it("replaces an object's or a noncurrent version's ACL alone, and clears it", async () => {
+      await meta.insertBucket('acl-set', 'alice', at(0));
+      const acl = { owner: 'alice', grants: [{ grantee: { user: 'bob' }, permission: 'READ' as const }] };
+      const first = (await meta.putObject(object('acl-set', 'doc', ['a-1']))).stored;
+      await meta.transaction((tx) => tx.setObjectAcl(first.id, acl));
+      const set = (await meta.getObject('acl-set', 'doc'))!;
+      assert.deepEqual(set.acl, acl);
+      assert.equal(set.etag, first.etag);
+      assert.equal(set.lastModified.getTime(), first.lastModified.getTime());
+      await meta.setObjectAcl(first.id, undefined);
+      assert.equal('acl' in (await meta.getObject('acl-set', 'doc'))!, false, 'cleared: none of its own');
+      // A version in the key's history keeps its id: its ACL is set where it is.
+      await meta.archiveCurrent('acl-set', 'doc', at(5));
+      await meta.setObjectAcl(first.id, acl);
+      assert.deepEqual((await meta.newestNoncurrent('acl-set', 'doc'))?.acl, acl);
+    });
+
     it('pages open uploads by (key, upload id) within bounds', async () => {
       await meta.insertBucket('uploads', 'alice', at(0));
       await meta.insertBucket('uploads-other', 'alice', at(0));

@@ -3,6 +3,7 @@ import { ACCESS_CONFIG_KINDS_SQL } from '../public-access.js';
 import type pg from 'pg';
 import { PostgresIdentities } from './postgres-identities.js';
 import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
+import type { Acl } from '../acl.js';
 import {
   tagsColumn,
   aclAndEncryptionColumns,
@@ -480,6 +481,15 @@ export abstract class PostgresQueries implements MetadataQueries {
       `WITH current AS (UPDATE objects SET lock_mode = $1, lock_until = $2, legal_hold = $3 WHERE id = $4)
        UPDATE object_versions SET lock_mode = $1, lock_until = $2, legal_hold = $3 WHERE id = $4`,
       [mode, until, legalHold, id],
+    );
+  }
+
+  async setObjectAcl(id: number, acl: Acl | undefined): Promise<void> {
+    const column = aclAndEncryptionColumns({ headers: {}, userMeta: {}, acl }).acl;
+    await this.runner.query(
+      `WITH current AS (UPDATE objects SET acl = $1 WHERE id = $2)
+       UPDATE object_versions SET acl = $1 WHERE id = $2`,
+      [column, id],
     );
   }
 

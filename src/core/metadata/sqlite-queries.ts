@@ -3,6 +3,7 @@ import { ACCESS_CONFIG_KINDS_SQL } from '../public-access.js';
 import type Database from 'better-sqlite3';
 import { SqliteIdentities } from './sqlite-identities.js';
 import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
+import type { Acl } from '../acl.js';
 import {
   tagsColumn,
   aclAndEncryptionColumns,
@@ -95,6 +96,8 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       setVersionTags: db.prepare('UPDATE object_versions SET tags = ? WHERE id = ?'),
       setObjectLock: db.prepare('UPDATE objects SET lock_mode = ?, lock_until = ?, legal_hold = ? WHERE id = ?'),
       setVersionLock: db.prepare('UPDATE object_versions SET lock_mode = ?, lock_until = ?, legal_hold = ? WHERE id = ?'),
+      setObjectAcl: db.prepare('UPDATE objects SET acl = ? WHERE id = ?'),
+      setVersionAcl: db.prepare('UPDATE object_versions SET acl = ? WHERE id = ?'),
       deleteObjectRow: db.prepare('DELETE FROM objects WHERE id = ?'),
       segmentsOf: db.prepare<[number], { blob_id: string; offset: number; size: number; part_number: number }>(
         'SELECT blob_id, offset, size, part_number FROM segments WHERE object_id = ? ORDER BY seq',
@@ -391,6 +394,12 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     const { lockMode, lockUntil, legalHold } = sqliteLock(lock);
     this.stmt.setObjectLock.run(lockMode, lockUntil, legalHold, id);
     this.stmt.setVersionLock.run(lockMode, lockUntil, legalHold, id);
+  }
+
+  setObjectAcl(id: number, acl: Acl | undefined): void {
+    const column = aclAndEncryptionColumns({ headers: {}, userMeta: {}, acl }).acl;
+    this.stmt.setObjectAcl.run(column, id);
+    this.stmt.setVersionAcl.run(column, id);
   }
 
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */

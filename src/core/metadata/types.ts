@@ -10,6 +10,7 @@ import type {
   Tag,
   UploadInfo,
 } from '../types.js';
+import type { Acl } from '../acl.js';
 
 /**
  * The metadata interface: everything Tessera knows besides the bytes. Two backends implement it
@@ -172,6 +173,8 @@ export interface MetadataQueries {
   setObjectTags(id: number, tags: readonly Tag[] | undefined): Promise<void>;
   /** Replaces an object's or a noncurrent version's Object Lock state (none: undefined), leaving everything else as it is. */
   setObjectLock(id: number, lock: ObjectLock | undefined): Promise<void>;
+  /** Replaces an object's or a noncurrent version's own ACL (none: undefined, the default), leaving everything else as it is. */
+  setObjectAcl(id: number, acl: Acl | undefined): Promise<void>;
   /** Deletes an object's row and its segments or parts; returns the blob ids it held. */
   deleteObject(bucket: string, key: string): Promise<string[]>;
   /** Objects with `after < key` and `key` in [lower, upper), in key order (UTF-8 byte order). */

@@ -6,6 +6,15 @@ import { actorOf, type User } from '../../core/users.js';
 /** An unsigned request's user: no id, no keys, nothing but what bucket policies grant everyone. */
 export const ANONYMOUS_USER: User = { id: '', displayName: 'anonymous', accessKey: '', secretKey: '', root: false };
 
+/**
+ * The key an unsigned request names, where an object's ACL could grant what it asks (reading the
+ * object or its ACL, replacing its ACL: GET, HEAD, PUT ?acl): what Storage.screenAnonymous lets
+ * through to the decision in a bucket with ACLs on. Undefined for any other request.
+ */
+export function keyAnObjectAclMayOpen(method: string | undefined, query: URLSearchParams, key: string | undefined): string | undefined {
+  return method === 'GET' || method === 'HEAD' || (method === 'PUT' && query.has('acl')) ? key : undefined;
+}
+
 export interface RequestAuth {
   /** `REST-HEADER`, `REST-QUERY-STRING` (presigned) or `POST` (a form upload); none for an anonymous request. */
   authType?: 'REST-HEADER' | 'REST-QUERY-STRING' | 'POST';

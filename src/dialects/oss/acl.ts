@@ -1,5 +1,6 @@
 import { ServiceError, errors } from '../../core/errors.js';
-import { cannedAcl, OSS_BUCKET_ACLS, ossAclName, ossBucketAcl, type OssBucketAcl } from '../../core/acl.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import { cannedAcl, OBJECT_OWNER, OSS_BUCKET_ACLS, ossAclName, ossBucketAcl, type Acl, type OssBucketAcl } from '../../core/acl.js';
 import { owner, sendEmpty } from '../s3/render.js';
 import { header } from '../s3/request.js';
 import { sendOssXml } from './render.js';
@@ -7,8 +8,9 @@ import type { OssCall } from './request.js';
 
 /**
  * OSS's ACLs: a bucket is private, public-read or public-read-write (`x-oss-acl`), and its
- * objects follow it (their ACL is `default`; Tessera keeps no other object ACL). The rules are
- * core/acl.ts's: OSS's levels are grants to AllUsers that the bucket's objects follow.
+ * objects follow it (their ACL is `default`) unless they have one of those levels of their own
+ * (`x-oss-object-acl`). The rules are core/acl.ts's: OSS's levels are grants to AllUsers, which
+ * a bucket's objects follow.
  */
 
 /** `x-oss-acl` of PutBucket or PutBucketAcl; undefined when absent. */
@@ -40,24 +42,36 @@ export async function putBucketAcl(call: OssCall): Promise<void> {
 
 const versionIdOf = (call: OssCall) => call.ctx.query.get('versionId') ?? undefined;
 
-/** An OSS object ACL level as the grants it stands for. */
-const ossObjectAcl = (level: OssBucketAcl, owner: string) => cannedAcl(level, owner);
-
-/** GetObjectACL: `default`, the bucket's, which every object follows here. */
-export async function getObjectAcl(call: OssCall): Promise<void> {
-  const acl = await call.storage.getObjectAcl(call.actor, call.bucket, call.key, versionIdOf(call));
-  sendAcl(call, acl.owner, 'default');
-}
-
-/** PutObjectACL: `default` (and `private` where the bucket is) leave the object as it is; another is refused. */
-export async function putObjectAcl(call: OssCall): Promise<void> {
-  const value = header(call.ctx.req.headers, 'x-oss-object-acl')?.trim();
-  if (value === undefined) throw errors.invalidArgument('x-oss-object-acl is required', 'x-oss-object-acl', '');
-  if (!['default', 'private', 'public-read', 'public-read-write'].includes(value)) {
+/** `x-oss-object-acl` as given: `default` or one of the three levels; undefined when absent. */
+function objectAclLevel(headers: IncomingHttpHeaders): OssBucketAcl | 'default' | undefined {
+  const value = header(headers, 'x-oss-object-acl')?.trim();
+  if (value === undefined) return undefined;
+  if (value !== 'default' && !(OSS_BUCKET_ACLS as readonly string[]).includes(value)) {
     throw errors.invalidArgument('no such object access control exists', 'x-oss-object-acl', value);
   }
-  // `default` keeps what the object has (its bucket's); a level is taken only where it is that.
-  const level = value === 'default' ? undefined : (value as OssBucketAcl);
-  await call.storage.putObjectAcl(call.actor, call.bucket, call.key, (bucket) => level && ossObjectAcl(level, bucket.owner), versionIdOf(call));
+  return value as OssBucketAcl | 'default';
+}
+
+/**
+ * The ACL an object write's `x-oss-object-acl` asks for (PutObject, InitiateMultipartUpload,
+ * CopyObject, a form's field), for the object's owner (core/acl.ts OBJECT_OWNER): undefined for
+ * `default` or none, the bucket's to follow.
+ */
+export function objectAclFromHeaders(headers: IncomingHttpHeaders): Acl | undefined {
+  const level = objectAclLevel(headers);
+  return level === undefined || level === 'default' ? undefined : cannedAcl(level, OBJECT_OWNER);
+}
+
+/** GetObjectACL: the object's own level, or `default` where it follows its bucket's. */
+export async function getObjectAcl(call: OssCall): Promise<void> {
+  const acl = await call.storage.getObjectAcl(call.actor, call.bucket, call.key, versionIdOf(call));
+  sendAcl(call, acl.owner, acl.objectsFollow ? 'default' : ossAclName(acl));
+}
+
+/** PutObjectACL: a level of the object's own, or `default` to follow its bucket's again. */
+export async function putObjectAcl(call: OssCall): Promise<void> {
+  const level = objectAclLevel(call.ctx.req.headers);
+  if (level === undefined) throw errors.invalidArgument('x-oss-object-acl is required', 'x-oss-object-acl', '');
+  await call.storage.putObjectAcl(call.actor, call.bucket, call.key, (bucket) => (level === 'default' ? undefined : cannedAcl(level, bucket.owner)), versionIdOf(call));
   sendEmpty(call.ctx.res, 200);
 }

@@ -3,7 +3,7 @@ import { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
 import type { TemporaryCredentials } from '../../core/temporary-credentials.js';
 import type { UserDirectory } from '../../core/users.js';
-import { ANONYMOUS_USER, OSS_CONDITION_HEADERS, requestActor, type RequestAuth } from '../common/actor.js';
+import { ANONYMOUS_USER, keyAnObjectAclMayOpen, OSS_CONDITION_HEADERS, requestActor, type RequestAuth } from '../common/actor.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
 import { addCorsHeaders, answerPreflight } from '../common/cors.js';
@@ -163,7 +163,7 @@ export class OssDialect implements Dialect {
     }
     const { user, target } = await authenticate(ctx, this.users, candidates, this.temporary);
     ctx.log.user = user?.id ?? '';
-    if (!user) await this.storage.screenAnonymous(target.bucket);
+    if (!user) await this.storage.screenAnonymous(target.bucket, keyAnObjectAclMayOpen(ctx.req.method, ctx.query, target.key));
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;
     // Before the handler reads a byte of the body: what Tessera does not do is refused here.

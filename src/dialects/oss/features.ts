@@ -13,6 +13,8 @@ import type { FeatureRule, FeatureTable } from '../common/request-features.js';
 const GET_OR_HEAD = ['GetObject', 'HeadObject'];
 const COPIES = ['CopyObject', 'UploadPartCopy'];
 const OBJECT_TAGGING = ['PutObjectTagging', 'GetObjectTagging', 'DeleteObjectTagging'];
+/** Where `x-oss-object-acl` sets an object's ACL (UploadPart and Complete: ali-oss's repeats of the Initiate's). */
+const OBJECT_ACL_WRITES = ['PutObject', 'InitiateMultipartUpload', 'CopyObject', 'PostObject', 'PutObjectACL', 'UploadPart', 'CompleteMultipartUpload'];
 
 const implemented = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'implemented', why, ...more });
 const informational = (name: string, why: string, more: Partial<FeatureRule> = {}): FeatureRule => ({ name, verdict: 'informational', why, ...more });
@@ -41,8 +43,12 @@ export const OSS_HEADERS: readonly FeatureRule[] = [
   implemented('x-oss-forbid-overwrite', 'FileAlreadyExists rather than replace an object (PutObject, CopyObject, Initiate and Complete)'),
   implemented('x-oss-complete-all', 'Complete with every uploaded part', { operations: ['CompleteMultipartUpload'] }),
   // Honoured for the values that describe what Tessera does anyway.
-  implemented('x-oss-object-acl', "an object follows its bucket's ACL: `default`, and `private` on writes; PutObjectACL takes the bucket's own level too", {
-    check: (value, operation) => (operation === 'PutObjectACL' || ['default', 'private'].includes(value.trim()) ? undefined : 'refused'),
+  // ali-oss's multipartUpload repeats it on every UploadPart and on Complete, where the Initiate's
+  // counts. An object's own public-read-write would let anyone overwrite that one object: no
+  // object write is decided by the object it replaces here, so that level is refused.
+  implemented('x-oss-object-acl', "the object's own ACL (default: its bucket's; private, public-read) on PutObject, InitiateMultipartUpload, CopyObject, PostObject and PutObjectACL; public-read-write refused", {
+    check: (value, operation) =>
+      value.trim() === 'public-read-write' || !(OBJECT_ACL_WRITES.includes(operation) || ['default', 'private'].includes(value.trim())) ? 'refused' : undefined,
   }),
   implemented('x-oss-acl', "the bucket's ACL (private, public-read, public-read-write), which its objects follow", { operations: ['PutBucket', 'PutBucketAcl'] }),
   implemented('x-oss-storage-class', 'every object is stored as Standard', { values: ['Standard'] }),

@@ -11,6 +11,7 @@ import { sendEmpty } from '../s3/render.js';
 import { ossEncryptionHeaders, requestedOssEncryption } from './encryption.js';
 import { header, objectAttributes } from '../s3/request.js';
 import { COPY_SOURCE, copySourceCheck, writeHeaders } from './objects.js';
+import { objectAclFromHeaders } from './acl.js';
 import { crcHeader, META_PREFIX, ossEtag, sendOssXml, STORAGE_CLASS, urlEncode } from './render.js';
 import { forbidOverwrite, readCheckedBody, uploadBody, type OssCall } from './request.js';
 
@@ -39,7 +40,8 @@ function partNumberOf(call: OssCall): number {
 
 export async function initiateMultipartUpload(call: OssCall): Promise<void> {
   if (forbidOverwrite(call.ctx) && await call.storage.hasObject(call.actor, call.bucket, call.key)) throw fileAlreadyExists();
-  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
+  const { headers } = call.ctx.req;
+  const attributes = { ...objectAttributes(headers, META_PREFIX), tags: taggingHeader(headers), acl: objectAclFromHeaders(headers) };
   const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, undefined, requestedOssEncryption(call));
   const { encode, EncodingType } = encoding(call);
   sendOssXml(

@@ -12,6 +12,7 @@ import { forbidOverwrite, uploadBody, type OssCall } from './request.js';
 import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 import { ossVersionHeaders } from './versioning.js';
 import { ossEncryptionHeaders, requestedOssEncryption } from './encryption.js';
+import { objectAclFromHeaders } from './acl.js';
 
 export const COPY_SOURCE = 'x-oss-copy-source';
 
@@ -25,7 +26,8 @@ export function writeHeaders(written: { etag: string; crc64?: string }): Record<
 }
 
 export async function putObject(call: OssCall): Promise<void> {
-  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers) };
+  const { headers } = call.ctx.req;
+  const attributes = { ...objectAttributes(headers, META_PREFIX), tags: taggingHeader(headers), acl: objectAclFromHeaders(headers) };
   const encryption = requestedOssEncryption(call);
   const body = uploadBody(call.ctx);
   const info = await call.storage.putObject(call.actor, call.bucket, call.key, body.body, attributes, {
@@ -77,6 +79,8 @@ export async function copyObject(call: OssCall, copySource: string): Promise<voi
     forbidOverwrite: forbidOverwrite(call.ctx),
     tags: copyTagging(call.ctx.req.headers),
     encryption: requestedOssEncryption(call),
+    // The copy's own ACL is the one this request asks for (none: `default`), never the source's.
+    acl: objectAclFromHeaders(call.ctx.req.headers),
   });
   const headers = { ...crcHeader(info.crc64), ...ossVersionHeaders(info.versionId), ...ossEncryptionHeaders(info.encryption) };
   if (info.sourceVersionId !== undefined) headers['x-oss-copy-source-version-id'] = info.sourceVersionId;

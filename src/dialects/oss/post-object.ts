@@ -21,6 +21,7 @@ import { sendEmpty } from '../s3/render.js';
 import { objectAttributes } from '../s3/request.js';
 import { OSS_FEATURES } from './features.js';
 import { writeHeaders } from './objects.js';
+import { objectAclFromHeaders } from './acl.js';
 import { META_PREFIX, ossEtag } from './render.js';
 import { parseV4Credential, signatureDoesNotMatch, uriEncode, v1Sign, v4Signature, v4SigningKey, V4_ALGORITHM } from './signing.js';
 
@@ -75,7 +76,7 @@ async function storeForm(ctx: RequestContext, form: FormHead, deps: { storage: S
     target.bucket,
     key,
     withinMaximum(file.body, policy.size),
-    { ...objectAttributes(headers, META_PREFIX), tags: taggingHeader(headers) },
+    { ...objectAttributes(headers, META_PREFIX), tags: taggingHeader(headers), acl: objectAclFromHeaders(headers) },
     {
       digests: ['crc64'],
       verify: (digests) => checkMinimum(digests.size, policy.size),

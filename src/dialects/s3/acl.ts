@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError, errors } from '../../core/errors.js';
-import { cannedAcl, GROUP_URIS, isCannedAcl, PERMISSIONS, type Acl, type Grant, type Grantee, type Group, type Permission } from '../../core/acl.js';
+import { cannedAcl, GROUP_URIS, isCannedAcl, OBJECT_OWNER, PERMISSIONS, type Acl, type Grant, type Grantee, type Group, type Permission } from '../../core/acl.js';
 import type { UserDirectory } from '../../core/users.js';
 import { parseXml, type XmlNode } from '../common/xml.js';
 import { checked, nodeOf, occurrences, once } from '../common/xml-shape.js';
@@ -46,18 +46,21 @@ function grantee(kind: string, value: string, users: UserDirectory, argument: st
   throw invalidArgument('Invalid grantee', argument, kind);
 }
 
-/** `id="…", uri="…"`: the grantees of one x-amz-grant-* header. */
+/**
+ * `id="…", uri="…"`: the grantees of one x-amz-grant-* header. A value may also be bare
+ * (`uri=http://…`), as the AWS CLI's own examples send it.
+ */
 function parseGrantHeader(name: string, value: string, permission: Permission, users: UserDirectory): Grant[] {
   const grants: Grant[] = [];
-  const item = /\s*([A-Za-z]+)\s*=\s*"([^"]*)"\s*(,|$)/y;
+  const item = /\s*([A-Za-z]+)\s*=\s*(?:"([^"]*)"|([^",\s]+))\s*(,|$)/y;
   let at = 0;
   while (at < value.length) {
     item.lastIndex = at;
     const match = item.exec(value);
     if (!match) throw invalidArgument('Invalid grant header', name, value);
-    grants.push({ grantee: grantee(match[1]!, match[2]!, users, name), permission });
+    grants.push({ grantee: grantee(match[1]!, match[2] ?? match[3]!, users, name), permission });
     at = item.lastIndex;
-    if (match[3] === '') break;
+    if (match[4] === '') break;
   }
   if (grants.length === 0) throw invalidArgument('Invalid grant header', name, value);
   return grants;
@@ -79,6 +82,14 @@ export function aclFromHeaders(headers: IncomingHttpHeaders, owner: string, user
   }
   if (explicit.length === 0) return undefined;
   return { owner, grants: explicit.flatMap(([name, permission]) => parseGrantHeader(name, header(headers, name)!, permission, users)) };
+}
+
+/**
+ * The ACL an object write's headers ask for (PutObject, CreateMultipartUpload, CopyObject, a
+ * form's `acl` field), for the object's owner, whom the engine fills in (core/acl.ts OBJECT_OWNER).
+ */
+export function objectAclFromHeaders(headers: IncomingHttpHeaders, users: UserDirectory): Acl | undefined {
+  return aclFromHeaders(headers, OBJECT_OWNER, users);
 }
 
 /** The AccessControlPolicy document of a PutBucketAcl body. */

@@ -3,7 +3,7 @@ import type { ServiceError } from '../../core/errors.js';
 import type { Storage } from '../../core/storage.js';
 import type { TemporaryCredentials } from '../../core/temporary-credentials.js';
 import type { UserDirectory } from '../../core/users.js';
-import { requestActor, S3_CONDITION_HEADERS } from '../common/actor.js';
+import { keyAnObjectAclMayOpen, requestActor, S3_CONDITION_HEADERS } from '../common/actor.js';
 import type { Dialect, RequestContext } from '../../server/dialect.js';
 import { checkRequestFeatures, refuseUnsupportedSubresources } from '../common/request-features.js';
 import { addCorsHeaders, answerPreflight } from '../common/cors.js';
@@ -144,7 +144,7 @@ export class S3Dialect implements Dialect {
     }
     const auth = identify(ctx, this.users, this.temporary);
     ctx.log.user = auth.user.id;
-    if (auth.anonymous) await this.storage.screenAnonymous(target.bucket);
+    if (auth.anonymous) await this.storage.screenAnonymous(target.bucket, keyAnObjectAclMayOpen(ctx.req.method, ctx.query, target.key));
     hoistQueryHeaders(ctx);
     const [operation, handler] = route(ctx.req.method ?? 'GET', target, ctx);
     ctx.log.operation = operation;

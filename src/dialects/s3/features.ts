@@ -32,6 +32,8 @@ const OWNERSHIP_CONTROLS = ['PutBucketOwnershipControls', 'GetBucketOwnershipCon
 const ACL_OPERATIONS = ['PutBucketAcl', 'GetBucketAcl', 'PutObjectAcl', 'GetObjectAcl'];
 /** Where an ACL is set: x-amz-acl takes any canned ACL, x-amz-grant-* explicit grants. */
 const ACL_WRITES = ['CreateBucket', 'PutBucketAcl', 'PutObjectAcl'];
+/** Writes that give the new object (version) its own ACL: x-amz-acl, and but for a form, x-amz-grant-*. */
+const OBJECT_ACL_WRITES = ['PutObject', 'CreateMultipartUpload', 'CopyObject'];
 /** Every operation on a bucket or its objects: where x-amz-expected-bucket-owner applies. */
 const BUCKET_OPERATIONS = [
   'HeadBucket', 'DeleteBucket', 'DeleteObjects', 'ListMultipartUploads', 'ListObjects', 'ListObjectsV2', 'ListObjectVersions',
@@ -82,14 +84,22 @@ export const S3_HEADERS: readonly FeatureRule[] = [
     operations: COPIES,
   }),
   // Honoured for the values that describe what Tessera does anyway.
-  implemented('x-amz-acl', "canned ACLs: any on CreateBucket, PutBucketAcl and PutObjectAcl; a new object's only `private` or `bucket-owner-full-control` (objects keep no ACL of their own)", {
-    check: (value, operation) => (ACL_WRITES.includes(operation) || ['private', 'bucket-owner-full-control'].includes(value.trim()) ? undefined : 'refused'),
+  implemented('x-amz-acl', "a canned ACL: the bucket's (CreateBucket, PutBucketAcl), the object's (PutObjectAcl) or the new object's (PutObject, CreateMultipartUpload, CopyObject, a form's `acl`); elsewhere only `private` or `bucket-owner-full-control`, which change nothing", {
+    check: (value, operation) =>
+      [...ACL_WRITES, ...OBJECT_ACL_WRITES, 'PostObject'].includes(operation) || ['private', 'bucket-owner-full-control'].includes(value.trim()) ? undefined : 'refused',
   }),
   implemented('x-amz-storage-class', 'every object is stored as STANDARD', { values: ['STANDARD'] }),
   implemented('x-amz-object-ownership', "the new bucket's Object Ownership (BucketOwnerEnforced unless named)", {
     operations: ['CreateBucket'],
   }),
-  implemented('x-amz-grant-*', 'explicit ACL grants (x-amz-grant-read, -write, -read-acp, -write-acp, -full-control)', { operations: ACL_WRITES }),
+  implemented('x-amz-grant-*', 'explicit ACL grants (x-amz-grant-read, -read-acp, -write-acp, -full-control) of a bucket, an object or a new object', {
+    operations: [...ACL_WRITES, ...OBJECT_ACL_WRITES],
+  }),
+  implemented('x-amz-grant-write', 'WRITE grants of a bucket (CreateBucket, PutBucketAcl) or, granting nothing there, of an object (PutObjectAcl); not a new object\'s (400)', {
+    operations: [...ACL_WRITES, ...OBJECT_ACL_WRITES],
+    check: (value, operation) =>
+      OBJECT_ACL_WRITES.includes(operation) ? errors.invalidArgument('WRITE cannot be granted on a new object', 'x-amz-grant-write', value) : undefined,
+  }),
   implemented('x-amz-bucket-object-lock-enabled', '`true`: the bucket has Object Lock and versioning Enabled, both for good', {
     values: ['true', 'false'],
     operations: ['CreateBucket'],

@@ -14,6 +14,7 @@ import { header, objectAttributes, readVerifiedBody, requestBody } from './reque
 import { overwriteCondition } from './write-conditions.js';
 import { abortHeaders, expirationHeaders } from './lifecycle.js';
 import { lockHeaders } from './object-lock.js';
+import { objectAclFromHeaders } from './acl.js';
 import { taggingHeader } from './tagging.js';
 import { COPY_SOURCE_CUSTOMER_PREFIX, customerKey, encryptionHeaders, requestedEncryption } from './encryption.js';
 import {
@@ -38,7 +39,14 @@ function uploadIdOf(call: S3Call): string {
 
 export async function createMultipartUpload(call: S3Call): Promise<void> {
   const checksum = announcedChecksum(call);
-  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers), lock: lockHeaders(call.ctx.req.headers) };
+  const { headers } = call.ctx.req;
+  const attributes = {
+    ...objectAttributes(headers, META_PREFIX),
+    tags: taggingHeader(headers),
+    lock: lockHeaders(headers),
+    // The completed object's ACL.
+    acl: objectAclFromHeaders(headers, call.users),
+  };
   const encryption = requestedEncryption(call);
   const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, checksum, encryption);
   sendXml(

@@ -15,13 +15,19 @@ import { overwriteCondition } from './write-conditions.js';
 import { copyTagging, taggingCountHeader, taggingHeader } from './tagging.js';
 import { versionHeaders } from './versioning.js';
 import { COPY_SOURCE_CUSTOMER_PREFIX, CUSTOMER_PREFIX, customerKey, encryptionHeaders, requestedEncryption } from './encryption.js';
+import { objectAclFromHeaders } from './acl.js';
 import { bypassGovernance, lockHeaders, lockResponseHeaders, requireIntegrityForLock, unverifiedBody } from './object-lock.js';
 
 export const META_PREFIX = 'x-amz-meta-';
 
 export async function putObject(call: S3Call): Promise<void> {
   const lock = lockHeaders(call.ctx.req.headers);
-  const attributes = { ...objectAttributes(call.ctx.req.headers, META_PREFIX), tags: taggingHeader(call.ctx.req.headers), lock };
+  const attributes = {
+    ...objectAttributes(call.ctx.req.headers, META_PREFIX),
+    tags: taggingHeader(call.ctx.req.headers),
+    lock,
+    acl: objectAclFromHeaders(call.ctx.req.headers, call.users),
+  };
   const encryption = requestedEncryption(call);
   const condition = await overwriteCondition(call, true);
   const body = requestBody(call.ctx, call.auth);
@@ -167,6 +173,8 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
     lock: lockHeaders(call.ctx.req.headers),
     encryption,
     sourceCustomerKey: sourceKey,
+    // The copy's ACL is the one this request asks for (none: the default), never the source's.
+    acl: objectAclFromHeaders(call.ctx.req.headers, call.users),
   });
   const headers = { ...versionHeaders(info.versionId), ...encryptionHeaders(info.encryption, encryption?.kind === 'sse-c' ? encryption.key : undefined) };
   if (info.sourceVersionId !== undefined) headers['x-amz-copy-source-version-id'] = info.sourceVersionId;

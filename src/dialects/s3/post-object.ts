@@ -23,6 +23,7 @@ import { quoteEtag, sendEmpty } from './render.js';
 import { versionHeaders } from './versioning.js';
 import { objectAttributes } from './request.js';
 import { taggingField } from './tagging.js';
+import { objectAclFromHeaders } from './acl.js';
 import { deriveSigningKey, parseCredential, signature, signaturesEqual, SIGV4_ALGORITHM } from './sigv4.js';
 
 /** "The form data and boundaries (excluding the contents of the file) cannot exceed 20 KB." */
@@ -96,7 +97,7 @@ async function storeForm(
   checkRequestFeatures(S3_FEATURES, 'PostObject', headers, new URLSearchParams());
   checkRequestFeatures(S3_FEATURES, 'PostObject', ctx.req.headers, ctx.query);
   // `tagging` is a Tagging document here, not the header's URL query.
-  const attributes = { ...objectAttributes(headers, META_PREFIX), tags: taggingField(fields.get('tagging')) };
+  const attributes = { ...objectAttributes(headers, META_PREFIX), tags: taggingField(fields.get('tagging')), acl: objectAclFromHeaders(headers, deps.users) };
   const integrity = integrityOf(headers);
   const key = fields.get('key')!;
   const actor = requestActor(user, ctx.req, { authType: 'POST', signatureVersion: 'AWS4-HMAC-SHA256' }, S3_CONDITION_HEADERS, headers);
