@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Command } from 'commander';
+import type { KmsKeyView } from '../core/kms.js';
 import { signRequest } from '../dialects/s3/sigv4.js';
 import { out, resolveConnection, runner, withCommonOptions, type CommonFlags } from './cloud.js';
 
@@ -153,7 +154,7 @@ function registerKmsKeys(admin: Command): void {
   command(kms, 'ls', 'list the keys (never their material)').action(
     runner(async (cmd) => {
       const flags = cmd.opts<AdminFlags>();
-      const { keys } = (await call(flags, 'GET', 'kms-keys')) as { keys: KmsKeyLine[] };
+      const { keys } = (await call(flags, 'GET', 'kms-keys')) as { keys: KmsKeyView[] };
       if (flags.json) return printJson({ keys });
       for (const one of keys) out(`${one.keyId}	${one.enabled ? 'enabled' : 'disabled'}	${one.alias ?? '-'}	${one.created}	${one.description}\n`);
       return { elapsed: false };
@@ -164,7 +165,7 @@ function registerKmsKeys(admin: Command): void {
     .action(
       runner(async (cmd) => {
         const flags = cmd.opts<AdminFlags & { description?: string }>();
-        const created = (await call(flags, 'POST', 'kms-keys', { description: flags.description ?? '' })) as KmsKeyLine;
+        const created = (await call(flags, 'POST', 'kms-keys', { description: flags.description ?? '' })) as KmsKeyView;
         return flags.json ? printJson(created) : say(`created KMS key ${created.keyId} (${created.arn})`);
       }),
     );
@@ -182,14 +183,6 @@ function registerKmsKeys(admin: Command): void {
   }
 }
 
-interface KmsKeyLine {
-  keyId: string;
-  arn: string;
-  alias?: string;
-  description: string;
-  enabled: boolean;
-  created: string;
-}
 
 function say(line: string): { elapsed: false } {
   out(`${line}\n`);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CHUNK_BYTES, sealedSize } from '../../src/core/blob-cipher.js';
 import { BlobStore } from '../../src/core/blob-store.js';
+import { chunked } from '../helpers/chunked.js';
 import { SLOT_BYTES } from '../../src/core/slot-pool.js';
 
 // Encrypted blobs (server-side encryption): what is on disk is not the body, every range reads
@@ -13,14 +14,6 @@ import { SLOT_BYTES } from '../../src/core/slot-pool.js';
 
 const SIZES = [0, 1, CHUNK_BYTES - 1, CHUNK_BYTES, CHUNK_BYTES + 1, SLOT_BYTES - 1, SLOT_BYTES, SLOT_BYTES + CHUNK_BYTES + 5, 3 * SLOT_BYTES + 7];
 
-async function* chunked(body: Buffer): AsyncGenerator<Buffer> {
-  const sizes = [65_536, 1, 7_000, 1.5 * SLOT_BYTES, 16_384, 333];
-  for (let offset = 0, i = 0; offset < body.length; i++) {
-    const chunk = body.subarray(offset, offset + sizes[i % sizes.length]!);
-    offset += chunk.length;
-    yield chunk;
-  }
-}
 
 async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BlobStore } from '../../src/core/blob-store.js';
+import { chunked } from '../helpers/chunked.js';
 import { digestsOf } from '../../src/core/digests.js';
 import { LARGE_BODY_BYTES, SLOT_BYTES } from '../../src/core/slot-pool.js';
 
@@ -16,15 +17,6 @@ const SIZES = [
   ...[SLOT_BYTES - 1, SLOT_BYTES, SLOT_BYTES + 1, 2 * SLOT_BYTES + 12_345, 3.5 * SLOT_BYTES, 4 * SLOT_BYTES],
 ];
 
-/** The body as a network would deliver it: chunks of uneven sizes, one of them larger than a slot. */
-async function* chunked(body: Buffer): AsyncGenerator<Buffer> {
-  const sizes = [65_536, 1, 7_000, 1.5 * SLOT_BYTES, 16_384, 333];
-  for (let offset = 0, i = 0; offset < body.length; i++) {
-    const chunk = body.subarray(offset, offset + sizes[i % sizes.length]!);
-    offset += chunk.length;
-    yield chunk;
-  }
-}
 
 async function* failingAfter(body: Buffer, bytes: number): AsyncGenerator<Buffer> {
   yield body.subarray(0, bytes);
