@@ -68,6 +68,24 @@ describe('tessera admin', () => {
     }
   });
 
+  it('makes, lists, disables and enables KMS keys (never showing their material); an unknown key is named', async () => {
+    const added = await runCli(['admin', 'kms-key', 'add', '--description', 'backups', '--json', ...creds(server)]);
+    assert.equal(added.code, 0, added.stderr);
+    const key = JSON.parse(added.stdout) as { keyId: string; arn: string; enabled: boolean };
+    assert.equal(key.enabled, true);
+    assert.match(key.arn, new RegExp(`key/${key.keyId}$`));
+    const listed = await runCli(['admin', 'kms-key', 'ls', ...creds(server)]);
+    const line = listed.stdout.split('\n').find((row) => row.startsWith(key.keyId));
+    assert.ok(line, listed.stdout);
+    assert.deepEqual(line.split('\t').filter((_, i) => i !== 3), [key.keyId, 'enabled', '-', 'backups']);
+    assert.equal((await runCli(['admin', 'kms-key', 'disable', key.keyId, ...creds(server)])).stdout, `disabled KMS key ${key.keyId}\n`);
+    assert.match((await runCli(['admin', 'kms-key', 'ls', ...creds(server)])).stdout, new RegExp(`${key.keyId}\tdisabled`));
+    assert.equal((await runCli(['admin', 'kms-key', 'enable', key.arn, ...creds(server)])).code, 0);
+    const unknown = await runCli(['admin', 'kms-key', 'disable', 'no-such-key', ...creds(server)]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /KMS\.NotFoundException/);
+  });
+
   it('says why it is refused: a read-only user, a non-admin caller, a duplicate', async () => {
     const readOnly = await runCli(['admin', 'user', 'disable', 'root', ...creds(server)]);
     assert.equal(readOnly.code, 1);
