@@ -80,10 +80,8 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
   };
 
   describe('through the AWS SDK', () => {
-    it('PutObject with ServerSideEncryption aws:kms and a key id is 501 and stores nothing', async () => {
-      const put = s3.send(
-        new PutObjectCommand({ Bucket: BUCKET, Key: 'sse-kms', Body: 'secret', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'alias/probe' }),
-      );
+    it('PutObject with dual-layer SSE-KMS (aws:kms:dsse) is 501 and stores nothing', async () => {
+      const put = s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sse-kms', Body: 'secret', ServerSideEncryption: 'aws:kms:dsse' }));
       await expectNotImplemented(put, 'x-amz-server-side-encryption');
       await assertNoObject('sse-kms');
     });
@@ -107,17 +105,17 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
       }
     });
 
-    it('CreateMultipartUpload with ServerSideEncryption aws:kms is 501 and starts no upload', async () => {
-      const create = s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'mpu-sse', ServerSideEncryption: 'aws:kms' }));
+    it('CreateMultipartUpload with ServerSideEncryption aws:kms:dsse is 501 and starts no upload', async () => {
+      const create = s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'mpu-sse', ServerSideEncryption: 'aws:kms:dsse' }));
       await expectNotImplemented(create, 'x-amz-server-side-encryption');
       await assertNoUploads('mpu-sse');
     });
 
-    it('CopyObject asking for SSE-KMS is 501 and writes no copy', async () => {
+    it('CopyObject asking for dual-layer SSE-KMS or an encryption context is 501 and writes no copy', async () => {
+      const context = Buffer.from(JSON.stringify({ app: 'probe' })).toString('base64');
       const cases: Array<[Partial<ConstructorParameters<typeof CopyObjectCommand>[0]>, string]> = [
-        [{ ServerSideEncryption: 'aws:kms' }, 'x-amz-server-side-encryption'],
-        [{ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'alias/probe' }, 'x-amz-server-side-encryption'],
-        [{ BucketKeyEnabled: true }, 'x-amz-server-side-encryption-bucket-key-enabled'],
+        [{ ServerSideEncryption: 'aws:kms:dsse' }, 'x-amz-server-side-encryption'],
+        [{ ServerSideEncryption: 'aws:kms', SSEKMSEncryptionContext: context }, 'x-amz-server-side-encryption-context'],
       ];
       for (const [extra, named] of cases) {
         const copy = s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copy-target', CopySource: `${BUCKET}/${SOURCE}`, ...extra }));
@@ -178,10 +176,10 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
 
   describe('refused before the body is read, after the signature is checked', () => {
     // The timeout only turns a server that waits for the body (the failure this catches) into a failure, not a hang.
-    it('a 1 GiB PutObject with x-amz-server-side-encryption aws:kms is answered 501 with no body byte sent', { timeout: 60_000 }, async () => {
+    it('a 1 GiB PutObject with x-amz-server-side-encryption aws:kms:dsse is answered 501 with no body byte sent', { timeout: 60_000 }, async () => {
       const path = `/${BUCKET}/never-sent`;
       const url = new URL(path, server.url);
-      const headers: Record<string, string> = { host: url.host, 'x-amz-server-side-encryption': 'aws:kms' };
+      const headers: Record<string, string> = { host: url.host, 'x-amz-server-side-encryption': 'aws:kms:dsse' };
       Object.assign(headers, signRequest({
         method: 'PUT',
         url,
@@ -207,7 +205,7 @@ describe('S3: what Tessera does not implement is refused, before anything is sto
     it('an unsigned request asking for encryption is still AccessDenied', async () => {
       const res = await rawRequest(`${server.url}/${BUCKET}/anonymous`, {
         method: 'PUT',
-        headers: { 'x-amz-server-side-encryption': 'aws:kms', 'content-length': '4' },
+        headers: { 'x-amz-server-side-encryption': 'aws:kms:dsse', 'content-length': '4' },
         body: 'anon',
       });
       assertS3Error(res, 403, 'AccessDenied');

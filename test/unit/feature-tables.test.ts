@@ -34,6 +34,7 @@ const OSS_OPERATIONS = [
   'PutBucketVersioning', 'GetBucketVersioning', 'ListObjectVersions',
   'InitiateBucketWorm', 'AbortBucketWorm', 'CompleteBucketWorm', 'ExtendBucketWorm', 'GetBucketWorm',
   'PutBucketAcl', 'GetBucketAcl', 'PutObjectACL', 'GetObjectACL', 'PutBucketEncryption', 'GetBucketEncryption', 'DeleteBucketEncryption',
+  'PutBucketPolicy', 'GetBucketPolicy', 'DeleteBucketPolicy',
 ];
 
 const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

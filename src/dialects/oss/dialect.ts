@@ -21,6 +21,7 @@ import * as worm from './worm.js';
 import * as acl from './acl.js';
 import { OSS_FORM_UPLOADS, postObject } from './post-object.js';
 import * as encryption from './encryption.js';
+import * as policy from './policy.js';
 import { sendOssError } from './render.js';
 import { authenticate, endpointOf, resolveTargets, type OssCall, type OssSettings, type OssTarget } from './request.js';
 
@@ -63,6 +64,9 @@ const ROUTES: RouteTable<Handler> = {
     ['GET', 'acl', 'GetBucketAcl', acl.getBucketAcl],
     ['PUT', 'versioning', 'PutBucketVersioning', versioning.putBucketVersioning],
     ['GET', 'versioning', 'GetBucketVersioning', versioning.getBucketVersioning],
+    ['PUT', 'policy', 'PutBucketPolicy', policy.putBucketPolicy],
+    ['GET', 'policy', 'GetBucketPolicy', policy.getBucketPolicy],
+    ['DELETE', 'policy', 'DeleteBucketPolicy', policy.deleteBucketPolicy],
     ['PUT', 'encryption', 'PutBucketEncryption', encryption.putBucketEncryption],
     ['GET', 'encryption', 'GetBucketEncryption', encryption.getBucketEncryption],
     ['DELETE', 'encryption', 'DeleteBucketEncryption', encryption.deleteBucketEncryption],

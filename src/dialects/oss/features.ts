@@ -89,7 +89,7 @@ const LISTINGS = ['ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMul
 
 /** OSS sub-resources Tessera does not serve: refused whatever the method. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'logging', 'website', 'referer', 'policy',
+  'logging', 'website', 'referer',
   'replication', 'inventory', 'append', 'symlink', 'restore', 'select', 'stat', 'qos',
   'requestPayment', 'transferAcceleration', 'x-oss-process', 'x-oss-traffic-limit', 'callback', 'callback-var', 'live',
   'img', 'style', 'sequential', 'position', 'comp', 'metaQuery', 'resourceGroup', 'x-oss-async-process',
@@ -110,6 +110,9 @@ export const OSS_QUERY: readonly FeatureRule[] = [
   implemented('delete', 'DeleteMultipleObjects', { operations: ['DeleteMultipleObjects'] }),
   implemented('location', 'GetBucketLocation', { operations: ['GetBucketLocation'] }),
   implemented('bucketInfo', 'GetBucketInfo', { operations: ['GetBucketInfo'] }),
+  implemented('policy', "PutBucketPolicy, GetBucketPolicy, DeleteBucketPolicy: the bucket policy, in OSS's syntax", {
+    operations: ['PutBucketPolicy', 'GetBucketPolicy', 'DeleteBucketPolicy'],
+  }),
   implemented('encryption', "PutBucketEncryption, GetBucketEncryption, DeleteBucketEncryption: the bucket's default encryption (AES256)", {
     operations: ['PutBucketEncryption', 'GetBucketEncryption', 'DeleteBucketEncryption'],
   }),
