@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteBucketEncryptionCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  PutBucketEncryptionCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+} from '@aws-sdk/client-s3';
 import { StorageClient } from '../../src/client/client.js';
 import { s3Client } from '../helpers/s3.js';
 import type { TestServer } from '../helpers/server.js';
@@ -77,6 +84,29 @@ describe('pan drive', () => {
     const infos = await post('/api/v1/file/infos', { fileIds: [ids[0], ids[1], 999999] });
     assert.deepEqual(infos.fileList.map((entry: { fileId: number }) => entry.fileId), [ids[0], ids[1]]);
     assert.equal((await fail('GET', '/api/v1/file/detail', { fileID: 999999 })).code, 5066);
+  });
+
+  it("a bucket's default encryption seals what 123pan uploads, and an encrypted file is no source for an instant upload", async () => {
+    const s3 = s3Client(server, { accessKeyId: ALICE.accessKey, secretAccessKey: ALICE.secretKey });
+    try {
+      await s3.send(
+        new PutBucketEncryptionCommand({
+          Bucket: ALICE_BUCKET,
+          ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        }),
+      );
+      const data = Buffer.from('sealed through pan');
+      await put('sealed.txt', data);
+      const got = await s3.send(new GetObjectCommand({ Bucket: ALICE_BUCKET, Key: 'sealed.txt' }));
+      assert.equal(got.ServerSideEncryption, 'AES256');
+      assert.equal(await got.Body!.transformToString(), 'sealed through pan');
+      // Found by no content hash: the client is asked for the bytes.
+      const again = await post('/upload/v1/file/create', { parentFileID: 0, filename: 'sealed-again.txt', etag: md5(data), size: data.length });
+      assert.equal(again.reuse, false);
+    } finally {
+      await s3.send(new DeleteBucketEncryptionCommand({ Bucket: ALICE_BUCKET }));
+      s3.destroy();
+    }
   });
 
   it('an overwrite or an instant upload through pan of an object tagged through S3 carries no tags', async () => {
