@@ -66,19 +66,20 @@ export function openBlobKey(kek: Buffer, blobId: string, header: Buffer): Buffer
 }
 
 /**
- * Encrypts `plain`, which starts at record `firstRecord` and is whole records but for the last,
- * into `out` (sealedSize(plain.length) - HEADER_BYTES bytes); answers the bytes written.
+ * Encrypts `plain`, which starts at record `firstRecord` and is whole records but for the last:
+ * the records as pieces (ciphertext, tag, …) to write one after another, uncopied (writev).
  */
-export function sealRecords(dataKey: Buffer, firstRecord: number, plain: Buffer, out: Buffer): number {
-  let written = 0;
+export function sealRecords(dataKey: Buffer, firstRecord: number, plain: Buffer): Buffer[] {
+  const pieces: Buffer[] = [];
   for (let offset = 0, index = firstRecord; offset < plain.length; offset += CHUNK_BYTES, index++) {
     const chunk = plain.subarray(offset, Math.min(offset + CHUNK_BYTES, plain.length));
     const cipher = createCipheriv('aes-256-gcm', dataKey, recordNonce(index));
-    written += cipher.update(chunk).copy(out, written);
-    written += cipher.final().copy(out, written);
-    written += cipher.getAuthTag().copy(out, written);
+    pieces.push(cipher.update(chunk));
+    const rest = cipher.final();
+    if (rest.length > 0) pieces.push(rest);
+    pieces.push(cipher.getAuthTag());
   }
-  return written;
+  return pieces;
 }
 
 /** Decrypts one record (ciphertext and tag); throws `tamperedBlob` when it was altered. */

@@ -131,17 +131,13 @@ export class BlobStore {
       const position = size;
       size += length;
       // Direct writes go in whole blocks: the padding is zeroed, and cut off by ftruncate at the end.
-      let bytes = slots.view(current, direct ? roundUpToBlock(length) : length);
+      const bytes = slots.view(current, direct ? roundUpToBlock(length) : length);
       if (bytes.length > length) bytes.fill(0, length);
-      let at = position;
-      if (sealing) {
-        // A slot is whole records but for the body's last: it encrypts on its own.
-        const sealed = Buffer.allocUnsafe(sealedSize(length) - HEADER_BYTES);
-        sealRecords(sealing.dataKey, position / CHUNK_BYTES, bytes, sealed);
-        bytes = sealed;
-        at = sealedSize(position);
-      }
-      const work = Promise.all([writeAll(file!, bytes, at), hasher.hash(current, length)]).then(
+      // A slot is whole records but for the body's last: it encrypts on its own, written where its records go.
+      const written = sealing
+        ? writevAll(file!, sealRecords(sealing.dataKey, position / CHUNK_BYTES, bytes), sealedSize(position))
+        : writeAll(file!, bytes, position);
+      const work = Promise.all([written, hasher.hash(current, length)]).then(
         () => slots.release(current),
         (err: unknown) => {
           slots.release(current);
@@ -318,6 +314,14 @@ async function fsyncDirectory(dir: string): Promise<void> {
  */
 function copyInto(target: Buffer, offset: number, source: Buffer): void {
   target.fill(source, offset, offset + source.length);
+}
+
+/** Writes `pieces` one after another from `position`, however the kernel splits them. */
+async function writevAll(file: FileHandle, pieces: Buffer[], position: number): Promise<void> {
+  const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  // IOV_MAX is 1024 on Linux: a 2 MiB slot is 64 pieces.
+  const { bytesWritten } = await file.writev(pieces, position);
+  if (bytesWritten < total) await writeAll(file, Buffer.concat(pieces).subarray(bytesWritten), position + bytesWritten);
 }
 
 /** Writes all of `data` at `position`, however the kernel splits it. */
