@@ -5,6 +5,7 @@
  * command (`-e -i -k`, the environment, the config file).
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Command } from 'commander';
@@ -54,6 +55,7 @@ export function registerAdmin(program: Command): void {
   const user = admin.command('user').description('users');
   const key = admin.command('key').description("a user's access keys");
   registerKmsKeys(admin);
+  registerPolicies(admin);
 
   command(user, 'ls', 'list users').action(
     runner(async (cmd) => {
@@ -146,6 +148,68 @@ export function registerAdmin(program: Command): void {
         return say(`removed access key ${keyId}`);
       }),
     );
+}
+
+/** `tessera admin policy …`: policies attached to users (the AWS policy language, without a Principal). */
+function registerPolicies(admin: Command): void {
+  const policy = admin.command('policy').description("policies attached to a user: what they may do, in the AWS policy language");
+  const path = (user: string, name?: string) => `users/${encodeURIComponent(user)}/policies${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+  command(policy, 'put', "attach a policy to a user (replacing one of that name); the user is then confined to what their policies allow")
+    .argument('<user>', 'user id')
+    .argument('<name>', 'policy name')
+    .argument('<file>', 'the policy document (JSON), or - for standard input')
+    .action(
+      runner(async (cmd) => {
+        const [user, name, file] = cmd.args as [string, string, string];
+        const flags = cmd.opts<AdminFlags>();
+        const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+        let document: unknown;
+        try {
+          document = JSON.parse(text);
+        } catch {
+          throw new Error(`${file === '-' ? 'standard input' : file} is not JSON`);
+        }
+        const answer = await call(flags, 'PUT', path(user, name), document);
+        return flags.json ? printJson(answer) : say(`attached policy ${name} to ${user}`);
+      }),
+    );
+  command(policy, 'ls', "list a user's policies")
+    .argument('<user>', 'user id')
+    .action(
+      runner(async (cmd) => {
+        const [user] = cmd.args as [string];
+        const flags = cmd.opts<AdminFlags>();
+        const { policies } = (await call(flags, 'GET', path(user))) as { policies: Array<{ name: string; created: string }> };
+        if (flags.json) return printJson({ policies });
+        for (const one of policies) out(`${one.name}\t${one.created}\n`);
+        return { elapsed: false };
+      }),
+    );
+  command(policy, 'show', 'print a policy document')
+    .argument('<user>', 'user id')
+    .argument('<name>', 'policy name')
+    .action(
+      runner(async (cmd) => {
+        const [user, name] = cmd.args as [string, string];
+        return printJson(await call(cmd.opts<AdminFlags>(), 'GET', path(user, name)));
+      }),
+    );
+  command(policy, 'rm', "detach a policy (a user left with none has their default access again)")
+    .argument('<user>', 'user id')
+    .argument('<name>', 'policy name')
+    .action(
+      runner(async (cmd) => {
+        const [user, name] = cmd.args as [string, string];
+        await call(cmd.opts<AdminFlags>(), 'DELETE', path(user, name));
+        return say(`removed policy ${name} of ${user}`);
+      }),
+    );
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** `tessera admin kms-key …`: the local KMS key store behind SSE-KMS. */

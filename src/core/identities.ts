@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { ServiceError } from './errors.js';
-import type { Metadata, StoredAccessKey, StoredUser } from './metadata/types.js';
+import type { Metadata, StoredAccessKey, StoredUser, StoredUserPolicy } from './metadata/types.js';
+import { parsePolicy, type Policy } from './policy.js';
 import type { SecretBox } from './secret-box.js';
 import { TEMPORARY_KEY_PREFIX } from './temporary-credentials.js';
 import { UserDirectory, type User } from './users.js';
@@ -34,6 +35,8 @@ export interface KeyView {
 
 export const DEFAULT_RELOAD_INTERVAL_MS = 5_000;
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** IAM's policy names. */
+const POLICY_NAME = /^[A-Za-z0-9+=,.@_-]{1,128}$/;
 const ACCESS_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const ACCESS_KEY_PREFIX = 'TK';
 const ACCESS_KEY_LENGTH = 20;
@@ -44,6 +47,8 @@ export const identityErrors = {
   noSuchKey: (accessKeyId: string) =>
     new ServiceError('NoSuchAccessKey', `The user has no access key ${JSON.stringify(accessKeyId)}.`, 404),
   userExists: (id: string) => new ServiceError('UserAlreadyExists', `A user ${JSON.stringify(id)} already exists.`, 409),
+  noSuchPolicy: (userId: string, name: string) =>
+    new ServiceError('NoSuchEntity', `The user ${JSON.stringify(userId)} has no policy ${JSON.stringify(name)}.`, 404),
   readOnly: (id: string) =>
     new ServiceError(
       'ReadOnlyUser',
@@ -132,10 +137,15 @@ export class Identities {
   private async load(): Promise<void> {
     // Stopping: the metadata store is about to close under it.
     if (this.closed) return;
-    const [users, keys] = await Promise.all([this.metadata.listUsers(), this.metadata.listAccessKeys()]);
+    const [users, keys, stored] = await Promise.all([this.metadata.listUsers(), this.metadata.listAccessKeys(), this.metadata.listUserPolicies()]);
+    const policiesOf = this.parsedPolicies(stored);
+    const withPolicies = <T extends User>(user: T): T => {
+      const policies = user.root ? undefined : policiesOf.get(user.id);
+      return policies === undefined ? user : { ...user, policies };
+    };
     const fixedKeys = new Set(this.fixed.map((user) => user.accessKey));
     const fixedIds = new Set(this.fixed.map((user) => user.id));
-    const records: User[] = [...this.fixed];
+    const records: User[] = this.fixed.map(withPolicies);
     const disabled: string[] = [];
     const keysOf = new Map<string, StoredAccessKey[]>();
     for (const key of keys) {
@@ -150,7 +160,7 @@ export class Identities {
         disabled.push(user.id);
         continue;
       }
-      const base = { id: user.id, displayName: user.displayName, root: false, admin: user.admin };
+      const base = withPolicies({ id: user.id, displayName: user.displayName, root: false, admin: user.admin, accessKey: '', secretKey: '' });
       let usable = 0;
       for (const key of keysOf.get(user.id) ?? []) {
         let secretKey: string;
@@ -171,6 +181,24 @@ export class Identities {
       if (usable === 0) records.push({ ...base, accessKey: '', secretKey: '' });
     }
     this.directory.replace(records, disabled);
+  }
+
+  /**
+   * Each user's attached policies, parsed. A stored document that no longer parses (a Tessera
+   * that reads policies more strictly) confines its user to nothing rather than to nothing less.
+   */
+  private parsedPolicies(stored: StoredUserPolicy[]): Map<string, Policy[]> {
+    const byUser = new Map<string, Policy[]>();
+    for (const entry of stored) {
+      const list = byUser.get(entry.userId) ?? [];
+      byUser.set(entry.userId, list);
+      try {
+        list.push(parseUserPolicy(entry.document, this.directory));
+      } catch (err) {
+        this.onError(new Error(`policy ${entry.name} of ${entry.userId} does not parse; the user is allowed nothing by it: ${(err as Error).message}`));
+      }
+    }
+    return byUser;
   }
 
   /** After a change: this node's directory at once, the other nodes' by notification. */
@@ -272,9 +300,74 @@ export class Identities {
     await this.changed();
   }
 
+  // Policies attached to users
+
+  async listUserPolicies(userId: string): Promise<Array<{ name: string; created: string }>> {
+    await this.requireUser(userId);
+    return (await this.metadata.listUserPolicies()).filter((p) => p.userId === userId).map((p) => ({ name: p.name, created: p.created.toISOString() }));
+  }
+
+  /** The document as it was put. */
+  async getUserPolicy(userId: string, name: string): Promise<string> {
+    await this.requireUser(userId);
+    const found = (await this.metadata.listUserPolicies()).find((p) => p.userId === userId && p.name === name);
+    if (!found) throw identityErrors.noSuchPolicy(userId, name);
+    return found.document;
+  }
+
+  /** Attaches (or replaces) a policy: in force on every node from the answer on. Root is never confined. */
+  async putUserPolicy(userId: string, name: string, document: string): Promise<{ userId: string; name: string }> {
+    if (!POLICY_NAME.test(name)) throw identityErrors.invalid('A policy name is 1 to 128 letters, digits and "+=,.@_-".');
+    const user = await this.requireUser(userId);
+    if (user.root) throw identityErrors.readOnly(userId);
+    parseUserPolicy(document, this.directory);
+    await this.metadata.putUserPolicy({ userId, name, document, created: new Date() });
+    await this.changed();
+    return { userId, name };
+  }
+
+  async removeUserPolicy(userId: string, name: string): Promise<void> {
+    await this.requireUser(userId);
+    if (!(await this.metadata.deleteUserPolicy(userId, name))) throw identityErrors.noSuchPolicy(userId, name);
+    await this.changed();
+  }
+
+  private async requireUser(id: string): Promise<UserView> {
+    return this.getUser(id);
+  }
+
   private refuseFixed(id: string): void {
     if (this.fixed.some((user) => user.id === id)) throw identityErrors.readOnly(id);
   }
+}
+
+/**
+ * A user policy: the AWS policy language as core/policy.ts reads it, without a Principal (it
+ * speaks for the user it is attached to); refusals in IAM's words (MalformedPolicyDocument).
+ */
+export function parseUserPolicy(document: string, users: { exists(id: string): boolean }): Policy {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(document);
+  } catch {
+    throw malformedDocument('This policy contains invalid Json');
+  }
+  const statements = (parsed as { Statement?: unknown } | null)?.Statement;
+  for (const statement of Array.isArray(statements) ? statements : [statements]) {
+    if (statement && typeof statement === 'object' && ('Principal' in statement || 'NotPrincipal' in statement)) {
+      throw malformedDocument('Policy document should not specify a principal.');
+    }
+  }
+  try {
+    return parsePolicy(document, { userExists: (id) => users.exists(id) });
+  } catch (err) {
+    if (err instanceof ServiceError && err.code === 'MalformedPolicy') throw malformedDocument(err.message);
+    throw err;
+  }
+}
+
+function malformedDocument(message: string): ServiceError {
+  return new ServiceError('MalformedPolicyDocument', message, 400);
 }
 
 function newAccessKeyId(): string {

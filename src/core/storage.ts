@@ -1222,8 +1222,9 @@ export class Storage {
     await this.blobs.remove(released);
   }
 
-  async getUpload(actor: Actor, bucket: string, key: string, uploadId: string): Promise<UploadInfo> {
-    await this.requireBucket(this.meta, actor, bucket, 's3:ListMultipartUploadParts', key);
+  /** An open upload, for listing its parts or (`action` s3:PutObject) for writing one: each needs its own action. */
+  async getUpload(actor: Actor, bucket: string, key: string, uploadId: string, action = 's3:ListMultipartUploadParts'): Promise<UploadInfo> {
+    await this.requireBucket(this.meta, actor, bucket, action, key);
     return this.requireOpenUpload(this.meta, bucket, key, uploadId);
   }
 

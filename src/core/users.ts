@@ -1,3 +1,4 @@
+import type { Policy } from './policy.js';
 import type { Actor } from './types.js';
 
 /** One user as seen through one of their access keys (or, from `byId`, through their first). */
@@ -10,6 +11,8 @@ export interface User {
   root: boolean;
   /** May use the admin API (root always may). */
   admin?: boolean;
+  /** The policies attached to the user (core/identities.ts); absent: none, the user's default access. */
+  policies?: readonly Policy[];
 }
 
 /**
@@ -68,5 +71,5 @@ export class UserDirectory {
 }
 
 export function actorOf(user: User): Actor {
-  return { userId: user.id, root: user.root };
+  return user.policies === undefined ? { userId: user.id, root: user.root } : { userId: user.id, root: user.root, policies: user.policies };
 }

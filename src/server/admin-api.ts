@@ -89,6 +89,34 @@ const ENDPOINTS: Endpoint[] = [
       return noContent();
     },
   },
+  {
+    method: 'GET',
+    path: /^users\/([^/]+)\/policies$/,
+    operation: 'AdminListUserPolicies',
+    handle: async (c) => ok({ policies: await c.identities.listUserPolicies(c.params[0]!) }),
+  },
+  {
+    method: 'PUT',
+    path: /^users\/([^/]+)\/policies\/([^/]+)$/,
+    operation: 'AdminPutUserPolicy',
+    // The body is the policy document itself; read past 20 KB so that a larger one gets the policy's own error.
+    handle: async (c) => ok(await c.identities.putUserPolicy(c.params[0]!, c.params[1]!, (await readVerifiedBody(c.ctx, c.auth, 64 * 1024)).toString('utf8'))),
+  },
+  {
+    method: 'GET',
+    path: /^users\/([^/]+)\/policies\/([^/]+)$/,
+    operation: 'AdminGetUserPolicy',
+    handle: async (c) => ok(JSON.parse(await c.identities.getUserPolicy(c.params[0]!, c.params[1]!))),
+  },
+  {
+    method: 'DELETE',
+    path: /^users\/([^/]+)\/policies\/([^/]+)$/,
+    operation: 'AdminDeleteUserPolicy',
+    handle: async (c) => {
+      await c.identities.removeUserPolicy(c.params[0]!, c.params[1]!);
+      return noContent();
+    },
+  },
   { method: 'GET', path: /^kms-keys$/, operation: 'AdminListKmsKeys', handle: async (c) => ok({ keys: await c.kms.list() }) },
   {
     method: 'POST',

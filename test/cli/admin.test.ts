@@ -1,7 +1,10 @@
 /**
- * `tessera admin user …` and `tessera admin key …` (src/cli/admin.ts) against a real server: the
+ * `tessera admin user|key|policy|kms-key …` (src/cli/admin.ts) against a real server: the
  * built CLI, signed as root through `-e -i -k` or the environment, and as a user it made.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -65,6 +68,28 @@ describe('tessera admin', () => {
       assert.match(gone.stderr, /^Error: NoSuchUser: The user "erin" does not exist\. \(HTTP 404\)\n$/);
     } finally {
       s3.destroy();
+    }
+  });
+
+  it('attaches, lists, shows and removes a user policy, read from a file or standard input', async () => {
+    assert.equal((await runCli(['admin', 'user', 'add', 'paula', ...creds(server)])).code, 0);
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-policy-'));
+    try {
+      const file = join(dir, 'read.json');
+      const document = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::shared/*' }] };
+      await writeFile(file, JSON.stringify(document));
+      assert.equal((await runCli(['admin', 'policy', 'put', 'paula', 'read', file, ...creds(server)])).stdout, 'attached policy read to paula\n');
+      assert.match((await runCli(['admin', 'policy', 'ls', 'paula', ...creds(server)])).stdout, /^read\t\d{4}-/);
+      assert.deepEqual(JSON.parse((await runCli(['admin', 'policy', 'show', 'paula', 'read', ...creds(server)])).stdout), document);
+      const bad = join(dir, 'bad.json');
+      await writeFile(bad, JSON.stringify({ ...document, Statement: [{ ...document.Statement[0], Principal: '*' }] }));
+      const refused = await runCli(['admin', 'policy', 'put', 'paula', 'bad', bad, ...creds(server)]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /MalformedPolicyDocument: Policy document should not specify a principal/);
+      assert.equal((await runCli(['admin', 'policy', 'rm', 'paula', 'read', ...creds(server)])).stdout, 'removed policy read of paula\n');
+      assert.equal((await runCli(['admin', 'policy', 'ls', 'paula', ...creds(server)])).stdout, '');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -131,6 +131,7 @@ export function tablesToCopy(options: { settingsExcept?: string } = {}): TableCo
     // Sealed under the data directory's master.key, which the cluster's nodes share with it.
     table('users', [text('id'), text('display_name'), bool('enabled'), bool('admin'), int8('created')], 'id'),
     table('access_keys', [text('access_key_id'), text('sealed_secret'), text('user_id'), bool('enabled'), int8('created')], 'access_key_id'),
+    table('user_policies', [text('user_id'), text('name'), text('document'), int8('created')], 'user_id, name'),
     table('kms_keys', [text('id'), text('alias'), text('description'), text('sealed_key'), bool('enabled'), int8('created')], 'id'),
     // PostgreSQL breaks ties between tokens issued in the same millisecond by `seq`, SQLite by
     // rowid: the rowid becomes the seq, so the same token is the oldest on both.

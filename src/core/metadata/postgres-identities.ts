@@ -32,7 +32,8 @@ export class PostgresIdentities {
   async deleteUser(id: string): Promise<boolean> {
     // One statement, so the keys and the user go together.
     const result = await this.runner.query(
-      'WITH keys AS (DELETE FROM access_keys WHERE user_id = $1) DELETE FROM users WHERE id = $1',
+      `WITH keys AS (DELETE FROM access_keys WHERE user_id = $1), policies AS (DELETE FROM user_policies WHERE user_id = $1)
+       DELETE FROM users WHERE id = $1`,
       [id],
     );
     return result.rowCount === 1;

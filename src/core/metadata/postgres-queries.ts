@@ -31,6 +31,7 @@ import type {
   StoredObject,
   StoredAccessKey,
   StoredKmsKey,
+  StoredUserPolicy,
   StoredPart,
   StoredUpload,
   StoredUser,
@@ -813,6 +814,23 @@ export abstract class PostgresQueries implements MetadataQueries {
   }
 
   // Users and access keys
+
+  async listUserPolicies(): Promise<StoredUserPolicy[]> {
+    const rows = await this.rows<{ user_id: string; name: string; document: string; created: number }>('SELECT * FROM user_policies ORDER BY user_id, name');
+    return rows.map((row) => ({ userId: row.user_id, name: row.name, document: row.document, created: new Date(Number(row.created)) }));
+  }
+
+  async putUserPolicy(policy: StoredUserPolicy): Promise<void> {
+    await this.runner.query(
+      `INSERT INTO user_policies (user_id, name, document, created) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (user_id, name) DO UPDATE SET document = excluded.document`,
+      [policy.userId, policy.name, policy.document, policy.created.getTime()],
+    );
+  }
+
+  async deleteUserPolicy(userId: string, name: string): Promise<boolean> {
+    return (await this.runner.query('DELETE FROM user_policies WHERE user_id = $1 AND name = $2', [userId, name])).rowCount === 1;
+  }
 
   async insertKmsKey(key: StoredKmsKey): Promise<boolean> {
     const result = await this.runner.query(

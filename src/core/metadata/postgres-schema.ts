@@ -264,6 +264,19 @@ CREATE TABLE kms_keys (
 );
 `,
   },
+  {
+    version: 11,
+    description: 'policies attached to users through the admin API',
+    sql: `
+CREATE TABLE user_policies (
+  user_id TEXT COLLATE "C" NOT NULL,
+  name TEXT COLLATE "C" NOT NULL,
+  document TEXT NOT NULL,
+  created BIGINT NOT NULL,
+  PRIMARY KEY (user_id, name)
+);
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -14,6 +14,7 @@ export class SqliteIdentities {
       setUserEnabled: db.prepare('UPDATE users SET enabled = ? WHERE id = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
       deleteKeysOf: db.prepare('DELETE FROM access_keys WHERE user_id = ?'),
+      deletePoliciesOf: db.prepare('DELETE FROM user_policies WHERE user_id = ?'),
       insertKey: db.prepare(
         `INSERT OR IGNORE INTO access_keys (access_key_id, sealed_secret, user_id, enabled, created)
          SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?)`,
@@ -42,6 +43,7 @@ export class SqliteIdentities {
   deleteUser(id: string): boolean {
     return this.db.transaction(() => {
       this.stmt.deleteKeysOf.run(id);
+      this.stmt.deletePoliciesOf.run(id);
       return this.stmt.deleteUser.run(id).changes === 1;
     })();
   }

@@ -33,6 +33,7 @@ import type {
   StoredObject,
   StoredAccessKey,
   StoredKmsKey,
+  StoredUserPolicy,
   StoredPart,
   StoredUpload,
   StoredUser,
@@ -732,6 +733,26 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
 
   deleteAccessKey(userId: string, accessKeyId: string): boolean {
     return this.identities().deleteAccessKey(userId, accessKeyId);
+  }
+
+  listUserPolicies(): StoredUserPolicy[] {
+    return this.db
+      .prepare<[], { user_id: string; name: string; document: string; created: number }>('SELECT * FROM user_policies ORDER BY user_id, name')
+      .all()
+      .map((row) => ({ userId: row.user_id, name: row.name, document: row.document, created: new Date(row.created) }));
+  }
+
+  putUserPolicy(policy: StoredUserPolicy): void {
+    this.db
+      .prepare(
+        `INSERT INTO user_policies (user_id, name, document, created) VALUES (?, ?, ?, ?)
+         ON CONFLICT (user_id, name) DO UPDATE SET document = excluded.document`,
+      )
+      .run(policy.userId, policy.name, policy.document, policy.created.getTime());
+  }
+
+  deleteUserPolicy(userId: string, name: string): boolean {
+    return this.db.prepare('DELETE FROM user_policies WHERE user_id = ? AND name = ?').run(userId, name).changes === 1;
   }
 
   insertKmsKey(key: StoredKmsKey): boolean {

@@ -161,6 +161,17 @@ CREATE TABLE IF NOT EXISTS kms_keys (
 );
 `;
 
+/** Version 11: policies attached to users through the admin API (the AWS policy language). */
+const USER_POLICIES_TABLE = `
+CREATE TABLE IF NOT EXISTS user_policies (
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  document TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  PRIMARY KEY (user_id, name)
+);
+`;
+
 interface Migration {
   version: number;
   /** Runs inside the migration's transaction. */
@@ -179,6 +190,7 @@ const MIGRATIONS: Migration[] = [
   { version: 8, apply: (db) => db.exec(IDENTITY_TABLES) },
   { version: 9, apply: (db) => aclAndEncryptionColumns(db) },
   { version: 10, apply: (db) => db.exec(KMS_KEYS_TABLE) },
+  { version: 11, apply: (db) => db.exec(USER_POLICIES_TABLE) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

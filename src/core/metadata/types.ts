@@ -49,6 +49,14 @@ export interface StoredUser {
 }
 
 /** An access key of a stored user; its secret sealed under the master key (core/secret-box.ts). */
+/** A policy attached to a user (a config-file user too, by id), as the admin API put it. */
+export interface StoredUserPolicy {
+  userId: string;
+  name: string;
+  document: string;
+  created: Date;
+}
+
 /** A key of the local KMS key store: its material sealed under the master key. */
 export interface StoredKmsKey {
   id: string;
@@ -273,6 +281,13 @@ export interface MetadataQueries {
   setAccessKeyEnabled(userId: string, accessKeyId: string, enabled: boolean): Promise<boolean>;
   /** False when `userId` has no such key. */
   deleteAccessKey(userId: string, accessKeyId: string): Promise<boolean>;
+
+  // Policies attached to users (core/identities.ts): the AWS policy language, one document per (user, name)
+  listUserPolicies(): Promise<StoredUserPolicy[]>;
+  /** Stores the document under the name, replacing one there. */
+  putUserPolicy(policy: StoredUserPolicy): Promise<void>;
+  /** False when the user has no policy of that name. */
+  deleteUserPolicy(userId: string, name: string): Promise<boolean>;
 
   // The local KMS key store (core/kms.ts): keys made through the admin API, sealed under the master key
   /** False when the id (or the alias) is taken. */

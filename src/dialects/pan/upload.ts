@@ -113,7 +113,7 @@ export async function create(call: PanCall, version: Version): Promise<unknown> 
 
 async function engineUploadOpen(drive: Drive, pre: Preupload): Promise<boolean> {
   try {
-    await drive.storage.getUpload(drive.actor, drive.bucket, pre.key, pre.uploadId);
+    await drive.storage.getUpload(drive.actor, drive.bucket, pre.key, pre.uploadId, 's3:PutObject');
     return true;
   } catch (err) {
     if (err instanceof ServiceError && err.code === 'NoSuchUpload') return false;

@@ -87,7 +87,8 @@ function announcedChecksum(call: S3Call): ChecksumSpec | undefined {
  */
 export async function uploadPart(call: S3Call): Promise<void> {
   const partNumber = intParam(call.ctx.query, 'partNumber', 0);
-  const upload = await call.storage.getUpload(call.actor, call.bucket, call.key, uploadIdOf(call));
+  // Read to write a part to it: UploadPart needs s3:PutObject, not ListParts' permission.
+  const upload = await call.storage.getUpload(call.actor, call.bucket, call.key, uploadIdOf(call), 's3:PutObject');
   const announced = upload.checksum;
   const presented = customerKey(call);
   const body = requestBody(call.ctx, call.auth);
