@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -69,6 +69,8 @@ export async function loadMasterKey(dataDir: string, env: NodeJS.ProcessEnv = pr
   const fromEnv = env.TESSERA_MASTER_KEY;
   if (fromEnv !== undefined) return new SecretBox(parseMasterKey(fromEnv));
   const path = join(dataDir, MASTER_KEY_FILE);
+  // Asked for before anything else is stored: the data directory may not exist yet.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const created = await createKeyFile(path);
   if (created) return new SecretBox(created);
   return new SecretBox(await readKeyFile(path));

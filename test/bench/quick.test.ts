@@ -31,7 +31,6 @@ const NOT_APPLICABLE: Record<string, string[]> = {
   '4b': ['tessera-sse', 'tessera-pan', 's3rver', 'tus', 'floor'],
   '4p9b': ['tessera-sse', 'tessera-pan', 's3rver', 'tus', 'floor'],
   '5r': ['tus'],
-  '6': ['tessera-sse'],
 };
 
 function run(args: string[]): Promise<{ code: number | null; output: string }> {
