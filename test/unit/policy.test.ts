@@ -90,6 +90,15 @@ describe('policy language', () => {
     assert.equal(evaluatePolicies([policy], request({ userId: 'bob', action: 's3:ListAllMyBuckets', resource: '*' })), 'allow');
   });
 
+  it("a bucket ARN with a wildcard names objects too: a user policy's Deny on arn:aws:s3:::* covers every object", () => {
+    const policy = parsePolicy(
+      JSON.stringify({ Statement: [{ Effect: 'Deny', Action: 's3:DeleteObject', Resource: 'arn:aws:s3:::*' }, { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::logs-*' }] }),
+      { userExists: () => false },
+    );
+    assert.equal(evaluatePolicies([policy], request({ userId: 'bob', action: 's3:DeleteObject', resource: 'arn:aws:s3:::any/key' })), 'deny');
+    assert.equal(evaluatePolicies([policy], request({ userId: 'bob', action: 's3:GetObject', resource: 'arn:aws:s3:::logs-2026/app.log' })), 'allow');
+  });
+
   it('refuses malformed documents with S3’s MalformedPolicy messages', () => {
     refused('{', 'This policy contains invalid Json');
     refused('[]', 'This policy contains invalid Json');
