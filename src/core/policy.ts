@@ -165,6 +165,17 @@ function parseResources(value: unknown, scope: PolicyScope): { patterns: RegExp[
   return { texts, patterns: texts.map((text) => wildcard(text, false)) };
 }
 
+/**
+ * What a Resource can name: `*` anything; an ARN with a `/` objects; one without, buckets, and
+ * objects too when a wildcard in it (`*`, `?`) can stand for the `/` (`arn:aws:s3:::*`, `arn:aws:s3:::logs-*`).
+ */
+function resourceKinds(resource: string): Array<'any' | 'bucket' | 'object'> {
+  if (resource === '*') return ['any'];
+  const path = resource.slice('arn:aws:s3:::'.length);
+  if (path.includes('/')) return ['object'];
+  return /[*?]/.test(path) ? ['bucket', 'object'] : ['bucket'];
+}
+
 function parseConditions(value: unknown): Condition[] {
   if (value === undefined) return [];
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformedPolicy('Policy has an invalid condition');
@@ -251,7 +262,7 @@ export function parsePolicy(text: string, scope: PolicyScope): Policy {
     const resources = parseResources(Resource ?? NotResource, scope);
     // Every action must fit some resource the statement names (S3 checks this for Action, not NotAction).
     if (Action !== undefined && Resource !== undefined) {
-      const named = new Set(resources.texts.map((r) => (r === '*' ? 'any' : r.slice('arn:aws:s3:::'.length).includes('/') ? 'object' : 'bucket')));
+      const named = new Set(resources.texts.flatMap(resourceKinds));
       for (const pattern of actions) {
         const scopes = scopesOf(pattern);
         const fits = named.has('any') || [...scopes].some((s) => s !== 'service' && named.has(s));

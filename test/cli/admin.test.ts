@@ -40,7 +40,7 @@ describe('tessera admin', () => {
 
       const users = await runCli(['admin', 'user', 'ls', ...creds(server)]);
       assert.equal(users.code, 0, users.stderr);
-      assert.deepEqual(users.stdout.trim().split('\n'), ['root\tenabled\tadmin\tconfig\troot', 'erin\tenabled\t-\tapi\tErin E.']);
+      assert.deepEqual(users.stdout.trim().split('\n'), ['root\tenabled\tadmin\tconfig\t-\troot', 'erin\tenabled\t-\tapi\t-\tErin E.']);
       const keys = await runCli(['admin', 'key', 'ls', 'erin', ...creds(server)]);
       assert.equal(keys.code, 0, keys.stderr);
       assert.match(keys.stdout, new RegExp(`^${accessKeyId}\tenabled\tapi\t\\d{4}-`));
