@@ -18,7 +18,7 @@ interface AdminCall {
   /** The local KMS key store (SSE-KMS). */
   kms: KeyStore;
   auth: Authenticated;
-  /** The path's captures, percent-decoded: the user id, then the access key id. */
+  /** The path's captures, percent-decoded: the user id, then the access key id or policy name; or a policy name. */
   params: string[];
 }
 
