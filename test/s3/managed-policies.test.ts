@@ -23,6 +23,8 @@ import { clusterMode, startServer, type TestServer } from '../helpers/server.js'
 // node when its notification arrives: there the checks retry briefly).
 
 const MiB = 1024 * 1024;
+/** A user of the config file: read-only through the admin API, but a policy may confine them, by id. */
+const CONFIG_USER = { id: 'fixed', accessKey: 'FIXEDUSERKEY', secretKey: 'fixed-user-secret-key' };
 const readShared = {
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'], Resource: ['arn:aws:s3:::shared', 'arn:aws:s3:::shared/*'] }],
@@ -34,7 +36,7 @@ describe('managed policies', () => {
   const clients: S3Client[] = [];
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ config: { users: [CONFIG_USER] } });
     root = s3Client(server);
     for (const bucket of ['shared', 'other']) {
       await root.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -174,6 +176,20 @@ describe('managed policies', () => {
       assert.deepEqual([res.status, res.json.code], [404, 'NoSuchEntity']);
     }
     assert.ok(!(await admin(server, 'GET', 'policies')).json.policies.some((p: { name: string }) => p.name === 'held'));
+  });
+
+  it('a config-file user may be confined, by id, and set free again', async () => {
+    const fixed = s3Client(server, { accessKeyId: CONFIG_USER.accessKey, secretAccessKey: CONFIG_USER.secretKey }, { maxAttempts: 1 });
+    clients.push(fixed);
+    await fixed.send(new CreateBucketCommand({ Bucket: 'fixed-own' }));
+    await putPolicy('fixed-reads', readShared);
+    await attach('fixed-reads', 'fixed');
+    assert.deepEqual((await admin(server, 'GET', 'users/fixed')).json.attachedPolicies, ['fixed-reads']);
+    await settled(async () => assert.equal(await text(fixed, 'shared', 'doc.txt'), 'shared doc'));
+    await expectError(fixed.send(new PutObjectCommand({ Bucket: 'fixed-own', Key: 'x.txt', Body: 'x' })), 403, 'AccessDenied');
+    await detach('fixed-reads', 'fixed');
+    await settled(async () => void (await fixed.send(new PutObjectCommand({ Bucket: 'fixed-own', Key: 'x.txt', Body: 'x' }))));
+    await expectError(fixed.send(new GetObjectCommand({ Bucket: 'shared', Key: 'doc.txt' })), 403, 'AccessDenied');
   });
 
   it('bad input is refused with a clear code and changes nothing', async () => {
