@@ -81,9 +81,8 @@ export class Identities {
   ) {
     this.directory = new UserDirectory(fixed);
     this.policies = new ManagedPolicies(metadata, {
-      requireConfinable: async (userId) => {
-        if ((await this.getUser(userId)).root) throw identityErrors.readOnly(userId);
-      },
+      requireUser: (userId) => this.getUser(userId),
+      readOnly: (userId) => identityErrors.readOnly(userId),
       exists: (id) => this.directory.exists(id),
       changed: () => this.changed(),
     });
@@ -343,18 +342,6 @@ export class Identities {
 
   private async requireUser(id: string): Promise<UserView> {
     return this.getUser(id);
-  }
-
-  // Managed policies attached to a user (the policies themselves: `policies`)
-
-  async listAttachedPolicies(userId: string): Promise<Array<{ name: string; attached: string }>> {
-    await this.requireUser(userId);
-    return this.policies.attachedTo(userId);
-  }
-
-  async detachPolicy(userId: string, name: string): Promise<void> {
-    await this.requireUser(userId);
-    await this.policies.detach(userId, name);
   }
 
   private refuseFixed(id: string): void {

@@ -49,8 +49,10 @@ export const policyErrors = {
 
 /** What the managed policies need of core/identities.ts. */
 export interface PolicyHost {
-  /** The user, or NoSuchUser; ReadOnlyUser for root, who is never confined. */
-  requireConfinable(userId: string): Promise<void>;
+  /** The user, or NoSuchUser. */
+  requireUser(userId: string): Promise<{ root: boolean }>;
+  /** ReadOnlyUser: root, who is never confined. */
+  readOnly(userId: string): Error;
   /** Whether a user id exists (for the policy language's checks). */
   exists(id: string): boolean;
   /** After a change: reloads this node and tells the others. */
@@ -97,6 +99,7 @@ export class ManagedPolicies {
 
   /** The managed policies attached to a user. */
   async attachedTo(userId: string): Promise<AttachedPolicyView[]> {
+    await this.host.requireUser(userId);
     return (await this.metadata.listPolicyAttachments())
       .filter((attachment) => attachment.userId === userId)
       .map((attachment) => ({ name: attachment.policyName, attached: attachment.created.toISOString() }));
@@ -104,13 +107,14 @@ export class ManagedPolicies {
 
   /** Attaching an attached policy again changes nothing (as IAM's AttachUserPolicy). */
   async attach(userId: string, name: string): Promise<{ userId: string; name: string }> {
-    await this.host.requireConfinable(userId);
+    if ((await this.host.requireUser(userId)).root) throw this.host.readOnly(userId);
     if (!(await this.metadata.attachPolicy({ userId, policyName: name, created: new Date() }))) throw policyErrors.noSuchPolicy(name);
     await this.host.changed();
     return { userId, name };
   }
 
   async detach(userId: string, name: string): Promise<void> {
+    await this.host.requireUser(userId);
     if (!(await this.metadata.detachPolicy(userId, name))) throw policyErrors.notAttached(userId, name);
     await this.host.changed();
   }

@@ -123,7 +123,7 @@ const ENDPOINTS: Endpoint[] = [
     method: 'GET',
     path: /^users\/([^/]+)\/attached-policies$/,
     operation: 'AdminListAttachedUserPolicies',
-    handle: async (c) => ok({ policies: await c.identities.listAttachedPolicies(c.params[0]!) }),
+    handle: async (c) => ok({ policies: await c.identities.policies.attachedTo(c.params[0]!) }),
   },
   {
     method: 'PUT',
@@ -136,7 +136,7 @@ const ENDPOINTS: Endpoint[] = [
     path: /^users\/([^/]+)\/attached-policies\/([^/]+)$/,
     operation: 'AdminDetachUserPolicy',
     handle: async (c) => {
-      await c.identities.detachPolicy(c.params[0]!, c.params[1]!);
+      await c.identities.policies.detach(c.params[0]!, c.params[1]!);
       return noContent();
     },
   },

@@ -214,6 +214,8 @@ describe('managed policies', () => {
       ['attach: root', admin(server, 'PUT', 'users/root/attached-policies/kept'), 409, 'ReadOnlyUser'],
       ['detach: not attached', admin(server, 'DELETE', 'users/frank/attached-policies/read-shared'), 404, 'NoSuchEntity'],
       ['detach: no such user', admin(server, 'DELETE', 'users/nobody/attached-policies/kept'), 404, 'NoSuchUser'],
+      ['list attached: no such user', admin(server, 'GET', 'users/nobody/attached-policies'), 404, 'NoSuchUser'],
+      ['a policy name with a slash', admin(server, 'PUT', 'policies/a%2Fb', undefined, { rawBody: doc({}) }), 400, 'InvalidArgument'],
     ];
     for (const [what, answer, status, code] of cases) {
       const res = await answer;
