@@ -1,5 +1,5 @@
 /**
- * `tessera admin user …` and `tessera admin key …`: the server's admin API (`/-/admin/`, see
+ * `tessera admin user|key|policy|kms-key …`: the server's admin API (`/-/admin/`, see
  * src/server/admin-api.ts), as root or an admin user. Requests are SigV4-signed in their headers
  * with the same signer the client SDK uses; endpoint and credentials come as for every object
  * command (`-e -i -k`, the environment, the config file).
@@ -26,6 +26,10 @@ interface UserView {
   admin: boolean;
   readOnly: boolean;
   created?: string;
+  /** Inline policy names. */
+  policies: string[];
+  /** Attached managed policy names. */
+  attachedPolicies: string[];
 }
 
 interface KeyView {
@@ -51,7 +55,7 @@ const command = (parent: Command, name: string, description: string) =>
   withCommonOptions(parent.command(name).description(description)).option('--json', 'print the JSON answer');
 
 export function registerAdmin(program: Command): void {
-  const admin = program.command('admin').description("manage the server's users, access keys and KMS keys (root or an admin user)");
+  const admin = program.command('admin').description("manage the server's users, access keys, policies and KMS keys (root or an admin user)");
   const user = admin.command('user').description('users');
   const key = admin.command('key').description("a user's access keys");
   registerKmsKeys(admin);
@@ -62,7 +66,10 @@ export function registerAdmin(program: Command): void {
       const flags = cmd.opts<AdminFlags>();
       const { users } = (await call(flags, 'GET', 'users')) as { users: UserView[] };
       if (flags.json) return printJson({ users });
-      for (const one of users) out(`${one.id}\t${one.enabled ? 'enabled' : 'disabled'}\t${one.admin ? 'admin' : '-'}\t${one.readOnly ? 'config' : 'api'}\t${one.displayName}\n`);
+      for (const one of users) {
+        const policies = [...one.policies, ...one.attachedPolicies].join(',') || '-';
+        out(`${one.id}\t${one.enabled ? 'enabled' : 'disabled'}\t${one.admin ? 'admin' : '-'}\t${one.readOnly ? 'config' : 'api'}\t${policies}\t${one.displayName}\n`);
+      }
       return { elapsed: false };
     }),
   );
@@ -150,11 +157,50 @@ export function registerAdmin(program: Command): void {
     );
 }
 
-/** `tessera admin policy …`: policies attached to users (the AWS policy language, without a Principal). */
+/**
+ * `tessera admin policy …`: what users may do, in the AWS policy language without a Principal.
+ * Managed policies are named documents attached to any number of users (`add`, `attach`,
+ * `detach`, `ls`, `show NAME`, `rm NAME`); a user's inline policies are kept with that user (`put`,
+ * `ls USER`, `show USER NAME`, `rm USER NAME`).
+ */
 function registerPolicies(admin: Command): void {
-  const policy = admin.command('policy').description("policies attached to a user: what they may do, in the AWS policy language");
-  const path = (user: string, name?: string) => `users/${encodeURIComponent(user)}/policies${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
-  command(policy, 'put', "attach a policy to a user (replacing one of that name); the user is then confined to what their policies allow")
+  const policy = admin.command('policy').description('what users may do: policies in the AWS policy language (managed, attached to users, or inline in one user)');
+  const managed = (name?: string) => `policies${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+  const inline = (user: string, name?: string) => `users/${encodeURIComponent(user)}/policies${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+  const attached = (user: string, name?: string) => `users/${encodeURIComponent(user)}/attached-policies${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+  command(policy, 'add', 'create a managed policy, or replace its document (in force at once for every user it is attached to)')
+    .argument('<name>', 'policy name')
+    .argument('<file>', 'the policy document (JSON), or - for standard input')
+    .action(
+      runner(async (cmd) => {
+        const [name, file] = cmd.args as [string, string];
+        const flags = cmd.opts<AdminFlags>();
+        const answer = await call(flags, 'PUT', managed(name), await readDocument(file));
+        return flags.json ? printJson(answer) : say(`stored policy ${name}`);
+      }),
+    );
+  command(policy, 'attach', 'attach a managed policy to a user: the user is then confined to what their policies allow')
+    .argument('<name>', 'policy name')
+    .argument('<user>', 'user id')
+    .action(
+      runner(async (cmd) => {
+        const [name, user] = cmd.args as [string, string];
+        const flags = cmd.opts<AdminFlags>();
+        const answer = await call(flags, 'PUT', attached(user, name));
+        return flags.json ? printJson(answer) : say(`attached policy ${name} to ${user}`);
+      }),
+    );
+  command(policy, 'detach', 'detach a managed policy from a user (a user left with no policy has their default access again)')
+    .argument('<name>', 'policy name')
+    .argument('<user>', 'user id')
+    .action(
+      runner(async (cmd) => {
+        const [name, user] = cmd.args as [string, string];
+        await call(cmd.opts<AdminFlags>(), 'DELETE', attached(user, name));
+        return say(`detached policy ${name} from ${user}`);
+      }),
+    );
+  command(policy, 'put', "store an inline policy in a user (replacing one of that name); the user is then confined to what their policies allow")
     .argument('<user>', 'user id')
     .argument('<name>', 'policy name')
     .argument('<file>', 'the policy document (JSON), or - for standard input')
@@ -162,48 +208,61 @@ function registerPolicies(admin: Command): void {
       runner(async (cmd) => {
         const [user, name, file] = cmd.args as [string, string, string];
         const flags = cmd.opts<AdminFlags>();
-        const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
-        let document: unknown;
-        try {
-          document = JSON.parse(text);
-        } catch {
-          throw new Error(`${file === '-' ? 'standard input' : file} is not JSON`);
-        }
-        const answer = await call(flags, 'PUT', path(user, name), document);
+        const answer = await call(flags, 'PUT', inline(user, name), await readDocument(file));
         return flags.json ? printJson(answer) : say(`attached policy ${name} to ${user}`);
       }),
     );
-  command(policy, 'ls', "list a user's policies")
-    .argument('<user>', 'user id')
+  command(policy, 'ls', "list the managed policies (name, last change, users attached), or a user's policies (name, date, inline or attached)")
+    .argument('[user]', 'user id')
     .action(
       runner(async (cmd) => {
-        const [user] = cmd.args as [string];
+        const [user] = cmd.args as [string | undefined];
         const flags = cmd.opts<AdminFlags>();
-        const { policies } = (await call(flags, 'GET', path(user))) as { policies: Array<{ name: string; created: string }> };
-        if (flags.json) return printJson({ policies });
-        for (const one of policies) out(`${one.name}\t${one.created}\n`);
+        if (user === undefined) {
+          const { policies } = (await call(flags, 'GET', managed())) as { policies: Array<{ name: string; updated: string; users: string[] }> };
+          if (flags.json) return printJson({ policies });
+          for (const one of policies) out(`${one.name}\t${one.updated}\t${one.users.join(',') || '-'}\n`);
+          return { elapsed: false };
+        }
+        const [own, attachedOnes] = await Promise.all([
+          call(flags, 'GET', inline(user)) as Promise<{ policies: Array<{ name: string; created: string }> }>,
+          call(flags, 'GET', attached(user)) as Promise<{ policies: Array<{ name: string; attached: string }> }>,
+        ]);
+        if (flags.json) return printJson({ policies: own.policies, attachedPolicies: attachedOnes.policies });
+        for (const one of own.policies) out(`${one.name}\t${one.created}\tinline\n`);
+        for (const one of attachedOnes.policies) out(`${one.name}\t${one.attached}\tattached\n`);
         return { elapsed: false };
       }),
     );
-  command(policy, 'show', 'print a policy document')
-    .argument('<user>', 'user id')
-    .argument('<name>', 'policy name')
+  command(policy, 'show', "print a managed policy's document (NAME), or a user's inline one (USER NAME)")
+    .argument('<name-or-user>', 'policy name; or, with a second argument, user id')
+    .argument('[name]', 'the inline policy name')
     .action(
       runner(async (cmd) => {
-        const [user, name] = cmd.args as [string, string];
-        return printJson(await call(cmd.opts<AdminFlags>(), 'GET', path(user, name)));
+        const [first, second] = cmd.args as [string, string | undefined];
+        return printJson(await call(cmd.opts<AdminFlags>(), 'GET', second === undefined ? managed(first) : inline(first, second)));
       }),
     );
-  command(policy, 'rm', "detach a policy (a user left with none has their default access again)")
-    .argument('<user>', 'user id')
-    .argument('<name>', 'policy name')
+  command(policy, 'rm', "delete a managed policy (NAME; refused while attached to a user), or a user's inline one (USER NAME)")
+    .argument('<name-or-user>', 'policy name; or, with a second argument, user id')
+    .argument('[name]', 'the inline policy name')
     .action(
       runner(async (cmd) => {
-        const [user, name] = cmd.args as [string, string];
-        await call(cmd.opts<AdminFlags>(), 'DELETE', path(user, name));
-        return say(`removed policy ${name} of ${user}`);
+        const [first, second] = cmd.args as [string, string | undefined];
+        await call(cmd.opts<AdminFlags>(), 'DELETE', second === undefined ? managed(first) : inline(first, second));
+        return say(second === undefined ? `removed policy ${first}` : `removed policy ${second} of ${first}`);
       }),
     );
+}
+
+/** A policy document from a file or standard input (`-`), checked to be JSON before it is sent. */
+async function readDocument(file: string): Promise<unknown> {
+  const text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${file === '-' ? 'standard input' : file} is not JSON`);
+  }
 }
 
 async function readStdin(): Promise<string> {

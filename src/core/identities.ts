@@ -1,9 +1,9 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { ServiceError } from './errors.js';
-import type { Metadata, StoredAccessKey, StoredUser, StoredUserPolicy } from './metadata/types.js';
-import { parsePolicy, type Policy } from './policy.js';
+import type { Metadata, StoredAccessKey, StoredUser } from './metadata/types.js';
 import type { SecretBox } from './secret-box.js';
 import { TEMPORARY_KEY_PREFIX } from './temporary-credentials.js';
+import { ManagedPolicies, parseUserPolicy, policiesByUser, POLICY_NAME } from './user-policies.js';
 import { UserDirectory, type User } from './users.js';
 
 /**
@@ -23,6 +23,10 @@ export interface UserView {
   /** Root and config-file users: changed only in the config (or the environment), never through the API. */
   readOnly: boolean;
   created?: string;
+  /** The names of the user's inline policies. */
+  policies: string[];
+  /** The names of the managed policies attached to the user. */
+  attachedPolicies: string[];
 }
 
 export interface KeyView {
@@ -35,8 +39,6 @@ export interface KeyView {
 
 export const DEFAULT_RELOAD_INTERVAL_MS = 5_000;
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** IAM's policy names. */
-const POLICY_NAME = /^[A-Za-z0-9+=,.@_-]{1,128}$/;
 const ACCESS_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const ACCESS_KEY_PREFIX = 'TK';
 const ACCESS_KEY_LENGTH = 20;
@@ -59,6 +61,8 @@ export const identityErrors = {
 
 export class Identities {
   readonly directory: UserDirectory;
+  /** Managed policies: named documents attached to any number of users (core/user-policies.ts). */
+  readonly policies: ManagedPolicies;
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -76,6 +80,12 @@ export class Identities {
     private readonly onError: (err: Error) => void,
   ) {
     this.directory = new UserDirectory(fixed);
+    this.policies = new ManagedPolicies(metadata, {
+      requireUser: (userId) => this.getUser(userId),
+      readOnly: (userId) => identityErrors.readOnly(userId),
+      exists: (id) => this.directory.exists(id),
+      changed: () => this.changed(),
+    });
   }
 
   static async open(metadata: Metadata, box: SecretBox, fixed: User[], onError: (err: Error) => void = () => {}): Promise<Identities> {
@@ -137,8 +147,14 @@ export class Identities {
   private async load(): Promise<void> {
     // Stopping: the metadata store is about to close under it.
     if (this.closed) return;
-    const [users, keys, stored] = await Promise.all([this.metadata.listUsers(), this.metadata.listAccessKeys(), this.metadata.listUserPolicies()]);
-    const policiesOf = this.parsedPolicies(stored);
+    const [users, keys, inline, managed, attachments] = await Promise.all([
+      this.metadata.listUsers(),
+      this.metadata.listAccessKeys(),
+      this.metadata.listUserPolicies(),
+      this.metadata.listPolicies(),
+      this.metadata.listPolicyAttachments(),
+    ]);
+    const policiesOf = policiesByUser({ inline, managed, attachments }, this.directory, this.onError);
     const withPolicies = <T extends User>(user: T): T => {
       const policies = user.root ? undefined : policiesOf.get(user.id);
       return policies === undefined ? user : { ...user, policies };
@@ -183,24 +199,6 @@ export class Identities {
     this.directory.replace(records, disabled);
   }
 
-  /**
-   * Each user's attached policies, parsed. A stored document that no longer parses (a Tessera
-   * that reads policies more strictly) confines its user to nothing rather than to nothing less.
-   */
-  private parsedPolicies(stored: StoredUserPolicy[]): Map<string, Policy[]> {
-    const byUser = new Map<string, Policy[]>();
-    for (const entry of stored) {
-      const list = byUser.get(entry.userId) ?? [];
-      byUser.set(entry.userId, list);
-      try {
-        list.push(parseUserPolicy(entry.document, this.directory));
-      } catch (err) {
-        this.onError(new Error(`policy ${entry.name} of ${entry.userId} does not parse; the user is allowed nothing by it: ${(err as Error).message}`));
-      }
-    }
-    return byUser;
-  }
-
   /** After a change: this node's directory at once, the other nodes' by notification. */
   private async changed(): Promise<void> {
     await this.metadata.announceIdentityChange().catch((err: unknown) => this.onError(err as Error));
@@ -212,15 +210,25 @@ export class Identities {
   async listUsers(): Promise<UserView[]> {
     const stored = await this.metadata.listUsers();
     const fixedIds = new Set(this.fixed.map((user) => user.id));
-    return [...this.fixed.filter(firstOfId).map(fixedView), ...stored.filter((user) => !fixedIds.has(user.id)).map(storedView)];
+    const named = await this.policyNames();
+    return [...this.fixed.filter(firstOfId).map(fixedView), ...stored.filter((user) => !fixedIds.has(user.id)).map(storedView)].map(named);
   }
 
   async getUser(id: string): Promise<UserView> {
     const fixed = this.fixed.find((user) => user.id === id);
-    if (fixed) return fixedView(fixed);
-    const stored = (await this.metadata.listUsers()).find((user) => user.id === id);
-    if (!stored) throw identityErrors.noSuchUser(id);
-    return storedView(stored);
+    const stored = fixed ? undefined : (await this.metadata.listUsers()).find((user) => user.id === id);
+    if (!fixed && !stored) throw identityErrors.noSuchUser(id);
+    return (await this.policyNames())(fixed ? fixedView(fixed) : storedView(stored!));
+  }
+
+  /** Fills in a view's policy names (its inline policies, the managed ones attached to it). */
+  private async policyNames(): Promise<(view: UserView) => UserView> {
+    const [inline, attachments] = await Promise.all([this.metadata.listUserPolicies(), this.metadata.listPolicyAttachments()]);
+    return (view) => ({
+      ...view,
+      policies: inline.filter((policy) => policy.userId === view.id).map((policy) => policy.name),
+      attachedPolicies: attachments.filter((attachment) => attachment.userId === view.id).map((attachment) => attachment.policyName),
+    });
   }
 
   async createUser(request: { id: unknown; displayName?: unknown; admin?: unknown }): Promise<UserView> {
@@ -341,35 +349,6 @@ export class Identities {
   }
 }
 
-/**
- * A user policy: the AWS policy language as core/policy.ts reads it, without a Principal (it
- * speaks for the user it is attached to); refusals in IAM's words (MalformedPolicyDocument).
- */
-export function parseUserPolicy(document: string, users: { exists(id: string): boolean }): Policy {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(document);
-  } catch {
-    throw malformedDocument('This policy contains invalid Json');
-  }
-  const statements = (parsed as { Statement?: unknown } | null)?.Statement;
-  for (const statement of Array.isArray(statements) ? statements : [statements]) {
-    if (statement && typeof statement === 'object' && ('Principal' in statement || 'NotPrincipal' in statement)) {
-      throw malformedDocument('Policy document should not specify a principal.');
-    }
-  }
-  try {
-    return parsePolicy(document, { userExists: (id) => users.exists(id) });
-  } catch (err) {
-    if (err instanceof ServiceError && err.code === 'MalformedPolicy') throw malformedDocument(err.message);
-    throw err;
-  }
-}
-
-function malformedDocument(message: string): ServiceError {
-  return new ServiceError('MalformedPolicyDocument', message, 400);
-}
-
 function newAccessKeyId(): string {
   let id = ACCESS_KEY_PREFIX;
   while (id.length < ACCESS_KEY_LENGTH) id += ACCESS_KEY_ALPHABET[randomInt(ACCESS_KEY_ALPHABET.length)];
@@ -382,11 +361,13 @@ function firstOfId(user: User, index: number, all: User[]): boolean {
 }
 
 function fixedView(user: User): UserView {
-  return { id: user.id, displayName: user.displayName, enabled: true, admin: user.root || user.admin === true, root: user.root, readOnly: true };
+  const admin = user.root || user.admin === true;
+  return { id: user.id, displayName: user.displayName, enabled: true, admin, root: user.root, readOnly: true, policies: [], attachedPolicies: [] };
 }
 
 function storedView(user: StoredUser): UserView {
-  return { id: user.id, displayName: user.displayName, enabled: user.enabled, admin: user.admin, root: false, readOnly: false, created: user.created.toISOString() };
+  const { id, displayName, enabled, admin } = user;
+  return { id, displayName, enabled, admin, root: false, readOnly: false, created: user.created.toISOString(), policies: [], attachedPolicies: [] };
 }
 
 function keyView(key: StoredAccessKey): KeyView {

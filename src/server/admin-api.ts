@@ -9,6 +9,8 @@ import { parseJsonObject, requireJson } from './json-body.js';
 export const ADMIN_PATH = '/-/admin';
 /** Every admin request body is a small JSON object. */
 const MAX_BODY_BYTES = 16 * 1024;
+/** A policy document: more than its limit (20 KB), so that a document over it is refused in the policy's words. */
+const POLICY_BODY_BYTES = 64 * 1024;
 
 interface AdminCall {
   ctx: RequestContext;
@@ -16,7 +18,7 @@ interface AdminCall {
   /** The local KMS key store (SSE-KMS). */
   kms: KeyStore;
   auth: Authenticated;
-  /** The path's captures, percent-decoded: the user id, then the access key id. */
+  /** The path's captures, percent-decoded: the user id, then the access key id or policy name; or a policy name. */
   params: string[];
 }
 
@@ -32,7 +34,7 @@ const created = (body: unknown) => ({ status: 201, body });
 const noContent = () => ({ status: 204 });
 
 /**
- * Users and access keys, as JSON under `/-/admin/` (see README "Admin API"). Every request is
+ * Users, access keys, policies and KMS keys, as JSON under `/-/admin/` (see README "Admin API"). Every request is
  * SigV4-signed in its headers, as an S3 request is, by root or a user with the admin flag.
  */
 const ENDPOINTS: Endpoint[] = [
@@ -99,8 +101,8 @@ const ENDPOINTS: Endpoint[] = [
     method: 'PUT',
     path: /^users\/([^/]+)\/policies\/([^/]+)$/,
     operation: 'AdminPutUserPolicy',
-    // The body is the policy document itself; read past 20 KB so that a larger one gets the policy's own error.
-    handle: async (c) => ok(await c.identities.putUserPolicy(c.params[0]!, c.params[1]!, (await readVerifiedBody(c.ctx, c.auth, 64 * 1024)).toString('utf8'))),
+    // The body is the policy document itself.
+    handle: async (c) => ok(await c.identities.putUserPolicy(c.params[0]!, c.params[1]!, await policyDocument(c))),
   },
   {
     method: 'GET',
@@ -114,6 +116,50 @@ const ENDPOINTS: Endpoint[] = [
     operation: 'AdminDeleteUserPolicy',
     handle: async (c) => {
       await c.identities.removeUserPolicy(c.params[0]!, c.params[1]!);
+      return noContent();
+    },
+  },
+  {
+    method: 'GET',
+    path: /^users\/([^/]+)\/attached-policies$/,
+    operation: 'AdminListAttachedUserPolicies',
+    handle: async (c) => ok({ policies: await c.identities.policies.attachedTo(c.params[0]!) }),
+  },
+  {
+    method: 'PUT',
+    path: /^users\/([^/]+)\/attached-policies\/([^/]+)$/,
+    operation: 'AdminAttachUserPolicy',
+    handle: async (c) => ok(await c.identities.policies.attach(c.params[0]!, c.params[1]!)),
+  },
+  {
+    method: 'DELETE',
+    path: /^users\/([^/]+)\/attached-policies\/([^/]+)$/,
+    operation: 'AdminDetachUserPolicy',
+    handle: async (c) => {
+      await c.identities.policies.detach(c.params[0]!, c.params[1]!);
+      return noContent();
+    },
+  },
+  { method: 'GET', path: /^policies$/, operation: 'AdminListPolicies', handle: async (c) => ok({ policies: await c.identities.policies.list() }) },
+  {
+    method: 'PUT',
+    path: /^policies\/([^/]+)$/,
+    operation: 'AdminPutPolicy',
+    // The body is the policy document itself, as for a user's inline policy.
+    handle: async (c) => ok(await c.identities.policies.put(c.params[0]!, await policyDocument(c))),
+  },
+  {
+    method: 'GET',
+    path: /^policies\/([^/]+)$/,
+    operation: 'AdminGetPolicy',
+    handle: async (c) => ok(JSON.parse(await c.identities.policies.get(c.params[0]!))),
+  },
+  {
+    method: 'DELETE',
+    path: /^policies\/([^/]+)$/,
+    operation: 'AdminDeletePolicy',
+    handle: async (c) => {
+      await c.identities.policies.remove(c.params[0]!);
       return noContent();
     },
   },
@@ -202,6 +248,11 @@ function decodeParam(value: string): string {
 async function jsonBody(call: AdminCall): Promise<Record<string, unknown>> {
   requireJson(call.ctx.req);
   return parseJsonObject(await readVerifiedBody(call.ctx, call.auth, MAX_BODY_BYTES));
+}
+
+/** A policy document as the body; read past its 20 KB so that a larger one gets the policy's own error. */
+async function policyDocument(call: AdminCall): Promise<string> {
+  return (await readVerifiedBody(call.ctx, call.auth, POLICY_BODY_BYTES)).toString('utf8');
 }
 
 function enabledOf(body: Record<string, unknown>): boolean {

@@ -40,7 +40,7 @@ describe('tessera admin', () => {
 
       const users = await runCli(['admin', 'user', 'ls', ...creds(server)]);
       assert.equal(users.code, 0, users.stderr);
-      assert.deepEqual(users.stdout.trim().split('\n'), ['root\tenabled\tadmin\tconfig\troot', 'erin\tenabled\t-\tapi\tErin E.']);
+      assert.deepEqual(users.stdout.trim().split('\n'), ['root\tenabled\tadmin\tconfig\t-\troot', 'erin\tenabled\t-\tapi\t-\tErin E.']);
       const keys = await runCli(['admin', 'key', 'ls', 'erin', ...creds(server)]);
       assert.equal(keys.code, 0, keys.stderr);
       assert.match(keys.stdout, new RegExp(`^${accessKeyId}\tenabled\tapi\t\\d{4}-`));
@@ -89,6 +89,54 @@ describe('tessera admin', () => {
       assert.equal((await runCli(['admin', 'policy', 'rm', 'paula', 'read', ...creds(server)])).stdout, 'removed policy read of paula\n');
       assert.equal((await runCli(['admin', 'policy', 'ls', 'paula', ...creds(server)])).stdout, '');
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('adds managed policies from a file or standard input, attaches, lists, shows, detaches and removes them', async () => {
+    const root = s3Client(server, undefined, { maxAttempts: 1 });
+    await root.send(new CreateBucketCommand({ Bucket: 'cli-shared' }));
+    await root.send(new PutObjectCommand({ Bucket: 'cli-shared', Key: 'a.txt', Body: 'shared' }));
+    assert.equal((await runCli(['admin', 'user', 'add', 'quinn', ...creds(server)])).code, 0);
+    const { accessKeyId, secretAccessKey } = JSON.parse((await runCli(['admin', 'key', 'add', 'quinn', '--json', ...creds(server)])).stdout);
+    const quinn = s3Client(server, { accessKeyId, secretAccessKey }, { maxAttempts: 1 });
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-policy-'));
+    try {
+      const file = join(dir, 'read.json');
+      const read = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::cli-shared/*' }] };
+      await writeFile(file, JSON.stringify(read));
+      assert.equal((await runCli(['admin', 'policy', 'add', 'read-shared', file, ...creds(server)])).stdout, 'stored policy read-shared\n');
+      const noDelete = { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 's3:DeleteObject', Resource: 'arn:aws:s3:::*' }] };
+      const fromStdin = await runCli(['admin', 'policy', 'add', 'no-delete', '-', ...creds(server)], { input: JSON.stringify(noDelete) });
+      assert.equal(fromStdin.stdout, 'stored policy no-delete\n', fromStdin.stderr);
+      assert.equal((await runCli(['admin', 'policy', 'attach', 'read-shared', 'quinn', ...creds(server)])).stdout, 'attached policy read-shared to quinn\n');
+
+      assert.match((await runCli(['admin', 'policy', 'ls', ...creds(server)])).stdout, /^no-delete\t\d{4}-[^\t]+\t-\nread-shared\t\d{4}-[^\t]+\tquinn\n$/);
+      assert.match((await runCli(['admin', 'policy', 'ls', 'quinn', ...creds(server)])).stdout, /^read-shared\t\d{4}-[^\t]+\tattached\n$/);
+      assert.deepEqual(JSON.parse((await runCli(['admin', 'policy', 'show', 'read-shared', ...creds(server)])).stdout), read);
+      assert.ok((await runCli(['admin', 'user', 'ls', ...creds(server)])).stdout.includes('quinn\tenabled\t-\tapi\tread-shared\tquinn\n'));
+      // In force: quinn reads the shared bucket and may do nothing else.
+      assert.equal(await (await quinn.send(new GetObjectCommand({ Bucket: 'cli-shared', Key: 'a.txt' }))).Body!.transformToString(), 'shared');
+      await assert.rejects(quinn.send(new CreateBucketCommand({ Bucket: 'quinn-own' })), (err: Error) => err.name === 'AccessDenied');
+
+      const conflict = await runCli(['admin', 'policy', 'rm', 'read-shared', ...creds(server)]);
+      assert.equal(conflict.code, 1);
+      assert.match(conflict.stderr, /DeleteConflict: The policy "read-shared" is attached to "quinn": detach it first\. \(HTTP 409\)/);
+      const notJson = join(dir, 'bad.json');
+      await writeFile(notJson, '{"Version":');
+      const refused = await runCli(['admin', 'policy', 'add', 'bad', notJson, ...creds(server)]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /bad\.json is not JSON/);
+
+      assert.equal((await runCli(['admin', 'policy', 'detach', 'read-shared', 'quinn', ...creds(server)])).stdout, 'detached policy read-shared from quinn\n');
+      await quinn.send(new CreateBucketCommand({ Bucket: 'quinn-own' }));
+      assert.equal((await runCli(['admin', 'policy', 'rm', 'read-shared', ...creds(server)])).stdout, 'removed policy read-shared\n');
+      assert.match((await runCli(['admin', 'policy', 'ls', ...creds(server)])).stdout, /^no-delete\t[^\n]+\n$/);
+      const gone = await runCli(['admin', 'policy', 'show', 'read-shared', ...creds(server)]);
+      assert.match(gone.stderr, /NoSuchEntity: .*\(HTTP 404\)/);
+    } finally {
+      root.destroy();
+      quinn.destroy();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -157,6 +157,12 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
       // A user and an access key made through the admin API: its sealed secret moves with the rest.
       assert.equal((await admin(single, 'POST', 'users', { id: 'runtime-user' }, { credentials: root })).status, 201);
       const runtimeKey = (await admin(single, 'POST', 'users/runtime-user/keys', undefined, { credentials: root })).json as Credentials;
+      // Its policies: a managed one attached to it (read the bucket), an inline one (no deleting).
+      const readBucket = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${BUCKET}/*` }] };
+      assert.equal((await admin(single, 'PUT', 'policies/read-bucket', readBucket, { credentials: root })).status, 200);
+      assert.equal((await admin(single, 'PUT', 'users/runtime-user/attached-policies/read-bucket', undefined, { credentials: root })).status, 200);
+      const noDelete = { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 's3:DeleteObject', Resource: '*' }] };
+      assert.equal((await admin(single, 'PUT', 'users/runtime-user/policies/no-delete', noDelete, { credentials: root })).status, 200);
 
       assert.equal(await single.stop(), 0);
       const dataDir = single.dataDir;
@@ -170,7 +176,7 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
       // Five S3 objects, and the two 123pan files (objects in the drive bucket).
       assert.match(run.stdout, /^objects: 7 rows$/m);
       assert.match(run.stdout, /^Count check:$/m);
-      for (const table of ['buckets', 'bucket_configs', 'objects', 'object_versions', 'segments', 'uploads', 'parts', 'settings', 'users', 'access_keys', 'tokens', 'upload_sessions', 'hash_states', 'trash']) {
+      for (const table of ['buckets', 'bucket_configs', 'objects', 'object_versions', 'segments', 'uploads', 'parts', 'settings', 'users', 'access_keys', 'user_policies', 'policies', 'policy_attachments', 'tokens', 'upload_sessions', 'hash_states', 'trash']) {
         assert.match(run.stdout, new RegExp(`^  ${table} +([\\d,]+) +\\1  ok$`, 'm'), `${table} counted`);
       }
       assert.match(run.stdout, /^Start each node with: tessera serve --data .* --metadata 'postgres:\/\/tessera:\*\*\*@/m);
@@ -209,7 +215,11 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
       // The runtime user's key signs on the cluster (the nodes open its secret with the directory's master.key).
       const runtimeS3 = s3Client(nodeB, runtimeKey, { maxAttempts: 1 });
       cleanups.unshift(async () => runtimeS3.destroy());
-      await expectError(runtimeS3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'small.txt' })), 403, 'AccessDenied');
+      // Its policies came along and confine it on the cluster: it reads the bucket, and may do nothing else.
+      assert.equal(await (await runtimeS3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'small.txt' }))).Body!.transformToString(), objects.get('small.txt')!.toString());
+      await expectError(runtimeS3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'small.txt' })), 403, 'AccessDenied');
+      await expectError(runtimeS3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'runtime.txt', Body: 'x' })), 403, 'AccessDenied');
+      assert.deepEqual((await admin(nodeB, 'GET', 'policies', undefined, { credentials: root })).json.policies.map((p: { name: string; users: string[] }) => [p.name, p.users]), [['read-bucket', ['runtime-user']]]);
       assert.deepEqual((await admin(nodeA, 'GET', 'users/runtime-user/keys', undefined, { credentials: root })).json.keys.map((key: Credentials) => key.accessKeyId), [runtimeKey.accessKeyId]);
       // Object and bucket tags came along.
       assert.deepEqual((await s3b.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: 'small.txt' }))).TagSet, [

@@ -8,7 +8,7 @@ import { signInApi } from '../helpers/console.js';
 import { s3Client } from '../helpers/s3.js';
 import { eventually, skipWithoutPostgres } from './helpers.js';
 
-// Issue #16 on two nodes: a user or key changed through one node's admin API is in force on the
+// Issue #16 on two nodes: a user, key or policy changed through one node's admin API is in force on the
 // other without a restart, told by PostgreSQL NOTIFY. The periodic reload is set to ten minutes
 // here, so what the test sees can only have come through the notification.
 
@@ -76,6 +76,46 @@ describe('live users across nodes', { skip: skipWithoutPostgres() }, () => {
 
     assert.equal((await admin(b, 'PATCH', 'users/dave', { enabled: false })).status, 200);
     await eventually('the disabled user is refused on node A', async () => ((await works(() => onA.send(new GetObjectCommand({ Bucket: 'dave-bucket', Key: 'k.txt' })))) ? undefined : true));
+  });
+
+  it('a managed policy attached on node A confines the user on node B; replaced on B it is in force on A; detached on A, B lets the user be again', async () => {
+    const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+    const root = s3Client(a, undefined, { maxAttempts: 1 });
+    clients.push(root);
+    for (const bucket of ['pol-shared', 'pol-other']) {
+      await root.send(new CreateBucketCommand({ Bucket: bucket }));
+      await root.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc.txt', Body: bucket }));
+    }
+    assert.equal((await admin(a, 'POST', 'users', { id: 'fay' })).status, 201);
+    const key = (await admin(a, 'POST', 'users/fay/keys')).json as Credentials;
+    const [onA, onB] = [client(0, key), client(1, key)];
+    await eventually('the new key works on node B', () => works(() => onB.send(new CreateBucketCommand({ Bucket: 'fay-own' })).catch(ignoreOwned)));
+    await onB.send(new PutObjectCommand({ Bucket: 'fay-own', Key: 'doc.txt', Body: 'fay' }));
+    /** true once `run` is refused with AccessDenied; undefined while it succeeds. */
+    const denied = async (run: () => Promise<unknown>): Promise<true | undefined> => {
+      try {
+        await run();
+        return undefined;
+      } catch (err) {
+        if ((err as Error).name === 'AccessDenied') return true;
+        throw err;
+      }
+    };
+    const read = (on: S3Client, bucket: string) => on.send(new GetObjectCommand({ Bucket: bucket, Key: 'doc.txt' }));
+    const readOf = (bucket: string) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` }] });
+
+    assert.equal((await admin(a, 'PUT', 'policies/reader', readOf('pol-shared'))).status, 200);
+    assert.equal((await admin(a, 'PUT', 'users/fay/attached-policies/reader')).status, 200);
+    await eventually('the attached policy confines fay on node B', () => denied(() => read(onB, 'fay-own')));
+    assert.equal(await (await read(onB, 'pol-shared')).Body!.transformToString(), 'pol-shared');
+
+    assert.equal((await admin(b, 'PUT', 'policies/reader', readOf('pol-other'))).status, 200);
+    await eventually('the replaced document is in force on node A', () => denied(() => read(onA, 'pol-shared')));
+    assert.equal(await (await read(onA, 'pol-other')).Body!.transformToString(), 'pol-other');
+
+    assert.equal((await admin(a, 'DELETE', 'users/fay/attached-policies/reader')).status, 204);
+    await eventually('detached on A, fay has her default access on node B', async () => ((await denied(() => read(onB, 'fay-own'))) ? undefined : true));
+    await assert.rejects(read(onB, 'pol-other'), (err: Error) => err.name === 'AccessDenied');
   });
 
   it('a node whose LISTEN connection was cut connects again and misses no change', async () => {

@@ -95,6 +95,8 @@ for (const [backend, onPostgres] of backends) {
         root: false,
         readOnly: false,
         created: undefined,
+        policies: [],
+        attachedPolicies: [],
       });
       const key = await admin(server, 'POST', 'users/alice/keys');
       assert.equal(key.status, 201, key.body);

@@ -1,6 +1,7 @@
 /**
- * The users and access_keys tables (migration 8) on both metadata backends: what the admin API's
- * engine module (src/core/identities.ts) relies on.
+ * The users and access_keys tables (migration 8) and the managed policies' (migration 12) on both
+ * metadata backends: what the admin API's engine modules (src/core/identities.ts,
+ * src/core/user-policies.ts) rely on.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -61,6 +62,38 @@ function scenario(name: string, open: () => Promise<{ meta: Metadata; cleanup: (
       assert.equal(await meta.deleteUser('alice'), false);
       assert.deepEqual((await meta.listUsers()).map((user) => user.id), ['bob']);
       assert.deepEqual((await meta.listAccessKeys()).map((one) => one.accessKeyId), ['TKBOB1'], "alice's keys went with her");
+    });
+
+    it('managed policies (migration 12): put and replace, attach (again: no change), refuse deleting an attached one, detach; a removed user loses their attachments', async () => {
+      assert.equal(await meta.insertUser({ id: 'carl', displayName: 'Carl', enabled: true, admin: false, created: at(10) }), true);
+      await meta.putPolicy({ name: 'read', document: '{"v":1}', created: at(11), updated: at(11) });
+      await meta.putPolicy({ name: 'write', document: '{"w":1}', created: at(12), updated: at(12) });
+      await meta.putPolicy({ name: 'read', document: '{"v":2}', created: at(13), updated: at(13) });
+      assert.deepEqual(await meta.listPolicies(), [
+        { name: 'read', document: '{"v":2}', created: at(11), updated: at(13) },
+        { name: 'write', document: '{"w":1}', created: at(12), updated: at(12) },
+      ]);
+
+      assert.equal(await meta.attachPolicy({ userId: 'carl', policyName: 'read', created: at(14) }), true);
+      assert.equal(await meta.attachPolicy({ userId: 'carl', policyName: 'read', created: at(15) }), true, 'attached again: no change');
+      // A config-file user is not in the users table: attached by id.
+      assert.equal(await meta.attachPolicy({ userId: 'fixed', policyName: 'read', created: at(16) }), true);
+      assert.equal(await meta.attachPolicy({ userId: 'carl', policyName: 'nothing', created: at(17) }), false, 'no such policy');
+      assert.deepEqual(await meta.listPolicyAttachments(), [
+        { userId: 'carl', policyName: 'read', created: at(14) },
+        { userId: 'fixed', policyName: 'read', created: at(16) },
+      ]);
+
+      assert.equal(await meta.deletePolicy('read'), 'attached');
+      assert.equal(await meta.deletePolicy('nothing'), 'missing');
+      assert.equal(await meta.deletePolicy('write'), 'deleted');
+      assert.equal(await meta.detachPolicy('fixed', 'read'), true);
+      assert.equal(await meta.detachPolicy('fixed', 'read'), false);
+      assert.equal(await meta.deletePolicy('read'), 'attached', 'still attached to carl');
+      assert.equal(await meta.deleteUser('carl'), true);
+      assert.deepEqual(await meta.listPolicyAttachments(), [], "carl's attachment went with him");
+      assert.equal(await meta.deletePolicy('read'), 'deleted');
+      assert.deepEqual(await meta.listPolicies(), []);
     });
   });
 }

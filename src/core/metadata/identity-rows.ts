@@ -1,4 +1,4 @@
-import type { StoredAccessKey, StoredKmsKey, StoredUser } from './types.js';
+import type { StoredAccessKey, StoredKmsKey, StoredPolicy, StoredPolicyAttachment, StoredUser } from './types.js';
 
 /** A kms_keys row as either backend returns it. */
 export interface KmsKeyRow {
@@ -50,4 +50,31 @@ export const toAccessKey = (row: AccessKeyRow): StoredAccessKey => ({
   userId: row.user_id,
   enabled: Boolean(row.enabled),
   created: new Date(row.created),
+});
+
+/** A policies row (a managed policy) as either backend returns it. */
+export interface PolicyRow {
+  name: string;
+  document: string;
+  created: number;
+  updated: number;
+}
+
+export interface PolicyAttachmentRow {
+  user_id: string;
+  policy_name: string;
+  created: number;
+}
+
+export const toPolicy = (row: PolicyRow): StoredPolicy => ({
+  name: row.name,
+  document: row.document,
+  created: new Date(Number(row.created)),
+  updated: new Date(Number(row.updated)),
+});
+
+export const toPolicyAttachment = (row: PolicyAttachmentRow): StoredPolicyAttachment => ({
+  userId: row.user_id,
+  policyName: row.policy_name,
+  created: new Date(Number(row.created)),
 });

@@ -132,6 +132,9 @@ export function tablesToCopy(options: { settingsExcept?: string } = {}): TableCo
     table('users', [text('id'), text('display_name'), bool('enabled'), bool('admin'), int8('created')], 'id'),
     table('access_keys', [text('access_key_id'), text('sealed_secret'), text('user_id'), bool('enabled'), int8('created')], 'access_key_id'),
     table('user_policies', [text('user_id'), text('name'), text('document'), int8('created')], 'user_id, name'),
+    // Before their attachments, which PostgreSQL's foreign key wants to find them.
+    table('policies', [text('name'), text('document'), int8('created'), int8('updated')], 'name'),
+    table('policy_attachments', [text('user_id'), text('policy_name'), int8('created')], 'user_id, policy_name'),
     table('kms_keys', [text('id'), text('alias'), text('description'), text('sealed_key'), bool('enabled'), int8('created')], 'id'),
     // PostgreSQL breaks ties between tokens issued in the same millisecond by `seq`, SQLite by
     // rowid: the rowid becomes the seq, so the same token is the oldest on both.

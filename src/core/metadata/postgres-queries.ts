@@ -32,6 +32,8 @@ import type {
   StoredAccessKey,
   StoredKmsKey,
   StoredUserPolicy,
+  StoredPolicy,
+  StoredPolicyAttachment,
   StoredPart,
   StoredUpload,
   StoredUser,
@@ -830,6 +832,32 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   async deleteUserPolicy(userId: string, name: string): Promise<boolean> {
     return (await this.runner.query('DELETE FROM user_policies WHERE user_id = $1 AND name = $2', [userId, name])).rowCount === 1;
+  }
+
+  // Managed policies
+
+  async listPolicies(): Promise<StoredPolicy[]> {
+    return new PostgresIdentities(this.runner).listPolicies();
+  }
+
+  async putPolicy(policy: StoredPolicy): Promise<void> {
+    return new PostgresIdentities(this.runner).putPolicy(policy);
+  }
+
+  async deletePolicy(name: string): Promise<'deleted' | 'missing' | 'attached'> {
+    return new PostgresIdentities(this.runner).deletePolicy(name);
+  }
+
+  async listPolicyAttachments(): Promise<StoredPolicyAttachment[]> {
+    return new PostgresIdentities(this.runner).listPolicyAttachments();
+  }
+
+  async attachPolicy(attachment: StoredPolicyAttachment): Promise<boolean> {
+    return new PostgresIdentities(this.runner).attachPolicy(attachment);
+  }
+
+  async detachPolicy(userId: string, policyName: string): Promise<boolean> {
+    return new PostgresIdentities(this.runner).detachPolicy(userId, policyName);
   }
 
   async insertKmsKey(key: StoredKmsKey): Promise<boolean> {

@@ -277,6 +277,25 @@ CREATE TABLE user_policies (
 );
 `,
   },
+  {
+    version: 12,
+    description: 'managed policies: named policy documents attached to any number of users',
+    sql: `
+CREATE TABLE policies (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  document TEXT NOT NULL,
+  created BIGINT NOT NULL,
+  updated BIGINT NOT NULL
+);
+CREATE TABLE policy_attachments (
+  user_id TEXT COLLATE "C" NOT NULL,
+  policy_name TEXT COLLATE "C" NOT NULL REFERENCES policies (name),
+  created BIGINT NOT NULL,
+  PRIMARY KEY (user_id, policy_name)
+);
+CREATE INDEX policy_attachments_by_policy ON policy_attachments (policy_name);
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

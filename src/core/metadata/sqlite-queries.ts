@@ -34,6 +34,8 @@ import type {
   StoredAccessKey,
   StoredKmsKey,
   StoredUserPolicy,
+  StoredPolicy,
+  StoredPolicyAttachment,
   StoredPart,
   StoredUpload,
   StoredUser,
@@ -753,6 +755,32 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
 
   deleteUserPolicy(userId: string, name: string): boolean {
     return this.db.prepare('DELETE FROM user_policies WHERE user_id = ? AND name = ?').run(userId, name).changes === 1;
+  }
+
+  // Managed policies
+
+  listPolicies(): StoredPolicy[] {
+    return this.identities().listPolicies();
+  }
+
+  putPolicy(policy: StoredPolicy): void {
+    return this.identities().putPolicy(policy);
+  }
+
+  deletePolicy(name: string): 'deleted' | 'missing' | 'attached' {
+    return this.identities().deletePolicy(name);
+  }
+
+  listPolicyAttachments(): StoredPolicyAttachment[] {
+    return this.identities().listPolicyAttachments();
+  }
+
+  attachPolicy(attachment: StoredPolicyAttachment): boolean {
+    return this.identities().attachPolicy(attachment);
+  }
+
+  detachPolicy(userId: string, policyName: string): boolean {
+    return this.identities().detachPolicy(userId, policyName);
   }
 
   insertKmsKey(key: StoredKmsKey): boolean {

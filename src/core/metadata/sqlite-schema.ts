@@ -172,6 +172,23 @@ CREATE TABLE IF NOT EXISTS user_policies (
 );
 `;
 
+/** Version 12: managed policies, named documents attached to any number of users. */
+const MANAGED_POLICY_TABLES = `
+CREATE TABLE IF NOT EXISTS policies (
+  name TEXT PRIMARY KEY,
+  document TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policy_attachments (
+  user_id TEXT NOT NULL,
+  policy_name TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  PRIMARY KEY (user_id, policy_name)
+);
+CREATE INDEX IF NOT EXISTS policy_attachments_by_policy ON policy_attachments (policy_name);
+`;
+
 interface Migration {
   version: number;
   /** Runs inside the migration's transaction. */
@@ -191,6 +208,7 @@ const MIGRATIONS: Migration[] = [
   { version: 9, apply: (db) => aclAndEncryptionColumns(db) },
   { version: 10, apply: (db) => db.exec(KMS_KEYS_TABLE) },
   { version: 11, apply: (db) => db.exec(USER_POLICIES_TABLE) },
+  { version: 12, apply: (db) => db.exec(MANAGED_POLICY_TABLES) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

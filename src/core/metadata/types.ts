@@ -48,12 +48,27 @@ export interface StoredUser {
   created: Date;
 }
 
-/** An access key of a stored user; its secret sealed under the master key (core/secret-box.ts). */
 /** A policy attached to a user (a config-file user too, by id), as the admin API put it. */
 export interface StoredUserPolicy {
   userId: string;
   name: string;
   document: string;
+  created: Date;
+}
+
+/** A managed policy: a named document, attached to any number of users (StoredPolicyAttachment). */
+export interface StoredPolicy {
+  name: string;
+  document: string;
+  created: Date;
+  /** When the document was last replaced (`created` until then). */
+  updated: Date;
+}
+
+/** A managed policy attached to a user (a config-file user too, by id). */
+export interface StoredPolicyAttachment {
+  userId: string;
+  policyName: string;
   created: Date;
 }
 
@@ -68,6 +83,7 @@ export interface StoredKmsKey {
   created: Date;
 }
 
+/** An access key of a stored user; its secret sealed under the master key (core/secret-box.ts). */
 export interface StoredAccessKey {
   accessKeyId: string;
   sealedSecret: string;
@@ -288,6 +304,18 @@ export interface MetadataQueries {
   putUserPolicy(policy: StoredUserPolicy): Promise<void>;
   /** False when the user has no policy of that name. */
   deleteUserPolicy(userId: string, name: string): Promise<boolean>;
+
+  // Managed policies (core/user-policies.ts): named documents attached to any number of users
+  listPolicies(): Promise<StoredPolicy[]>;
+  /** Creates the policy, or replaces the document of the one of that name (keeping its `created`). */
+  putPolicy(policy: StoredPolicy): Promise<void>;
+  /** Deletes nothing while a user is attached to the policy ('attached'). */
+  deletePolicy(name: string): Promise<'deleted' | 'missing' | 'attached'>;
+  listPolicyAttachments(): Promise<StoredPolicyAttachment[]>;
+  /** False when there is no policy of that name; attaching an attached policy again changes nothing. */
+  attachPolicy(attachment: StoredPolicyAttachment): Promise<boolean>;
+  /** False when the policy is not attached to the user. */
+  detachPolicy(userId: string, policyName: string): Promise<boolean>;
 
   // The local KMS key store (core/kms.ts): keys made through the admin API, sealed under the master key
   /** False when the id (or the alias) is taken. */
