@@ -63,6 +63,10 @@ export const errors = {
     new ServiceError('BadDigest', `The ${what} you specified did not match what we received.`, 400),
   incompleteBody: () =>
     new ServiceError('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 400),
+  /** More connections from one address than the server admits (maxConnectionsPerAddress). */
+  tooManyConnections: () => new ServiceError('SlowDown', 'Please reduce your request rate.', 503),
+  requestTimeout: () =>
+    new ServiceError('RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.', 400),
   internal: () => new ServiceError('InternalError', 'We encountered an internal error. Please try again.', 500),
   /** The metadata database cannot be reached (or stays too contended): the client should retry later. */
   // S3's message for it; the metadata database is unreachable (a client's retry may land after it is back).

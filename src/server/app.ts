@@ -79,14 +79,14 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   // The console's paths (`/-/console/…`) are no bucket's, so it is asked first. S3 takes whatever
   // no other dialect claims, so it comes last; pan claims only its header and paths.
   const dialects = [new AdminRoute(identities, config.domain, storage.kms), consoleRoute, pan, new OssDialect(storage, directory, settings, temporary), new S3Dialect(storage, directory, settings, temporary)];
-  const server = createHttpServer(dialects, logger);
+  const server = createHttpServer(dialects, logger, config.slowClients);
   await listen(server, config.host, config.port);
   const url = urlOf(server, config.host, config.port);
   const port = Number(new URL(url).port);
   let panServer: Server | undefined;
   let panUrl: string | undefined;
   if (config.pan.address) {
-    panServer = createHttpServer([pan], logger);
+    panServer = createHttpServer([pan], logger, config.slowClients);
     await listen(panServer, config.pan.address.host, config.pan.address.port);
     panUrl = urlOf(panServer, config.pan.address.host, config.pan.address.port);
     print(`Tessera 123pan API listening on ${panUrl}`);

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from '../core/coordination.js';
 import { DEFAULT_RELOAD_INTERVAL_MS } from '../core/identities.js';
 import type { User } from '../core/users.js';
+import { DEFAULT_SLOW_CLIENT_LIMITS, type SlowClientLimits } from './slow-clients.js';
 import { parsePanConfig, type PanConfig } from '../dialects/pan/config.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -50,6 +51,8 @@ export interface ServerConfig {
    * announces a change (TESSERA_IDENTITY_RELOAD_MS, default 5 s): the safety net for a lost notification.
    */
   identityReloadMs: number;
+  /** Slow and greedy clients: how long a body may bring nothing, how many connections one address may hold. */
+  slowClients: SlowClientLimits;
 }
 
 /** What `tessera serve` takes on the command line; each overrides its environment variable. */
@@ -77,6 +80,8 @@ interface ConfigFile {
   logLevel?: string;
   panAddress?: string;
   metadata?: unknown;
+  bodyIdleTimeoutSeconds?: number;
+  maxConnectionsPerAddress?: number;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -128,6 +133,14 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
         milliseconds(env.TESSERA_TEMP_SWEEP_INTERVAL_MS, 'TESSERA_TEMP_SWEEP_INTERVAL_MS') ?? DEFAULT_CLUSTER_TIMINGS.tempSweepIntervalMs,
     },
     identityReloadMs: milliseconds(env.TESSERA_IDENTITY_RELOAD_MS, 'TESSERA_IDENTITY_RELOAD_MS') ?? DEFAULT_RELOAD_INTERVAL_MS,
+    slowClients: {
+      bodyIdleTimeoutMs:
+        (wholeOrZero(env.TESSERA_BODY_IDLE_TIMEOUT_SECONDS ?? file.bodyIdleTimeoutSeconds, 'bodyIdleTimeoutSeconds', 86_400) ??
+          DEFAULT_SLOW_CLIENT_LIMITS.bodyIdleTimeoutMs / 1000) * 1000,
+      maxConnectionsPerAddress:
+        wholeOrZero(env.TESSERA_MAX_CONNECTIONS_PER_ADDRESS ?? file.maxConnectionsPerAddress, 'maxConnectionsPerAddress', 1_000_000) ??
+        DEFAULT_SLOW_CLIENT_LIMITS.maxConnectionsPerAddress,
+    },
   };
 }
 
@@ -195,6 +208,16 @@ function milliseconds(value: string | undefined, name: string): number | undefin
   const ms = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(ms >= 1 && ms <= 2 ** 31 - 1)) throw new Error(`${name} must be a whole number of milliseconds from 1 to ${2 ** 31 - 1}`);
   return ms;
+}
+
+/** A whole number from 0 (off) to `max`, from the config file or (as text) the environment. */
+function wholeOrZero(value: unknown, name: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 0 || number > max) {
+    throw new Error(`config: ${name} must be a whole number from 0 (off) to ${max}`);
+  }
+  return number;
 }
 
 function threadCount(value: unknown, name: string): number | undefined {

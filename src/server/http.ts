@@ -5,6 +5,7 @@ import { newRequestId } from '../core/ids.js';
 import type { Dialect, RequestContext } from './dialect.js';
 import { dialectForForm } from './form-dispatch.js';
 import type { Logger } from './logger.js';
+import { BodyIdleWatch, capConnectionsPerAddress, DEFAULT_SLOW_CLIENT_LIMITS, wasRefused, type SlowClientLimits } from './slow-clients.js';
 
 const HEALTH_PATH = '/-/health';
 
@@ -15,16 +16,20 @@ const readMarks = new WeakMap<Socket, number>();
  * The HTTP front: picks the dialect, runs it, turns any error into that
  * dialect's error response, and writes one access-log line per request.
  */
-export function createHttpServer(dialects: Dialect[], logger: Logger): Server {
+export function createHttpServer(dialects: Dialect[], logger: Logger, limits: SlowClientLimits = DEFAULT_SLOW_CLIENT_LIMITS): Server {
+  const bodyWatch = new BodyIdleWatch(limits.bodyIdleTimeoutMs);
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
-    void serve(req, res, dialects, logger);
+    void serve(req, res, dialects, logger, bodyWatch);
   });
-  // Large parts on slow links take long: no whole-request timeout, only idle-socket ones.
+  // Large parts on slow links take long: no whole-request timeout; a body that stops coming is
+  // ended by bodyWatch, and headers that never finish by headersTimeout.
   server.timeout = 0;
+  capConnectionsPerAddress(server, limits.maxConnectionsPerAddress, logger);
+  server.once('close', () => bodyWatch.close());
   return server;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialect[], logger: Logger): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialect[], logger: Logger, bodyWatch: BodyIdleWatch): Promise<void> {
   const started = process.hrtime.bigint();
   // Kept here: by the time the response closes, req.socket may already be detached (null).
   const socket = req.socket;
@@ -66,6 +71,13 @@ async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialec
 
   let dialect = dialects.find((d) => d.matches(req, rawPath, query)) ?? dialects[dialects.length - 1]!;
   ctx.log.dialect = dialect.name;
+  if (wasRefused(socket)) {
+    ctx.log.operation = 'TooManyConnections';
+    res.setHeader('connection', 'close');
+    respondWithError(ctx, dialect, errors.tooManyConnections());
+    return;
+  }
+  bodyWatch.watch(req, () => timeOutBody(ctx, dialect));
   try {
     dialect = await dialectForForm(ctx, dialects, dialect);
     ctx.log.dialect = dialect.name;
@@ -77,6 +89,24 @@ async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialec
     if (!error) logger.error({ requestId, err }, 'internal error');
     respondWithError(ctx, dialect, error ?? errors.internal());
   }
+}
+
+/**
+ * The client stopped sending its body: answer RequestTimeout in the dialect's format and close the
+ * connection (S3 does the same). The handler still waiting for the body then sees the connection
+ * end and discards what it had staged, as for any cut upload.
+ */
+function timeOutBody(ctx: RequestContext, dialect: Dialect): void {
+  const { req, res } = ctx;
+  if (res.headersSent) {
+    req.destroy();
+    return;
+  }
+  res.setHeader('connection', 'close');
+  respondWithError(ctx, dialect, errors.requestTimeout());
+  // A client that reads nothing either: do not wait on it for ever.
+  const cut = setTimeout(() => req.socket?.destroy(), 5_000).unref();
+  res.once('close', () => clearTimeout(cut));
 }
 
 function respondWithError(ctx: RequestContext, dialect: Dialect, error: ServiceError): void {
