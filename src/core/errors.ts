@@ -65,6 +65,9 @@ export const errors = {
     new ServiceError('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 400),
   /** More connections from one address than the server admits (maxConnectionsPerAddress). */
   tooManyConnections: () => new ServiceError('SlowDown', 'Please reduce your request rate.', 503),
+  /** The disk (or the database's) is full: a server condition, but no internal fault (MinIO answers 507 too). */
+  insufficientStorage: () =>
+    new ServiceError('InsufficientStorage', 'The server has no space left to store this request; try again once space is freed.', 507),
   requestTimeout: () =>
     new ServiceError('RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.', 400),
   internal: () => new ServiceError('InternalError', 'We encountered an internal error. Please try again.', 500),
@@ -72,3 +75,12 @@ export const errors = {
   // S3's message for it; the metadata database is unreachable (a client's retry may land after it is back).
   serviceUnavailable: () => new ServiceError('ServiceUnavailable', 'Service is unable to handle request.', 503),
 };
+
+/** System and database error codes that mean "no space left": the file system's, SQLite's and PostgreSQL's (53100 disk_full). */
+const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', '53100']);
+
+/** InsufficientStorage when `err` is a full disk or database, whichever layer threw it; otherwise undefined. */
+export function storageFullError(err: unknown): ServiceError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && STORAGE_FULL_CODES.has(code) ? errors.insufficientStorage() : undefined;
+}

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ServiceError, errors } from '../core/errors.js';
+import { ServiceError, errors, storageFullError } from '../core/errors.js';
 import { newRequestId } from '../core/ids.js';
 import type { Dialect, RequestContext } from './dialect.js';
 import { dialectForForm } from './form-dispatch.js';
@@ -85,8 +85,10 @@ async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialec
   } catch (err) {
     // A client that hangs up mid-body is the client's doing, not an internal error.
     const clientGone = !req.complete && (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
-    const error = err instanceof ServiceError ? err : clientGone ? errors.incompleteBody() : undefined;
-    if (!error) logger.error({ requestId, err }, 'internal error');
+    const full = err instanceof ServiceError ? undefined : storageFullError(err);
+    const error = err instanceof ServiceError ? err : (full ?? (clientGone ? errors.incompleteBody() : undefined));
+    if (full) logger.warn({ requestId, code: (err as NodeJS.ErrnoException).code }, 'storage full: request refused');
+    else if (!error) logger.error({ requestId, err }, 'internal error');
     respondWithError(ctx, dialect, error ?? errors.internal());
   }
 }

@@ -62,6 +62,8 @@ export function toPanError(error: ServiceError): PanError {
       return panErrors.noSuchPreupload();
     case 'FileAlreadyExists':
       return new PanError(CODE.badRequest, '目标位置已经有同名文件 (a file with that name exists)');
+    case 'InsufficientStorage':
+      return new PanError(CODE.internal, '存储空间不足 (the server has no space left; try again once space is freed)');
     case 'AccessDenied':
       // The engine's reason (a lock or a retention policy, say) tells the user why.
       return new PanError(CODE.unauthorized, `access denied (${error.message})`);
