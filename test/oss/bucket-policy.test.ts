@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OSS from 'ali-oss';
+import { PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { admin } from '../helpers/admin.js';
+import { s3Client } from '../helpers/s3.js';
 import { rawRequest } from '../helpers/raw.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { expectOssError, ossClient, ossRequest, type AliOss } from './helpers.js';
@@ -55,7 +57,7 @@ describe('OSS bucket policies', () => {
       policy({ Effect: 'Allow', Action: ['oss:GetObject'], Principal: ['*'], Resource: [`acs:oss:*:*:${BUCKET}/public/*`] }),
     );
     const stored = await client.getBucketPolicy(BUCKET);
-    assert.deepEqual(stored.policy.Statement[0].Action, ['s3:GetObject'], 'stored as the AWS policy it says');
+    assert.deepEqual(stored.policy, policy({ Effect: 'Allow', Principal: ['*'], Action: ['oss:GetObject'], Resource: [`acs:oss:*:*:${BUCKET}/public/*`] }), 'answered in OSS syntax as put');
     const got = await anonymousGet('public/photo.jpg');
     assert.deepEqual([got.status, got.body], [200, 'jpeg']);
     assert.equal((await anonymousGet('private/notes.txt')).status, 403);
@@ -75,6 +77,14 @@ describe('OSS bucket policies', () => {
         { Effect: 'Deny', Action: ['oss:GetObject'], Principal: ['oss-reader'], Resource: [`acs:oss:*:*:${BUCKET}/private/*`] },
       ),
     );
+    const stored = await client.getBucketPolicy(BUCKET);
+    assert.deepEqual(stored.policy.Statement[0], {
+      Effect: 'Allow',
+      Action: ['oss:GetObject', 'oss:ListObjects'],
+      Principal: ['oss-reader'],
+      Resource: [`acs:oss:*:*:${BUCKET}`, `acs:oss:*:*:${BUCKET}/*`],
+      Condition: { IpAddress: { 'acs:SourceIp': ['127.0.0.0/8', '::1/128'] } },
+    });
     assert.equal((await reader.get('public/photo.jpg')).content.toString(), 'jpeg');
     assert.deepEqual(((await reader.list({ prefix: 'public/' })).objects ?? []).map((o: { name: string }) => o.name), ['public/photo.jpg']);
     await expectOssError(reader.get('private/notes.txt'), 403, 'AccessDenied');
@@ -86,6 +96,29 @@ describe('OSS bucket policies', () => {
     );
     await expectOssError(reader.get('public/photo.jpg'), 403, 'AccessDenied');
     await client.deleteBucketPolicy(BUCKET);
+  });
+
+  it('a policy put through S3 reads back in OSS syntax', async () => {
+    const s3 = s3Client(server);
+    try {
+      const aws = {
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'uploads', Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::tessera:user/oss-reader'] }, Action: ['s3:PutObject', 's3:ListMultipartUploadParts'], Resource: `arn:aws:s3:::${BUCKET}/up/*`, Condition: { StringLike: { 's3:prefix': 'up/*' } } },
+        ],
+      };
+      await s3.send(new PutBucketPolicyCommand({ Bucket: BUCKET, Policy: JSON.stringify(aws) }));
+      const stored = await client.getBucketPolicy(BUCKET);
+      assert.deepEqual(stored.policy, {
+        Version: '1',
+        Statement: [
+          { Sid: 'uploads', Effect: 'Allow', Principal: ['oss-reader'], Action: ['oss:PutObject', 'oss:ListParts'], Resource: [`acs:oss:*:*:${BUCKET}/up/*`], Condition: { StringLike: { 'oss:Prefix': 'up/*' } } },
+        ],
+      });
+      await client.deleteBucketPolicy(BUCKET);
+    } finally {
+      s3.destroy();
+    }
   });
 
   it('malformed documents are InvalidPolicyDocument and change nothing', async () => {

@@ -9,7 +9,8 @@ import { readCheckedBody, type OssCall } from './request.js';
  * `acs:SecureTransport`, `acs:Referer`, `acs:UserAgent`, `oss:Prefix`, `oss:Delimiter`. A document
  * is read into the AWS policy language the engine evaluates (core/policy.ts), word for word where
  * the two name the same thing, and stored in that form: one policy per bucket, whichever dialect
- * put it, decided by the one authorisation function. GetBucketPolicy answers the stored form.
+ * put it, decided by the one authorisation function. GetBucketPolicy answers it in OSS's syntax
+ * again (awsPolicyToOss), whichever dialect put it.
  */
 
 /** OSS actions whose S3 name differs (the rest are the same name under `s3:`). */
@@ -122,6 +123,72 @@ export function ossPolicyToAws(text: string): string {
   return JSON.stringify({ Version: '2012-10-17', Statement: translated });
 }
 
+/** S3 actions whose OSS name differs, back to that name (the rest are the same name under `oss:`). */
+const OSS_ACTIONS: Record<string, string> = {
+  's3:listbucket': 'oss:ListObjects',
+  's3:listbucketversions': 'oss:ListObjectVersions',
+  's3:listmultipartuploadparts': 'oss:ListParts',
+  's3:listbucketmultipartuploads': 'oss:ListMultipartUploads',
+  's3:getbucketcors': 'oss:GetBucketCors',
+  's3:putbucketcors': 'oss:PutBucketCors',
+  's3:getlifecycleconfiguration': 'oss:GetBucketLifecycle',
+  's3:putlifecycleconfiguration': 'oss:PutBucketLifecycle',
+  's3:getbucketobjectlockconfiguration': 'oss:GetBucketWorm',
+  's3:getencryptionconfiguration': 'oss:GetBucketEncryption',
+  's3:putencryptionconfiguration': 'oss:PutBucketEncryption',
+};
+
+/** CONDITION_KEYS the other way, spelled as OSS's documentation spells them. */
+const OSS_CONDITION_KEYS: Record<string, string> = {
+  'aws:sourceip': 'acs:SourceIp',
+  'aws:securetransport': 'acs:SecureTransport',
+  'aws:referer': 'acs:Referer',
+  'aws:useragent': 'acs:UserAgent',
+  's3:prefix': 'oss:Prefix',
+  's3:delimiter': 'oss:Delimiter',
+};
+
+function ossAction(name: string): string {
+  if (!/^s3:/i.test(name)) return name;
+  return OSS_ACTIONS[name.toLowerCase()] ?? `oss:${name.slice(3)}`;
+}
+
+function ossResource(name: string): string {
+  return name.startsWith('arn:aws:s3:::') ? `acs:oss:*:*:${name.slice('arn:aws:s3:::'.length)}` : name;
+}
+
+function ossPrincipal(value: unknown): unknown {
+  if (value === '*' || (typeof value === 'object' && value !== null && (value as { AWS?: unknown }).AWS === '*')) return ['*'];
+  const arns = list((value as { AWS?: unknown } | undefined)?.AWS ?? value);
+  return arns.map((arn) => (typeof arn === 'string' ? (/^arn:aws:iam::[^:]*:user\/(.+)$/.exec(arn)?.[1] ?? arn) : arn));
+}
+
+/**
+ * The stored (AWS) policy in OSS's syntax: what GetBucketPolicy answers. For a document put through
+ * OSS this gives back what was put, in canonical form (lists for every field); a policy put through
+ * S3 reads the same way, with anything OSS has no word for left as S3 says it.
+ */
+export function awsPolicyToOss(text: string): string {
+  const document = JSON.parse(text) as { Statement?: unknown };
+  const statements = list(document.Statement).map((raw) => {
+    const { Effect, Principal, Action, Resource, Condition, ...rest } = raw as Record<string, unknown>;
+    const out: Record<string, unknown> = { ...rest, Effect };
+    if (Principal !== undefined) out.Principal = ossPrincipal(Principal);
+    if (Action !== undefined) out.Action = list(Action).map((a) => (typeof a === 'string' ? ossAction(a) : a));
+    if (Resource !== undefined) out.Resource = list(Resource).map((r) => (typeof r === 'string' ? ossResource(r) : r));
+    if (Condition !== undefined && typeof Condition === 'object' && Condition !== null) {
+      out.Condition = Object.fromEntries(
+        Object.entries(Condition).map(([operator, pairs]) => [
+          operator,
+          Object.fromEntries(Object.entries(pairs as Record<string, unknown>).map(([key, values]) => [OSS_CONDITION_KEYS[key.toLowerCase()] ?? key, values])),
+        ]),
+      );
+    }
+    return out;
+  });
+  return JSON.stringify({ Version: '1', Statement: statements });
+}
+
 export async function putBucketPolicy(call: OssCall): Promise<void> {
   const text = await readCheckedBody(call.ctx, 64 * 1024);
   await call.storage.putBucketPolicy(call.actor, call.bucket, () => {
@@ -137,8 +204,9 @@ export async function putBucketPolicy(call: OssCall): Promise<void> {
 }
 
 export async function getBucketPolicy(call: OssCall): Promise<void> {
-  const text = await call.storage.getBucketConfig(call.actor, call.bucket, 'policy');
-  if (text === undefined) throw new ServiceError('NoSuchBucketPolicy', 'The bucket policy does not exist.', 404, { BucketName: call.bucket });
+  const stored = await call.storage.getBucketConfig(call.actor, call.bucket, 'policy');
+  if (stored === undefined) throw new ServiceError('NoSuchBucketPolicy', 'The bucket policy does not exist.', 404, { BucketName: call.bucket });
+  const text = awsPolicyToOss(stored);
   call.ctx.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   call.ctx.res.end(text);
 }
