@@ -41,7 +41,8 @@ export class Readiness {
       if (outcome) failures[name] = outcome;
     });
     const failedNames = Object.keys(failures);
-    const summary = failedNames.map((name) => `${name}:${failures[name]!.message}`).join(',');
+    // By error code: a message may name a new probe file each time, and the log is written once per change.
+    const summary = failedNames.map((name) => `${name}:${codeOf(failures[name]!)}`).join(',');
     if (summary !== this.lastFailed) {
       if (failedNames.length > 0) {
         this.logger.warn({ failed: Object.fromEntries(failedNames.map((name) => [name, failures[name]!.message])) }, 'not ready');
