@@ -14,7 +14,7 @@ const READY_PATH = '/-/ready';
 export interface HttpOptions {
   /** The certificate and key (PEM): the listener speaks HTTPS; `setSecureContext` replaces them later. */
   tls?: { cert: Buffer; key: Buffer };
-  /** `/-/ready`'s answer: 200 with its body when `ready`, else 503. Without it, `/-/ready` is answered as `/-/health`. */
+  /** `/-/ready`'s answer: 200 with its body when `ready`, else 503. Without it, `/-/ready` is a path like any other, for the dialects. */
   readiness?: () => Promise<{ ready: boolean; body: string }>;
 }
 
