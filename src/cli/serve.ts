@@ -18,6 +18,8 @@ export function registerServe(program: Command): void {
       'cluster mode: metadata in PostgreSQL, postgres://USER:PASS@HOST:PORT/DB, shared by every node started with the same --metadata and --data (env TESSERA_METADATA)',
       undefined,
     )
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain after it), with --tls-key; re-read on SIGHUP (env TESSERA_TLS_CERT)', undefined)
+    .option('--tls-key <file>', "the certificate's PEM private key, unencrypted (env TESSERA_TLS_KEY)", undefined)
     .action(async (flags: ServeFlags) => {
       let config;
       try {
@@ -36,6 +38,8 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      // With TLS, SIGHUP re-reads the certificate and key (a renewal); without, it stops the process as before.
+      if (config.tls) process.on('SIGHUP', () => void server?.reloadTls());
       try {
         server = await startServer(config);
       } catch (err) {

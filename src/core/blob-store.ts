@@ -30,6 +30,9 @@ export interface BlobStoreOptions {
  */
 const SLOTS_IN_FLIGHT_PER_BODY = 1;
 
+/** What the readiness probe writes: a disk block's worth, so a full disk fails it. */
+const PROBE_BYTES = Buffer.alloc(4096);
+
 /** A body that is on disk and durable but not yet visible under its final name. */
 export interface StagedBlob {
   /** The blob's id once promoted (an encrypted blob's key is sealed for it). */
@@ -85,6 +88,23 @@ export class BlobStore {
   /** Memory held by the staging slots: grows with the bodies being received at once, never shrinks. */
   get stagingMemoryBytes(): number {
     return this.slots.bytes;
+  }
+
+  /**
+   * Whether bodies can be written now: a small file in this node's temp directory, written,
+   * fsynced and removed (a full disk, a read-only remount, a directory gone all fail it). For
+   * `/-/ready`.
+   */
+  async probeWritable(): Promise<void> {
+    const path = join(this.tempDir, `ready-${newBlobId()}`);
+    const file = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      await file.write(PROBE_BYTES);
+      await file.sync();
+    } finally {
+      await file.close();
+      await unlink(path);
+    }
   }
 
   pathOf(blobId: string): string {

@@ -224,6 +224,11 @@ export class Storage {
     this.maintenance.start(intervalMs);
   }
 
+  /** Rejects unless a body can be written to the blob directory now (BlobStore.probeWritable). */
+  probeBlobs(): Promise<void> {
+    return this.blobs.probeWritable();
+  }
+
   async close(): Promise<void> {
     this.maintenance.stop();
     await this.coordination.stop();

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { openMetadata } from '../core/metadata/open.js';
 import { Storage } from '../core/storage.js';
 import { TemporaryCredentials } from '../core/temporary-credentials.js';
@@ -15,7 +16,9 @@ import { AdminRoute } from './admin-api.js';
 import type { ServerConfig } from './config.js';
 import { closeHttpServer, createHttpServer } from './http.js';
 import { createLogger, type Logger } from './logger.js';
+import { Readiness } from './readiness.js';
 import { loadRootCredentials } from './root-credentials.js';
+import { loadTls } from './tls.js';
 
 export interface RunningServer {
   url: string;
@@ -25,6 +28,12 @@ export interface RunningServer {
   panUrl?: string;
   storage: Storage;
   logger: Logger;
+  /**
+   * Reads the TLS certificate and key again (SIGHUP) and gives them to every listener for new
+   * connections; open ones, and requests in flight on them, keep theirs. A file that fails to load
+   * leaves the old pair in use and is logged. False when it failed or TLS is off.
+   */
+  reloadTls(): Promise<boolean>;
   /** Stops accepting, lets in-flight requests finish (or cuts them after the grace time), closes the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -32,6 +41,8 @@ export interface RunningServer {
 /** Composition root: storage, users, dialects and the HTTP front, listening. */
 export async function startServer(config: ServerConfig, print: (line: string) => void = console.log): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
+  // Read first: a certificate that cannot serve stops the start before anything is opened.
+  const tls = config.tls && (await loadTls(config.tls));
   const metadata = await openMetadata({
     dataDir: config.dataDir,
     url: config.metadataUrl,
@@ -79,20 +90,31 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   // The console's paths (`/-/console/…`) are no bucket's, so it is asked first. S3 takes whatever
   // no other dialect claims, so it comes last; pan claims only its header and paths.
   const dialects = [new AdminRoute(identities, config.domain, storage.kms), consoleRoute, pan, new OssDialect(storage, directory, settings, temporary), new S3Dialect(storage, directory, settings, temporary)];
-  const server = createHttpServer(dialects, logger, config.slowClients);
+  const readiness = new Readiness(
+    {
+      // A query by primary key that touches the database (PostgreSQL: a pool connection and a round trip).
+      metadata: () => metadata.getSetting('readiness-probe'),
+      blobs: () => storage.probeBlobs(),
+    },
+    logger,
+  );
+  const httpOptions = { tls, readiness: () => readiness.check(), limits: config.slowClients };
+  const server = createHttpServer(dialects, logger, httpOptions);
   await listen(server, config.host, config.port);
   const url = urlOf(server, config.host, config.port);
   const port = Number(new URL(url).port);
   let panServer: Server | undefined;
   let panUrl: string | undefined;
   if (config.pan.address) {
-    panServer = createHttpServer([pan], logger, config.slowClients);
+    panServer = createHttpServer([pan], logger, httpOptions);
     await listen(panServer, config.pan.address.host, config.pan.address.port);
     panUrl = urlOf(panServer, config.pan.address.host, config.pan.address.port);
     print(`Tessera 123pan API listening on ${panUrl}`);
   }
   storage.startSweeper(config.sweepIntervalMs);
   pan.start();
+  if (tls) logger.info({ certificate: config.tls!.certFile, fingerprint: tls.fingerprint, validTo: tls.validTo }, 'TLS on: serving HTTPS');
+  else logger.info({}, 'TLS off: serving plain HTTP (--tls-cert and --tls-key turn HTTPS on)');
   print(`Tessera listening on ${url}`);
   return {
     url,
@@ -101,6 +123,18 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     panUrl,
     storage,
     logger,
+    reloadTls: async () => {
+      if (!config.tls) return false;
+      try {
+        const fresh = await loadTls(config.tls);
+        for (const listener of [server, panServer]) (listener as HttpsServer | undefined)?.setSecureContext({ cert: fresh.cert, key: fresh.key });
+        logger.info({ certificate: config.tls.certFile, fingerprint: fresh.fingerprint, validTo: fresh.validTo }, 'TLS certificate reloaded');
+        return true;
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'TLS certificate not reloaded: still serving the previous one');
+        return false;
+      }
+    },
     close: async (graceMs = 10_000) => {
       await Promise.all([closeHttpServer(server, graceMs), panServer && closeHttpServer(panServer, graceMs)]);
       await pan.close();
@@ -114,7 +148,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
 function urlOf(server: Server, host: string, configuredPort: number): string {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : configuredPort;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `${'setSecureContext' in server ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

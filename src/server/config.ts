@@ -53,6 +53,14 @@ export interface ServerConfig {
   identityReloadMs: number;
   /** Slow and greedy clients: how long a body may bring nothing, how many connections one address may hold. */
   slowClients: SlowClientLimits;
+  /** HTTPS on the listeners (`--tls-cert`/`--tls-key`): PEM files, read at start and again on SIGHUP. */
+  tls?: TlsFiles;
+}
+
+/** The PEM files of the server's certificate (its chain after it) and private key. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
 }
 
 /** What `tessera serve` takes on the command line; each overrides its environment variable. */
@@ -64,6 +72,8 @@ export interface ServeFlags {
   domain?: string;
   panAddress?: string;
   metadata?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 interface ConfigFile {
@@ -82,6 +92,8 @@ interface ConfigFile {
   metadata?: unknown;
   bodyIdleTimeoutSeconds?: number;
   maxConnectionsPerAddress?: number;
+  tlsCert?: unknown;
+  tlsKey?: unknown;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -141,7 +153,19 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
         wholeOrZero(env.TESSERA_MAX_CONNECTIONS_PER_ADDRESS ?? file.maxConnectionsPerAddress, 'maxConnectionsPerAddress', 1_000_000) ??
         DEFAULT_SLOW_CLIENT_LIMITS.maxConnectionsPerAddress,
     },
+    tls: tlsFiles(flags.tlsCert ?? env.TESSERA_TLS_CERT ?? file.tlsCert, flags.tlsKey ?? env.TESSERA_TLS_KEY ?? file.tlsKey),
   };
+}
+
+/** Both files or neither: a certificate without its key (or the reverse) cannot serve HTTPS. */
+function tlsFiles(cert: unknown, key: unknown): TlsFiles | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  for (const [value, name] of [[cert, 'tlsCert'], [key, 'tlsKey']] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new Error(`config: ${name} must be a file name`);
+  }
+  if (key === undefined) throw new Error('a TLS certificate was given (--tls-cert, TESSERA_TLS_CERT or tlsCert) but no private key: add --tls-key FILE (TESSERA_TLS_KEY, config tlsKey)');
+  if (cert === undefined) throw new Error('a TLS private key was given (--tls-key, TESSERA_TLS_KEY or tlsKey) but no certificate: add --tls-cert FILE (TESSERA_TLS_CERT, config tlsCert)');
+  return { certFile: resolve(cert as string), keyFile: resolve(key as string) };
 }
 
 const POSTGRES_FORM = 'expected postgres://USER:PASS@HOST:PORT/DB (or postgresql://)';

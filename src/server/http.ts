@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { ServiceError, errors, storageFullError } from '../core/errors.js';
 import { newRequestId } from '../core/ids.js';
@@ -8,6 +9,17 @@ import type { Logger } from './logger.js';
 import { BodyIdleWatch, capConnectionsPerAddress, DEFAULT_SLOW_CLIENT_LIMITS, wasRefused, type SlowClientLimits } from './slow-clients.js';
 
 const HEALTH_PATH = '/-/health';
+const READY_PATH = '/-/ready';
+
+/** What the front adds to the dialects: HTTPS, and the readiness check behind `/-/ready`. */
+export interface HttpOptions {
+  /** The certificate and key (PEM): the listener speaks HTTPS; `setSecureContext` replaces them later. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** `/-/ready`'s answer: 200 with its body when `ready`, else 503. Without it, `/-/ready` is a path like any other, for the dialects. */
+  readiness?: () => Promise<{ ready: boolean; body: string }>;
+  /** How long a body may bring nothing, how many connections one address may hold (DEFAULT_SLOW_CLIENT_LIMITS). */
+  limits?: SlowClientLimits;
+}
 
 /** Bytes each connection had read when its last request ended: the next request's bytes start there. */
 const readMarks = new WeakMap<Socket, number>();
@@ -16,11 +28,16 @@ const readMarks = new WeakMap<Socket, number>();
  * The HTTP front: picks the dialect, runs it, turns any error into that
  * dialect's error response, and writes one access-log line per request.
  */
-export function createHttpServer(dialects: Dialect[], logger: Logger, limits: SlowClientLimits = DEFAULT_SLOW_CLIENT_LIMITS): Server {
+export function createHttpServer(dialects: Dialect[], logger: Logger, options: HttpOptions = {}): Server {
+  const limits = options.limits ?? DEFAULT_SLOW_CLIENT_LIMITS;
   const bodyWatch = new BodyIdleWatch(limits.bodyIdleTimeoutMs);
-  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
-    void serve(req, res, dialects, logger, bodyWatch);
-  });
+  const settings: ServerOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 };
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    void serve(req, res, dialects, logger, bodyWatch, options.readiness);
+  };
+  // HTTPS on the same terms (HTTP/1.1, keep-alive, timeouts); a failed handshake (plain HTTP sent
+  // here, an unknown CA) only closes that socket.
+  const server: Server = options.tls ? createHttpsServer({ ...settings, cert: options.tls.cert, key: options.tls.key }, handler) : createServer(settings, handler);
   // Large parts on slow links take long: no whole-request timeout; a body that stops coming is
   // ended by bodyWatch, and headers that never finish by headersTimeout.
   server.timeout = 0;
@@ -29,7 +46,14 @@ export function createHttpServer(dialects: Dialect[], logger: Logger, limits: Sl
   return server;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialect[], logger: Logger, bodyWatch: BodyIdleWatch): Promise<void> {
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  dialects: Dialect[],
+  logger: Logger,
+  bodyWatch: BodyIdleWatch,
+  readiness?: HttpOptions['readiness'],
+): Promise<void> {
   const started = process.hrtime.bigint();
   // Kept here: by the time the response closes, req.socket may already be detached (null).
   const socket = req.socket;
@@ -66,6 +90,14 @@ async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialec
   if (rawPath === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
     ctx.log.operation = 'Health';
     res.writeHead(200, { 'content-type': 'application/json' }).end(req.method === 'GET' ? '{"status":"ok"}' : undefined);
+    return;
+  }
+  if (rawPath === READY_PATH && readiness && (req.method === 'GET' || req.method === 'HEAD')) {
+    ctx.log.operation = 'Ready';
+    const { ready, body } = await readiness();
+    res
+      .writeHead(ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      .end(req.method === 'GET' ? body : undefined);
     return;
   }
 

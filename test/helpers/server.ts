@@ -108,7 +108,7 @@ export async function startNode(options: TestServerOptions = {}): Promise<TestSe
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in time\nstdout: ${out}\nstderr: ${err}`)), 30_000);
     const check = () => {
-      const match = /Tessera listening on (http:\/\/\S+)/.exec(out);
+      const match = /Tessera listening on (https?:\/\/\S+)/.exec(out);
       if (match) {
         clearTimeout(timer);
         child.stdout!.off('data', check);

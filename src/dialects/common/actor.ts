@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import type { Actor } from '../../core/types.js';
 import { actorOf, type User } from '../../core/users.js';
+import { overTls } from './transport.js';
 
 /** An unsigned request's user: no id, no keys, nothing but what bucket policies grant everyone. */
 export const ANONYMOUS_USER: User = { id: '', displayName: 'anonymous', accessKey: '', secretKey: '', root: false };
@@ -77,7 +77,7 @@ export function requestActor(
   const read = (): Record<string, string | undefined> => {
     const conditions: Record<string, string | undefined> = {
       'aws:sourceip': req.socket.remoteAddress,
-      'aws:securetransport': (req.socket as Partial<TLSSocket>).encrypted === true ? 'true' : 'false',
+      'aws:securetransport': overTls(req) ? 'true' : 'false',
       'aws:referer': single(req.headers.referer),
       'aws:useragent': single(req.headers['user-agent']),
       's3:authtype': auth.authType,

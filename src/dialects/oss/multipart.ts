@@ -5,6 +5,7 @@ import type { CompletedPart } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { parseCompleteBody } from '../common/complete-body.js';
 import { parseCopySourceRange } from '../common/range.js';
+import { schemeOf } from '../common/transport.js';
 import { encodingType, intParam, optionalParam } from '../s3/call.js';
 import { parseCopySource } from '../s3/objects.js';
 import { sendEmpty } from '../s3/render.js';
@@ -108,7 +109,7 @@ export async function completeMultipartUpload(call: OssCall): Promise<void> {
     'CompleteMultipartUploadResult',
     {
       EncodingType,
-      Location: `http://${host}/${call.bucket}/${urlEncode(call.key).replace(/%2F/g, '/')}`,
+      Location: `${schemeOf(call.ctx.req)}://${host}/${call.bucket}/${urlEncode(call.key).replace(/%2F/g, '/')}`,
       Bucket: call.bucket,
       Key: encode(call.key),
       ETag: etag,

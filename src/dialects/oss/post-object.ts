@@ -17,6 +17,7 @@ import type { FormUploads, RequestContext } from '../../server/dialect.js';
 import { handleUpload, missingField, requireUpload, successRedirect, type FormHead } from '../common/form-upload.js';
 import { checkRequestFeatures } from '../common/request-features.js';
 import { toXml } from '../common/xml.js';
+import { schemeOf } from '../common/transport.js';
 import { sendEmpty } from '../s3/render.js';
 import { objectAttributes } from '../s3/request.js';
 import { OSS_FEATURES } from './features.js';
@@ -87,7 +88,7 @@ async function storeForm(ctx: RequestContext, form: FormHead, deps: { storage: S
   await form.rest();
 
   const host = ctx.req.headers.host ?? 'localhost';
-  const location = `http://${host}/${target.viaHost ? '' : `${target.bucket}/`}${uriEncode(key, true)}`;
+  const location = `${schemeOf(ctx.req)}://${host}/${target.viaHost ? '' : `${target.bucket}/`}${uriEncode(key, true)}`;
   const answerHeaders = { ...writeHeaders(info), location };
   const redirect = successRedirect(fields.get('success_action_redirect'), { bucket: target.bucket, key, etag: ossEtag(info.etag) });
   if (redirect) {

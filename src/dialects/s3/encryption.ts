@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import { overTls } from '../common/transport.js';
 import { CUSTOMER_KEY_BYTES, customerKeyMd5, type EncryptionRequest } from '../../core/encryption.js';
 import { ServiceError, errors } from '../../core/errors.js';
 import { arnOf } from '../../core/kms.js';
@@ -36,7 +36,7 @@ export function customerKey(call: S3Call, prefix = CUSTOMER_PREFIX, forRead = fa
   const md5 = header(headers, `${prefix}key-md5`)?.trim();
   if (algorithm === undefined && key === undefined && md5 === undefined) return undefined;
   // The key would have crossed the network in the clear: refused whatever else the request says.
-  if ((call.ctx.req.socket as Partial<TLSSocket>).encrypted !== true && !call.settings.allowInsecureSseC) {
+  if (!overTls(call.ctx.req) && !call.settings.allowInsecureSseC) {
     throw sseCRequest('be made over a secure connection.');
   }
   if (algorithm === undefined) throw sseCRequest('provide a valid encryption algorithm.');

@@ -7,6 +7,7 @@ import { readSmallBody } from '../common/body.js';
 import { parseCompleteBody, type ListedPart } from '../common/complete-body.js';
 import { parseCopySourceRange } from '../common/range.js';
 import type { XmlNode } from '../common/xml.js';
+import { schemeOf } from '../common/transport.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
 import { copySourceCheck, META_PREFIX, parseCopySource } from './objects.js';
 import { isoDate, owner, quoteEtag, sendEmpty, sendXml, urlEncode } from './render.js';
@@ -157,7 +158,7 @@ export async function completeMultipartUpload(call: S3Call): Promise<void> {
     200,
     'CompleteMultipartUploadResult',
     {
-      Location: `http://${host}/${call.bucket}/${call.key.split('/').map(encodeURIComponent).join('/')}`,
+      Location: `${schemeOf(call.ctx.req)}://${host}/${call.bucket}/${call.key.split('/').map(encodeURIComponent).join('/')}`,
       Bucket: call.bucket,
       Key: call.key,
       ETag: quoteEtag(result.etag),

@@ -16,6 +16,7 @@ import type { FormUploads, RequestContext } from '../../server/dialect.js';
 import { handleUpload, missingField, requireUpload, successRedirect, type FormHead } from '../common/form-upload.js';
 import { checkRequestFeatures } from '../common/request-features.js';
 import { toXml } from '../common/xml.js';
+import { schemeOf } from '../common/transport.js';
 import { badDigestFor, digestHeaders, objectChecksumHeaders, requestedAlgorithm } from './checksums.js';
 import { S3_FEATURES } from './features.js';
 import { META_PREFIX } from './objects.js';
@@ -224,5 +225,5 @@ function integrityOf(headers: IncomingHttpHeaders): { digests: Array<ChecksumAlg
 /** The new object's URL, as the client addressed the bucket. */
 function objectUrl(ctx: RequestContext, target: PostTarget, key: string): string {
   const host = ctx.req.headers.host ?? 'localhost';
-  return `http://${host}/${target.viaHost ? '' : `${encodeURIComponent(target.bucket)}/`}${encodeURIComponent(key)}`;
+  return `${schemeOf(ctx.req)}://${host}/${target.viaHost ? '' : `${encodeURIComponent(target.bucket)}/`}${encodeURIComponent(key)}`;
 }
