@@ -34,6 +34,6 @@ USER node
 VOLUME /data
 EXPOSE 9000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9000/-/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9000/-/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "--initial-old-space-size=64", "dist/src/cli/main.js"]
 CMD ["serve"]
