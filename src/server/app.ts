@@ -15,6 +15,8 @@ import { AdminRoute } from './admin-api.js';
 import type { ServerConfig } from './config.js';
 import { closeHttpServer, createHttpServer } from './http.js';
 import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { MetricsRoute } from './metrics-route.js';
 import { loadRootCredentials } from './root-credentials.js';
 
 export interface RunningServer {
@@ -78,15 +80,35 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   }, config.domain);
   // The console's paths (`/-/console/…`) are no bucket's, so it is asked first. S3 takes whatever
   // no other dialect claims, so it comes last; pan claims only its header and paths.
-  const dialects = [new AdminRoute(identities, config.domain, storage.kms), consoleRoute, pan, new OssDialect(storage, directory, settings, temporary), new S3Dialect(storage, directory, settings, temporary)];
-  const server = createHttpServer(dialects, logger);
+  // Prometheus metrics at /-/metrics (docs/metrics.md): what the access log records, and gauges read when scraped.
+  const metrics = new Metrics(
+    {
+      dataDir: config.dataDir,
+      uploadTotals: () => metadata.uploadTotals(),
+      engineStats: () => storage.engineStats,
+      poolStats: () => metadata.poolStats(),
+      backend: metadata.backend,
+      nodeId: storage.shared ? storage.coordination.nodeId : undefined,
+    },
+    logger,
+  );
+  const record = metrics.record.bind(metrics);
+  const dialects = [
+    new MetricsRoute(metrics, config.metricsToken, config.domain),
+    new AdminRoute(identities, config.domain, storage.kms),
+    consoleRoute,
+    pan,
+    new OssDialect(storage, directory, settings, temporary),
+    new S3Dialect(storage, directory, settings, temporary),
+  ];
+  const server = createHttpServer(dialects, logger, record);
   await listen(server, config.host, config.port);
   const url = urlOf(server, config.host, config.port);
   const port = Number(new URL(url).port);
   let panServer: Server | undefined;
   let panUrl: string | undefined;
   if (config.pan.address) {
-    panServer = createHttpServer([pan], logger);
+    panServer = createHttpServer([pan], logger, record);
     await listen(panServer, config.pan.address.host, config.pan.address.port);
     panUrl = urlOf(panServer, config.pan.address.host, config.pan.address.port);
     print(`Tessera 123pan API listening on ${panUrl}`);

@@ -50,6 +50,11 @@ export interface ServerConfig {
    * announces a change (TESSERA_IDENTITY_RELOAD_MS, default 5 s): the safety net for a lost notification.
    */
   identityReloadMs: number;
+  /**
+   * The bearer token `/-/metrics` asks for (TESSERA_METRICS_TOKEN, or `metricsToken` in the config
+   * file); unset, the metrics are open, as `/-/health` is. A secret: never logged.
+   */
+  metricsToken?: string;
 }
 
 /** What `tessera serve` takes on the command line; each overrides its environment variable. */
@@ -77,6 +82,7 @@ interface ConfigFile {
   logLevel?: string;
   panAddress?: string;
   metadata?: unknown;
+  metricsToken?: unknown;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -128,6 +134,7 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
         milliseconds(env.TESSERA_TEMP_SWEEP_INTERVAL_MS, 'TESSERA_TEMP_SWEEP_INTERVAL_MS') ?? DEFAULT_CLUSTER_TIMINGS.tempSweepIntervalMs,
     },
     identityReloadMs: milliseconds(env.TESSERA_IDENTITY_RELOAD_MS, 'TESSERA_IDENTITY_RELOAD_MS') ?? DEFAULT_RELOAD_INTERVAL_MS,
+    metricsToken: metricsToken(env.TESSERA_METRICS_TOKEN ?? file.metricsToken),
   };
 }
 
@@ -168,6 +175,15 @@ function parseConfigFile(text: string, path: string): ConfigFile {
   } catch (err) {
     throw new Error(`${path}: ${(err as Error).message}`);
   }
+}
+
+/** A bearer token: visible ASCII without spaces (RFC 6750's b64token is narrower still), never repeated in the error. */
+function metricsToken(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[\x21-\x7e]{1,1024}$/.test(value)) {
+    throw new Error('metricsToken (TESSERA_METRICS_TOKEN): must be 1 to 1024 visible ASCII characters, no spaces');
+  }
+  return value;
 }
 
 function positive(value: unknown, name: string): number | undefined {

@@ -11,20 +11,38 @@ const HEALTH_PATH = '/-/health';
 /** Bytes each connection had read when its last request ended: the next request's bytes start there. */
 const readMarks = new WeakMap<Socket, number>();
 
+/** What the access log says of a finished request; also handed to `onRequest` (the metrics). */
+export interface RequestRecord {
+  dialect?: string;
+  operation?: string;
+  /** The status sent; 0 when the connection ended before any. */
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+}
+
 /**
  * The HTTP front: picks the dialect, runs it, turns any error into that
- * dialect's error response, and writes one access-log line per request.
+ * dialect's error response, and writes one access-log line per request
+ * (and hands it to `onRequest`, when given).
  */
-export function createHttpServer(dialects: Dialect[], logger: Logger): Server {
+export function createHttpServer(dialects: Dialect[], logger: Logger, onRequest?: (record: RequestRecord) => void): Server {
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => {
-    void serve(req, res, dialects, logger);
+    void serve(req, res, dialects, logger, onRequest);
   });
   // Large parts on slow links take long: no whole-request timeout, only idle-socket ones.
   server.timeout = 0;
   return server;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialect[], logger: Logger): Promise<void> {
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  dialects: Dialect[],
+  logger: Logger,
+  onRequest: ((record: RequestRecord) => void) | undefined,
+): Promise<void> {
   const started = process.hrtime.bigint();
   // Kept here: by the time the response closes, req.socket may already be detached (null).
   const socket = req.socket;
@@ -56,6 +74,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, dialects: Dialec
       completed: res.writableFinished,
     };
     logger.info(line, 'request');
+    onRequest?.(line);
   });
 
   if (rawPath === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
