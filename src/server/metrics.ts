@@ -18,6 +18,9 @@ export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 /** How long the metadata store's totals are reused between scrapes: several scrapers (or a fast one) cost one query. */
 export const TOTALS_TTL_MS = 5_000;
 
+/** The longest a scrape waits for the metadata store's totals before it keeps the last values. */
+export const TOTALS_TIMEOUT_MS = 3_000;
+
 /**
  * The most operation names one dialect's requests are counted under. Operations come from the
  * dialects' route tables, but the 123pan dialect names an unknown endpoint by its path: past this
@@ -112,12 +115,17 @@ export class Metrics {
 
   /** Counts one finished request (the access log's record of it). */
   record(record: RequestRecord): void {
-    const dialect = labelValue(record.dialect, 'none');
-    const operation = this.operationLabel(dialect, labelValue(record.operation, 'unknown'));
-    this.requests.inc({ dialect, operation, status: String(record.status) });
-    this.latency.observe({ dialect, operation }, record.durationMs / 1000);
-    if (record.bytesIn > 0) this.bytesIn.inc({ dialect }, record.bytesIn);
-    if (record.bytesOut > 0) this.bytesOut.inc({ dialect }, record.bytesOut);
+    // Called from a response's 'close' event: whatever goes wrong here must not reach the event loop.
+    try {
+      const dialect = labelValue(record.dialect, 'none');
+      const operation = this.operationLabel(dialect, labelValue(record.operation, 'unknown'));
+      this.requests.inc({ dialect, operation, status: String(record.status) });
+      this.latency.observe({ dialect, operation }, record.durationMs / 1000);
+      if (record.bytesIn > 0) this.bytesIn.inc({ dialect }, record.bytesIn);
+      if (record.bytesOut > 0) this.bytesOut.inc({ dialect }, record.bytesOut);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'metrics: cannot record a request');
+    }
   }
 
   /** The metrics in Prometheus's text format. */
@@ -142,7 +150,12 @@ export class Metrics {
   private uploadTotals(): Promise<{ uploads: number; parts: number; bytes: number }> {
     const now = Date.now();
     if (!this.totals || now - this.totals.at >= TOTALS_TTL_MS) {
-      const value = this.sources.uploadTotals();
+      // A database that does not answer must not hold the scrape past Prometheus's timeout (10 s by default).
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${TOTALS_TIMEOUT_MS} ms`)), TOTALS_TIMEOUT_MS);
+      });
+      const value = Promise.race([this.sources.uploadTotals(), timeout]).finally(() => clearTimeout(timer));
       // A failed read is not kept: the next scrape asks again.
       value.catch(() => {
         if (this.totals?.value === value) this.totals = undefined;

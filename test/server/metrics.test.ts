@@ -11,6 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { onEachBackend } from '../helpers/backends.js';
+import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { s3Client } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { ossClient } from '../oss/helpers.js';
@@ -315,5 +316,38 @@ describe('metrics behind a bearer token (TESSERA_METRICS_TOKEN)', () => {
     assert.ok(server.stdout().includes('"operation":"Metrics"'), 'the scrapes are in the access log');
     assert.ok(!server.stdout().includes(token), 'the token is never logged');
     assert.ok(!server.stdout().includes(fileToken), "the config file's token is never logged");
+  });
+});
+
+describe('metrics while the metadata database is down', { skip: postgresBinDir() ? false : 'PostgreSQL not installed' }, () => {
+  let postgres: TestPostgres;
+  let server: TestServer;
+
+  before(async () => {
+    postgres = await startPostgres();
+    server = await startServer({ metadata: postgres.url });
+  });
+  after(async () => {
+    await server?.cleanup();
+    await postgres?.cleanup();
+  });
+
+  it('still answers, keeping the upload gauges at their last values and counting the failed reads', async () => {
+    const s3 = s3Client(server);
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'down' }));
+      await s3.send(new CreateMultipartUploadCommand({ Bucket: 'down', Key: 'open' }));
+      const up = await scrapeUntil(server, (s) => value(s, 'tessera_multipart_uploads') === 1);
+      assert.equal(value(up, 'tessera_multipart_uploads'), 1);
+      assert.equal(value(up, 'tessera_metrics_collect_errors_total', { source: 'metadata' }), 0);
+      await postgres.stop();
+      // Past the 5 s the totals are reused for: the next scrapes ask the database, which is gone.
+      const down = await scrapeUntil(server, (s) => value(s, 'tessera_metrics_collect_errors_total', { source: 'metadata' }) >= 1, 20_000);
+      assert.ok(value(down, 'tessera_metrics_collect_errors_total', { source: 'metadata' }) >= 1);
+      assert.equal(value(down, 'tessera_multipart_uploads'), 1, 'the last value, not a made-up 0');
+      assert.ok(value(down, 'tessera_blob_store_free_bytes') > 0, 'the other gauges are read as usual');
+    } finally {
+      s3.destroy();
+    }
   });
 });
