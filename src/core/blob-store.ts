@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DIRECT_BLOCK, O_DIRECT, probeDirectIo, roundUpToBlock } from './direct-io.js';
 import { errors } from './errors.js';
-import { BodyHasher, HashPool } from './hash-pool.js';
+import { BodyHasher, HashPool, type HashPoolStats } from './hash-pool.js';
 import { CHUNK_BYTES, HEADER_BYTES, newBlobKey, openBlobKey, openRecord, RECORD_BYTES, recordSpan, sealedSize, sealRecords, tamperedBlob } from './blob-cipher.js';
 import { newBlobId } from './ids.js';
 import { LARGE_BODY_BYTES, SLOT_BYTES, SlotPool, type AlignArena } from './slot-pool.js';
@@ -105,6 +105,11 @@ export class BlobStore {
       await file.close();
       await unlink(path);
     }
+  }
+
+  /** The hash worker pool's state now; undefined when bodies are hashed on the event loop (no threads). */
+  get hashPoolStats(): HashPoolStats | undefined {
+    return this.hashPool?.stats();
   }
 
   pathOf(blobId: string): string {

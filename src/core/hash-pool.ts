@@ -56,6 +56,11 @@ class PoolWorker {
     return this.failure;
   }
 
+  /** Slots posted to the thread and not yet hashed. */
+  get queued(): number {
+    return this.unacked.size;
+  }
+
   post(request: HashRequest): void {
     this.thread.postMessage(request);
   }
@@ -86,6 +91,20 @@ class PoolWorker {
     this.jobs.delete(message.job);
     job.done?.resolve(reviveDigests(message.digests));
   }
+}
+
+/** What a hash pool is doing now (read-only numbers, for metrics). */
+export interface HashPoolStats {
+  /** The most worker threads the pool starts. */
+  size: number;
+  /** Worker threads running. */
+  threads: number;
+  /** Threads with at least one body to hash. */
+  busy: number;
+  /** Bodies being hashed on the threads. */
+  jobs: number;
+  /** Slots posted to the threads and not yet hashed: the pool's queue. */
+  queued: number;
 }
 
 /** Buffers come back from a worker as plain Uint8Arrays. */
@@ -127,6 +146,18 @@ export class HashPool {
   /** Worker threads running (they start on demand, up to the pool's size). */
   get threads(): number {
     return this.workers.length;
+  }
+
+  stats(): HashPoolStats {
+    let busy = 0;
+    let jobs = 0;
+    let queued = 0;
+    for (const worker of this.workers) {
+      if (worker.jobs.size > 0) busy++;
+      jobs += worker.jobs.size;
+      queued += worker.queued;
+    }
+    return { size: this.size, threads: this.workers.length, busy, jobs, queued };
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobStore, type BlobKeys, type StagedBlob } from './blob-store.js';
+import type { HashPoolStats } from './hash-pool.js';
 import { Encryption, etagOf, sameSealing, type EncryptionRequest, type Sealing } from './encryption.js';
 import { KeyStore } from './kms.js';
 import { loadMasterKey, type SecretBox } from './secret-box.js';
@@ -217,6 +218,11 @@ export class Storage {
   /** The local KMS key store (SSE-KMS's keys), for the admin API. */
   get kms(): KeyStore {
     return this.encryption.kms;
+  }
+
+  /** The blob store's hash worker pool and staging memory now (plain numbers, for metrics). */
+  get engineStats(): { hashPool?: HashPoolStats; stagingMemoryBytes: number } {
+    return { hashPool: this.blobs.hashPoolStats, stagingMemoryBytes: this.blobs.stagingMemoryBytes };
   }
 
   /** Starts the background work (Maintenance), each job on one node at a time. */

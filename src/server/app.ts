@@ -17,6 +17,8 @@ import type { ServerConfig } from './config.js';
 import { closeHttpServer, createHttpServer } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { Readiness } from './readiness.js';
+import { Metrics } from './metrics.js';
+import { MetricsRoute } from './metrics-route.js';
 import { loadRootCredentials } from './root-credentials.js';
 import { loadTls } from './tls.js';
 
@@ -89,7 +91,27 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
   }, config.domain);
   // The console's paths (`/-/console/…`) are no bucket's, so it is asked first. S3 takes whatever
   // no other dialect claims, so it comes last; pan claims only its header and paths.
-  const dialects = [new AdminRoute(identities, config.domain, storage.kms), consoleRoute, pan, new OssDialect(storage, directory, settings, temporary), new S3Dialect(storage, directory, settings, temporary)];
+  // Prometheus metrics at /-/metrics (docs/metrics.md): what the access log records, and gauges read when scraped.
+  const metrics = new Metrics(
+    {
+      dataDir: config.dataDir,
+      uploadTotals: () => metadata.uploadTotals(),
+      engineStats: () => storage.engineStats,
+      poolStats: () => metadata.poolStats(),
+      backend: metadata.backend,
+      nodeId: storage.shared ? storage.coordination.nodeId : undefined,
+    },
+    logger,
+  );
+  const record = metrics.record.bind(metrics);
+  const dialects = [
+    new MetricsRoute(metrics, config.metricsToken, config.domain),
+    new AdminRoute(identities, config.domain, storage.kms),
+    consoleRoute,
+    pan,
+    new OssDialect(storage, directory, settings, temporary),
+    new S3Dialect(storage, directory, settings, temporary),
+  ];
   const readiness = new Readiness(
     {
       // A query by primary key that touches the database (PostgreSQL: a pool connection and a round trip).
@@ -98,7 +120,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     },
     logger,
   );
-  const httpOptions = { tls, readiness: () => readiness.check(), limits: config.slowClients };
+  const httpOptions = { tls, readiness: () => readiness.check(), limits: config.slowClients, onRequest: record };
   const server = createHttpServer(dialects, logger, httpOptions);
   await listen(server, config.host, config.port);
   const url = urlOf(server, config.host, config.port);

@@ -55,6 +55,11 @@ export interface ServerConfig {
   slowClients: SlowClientLimits;
   /** HTTPS on the listeners (`--tls-cert`/`--tls-key`): PEM files, read at start and again on SIGHUP. */
   tls?: TlsFiles;
+  /**
+   * The bearer token `/-/metrics` asks for (TESSERA_METRICS_TOKEN, or `metricsToken` in the config
+   * file); unset, the metrics are open, as `/-/health` is. A secret: never logged.
+   */
+  metricsToken?: string;
 }
 
 /** The PEM files of the server's certificate (its chain after it) and private key. */
@@ -94,6 +99,7 @@ interface ConfigFile {
   maxConnectionsPerAddress?: number;
   tlsCert?: unknown;
   tlsKey?: unknown;
+  metricsToken?: unknown;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -154,6 +160,7 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
         DEFAULT_SLOW_CLIENT_LIMITS.maxConnectionsPerAddress,
     },
     tls: tlsFiles(flags.tlsCert ?? env.TESSERA_TLS_CERT ?? file.tlsCert, flags.tlsKey ?? env.TESSERA_TLS_KEY ?? file.tlsKey),
+    metricsToken: metricsToken(env.TESSERA_METRICS_TOKEN ?? file.metricsToken),
   };
 }
 
@@ -205,6 +212,15 @@ function parseConfigFile(text: string, path: string): ConfigFile {
   } catch (err) {
     throw new Error(`${path}: ${(err as Error).message}`);
   }
+}
+
+/** A bearer token: visible ASCII without spaces (RFC 6750's b64token is narrower still), never repeated in the error. */
+function metricsToken(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[\x21-\x7e]{1,1024}$/.test(value)) {
+    throw new Error('metricsToken (TESSERA_METRICS_TOKEN): must be 1 to 1024 visible ASCII characters, no spaces');
+  }
+  return value;
 }
 
 function positive(value: unknown, name: string): number | undefined {

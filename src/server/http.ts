@@ -19,21 +19,35 @@ export interface HttpOptions {
   readiness?: () => Promise<{ ready: boolean; body: string }>;
   /** How long a body may bring nothing, how many connections one address may hold (DEFAULT_SLOW_CLIENT_LIMITS). */
   limits?: SlowClientLimits;
+  /** Handed each finished request's access-log record (the metrics). */
+  onRequest?: (record: RequestRecord) => void;
 }
 
 /** Bytes each connection had read when its last request ended: the next request's bytes start there. */
 const readMarks = new WeakMap<Socket, number>();
 
+/** What the access log says of a finished request; also handed to `onRequest` (the metrics). */
+export interface RequestRecord {
+  dialect?: string;
+  operation?: string;
+  /** The status sent; 0 when the connection ended before any. */
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+}
+
 /**
  * The HTTP front: picks the dialect, runs it, turns any error into that
- * dialect's error response, and writes one access-log line per request.
+ * dialect's error response, and writes one access-log line per request
+ * (and hands it to `onRequest`, when given).
  */
 export function createHttpServer(dialects: Dialect[], logger: Logger, options: HttpOptions = {}): Server {
   const limits = options.limits ?? DEFAULT_SLOW_CLIENT_LIMITS;
   const bodyWatch = new BodyIdleWatch(limits.bodyIdleTimeoutMs);
   const settings: ServerOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    void serve(req, res, dialects, logger, bodyWatch, options.readiness);
+    void serve(req, res, dialects, logger, bodyWatch, options.readiness, options.onRequest);
   };
   // HTTPS on the same terms (HTTP/1.1, keep-alive, timeouts); a failed handshake (plain HTTP sent
   // here, an unknown CA) only closes that socket.
@@ -53,6 +67,7 @@ async function serve(
   logger: Logger,
   bodyWatch: BodyIdleWatch,
   readiness?: HttpOptions['readiness'],
+  onRequest?: (record: RequestRecord) => void,
 ): Promise<void> {
   const started = process.hrtime.bigint();
   // Kept here: by the time the response closes, req.socket may already be detached (null).
@@ -85,6 +100,7 @@ async function serve(
       completed: res.writableFinished,
     };
     logger.info(line, 'request');
+    onRequest?.(line);
   });
 
   if (rawPath === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {

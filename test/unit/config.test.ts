@@ -103,3 +103,36 @@ describe('config: cluster timings (environment knobs)', () => {
     }
   });
 });
+
+describe('config: metricsToken', () => {
+  let dir: string | undefined;
+  after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+
+  async function withFile(content: Record<string, unknown>): Promise<string> {
+    dir ??= await mkdtemp(join(tmpdir(), 'tessera-config-'));
+    const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+    await writeFile(path, JSON.stringify(content));
+    return path;
+  }
+
+  it('is unset by default: /-/metrics is open', async () => {
+    assert.equal((await loadConfig({}, {})).metricsToken, undefined);
+  });
+
+  it('comes from the config file, and from TESSERA_METRICS_TOKEN over the file', async () => {
+    assert.equal((await loadConfig({ config: await withFile({ metricsToken: 'from-file' }) }, {})).metricsToken, 'from-file');
+    assert.equal((await loadConfig({}, { TESSERA_METRICS_TOKEN: 'from-env' })).metricsToken, 'from-env');
+    assert.equal((await loadConfig({ config: await withFile({ metricsToken: 'from-file' }) }, { TESSERA_METRICS_TOKEN: 'from-env' })).metricsToken, 'from-env');
+  });
+
+  it('refuses an empty token, spaces or a non-string, without repeating it', async () => {
+    for (const bad of ['', 'has space', 'tab\there', 42]) {
+      await assert.rejects(loadConfig({ config: await withFile({ metricsToken: bad }) }, {}), (err: Error) => {
+        assert.match(err.message, /metricsToken/);
+        if (typeof bad === 'string' && bad !== '') assert.ok(!err.message.includes(bad), 'the token is not repeated');
+        return true;
+      });
+    }
+    await assert.rejects(loadConfig({}, { TESSERA_METRICS_TOKEN: '' }), /TESSERA_METRICS_TOKEN/);
+  });
+});

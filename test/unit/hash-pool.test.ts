@@ -53,6 +53,7 @@ describe('hash workers', () => {
       const large = randomBytes(LARGE_BODY_BYTES);
       assert.deepEqual(await hashWith(new BodyHasher(fresh, slots, ['crc32']), slots, large), digestsOf(large, ['crc32']));
       assert.equal(fresh.threads, 1, 'a worker hashed the large body');
+      assert.deepEqual(fresh.stats(), { size: 1, threads: 1, busy: 0, jobs: 0, queued: 0 }, 'idle again once the body is hashed');
     } finally {
       await fresh.close();
     }
@@ -73,6 +74,27 @@ describe('hash workers', () => {
     }
     const body = randomBytes(3 * SLOT_BYTES + 5);
     assert.deepEqual(await hashWith(new BodyHasher(pool, slots, ['sha256']), slots, body), digestsOf(body, ['sha256']));
+  });
+
+  it('report their threads, busy threads, jobs and queued slots (for metrics)', async () => {
+    const counted = new HashPool(2, slots);
+    try {
+      assert.deepEqual(counted.stats(), { size: 2, threads: 0, busy: 0, jobs: 0, queued: 0 });
+      const first = new BodyHasher(counted, slots, ['sha256']);
+      const second = new BodyHasher(counted, slots, ['sha256']);
+      const taken = await Promise.all([0, 1, 2].map(() => slots.acquire()));
+      for (const slot of taken) randomBytes(SLOT_BYTES).copy(slots.view(slot));
+      // Posted, not yet answered: the stats are read before the event loop lets an ack in.
+      const hashed = [first.hash(taken[0]!, SLOT_BYTES), first.hash(taken[1]!, SLOT_BYTES), second.hash(taken[2]!, SLOT_BYTES)];
+      assert.deepEqual(counted.stats(), { size: 2, threads: 2, busy: 2, jobs: 2, queued: 3 });
+      await Promise.all(hashed);
+      assert.deepEqual(counted.stats(), { size: 2, threads: 2, busy: 2, jobs: 2, queued: 0 }, 'hashed, the jobs still open');
+      await Promise.all([first.digests(), second.digests()]);
+      assert.deepEqual(counted.stats(), { size: 2, threads: 2, busy: 0, jobs: 0, queued: 0 });
+      taken.forEach((slot) => slots.release(slot));
+    } finally {
+      await counted.close();
+    }
   });
 
   it('fail the jobs and slots of a worker that dies instead of hanging them', async () => {

@@ -753,6 +753,15 @@ export abstract class PostgresQueries implements MetadataQueries {
     return { uploads: row?.uploads ?? 0, parts: row?.parts ?? 0, bytes: Number(row?.bytes ?? 0) };
   }
 
+  async uploadTotals(): Promise<{ uploads: number; parts: number; bytes: number }> {
+    const row = await this.first<{ uploads: number; parts: number; bytes: number }>(
+      `SELECT (SELECT count(*)::int FROM uploads WHERE completed_at IS NULL) AS uploads, count(p.part_number)::int AS parts,
+              coalesce(sum(p.size), 0)::bigint AS bytes
+       FROM uploads u JOIN parts p ON p.upload_id = u.upload_id WHERE u.completed_at IS NULL`,
+    );
+    return { uploads: row?.uploads ?? 0, parts: row?.parts ?? 0, bytes: Number(row?.bytes ?? 0) };
+  }
+
   async partColumns(uploadId: string, withChecksums = false): Promise<PartColumns> {
     const checksum = withChecksums ? `, coalesce(encode(checksum_value, 'hex'), '')` : '';
     const rows = await this.runner.queryArrays(

@@ -6,7 +6,7 @@ import { migrate, SchemaTooNewError } from './postgres-schema.js';
 import { PostgresQueries, type QueryRunner } from './postgres-queries.js';
 import { isStalePlan, PreparedStatements } from './postgres-statements.js';
 import { toObject, type ObjectRow } from './rows.js';
-import type { Metadata, MetadataQueries, NewObject, StoredObject, WriteGuard, WriteOutcome } from './types.js';
+import type { Metadata, MetadataQueries, NewObject, PoolStats, StoredObject, WriteGuard, WriteOutcome } from './types.js';
 import { writeObjectInTransaction } from './write-object.js';
 
 export interface PostgresOptions {
@@ -335,6 +335,10 @@ export class PostgresMetadata extends PostgresQueries implements Metadata {
 
   watchIdentityChanges(onChange: () => void): { close(): Promise<void> } {
     return new ChangeListener(this.url, IDENTITY_CHANNEL, onChange);
+  }
+
+  poolStats(): PoolStats {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
   }
 
   async close(): Promise<void> {

@@ -219,6 +219,11 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
         `SELECT (SELECT count(*) FROM uploads WHERE bucket = ? AND completed_at IS NULL) AS uploads, count(p.part_number) AS parts, sum(p.size) AS bytes
          FROM uploads u JOIN parts p ON p.upload_id = u.upload_id WHERE u.bucket = ? AND u.completed_at IS NULL`,
       ),
+      // Both read the open uploads through the partial index open_uploads_by_key, then their parts by key.
+      uploadTotals: db.prepare<[], { uploads: number; parts: number; bytes: number | null }>(
+        `SELECT (SELECT count(*) FROM uploads WHERE completed_at IS NULL) AS uploads, count(p.part_number) AS parts, sum(p.size) AS bytes
+         FROM uploads u JOIN parts p ON p.upload_id = u.upload_id WHERE u.completed_at IS NULL`,
+      ),
       deleteParts: db.prepare('DELETE FROM parts WHERE upload_id = ?'),
       allBlobIds: db.prepare<[], { blob_id: string }>(
         'SELECT blob_id FROM segments UNION SELECT blob_id FROM parts',
@@ -654,6 +659,11 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
 
   bucketPartTotals(bucket: string): { uploads: number; parts: number; bytes: number } {
     const row = this.stmt.bucketPartTotals.get(bucket, bucket);
+    return { uploads: row?.uploads ?? 0, parts: row?.parts ?? 0, bytes: row?.bytes ?? 0 };
+  }
+
+  uploadTotals(): { uploads: number; parts: number; bytes: number } {
+    const row = this.stmt.uploadTotals.get();
     return { uploads: row?.uploads ?? 0, parts: row?.parts ?? 0, bytes: row?.bytes ?? 0 };
   }
 

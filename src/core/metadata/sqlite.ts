@@ -67,6 +67,11 @@ export class SqliteMetadata implements Metadata {
     return { close: async () => {} };
   }
 
+  /** One connection, no pool. */
+  poolStats(): undefined {
+    return undefined;
+  }
+
   async close(): Promise<void> {
     await this.tail;
     this.db.close();

@@ -269,6 +269,8 @@ export interface MetadataQueries {
   partTotals(bucket: string, uploadIds: string[]): Promise<Map<string, { parts: number; bytes: number }>>;
   /** Every upload in progress in the bucket, and the parts and bytes they hold together (ossutil's getallpartsize). */
   bucketPartTotals(bucket: string): Promise<{ uploads: number; parts: number; bytes: number }>;
+  /** Every upload in progress in the store, and the parts and bytes they hold together (one aggregate query, for metrics). */
+  uploadTotals(): Promise<{ uploads: number; parts: number; bytes: number }>;
   /** What Complete needs of every part, as columns (with the parts' checksums in hex when asked). */
   partColumns(uploadId: string, withChecksums?: boolean): Promise<PartColumns>;
   /** The checksum of one part of a multipart object (undefined for a single PUT's object, or a part without one). */
@@ -404,7 +406,16 @@ export interface Metadata extends MetadataQueries {
    * (re)connects (changes may have been missed meanwhile). SQLite has no other node: never calls it.
    */
   watchIdentityChanges(onChange: () => void): { close(): Promise<void> };
+  /** The connection pool's clients now (PostgreSQL); undefined for SQLite, which has one connection and no pool. */
+  poolStats(): PoolStats | undefined;
   close(): Promise<void>;
+}
+
+/** A connection pool's clients: open ones, idle ones among them, and callers waiting for one. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
 }
 
 /** The same methods, synchronous: what a backend built on a synchronous driver implements. */
