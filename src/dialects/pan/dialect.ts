@@ -126,9 +126,12 @@ export class PanDialect implements Dialect {
       throw notFound(method, ctx.rawPath);
     }
     const endpoint = ctx.rawPath.replace(/^\/+/, '').replace(/\/+$/, '');
-    ctx.log.operation = endpoint;
     const route = ROUTES[`${method} ${endpoint}`];
-    if (!route && !(endpoint === 'api/v1/access_token' && method === 'POST')) throw notFound(method, ctx.rawPath);
+    const isTokenCall = endpoint === 'api/v1/access_token' && method === 'POST';
+    // Named by its route only: an unknown path is any client's choice, and would grow the access
+    // log's and the metrics' set of operations without end.
+    ctx.log.operation = route || isTokenCall ? endpoint : 'Unknown';
+    if (!route && !isTokenCall) throw notFound(method, ctx.rawPath);
     const platform = ctx.req.headers.platform;
     if (platform !== 'open_platform') {
       throw new PanError(CODE.badRequest, `请求头 Platform 必须是 open_platform (header Platform: open_platform is required, got ${platform === undefined ? 'none' : JSON.stringify(platform)})`);
