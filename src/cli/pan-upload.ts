@@ -5,7 +5,8 @@
  * hashing lines and a line per stored slice. Ctrl-C (or SIGTERM) stops at once with 130 (143)
  * and says how to resume; the end result is checked against the server (file detail: MD5, size).
  */
-import type { PanClient, PanUploadCreated, PanUploadProgress, PanUploadResult } from '../client/pan.js';
+import { basename } from 'node:path';
+import { PanApiError, type PanClient, type PanUploadCreated, type PanUploadProgress, type PanUploadResult } from '../client/pan.js';
 import { LabelledBar, tickMs } from './progress.js';
 
 export interface UploadFlags {
@@ -119,6 +120,7 @@ export async function panUpload(api: PanClient, file: string, flags: UploadFlags
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   let result: PanUploadResult;
+  let hashed: { etag: string; size: number } | undefined;
   try {
     result = await api.uploadFile(file, {
       parentFileID: flags.parent,
@@ -129,8 +131,19 @@ export async function panUpload(api: PanClient, file: string, flags: UploadFlags
       signal: controller.signal,
       onProgress: (p) => reporter.update(p),
       onSlice: (sliceNo) => reporter.slice(sliceNo),
+      onHashed: (etag, size) => (hashed = { etag, size }),
       onCreated: (created) => reporter.onCreated(created),
     });
+  } catch (err) {
+    reporter.endBar();
+    // create refuses a name that is taken (without --duplicate): fine when that file is this one.
+    const there = err instanceof PanApiError && err.code === 400 && err.endpoint.endsWith('/file/create') && hashed && !flags.duplicate
+      ? await sameFileThere(api, flags.parent, flags.name ?? basename(file), hashed).catch(() => undefined)
+      : undefined;
+    if (there === undefined) throw err;
+    if (flags.json) process.stdout.write(JSON.stringify({ fileID: there, alreadyThere: true, etag: hashed!.etag, size: hashed!.size }) + '\n');
+    else process.stdout.write(`${file} is already on the server as fileID ${there} (same name, MD5 ${hashed!.etag} and size), nothing sent\n`);
+    return;
   } finally {
     reporter.endBar();
     process.removeListener('SIGINT', interrupted);
@@ -156,4 +169,12 @@ export async function panUpload(api: PanClient, file: string, flags: UploadFlags
     how = `uploaded ${file} as fileID ${result.fileID}: ${result.uploadedSlices} of ${result.slices} slices sent${skipped}`;
   }
   process.stdout.write(`${how} (MD5 ${result.etag}, checked)\n`);
+}
+
+/** The fileID of a file named `name` in folder `parent` with this MD5 and size (not trashed), if there is one. */
+async function sameFileThere(api: PanClient, parent: number, name: string, hashed: { etag: string; size: number }): Promise<number | undefined> {
+  for await (const entry of api.listAll({ parentFileId: parent })) {
+    if (entry.type === 0 && !entry.trashed && entry.filename === name && entry.etag.toLowerCase() === hashed.etag && entry.size === hashed.size) return entry.fileId;
+  }
+  return undefined;
 }

@@ -142,6 +142,8 @@ export interface PanUploadOptions {
   onProgress?: (progress: PanUploadProgress) => void;
   /** Called once per slice stored (not for slices skipped on resume). */
   onSlice?: (sliceNo: number) => void;
+  /** Called when the whole file's MD5 is known, before create. */
+  onHashed?: (etag: string, size: number) => void;
   /** Called as soon as create answers, before any slice is sent (the preuploadID, for `parts` or a resume). */
   onCreated?: (created: PanUploadCreated) => void;
 }
@@ -433,6 +435,7 @@ export class PanClient {
     const report = (progress: Omit<PanUploadProgress, 'total'>) => options.onProgress?.({ ...progress, total: size });
     const whole = await hashRange(path, 0, size, ['md5'], signal, (bytes) => report({ bytes, phase: 'hash', slicesDone: 0, slices: 0 }));
     const etag = whole.md5!;
+    options.onHashed?.(etag, size);
     const args: CreateArgs = {
       parentFileID: options.parentFileID ?? 0,
       filename: options.filename ?? basename(path),

@@ -149,6 +149,17 @@ describe('tessera pan upload, ls and login, as the user sees them', () => {
     assert.match(again.stdout, new RegExp(`^first\\.bin is already on the server \\(instant upload\\), nothing sent: fileID \\d+ \\(MD5 ${md5(data)}, checked\\)\\n$`));
     assert.ok(!/preuploadID|slice/.test(again.stderr), again.stderr);
     assert.equal(await s3Md5(server, 'second.bin'), md5(data));
+
+    // The same command again: the name is taken, by this very file.
+    const rerun = await cli(['upload', 'first.bin']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stdout, new RegExp(`^first\\.bin is already on the server as fileID \\d+ \\(same name, MD5 ${md5(data)} and size\\), nothing sent\\n$`));
+    // The name taken by other bytes: the server's refusal, exit 1.
+    await writeFile(join(work, 'first.bin'), randomData(3 * SLICE));
+    const other = await cli(['upload', 'first.bin']);
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /^Error: \/upload\/v2\/file\/create: .*first\.bin.*\(code 400\)$/m);
+    assert.equal(await s3Md5(server, 'first.bin'), md5(data), 'the file on the server is untouched');
   });
 
   it('an upload completed meanwhile by another process is reported as such', async () => {
