@@ -215,18 +215,28 @@ describe('tessera pan upload, ls and login, as the user sees them', () => {
     assert.ok(row(inDubai.stdout).includes(` ${dubai} +04:00 `), row(inDubai.stdout));
   });
 
+  /** The CLI in a pseudo-terminal (util-linux `script`): its output, keys typed, its exit status. */
+  const inTerminal = (args: string[]) => {
+    const command = [process.execPath, CLI, 'pan', ...args].map(shellQuote).join(' ');
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: work, env: { ...env, TERM: 'xterm', COLUMNS: '160' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    return {
+      output: () => output,
+      type: (text: string) => child.stdin.write(text),
+      done: new Promise<number | null>((resolve) => child.on('close', resolve)),
+    };
+  };
+
   const noScript = spawnSync('script', ['--version']).status === 0 ? false : 'util-linux `script` is not installed';
 
   it('on a terminal: a hashing bar, then an upload bar with rate and ETA', { skip: noScript }, async () => {
     const data = randomData(40 * SLICE);
     await writeFile(join(work, 'drawn.bin'), data);
-    const command = [process.execPath, CLI, 'pan', 'upload', 'drawn.bin'].map(shellQuote).join(' ');
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: work, env: { ...env, TERM: 'xterm', COLUMNS: '160' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const code = await new Promise((resolve) => child.on('close', resolve));
-    assert.equal(code, 0, output);
+    const run = inTerminal(['upload', 'drawn.bin']);
+    assert.equal(await run.done, 0, run.output());
+    const output = run.output();
     const frames = output.split('\u001b[1G');
     const bar = (label: string) => new RegExp(`^${label} +[\\u2588\\u2591]{30} \\d{1,3}% \\| [\\d.]+ (B|KiB|MiB) / 2\\.50 MiB \\| [\\d.]+ (B|KiB|MiB)/s \\| ETA: \\S+`);
     assert.ok(frames.some((frame) => bar('hashing').test(frame)), output);
@@ -235,5 +245,22 @@ describe('tessera pan upload, ls and login, as the user sees them', () => {
     assert.ok(!/slice \d+ stored/.test(output), 'no per-slice lines on a terminal');
     assert.match(output, /preuploadID [0-9a-f]+ \(40 slices/);
     assert.match(output, new RegExp(`uploaded drawn\\.bin as fileID \\d+: 40 of 40 slices sent \\(MD5 ${md5(data)}, checked\\)`));
+  });
+
+  it('on a terminal, Ctrl-C stops the bar, gives the cursor back and exits 130', { skip: noScript }, async () => {
+    const data = randomData(200 * SLICE);
+    await writeFile(join(work, 'typed.bin'), data);
+    const run = inTerminal(['upload', 'typed.bin']);
+    await until(() => /preuploadID [0-9a-f]+ \(200 slices/.test(run.output()), 'the preuploadID');
+    run.type('\u0003');
+    assert.equal(await run.done, 130, run.output());
+    const id = /preuploadID ([0-9a-f]+) /.exec(run.output())![1]!;
+    assert.ok(run.output().includes(`interrupted: the slices stored so far stay on the server under preuploadID ${id}`), run.output());
+    assert.ok(run.output().lastIndexOf('\u001b[?25h') > run.output().lastIndexOf('\u001b[?25l'), 'the cursor is shown again');
+    assert.ok(!run.output().includes('uploaded typed.bin'));
+    const resumed = await cli(['upload', 'typed.bin', '--json']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(JSON.parse(resumed.stdout).preuploadID, id);
+    assert.equal(await s3Md5(server, 'typed.bin'), md5(data));
   });
 });
