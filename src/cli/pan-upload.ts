@@ -54,8 +54,18 @@ class UploadReporter {
       }
       return;
     }
+    if (progress.phase === 'check') {
+      if (this.phase !== 'check') {
+        this.phase = 'check';
+        this.line(`checking the ${progress.slices} slices the server holds against ${this.file} (MD5 of each)`);
+        if (this.tty) this.bar = new LabelledBar('checking ', progress.total);
+      }
+      this.bar?.update(progress.bytes);
+      return;
+    }
     if (progress.phase === 'upload') {
       if (this.phase !== 'upload') {
+        this.endBar();
         this.phase = 'upload';
         if (progress.slicesDone > 0) this.line(`resuming: ${progress.slicesDone} of ${progress.slices} slices are on the server already`);
         if (this.tty) this.bar = new LabelledBar('uploading', progress.total, process.stderr, progress.bytes);

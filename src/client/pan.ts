@@ -121,10 +121,11 @@ export interface PanUserInfo {
 }
 
 export interface PanUploadProgress {
-  /** Bytes hashed (phase `hash`) or sent and skipped (phase `upload`). */
+  /** Bytes hashed (phase `hash`), of stored slices checked (phase `check`), or sent and skipped (phase `upload`). */
   bytes: number;
+  /** The file's size; for phase `check`, the size of the slices the server lists (a resume). */
   total: number;
-  phase: 'hash' | 'upload' | 'complete';
+  phase: 'hash' | 'check' | 'upload' | 'complete';
   slicesDone: number;
   slices: number;
 }
@@ -432,7 +433,7 @@ export class PanClient {
     const { signal } = options;
     const version = options.version ?? 2;
     const size = (await stat(path)).size;
-    const report = (progress: Omit<PanUploadProgress, 'total'>) => options.onProgress?.({ ...progress, total: size });
+    const report = (progress: Omit<PanUploadProgress, 'total'>, total = size) => options.onProgress?.({ ...progress, total });
     const whole = await hashRange(path, 0, size, ['md5'], signal, (bytes) => report({ bytes, phase: 'hash', slicesDone: 0, slices: 0 }));
     const etag = whole.md5!;
     options.onHashed?.(etag, size);
@@ -467,10 +468,23 @@ export class PanClient {
     const todo: number[] = [];
     let done = 0;
     let sent = 0;
+    // Each listed slice is checked against the file (its MD5), which reads it: reported as phase `check`.
+    const listed = [...stored.keys()].filter((sliceNo) => sliceNo >= 1 && sliceNo <= slices);
+    const toCheck = listed.reduce((sum, sliceNo) => sum + lengthOf(sliceNo), 0);
+    let checked = 0;
+    if (listed.length > 0) report({ bytes: 0, phase: 'check', slicesDone: 0, slices: listed.length }, toCheck);
     for (let sliceNo = 1; sliceNo <= slices; sliceNo++) {
       const part = stored.get(sliceNo);
       const length = lengthOf(sliceNo);
-      if (part && part.size === length && part.etag.toLowerCase() === (await hashRange(path, (sliceNo - 1) * sliceSize, length, ['md5'], signal)).md5) {
+      const start = (sliceNo - 1) * sliceSize;
+      let same = false;
+      if (part) {
+        const before = checked;
+        const onBytes = (bytes: number) => report({ bytes: before + bytes, phase: 'check', slicesDone: done, slices: listed.length }, toCheck);
+        same = part.size === length && part.etag.toLowerCase() === (await hashRange(path, start, length, ['md5'], signal, onBytes)).md5;
+        checked = before + length;
+      }
+      if (same) {
         done++;
         sent += length;
       } else {

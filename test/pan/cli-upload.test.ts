@@ -136,7 +136,11 @@ describe('tessera pan upload, ls and login, as the user sees them', () => {
     assert.equal(result.preuploadID, id);
     assert.ok(result.skippedSlices >= 2, `skipped ${result.skippedSlices}`);
     assert.equal(result.skippedSlices + result.uploadedSlices, 41);
-    assert.match(resumed.stderr, new RegExp(`^resuming: ${result.skippedSlices} of 41 slices are on the server already$`, 'm'));
+    // The stored slices are read back from the file and compared (their MD5) before anything is sent.
+    assert.match(
+      resumed.stderr,
+      new RegExp(`^preuploadID ${id} .*\\nchecking the ${result.skippedSlices} slices the server holds against stopped\\.bin \\(MD5 of each\\)\\nresuming: ${result.skippedSlices} of 41 slices are on the server already\\n`, 'm'),
+    );
     assert.equal(await s3Md5(server, 'stopped.bin'), md5(data));
   });
 
