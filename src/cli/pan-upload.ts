@@ -150,7 +150,11 @@ export async function panUpload(api: PanClient, file: string, flags: UploadFlags
     const there = err instanceof PanApiError && err.code === 400 && err.endpoint.endsWith('/file/create') && hashed && !flags.duplicate
       ? await sameFileThere(api, flags.parent, flags.name ?? basename(file), hashed).catch(() => undefined)
       : undefined;
-    if (there === undefined) throw err;
+    if (there === undefined) {
+      const id = reporter.created?.preuploadID;
+      if (id) process.stderr.write(`preuploadID ${id}: run the same command again (same file, folder and name) to resume from the slices the server still holds\n`);
+      throw err;
+    }
     if (flags.json) process.stdout.write(JSON.stringify({ fileID: there, alreadyThere: true, etag: hashed!.etag, size: hashed!.size }) + '\n');
     else process.stdout.write(`${file} is already on the server as fileID ${there} (same name, MD5 ${hashed!.etag} and size), nothing sent\n`);
     return;

@@ -9,8 +9,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../helpers/s3.js';
 import { CLI, type TestServer } from '../helpers/server.js';
-import { APP, login, md5, ok, poll, postSliceV2, randomData, s3Md5, SLICE, slicesOf, startPanServer } from './helpers.js';
+import { ALICE, ALICE_BUCKET, APP, login, md5, ok, poll, postSliceV2, randomData, s3Md5, SLICE, slicesOf, startPanServer } from './helpers.js';
 
 interface Run {
   code: number | null;
@@ -198,6 +200,31 @@ describe('tessera pan upload, ls and login, as the user sees them', () => {
       new RegExp(`^raced\\.bin was completed meanwhile by another upload of the same file \\(preuploadID [0-9a-f]+\\): fileID \\d+; this run stored \\d+ of 41 slices \\(MD5 ${md5(data)}, checked\\)\\n$`),
     );
     assert.equal(await s3Md5(server, 'raced.bin'), md5(data));
+  });
+
+  it('an upload that fails midway names its preuploadID and how to go on; the rerun finishes', async () => {
+    const data = randomData(40 * SLICE + 1);
+    await writeFile(join(work, 'gone.bin'), data);
+    const upload = start(['upload', 'gone.bin', '--parallel', '1']);
+    await until(() => /slice \d+ stored/.test(upload.stderr()), 'a slice stored');
+    upload.child.kill('SIGSTOP');
+    // The upload under the session goes away (aborted through S3 by the drive's owner).
+    const s3 = s3Client(server, { accessKeyId: ALICE.accessKey, secretAccessKey: ALICE.secretKey });
+    try {
+      const listed = await s3.send(new ListMultipartUploadsCommand({ Bucket: ALICE_BUCKET, Prefix: 'gone.bin' }));
+      assert.equal(listed.Uploads?.length, 1);
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: ALICE_BUCKET, Key: 'gone.bin', UploadId: listed.Uploads![0]!.UploadId }));
+    } finally {
+      s3.destroy();
+      upload.child.kill('SIGCONT');
+    }
+    const failed = await upload.done;
+    assert.equal(failed.code, 1, failed.stderr);
+    const id = /^preuploadID ([0-9a-f]+) /m.exec(failed.stderr)![1]!;
+    assert.match(failed.stderr, new RegExp(`\\npreuploadID ${id}: run the same command again \\(same file, folder and name\\) to resume from the slices the server still holds\\nError: `));
+    const again = await cli(['upload', 'gone.bin']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await s3Md5(server, 'gone.bin'), md5(data));
   });
 
   it('ls prints times in the zone of TZ, named', async () => {
