@@ -63,7 +63,8 @@ describe('tessera pan upload, ls and login, as the user sees them', () => {
     work = await mkdtemp(join(tmpdir(), 'tessera-pan-ux-'));
     env = { ...process.env, XDG_CONFIG_HOME: join(work, 'config'), TZ: 'UTC' };
     delete env.TESSERA_PAN_CONFIG;
-    delete env.TESSERA_PROGRESS_INTERVAL;
+    // No periodic hashing lines: the tests read stderr line by line.
+    env.TESSERA_PROGRESS_INTERVAL = '3600';
     const logged = await cli(['login', '--endpoint', server.url, '--client-id', APP.clientID, '--client-secret', APP.clientSecret]);
     assert.equal(logged.code, 0, logged.stderr);
   });
@@ -225,6 +226,19 @@ describe('tessera pan upload, ls and login, as the user sees them', () => {
     const again = await cli(['upload', 'gone.bin']);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(await s3Md5(server, 'gone.bin'), md5(data));
+  });
+
+  it('without a terminal, a long hashing prints how far it is', async () => {
+    await writeFile(join(work, 'long.bin'), randomData(8 * 1024 * 1024));
+    // A name the server refuses: create fails once the hashing is done, nothing is uploaded.
+    const run = await cli(['upload', 'long.bin', '--name', 'not*allowed.bin'], { TESSERA_PROGRESS_INTERVAL: '0.001' });
+    assert.equal(run.code, 1);
+    const lines = run.stderr.split('\n');
+    assert.equal(lines[0], 'hashing long.bin: MD5 of 8388608 bytes (for instant upload)');
+    const ticks = lines.filter((line) => line.startsWith('hashing long.bin: ') && line !== lines[0]);
+    assert.ok(ticks.length >= 1, run.stderr);
+    for (const tick of ticks) assert.match(tick, /^hashing long\.bin: \d+ \/ 8388608 bytes \(\d{1,3}\.\d%\)$/);
+    assert.match(run.stderr, /^Error: \/upload\/v2\/file\/create: filename .*\(code 400\)$/m);
   });
 
   it('ls prints times in the zone of TZ, named', async () => {
