@@ -6,9 +6,10 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
-import { PanApiError, PanClient, type PanFile, type PanUploadProgress } from '../client/pan.js';
+import { PanApiError, PanClient, type PanFile } from '../client/pan.js';
+import { localTime } from './format.js';
+import { panUpload, type UploadFlags } from './pan-upload.js';
 
 interface Saved {
   endpoint: string;
@@ -45,6 +46,19 @@ async function withClient<T>(body: (api: PanClient) => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Tessera answers 401 alike for an app it does not know and for a wrong secret (not telling
+ * which app ids exist): name both, and where a Tessera server's apps come from.
+ */
+function refusedLogin(err: PanApiError, endpoint: string, clientID: string): Error {
+  return new Error(
+    `${endpoint} refused clientID "${clientID}" with that secret (${err.message}).\n` +
+      `Either the secret is wrong or the server has no app "${clientID}". A Tessera server's apps are declared in its config file, ` +
+      `under "panApps": [{ "clientID": "…", "clientSecret": "…", "user": "…" }] (read when the server starts); ` +
+      `on open-api.123pan.com, apps are made in the 123pan open platform.`,
+  );
+}
+
 /** Runs a command body: `Error: …` on stderr and exit 1 on failure. */
 function run<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -74,36 +88,16 @@ function table(rows: Array<Array<string | number>>): string {
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? String(cell) : String(cell).padEnd(widths[column]!))).join('  ')).join('\n') + '\n';
 }
 
-/** A bar on a terminal; otherwise one line per stored slice. */
-function progressReporter(file: string): { update(progress: PanUploadProgress): void; slice(sliceNo: number, progress?: PanUploadProgress): void; stop(): void } {
-  if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar(
-      { stream: process.stderr, format: `${file} {phase} {bar} {percentage}% | {value}/{total} B | slices {slicesDone}/{slices}`, hideCursor: true },
-      cliProgress.Presets.shades_classic,
-    );
-    let started = false;
-    return {
-      update(progress) {
-        if (!started) {
-          bar.start(Math.max(progress.total, 1), 0, { phase: progress.phase, slicesDone: 0, slices: 0 });
-          started = true;
-        }
-        bar.update(progress.bytes, { phase: progress.phase, slicesDone: progress.slicesDone, slices: progress.slices });
-      },
-      slice() {},
-      stop: () => started && bar.stop(),
-    };
-  }
-  let last: PanUploadProgress | undefined;
-  return {
-    update(progress) {
-      last = progress;
-    },
-    slice(sliceNo) {
-      process.stderr.write(`slice ${sliceNo} stored (${last ? `${last.slicesDone + 1}/${last.slices}` : ''})\n`);
-    },
-    stop() {},
-  };
+/** 123pan's times (`2025-03-23 15:48:37`, Beijing time) in the local zone of $TZ, the zone named. */
+export function panLocalTime(text: string): string {
+  const match = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})$/.exec(text);
+  if (!match) return text;
+  const date = new Date(`${match[1]}T${match[2]}+08:00`);
+  if (Number.isNaN(date.getTime())) return text;
+  // `2006-01-02 15:04:05 -0700 MST`; a zone without a name (tzdata writes `+04`) gets its offset.
+  const [day, time, offset, zone] = localTime(date).split(' ') as [string, string, string, string];
+  const named = /^[A-Za-z]+$/.test(zone) ? zone : `${offset.slice(0, 3)}:${offset.slice(3)}`;
+  return `${day} ${time} ${named}`;
 }
 
 export function registerPan(program: Command): void {
@@ -123,7 +117,9 @@ export function registerPan(program: Command): void {
         if (!endpoint || !clientID || !clientSecret) throw new Error('login needs --endpoint, --client-id and --client-secret');
         const api = new PanClient({ baseUrl: endpoint, clientID, clientSecret });
         try {
-          const token = await api.login();
+          const token = await api.login().catch((err: unknown) => {
+            throw err instanceof PanApiError && err.code === 401 ? refusedLogin(err, api.baseUrl, clientID) : err;
+          });
           const path = panConfigPath();
           await mkdir(dirname(path), { recursive: true, mode: 0o700 });
           const saved: Saved = { endpoint: api.baseUrl, clientID, accessToken: token.accessToken, expiredAt: token.expiredAt };
@@ -150,31 +146,9 @@ export function registerPan(program: Command): void {
     .option('--parallel <n>', 'slices in flight', positiveInt, 4)
     .option('--json', 'print the result as JSON')
     .action(
-      run(async (file: string, flags: { parent: number; name?: string; v1?: boolean; v2?: boolean; duplicate?: 1 | 2; parallel: number; json?: boolean }) => {
+      run(async (file: string, flags: UploadFlags) => {
         if (flags.v1 && flags.v2) throw new InvalidArgumentError('--v1 and --v2 exclude each other');
-        const progress = progressReporter(file);
-        const controller = new AbortController();
-        process.once('SIGINT', () => controller.abort());
-        const result = await withClient((api) =>
-          api.uploadFile(file, {
-            parentFileID: flags.parent,
-            filename: flags.name,
-            version: flags.v1 ? 1 : 2,
-            duplicate: flags.duplicate,
-            parallel: flags.parallel,
-            signal: controller.signal,
-            onProgress: (p) => progress.update(p),
-            onSlice: (sliceNo) => progress.slice(sliceNo),
-          }),
-        ).finally(() => progress.stop());
-        if (flags.json) {
-          process.stdout.write(JSON.stringify(result) + '\n');
-        } else {
-          const how = result.reuse
-            ? 'instant upload (the server had the content)'
-            : `${result.uploadedSlices} of ${result.slices} slices sent${result.skippedSlices ? `, ${result.skippedSlices} already there` : ''}`;
-          process.stdout.write(`uploaded ${file} as fileID ${result.fileID}: ${how}\n`);
-        }
+        await withClient((api) => panUpload(api, file, flags));
       }),
     );
 
@@ -206,7 +180,7 @@ export function registerPan(program: Command): void {
             process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
             return;
           }
-          const rows = entries.map((entry) => [entry.fileId, entry.type === 1 ? 'dir' : 'file', entry.type === 1 ? '-' : entry.size, entry.updateAt, entry.etag || '-', entry.filename + (entry.trashed ? ' (trashed)' : '')]);
+          const rows = entries.map((entry) => [entry.fileId, entry.type === 1 ? 'dir' : 'file', entry.type === 1 ? '-' : entry.size, panLocalTime(entry.updateAt), entry.etag || '-', entry.filename + (entry.trashed ? ' (trashed)' : '')]);
           process.stdout.write(table([['fileId', 'type', 'size', 'updateAt', 'etag', 'name'], ...rows]));
         });
       }),

@@ -170,3 +170,51 @@ export class CopyMonitor {
     );
   }
 }
+
+/**
+ * cp's bar (bytes, rate, ETA) for one transfer, with a label in front and on any stream:
+ * `tessera pan upload` draws its hashing and then its upload with it, on stderr.
+ * `already` is done before this run (a resume): counted in the bar, not in the rate.
+ */
+export class LabelledBar {
+  private readonly bar: cliProgress.SingleBar;
+  private readonly started = Date.now();
+  private done: number;
+
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    stream: NodeJS.WritableStream = process.stderr,
+    private readonly already = 0,
+  ) {
+    this.done = already;
+    this.bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format: '{label} {bar} {percentage}% | {done} / {size} | {rate} | ETA: {eta_formatted}',
+        barsize: 30,
+        hideCursor: true,
+        etaBuffer: 50,
+        fps: 10,
+        gracefulExit: false,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    this.bar.start(Math.max(total, 1), already, this.payload());
+  }
+
+  private payload(): Record<string, string> {
+    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
+    return { label: this.label, done: humanBytes(this.done), size: humanBytes(this.total), rate: `${humanBytes(Math.round((this.done - this.already) / seconds))}/s` };
+  }
+
+  update(done: number): void {
+    this.done = done;
+    this.bar.update(done, this.payload());
+  }
+
+  stop(): void {
+    this.bar.update(this.done, this.payload());
+    this.bar.stop();
+  }
+}

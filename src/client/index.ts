@@ -39,5 +39,6 @@ export {
   type PanUserInfo,
   type PanUploadOptions,
   type PanUploadProgress,
+  type PanUploadCreated,
   type PanUploadResult,
 } from './pan.js';

@@ -121,10 +121,11 @@ export interface PanUserInfo {
 }
 
 export interface PanUploadProgress {
-  /** Bytes hashed (phase `hash`) or sent and skipped (phase `upload`). */
+  /** Bytes hashed (phase `hash`), of stored slices checked (phase `check`), or sent and skipped (phase `upload`). */
   bytes: number;
+  /** The file's size; for phase `check`, the size of the slices the server lists (a resume). */
   total: number;
-  phase: 'hash' | 'upload' | 'complete';
+  phase: 'hash' | 'check' | 'upload' | 'complete';
   slicesDone: number;
   slices: number;
 }
@@ -142,6 +143,21 @@ export interface PanUploadOptions {
   onProgress?: (progress: PanUploadProgress) => void;
   /** Called once per slice stored (not for slices skipped on resume). */
   onSlice?: (sliceNo: number) => void;
+  /** Called when the whole file's MD5 is known, before create. */
+  onHashed?: (etag: string, size: number) => void;
+  /** Called as soon as create answers, before any slice is sent (the preuploadID, for `parts` or a resume). */
+  onCreated?: (created: PanUploadCreated) => void;
+}
+
+export interface PanUploadCreated {
+  /** Absent for an instant upload. */
+  preuploadID?: string;
+  reuse: boolean;
+  fileID: number;
+  etag: string;
+  size: number;
+  sliceSize: number;
+  slices: number;
 }
 
 export interface PanUploadResult {
@@ -158,6 +174,12 @@ export interface PanUploadResult {
   uploadedSlices: number;
   /** Completion answered at once (true) or after polling (false). */
   completedAtOnce: boolean;
+  /**
+   * The session was completed by another upload of the same file (same app, folder, name and
+   * MD5: the same preuploadID) while this one was sending: the server refused a slice, and then
+   * answered that the upload is done. `uploadedSlices` counts what this run stored.
+   */
+  completedElsewhere?: boolean;
 }
 
 interface Envelope<T> {
@@ -411,9 +433,10 @@ export class PanClient {
     const { signal } = options;
     const version = options.version ?? 2;
     const size = (await stat(path)).size;
-    const report = (progress: Omit<PanUploadProgress, 'total'>) => options.onProgress?.({ ...progress, total: size });
+    const report = (progress: Omit<PanUploadProgress, 'total'>, total = size) => options.onProgress?.({ ...progress, total });
     const whole = await hashRange(path, 0, size, ['md5'], signal, (bytes) => report({ bytes, phase: 'hash', slicesDone: 0, slices: 0 }));
     const etag = whole.md5!;
+    options.onHashed?.(etag, size);
     const args: CreateArgs = {
       parentFileID: options.parentFileID ?? 0,
       filename: options.filename ?? basename(path),
@@ -423,6 +446,15 @@ export class PanClient {
       containDir: options.containDir,
     };
     const created = await this.create(args, version, signal);
+    options.onCreated?.({
+      preuploadID: created.reuse ? undefined : created.preuploadID,
+      reuse: created.reuse,
+      fileID: created.fileID,
+      etag,
+      size,
+      sliceSize: created.sliceSize,
+      slices: created.reuse ? 0 : Math.max(1, Math.ceil(size / created.sliceSize)),
+    });
     if (created.reuse) {
       return { fileID: created.fileID, reuse: true, etag, size, slices: 0, skippedSlices: 0, uploadedSlices: 0, completedAtOnce: true };
     }
@@ -436,10 +468,23 @@ export class PanClient {
     const todo: number[] = [];
     let done = 0;
     let sent = 0;
+    // Each listed slice is checked against the file (its MD5), which reads it: reported as phase `check`.
+    const listed = [...stored.keys()].filter((sliceNo) => sliceNo >= 1 && sliceNo <= slices);
+    const toCheck = listed.reduce((sum, sliceNo) => sum + lengthOf(sliceNo), 0);
+    let checked = 0;
+    if (listed.length > 0) report({ bytes: 0, phase: 'check', slicesDone: 0, slices: listed.length }, toCheck);
     for (let sliceNo = 1; sliceNo <= slices; sliceNo++) {
       const part = stored.get(sliceNo);
       const length = lengthOf(sliceNo);
-      if (part && part.size === length && part.etag.toLowerCase() === (await hashRange(path, (sliceNo - 1) * sliceSize, length, ['md5'], signal)).md5) {
+      const start = (sliceNo - 1) * sliceSize;
+      let same = false;
+      if (part) {
+        const before = checked;
+        const onBytes = (bytes: number) => report({ bytes: before + bytes, phase: 'check', slicesDone: done, slices: listed.length }, toCheck);
+        same = part.size === length && part.etag.toLowerCase() === (await hashRange(path, start, length, ['md5'], signal, onBytes)).md5;
+        checked = before + length;
+      }
+      if (same) {
         done++;
         sent += length;
       } else {
@@ -478,13 +523,39 @@ export class PanClient {
       report({ bytes: sent, phase: 'upload', slicesDone: done, slices });
     };
     const queue = [...todo];
+    let failure: unknown;
+    let storedNow = 0;
     const workers = Array.from({ length: Math.min(Math.max(options.parallel ?? 4, 1), Math.max(queue.length, 1)) }, async () => {
-      for (let sliceNo = queue.shift(); sliceNo !== undefined; sliceNo = queue.shift()) {
-        throwIfAborted(signal);
-        await sendSlice(sliceNo);
+      // The first failure stops the other workers from taking more slices.
+      for (let sliceNo = queue.shift(); sliceNo !== undefined && failure === undefined; sliceNo = queue.shift()) {
+        try {
+          throwIfAborted(signal);
+          await sendSlice(sliceNo);
+          storedNow++;
+        } catch (err) {
+          failure ??= err;
+        }
       }
     });
     await Promise.all(workers);
+    if (failure !== undefined) {
+      // A refused slice may mean that another upload of the same file completed this session meanwhile.
+      const elsewhere = failure instanceof PanApiError && !signal?.aborted ? await this.finishedElsewhere(preuploadID, version, signal).catch(() => undefined) : undefined;
+      if (elsewhere === undefined) throw failure;
+      return {
+        fileID: elsewhere,
+        reuse: false,
+        preuploadID,
+        etag,
+        size,
+        sliceSize,
+        slices,
+        skippedSlices,
+        uploadedSlices: storedNow,
+        completedAtOnce: false,
+        completedElsewhere: true,
+      };
+    }
 
     report({ bytes: size, phase: 'complete', slicesDone: slices, slices });
     const completion = await this.complete(preuploadID, version, signal);
@@ -500,6 +571,17 @@ export class PanClient {
       uploadedSlices: todo.length,
       completedAtOnce: completion.atOnce,
     };
+  }
+
+  /**
+   * The fileID when the session is completed (or being completed) by someone else; undefined when
+   * it is still open for slices. upload_async_result answers `done` with the fileID, refuses an open
+   * session, and waits a moment on one being verified (then upload_complete is polled).
+   */
+  private async finishedElsewhere(preuploadID: string, version: 1 | 2, signal?: AbortSignal): Promise<number | undefined> {
+    const now = await this.uploadAsyncResult(preuploadID, signal);
+    if (now.completed && now.fileID !== 0) return now.fileID;
+    return (await this.complete(preuploadID, version, signal)).fileID;
   }
 
   /** upload_complete, then polls (V1 upload_async_result, V2 upload_complete) until the file exists. */
