@@ -1,6 +1,6 @@
 /**
  * The docs never drift from the code: every shell block of README.md and docs/*.md (fenced as
- * `sh`, `shell`, `bash` or `console`) is either run here, as written, against a real server, or
+ * `sh`, `shell`, `bash` or `console`; and the README's `js` blocks) is either run here, as written, against a real server, or
  * listed in SKIPPED below with the reason, matched by the SHA-256 of its exact text, so that a
  * changed or new block fails this test until it runs or is listed again. The `tessera` command
  * lines of skipped blocks are still checked: each option they use is in `tessera <command> --help`.
@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CLI, REPO_ROOT, startNode, type TestServer } from '../helpers/server.js';
@@ -141,6 +141,11 @@ const EXPECT: Array<{ doc: string; first: string; stdout: RegExp[] }> = [
   },
   {
     doc: 'README.md',
+    first: "import OSS from 'ali-oss';",
+    stdout: [/^hello, tessera\n\n$/], // the file, and console.log's newline
+  },
+  {
+    doc: 'README.md',
     first: 'tessera pan login --endpoint http://127.0.0.1:9000 --client-id demo-app --client-secret demo-app-secret',
     stdout: [/hello\.txt/, /\s15 hello\.txt\n/],
   },
@@ -154,6 +159,8 @@ interface Block {
 }
 
 const SHELL_LANGS = new Set(['sh', 'shell', 'bash', 'console']);
+/** Pages whose `js` blocks run too (as an ES module, with the repository's node_modules): the README's tour. */
+const JS_DOCS = new Set(['README.md']);
 
 function fencedBlocks(doc: string, text: string): Block[] {
   const blocks: Block[] = [];
@@ -177,6 +184,8 @@ const firstLine = (text: string) => text.split('\n')[0]!;
 
 const allBlocks = DOCS.flatMap((doc) => fencedBlocks(doc, readFileSync(join(REPO_ROOT, doc), 'utf8')));
 const shellBlocks = allBlocks.filter((block) => SHELL_LANGS.has(block.lang));
+/** What runs (or is listed in SKIPPED): the shell blocks, and the `js` blocks of JS_DOCS. */
+const runBlocks = allBlocks.filter((block) => SHELL_LANGS.has(block.lang) || (block.lang === 'js' && JS_DOCS.has(block.doc)));
 
 function skipEntry(block: Block): Skipped | undefined {
   return SKIPPED.find((entry) => entry.doc === block.doc && entry.sha256 === sha256(block.text));
@@ -243,6 +252,13 @@ class DocShell {
     return spawnRun('bash', ['-c', wrapper], { cwd: this.work, env: this.baseEnv });
   }
 
+  /** Runs a `js` block as an ES module in the working directory, with the variables exported so far. */
+  async runModule(source: string): Promise<Run> {
+    const file = join(this.work, '.doc-block.mjs');
+    await writeFile(file, source);
+    return spawnRun(process.execPath, [file], { cwd: this.work, env: { ...this.baseEnv, ...(await this.exported()) } });
+  }
+
   /** The variables exported so far (empty before the first block). */
   async exported(): Promise<Record<string, string>> {
     if (!existsSync(this.rawEnvFile)) return {};
@@ -277,6 +293,8 @@ before(async () => {
   const shim = join(shimDir, 'tessera');
   await writeFile(shim, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`);
   await chmod(shim, 0o755);
+  // A page's `js` block imports packages (ali-oss) as a reader's project would: from a node_modules above it.
+  await symlink(join(REPO_ROOT, 'node_modules'), join(scratch, 'node_modules'));
 });
 
 after(async () => {
@@ -292,7 +310,7 @@ describe('docs: every shell block is run or listed', () => {
       'a fenced block without a language escapes this test: tag it (sh, console, text, json, …)',
     );
     for (const entry of SKIPPED) {
-      const block = shellBlocks.find((candidate) => candidate.doc === entry.doc && firstLine(candidate.text) === entry.first);
+      const block = runBlocks.find((candidate) => candidate.doc === entry.doc && firstLine(candidate.text) === entry.first);
       assert.ok(block, `SKIPPED lists a block of ${entry.doc} starting ${JSON.stringify(entry.first)} that is not there any more`);
       assert.equal(
         sha256(block.text),
@@ -302,14 +320,14 @@ describe('docs: every shell block is run or listed', () => {
     }
     for (const expectation of EXPECT) {
       assert.ok(
-        shellBlocks.some((block) => block.doc === expectation.doc && firstLine(block.text) === expectation.first),
+        runBlocks.some((block) => block.doc === expectation.doc && firstLine(block.text) === expectation.first),
         `EXPECT names a block of ${expectation.doc} starting ${JSON.stringify(expectation.first)} that is not there`,
       );
     }
   });
 
   for (const doc of DOCS) {
-    const blocks = shellBlocks.filter((block) => block.doc === doc);
+    const blocks = runBlocks.filter((block) => block.doc === doc);
     if (!blocks.some((block) => !skipEntry(block))) continue;
     it(`${doc}: its blocks run as written`, async () => {
       const work = join(scratch, doc.replace(/[/.]/g, '_'));
@@ -348,7 +366,8 @@ describe('docs: every shell block is run or listed', () => {
             }
             continue;
           }
-          const run = await shell.run(rewriteAddress(block.text, port));
+          const script = rewriteAddress(block.text, port);
+          const run = block.lang === 'js' ? await shell.runModule(script) : await shell.run(script);
           assert.equal(run.code, 0, `${where} exited ${run.code}\nstderr:\n${run.stderr}\nstdout:\n${run.stdout}`);
           for (const expectation of EXPECT.filter((e) => e.doc === doc && e.first === firstLine(block.text))) {
             for (const pattern of expectation.stdout) assert.match(run.stdout, pattern, `${where}: its output should match ${pattern}\n${run.stdout}`);
