@@ -12,7 +12,7 @@
  *   --profile               run Tessera alone (or the one contender --contenders names) under node --cpu-prof
  *                           (row 1 unless --rows) and summarise the profile per operation
  *   --out NAME              results file name under bench/results (default latest; quick, partial, profile otherwise)
- *   --results-dir DIR       write the results files there instead (README and docs are then left alone)
+ *   --results-dir DIR       write the results files there instead (docs/benchmarks.md is then left alone)
  *   --baseline DIR          another checkout of Tessera, built (npm run build there): adds the contenders
  *                           baseline, baseline-pg and baseline-3pg, the same as tessera, tessera-pg and
  *                           tessera-3pg but started from DIR's dist, to measure a change side by side
@@ -66,7 +66,7 @@ interface Options {
   /** The contender run under --cpu-prof (with --profile). */
   profiled?: string;
   out: string;
-  /** Where the results files go; README and docs are updated only for `latest` in the default place. */
+  /** Where the results files go; docs/benchmarks.md is updated only in the default place. */
   resultsDir: string;
   argv: string[];
 }
@@ -673,7 +673,7 @@ async function main(): Promise<void> {
   }
   // The results of a named run (latest, cluster, …) go between that name's markers in the docs, where there are some.
   if (!options.profile && !options.quick && dir === DEFAULT_RESULTS_DIR) {
-    const docs = options.out === 'latest' ? [join(REPO_ROOT, 'docs', 'benchmarks.md'), join(REPO_ROOT, 'README.md')] : [join(REPO_ROOT, 'docs', 'benchmarks.md')];
+    const docs = [join(REPO_ROOT, 'docs', 'benchmarks.md')];
     const { start, end } = resultMarkers(options.out);
     for (const doc of docs) {
       if (await updateMarkedSection(doc, report, options.out)) log(`updated the ${options.out} results section of ${doc}`);

@@ -34,7 +34,7 @@ const created = (body: unknown) => ({ status: 201, body });
 const noContent = () => ({ status: 204 });
 
 /**
- * Users, access keys, policies and KMS keys, as JSON under `/-/admin/` (see README "Admin API"). Every request is
+ * Users, access keys, policies and KMS keys, as JSON under `/-/admin/` (see docs/admin.md). Every request is
  * SigV4-signed in its headers, as an S3 request is, by root or a user with the admin flag.
  */
 const ENDPOINTS: Endpoint[] = [

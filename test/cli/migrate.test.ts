@@ -338,8 +338,8 @@ describe('tessera migrate', { skip: skipWithoutPostgres() }, () => {
     assert.match(help.stdout, /Usage: tessera migrate \[options\]/);
     assert.match(help.stdout, /--from <dir>/);
     assert.match(help.stdout, /4\. on each node: tessera serve --data DATA_DIR --metadata postgres:\/\/USER:PASS@HOST:PORT\/DB/);
-    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
-    assert.ok(readme.includes(`$ tessera migrate --help\n${help.stdout.trimEnd()}\n\`\`\``), 'the README shows the help as it is');
+    const clusterDoc = await readFile(join(REPO_ROOT, 'docs', 'cluster.md'), 'utf8');
+    assert.ok(clusterDoc.includes(`$ tessera migrate --help\n${help.stdout.trimEnd()}\n\`\`\``), 'docs/cluster.md shows the help as it is');
 
     // A real data directory, a database that does not answer.
     const node = await startServer({ singleNode: true });

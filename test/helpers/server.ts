@@ -21,6 +21,8 @@ export interface TestServerOptions {
   extraArgs?: string[];
   /** Leave the root credentials out of the environment (to test generation). */
   noRootEnv?: boolean;
+  /** Root's access key and secret key, when not the tests' usual ROOT_ACCESS_KEY / ROOT_SECRET_KEY (the docs' own, say). */
+  root?: { accessKey: string; secretKey: string };
   /** The program and its arguments before the CLI path; default: node with SERVER_NODE_FLAGS and SERVER_ENV, as `npm start` runs it. */
   launch?: [string, ...string[]];
   /** `--metadata URL`: the node keeps its metadata in this PostgreSQL database (cluster mode). */
@@ -91,8 +93,8 @@ export async function startNode(options: TestServerOptions = {}): Promise<TestSe
   // Started as `npm start` starts it, unless the test says how (`launch`).
   const env: NodeJS.ProcessEnv = { ...process.env, ...(options.launch ? {} : SERVER_ENV), ...options.env };
   if (!options.noRootEnv) {
-    env.TESSERA_ROOT_USER = ROOT_ACCESS_KEY;
-    env.TESSERA_ROOT_PASSWORD = ROOT_SECRET_KEY;
+    env.TESSERA_ROOT_USER = options.root?.accessKey ?? ROOT_ACCESS_KEY;
+    env.TESSERA_ROOT_PASSWORD = options.root?.secretKey ?? ROOT_SECRET_KEY;
   } else {
     delete env.TESSERA_ROOT_USER;
     delete env.TESSERA_ROOT_PASSWORD;

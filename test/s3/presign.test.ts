@@ -39,7 +39,7 @@ function awsCliV1(): string | undefined {
   return undefined;
 }
 
-/** What the README tells a user whose client signs with V2. */
+/** What docs/s3.md tells a user whose client signs with V2. */
 const V4_HINT = 'aws configure set default.s3.signature_version s3v4';
 
 describe('S3 presigned URLs (AWS SDK presigner + fetch)', () => {

@@ -3,7 +3,7 @@
  * NotImplemented, in S3's error format, before a byte is stored: asked for encryption or tags,
  * a client never gets plaintext or dropped tags with a 200. Checked through the AWS SDK where it
  * can say the request, and over raw HTTP for every refused entry of the dialect's own table
- * (src/dialects/s3/features.ts), so the table, the code and the README cannot drift apart. The
+ * (src/dialects/s3/features.ts), so the table, the code and docs/s3.md cannot drift apart. The
  * headers Tessera honours or may ignore still work.
  */
 import { describe, it } from 'node:test';

@@ -112,9 +112,9 @@ export function checkRequestFeatures(table: FeatureTable, operation: string, hea
 }
 
 /**
- * The README's list of what a set of rules refuses, as Markdown items: the refused names (those
+ * docs/s3.md's list of what a set of rules refuses, as Markdown items: the refused names (those
  * with the same reason together), then the names honoured only for some values, with those values.
- * The README carries this text between markers, and a test checks it against the rules.
+ * docs/s3.md carries this text between markers, and a test checks it against the rules.
  */
 export function refusalList(rules: readonly FeatureRule[]): string[] {
   const byReason = new Map<string, string[]>();
