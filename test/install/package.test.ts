@@ -38,6 +38,12 @@ describe('npm pack, then npm install -g of the tarball', { timeout: 600_000 }, (
     assert.equal(printed.stdout.trim(), version);
   });
 
+  it('npx --no-install tessera runs the checkout\'s own CLI (never the registry\'s unrelated package)', async () => {
+    const printed = await run('npx', ['--no-install', 'tessera', '--version'], { cwd: REPO_ROOT });
+    const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(printed.stdout.trim(), version);
+  });
+
   it('serves S3 and the web console from the installed package alone', async () => {
     const data = join(work, 'data');
     const server = spawn(bin, ['serve', '--data', data, '--address', '127.0.0.1:0', '--log-level', 'warn'], {
