@@ -165,27 +165,42 @@ export class Metrics {
     return this.totals.value;
   }
 
-  private uploadGauges(name: (suffix: string) => string, registers: Registry[]): void {
-    // Each gauge is collected on its own; the three read one cached query.
-    const gauge = (suffix: string, help: string, field: 'uploads' | 'parts' | 'bytes') => {
+  /**
+   * Gauges that share one asynchronous reading (a query, a statfs): each sets its value from it;
+   * a failed reading keeps the last values and is counted and logged once, by the first gauge.
+   */
+  private readingGauges<T>(
+    name: (suffix: string) => string,
+    registers: Registry[],
+    read: () => Promise<T>,
+    failure: { source: string; message: string },
+    gauges: Array<{ suffix: string; help: string; value: (reading: T) => number }>,
+  ): void {
+    gauges.forEach(({ suffix, help, value }, index) => {
       const metric: Gauge = new Gauge({
         name: name(suffix),
         help,
         registers,
         collect: async () => {
           try {
-            metric.set((await this.uploadTotals())[field]);
+            metric.set(value(await read()));
           } catch (err) {
-            if (field !== 'uploads') return;
-            this.collectErrors.inc({ source: 'metadata' });
-            this.logger.warn({ err: (err as Error).message }, 'metrics: cannot read the upload totals');
+            if (index > 0) return;
+            this.collectErrors.inc({ source: failure.source });
+            this.logger.warn({ err: (err as Error).message }, failure.message);
           }
         },
       });
-    };
-    gauge('multipart_uploads', 'Multipart uploads in progress (in the whole store: every node of a cluster reports the same).', 'uploads');
-    gauge('multipart_upload_parts', 'Parts stored for the multipart uploads in progress.', 'parts');
-    gauge('multipart_upload_bytes', 'Bytes of the parts stored for the multipart uploads in progress.', 'bytes');
+    });
+  }
+
+  private uploadGauges(name: (suffix: string) => string, registers: Registry[]): void {
+    // Each gauge is collected on its own; the three read one cached query.
+    this.readingGauges(name, registers, () => this.uploadTotals(), { source: 'metadata', message: 'metrics: cannot read the upload totals' }, [
+      { suffix: 'multipart_uploads', help: 'Multipart uploads in progress (in the whole store: every node of a cluster reports the same).', value: (t) => t.uploads },
+      { suffix: 'multipart_upload_parts', help: 'Parts stored for the multipart uploads in progress.', value: (t) => t.parts },
+      { suffix: 'multipart_upload_bytes', help: 'Bytes of the parts stored for the multipart uploads in progress.', value: (t) => t.bytes },
+    ]);
   }
 
   private diskGauges(name: (suffix: string) => string, registers: Registry[]): void {
@@ -195,24 +210,10 @@ export class Metrics {
       (disk ??= statfs(this.sources.dataDir)
         .then((stats) => ({ free: stats.bavail * stats.bsize, size: stats.blocks * stats.bsize }))
         .finally(() => setImmediate(() => (disk = undefined))));
-    const gauge = (suffix: string, help: string, field: 'free' | 'size') => {
-      const metric: Gauge = new Gauge({
-        name: name(suffix),
-        help,
-        registers,
-        collect: async () => {
-          try {
-            metric.set((await read())[field]);
-          } catch (err) {
-            if (field !== 'free') return;
-            this.collectErrors.inc({ source: 'filesystem' });
-            this.logger.warn({ err: (err as Error).message }, "metrics: cannot read the data directory's filesystem");
-          }
-        },
-      });
-    };
-    gauge('blob_store_free_bytes', "Bytes free for the server on the data directory's filesystem (statfs: blocks available to unprivileged users).", 'free');
-    gauge('blob_store_size_bytes', "Size of the data directory's filesystem in bytes.", 'size');
+    this.readingGauges(name, registers, read, { source: 'filesystem', message: "metrics: cannot read the data directory's filesystem" }, [
+      { suffix: 'blob_store_free_bytes', help: "Bytes free for the server on the data directory's filesystem (statfs: blocks available to unprivileged users).", value: (d) => d.free },
+      { suffix: 'blob_store_size_bytes', help: "Size of the data directory's filesystem in bytes.", value: (d) => d.size },
+    ]);
   }
 
   private engineGauges(name: (suffix: string) => string, registers: Registry[]): void {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
-import { statfs } from 'node:fs/promises';
+import { mkdtemp, rm, rmdir, statfs, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
