@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { StorageClient } from '../client/client.js';
 import { ServiceError } from '../client/errors.js';
 import { listAllObjects } from '../client/paging.js';
@@ -14,6 +14,7 @@ import { RateLimiter } from '../client/streams.js';
 import { copyObject, downloadFile } from '../client/transfer.js';
 import { uploadFile } from '../client/uploader.js';
 import { makeClient, parseCloudUrl, UsageError, withCommonOptions, runner, type CloudUrl, type CommonFlags } from './cloud.js';
+import { positiveInt } from './options.js';
 import { CopyMonitor } from './progress.js';
 
 interface CpFlags extends CommonFlags {
@@ -29,13 +30,6 @@ interface CpFlags extends CommonFlags {
   maxdownspeed?: number;
 }
 
-function positive(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError(`--${name} must be a positive integer.`);
-    return Number(value);
-  };
-}
-
 export function registerCp(program: Command): void {
   const command = program
     .command('cp')
@@ -45,13 +39,13 @@ export function registerCp(program: Command): void {
     .option('-r, --recursive', 'copy a directory, or every object under a prefix')
     .option('-f, --force', 'no questions asked (cp never prompts; kept for ossutil scripts)')
     .option('-u, --update', 'skip when the destination exists and is not older than the source')
-    .option('--bigfile-threshold <bytes>', 'multipart (and resumable) from this size', positive('bigfile-threshold'), 104_857_600)
-    .option('--part-size <bytes>', "part size (default: ossutil's automatic sizing)", positive('part-size'))
-    .option('--parallel <n>', 'parts in flight per file (default: by part count)', positive('parallel'))
-    .option('-j, --jobs <n>', 'files in flight', positive('jobs'), 3)
+    .option('--bigfile-threshold <bytes>', 'multipart (and resumable) from this size', positiveInt, 104_857_600)
+    .option('--part-size <bytes>', "part size (default: ossutil's automatic sizing)", positiveInt)
+    .option('--parallel <n>', 'parts in flight per file (default: by part count)', positiveInt)
+    .option('-j, --jobs <n>', 'files in flight', positiveInt, 3)
     .option('--checkpoint-dir <dir>', 'where resumable uploads keep their checkpoints', '.ossutil_checkpoint')
-    .addOption(new Option('--maxupspeed <KB/s>', 'upload bandwidth cap, KB/s').argParser(positive('maxupspeed')))
-    .addOption(new Option('--maxdownspeed <KB/s>', 'download bandwidth cap, KB/s').argParser(positive('maxdownspeed')));
+    .addOption(new Option('--maxupspeed <KB/s>', 'upload bandwidth cap, KB/s').argParser(positiveInt))
+    .addOption(new Option('--maxdownspeed <KB/s>', 'download bandwidth cap, KB/s').argParser(positiveInt));
   withCommonOptions(command).action(runner(cp));
 }
 
