@@ -23,6 +23,7 @@ import { AbortError, IntegrityError, ServiceError } from '../client/errors.js';
 import type { DialectName } from '../client/types.js';
 import { elapsedLine } from './format.js';
 import { nonNegativeInt } from './options.js';
+import { retryNotice } from './retry-notice.js';
 
 export interface CommonFlags {
   endpoint?: string;
@@ -183,6 +184,8 @@ export function resolveConnection(dialect: DialectName, flags: CommonFlags, buck
 export function makeClient(dialect: DialectName, flags: CommonFlags, bucket?: string): StorageClient {
   lastDialect = dialect;
   const connection = resolveConnection(dialect, flags, bucket);
+  // --retry-times counts retries, as its help says: 10 means up to 11 attempts.
+  const maxRetries = connection.retryTimes ?? 10;
   const signVersion = (flags.signVersion ?? env('TESSERA_SIGN_VERSION')) as 'v1' | 'v4' | undefined;
   if (signVersion !== undefined && signVersion !== 'v1' && signVersion !== 'v4') throw new UsageError(`invalid sign version: ${signVersion}, v1 or v4`);
   return new StorageClient({
@@ -194,7 +197,8 @@ export function makeClient(dialect: DialectName, flags: CommonFlags, bucket?: st
     forcePathStyle: flags.forcePathStyle,
     bucketEndpoints: connection.bucketEndpoints,
     bucketCnames: connection.bucketCnames,
-    retry: { maxRetries: Math.max(0, (connection.retryTimes ?? 10) - 1) },
+    retry: { maxRetries },
+    onRetry: retryNotice(maxRetries),
     userAgent: 'tessera-cli/0.1',
   });
 }

@@ -9,7 +9,9 @@ import { dirname, join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { PanApiError, PanClient, type PanFile, type PanUploadProgress } from '../client/pan.js';
+import { DEFAULT_RETRY } from '../client/http.js';
 import { nonNegativeInt, oneOfInts, positiveInt } from './options.js';
+import { retryNotice } from './retry-notice.js';
 
 interface Saved {
   endpoint: string;
@@ -38,7 +40,7 @@ async function loadSaved(): Promise<Saved> {
 /** Runs `body` with a client for the saved login, closed afterwards. */
 async function withClient<T>(body: (api: PanClient) => Promise<T>): Promise<T> {
   const saved = await loadSaved();
-  const api = new PanClient({ baseUrl: saved.endpoint, accessToken: saved.accessToken });
+  const api = new PanClient({ baseUrl: saved.endpoint, accessToken: saved.accessToken, onRetry: retryNotice(DEFAULT_RETRY.maxRetries) });
   try {
     return await body(api);
   } finally {
@@ -115,7 +117,7 @@ export function registerPan(program: Command): void {
         const clientID = flags.clientId ?? process.env.TESSERA_PAN_CLIENT_ID;
         const clientSecret = flags.clientSecret ?? process.env.TESSERA_PAN_CLIENT_SECRET;
         if (!endpoint || !clientID || !clientSecret) throw new Error('login needs --endpoint, --client-id and --client-secret');
-        const api = new PanClient({ baseUrl: endpoint, clientID, clientSecret });
+        const api = new PanClient({ baseUrl: endpoint, clientID, clientSecret, onRetry: retryNotice(DEFAULT_RETRY.maxRetries) });
         try {
           const token = await api.login();
           const path = panConfigPath();
