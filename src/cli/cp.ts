@@ -8,12 +8,14 @@ import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { StorageClient } from '../client/client.js';
+import type { DialectName } from '../client/types.js';
 import { ServiceError } from '../client/errors.js';
 import { listAllObjects } from '../client/paging.js';
 import { RateLimiter } from '../client/streams.js';
 import { copyObject, downloadFile } from '../client/transfer.js';
 import { uploadFile } from '../client/uploader.js';
 import { makeClient, parseCloudUrl, UsageError, withCommonOptions, runner, type CloudUrl, type CommonFlags } from './cloud.js';
+import { aclHeader, contentTypeFor, parseMeta, type ObjectHeaders } from './object-headers.js';
 import { positiveInt } from './options.js';
 import { CopyMonitor } from './progress.js';
 
@@ -28,6 +30,8 @@ interface CpFlags extends CommonFlags {
   checkpointDir: string;
   maxupspeed?: number;
   maxdownspeed?: number;
+  meta?: string;
+  acl?: string;
 }
 
 export function registerCp(program: Command): void {
@@ -45,7 +49,9 @@ export function registerCp(program: Command): void {
     .option('-j, --jobs <n>', 'files in flight', positiveInt, 3)
     .option('--checkpoint-dir <dir>', 'where resumable uploads keep their checkpoints', '.ossutil_checkpoint')
     .addOption(new Option('--maxupspeed <KB/s>', 'upload bandwidth cap, KB/s').argParser(positiveInt))
-    .addOption(new Option('--maxdownspeed <KB/s>', 'download bandwidth cap, KB/s').argParser(positiveInt));
+    .addOption(new Option('--maxdownspeed <KB/s>', 'download bandwidth cap, KB/s').argParser(positiveInt))
+    .option('--meta <headers>', 'headers of the objects written: "Content-Type:text/plain#Cache-Control:no-cache#X-Oss-Meta-A:1"')
+    .option('--acl <acl>', 'ACL of the objects written: private, public-read, … (S3 canned ACLs; OSS: default, private, public-read, public-read-write)');
   withCommonOptions(command).action(runner(cp));
 }
 
@@ -58,9 +64,18 @@ async function cp(command: Command): Promise<void> {
     throw new UsageError(`copy files between local file system is not allowed, if you want to upload, dest_url must start with oss:// or s3://, dest_url: ${destText}`);
   }
   const tty = process.stdout.isTTY === true;
-  if (src !== undefined && dest !== undefined) return copyObjects(src, dest, flags, tty);
-  if (dest !== undefined) return upload(srcText, dest, flags, tty);
+  const written = dest !== undefined ? writtenHeaders(dest.dialect, flags) : undefined;
+  if (dest === undefined && (flags.meta !== undefined || flags.acl !== undefined)) throw new UsageError('--meta and --acl apply to objects written: an upload or a copy');
+  if (src !== undefined && dest !== undefined) return copyObjects(src, dest, flags, tty, written!);
+  if (dest !== undefined) return upload(srcText, dest, flags, tty, written!);
   return download(src!, destText, flags, tty);
+}
+
+/** `--meta` and `--acl` as headers for the destination's dialect. */
+function writtenHeaders(dialect: DialectName, flags: CpFlags): ObjectHeaders & { given: boolean } {
+  const meta = flags.meta !== undefined ? parseMeta(flags.meta) : { metadata: {}, headers: {} };
+  if (flags.acl !== undefined) Object.assign(meta.headers, aclHeader(dialect, flags.acl));
+  return { ...meta, given: flags.meta !== undefined };
 }
 
 /** Runs `work` over `items`, `jobs` at a time; the first failure stops the rest. */
@@ -140,7 +155,7 @@ function progressReporter(monitor: CopyMonitor): (transferred: number, resumed?:
   };
 }
 
-async function upload(srcPath: string, dest: CloudUrl, flags: CpFlags, tty: boolean): Promise<void> {
+async function upload(srcPath: string, dest: CloudUrl, flags: CpFlags, tty: boolean, written: ObjectHeaders): Promise<void> {
   if (dest.bucket === '') throw new UsageError(`invalid url: ${dest.dialect}://, the bucket is missing`);
   let info;
   try {
@@ -176,6 +191,9 @@ async function upload(srcPath: string, dest: CloudUrl, flags: CpFlags, tty: bool
         parallel: flags.parallel,
         multipartThreshold: flags.bigfileThreshold,
         checkpointDir: flags.checkpointDir,
+        contentType: written.contentType ?? contentTypeFor(file.path),
+        metadata: written.metadata,
+        headers: written.headers,
         limiter,
         signal,
         onProgress: (p) => report(p.transferredBytes, p.resumedBytes),
@@ -268,7 +286,7 @@ async function download(src: CloudUrl, destPath: string, flags: CpFlags, tty: bo
   }
 }
 
-async function copyObjects(src: CloudUrl, dest: CloudUrl, flags: CpFlags, tty: boolean): Promise<void> {
+async function copyObjects(src: CloudUrl, dest: CloudUrl, flags: CpFlags, tty: boolean, written: ObjectHeaders & { given: boolean }): Promise<void> {
   if (src.dialect !== dest.dialect) throw new UsageError(`a server-side copy stays within one service: ${src.dialect}:// to ${dest.dialect}:// is not supported`);
   if (dest.bucket === '') throw new UsageError(`invalid url: ${dest.dialect}://, the bucket is missing`);
   const client = makeClient(src.dialect, flags, src.bucket);
@@ -293,6 +311,10 @@ async function copyObjects(src: CloudUrl, dest: CloudUrl, flags: CpFlags, tty: b
         multipartThreshold: flags.bigfileThreshold,
         partSize: flags.partSize,
         parallel: flags.parallel,
+        // --meta replaces the source's headers and metadata; without it a single copy keeps them.
+        contentType: written.given ? written.contentType : undefined,
+        metadata: written.given ? written.metadata : undefined,
+        headers: written.headers,
         signal,
         onProgress: (p) => report(p.transferredBytes),
       });
