@@ -1,8 +1,9 @@
 /**
  * `tessera cp`: upload (file or `-r` directory), download (object or `-r` prefix) and
- * server-side copy, as ossutil's cp. Files at or above `--bigfile-threshold` go multipart with a
- * checkpoint in `--checkpoint-dir`, so a run that was interrupted (even by SIGKILL) resumes the
- * same upload and sends only the parts still missing. Every transfer is checked end to end.
+ * server-side copy, as ossutil's cp. Files and objects at or above `--bigfile-threshold` go
+ * multipart (uploads) or in parallel ranges (downloads) with a checkpoint in `--checkpoint-dir`,
+ * so a run that was interrupted (even by SIGKILL or Ctrl-C) resumes and moves only what is still
+ * missing. Every transfer is checked end to end.
  */
 import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -12,9 +13,10 @@ import type { DialectName } from '../client/types.js';
 import { ServiceError } from '../client/errors.js';
 import { listAllObjects } from '../client/paging.js';
 import { RateLimiter } from '../client/streams.js';
-import { copyObject, downloadFile } from '../client/transfer.js';
+import { downloadResumable } from '../client/downloader.js';
+import { copyObject } from '../client/transfer.js';
 import { uploadFile } from '../client/uploader.js';
-import { makeClient, parseCloudUrl, UsageError, withCommonOptions, runner, type CloudUrl, type CommonFlags } from './cloud.js';
+import { exit, makeClient, parseCloudUrl, UsageError, withCommonOptions, runner, type CloudUrl, type CommonFlags } from './cloud.js';
 import { aclHeader, contentTypeFor, parseMeta, type ObjectHeaders } from './object-headers.js';
 import { positiveInt } from './options.js';
 import { CopyMonitor } from './progress.js';
@@ -47,7 +49,7 @@ export function registerCp(program: Command): void {
     .option('--part-size <bytes>', "part size (default: ossutil's automatic sizing)", positiveInt)
     .option('--parallel <n>', 'parts in flight per file (default: by part count)', positiveInt)
     .option('-j, --jobs <n>', 'files in flight', positiveInt, 3)
-    .option('--checkpoint-dir <dir>', 'where resumable uploads keep their checkpoints', '.ossutil_checkpoint')
+    .option('--checkpoint-dir <dir>', 'where resumable uploads and downloads keep their checkpoints', '.ossutil_checkpoint')
     .addOption(new Option('--maxupspeed <KB/s>', 'upload bandwidth cap, KB/s').argParser(positiveInt))
     .addOption(new Option('--maxdownspeed <KB/s>', 'download bandwidth cap, KB/s').argParser(positiveInt))
     .option('--meta <headers>', 'headers of the objects written: "Content-Type:text/plain#Cache-Control:no-cache#X-Oss-Meta-A:1"')
@@ -64,6 +66,14 @@ async function cp(command: Command): Promise<void> {
     throw new UsageError(`copy files between local file system is not allowed, if you want to upload, dest_url must start with oss:// or s3://, dest_url: ${destText}`);
   }
   const tty = process.stdout.isTTY === true;
+  // Ctrl-C (or a TERM) leaves at once with 130 (143): checkpoints are written atomically, so the
+  // same command run again resumes what was under way.
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\ninterrupted: run the same command again to resume (checkpoints in ${flags.checkpointDir})\n`);
+    void exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const written = dest !== undefined ? writtenHeaders(dest.dialect, flags) : undefined;
   if (dest === undefined && (flags.meta !== undefined || flags.acl !== undefined)) throw new UsageError('--meta and --acl apply to objects written: an upload or a copy');
   if (src !== undefined && dest !== undefined) return copyObjects(src, dest, flags, tty, written!);
@@ -278,12 +288,29 @@ async function download(src: CloudUrl, destPath: string, flags: CpFlags, tty: bo
         }
       }
       const report = progressReporter(monitor);
-      await downloadFile(client, { bucket: src.bucket, key: item.key, file, signal, limiter, onProgress: (p) => report(p.transferredBytes) });
+      const result = await downloadResumable(client, {
+        bucket: src.bucket,
+        key: item.key,
+        file,
+        checkpointDir: flags.checkpointDir,
+        multipartThreshold: flags.bigfileThreshold,
+        partSize: flags.partSize,
+        parallel: flags.parallel,
+        signal,
+        limiter,
+        onNotice: (message) => process.stderr.write(`${message}\n`),
+        onProgress: (p) => report(p.transferredBytes, p.resumedBytes),
+      });
+      if (result.ranged) {
+        const resumed = result.partsResumed > 0 ? `, resumed ${result.partsResumed} of ${result.partsTotal} ranges` : '';
+        process.stderr.write(`${file}: verified ${result.verifiedBy.join(', ')}${resumed}\n`);
+      }
       monitor.fileDone();
     });
   } finally {
     client.destroy();
   }
+  await rmdir(flags.checkpointDir).catch(() => undefined);
 }
 
 async function copyObjects(src: CloudUrl, dest: CloudUrl, flags: CpFlags, tty: boolean, written: ObjectHeaders & { given: boolean }): Promise<void> {
