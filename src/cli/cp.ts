@@ -296,6 +296,7 @@ async function download(src: CloudUrl, destPath: string, flags: CpFlags, tty: bo
         multipartThreshold: flags.bigfileThreshold,
         partSize: flags.partSize,
         parallel: flags.parallel,
+        knownSize: item.size,
         signal,
         limiter,
         onNotice: (message) => process.stderr.write(`${message}\n`),

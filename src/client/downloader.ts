@@ -56,6 +56,8 @@ export interface ResumableDownloadOptions {
   partSize?: number;
   /** Ranges in flight; default by range count, as uploads. */
   parallel?: number;
+  /** The object's size when a listing already told it: below the threshold, no HEAD is made first. */
+  knownSize?: number;
   limiter?: RateLimiter;
   signal?: AbortSignal;
   onProgress?: (progress: ResumableDownloadProgress) => void;
@@ -77,9 +79,10 @@ export interface ResumableDownloadResult extends TransferResult {
 const RANGE_ATTEMPTS = 3;
 
 export async function downloadResumable(client: StorageClient, options: ResumableDownloadOptions): Promise<ResumableDownloadResult> {
-  const head = await client.headObject(options.bucket, options.key, { signal: options.signal });
   const threshold = options.multipartThreshold ?? 100 * 1024 * 1024;
-  if (head.size < threshold || head.size === 0) {
+  const small = (size: number) => size < threshold || size === 0;
+  const head = options.knownSize !== undefined && small(options.knownSize) ? undefined : await client.headObject(options.bucket, options.key, { signal: options.signal });
+  if (head === undefined || small(head.size)) {
     const result = await downloadFile(client, {
       bucket: options.bucket,
       key: options.key,
