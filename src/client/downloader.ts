@@ -35,6 +35,7 @@ import { HashingTap, multipartEtag, normalizeEtag } from './streams.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { downloadFile, type TransferResult } from './transfer.js';
 import type { ObjectInfo } from './types.js';
+import { CHECKSUM_ALGORITHMS, checksumHeaderName, createChecksum, type ChecksumAlgorithm } from '../dialects/s3/checksums.js';
 
 export interface ResumableDownloadProgress {
   /** Bytes in the file so far, including ranges an earlier run fetched. */
@@ -324,6 +325,23 @@ class RangedDownload {
     await this.save();
   }
 
+  private async fullObjectChecksum(): Promise<ReturnType<typeof fullObjectChecksumOf>> {
+    if (this.client.dialect !== 's3') return undefined;
+    try {
+      const response = await this.client.request({
+        method: 'HEAD',
+        bucket: this.options.bucket,
+        key: this.options.key,
+        headers: { 'x-amz-checksum-mode': 'ENABLED', 'if-match': this.head.etag },
+        signal: this.options.signal,
+      });
+      return fullObjectChecksumOf(response.headers);
+    } catch (err) {
+      if (err instanceof AbortError) throw err;
+      return undefined;
+    }
+  }
+
   private async verify(): Promise<TransferResult['verifiedBy']> {
     const { key } = this.options;
     const fail = async (message: string): Promise<never> => {
@@ -337,11 +355,28 @@ class RangedDownload {
     if (onDisk !== this.head.size) await fail(`the file has ${onDisk} bytes, the object ${this.head.size}`);
     verifiedBy.push('size');
     const etag = normalizeEtag(this.head.etag);
-    if (/^[0-9a-f]{32}$/.test(etag)) {
-      const md5 = await fileMd5(this.temporary);
-      if (md5 !== etag) await fail(`MD5 ${md5} is not the ETag ${this.head.etag}`);
-      verifiedBy.push('md5');
-    } else if (multipartCount(etag) === parts.length) {
+    const plainMd5 = /^[0-9a-f]{32}$/.test(etag);
+    const checksum = await this.fullObjectChecksum();
+    if (plainMd5 || checksum !== undefined) {
+      // Read back once for what only the whole file gives: its MD5, an S3 full-object checksum.
+      const running = checksum !== undefined ? createChecksum(checksum.algorithm) : undefined;
+      const md5 = createHash('md5');
+      for await (const chunk of createReadStream(this.temporary)) {
+        md5.update(chunk as Buffer);
+        running?.update(chunk as Buffer);
+      }
+      if (plainMd5) {
+        const local = md5.digest('hex');
+        if (local !== etag) await fail(`MD5 ${local} is not the ETag ${this.head.etag}`);
+        verifiedBy.push('md5');
+      }
+      if (checksum !== undefined) {
+        const local = running!.digestBase64();
+        if (local !== checksum.value) await fail(`${checksum.header} ${local} is not the object's ${checksum.value}`);
+        verifiedBy.push(checksum.header as `x-amz-checksum-${string}`);
+      }
+    }
+    if (!plainMd5 && multipartCount(etag) === parts.length) {
       const expected = multipartEtag(parts.map((p) => p.MD5));
       if (expected === etag) verifiedBy.push('etag');
       else if (this.partsConfirmed) await fail(`the parts' MD5s make the ETag ${expected}, the object's is ${this.head.etag}`);
@@ -354,6 +389,17 @@ class RangedDownload {
     }
     return verifiedBy;
   }
+}
+
+/** An S3 object's whole-object checksum (`x-amz-checksum-mode: ENABLED`); a composite one (`…-N`) is not checked. */
+export function fullObjectChecksumOf(headers: Record<string, string | string[] | undefined>): { algorithm: ChecksumAlgorithm; header: string; value: string } | undefined {
+  if (String(headers['x-amz-checksum-type'] ?? 'FULL_OBJECT').toUpperCase() !== 'FULL_OBJECT') return undefined;
+  for (const algorithm of CHECKSUM_ALGORITHMS) {
+    const header = checksumHeaderName(algorithm);
+    const value = headers[header];
+    if (typeof value === 'string' && !/-\d+$/.test(value)) return { algorithm, header, value };
+  }
+  return undefined;
 }
 
 /** N of a multipart ETag `…-N`. */
@@ -371,10 +417,4 @@ function rangesCover(parts: DownloadPart[], size: number): boolean {
     offset = part.End + 1;
   }
   return parts.length > 0 && offset === size;
-}
-
-async function fileMd5(path: string): Promise<string> {
-  const hash = createHash('md5');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

@@ -24,7 +24,8 @@ export interface DownloadOptions {
 export interface TransferResult {
   size: number;
   etag: string;
-  verifiedBy: Array<'md5' | 'etag' | 'crc64' | 'size'>;
+  /** `x-amz-checksum-crc32` and the like: an S3 full-object checksum. */
+  verifiedBy: Array<'md5' | 'etag' | 'crc64' | 'size' | `x-amz-checksum-${string}`>;
 }
 
 /**

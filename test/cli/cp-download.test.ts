@@ -9,9 +9,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { StorageClient } from '../../src/client/client.js';
 import { downloadCheckpointPath, loadDownloadCheckpoint } from '../../src/client/download-checkpoint.js';
 import { uploadFile } from '../../src/client/uploader.js';
+import { s3Client } from '../helpers/s3.js';
 import { DIALECTS, accessLog, client, creds, fileMd5, md5Hex, runCli, spawnCli, useServerAndWorkDir, waitFor, type CliResult } from './run.js';
 
 const MiB = 1024 * 1024;
@@ -113,5 +115,22 @@ for (const dialect of DIALECTS) {
       assert.match(second.stderr, new RegExp(`changing\\.bin: verified size, md5${dialect === 'oss' ? ', crc64' : ''}\\n`), 'nothing resumed');
       assert.equal(await fileMd5(target), md5Hex(replaced), 'the file is the new object');
     });
+
+    if (dialect === 's3') {
+      it("checks an S3 full-object checksum (x-amz-checksum-*) besides the ETag", async () => {
+        const data = randomBytes(3 * MiB);
+        const s3 = s3Client(env.server);
+        try {
+          await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'sum/crc32c.bin', Body: data, ChecksumAlgorithm: 'CRC32C' }));
+        } finally {
+          s3.destroy();
+        }
+        const target = join(work, 'crc32c.bin');
+        const result = await runCli(['cp', url('sum/crc32c.bin'), target, '--bigfile-threshold', String(MiB), '--part-size', String(MiB), ...creds(env.server)], { cwd: work });
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stderr, /crc32c\.bin: verified size, md5, x-amz-checksum-crc32c\n/);
+        assert.equal(await fileMd5(target), md5Hex(data));
+      });
+    }
   });
 }
