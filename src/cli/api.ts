@@ -8,7 +8,8 @@ import { Option, type Command } from 'commander';
 import type { StorageClient } from '../client/client.js';
 import { listAllParts } from '../client/paging.js';
 import type { CompletedPart, DialectName } from '../client/types.js';
-import { integer, makeClient, out, runner, UsageError, withCommonOptions, type CommonFlags } from './cloud.js';
+import { makeClient, out, runner, UsageError, withCommonOptions, type CommonFlags } from './cloud.js';
+import { nonNegativeInt, positiveInt } from './options.js';
 
 interface ApiFlags extends CommonFlags {
   dialect: DialectName;
@@ -44,8 +45,8 @@ export function registerApi(program: Command): void {
   const api = program.command('api').description('single multipart operations with JSON output (as ossutil 2.x api)');
 
   operation(api, 'list-parts', 'ListParts: one page of the parts of an upload', true)
-    .option('--max-parts <n>', 'parts per page (at most 1000)', integer)
-    .option('--part-number-marker <n>', 'list parts after this number', integer)
+    .option('--max-parts <n>', 'parts per page (at most 1000)', positiveInt)
+    .option('--part-number-marker <n>', 'list parts after this number', nonNegativeInt)
     .action(runner(listParts));
 
   operation(api, 'list-multipart-uploads', 'ListMultipartUploads: one page of the incomplete uploads of a bucket', false)
@@ -53,7 +54,7 @@ export function registerApi(program: Command): void {
     .option('--delimiter <delimiter>', 'group keys by this')
     .option('--key-marker <key>', 'start after this key')
     .option('--upload-id-marker <id>', 'with --key-marker: start after this upload id')
-    .option('--max-uploads <n>', 'uploads per page (at most 1000)', integer)
+    .option('--max-uploads <n>', 'uploads per page (at most 1000)', positiveInt)
     .action(runner(listUploads));
 
   operation(api, 'abort-multipart-upload', 'AbortMultipartUpload', true).action(

@@ -16,12 +16,14 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import ini from 'ini';
 import { StorageClient } from '../client/client.js';
 import { AbortError, IntegrityError, ServiceError } from '../client/errors.js';
 import type { DialectName } from '../client/types.js';
 import { elapsedLine } from './format.js';
+import { nonNegativeInt } from './options.js';
+import { retryNotice } from './retry-notice.js';
 
 export interface CommonFlags {
   endpoint?: string;
@@ -64,11 +66,6 @@ export function cloudUrlString(dialect: DialectName, bucket: string, key = ''): 
   return key === '' ? `${dialect}://${bucket}` : `${dialect}://${bucket}/${key}`;
 }
 
-export function integer(value: string): number {
-  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError('not an integer.');
-  return Number(value);
-}
-
 /** Adds ossutil's common options to a command. */
 export function withCommonOptions(command: Command): Command {
   return command
@@ -80,7 +77,7 @@ export function withCommonOptions(command: Command): Command {
     .addOption(new Option('--sign-version <version>', 'OSS signature version').choices(['v1', 'v4']))
     .option('--region <region>', 'signing region (S3: us-east-1 by default; OSS V4: e.g. cn-hangzhou)')
     .option('--force-path-style', 'address buckets as /bucket/key rather than bucket.host/key')
-    .option('--retry-times <n>', 'retries after a network error or a 5xx answer', integer, 10);
+    .option('--retry-times <n>', 'retries after a network error or a 5xx answer', nonNegativeInt, 10);
 }
 
 interface ConfigFile {
@@ -187,6 +184,8 @@ export function resolveConnection(dialect: DialectName, flags: CommonFlags, buck
 export function makeClient(dialect: DialectName, flags: CommonFlags, bucket?: string): StorageClient {
   lastDialect = dialect;
   const connection = resolveConnection(dialect, flags, bucket);
+  // --retry-times counts retries, as its help says: 10 means up to 11 attempts.
+  const maxRetries = connection.retryTimes ?? 10;
   const signVersion = (flags.signVersion ?? env('TESSERA_SIGN_VERSION')) as 'v1' | 'v4' | undefined;
   if (signVersion !== undefined && signVersion !== 'v1' && signVersion !== 'v4') throw new UsageError(`invalid sign version: ${signVersion}, v1 or v4`);
   return new StorageClient({
@@ -198,7 +197,8 @@ export function makeClient(dialect: DialectName, flags: CommonFlags, bucket?: st
     forcePathStyle: flags.forcePathStyle,
     bucketEndpoints: connection.bucketEndpoints,
     bucketCnames: connection.bucketCnames,
-    retry: { maxRetries: Math.max(0, (connection.retryTimes ?? 10) - 1) },
+    retry: { maxRetries },
+    onRetry: retryNotice(maxRetries),
     userAgent: 'tessera-cli/0.1',
   });
 }

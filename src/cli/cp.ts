@@ -1,19 +1,24 @@
 /**
  * `tessera cp`: upload (file or `-r` directory), download (object or `-r` prefix) and
- * server-side copy, as ossutil's cp. Files at or above `--bigfile-threshold` go multipart with a
- * checkpoint in `--checkpoint-dir`, so a run that was interrupted (even by SIGKILL) resumes the
- * same upload and sends only the parts still missing. Every transfer is checked end to end.
+ * server-side copy, as ossutil's cp. Files and objects at or above `--bigfile-threshold` go
+ * multipart (uploads) or in parallel ranges (downloads) with a checkpoint in `--checkpoint-dir`,
+ * so a run that was interrupted (even by SIGKILL or Ctrl-C) resumes and moves only what is still
+ * missing. Every transfer is checked end to end.
  */
 import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { StorageClient } from '../client/client.js';
+import type { DialectName } from '../client/types.js';
 import { ServiceError } from '../client/errors.js';
 import { listAllObjects } from '../client/paging.js';
 import { RateLimiter } from '../client/streams.js';
-import { copyObject, downloadFile } from '../client/transfer.js';
+import { downloadResumable } from '../client/downloader.js';
+import { copyObject } from '../client/transfer.js';
 import { uploadFile } from '../client/uploader.js';
-import { makeClient, parseCloudUrl, UsageError, withCommonOptions, runner, type CloudUrl, type CommonFlags } from './cloud.js';
+import { exit, makeClient, parseCloudUrl, UsageError, withCommonOptions, runner, type CloudUrl, type CommonFlags } from './cloud.js';
+import { aclHeader, contentTypeFor, parseMeta, type ObjectHeaders } from './object-headers.js';
+import { positiveInt } from './options.js';
 import { CopyMonitor } from './progress.js';
 
 interface CpFlags extends CommonFlags {
@@ -27,13 +32,8 @@ interface CpFlags extends CommonFlags {
   checkpointDir: string;
   maxupspeed?: number;
   maxdownspeed?: number;
-}
-
-function positive(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError(`--${name} must be a positive integer.`);
-    return Number(value);
-  };
+  meta?: string;
+  acl?: string;
 }
 
 export function registerCp(program: Command): void {
@@ -45,13 +45,15 @@ export function registerCp(program: Command): void {
     .option('-r, --recursive', 'copy a directory, or every object under a prefix')
     .option('-f, --force', 'no questions asked (cp never prompts; kept for ossutil scripts)')
     .option('-u, --update', 'skip when the destination exists and is not older than the source')
-    .option('--bigfile-threshold <bytes>', 'multipart (and resumable) from this size', positive('bigfile-threshold'), 104_857_600)
-    .option('--part-size <bytes>', "part size (default: ossutil's automatic sizing)", positive('part-size'))
-    .option('--parallel <n>', 'parts in flight per file (default: by part count)', positive('parallel'))
-    .option('-j, --jobs <n>', 'files in flight', positive('jobs'), 3)
-    .option('--checkpoint-dir <dir>', 'where resumable uploads keep their checkpoints', '.ossutil_checkpoint')
-    .addOption(new Option('--maxupspeed <KB/s>', 'upload bandwidth cap, KB/s').argParser(positive('maxupspeed')))
-    .addOption(new Option('--maxdownspeed <KB/s>', 'download bandwidth cap, KB/s').argParser(positive('maxdownspeed')));
+    .option('--bigfile-threshold <bytes>', 'multipart (and resumable) from this size', positiveInt, 104_857_600)
+    .option('--part-size <bytes>', "part size (default: ossutil's automatic sizing)", positiveInt)
+    .option('--parallel <n>', 'parts in flight per file (default: by part count)', positiveInt)
+    .option('-j, --jobs <n>', 'files in flight', positiveInt, 3)
+    .option('--checkpoint-dir <dir>', 'where resumable uploads and downloads keep their checkpoints', '.ossutil_checkpoint')
+    .addOption(new Option('--maxupspeed <KB/s>', 'upload bandwidth cap, KB/s').argParser(positiveInt))
+    .addOption(new Option('--maxdownspeed <KB/s>', 'download bandwidth cap, KB/s').argParser(positiveInt))
+    .option('--meta <headers>', 'headers of the objects written: "Content-Type:text/plain#Cache-Control:no-cache#X-Oss-Meta-A:1"')
+    .option('--acl <acl>', 'ACL of the objects written: private, public-read, … (S3 canned ACLs; OSS: default, private, public-read, public-read-write)');
   withCommonOptions(command).action(runner(cp));
 }
 
@@ -64,9 +66,26 @@ async function cp(command: Command): Promise<void> {
     throw new UsageError(`copy files between local file system is not allowed, if you want to upload, dest_url must start with oss:// or s3://, dest_url: ${destText}`);
   }
   const tty = process.stdout.isTTY === true;
-  if (src !== undefined && dest !== undefined) return copyObjects(src, dest, flags, tty);
-  if (dest !== undefined) return upload(srcText, dest, flags, tty);
+  // Ctrl-C (or a TERM) leaves at once with 130 (143): checkpoints are written atomically, so the
+  // same command run again resumes what was under way.
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\ninterrupted: run the same command again to resume (checkpoints in ${flags.checkpointDir})\n`);
+    void exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  const written = dest !== undefined ? writtenHeaders(dest.dialect, flags) : undefined;
+  if (dest === undefined && (flags.meta !== undefined || flags.acl !== undefined)) throw new UsageError('--meta and --acl apply to objects written: an upload or a copy');
+  if (src !== undefined && dest !== undefined) return copyObjects(src, dest, flags, tty, written!);
+  if (dest !== undefined) return upload(srcText, dest, flags, tty, written!);
   return download(src!, destText, flags, tty);
+}
+
+/** `--meta` and `--acl` as headers for the destination's dialect. */
+function writtenHeaders(dialect: DialectName, flags: CpFlags): ObjectHeaders & { given: boolean } {
+  const meta = flags.meta !== undefined ? parseMeta(flags.meta) : { metadata: {}, headers: {} };
+  if (flags.acl !== undefined) Object.assign(meta.headers, aclHeader(dialect, flags.acl));
+  return { ...meta, given: flags.meta !== undefined };
 }
 
 /** Runs `work` over `items`, `jobs` at a time; the first failure stops the rest. */
@@ -146,7 +165,7 @@ function progressReporter(monitor: CopyMonitor): (transferred: number, resumed?:
   };
 }
 
-async function upload(srcPath: string, dest: CloudUrl, flags: CpFlags, tty: boolean): Promise<void> {
+async function upload(srcPath: string, dest: CloudUrl, flags: CpFlags, tty: boolean, written: ObjectHeaders): Promise<void> {
   if (dest.bucket === '') throw new UsageError(`invalid url: ${dest.dialect}://, the bucket is missing`);
   let info;
   try {
@@ -182,6 +201,9 @@ async function upload(srcPath: string, dest: CloudUrl, flags: CpFlags, tty: bool
         parallel: flags.parallel,
         multipartThreshold: flags.bigfileThreshold,
         checkpointDir: flags.checkpointDir,
+        contentType: written.contentType ?? contentTypeFor(file.path),
+        metadata: written.metadata,
+        headers: written.headers,
         limiter,
         signal,
         onProgress: (p) => report(p.transferredBytes, p.resumedBytes),
@@ -266,15 +288,33 @@ async function download(src: CloudUrl, destPath: string, flags: CpFlags, tty: bo
         }
       }
       const report = progressReporter(monitor);
-      await downloadFile(client, { bucket: src.bucket, key: item.key, file, signal, limiter, onProgress: (p) => report(p.transferredBytes) });
+      const result = await downloadResumable(client, {
+        bucket: src.bucket,
+        key: item.key,
+        file,
+        checkpointDir: flags.checkpointDir,
+        multipartThreshold: flags.bigfileThreshold,
+        partSize: flags.partSize,
+        parallel: flags.parallel,
+        knownSize: item.size,
+        signal,
+        limiter,
+        onNotice: (message) => process.stderr.write(`${message}\n`),
+        onProgress: (p) => report(p.transferredBytes, p.resumedBytes),
+      });
+      if (result.ranged) {
+        const resumed = result.partsResumed > 0 ? `, resumed ${result.partsResumed} of ${result.partsTotal} ranges` : '';
+        process.stderr.write(`${file}: verified ${result.verifiedBy.join(', ')}${resumed}\n`);
+      }
       monitor.fileDone();
     });
   } finally {
     client.destroy();
   }
+  await rmdir(flags.checkpointDir).catch(() => undefined);
 }
 
-async function copyObjects(src: CloudUrl, dest: CloudUrl, flags: CpFlags, tty: boolean): Promise<void> {
+async function copyObjects(src: CloudUrl, dest: CloudUrl, flags: CpFlags, tty: boolean, written: ObjectHeaders & { given: boolean }): Promise<void> {
   if (src.dialect !== dest.dialect) throw new UsageError(`a server-side copy stays within one service: ${src.dialect}:// to ${dest.dialect}:// is not supported`);
   if (dest.bucket === '') throw new UsageError(`invalid url: ${dest.dialect}://, the bucket is missing`);
   const client = makeClient(src.dialect, flags, src.bucket);
@@ -299,6 +339,10 @@ async function copyObjects(src: CloudUrl, dest: CloudUrl, flags: CpFlags, tty: b
         multipartThreshold: flags.bigfileThreshold,
         partSize: flags.partSize,
         parallel: flags.parallel,
+        // --meta replaces the source's headers and metadata; without it a single copy keeps them.
+        contentType: written.given ? written.contentType : undefined,
+        metadata: written.given ? written.metadata : undefined,
+        headers: written.headers,
         signal,
         onProgress: (p) => report(p.transferredBytes),
       });

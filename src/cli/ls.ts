@@ -3,12 +3,13 @@
  * incomplete multipart uploads (`-m`); both (`-a`). Columns, headers and footers as ossutil prints
  * them, times in the local zone as Go prints a time.Time.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { StorageClient } from '../client/client.js';
 import { listObjectsPages, listUploadsPages } from '../client/paging.js';
 import { abortOf, REAL_DAYS } from '../core/lifecycle.js';
 import type { DialectName } from '../client/types.js';
-import { cloudUrlString, integer, makeClient, out, parseCloudUrl, requireCloudUrl, runner, UsageError, withCommonOptions, type CommonFlags } from './cloud.js';
+import { cloudUrlString, makeClient, out, parseCloudUrl, requireCloudUrl, runner, UsageError, withCommonOptions, type CommonFlags } from './cloud.js';
+import { nonNegativeInt } from './options.js';
 import { localTime, padEnd, padStart } from './format.js';
 
 /** ossutil's FormatTAB. */
@@ -34,7 +35,7 @@ export function registerLs(program: Command): void {
     .option('-d, --directory', 'one level: objects and subdirectories of the prefix')
     .option('-m, --multipart', 'incomplete multipart uploads')
     .option('-a, --all-type', 'objects, then incomplete multipart uploads')
-    .option('--limited-num <n>', 'at most this many entries', integer, -1)
+    .addOption(new Option('--limited-num <n>', 'at most this many entries').argParser(nonNegativeInt).default(-1, 'all'))
     .option('--marker <marker>', 'start after this key (or bucket name)')
     .option('--upload-id-marker <id>', 'with -m: start after this upload id of the --marker key');
   withCommonOptions(command).action(runner(ls));

@@ -5,11 +5,12 @@
  * seconds. Then the count check, per table. The URL is only ever printed with its password masked.
  */
 import cliProgress from 'cli-progress';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { DEFAULT_BATCH_ROWS, migrateToPostgres, type MigrationEvents, type MigrationResult } from '../core/metadata/migrate.js';
 import { maskUrl } from '../core/metadata/postgres.js';
 import { postgresUrl } from '../server/config.js';
 import { padEnd, padStart, sizeString } from './format.js';
+import { intInRange } from './options.js';
 import { tickMs } from './progress.js';
 
 const MAX_BATCH_ROWS = 100_000;
@@ -32,11 +33,7 @@ interface MigrateFlags {
   batchSize?: number;
 }
 
-function batchSize(value: string): number {
-  const rows = Number(value);
-  if (!/^\d+$/.test(value) || rows < 1 || rows > MAX_BATCH_ROWS) throw new InvalidArgumentError(`rows per INSERT, 1 to ${sizeString(MAX_BATCH_ROWS)}.`);
-  return rows;
-}
+const batchSize = intInRange(1, MAX_BATCH_ROWS);
 
 export function registerMigrate(program: Command): void {
   program

@@ -8,8 +8,11 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { PanApiError, PanClient, type PanFile } from '../client/pan.js';
+import { DEFAULT_RETRY } from '../client/http.js';
 import { localTime } from './format.js';
+import { nonNegativeInt, oneOfInts, positiveInt } from './options.js';
 import { panUpload, type UploadFlags } from './pan-upload.js';
+import { retryNotice } from './retry-notice.js';
 
 interface Saved {
   endpoint: string;
@@ -38,7 +41,7 @@ async function loadSaved(): Promise<Saved> {
 /** Runs `body` with a client for the saved login, closed afterwards. */
 async function withClient<T>(body: (api: PanClient) => Promise<T>): Promise<T> {
   const saved = await loadSaved();
-  const api = new PanClient({ baseUrl: saved.endpoint, accessToken: saved.accessToken });
+  const api = new PanClient({ baseUrl: saved.endpoint, accessToken: saved.accessToken, onRetry: retryNotice(DEFAULT_RETRY.maxRetries) });
   try {
     return await body(api);
   } finally {
@@ -67,21 +70,14 @@ function run<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args
     } catch (err) {
       const message = err instanceof PanApiError && err.code === 401 ? `${err.message}: run "tessera pan login" again` : (err as Error).message;
       process.stderr.write(`Error: ${message}\n`);
-      process.exit(1);
+      // A bad number given as an argument (a file id) is wrong usage, as a bad option is.
+      process.exit(err instanceof InvalidArgumentError ? 2 : 1);
     }
   };
 }
 
-function fileId(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('not a file id');
-  return Number(value);
-}
-
-function positiveInt(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError('not a positive integer');
-  return number;
-}
+/** A file or folder id: 0 (the root), 1, 2, … */
+const fileId = nonNegativeInt;
 
 function table(rows: Array<Array<string | number>>): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => String(row[column]).length)));
@@ -115,7 +111,7 @@ export function registerPan(program: Command): void {
         const clientID = flags.clientId ?? process.env.TESSERA_PAN_CLIENT_ID;
         const clientSecret = flags.clientSecret ?? process.env.TESSERA_PAN_CLIENT_SECRET;
         if (!endpoint || !clientID || !clientSecret) throw new Error('login needs --endpoint, --client-id and --client-secret');
-        const api = new PanClient({ baseUrl: endpoint, clientID, clientSecret });
+        const api = new PanClient({ baseUrl: endpoint, clientID, clientSecret, onRetry: retryNotice(DEFAULT_RETRY.maxRetries) });
         try {
           const token = await api.login().catch((err: unknown) => {
             throw err instanceof PanApiError && err.code === 401 ? refusedLogin(err, api.baseUrl, clientID) : err;
@@ -139,10 +135,7 @@ export function registerPan(program: Command): void {
     .option('--name <name>', 'name in the drive (default: the file name)')
     .option('--v1', 'use the V1 flow (presigned slice URLs)')
     .option('--v2', 'use the V2 flow (multipart slices; the default)')
-    .option('--duplicate <mode>', '1 keep both, 2 overwrite', (value) => {
-      if (value !== '1' && value !== '2') throw new InvalidArgumentError('1 or 2');
-      return Number(value) as 1 | 2;
-    })
+    .option('--duplicate <mode>', '1 keep both, 2 overwrite', oneOfInts<1 | 2>(1, 2))
     .option('--parallel <n>', 'slices in flight', positiveInt, 4)
     .option('--json', 'print the result as JSON')
     .action(

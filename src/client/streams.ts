@@ -4,22 +4,11 @@ import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Crc64 } from '../core/crc64.js';
 import { multipartEtag, normalizeEtag } from '../core/etag.js';
+import { RateLimiter } from './rate-limiter.js';
 
 export { multipartEtag, normalizeEtag };
 
-/** A shared bandwidth cap (bytes per second) for any number of concurrent streams. */
-export class RateLimiter {
-  private next = 0;
-  constructor(readonly bytesPerSecond: number) {}
-
-  /** How long to hold `bytes` so the total stays under the cap. */
-  delayFor(bytes: number): number {
-    const now = Date.now();
-    const start = Math.max(now, this.next);
-    this.next = start + (bytes * 1000) / this.bytesPerSecond;
-    return start - now;
-  }
-}
+export { RateLimiter };
 
 export interface TapOptions {
   crc64?: boolean;
@@ -46,7 +35,7 @@ export class HashingTap extends Transform {
     this.crc?.update(chunk);
     this.bytes += chunk.length;
     this.options.onBytes?.(chunk.length);
-    const delay = this.options.limiter?.delayFor(chunk.length) ?? 0;
+    const delay = this.options.limiter?.take(chunk.length) ?? 0;
     if (delay > 0) setTimeout(() => callback(null, chunk), delay);
     else callback(null, chunk);
   }

@@ -24,7 +24,8 @@ export interface DownloadOptions {
 export interface TransferResult {
   size: number;
   etag: string;
-  verifiedBy: Array<'md5' | 'etag' | 'crc64' | 'size'>;
+  /** `x-amz-checksum-crc32` and the like: an S3 full-object checksum. */
+  verifiedBy: Array<'md5' | 'etag' | 'crc64' | 'size' | `x-amz-checksum-${string}`>;
 }
 
 /**
@@ -78,6 +79,11 @@ export interface CopyOptions {
   multipartThreshold?: number;
   partSize?: number;
   parallel?: number;
+  /** The copy's own Content-Type and user metadata (replacing the source's); with neither, a single copy keeps the source's. */
+  contentType?: string;
+  metadata?: Record<string, string>;
+  /** More headers for CopyObject / CreateMultipartUpload (Cache-Control, an ACL, …). */
+  headers?: Record<string, string>;
   signal?: AbortSignal;
   onProgress?: (progress: TransferProgress) => void;
 }
@@ -90,7 +96,16 @@ export async function copyObject(client: StorageClient, options: CopyOptions): P
   const verifiedBy: TransferResult['verifiedBy'] = [];
   let etag: string;
   if (head.size < threshold || head.size === 0) {
-    etag = (await client.copyObject(source, target, { signal })).etag;
+    const replace = options.contentType !== undefined || options.metadata !== undefined;
+    etag = (
+      await client.copyObject(source, target, {
+        signal,
+        contentType: options.contentType,
+        metadata: options.metadata,
+        headers: options.headers,
+        replaceMetadata: replace,
+      })
+    ).etag;
     if (isMd5Etag(head.etag) && isMd5Etag(etag)) {
       if (normalizeEtag(etag) !== normalizeEtag(head.etag)) throw new IntegrityError(`copy of ${source.key}: ETag ${etag} is not the source's ${head.etag}`);
       verifiedBy.push('md5');
@@ -114,7 +129,12 @@ async function copyMultipart(client: StorageClient, options: CopyOptions, size: 
   const { source, target, signal } = options;
   const partSize = options.partSize ?? autoPartSize(size, client.dialect === 's3' ? S3_MIN_PART_SIZE : OSS_MIN_PART_SIZE);
   const count = partCount(size, partSize);
-  const { uploadId } = await client.createMultipartUpload(target.bucket, target.key, { signal });
+  const { uploadId } = await client.createMultipartUpload(target.bucket, target.key, {
+    signal,
+    contentType: options.contentType,
+    metadata: options.metadata,
+    headers: options.headers,
+  });
   const etags: string[] = new Array<string>(count);
   let next = 1;
   let copied = 0;

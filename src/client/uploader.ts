@@ -60,6 +60,8 @@ export interface UploadFileOptions {
   checkpointDir?: string;
   contentType?: string;
   metadata?: Record<string, string>;
+  /** More headers for PutObject / CreateMultipartUpload (Cache-Control, an ACL, …). */
+  headers?: Record<string, string>;
   onProgress?: (progress: UploadProgress) => void;
   /** Called once a part is stored and recorded (number, bytes). */
   onPart?: (partNumber: number, size: number) => void;
@@ -118,6 +120,7 @@ async function putFile(client: StorageClient, options: UploadFileOptions, size: 
   const result = await client.putObject(options.bucket, options.key, body, {
     contentType: options.contentType,
     metadata: options.metadata,
+    headers: options.headers,
     signal: options.signal,
   });
   const verifiedBy: UploadResult['verifiedBy'] = [];
@@ -284,6 +287,7 @@ export class MultipartUploader {
     const initiated = await client.createMultipartUpload(options.bucket, options.key, {
       contentType: options.contentType,
       metadata: options.metadata,
+      headers: options.headers,
       signal: options.signal,
     });
     const parts: CheckpointPart[] = [];

@@ -326,7 +326,7 @@ describe('ls configuration sources', () => {
   it('an unreachable endpoint: Error with the network failure, exit 1', async () => {
     const result = await runCli(['ls', '-s', '-e', 'http://127.0.0.1:1', '-i', 'a', '-k', 'b', '--retry-times', '1']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^Error: .*ECONNREFUSED/);
+    assert.match(result.stderr, /^retrying 1\/1 in \d+\.\d s: connect ECONNREFUSED 127\.0\.0\.1:1\nError: .*ECONNREFUSED/);
   });
 });
 

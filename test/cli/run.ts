@@ -87,6 +87,8 @@ export interface AccessLine {
   dialect?: string;
   operation?: string;
   status: number;
+  /** Bytes the server wrote on the connection for this request (headers and body). */
+  bytesOut?: number;
 }
 
 /** The server's access log so far (one JSON line per request on stdout). */
