@@ -11,6 +11,7 @@ import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY } from '../../test/helpers/server.js';
 import type { Tally } from './ledger.js';
 
 process.env.AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING ??= '1';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const S3_BUCKET = 'soak-s3';
 export const OSS_BUCKET = 'soak-oss';

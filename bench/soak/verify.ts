@@ -24,7 +24,7 @@ export interface Verification {
   unackedAbsent: number;
 }
 
-export async function verify(ctx: Context, random: () => number, parallel = 6): Promise<Verification> {
+export async function verify(ctx: Context, random: () => number, parallel = 8): Promise<Verification> {
   const result: Verification = { verifiedObjects: 0, verifiedParts: 0, lost: [], torn: [], violations: [], unackedPresent: 0, unackedAbsent: 0 };
   const clientFor = (bucket: string): S3Client => (bucket === PAN_BUCKET ? ctx.aliceS3 : ctx.s3);
 

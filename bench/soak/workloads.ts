@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -17,7 +18,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { PanClient } from '../../src/client/pan.js';
+import type { PanClient, PanUploadResult } from '../../src/client/pan.js';
 import { normalEtag, type Bodies, type BodySpec } from './bodies.js';
 import { causeOf, OSS_BUCKET, PAN_BUCKET, S3_BUCKET, statusOf } from './clients.js';
 import type { Ledger, ObjectRecord, Tally, UploadRecord } from './ledger.js';
@@ -61,6 +62,7 @@ const OPERATIONS: Array<[string, number, Operation]> = [
   ['pan.v1', 6, (ctx, w) => panUpload(ctx, w, 1)],
   ['pan.v2', 6, (ctx, w) => panUpload(ctx, w, 2)],
   ['pan.instant', 3, panInstant],
+  ['pan.resume', 4, panResume],
   ['get.range', 20, getRange],
   ['get.full', 6, getFull],
   ['list', 8, list],
@@ -252,7 +254,7 @@ async function panUpload(ctx: Context, w: Worker, version: 1 | 2): Promise<void>
   await uploadPanFile(ctx, w, filename, body, version, 'pan.v' + version);
 }
 
-async function uploadPanFile(ctx: Context, w: Worker, filename: string, body: BodySpec, version: 1 | 2, via: string): Promise<boolean> {
+async function uploadPanFile(ctx: Context, w: Worker, filename: string, body: BodySpec, version: 1 | 2, via: string): Promise<PanUploadResult> {
   const etags = [ctx.bodies.md5(body), ctx.bodies.multipartEtag(body, ctx.panSliceSize)];
   const path = join(ctx.scratch, `${filename}-${w.seq}`);
   await ctx.bodies.writeFile(body, path);
@@ -266,7 +268,7 @@ async function uploadPanFile(ctx: Context, w: Worker, filename: string, body: Bo
         ctx.ledger.acked(record);
         if (out.skippedSlices > 0) ctx.tally.note('pan uploads resumed (slices skipped)');
         if (attempt > 0) ctx.tally.note('pan uploads retried after a failure');
-        return out.reuse;
+        return out;
       } catch (err) {
         if (attempt >= 3 || !ctx.target.overlapsWindow(start, Date.now())) throw err;
         recordFailure(ctx, `${via} (attempt)`, start, err);
@@ -281,12 +283,43 @@ async function uploadPanFile(ctx: Context, w: Worker, filename: string, body: Bo
   }
 }
 
+/**
+ * A pan upload broken off after some of its slices (V1 or V2), then the client's upload of the same
+ * file: it must get the same upload back and skip every slice already acknowledged.
+ */
+async function panResume(ctx: Context, w: Worker): Promise<void> {
+  const version: 1 | 2 = w.random() < 0.5 ? 1 : 2;
+  const filename = `pan-resume-v${version}-${w.id}-${w.seq}.bin`;
+  const slice = ctx.panSliceSize;
+  const slices = between(w.random, 3, 10);
+  const body: BodySpec = { id: filename, size: slice * (slices - 1) + between(w.random, 1, slice) };
+  const sent = between(w.random, 1, slices - 1);
+  const created = await ctx.pan.create({ parentFileID: 0, filename, etag: ctx.bodies.md5(body), size: body.size, duplicate: 2 }, version);
+  if (created.reuse || created.sliceSize !== slice) throw new Error(`pan create ${filename}: reuse ${created.reuse}, slice size ${created.sliceSize}`);
+  for (let sliceNo = 1; sliceNo <= sent; sliceNo++) {
+    const bytes = ctx.bodies.bytes(body, (sliceNo - 1) * slice, slice);
+    if (version === 1) {
+      await ctx.pan.putSlice(await ctx.pan.getUploadUrl(created.preuploadID!, sliceNo), bytes);
+    } else {
+      const sliceMD5 = createHash('md5').update(bytes).digest('hex');
+      await ctx.pan.uploadSliceV2(created.servers?.[0] ?? ctx.pan.baseUrl, { preuploadID: created.preuploadID!, sliceNo, sliceMD5 }, { length: bytes.length, open: () => Readable.from([bytes]) });
+    }
+  }
+  ctx.tally.note('pan slices acknowledged before a break');
+  const out = await uploadPanFile(ctx, w, filename, body, version, 'pan.resume');
+  if (out.preuploadID !== created.preuploadID) {
+    ctx.tally.violation(`pan.resume ${filename}: resumed as upload ${String(out.preuploadID)}, begun as ${created.preuploadID}`);
+  } else if (out.skippedSlices < sent) {
+    ctx.tally.violation(`pan.resume ${filename}: ${sent} slices acknowledged before the break, ${out.skippedSlices} found on resume`);
+  }
+}
+
 /** The content of an acknowledged pan file again under a new name: the server must reuse it. */
 async function panInstant(ctx: Context, w: Worker): Promise<void> {
   const source = ctx.ledger.pickAcked(w.random, (r) => r.bucket === PAN_BUCKET);
   if (!source) throw new Skip();
   const filename = `pan-instant-${w.id}-${w.seq}.bin`;
-  const reused = await uploadPanFile(ctx, w, filename, source.body, 2, 'pan.instant');
+  const reused = (await uploadPanFile(ctx, w, filename, source.body, 2, 'pan.instant')).reuse;
   ctx.tally.note(reused ? 'pan instant uploads (content reused)' : 'pan instant uploads not reused (content sent)');
 }
 
