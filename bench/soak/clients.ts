@@ -90,6 +90,7 @@ export function statusOf(err: unknown): number | undefined {
 export function causeOf(err: unknown): string {
   const e = err as { code?: unknown; name?: string; message?: string; Code?: string };
   const status = statusOf(err);
+  if (e?.name === 'PanApiError') return `pan ${String(e.code)}: ${(e.message ?? '').replace(/ \(code \d+\)$/, '').slice(0, 60)}`;
   const code = typeof e?.code === 'string' ? e.code : e?.Code ?? (e?.name && e.name !== 'Error' ? e.name : undefined);
   if (code && status) return `${code} (${status})`;
   if (code) return code;

@@ -20,7 +20,7 @@ export interface SoakReport {
   failuresOutsideWindows: number;
   crashes: number;
   dbRestarts: number;
-  windows: Array<{ what: string; startS: number; lengthS: number }>;
+  windows: Array<{ what: string; startS: number; lengthS: number; serverErrors: Record<string, number> }>;
   verifiedObjects: number;
   verifiedParts: number;
   unackedPresent: number;
@@ -76,7 +76,12 @@ export function buildReport(args: {
     failuresOutsideWindows,
     crashes: target.crashes,
     dbRestarts: target.dbRestarts,
-    windows: target.windows.map((w) => ({ what: w.what, startS: round((w.start - args.startedAt) / 1000), lengthS: round(((w.end ?? Date.now()) - w.start) / 1000) })),
+    windows: target.windows.map((w) => {
+      const end = w.end ?? Date.now();
+      const serverErrors: Record<string, number> = {};
+      for (const e of tally.serverErrors) if (e.at >= w.start && e.at <= end) serverErrors[e.status] = (serverErrors[e.status] ?? 0) + 1;
+      return { what: w.what, startS: round((w.start - args.startedAt) / 1000), lengthS: round((end - w.start) / 1000), serverErrors };
+    }),
     verifiedObjects: verification.verifiedObjects,
     verifiedParts: verification.verifiedParts,
     unackedPresent: verification.unackedPresent,
@@ -147,9 +152,12 @@ export function markdown(r: SoakReport): string {
   }
 
   lines.push('## Restart windows', '', 'From the kill until the restarted server answers (`/-/health`, or for the database a request that needs it), plus a grace.', '');
-  row('What', 'At (s)', 'Length (s)');
-  row('---', '---:', '---:');
-  for (const w of r.windows) row(w.what, w.startS, w.lengthS);
+  row('What', 'At (s)', 'Length (s)', '5xx answers in it');
+  row('---', '---:', '---:', '---');
+  for (const w of r.windows) {
+    const errors = Object.entries(w.serverErrors).map(([status, n]) => `${n} × ${status}`).join(', ');
+    row(w.what, w.startS, w.lengthS, errors || '0');
+  }
   lines.push('');
 
   if (Object.keys(r.notes).length > 0) {
