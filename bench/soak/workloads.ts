@@ -307,7 +307,11 @@ async function panResume(ctx: Context, w: Worker): Promise<void> {
   }
   ctx.tally.note('pan slices acknowledged before a break');
   const out = await uploadPanFile(ctx, w, filename, body, version, 'pan.resume');
-  if (out.preuploadID !== created.preuploadID) {
+  if (out.reuse) {
+    // An attempt of the resume completed the upload and lost its answer in a crash: the retry's
+    // create found the content there (an instant upload), and there was nothing left to resume.
+    ctx.tally.note('pan resumes completed by an attempt whose answer was lost');
+  } else if (out.preuploadID !== created.preuploadID) {
     ctx.tally.violation(`pan.resume ${filename}: resumed as upload ${String(out.preuploadID)}, begun as ${created.preuploadID}`);
   } else if (out.skippedSlices < sent) {
     ctx.tally.violation(`pan.resume ${filename}: ${sent} slices acknowledged before the break, ${out.skippedSlices} found on resume`);
