@@ -91,7 +91,10 @@ export function causeOf(err: unknown): string {
   const e = err as { code?: unknown; name?: string; message?: string; Code?: string };
   const status = statusOf(err);
   if (e?.name === 'PanApiError') return `pan ${String(e.code)}: ${(e.message ?? '').replace(/ \(code \d+\)$/, '').slice(0, 60)}`;
-  const code = typeof e?.code === 'string' ? e.code : e?.Code ?? (e?.name && e.name !== 'Error' ? e.name : undefined);
+  let code = typeof e?.code === 'string' ? e.code : e?.Code ?? (e?.name && e.name !== 'Error' ? e.name : undefined);
+  // ali-oss wraps a network failure as a ResponseError; its message names what happened.
+  const network = /\b(E[A-Z]{4,}|socket hang up)\b/.exec(e?.message ?? '')?.[1];
+  if (network && (code === undefined || code === 'ResponseError' || code === 'RequestError')) code = `${code ? `${code}: ` : ''}${network}`;
   if (code && status) return `${code} (${status})`;
   if (code) return code;
   if (status) return `HTTP ${status}`;
