@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { DEFAULT_RATE_LIMITS } from '../src/dialects/pan/config.js';
 import { REPO_ROOT } from '../test/helpers/server.js';
+import { auditBlobs, type BlobAudit } from './soak/blobs.js';
 import { Bodies, prng } from './soak/bodies.js';
 import { ALICE, ossClient, OSS_BUCKET, PAN_APP, PAN_BUCKET, panClient, s3Client, S3_BUCKET } from './soak/clients.js';
 import { Ledger, Tally } from './soak/ledger.js';
@@ -152,6 +153,12 @@ async function main(): Promise<number> {
     }
     log(`restarted cleanly; verifying ${ledger.objects.size} objects and ${ledger.uploads.size} uploads`);
     const verification = await verify(ctx, prng(`${options.seed}:verify`));
+    // One node sweeps the orphans of the crashes in the background after its start: wait for it.
+    let blobs: BlobAudit = await auditBlobs(target.dataDir, target.postgresUrl);
+    for (const deadline = Date.now() + 30_000; !target.isCluster && blobs.unreferenced.length > 0 && Date.now() < deadline; ) {
+      await sleep(1000);
+      blobs = await auditBlobs(target.dataDir, target.postgresUrl);
+    }
     const report = buildReport({
       command,
       seed: options.seed,
@@ -164,6 +171,7 @@ async function main(): Promise<number> {
       target,
       verification,
       tempFilesLeft,
+      blobs,
     });
     const text = markdown(report);
     await mkdir(dirname(options.out), { recursive: true });

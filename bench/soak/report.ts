@@ -1,4 +1,5 @@
 /** The soak's figures: a JSON document and the Markdown table made from it. */
+import type { BlobAudit } from './blobs.js';
 import type { Tally } from './ledger.js';
 import type { Target } from './target.js';
 import type { Verification } from './verify.js';
@@ -30,6 +31,12 @@ export interface SoakReport {
   torn: string[];
   violations: string[];
   tempFilesLeft: string[];
+  blobFiles: number;
+  /** Blob files the metadata refers to that do not exist. */
+  blobsMissing: string[];
+  /** Blob files nothing refers to (a failure on one node, which sweeps them at start; counted in a cluster). */
+  blobsUnreferenced: number;
+  blobsUnreferencedFail: boolean;
   serverErrorsInWindows: number;
   serverErrorsOutsideWindows: Array<{ atS: number; status: number; what: string }>;
   notes: Record<string, number>;
@@ -48,6 +55,7 @@ export function buildReport(args: {
   target: Target;
   verification: Verification;
   tempFilesLeft: string[];
+  blobs: BlobAudit;
 }): SoakReport {
   const { tally, target, verification } = args;
   const failures = new Map<string, { kind: string; cause: string; inWindow: boolean; count: number }>();
@@ -91,6 +99,10 @@ export function buildReport(args: {
     torn: verification.torn,
     violations,
     tempFilesLeft: args.tempFilesLeft,
+    blobFiles: args.blobs.files,
+    blobsMissing: args.blobs.missing,
+    blobsUnreferenced: args.blobs.unreferenced.length,
+    blobsUnreferencedFail: !target.isCluster && args.blobs.unreferenced.length > 0,
     serverErrorsInWindows: tally.serverErrors.length - outside.length,
     serverErrorsOutsideWindows: outside.map((e) => ({ atS: round((e.at - args.startedAt) / 1000), status: e.status, what: e.what })),
     notes: Object.fromEntries([...tally.notes.entries()].sort()),
@@ -101,6 +113,8 @@ export function buildReport(args: {
     report.torn.length === 0 &&
     report.violations.length === 0 &&
     report.tempFilesLeft.length === 0 &&
+    report.blobsMissing.length === 0 &&
+    !report.blobsUnreferencedFail &&
     report.serverErrorsOutsideWindows.length === 0 &&
     report.failuresOutsideWindows === 0;
   return report;
@@ -130,6 +144,11 @@ export function markdown(r: SoakReport): string {
   row('Torn, phantom or resurrected objects', r.torn.length);
   row('Other invariant violations', r.violations.length);
   row('Temp files left after the sweep', r.tempFilesLeft.length);
+  row('Blob files referenced but missing', r.blobsMissing.length);
+  row(
+    'Blob files nothing refers to',
+    `${r.blobsUnreferenced} of ${r.blobFiles}${r.mode.startsWith('cluster') ? ' (a cluster sweeps orphans once an hour old: counted, not failed)' : ''}`,
+  );
   row('5xx outside restart windows', `${r.serverErrorsOutsideWindows.length} (inside: ${r.serverErrorsInWindows})`);
   lines.push('');
 
@@ -173,6 +192,8 @@ export function markdown(r: SoakReport): string {
     ...r.torn.map((p) => `torn: ${p}`),
     ...r.violations.map((p) => `violation: ${p}`),
     ...r.tempFilesLeft.map((p) => `temp file left: ${p}`),
+    ...r.blobsMissing.map((id) => `blob file missing: ${id}`),
+    ...(r.blobsUnreferencedFail ? [`${r.blobsUnreferenced} blob files nothing refers to after the restart's orphan sweep`] : []),
     ...r.serverErrorsOutsideWindows.map((e) => `5xx outside windows: ${e.status} at ${e.atS} s: ${e.what}`),
   ];
   if (problems.length > 0) {

@@ -66,6 +66,19 @@ export class Target {
     return this.clusterServer ? this.clusterServer.url : this.single!.url;
   }
 
+  get dataDir(): string {
+    return this.options.dataDir;
+  }
+
+  /** The cluster's database, when there is one. */
+  get postgresUrl(): string | undefined {
+    return this.clusterServer?.postgres.url;
+  }
+
+  get isCluster(): boolean {
+    return this.clusterServer !== undefined;
+  }
+
   get mode(): string {
     return this.clusterServer ? 'cluster (3 nodes, PostgreSQL, round-robin proxy)' : 'single node (SQLite)';
   }
