@@ -39,6 +39,8 @@ export interface SoakReport {
   blobsUnreferencedFail: boolean;
   serverErrorsInWindows: number;
   serverErrorsOutsideWindows: Array<{ atS: number; status: number; what: string }>;
+  /** Every 5xx answer seen (the first 300), inside windows or not. */
+  serverErrors: Array<{ atS: number; status: number; what: string; inWindow: boolean }>;
   notes: Record<string, number>;
   ok: boolean;
 }
@@ -105,6 +107,9 @@ export function buildReport(args: {
     blobsUnreferencedFail: !target.isCluster && args.blobs.unreferenced.length > 0,
     serverErrorsInWindows: tally.serverErrors.length - outside.length,
     serverErrorsOutsideWindows: outside.map((e) => ({ atS: round((e.at - args.startedAt) / 1000), status: e.status, what: e.what })),
+    serverErrors: tally.serverErrors
+      .slice(0, 300)
+      .map((e) => ({ atS: round((e.at - args.startedAt) / 1000), status: e.status, what: e.what, inWindow: target.inWindow(e.at) })),
     notes: Object.fromEntries([...tally.notes.entries()].sort()),
     ok: false,
   };

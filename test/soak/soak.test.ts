@@ -7,9 +7,10 @@ import { after, describe, it } from 'node:test';
 import type { SoakReport } from '../../bench/soak/report.js';
 import { REPO_ROOT } from '../helpers/server.js';
 
-// Issue #18: the chaos soak (bench/soak.ts) run for real for a minute on one node, killed with
-// SIGKILL every 12–18 s (so at least two crashes land in the 51 s of load): it must end with every acknowledged write found whole, nothing lost, and
-// exit 0. Its report goes to a temp path, never to bench/results/soak-latest.md.
+// Issue #18: the chaos soak (bench/soak.ts) run for real on one node, killed with SIGKILL every
+// 12–18 s (so at least two crashes land in its 51 s of load): it must end with every acknowledged
+// write found whole, nothing lost, no temp or orphan file, and exit 0. Its report goes to a temp
+// path, never to bench/results/soak-latest.md.
 
 function run(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
