@@ -121,7 +121,7 @@ async function main(): Promise<number> {
     target,
     s3,
     aliceS3,
-    oss: ossClient(target.url),
+    oss: ossClient(target.url, tally),
     pan,
     panSliceSize: PAN_SLICE,
     scratch,

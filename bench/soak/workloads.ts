@@ -95,8 +95,9 @@ class Skip extends Error {}
 function recordFailure(ctx: Context, kind: string, start: number, err: unknown): void {
   const at = Date.now();
   const status = statusOf(err);
-  // The SDK's handler counted its own 5xx answers; the others are counted here.
-  if (status !== undefined && status >= 500 && !(err as { $metadata?: unknown }).$metadata) ctx.tally.serverError(status, `${kind}: ${causeOf(err)}`);
+  // The S3 SDK's handler and ali-oss's HTTP client counted their own 5xx answers; the pan client's are counted here.
+  const counted = (err as { $metadata?: unknown }).$metadata !== undefined || kind.startsWith('oss.');
+  if (status !== undefined && status >= 500 && !counted) ctx.tally.serverError(status, `${kind}: ${causeOf(err)}`);
   const inWindow = ctx.target.overlapsWindow(start, at);
   ctx.tally.fail({ kind, cause: causeOf(err), inWindow, at, message: String((err as Error)?.message ?? err).slice(0, 300) });
 }
