@@ -310,6 +310,7 @@ export class BlobStore {
   /**
    * Removes the temp directories of nodes that are gone (`isGone(nodeId)`), with whatever half-written
    * bodies they left: never listed, never committed. Only when nodes share the directory.
+   * `isGone` is asked only after the directory has been listed (the caller reads the leases then).
    */
   async sweepTempOfGoneNodes(isGone: (nodeId: string) => boolean | Promise<boolean>): Promise<string[]> {
     if (this.nodeId === undefined) return [];

@@ -92,14 +92,19 @@ export class Maintenance {
   async sweepTempOfGoneNodes(now = new Date()): Promise<string[]> {
     // After an outage of the store, the others' leases ran out too: wait until they could renew.
     if (!this.coordination.renewedForAWholeLease(now.getTime())) return [];
-    const nodes = await this.coordination.nodes();
     const cutoff = now.getTime() - this.timings.goneNodeGraceMs;
-    const gone = (id: string) => {
+    // The leases are read once the temp directories are listed, never before: a node announces
+    // itself before it makes its directory, so every directory listed has its lease in what is read
+    // after. Read before, a node starting in between would have a directory and no lease yet, and
+    // lose its directory while it serves (every body it then receives fails).
+    let nodes: Map<string, Date> | undefined;
+    const gone = async (id: string) => {
+      nodes ??= await this.coordination.nodes();
       const until = nodes.get(id);
       return until === undefined || until.getTime() < cutoff;
     };
     const removed = await this.blobs.sweepTempOfGoneNodes(gone);
-    for (const [id, until] of nodes) {
+    for (const [id, until] of nodes ?? (await this.coordination.nodes())) {
       if (until.getTime() < cutoff) await this.coordination.forgetNode(id);
     }
     return removed;
