@@ -21,7 +21,9 @@ import {
   type VersionRow,
   toVersion,
 } from './rows.js';
+import { BLOB_REFERENCES_SQL, blobReferenceOf, type BlobReferenceRow } from './blob-references.js';
 import type {
+  BlobReference,
   BucketConfigKind,
   HashState,
   MetadataQueries,
@@ -549,6 +551,11 @@ export abstract class PostgresQueries implements MetadataQueries {
   async allBlobIds(): Promise<Set<string>> {
     const rows = await this.rows<{ blob_id: string }>('SELECT blob_id FROM segments UNION SELECT blob_id FROM parts');
     return new Set(rows.map((row) => row.blob_id));
+  }
+
+  async blobReferences(afterBlobId: string, limit: number): Promise<BlobReference[]> {
+    const sql = BLOB_REFERENCES_SQL.replace(/:after/g, '$1').replace(/:limit/g, '$2');
+    return (await this.rows<BlobReferenceRow & pg.QueryResultRow>(sql, [afterBlobId, limit])).map(blobReferenceOf);
   }
 
   // Uploads

@@ -23,7 +23,9 @@ import {
   type BucketRow,
   toVersion,
 } from './rows.js';
+import { BLOB_REFERENCES_SQL, blobReferenceOf, type BlobReferenceRow } from './blob-references.js';
 import type {
+  BlobReference,
   BucketConfigKind,
   HashState,
   MetadataQueries,
@@ -49,6 +51,8 @@ import type {
  * that pages is an index range scan, so its cost is the page it returns, not the rows before it.
  */
 export class SqliteQueries implements Synchronous<MetadataQueries> {
+  /** Prepared on first use: only the scrub reads it. */
+  private blobReferencesStmt?: Database.Statement<{ after: string; limit: number }, BlobReferenceRow>;
   private readonly stmt;
   private versionStmt: ReturnType<typeof prepareVersionStatements> | undefined;
   private identityStmt: SqliteIdentities | undefined;
@@ -527,6 +531,13 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
 
   allBlobIds(): Set<string> {
     return new Set(this.stmt.allBlobIds.all().map((row) => row.blob_id));
+  }
+
+  blobReferences(afterBlobId: string, limit: number): BlobReference[] {
+    this.blobReferencesStmt ??= this.db.prepare<{ after: string; limit: number }, BlobReferenceRow>(
+      BLOB_REFERENCES_SQL.replace(/:after/g, '$after').replace(/:limit/g, '$limit'),
+    );
+    return this.blobReferencesStmt.all({ after: afterBlobId, limit }).map(blobReferenceOf);
   }
 
   // Uploads
