@@ -77,6 +77,23 @@ export class BlobStore {
     return store;
   }
 
+  /**
+   * A store that only reads, beside a server that may be running on the same directory (the scrub):
+   * unlike `open`, it touches neither `tmp/` nor the blob directories.
+   */
+  static reader(root: string): BlobStore {
+    return new BlobStore(root, { hashThreads: 0, directIo: false });
+  }
+
+  /** Every file in the blob directories, by name (an id, unless something else put it there). */
+  async *files(): AsyncGenerator<{ name: string; path: string }> {
+    for (const dir of (await readdir(this.blobDir).catch(() => [] as string[])).sort()) {
+      const dirPath = join(this.blobDir, dir);
+      const names = await readdir(dirPath).catch(() => [] as string[]);
+      for (const name of names.sort()) yield { name, path: join(dirPath, name) };
+    }
+  }
+
   /** Whether large bodies (LARGE_BODY_BYTES or more) are written with O_DIRECT here. */
   get directIo(): boolean {
     return this.alignForDirectIo !== undefined;

@@ -50,6 +50,9 @@ export interface ServerConfig {
    * announces a change (TESSERA_IDENTITY_RELOAD_MS, default 5 s): the safety net for a lost notification.
    */
   identityReloadMs: number;
+  /** The background scrub (core/scrub.ts): every this many ms (0: off, the default), reading at most scrubRateBytesPerSecond (0: no limit). */
+  scrubIntervalMs: number;
+  scrubRateBytesPerSecond: number;
 }
 
 /** What `tessera serve` takes on the command line; each overrides its environment variable. */
@@ -77,6 +80,8 @@ interface ConfigFile {
   logLevel?: string;
   panAddress?: string;
   metadata?: unknown;
+  scrubIntervalHours?: number;
+  scrubRateMBps?: number;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -128,6 +133,8 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
         milliseconds(env.TESSERA_TEMP_SWEEP_INTERVAL_MS, 'TESSERA_TEMP_SWEEP_INTERVAL_MS') ?? DEFAULT_CLUSTER_TIMINGS.tempSweepIntervalMs,
     },
     identityReloadMs: milliseconds(env.TESSERA_IDENTITY_RELOAD_MS, 'TESSERA_IDENTITY_RELOAD_MS') ?? DEFAULT_RELOAD_INTERVAL_MS,
+    scrubIntervalMs: Math.round((nonNegative(file.scrubIntervalHours, 'scrubIntervalHours') ?? 0) * 60 * 60 * 1000),
+    scrubRateBytesPerSecond: Math.round((nonNegative(file.scrubRateMBps, 'scrubRateMBps') ?? 0) * 1024 * 1024),
   };
 }
 
@@ -173,6 +180,12 @@ function parseConfigFile(text: string, path: string): ConfigFile {
 function positive(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !(value > 0)) throw new Error(`config: ${name} must be a positive number`);
+  return value;
+}
+
+function nonNegative(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) throw new Error(`config: ${name} must be a number, 0 or more`);
   return value;
 }
 

@@ -313,9 +313,10 @@ export function describeBackend(name: string, open: OpenBackend): void {
       const stored = (await meta.getObject('multi', 'big'))!;
       assert.equal(stored.partsCount, 3);
       assert.deepEqual(await meta.segmentsOf(stored.id), [
-        { blobId: 'mp-1', offset: 0, size: 101, partNumber: 1 },
-        { blobId: 'mp-2', offset: 101, size: 102, partNumber: 2 },
-        { blobId: 'mp-4', offset: 203, size: 104, partNumber: 4 },
+        // A part's segment carries its ETag: a full GET checks the part's bytes against it.
+        { blobId: 'mp-1', offset: 0, size: 101, partNumber: 1, etag: 'etag-1' },
+        { blobId: 'mp-2', offset: 101, size: 102, partNumber: 2, etag: 'etag-2' },
+        { blobId: 'mp-4', offset: 203, size: 104, partNumber: 4, etag: 'etag-4' },
       ]);
       assert.deepEqual(await meta.objectPartChecksum(stored.id, 2), { algorithm: 'sha256', value: digest(2) });
       assert.equal(await meta.objectPartChecksum(stored.id, 3), undefined);

@@ -238,11 +238,11 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   async segmentsOf(objectId: number): Promise<Segment[]> {
     // An object has segments (single PUT, copy) or a completed upload's parts, never both.
-    const rows = await this.rows<{ blob_id: string; size: number; part_number: number }>(
-      `SELECT blob_id, size, part_number FROM (
-         SELECT s.seq AS ord, s.blob_id, s.size, s.part_number FROM segments s WHERE s.object_id = $1
+    const rows = await this.rows<{ blob_id: string; size: number; part_number: number; etag: string | null }>(
+      `SELECT blob_id, size, part_number, etag FROM (
+         SELECT s.seq AS ord, s.blob_id, s.size, s.part_number, NULL AS etag FROM segments s WHERE s.object_id = $1
          UNION ALL
-         SELECT p.part_number, p.blob_id, p.size, p.part_number
+         SELECT p.part_number, p.blob_id, p.size, p.part_number, p.etag
          FROM (SELECT upload_id FROM objects WHERE id = $1
                UNION ALL SELECT upload_id FROM object_versions WHERE id = $1 LIMIT 1) o
          JOIN parts p ON p.upload_id = o.upload_id
@@ -251,7 +251,8 @@ export abstract class PostgresQueries implements MetadataQueries {
     );
     let offset = 0;
     return rows.map((row) => {
-      const segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number };
+      const segment: Segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number };
+      if (row.etag !== null) segment.etag = row.etag;
       offset += row.size;
       return segment;
     });

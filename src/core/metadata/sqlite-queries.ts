@@ -113,8 +113,8 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       uploadIdOfObject: db.prepare<[number, number], { upload_id: string | null }>(
         'SELECT upload_id FROM objects WHERE id = ? UNION ALL SELECT upload_id FROM object_versions WHERE id = ? LIMIT 1',
       ),
-      partSegments: db.prepare<[string], { blob_id: string; size: number; part_number: number }>(
-        'SELECT blob_id, size, part_number FROM parts WHERE upload_id = ? ORDER BY part_number',
+      partSegments: db.prepare<[string], { blob_id: string; size: number; part_number: number; etag: string }>(
+        'SELECT blob_id, size, part_number, etag FROM parts WHERE upload_id = ? ORDER BY part_number',
       ),
       deletePart: db.prepare<[string, number], { blob_id: string }>(
         'DELETE FROM parts WHERE upload_id = ? AND part_number = ? RETURNING blob_id',
@@ -330,7 +330,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     }
     let offset = 0;
     return this.stmt.partSegments.all(uploadId).map((row) => {
-      const segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number };
+      const segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number, etag: row.etag };
       offset += row.size;
       return segment;
     });
