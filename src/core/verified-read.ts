@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { tamperedBlob } from './blob-cipher.js';
 import type { BlobStore } from './blob-store.js';
@@ -10,7 +9,7 @@ import type { Segment } from './types.js';
  * record by record by core/blob-cipher.ts). Every segment's bytes are counted against its size; a
  * whole segment read (every one, on a full GET) is hashed against the MD5 its metadata records (a
  * part's ETag, a single PUT's content MD5), and its last chunk is held back until the digest is
- * known. A mismatch ends the stream with an error instead of that chunk: before the first byte the
+ * known (hashed on a hash worker for a large blob: BlobStore.readHashed). A mismatch ends the stream with an error instead of that chunk: before the first byte the
  * answer is an error, after it the connection is cut, so a client never gets a complete body that
  * is wrong. A range within a segment is counted, not hashed (that would read the whole blob).
  */
@@ -54,29 +53,32 @@ export function verifiedRead(
       const to = Math.min(end, segEnd);
       const expected = to - from + 1;
       const md5 = from === segment.offset && to === segEnd ? digests[index] : undefined;
-      const hash = md5 === undefined ? undefined : createHash('md5');
       const fail = (detail: string) => {
         onCorrupt({ blobId: segment.blobId, partNumber: segment.partNumber, detail });
         return tamperedBlob();
       };
       let read = 0;
-      let held: Buffer | undefined;
-      for await (const chunk of blobs.read([segment], from, to) as AsyncIterable<Buffer>) {
-        read += chunk.length;
-        if (!hash) {
+      if (md5 === undefined) {
+        for await (const chunk of blobs.read([segment], from, to) as AsyncIterable<Buffer>) {
+          read += chunk.length;
           yield chunk;
-          continue;
         }
-        hash.update(chunk);
+        if (read !== expected) throw fail(`${read} of ${expected} bytes: the file is shorter than recorded`);
+        continue;
+      }
+      // Each chunk goes out once the next one is read; the last only once the digest is right.
+      const chunks = blobs.readHashed(segment.blobId, segment.size);
+      let held: Buffer | undefined;
+      let step: IteratorResult<Buffer, Buffer>;
+      while (!(step = await chunks.next()).done) {
+        read += step.value.length;
         if (held) yield held;
-        held = chunk;
+        held = step.value;
       }
       if (read !== expected) throw fail(`${read} of ${expected} bytes: the file is shorter than recorded`);
-      if (hash) {
-        const actual = hash.digest('hex');
-        if (actual !== md5) throw fail(`MD5 ${md5} recorded, the bytes read have ${actual}`);
-        if (held) yield held;
-      }
+      const actual = step.value.toString('hex');
+      if (actual !== md5) throw fail(`MD5 ${md5} recorded, the bytes read have ${actual}`);
+      if (held) yield held;
     }
   }
   return Readable.from(generate(), { objectMode: false });

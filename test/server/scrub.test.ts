@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, stat, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -20,6 +21,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { unsignedPayloadHeaders } from '../helpers/raw.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { s3Client } from '../helpers/s3.js';
 import { CLI, filesUnder, startNode, type TestServer } from '../helpers/server.js';
@@ -92,6 +94,26 @@ async function getWhole(s3: S3Client, key: string): Promise<Buffer | Error> {
   }
 }
 
+/** A plain signed GET: the status, the Content-Length announced, the bytes that came, and whether the body came whole. */
+function rawGet(baseUrl: string, key: string): Promise<{ status: number; length: number; received: number; complete: boolean }> {
+  const path = `/${BUCKET}/${key}`;
+  const url = new URL(path, baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, method: 'GET', path, headers: unsignedPayloadHeaders(baseUrl, 'GET', path, 0), agent: false },
+      (res) => {
+        let received = 0;
+        res.on('data', (chunk: Buffer) => (received += chunk.length));
+        const done = () => resolve({ status: res.statusCode!, length: Number(res.headers['content-length']), received, complete: res.complete });
+        res.on('close', done);
+        res.on('error', () => {});
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function waitFor(predicate: () => boolean, what: string, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;
   while (!predicate()) {
@@ -111,6 +133,9 @@ function scenario(backend: string, usePostgres: boolean): void {
     const pendingPart = randomBytes(150_000);
     const sealed = randomBytes(123_457);
     const intact = randomBytes(1_000);
+    // 1 MiB or more: hashed on a hash worker as it is read (BlobStore.readHashed), in 2 MiB slots.
+    const large = randomBytes(3 * 1024 * KiB + 5);
+    const largeIntact = randomBytes(2 * 1024 * KiB + 513);
     let multipartUpload: string;
     let pendingUpload: string;
     const orphanName = 'ab' + '0'.repeat(30);
@@ -124,6 +149,8 @@ function scenario(backend: string, usePostgres: boolean): void {
       await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copy', CopySource: `${BUCKET}/single` }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sealed', Body: sealed, ServerSideEncryption: 'AES256' }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'intact', Body: intact }));
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'large', Body: large }));
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'large-intact', Body: largeIntact }));
       multipartUpload = (await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'multi' }))).UploadId!;
       const etags = [];
       for (const [index, body] of parts.entries()) {
@@ -155,10 +182,11 @@ function scenario(backend: string, usePostgres: boolean): void {
       const run = await runCli([...scrubArgs(), '--json']);
       assert.equal(run.code, 0, run.stdout + run.stderr);
       const { findings, summary } = parseJson(run);
-      // single (shared by copy), sealed, intact, the three parts of multi, the pending part.
-      assert.equal(summary.blobs, 7);
-      assert.equal(summary.verified, 7, 'every blob has an MD5 on record or sealed records');
-      assert.equal(summary.bytes, single.length + sealed.length + intact.length + pendingPart.length + parts.reduce((sum, part) => sum + part.length, 0));
+      // single (shared by copy), sealed, intact, large, large-intact, the three parts of multi, the pending part.
+      assert.equal(summary.blobs, 9);
+      assert.equal(summary.verified, 9, 'every blob has an MD5 on record or sealed records');
+      const sizes = [single, sealed, intact, large, largeIntact, pendingPart, ...parts].map((body) => body.length);
+      assert.equal(summary.bytes, sizes.reduce((sum, size) => sum + size, 0));
       assert.deepEqual([summary.corrupt, summary.missing, summary.unverifiable, summary.orphans], [0, 0, 0, 1]);
       assert.deepEqual(findings.map((finding) => [finding.kind, finding.blobId, finding.corrupt]), [['orphan', orphanName, false]]);
     });
@@ -175,12 +203,14 @@ function scenario(backend: string, usePostgres: boolean): void {
       let part2Blob: string;
       let pendingBlob: string;
       let sealedBlob: string;
+      let largeBlob: string;
 
       before(async () => {
         singleBlob = await blobOfSize(server.dataDir, single.length);
         part1Blob = await blobOfSize(server.dataDir, parts[0]!.length);
         part2Blob = await blobOfSize(server.dataDir, parts[1]!.length);
         pendingBlob = await blobOfSize(server.dataDir, pendingPart.length);
+        largeBlob = await blobOfSize(server.dataDir, large.length);
         assert.deepEqual(await readFile(singleBlob), single, 'a plaintext blob holds the bytes as sent');
         // Sealed: header, then 64 KiB records of 16-byte tags; larger than the content.
         const sealedFiles = [];
@@ -194,13 +224,14 @@ function scenario(backend: string, usePostgres: boolean): void {
         await truncate(part2Blob, 200 * KiB);
         await unlink(pendingBlob);
         await flipByte(sealedBlob, 100_000);
+        await flipByte(largeBlob, large.length - 2);
       });
 
       it('names each corrupt or missing blob and who refers to it: exit 1', async () => {
         const run = await runCli([...scrubArgs(), '--json', '--no-orphans']);
         assert.equal(run.code, 1, run.stdout + run.stderr);
         const { findings, summary } = parseJson(run);
-        assert.deepEqual([summary.blobs, summary.corrupt, summary.missing, summary.unverifiable, summary.orphans], [7, 4, 1, 0, 0]);
+        assert.deepEqual([summary.blobs, summary.corrupt, summary.missing, summary.unverifiable, summary.orphans], [9, 5, 1, 0, 0]);
         const byPath = new Map(findings.map((finding) => [finding.path, finding]));
         const path = (file: string) => relative(server.dataDir, file);
         const refs = (finding: JsonFinding | undefined) =>
@@ -227,14 +258,15 @@ function scenario(backend: string, usePostgres: boolean): void {
         assert.equal(tampered?.kind, 'tampered');
         assert.deepEqual(refs(tampered), [['sealed', true, 1, null]]);
         assert.equal(tampered.references[0]!.encryption, 'sse-s3');
-        assert.equal(findings.length, 5);
+        assert.equal(byPath.get(path(largeBlob))?.kind, 'digest');
+        assert.equal(findings.length, 6);
 
         // The same in words.
         const text = await runCli([...scrubArgs(), '--no-orphans']);
         assert.equal(text.code, 1);
         assert.match(text.stdout, new RegExp(`CORRUPT \\(digest\\) ${path(singleBlob)}: .*\\n  referred to by ${BUCKET}/copy\\n  referred to by ${BUCKET}/single`));
         assert.match(text.stdout, new RegExp(`MISSING ${path(pendingBlob)}: no file\\n  referred to by upload ${pendingUpload} of ${BUCKET}/pending, part 1 \\(in progress\\)`));
-        assert.match(text.stdout, /Checked 7 blobs, .*: 4 corrupt, 1 missing, 0 unverifiable, 0 orphan files\./);
+        assert.match(text.stdout, /Checked 9 blobs, .*: 5 corrupt, 1 missing, 0 unverifiable, 0 orphan files\./);
       });
 
       it('never serves a full GET of an altered object as complete, and logs the blob', async () => {
@@ -256,6 +288,23 @@ function scenario(backend: string, usePostgres: boolean): void {
         const partBlobId = relative(join(server.dataDir, 'blobs'), part1Blob).split('/')[1]!;
         await waitFor(() => server.stdout().includes(partBlobId), 'the log line naming the part blob');
 
+        // Large (hashed on a worker): its first 2 MiB go out, then the connection is cut before the last slot.
+        const cutLarge = await getWhole(s3, 'large');
+        assert.ok(cutLarge instanceof Error, 'the large flipped object is not served whole');
+        // Seen without the SDK (which may check a CRC32 of its own): 200, the first slot, then the cut.
+        // (At most what went out before the cut: bytes still queued in the process when it came are dropped.)
+        const rawLarge = await rawGet(server.url, 'large');
+        assert.deepEqual([rawLarge.status, rawLarge.length, rawLarge.complete], [200, large.length, false]);
+        assert.ok(rawLarge.received <= 2 * 1024 * KiB, `${rawLarge.received} bytes: never the held-back slot`);
+        const rawMulti = await rawGet(server.url, 'multi');
+        assert.deepEqual([rawMulti.status, rawMulti.length, rawMulti.complete], [200, 700 * KiB + 1, false]);
+        assert.ok(rawMulti.received <= 256 * KiB, `${rawMulti.received} bytes: never part 1's held-back chunk`);
+        assert.equal((await rawGet(server.url, 'single')).status, 500);
+        assert.deepEqual(await rawGet(server.url, 'large-intact'), { status: 200, length: largeIntact.length, received: largeIntact.length, complete: true });
+        const largeBlobId = relative(join(server.dataDir, 'blobs'), largeBlob).split('/')[1]!;
+        await waitFor(() => server.stdout().includes(largeBlobId), 'the log line naming the large blob');
+        assert.deepEqual(await getWhole(s3, 'large-intact'), largeIntact);
+
         // An intact object still reads, and a range inside the altered blob is not checked (docs/reliability.md).
         assert.deepEqual(await getWhole(s3, 'intact'), intact);
         const ranged = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'multi', Range: `bytes=${300 * KiB}-${300 * KiB + 9}` }));
@@ -269,7 +318,7 @@ function scenario(backend: string, usePostgres: boolean): void {
           const blobId = relative(join(server.dataDir, 'blobs'), pendingBlob).split('/')[1]!;
           await waitFor(() => restarted.stdout().includes('"msg":"scrub done"'), 'the scrub to finish');
           const lines = restarted.stdout().split('\n').filter((line) => line.includes('scrub: corrupt or missing blob'));
-          assert.equal(lines.length, 5, restarted.stdout());
+          assert.equal(lines.length, 6, restarted.stdout());
           const missing = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.blobId === blobId)!;
           assert.equal(missing.level, 'error');
           assert.equal(missing.kind, 'missing');

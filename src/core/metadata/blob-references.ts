@@ -16,13 +16,13 @@ WITH ids AS (
 )
 SELECT s.blob_id, s.size, s.part_number, o.bucket, o.key, o.version_id, 0 AS noncurrent, NULL AS upload_id, 1 AS is_object,
   o.content_md5, o.etag, o.parts_count, o.encryption,
-  (SELECT COUNT(*) FROM segments c WHERE c.object_id = s.object_id) AS segment_count
+  CASE WHEN EXISTS (SELECT 1 FROM segments c WHERE c.object_id = s.object_id AND c.seq <> s.seq) THEN 2 ELSE 1 END AS segment_count
 FROM segments s JOIN objects o ON o.id = s.object_id
 WHERE s.blob_id IN (SELECT blob_id FROM ids)
 UNION ALL
 SELECT s.blob_id, s.size, s.part_number, v.bucket, v.key, v.version_id, 1, NULL, 1,
   v.content_md5, v.etag, v.parts_count, v.encryption,
-  (SELECT COUNT(*) FROM segments c WHERE c.object_id = s.object_id)
+  CASE WHEN EXISTS (SELECT 1 FROM segments c WHERE c.object_id = s.object_id AND c.seq <> s.seq) THEN 2 ELSE 1 END
 FROM segments s JOIN object_versions v ON v.id = s.object_id
 WHERE s.blob_id IN (SELECT blob_id FROM ids)
 UNION ALL
@@ -50,6 +50,7 @@ export interface BlobReferenceRow {
   etag: string;
   parts_count: number | null;
   encryption: string | null;
+  /** 1: the object's only segment; 2: one of several (an EXISTS, not a count: a copy may have 10,000). */
   segment_count: number;
 }
 
