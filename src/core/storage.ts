@@ -101,6 +101,8 @@ export interface StorageOptions {
   lifecycleDayMs?: number;
   /** The server master key, which SSE-S3's key derives from (default: TESSERA_MASTER_KEY or the data directory's master.key). */
   masterKey?: SecretBox;
+  /** Hash a plaintext blob read whole against its recorded MD5 (default true; core/verified-read.ts). Off, reads are still counted. */
+  verifyGets?: boolean;
   /** Told of a blob whose bytes failed their check while an object was read (core/verified-read.ts): the read failed. */
   onCorruptRead?: (report: CorruptObjectRead) => void;
 }
@@ -742,7 +744,8 @@ export class Storage {
     const segments = await read.segments();
     if (read.keys) return this.blobs.read(segments, start, end, read.keys);
     const { info } = read;
-    return verifiedRead(this.blobs, segments, start, end, segmentDigests(info, segments), (report) =>
+    const digests = this.options.verifyGets === false ? [] : segmentDigests(info, segments);
+    return verifiedRead(this.blobs, segments, start, end, digests, (report) =>
       this.options.onCorruptRead?.({ ...report, path: this.blobs.pathOf(report.blobId), bucket: info.bucket, key: info.key, versionId: info.versionId }),
     );
   }

@@ -51,6 +51,7 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     directIo: config.directIo,
     cluster: config.cluster,
     // A GET that found a blob's bytes wrong failed (or was cut short): which blob, whose (docs/reliability.md).
+    verifyGets: config.verifyGets,
     onCorruptRead: (report) => logger.error({ ...report }, 'corrupt blob: its bytes do not match their metadata; the read failed'),
   });
   const root = await loadRootCredentials(storage.shared ? { shared: metadata } : { dataDir: config.dataDir });

@@ -53,6 +53,8 @@ export interface ServerConfig {
   /** The background scrub (core/scrub.ts): every this many ms (0: off, the default), reading at most scrubRateBytesPerSecond (0: no limit). */
   scrubIntervalMs: number;
   scrubRateBytesPerSecond: number;
+  /** Hash each plaintext blob a full GET sends against its recorded MD5 (default true; docs/reliability.md). */
+  verifyGets: boolean;
 }
 
 /** What `tessera serve` takes on the command line; each overrides its environment variable. */
@@ -82,6 +84,7 @@ interface ConfigFile {
   metadata?: unknown;
   scrubIntervalHours?: number;
   scrubRateMBps?: number;
+  verifyGets?: boolean;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -135,6 +138,7 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     identityReloadMs: milliseconds(env.TESSERA_IDENTITY_RELOAD_MS, 'TESSERA_IDENTITY_RELOAD_MS') ?? DEFAULT_RELOAD_INTERVAL_MS,
     scrubIntervalMs: Math.round((nonNegative(file.scrubIntervalHours, 'scrubIntervalHours') ?? 0) * 60 * 60 * 1000),
     scrubRateBytesPerSecond: Math.round((nonNegative(file.scrubRateMBps, 'scrubRateMBps') ?? 0) * 1024 * 1024),
+    verifyGets: flag(file.verifyGets, 'verifyGets') ?? true,
   };
 }
 
