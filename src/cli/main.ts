@@ -5,6 +5,7 @@ import { registerAdmin } from './admin.js';
 import { registerObjectCommands } from './commands.js';
 import { registerMigrate } from './migrate.js';
 import { registerPan } from './pan.js';
+import { registerScrub } from './scrub.js';
 import { registerServe } from './serve.js';
 
 const program = new Command();
@@ -23,5 +24,6 @@ program.exitOverride((err) => {
 registerObjectCommands(program);
 registerPan(program);
 registerMigrate(program);
+registerScrub(program);
 registerAdmin(program);
 await program.parseAsync(process.argv);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -78,6 +79,23 @@ export class BlobStore {
       Array.from({ length: 256 }, (_, i) => mkdir(join(store.blobDir, i.toString(16).padStart(2, '0')), { recursive: true })),
     );
     return store;
+  }
+
+  /**
+   * A store that only reads, beside a server that may be running on the same directory (the scrub):
+   * unlike `open`, it touches neither `tmp/` nor the blob directories.
+   */
+  static reader(root: string): BlobStore {
+    return new BlobStore(root, { hashThreads: 0, directIo: false });
+  }
+
+  /** Every file in the blob directories, by name (an id, unless something else put it there). */
+  async *files(): AsyncGenerator<{ name: string; path: string }> {
+    for (const dir of (await readdir(this.blobDir).catch(() => [] as string[])).sort()) {
+      const dirPath = join(this.blobDir, dir);
+      const names = await readdir(dirPath).catch(() => [] as string[]);
+      for (const name of names.sort()) yield { name, path: join(dirPath, name) };
+    }
   }
 
   /** Whether large bodies (LARGE_BODY_BYTES or more) are written with O_DIRECT here. */
@@ -243,6 +261,58 @@ export class BlobStore {
       }
     }
     return Readable.from(generate(), { objectMode: false });
+  }
+
+  /**
+   * A plaintext blob of `size` bytes whole, in chunks, and (the generator's return value) their MD5.
+   * A blob of LARGE_BODY_BYTES or more is hashed on a hash worker when the store has them: each
+   * 2 MiB slot read is hashed there while a copy of it goes out, with at most two slots in flight;
+   * a smaller one, or without workers, on the event loop. A file shorter than `size` ends early (the caller counts).
+   */
+  async *readHashed(blobId: string, size: number): AsyncGenerator<Buffer, Buffer> {
+    const pool = this.hashPool;
+    if (!pool || size < LARGE_BODY_BYTES) {
+      const hash = createHash('md5');
+      for await (const chunk of createReadStream(this.pathOf(blobId), { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        yield chunk;
+      }
+      return hash.digest();
+    }
+    const file = await open(this.pathOf(blobId), constants.O_RDONLY);
+    const job = pool.begin([]);
+    let previous: Promise<void> | undefined;
+    try {
+      for (let position = 0; position < size; ) {
+        const slot = await this.slots.acquire();
+        let length: number;
+        try {
+          ({ bytesRead: length } = await file.read(this.slots.view(slot), 0, Math.min(SLOT_BYTES, size - position), position));
+        } catch (err) {
+          this.slots.release(slot);
+          throw err;
+        }
+        if (length === 0) {
+          this.slots.release(slot);
+          break;
+        }
+        const view = this.slots.view(slot, length);
+        const out = Buffer.allocUnsafeSlow(length);
+        copyInto(out, 0, view);
+        // The slot goes back once the worker has hashed it, whether or not this read goes on.
+        const hashed = job.update(slot, length).finally(() => this.slots.release(slot));
+        hashed.catch(() => {});
+        if (previous) await previous;
+        previous = hashed;
+        position += length;
+        yield out;
+      }
+      if (previous) await previous;
+      return (await job.digests()).md5;
+    } finally {
+      job.abandon();
+      await file.close();
+    }
   }
 
   /** Plaintext bytes [from, to] of an encrypted blob of `plainBytes`: its header, then the records of the range. */

@@ -17,6 +17,7 @@ const ORPHAN_GRACE_MS = 60 * 60 * 1000;
  */
 export class Maintenance {
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly meta: Metadata,
@@ -44,9 +45,16 @@ export class Maintenance {
 
   stop(): void {
     for (const timer of this.timers.splice(0)) clearInterval(timer);
+    this.stopping.abort();
   }
 
-  private every(ms: number, work: () => Promise<unknown>): void {
+  /** Aborted by stop(): a long job (the scrub) stops at its next step. */
+  get signal(): AbortSignal {
+    return this.stopping.signal;
+  }
+
+  /** Runs `work` now and every `ms` until stop(). */
+  every(ms: number, work: () => Promise<unknown>): void {
     void work().catch(() => {});
     const timer = setInterval(() => void work().catch(() => {}), ms);
     timer.unref();

@@ -48,6 +48,8 @@ import type { BucketConfigKind, Metadata, MetadataQueries, NewObject, PartColumn
 import { refuseNul, validateBucketName, validateObjectKey } from './names.js';
 import { completedChecksum, type StatedChecksums } from './multipart-checksums.js';
 import { runningChecksum } from './digests.js';
+import { scrub, type ScrubFinding, type ScrubSummary } from './scrub.js';
+import { segmentDigests, verifiedRead, type CorruptRead } from './verified-read.js';
 import type {
   Actor,
   BucketAccess,
@@ -100,6 +102,18 @@ export interface StorageOptions {
   lifecycleDayMs?: number;
   /** The server master key, which SSE-S3's key derives from (default: TESSERA_MASTER_KEY or the data directory's master.key). */
   masterKey?: SecretBox;
+  /** Hash a plaintext blob read whole against its recorded MD5 (default true; core/verified-read.ts). Off, reads are still counted. */
+  verifyGets?: boolean;
+  /** Told of a blob whose bytes failed their check while an object was read (core/verified-read.ts): the read failed. */
+  onCorruptRead?: (report: CorruptObjectRead) => void;
+}
+
+/** A blob found corrupt while an object was read, and the object. */
+export interface CorruptObjectRead extends CorruptRead {
+  path: string;
+  bucket: string;
+  key: string;
+  versionId?: string;
 }
 
 export interface CompleteOptions {
@@ -731,9 +745,50 @@ export class Storage {
     return [...sizes].sort(([a], [b]) => a - b).slice(0, limit).map(([partNumber, size]) => ({ partNumber, size }));
   }
 
-  /** Streams bytes [start, end] (inclusive) of an object read with getObject. */
+  /**
+   * Streams bytes [start, end] (inclusive) of an object read with getObject. A plaintext object's
+   * bytes are checked as they go (core/verified-read.ts): counted, and hashed against the MD5 its
+   * metadata records for each segment read whole; a mismatch fails the stream before the bad
+   * segment's last chunk. An encrypted one's records are checked by their AES-GCM tags.
+   */
   async openRead(read: ObjectRead, start = 0, end = read.info.size - 1): Promise<Readable> {
-    return this.blobs.read(await read.segments(), start, end, read.keys);
+    const segments = await read.segments();
+    if (read.keys) return this.blobs.read(segments, start, end, read.keys);
+    const { info } = read;
+    const digests = this.options.verifyGets === false ? [] : segmentDigests(info, segments);
+    return verifiedRead(this.blobs, segments, start, end, digests, (report) =>
+      this.options.onCorruptRead?.({ ...report, path: this.blobs.pathOf(report.blobId), bucket: info.bucket, key: info.key, versionId: info.versionId }),
+    );
+  }
+
+  /**
+   * Scrubs every blob now and then (core/scrub.ts), on one node of a cluster at a time: every
+   * `intervalMs`, at most `rateBytesPerSecond`. Each finding and each run's summary go to the callbacks.
+   */
+  startScrub(options: {
+    intervalMs: number;
+    rateBytesPerSecond: number;
+    onFinding: (finding: ScrubFinding) => void;
+    onDone?: (summary: ScrubSummary) => void;
+  }): void {
+    // Every node looks often; the one that takes the job starts a round only when the last round
+    // (any node's, before a restart too) began an interval ago, as a lease that outlives the round says.
+    const round = 'scrub-round';
+    this.maintenance.every(Math.min(options.intervalMs, 15 * 60 * 1000), () =>
+      this.coordination.runAlone('scrub', 10 * 60 * 1000, async () => {
+        const now = new Date();
+        const last = (await this.meta.listLeases(round)).find((lease) => lease.name === round);
+        if (last && last.until > now) return;
+        await this.meta.acquireLease(round, this.coordination.nodeId, new Date(now.getTime() + options.intervalMs), now);
+        const summary = await scrub(this.meta, this.blobs, {
+          rateBytesPerSecond: options.rateBytesPerSecond,
+          kekOf: (encryption) => this.encryption.kekFor(encryption, undefined),
+          onFinding: options.onFinding,
+          signal: this.maintenance.signal,
+        });
+        options.onDone?.(summary);
+      }),
+    );
   }
 
   /**

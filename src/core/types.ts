@@ -189,6 +189,8 @@ export interface Segment {
   offset: number;
   size: number;
   partNumber: number;
+  /** A multipart object's part: the part's ETag (its MD5 unless SSE-KMS or SSE-C), to check its bytes against as they are read. */
+  etag?: string;
 }
 
 export interface PartInfo {

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { openMetadata } from '../core/metadata/open.js';
 import { Storage } from '../core/storage.js';
+import { logScrubFinding } from './scrub-log.js';
 import { TemporaryCredentials } from '../core/temporary-credentials.js';
 import { Identities } from '../core/identities.js';
 import { loadMasterKey } from '../core/secret-box.js';
@@ -62,6 +63,9 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     hashThreads: config.hashThreads,
     directIo: config.directIo,
     cluster: config.cluster,
+    // A GET that found a blob's bytes wrong failed (or was cut short): which blob, whose (docs/reliability.md).
+    verifyGets: config.verifyGets,
+    onCorruptRead: (report) => logger.error({ ...report }, 'corrupt blob: its bytes do not match their metadata; the read failed'),
   });
   const root = await loadRootCredentials(storage.shared ? { shared: metadata } : { dataDir: config.dataDir });
   if (root.generated) {
@@ -134,6 +138,14 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     print(`Tessera 123pan API listening on ${panUrl}`);
   }
   storage.startSweeper(config.sweepIntervalMs);
+  if (config.scrubIntervalMs > 0) {
+    storage.startScrub({
+      intervalMs: config.scrubIntervalMs,
+      rateBytesPerSecond: config.scrubRateBytesPerSecond,
+      onFinding: (finding) => logScrubFinding(logger, finding),
+      onDone: (summary) => logger[summary.corrupt + summary.missing > 0 ? 'error' : 'info']({ ...summary }, 'scrub done'),
+    });
+  }
   pan.start();
   if (tls) logger.info({ certificate: config.tls!.certFile, fingerprint: tls.fingerprint, validTo: tls.validTo }, 'TLS on: serving HTTPS');
   else logger.info({}, 'TLS off: serving plain HTTP (--tls-cert and --tls-key turn HTTPS on)');

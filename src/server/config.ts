@@ -60,6 +60,11 @@ export interface ServerConfig {
    * file); unset, the metrics are open, as `/-/health` is. A secret: never logged.
    */
   metricsToken?: string;
+  /** The background scrub (core/scrub.ts): every this many ms (0: off, the default), reading at most scrubRateBytesPerSecond (0: no limit). */
+  scrubIntervalMs: number;
+  scrubRateBytesPerSecond: number;
+  /** Hash each plaintext blob a full GET sends against its recorded MD5 (default true; docs/reliability.md). */
+  verifyGets: boolean;
 }
 
 /** The PEM files of the server's certificate (its chain after it) and private key. */
@@ -100,6 +105,9 @@ interface ConfigFile {
   tlsCert?: unknown;
   tlsKey?: unknown;
   metricsToken?: unknown;
+  scrubIntervalHours?: number;
+  scrubRateMBps?: number;
+  verifyGets?: boolean;
 }
 
 const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -161,6 +169,9 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     },
     tls: tlsFiles(flags.tlsCert ?? env.TESSERA_TLS_CERT ?? file.tlsCert, flags.tlsKey ?? env.TESSERA_TLS_KEY ?? file.tlsKey),
     metricsToken: metricsToken(env.TESSERA_METRICS_TOKEN ?? file.metricsToken),
+    scrubIntervalMs: Math.round((nonNegative(file.scrubIntervalHours, 'scrubIntervalHours') ?? 0) * 60 * 60 * 1000),
+    scrubRateBytesPerSecond: Math.round((nonNegative(file.scrubRateMBps, 'scrubRateMBps') ?? 0) * 1024 * 1024),
+    verifyGets: flag(file.verifyGets, 'verifyGets') ?? true,
   };
 }
 
@@ -226,6 +237,12 @@ function metricsToken(value: unknown): string | undefined {
 function positive(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !(value > 0)) throw new Error(`config: ${name} must be a positive number`);
+  return value;
+}
+
+function nonNegative(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) throw new Error(`config: ${name} must be a number, 0 or more`);
   return value;
 }
 

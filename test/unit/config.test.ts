@@ -136,3 +136,31 @@ describe('config: metricsToken', () => {
     await assert.rejects(loadConfig({}, { TESSERA_METRICS_TOKEN: '' }), /TESSERA_METRICS_TOKEN/);
   });
 });
+
+describe('config: the background scrub and GET verification (docs/reliability.md)', () => {
+  let dir: string | undefined;
+  after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+
+  async function withFile(content: Record<string, unknown>): Promise<string> {
+    dir ??= await mkdtemp(join(tmpdir(), 'tessera-config-'));
+    const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+    await writeFile(path, JSON.stringify(content));
+    return path;
+  }
+
+  it('scrubs never and verifies full GETs by default', async () => {
+    const config = await loadConfig({}, {});
+    assert.deepEqual([config.scrubIntervalMs, config.scrubRateBytesPerSecond, config.verifyGets], [0, 0, true]);
+  });
+
+  it('takes scrubIntervalHours, scrubRateMBps and verifyGets from the file', async () => {
+    const config = await loadConfig({ config: await withFile({ scrubIntervalHours: 0.5, scrubRateMBps: 20, verifyGets: false }) }, {});
+    assert.deepEqual([config.scrubIntervalMs, config.scrubRateBytesPerSecond, config.verifyGets], [30 * 60 * 1000, 20 * 1024 * 1024, false]);
+  });
+
+  it('refuses a negative or non-numeric interval or rate, and a non-boolean verifyGets', async () => {
+    await assert.rejects(loadConfig({ config: await withFile({ scrubIntervalHours: -1 }) }, {}), /scrubIntervalHours must be a number, 0 or more/);
+    await assert.rejects(loadConfig({ config: await withFile({ scrubRateMBps: 'fast' }) }, {}), /scrubRateMBps must be a number, 0 or more/);
+    await assert.rejects(loadConfig({ config: await withFile({ verifyGets: 'yes' }) }, {}), /verifyGets must be true or false/);
+  });
+});

@@ -9,7 +9,7 @@ import { maskUrl, PostgresMetadata } from '../../src/core/metadata/postgres.js';
 import { migrate, MIGRATIONS, SCHEMA_VERSION } from '../../src/core/metadata/postgres-schema.js';
 import { tempSqliteMetadata } from '../helpers/metadata.js';
 import { deleteLatest, deleteVersion, writeVersion } from '../../src/core/versioning.js';
-import type { HashState, Metadata, NewObject, StoredPart, WriteOutcome } from '../../src/core/metadata/types.js';
+import type { BlobReference, HashState, Metadata, NewObject, StoredPart, WriteOutcome } from '../../src/core/metadata/types.js';
 import type { UploadInfo } from '../../src/core/types.js';
 import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { HISTORY_AFTER_MIGRATION_7, HISTORY_BEFORE_MIGRATION_7 } from '../helpers/version-history.js';
@@ -313,9 +313,10 @@ export function describeBackend(name: string, open: OpenBackend): void {
       const stored = (await meta.getObject('multi', 'big'))!;
       assert.equal(stored.partsCount, 3);
       assert.deepEqual(await meta.segmentsOf(stored.id), [
-        { blobId: 'mp-1', offset: 0, size: 101, partNumber: 1 },
-        { blobId: 'mp-2', offset: 101, size: 102, partNumber: 2 },
-        { blobId: 'mp-4', offset: 203, size: 104, partNumber: 4 },
+        // A part's segment carries its ETag: a full GET checks the part's bytes against it.
+        { blobId: 'mp-1', offset: 0, size: 101, partNumber: 1, etag: 'etag-1' },
+        { blobId: 'mp-2', offset: 101, size: 102, partNumber: 2, etag: 'etag-2' },
+        { blobId: 'mp-4', offset: 203, size: 104, partNumber: 4, etag: 'etag-4' },
       ]);
       assert.deepEqual(await meta.objectPartChecksum(stored.id, 2), { algorithm: 'sha256', value: digest(2) });
       assert.equal(await meta.objectPartChecksum(stored.id, 3), undefined);
@@ -791,6 +792,47 @@ export function describeBackend(name: string, open: OpenBackend): void {
       assert.deepEqual(markers.map((m) => [m.key, m.versionId, m.deleteMarker]), [['k', marker, true], ['other', markers[1]?.versionId, true]]);
       assert.deepEqual((await meta.listLatestMarkers('nc', 'k', '', undefined, 10)).map((m) => m.key), ['other']);
       assert.deepEqual((await meta.listLatestMarkers('nc', '', 'k', 'l', 10)).map((m) => m.key), ['k']);
+    });
+
+    it('lists every reference of each blob in blob id order, page by page, with the MD5 its referrer records (the scrub)', async () => {
+      const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+      const blob = (letter: string) => `zz-scrub-${letter}`;
+      await meta.insertBucket('scrub-refs', 'alice', at(0));
+      // A single PUT, then a copy sharing its blob; the first then goes noncurrent under a new version.
+      await meta.putObject(object('scrub-refs', 'one', [blob('a')], { contentMd5: md5('a'), versionId: 'v1' }));
+      await meta.putObject(object('scrub-refs', 'copy', [blob('a')], { contentMd5: md5('a') }));
+      await meta.archiveCurrent('scrub-refs', 'one', at(2));
+      await meta.putObject(object('scrub-refs', 'one', [blob('d')], { contentMd5: md5('d'), versionId: 'v2' }));
+      // Two segments (a copy of a multipart object): the whole content's MD5 is no single blob's.
+      await meta.putObject(object('scrub-refs', 'two', [blob('b'), blob('c')], { contentMd5: md5('bc') }));
+      // An upload in progress; a completed one (the object's bytes); an SSE-KMS one (its ETag is no MD5).
+      await meta.insertUpload(upload('scrub-refs', 'open', 'up-scrub-open'));
+      await meta.upsertPart('up-scrub-open', part(1, blob('e'), { etag: md5('e') }));
+      await meta.insertUpload(upload('scrub-refs', 'mp', 'up-scrub-done'));
+      await meta.upsertPart('up-scrub-done', part(1, blob('f'), { etag: md5('f') }));
+      await meta.markCompleted('up-scrub-done', at(3), 'fingerprint', 'x');
+      await meta.putObject(object('scrub-refs', 'mp', [], { size: 101, partsCount: 1, content: { uploadId: 'up-scrub-done' } }));
+      await meta.insertUpload(upload('scrub-refs', 'sealed', 'up-scrub-kms', at(0), { encryption: { kind: 'sse-kms', kmsKeyId: 'k1' } }));
+      await meta.upsertPart('up-scrub-kms', part(1, blob('g'), { etag: md5('g') }));
+
+      const all: BlobReference[] = [];
+      for (let after = 'zz-scrub-', page: BlobReference[]; (page = await meta.blobReferences(after, 2)).length > 0; after = page[page.length - 1]!.blobId) {
+        assert.ok(new Set(page.map((ref) => ref.blobId)).size <= 2, 'at most `limit` blobs a page');
+        all.push(...page.filter((ref) => ref.blobId.startsWith('zz-scrub-')));
+      }
+      const sorted = (refs: typeof all) => [...refs].sort((x, y) => (x.blobId + x.key + String(x.noncurrent)).localeCompare(y.blobId + y.key + String(y.noncurrent)));
+      assert.deepEqual(sorted(all), [
+        { blobId: blob('a'), size: 10, bucket: 'scrub-refs', key: 'copy', partNumber: 1, object: true, versionId: null, md5: md5('a') },
+        { blobId: blob('a'), size: 10, bucket: 'scrub-refs', key: 'one', partNumber: 1, object: true, versionId: 'v1', noncurrent: true, md5: md5('a') },
+        { blobId: blob('b'), size: 10, bucket: 'scrub-refs', key: 'two', partNumber: 1, object: true, versionId: null },
+        { blobId: blob('c'), size: 10, bucket: 'scrub-refs', key: 'two', partNumber: 2, object: true, versionId: null },
+        { blobId: blob('d'), size: 10, bucket: 'scrub-refs', key: 'one', partNumber: 1, object: true, versionId: 'v2', md5: md5('d') },
+        { blobId: blob('e'), size: 101, bucket: 'scrub-refs', key: 'open', partNumber: 1, object: false, uploadId: 'up-scrub-open', md5: md5('e') },
+        { blobId: blob('f'), size: 101, bucket: 'scrub-refs', key: 'mp', partNumber: 1, object: true, versionId: null, uploadId: 'up-scrub-done', md5: md5('f') },
+        { blobId: blob('g'), size: 101, bucket: 'scrub-refs', key: 'sealed', partNumber: 1, object: false, uploadId: 'up-scrub-kms', encryption: { kind: 'sse-kms', kmsKeyId: 'k1' } },
+      ]);
+      // In blob id order across pages.
+      assert.deepEqual(all.map((ref) => ref.blobId), [...all.map((ref) => ref.blobId)].sort());
     });
   });
 }

@@ -21,7 +21,9 @@ import {
   type VersionRow,
   toVersion,
 } from './rows.js';
+import { BLOB_REFERENCES_SQL, blobReferenceOf, type BlobReferenceRow } from './blob-references.js';
 import type {
+  BlobReference,
   BucketConfigKind,
   HashState,
   MetadataQueries,
@@ -236,11 +238,11 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   async segmentsOf(objectId: number): Promise<Segment[]> {
     // An object has segments (single PUT, copy) or a completed upload's parts, never both.
-    const rows = await this.rows<{ blob_id: string; size: number; part_number: number }>(
-      `SELECT blob_id, size, part_number FROM (
-         SELECT s.seq AS ord, s.blob_id, s.size, s.part_number FROM segments s WHERE s.object_id = $1
+    const rows = await this.rows<{ blob_id: string; size: number; part_number: number; etag: string | null }>(
+      `SELECT blob_id, size, part_number, etag FROM (
+         SELECT s.seq AS ord, s.blob_id, s.size, s.part_number, NULL AS etag FROM segments s WHERE s.object_id = $1
          UNION ALL
-         SELECT p.part_number, p.blob_id, p.size, p.part_number
+         SELECT p.part_number, p.blob_id, p.size, p.part_number, p.etag
          FROM (SELECT upload_id FROM objects WHERE id = $1
                UNION ALL SELECT upload_id FROM object_versions WHERE id = $1 LIMIT 1) o
          JOIN parts p ON p.upload_id = o.upload_id
@@ -249,7 +251,8 @@ export abstract class PostgresQueries implements MetadataQueries {
     );
     let offset = 0;
     return rows.map((row) => {
-      const segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number };
+      const segment: Segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number };
+      if (row.etag !== null) segment.etag = row.etag;
       offset += row.size;
       return segment;
     });
@@ -549,6 +552,11 @@ export abstract class PostgresQueries implements MetadataQueries {
   async allBlobIds(): Promise<Set<string>> {
     const rows = await this.rows<{ blob_id: string }>('SELECT blob_id FROM segments UNION SELECT blob_id FROM parts');
     return new Set(rows.map((row) => row.blob_id));
+  }
+
+  async blobReferences(afterBlobId: string, limit: number): Promise<BlobReference[]> {
+    const sql = BLOB_REFERENCES_SQL.replace(/:after/g, '$1').replace(/:limit/g, '$2');
+    return (await this.rows<BlobReferenceRow & pg.QueryResultRow>(sql, [afterBlobId, limit])).map(blobReferenceOf);
   }
 
   // Uploads

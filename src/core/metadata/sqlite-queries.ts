@@ -23,7 +23,9 @@ import {
   type BucketRow,
   toVersion,
 } from './rows.js';
+import { BLOB_REFERENCES_SQL, blobReferenceOf, type BlobReferenceRow } from './blob-references.js';
 import type {
+  BlobReference,
   BucketConfigKind,
   HashState,
   MetadataQueries,
@@ -49,6 +51,8 @@ import type {
  * that pages is an index range scan, so its cost is the page it returns, not the rows before it.
  */
 export class SqliteQueries implements Synchronous<MetadataQueries> {
+  /** Prepared on first use: only the scrub reads it. */
+  private blobReferencesStmt?: Database.Statement<{ after: string; limit: number }, BlobReferenceRow>;
   private readonly stmt;
   private versionStmt: ReturnType<typeof prepareVersionStatements> | undefined;
   private identityStmt: SqliteIdentities | undefined;
@@ -109,8 +113,8 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       uploadIdOfObject: db.prepare<[number, number], { upload_id: string | null }>(
         'SELECT upload_id FROM objects WHERE id = ? UNION ALL SELECT upload_id FROM object_versions WHERE id = ? LIMIT 1',
       ),
-      partSegments: db.prepare<[string], { blob_id: string; size: number; part_number: number }>(
-        'SELECT blob_id, size, part_number FROM parts WHERE upload_id = ? ORDER BY part_number',
+      partSegments: db.prepare<[string], { blob_id: string; size: number; part_number: number; etag: string }>(
+        'SELECT blob_id, size, part_number, etag FROM parts WHERE upload_id = ? ORDER BY part_number',
       ),
       deletePart: db.prepare<[string, number], { blob_id: string }>(
         'DELETE FROM parts WHERE upload_id = ? AND part_number = ? RETURNING blob_id',
@@ -331,7 +335,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     }
     let offset = 0;
     return this.stmt.partSegments.all(uploadId).map((row) => {
-      const segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number };
+      const segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number, etag: row.etag };
       offset += row.size;
       return segment;
     });
@@ -532,6 +536,13 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
 
   allBlobIds(): Set<string> {
     return new Set(this.stmt.allBlobIds.all().map((row) => row.blob_id));
+  }
+
+  blobReferences(afterBlobId: string, limit: number): BlobReference[] {
+    this.blobReferencesStmt ??= this.db.prepare<{ after: string; limit: number }, BlobReferenceRow>(
+      BLOB_REFERENCES_SQL.replace(/:after/g, '$after').replace(/:limit/g, '$limit'),
+    );
+    return this.blobReferencesStmt.all({ after: afterBlobId, limit }).map(blobReferenceOf);
   }
 
   // Uploads

@@ -3,6 +3,7 @@ import type {
   Checksum,
   ObjectAttributes,
   ObjectChecksum,
+  ObjectEncryption,
   ObjectInfo,
   ObjectLock,
   PartInfo,
@@ -90,6 +91,28 @@ export interface StoredAccessKey {
   userId: string;
   enabled: boolean;
   created: Date;
+}
+
+/** Something that refers to a blob: an object's (or noncurrent version's) segment, or an upload's part. */
+export interface BlobReference {
+  blobId: string;
+  /** The blob's content as its referrer reads it, in bytes (plaintext: an encrypted file is larger). */
+  size: number;
+  bucket: string;
+  key: string;
+  partNumber: number;
+  /** An object or a noncurrent version refers to it (a multipart one through `uploadId`'s parts); false: an upload in progress. */
+  object: boolean;
+  /** The object's version id (null: the null version, or an unversioned bucket's object). */
+  versionId?: string | null;
+  /** The object is a noncurrent version. */
+  noncurrent?: boolean;
+  /** A part's upload: one in progress, or the completed upload whose parts are the object's bytes. */
+  uploadId?: string;
+  /** Hex MD5 the blob's content must have, when the referrer records it. */
+  md5?: string;
+  /** How the referrer's blobs are sealed; none: plaintext. */
+  encryption?: ObjectEncryption;
 }
 
 export interface StoredPart extends PartInfo {
@@ -236,6 +259,11 @@ export interface MetadataQueries {
   /** Of the given blob ids, those nothing refers to any more (call inside the transaction that released them). */
   unreferenced(blobIds: Iterable<string>): Promise<string[]>;
   allBlobIds(): Promise<Set<string>>;
+  /**
+   * Everything that refers to the next `limit` blob ids after `afterBlobId` (in id order): one entry
+   * per object, noncurrent version or upload part holding the blob, ordered by blob id (core/scrub.ts).
+   */
+  blobReferences(afterBlobId: string, limit: number): Promise<BlobReference[]>;
 
   // Uploads
   insertUpload(upload: UploadInfo): Promise<void>;
