@@ -3,7 +3,6 @@
  * own 123pan client. Each one reports every 5xx answer it sees (retried ones too) to the tally.
  */
 import { Agent } from 'node:http';
-import { createRequire } from 'node:module';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import OSS from 'ali-oss';
@@ -49,22 +48,10 @@ export function s3Client(url: string, tally: Tally, credentials = { accessKeyId:
   });
 }
 
-/** The HTTP client ali-oss uses by default, wrapped to count its 5xx answers when they come (a multipart upload fails only once its other parts end). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const urllib = createRequire(import.meta.url)('urllib') as { request(url: string, params: unknown): Promise<any> };
-
 /** ali-oss as an application uses it (virtual-host style Host, V4 signatures). Its errors carry `status`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function ossClient(url: string, tally: Tally): any {
-  const counting = {
-    request: async (target: string, params: { method?: string }) => {
-      const result = await urllib.request(target, params);
-      if (result.status >= 500) tally.serverError(result.status, `OSS ${params?.method ?? 'GET'} ${new URL(target).pathname}`);
-      return result;
-    },
-  };
-  return new OSS({
-    urllib: counting,
+  const client = new OSS({
     accessKeyId: ROOT_ACCESS_KEY,
     accessKeySecret: ROOT_SECRET_KEY,
     bucket: OSS_BUCKET,
@@ -73,6 +60,21 @@ export function ossClient(url: string, tally: Tally): any {
     authorizationV4: true,
     timeout: 120_000,
   } as unknown as OSS.Options);
+  // Its own HTTP client, wrapped to count 5xx answers when they come (a failed multipart upload
+  // rejects only once its other parts end).
+  const inner = (client as unknown as { urllib: Urllib }).urllib;
+  (client as unknown as { urllib: Urllib }).urllib = {
+    request: async (target, params) => {
+      const result = await inner.request(target, params);
+      if (result.status >= 500) tally.serverError(result.status, `OSS ${params?.method ?? 'GET'} ${new URL(target).pathname}`);
+      return result;
+    },
+  };
+  return client;
+}
+
+interface Urllib {
+  request(url: string, params: { method?: string }): Promise<{ status: number }>;
 }
 
 export function panClient(url: string, tally: Tally): PanClient {
