@@ -125,6 +125,18 @@ const SKIPPED: Skipped[] = [
     reason: 'a benchmark run of minutes on PostgreSQL (options checked against bench/run.ts below)',
   },
   {
+    doc: 'docs/reliability.md',
+    first: 'npm run soak                                   # 10 minutes, 32 workers, one node on SQLite, a SIGKILL every 30-90 s',
+    sha256: 'b225be66615e16f9d4652c4098a3fcbe6e6468fb71aae62c71761431c0af1159',
+    reason: 'a soak runs for minutes and kills servers; test/soak/soak.test.ts runs it for under a minute and checks its report',
+  },
+  {
+    doc: 'docs/reliability.md',
+    first: 'tessera scrub [--data DIR] [--metadata URL] [--rate MB/s] [--json] [--no-orphans]',
+    sha256: 'fade9af7c3b2ddc7a6f84113003b15fcec6bb48a5f1f29c32d626c04cdddd00c',
+    reason: 'a synopsis, not a command; test/server/scrub.test.ts runs tessera scrub on SQLite and PostgreSQL (its options are checked against --help below)',
+  },
+  {
     doc: 'docs/cli.md',
     first: 'tessera pan login --endpoint http://127.0.0.1:9000 --client-id my-app --client-secret my-app-secret',
     sha256: '50db4ff36e86210a7cf94ddaf09ad6b3c76e4379d92bbb0541fde1319a9d77a9',
