@@ -29,6 +29,7 @@ import {
   type DownloadCheckpoint,
   type DownloadPart,
 } from './download-checkpoint.js';
+import { eachPartInParallel } from './part-pool.js';
 import { AbortError, IntegrityError } from './errors.js';
 import { autoParallel, autoPartSize, OSS_MIN_PART_SIZE, partCount, S3_MIN_PART_SIZE } from './sizing.js';
 import { HashingTap, multipartEtag, normalizeEtag } from './streams.js';
@@ -250,31 +251,8 @@ class RangedDownload {
   }
 
   private async fetchAll(todo: DownloadPart[]): Promise<void> {
-    const queue = [...todo];
-    const inner = new AbortController();
-    const outer = this.options.signal;
-    const forward = () => inner.abort(outer?.reason);
-    outer?.addEventListener('abort', forward, { once: true });
-    let firstError: unknown;
-    const worker = async () => {
-      while (queue.length > 0 && firstError === undefined) {
-        const part = queue.shift()!;
-        try {
-          await this.fetchPart(part, inner.signal);
-        } catch (err) {
-          if (firstError === undefined) firstError = err;
-          inner.abort(err);
-        }
-      }
-    };
-    const parallel = Math.max(1, Math.min(this.options.parallel ?? autoParallel(this.checkpoint.Parts.length), todo.length || 1));
-    try {
-      await Promise.all(Array.from({ length: parallel }, worker));
-    } finally {
-      outer?.removeEventListener('abort', forward);
-    }
-    if (outer?.aborted) throw new AbortError();
-    if (firstError !== undefined) throw firstError;
+    const parallel = this.options.parallel ?? autoParallel(this.checkpoint.Parts.length);
+    await eachPartInParallel(todo, parallel, this.options.signal, (part, signal) => this.fetchPart(part, signal));
   }
 
   /** One range into its place in the file; a body cut short is fetched again (a few times). */

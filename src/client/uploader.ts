@@ -29,6 +29,7 @@ import {
   type CheckpointPart,
 } from './checkpoint.js';
 import type { StorageClient } from './client.js';
+import { eachPartInParallel } from './part-pool.js';
 import { AbortError, IntegrityError, ServiceError } from './errors.js';
 import { throwIfAborted, type StreamBody } from './http.js';
 import { listAllParts } from './paging.js';
@@ -316,31 +317,8 @@ export class MultipartUploader {
   }
 
   private async uploadParts(todo: CheckpointPart[]): Promise<void> {
-    const queue = [...todo];
-    const inner = new AbortController();
-    const outer = this.options.signal;
-    const forward = () => inner.abort(outer?.reason);
-    outer?.addEventListener('abort', forward, { once: true });
-    let firstError: unknown;
-    const worker = async () => {
-      while (queue.length > 0 && firstError === undefined) {
-        const part = queue.shift()!;
-        try {
-          await this.uploadPart(part, inner.signal);
-        } catch (err) {
-          if (firstError === undefined) firstError = err;
-          inner.abort(err);
-        }
-      }
-    };
-    const parallel = Math.max(1, Math.min(this.options.parallel ?? autoParallel(this.checkpoint.Parts.length), todo.length || 1));
-    try {
-      await Promise.all(Array.from({ length: parallel }, worker));
-    } finally {
-      outer?.removeEventListener('abort', forward);
-    }
-    if (outer?.aborted) throw new AbortError();
-    if (firstError !== undefined) throw firstError;
+    const parallel = this.options.parallel ?? autoParallel(this.checkpoint.Parts.length);
+    await eachPartInParallel(todo, parallel, this.options.signal, (part, signal) => this.uploadPart(part, signal));
   }
 
   private async uploadPart(part: CheckpointPart, signal: AbortSignal): Promise<void> {
