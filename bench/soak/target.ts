@@ -8,10 +8,10 @@
  * Restart windows: from a kill until the restarted server (or, for the database, a request that
  * needs it) answers again, plus a grace of a few seconds. What fails in a window is expected.
  */
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startCluster, type TestCluster } from '../../test/helpers/cluster.js';
 import { filesUnder, startNode, type TestServer } from '../../test/helpers/server.js';
+import { freePort } from '../../test/helpers/ports.js';
 
 export interface Window {
   what: string;
@@ -203,13 +203,3 @@ export async function waitHealthy(url: string, timeoutMs = 60_000): Promise<void
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}

@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 
 /**
  * A throwaway PostgreSQL server for tests and the benchmark: a fresh cluster (initdb) in a temp
@@ -55,17 +56,6 @@ export function postgresBinDir(): string | undefined {
   return dir && existsSync(join(dir, 'initdb')) ? dir : undefined;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** The uid/gid to run PostgreSQL as: ourselves, or the `postgres` user when we are root. */
 function runAs(): { uid: number; gid: number } | undefined {
