@@ -48,3 +48,11 @@ export function oneOfInts<T extends number>(...allowed: T[]) {
     return number as T;
   };
 }
+
+/** A decimal number above 0 (`20`, `0.5`), for rates; no exponent, sign or empty text. */
+export function positiveDecimal(value: string): number {
+  const text = value.trim();
+  const number = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(number > 0) || !Number.isFinite(number)) throw new InvalidArgumentError('must be a number above 0.');
+  return number;
+}

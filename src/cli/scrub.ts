@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { BlobStore } from '../core/blob-store.js';
 import { Encryption } from '../core/encryption.js';
 import { KeyStore } from '../core/kms.js';
@@ -16,6 +16,7 @@ import { CORRUPT_KINDS, describeReference, scrub, type ScrubFinding, type ScrubS
 import { loadMasterKey, MASTER_KEY_FILE } from '../core/secret-box.js';
 import { postgresUrl } from '../server/config.js';
 import { sizeString } from './format.js';
+import { positiveDecimal } from './options.js';
 
 /** `--rate`'s unit: MB/s of 2^20 bytes. */
 const MB = 1024 * 1024;
@@ -28,19 +29,13 @@ interface ScrubFlags {
   orphans: boolean;
 }
 
-function rate(value: string): number {
-  const mbps = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value) || !(mbps > 0)) throw new InvalidArgumentError('MB/s (of 1,048,576 bytes), a number above 0.');
-  return mbps;
-}
-
 export function registerScrub(program: Command): void {
   program
     .command('scrub')
     .description('read every stored blob and check it against its metadata (size, MD5, sealed records); report corrupt, missing and orphan files')
     .option('--data <dir>', 'data directory (env TESSERA_DATA, default ./data)', undefined)
     .option('--metadata <url>', 'cluster mode: the PostgreSQL metadata, postgres://USER:PASS@HOST:PORT/DB (env TESSERA_METADATA)', undefined)
-    .addOption(new Option('--rate <MB/s>', 'read at most this many MB (2^20 bytes) a second (default: as fast as the disk goes)').argParser(rate))
+    .addOption(new Option('--rate <MB/s>', 'read at most this many MB (2^20 bytes) a second (default: as fast as the disk goes)').argParser(positiveDecimal))
     .option('--json', 'one JSON object a line: each finding, then the summary')
     .option('--no-orphans', 'do not look for files nothing refers to')
     .addHelpText('after', '\nExit status: 0 nothing corrupt or missing; 1 some blob is corrupt or missing; 2 usage error, or the store cannot be opened.')
