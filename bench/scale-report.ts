@@ -72,13 +72,13 @@ export function renderScale(report: ScaleReport): string {
     lines.push(
       `### UploadPart by concurrency (${formatNumber(bytes / MiB)} MiB parts)`,
       '',
-      `One upload, parts of one pseudo-random buffer sent by N workers at once (each part is a whole UploadPart call, signed payload and CRC32 at the SDK's defaults), on a fresh SQLite server. Peak RSS: the server process's, VmHWM reset at the start of each level (or polled VmRSS).`,
+      `One upload, parts of one pseudo-random buffer sent by N workers at once (each part is a whole UploadPart call, signed payload and CRC32 at the SDK's defaults), on a fresh SQLite server. Peak RSS: the server process's, VmHWM reset at the start of each level (or polled VmRSS). Staging slots: the shared memory bodies are staged through (\`tessera_staging_memory_bytes\` on /-/metrics after the level; the pool grows with the bodies received at once and never shrinks), part of the RSS once touched.`,
       '',
-      '| Backend | In flight | Parts | MB/s | p50, ms | p99, ms | Peak RSS, MB | Load average after |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      '| Backend | In flight | Parts | MB/s | p50, ms | p99, ms | Peak RSS, MB | Staging slots, MB | Load average after |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
       ...report.concurrency.map(
         (r) =>
-          `| ${backendName(r.backend)} | ${r.concurrency} | ${r.parts} | ${formatNumber(r.megabytesPerSecond)} | ${formatNumber(r.latency?.median ?? NaN)} | ${formatNumber(r.p99Ms)} | ${formatNumber(r.peakRssBytes / 1e6)} | ${r.loadAverage.join(' ')} |`,
+          `| ${backendName(r.backend)} | ${r.concurrency} | ${r.parts} | ${formatNumber(r.megabytesPerSecond)} | ${formatNumber(r.latency?.median ?? NaN)} | ${formatNumber(r.p99Ms)} | ${formatNumber(r.peakRssBytes / 1e6)} | ${formatNumber(r.stagingBytes / 1e6)} | ${r.loadAverage.join(' ')} |`,
       ),
       '',
     );

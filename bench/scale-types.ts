@@ -61,6 +61,8 @@ export interface ConcurrencyResult {
   p99Ms: number;
   peakRssBytes: number;
   peakSource: string;
+  /** The server's staging slots (tessera_staging_memory_bytes) after the level: the pool's high-water mark so far. */
+  stagingBytes: number;
   loadAverage: number[];
 }
 

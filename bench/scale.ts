@@ -309,6 +309,14 @@ async function partsSizeSeries(place: Place, s3: S3Client, db: FixtureConnection
   return { backend: place.backend, what: 'parts', rows, bytes, bytesPerMillion: (bytes * 1e6) / rows, fillSeconds };
 }
 
+/** The server's staging slot memory (tessera_staging_memory_bytes on /-/metrics): it grows with the bodies received at once and never shrinks. */
+async function stagingMemory(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/-/metrics`)).text();
+  const match = /^tessera_staging_memory_bytes (\d+)/m.exec(text);
+  if (!match) throw new Error('/-/metrics has no tessera_staging_memory_bytes');
+  return Number(match[1]);
+}
+
 /** Parts of one shared buffer, `concurrency` in flight, on a fresh server; the server's peak RSS meanwhile. */
 async function concurrencySeries(backend: Backend, root: string, sizes: Sizes): Promise<ConcurrencyResult[]> {
   const dataDir = join(root, `${backend}-concurrency`);
@@ -345,6 +353,7 @@ async function concurrencySeries(backend: Backend, root: string, sizes: Sizes): 
       const seconds = (performance.now() - started) / 1000;
       const metered = meter.stop();
       await s3.send(new AbortMultipartUploadCommand({ Bucket: 'concurrency', Key: key, UploadId }));
+      const stagingBytes = await stagingMemory(server.url);
       const sorted = [...latencies].sort((a, b) => a - b);
       const p99Ms = sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
       const result: ConcurrencyResult = {
@@ -357,10 +366,11 @@ async function concurrencySeries(backend: Backend, root: string, sizes: Sizes): 
         p99Ms,
         peakRssBytes: metered.peakRss,
         peakSource: metered.peakSource,
+        stagingBytes,
         loadAverage: load(),
       };
       log(
-        `${backend}: ${concurrency} in flight, ${parts} parts: ${formatNumber(result.megabytesPerSecond)} MB/s, p50 ${formatNumber(result.latency?.median ?? NaN)} ms, p99 ${formatNumber(p99Ms)} ms, peak RSS ${formatNumber(metered.peakRss / MiB)} MiB (load ${result.loadAverage.join(' ')})`,
+        `${backend}: ${concurrency} in flight, ${parts} parts: ${formatNumber(result.megabytesPerSecond)} MB/s, p50 ${formatNumber(result.latency?.median ?? NaN)} ms, p99 ${formatNumber(p99Ms)} ms, peak RSS ${formatNumber(metered.peakRss / 1e6)} MB, staging slots ${formatNumber(stagingBytes / 1e6)} MB (load ${result.loadAverage.join(' ')})`,
       );
       results.push(result);
     }
