@@ -78,7 +78,7 @@ export function renderScale(report: ScaleReport): string {
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
       ...report.concurrency.map(
         (r) =>
-          `| ${backendName(r.backend)} | ${r.concurrency} | ${r.parts} | ${formatNumber(r.megabytesPerSecond)} | ${formatNumber(r.latency?.median ?? NaN)} | ${formatNumber(r.p99Ms)} | ${formatNumber(r.peakRssBytes / 1e6)} | ${formatNumber(r.stagingBytes / 1e6)} | ${r.loadAverage.join(' ')} |`,
+          `| ${backendName(r.backend)} | ${r.concurrency} | ${r.error ? `${r.parts} (**failed**: ${r.error})` : r.parts} | ${formatNumber(r.megabytesPerSecond)} | ${formatNumber(r.latency?.median ?? NaN)} | ${formatNumber(r.p99Ms)} | ${formatNumber(r.peakRssBytes / 1e6)} | ${formatNumber(r.stagingBytes / 1e6)} | ${r.loadAverage.join(' ')} |`,
       ),
       '',
     );

@@ -63,6 +63,8 @@ export interface ConcurrencyResult {
   peakSource: string;
   /** The server's staging slots (tessera_staging_memory_bytes) after the level: the pool's high-water mark so far. */
   stagingBytes: number;
+  /** Set when a part failed: the level stopped there (its figures cover the parts before). */
+  error?: string;
   loadAverage: number[];
 }
 

@@ -170,6 +170,7 @@ describe('npm run bench:scale -- --quick', () => {
       }
       assert.deepEqual(report.concurrency.map((r) => r.concurrency), report.sizes.concurrency);
       for (const r of report.concurrency) {
+        assert.equal(r.error, undefined, `concurrency ${r.concurrency}`);
         for (const value of [r.megabytesPerSecond, r.p99Ms, r.peakRssBytes]) positive(value, `concurrency ${r.concurrency}`);
       }
       assert.deepEqual(report.metadataSize.map((r) => [r.backend, r.what]), backends.flatMap((b) => [[b, 'objects'], [b, 'parts']]));
@@ -207,7 +208,7 @@ interface ScaleJson {
   listObjects: ScaleListing[];
   listUploads: ScaleListing[];
   parts: Array<{ backend: string; parts: number; firstPage: { wire?: ScaleSummary }; middlePage: { wire?: ScaleSummary }; allPages?: ScaleSummary; complete?: ScaleSummary }>;
-  concurrency: Array<{ concurrency: number; megabytesPerSecond: number; p99Ms: number; peakRssBytes: number }>;
+  concurrency: Array<{ concurrency: number; error?: string; megabytesPerSecond: number; p99Ms: number; peakRssBytes: number }>;
   metadataSize: Array<{ backend: string; what: string; bytesPerMillion: number }>;
   plots: Record<string, string>;
 }
