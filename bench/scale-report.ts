@@ -1,4 +1,6 @@
 /** The scale bench's table (Markdown) and plots (one PNG per series). */
+import { existsSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writePlot, type LineChart, type Point } from './scale-plots.js';
 import { LISTING_POSITIONS, type ListingResult, type ScaleReport } from './scale-types.js';
@@ -14,7 +16,7 @@ function listingTable(title: string, results: ListingResult[], unit: string): st
   return [
     `### ${title}`,
     '',
-    `Round trip, median (min–max) ms; in brackets after each position, the entries on the page at the largest size.`,
+    `Round trip, median (min–max) ms; in square brackets, the entries on the page (keys or uploads, and common prefixes).`,
     '',
     `| Backend | ${unit} | Fill, s | ${LISTING_POSITIONS.join(' | ')} |`,
     `| --- | ---: | ---: | ${LISTING_POSITIONS.map(() => '---:').join(' | ')} |`,
@@ -37,10 +39,10 @@ function listingTable(title: string, results: ListingResult[], unit: string): st
   ];
 }
 
-export function renderScale(report: ScaleReport): string {
+/** The Markdown of bench/results/<out>.md; `forDocs`: for the section of docs/benchmarks.md (no title, images from there). */
+export function renderScale(report: ScaleReport, forDocs = false): string {
   const lines: string[] = [
-    `# Scale curves${report.quick ? ' (quick smoke run, not for comparison)' : ''}`,
-    '',
+    ...(forDocs ? [] : [`# Scale curves${report.quick ? ' (quick smoke run, not for comparison)' : ''}`, '']),
     `\`${report.command}\` · ${report.date} · ${report.machine.cpus} cores (${report.machine.cpuModel}), Node ${report.machine.node} · ` +
       `load average ${report.loadAverage.start.join(' ')} at the start, ${report.loadAverage.end.join(' ')} at the end · ${formatNumber(report.durationSeconds)} s in all.`,
     '',
@@ -98,9 +100,10 @@ export function renderScale(report: ScaleReport): string {
     );
   }
   if (Object.keys(report.plots).length > 0) {
-    lines.push('### Plots', '', ...Object.entries(report.plots).map(([series, file]) => `![${series}](${file})`), '');
+    lines.push('### Plots', '', ...Object.entries(report.plots).map(([series, file]) => `![${series}](${forDocs ? '../bench/results/' : ''}${file})`), '');
   }
-  return lines.join('\n');
+  const text = lines.join('\n');
+  return forDocs ? text.replace(/^### /gm, '#### ') : text;
 }
 
 function listingCharts(results: ListingResult[], what: string): LineChart[][] {
@@ -171,4 +174,20 @@ export async function plotScale(report: ScaleReport, dir: string, out: string): 
     ]);
   }
   return plots;
+}
+
+const START = '<!-- bench-results:scale:start -->';
+const END = '<!-- bench-results:scale:end -->';
+
+/** Replaces the section between the scale markers of `path` with the run's tables; false when there are none. */
+export async function updateScaleSection(path: string, report: ScaleReport): Promise<boolean> {
+  if (!existsSync(path)) return false;
+  const text = await readFile(path, 'utf8');
+  const start = text.indexOf(START);
+  const end = text.indexOf(END);
+  if (start < 0 || end < start) return false;
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${text.slice(0, start)}${START}\n${renderScale(report, true)}\n${END}${text.slice(end + END.length)}`);
+  await rename(temp, path);
+  return true;
 }

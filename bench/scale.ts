@@ -42,7 +42,7 @@ import { REPO_ROOT } from './contenders/paths.js';
 import { ACCESS_KEY, SECRET_KEY, startTessera } from './contenders/tessera.js';
 import { cpuBetween, killStartedServers, onInterrupt, ProcessMeter, readCpu, type CpuReading, type MeteredProcesses } from './proc.js';
 import { connect, DIRECTORIES, keyOf, TEMPLATE_KEY, type Backend, type FixtureConnection } from './scale-fixtures.js';
-import { renderScale, plotScale } from './scale-report.js';
+import { renderScale, plotScale, updateScaleSection } from './scale-report.js';
 import { LISTING_POSITIONS, SERIES, type ConcurrencyResult, type ListingResult, type PageResult, type PartsResult, type ScaleReport, type Series, type SizeResult, type Sizes } from './scale-types.js';
 import { formatNumber, summarize, type Summary } from './stats.js';
 
@@ -50,6 +50,7 @@ process.env.AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING ??= '1';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const MiB = 1024 * 1024;
+const DEFAULT_RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 const PAGE = 1000;
 const WARM_UP = 3;
 
@@ -95,7 +96,7 @@ function parseArgs(argv: string[]): Options {
   for (const s of series) if (!SERIES.includes(s)) throw new Error(`--series: unknown ${s} (${SERIES.join(', ')})`);
   const samples = Number(value('--samples') ?? (quick ? 2 : 15));
   if (!Number.isInteger(samples) || samples < 1) throw new Error('--samples must be a positive integer');
-  const resultsDir = resolve(value('--results-dir') ?? join(REPO_ROOT, 'bench', 'results'));
+  const resultsDir = resolve(value('--results-dir') ?? DEFAULT_RESULTS_DIR);
   const out = value('--out') ?? (quick ? 'scale-quick' : 'scale');
   return { quick, backends, series, samples, resultsDir, out, argv };
 }
@@ -503,6 +504,11 @@ async function main(): Promise<void> {
   await writeFile(join(options.resultsDir, `${options.out}.json`), JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(markdown);
   log(`wrote ${options.out}.md, ${options.out}.json and ${Object.keys(report.plots).length} plots in ${options.resultsDir}`);
+  // A full run into bench/results refreshes the section of docs/benchmarks.md between the scale markers.
+  if (!options.quick && options.out === 'scale' && options.resultsDir === DEFAULT_RESULTS_DIR) {
+    const doc = join(REPO_ROOT, 'docs', 'benchmarks.md');
+    log(`${doc}: ${(await updateScaleSection(doc, report)) ? 'scale results section updated' : 'no bench-results:scale markers; not updated'}`);
+  }
 }
 
 main().catch((err: unknown) => {
