@@ -74,7 +74,7 @@ export function renderScale(report: ScaleReport, forDocs = false): string {
     lines.push(
       `### UploadPart by concurrency (${formatNumber(bytes / MiB)} MiB parts)`,
       '',
-      `One upload, parts of one pseudo-random buffer sent by N workers at once (each part is a whole UploadPart call, signed payload and CRC32 at the SDK's defaults), on a fresh SQLite server. Peak RSS: the server process's, VmHWM reset at the start of each level (or polled VmRSS). Staging slots: the shared memory bodies are staged through (\`tessera_staging_memory_bytes\` on /-/metrics after the level; the pool grows with the bodies received at once and never shrinks), part of the RSS once touched.`,
+      `One upload, parts of one pseudo-random buffer sent by N workers at once (each part is a whole UploadPart call with a signed payload and a CRC32; as every part is the same buffer, the client gives the SDK their values computed once, and the server hashes and verifies each part as always), on a fresh SQLite server. Peak RSS: the server process's, VmHWM reset at the start of each level (or polled VmRSS). Staging slots: the shared memory bodies are staged through (\`tessera_staging_memory_bytes\` on /-/metrics after the level; the pool grows with the bodies received at once and never shrinks), part of the RSS once touched.`,
       '',
       '| Backend | In flight | Parts | MB/s | p50, ms | p99, ms | Peak RSS, MB | Staging slots, MB | Load average after |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
