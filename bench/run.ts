@@ -40,6 +40,7 @@ import { cpuBetween, killStartedServers, ProcessMeter, readCpu, type CpuReading 
 import { renderProfileSummary, summarizeCpuProfile } from './profile.js';
 import { metricResult, renderMarkdown, resultMarkers, updateMarkedSection, writeReport, type Cell, type Report } from './report.js';
 import { summarize } from './stats.js';
+import { runScaleCurves } from './scale-step.js';
 
 /** What a run without --contenders measures. */
 const DEFAULT_CONTENDERS: Contender[] = [tessera, tesseraSse, tesseraOss, tesseraPan, s3rver, tus, floor];
@@ -680,6 +681,9 @@ async function main(): Promise<void> {
       else log(`${doc}: no ${start}/${end} markers (or no file); not updated`);
     }
   }
+
+  // A full run goes on with the scale curves (bench/scale.ts, `npm run bench:scale` alone).
+  if (!options.profile && !options.quick && options.out === 'latest') await runScaleCurves(dir);
 
   if (profileDir) {
     const profiles = (await readdir(profileDir)).filter((name) => name.endsWith('.cpuprofile'));

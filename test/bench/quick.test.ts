@@ -133,3 +133,82 @@ describe('npm run bench:versions', () => {
     }
   });
 });
+
+// The scale curves (issue #19), small: every series is measured on each backend and plotted.
+describe('npm run bench:scale -- --quick', () => {
+  it('measures every series on each backend and writes the table, the JSON and a PNG per series', { timeout: 300_000 }, async () => {
+    const backends = postgresBinDir() ? ['sqlite', 'postgres'] : ['sqlite'];
+    if (backends.length === 1 && process.env.CI) assert.fail('PostgreSQL server binaries are missing on CI');
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-test-'));
+    try {
+      const harness = join(REPO_ROOT, 'dist', 'bench', 'scale.js');
+      const { code, output } = await run(['--initial-old-space-size=64', harness, '--quick', '--backends', backends.join(','), '--results-dir', dir]);
+      assert.equal(code, 0, output.slice(-4000));
+      const report = JSON.parse(await readFile(join(dir, 'scale-quick.json'), 'utf8')) as ScaleJson;
+      assert.equal(report.quick, true);
+      const positive = (value: unknown, what: string) => assert.ok(typeof value === 'number' && Number.isFinite(value) && value > 0, `${what}: ${JSON.stringify(value)}`);
+      const summary = (s: { samples: number[] } | undefined, what: string) => {
+        assert.ok(s && s.samples.length > 0, `${what}: no samples`);
+        for (const v of s.samples) positive(v, what);
+      };
+      for (const [name, results, sizes] of [
+        ['ListObjectsV2', report.listObjects, report.sizes.objects],
+        ['ListMultipartUploads', report.listUploads, report.sizes.uploads],
+      ] as const) {
+        assert.deepEqual(results.map((r) => [r.backend, r.count]), backends.flatMap((b) => sizes.map((s) => [b, s])), name);
+        for (const r of results) {
+          assert.deepEqual(Object.keys(r.pages), ['first page', 'middle (start-after)', 'delimiter=/ (root)', 'delimiter=/ (middle directory)']);
+          for (const [position, page] of Object.entries(r.pages)) {
+            summary(page.wire, `${name} ${r.backend} ${r.count} ${position}`);
+            summary(page.whole, `${name} ${r.backend} ${r.count} ${position}`);
+          }
+        }
+      }
+      assert.deepEqual(report.parts.map((r) => [r.backend, r.parts]), backends.flatMap((b) => report.sizes.parts.map((p) => [b, p])));
+      for (const r of report.parts) {
+        for (const [what, s] of Object.entries({ first: r.firstPage.wire, middle: r.middlePage.wire, all: r.allPages, complete: r.complete })) summary(s, `parts ${r.backend} ${r.parts} ${what}`);
+      }
+      assert.deepEqual(report.concurrency.map((r) => r.concurrency), report.sizes.concurrency);
+      for (const r of report.concurrency) {
+        assert.equal(r.error, undefined, `concurrency ${r.concurrency}`);
+        for (const value of [r.megabytesPerSecond, r.p99Ms, r.peakRssBytes]) positive(value, `concurrency ${r.concurrency}`);
+      }
+      assert.deepEqual(report.metadataSize.map((r) => [r.backend, r.what]), backends.flatMap((b) => [[b, 'objects'], [b, 'parts']]));
+      for (const r of report.metadataSize) positive(r.bytesPerMillion, `metadata size ${r.backend} ${r.what}`);
+
+      const series = ['list-objects', 'list-uploads', 'parts', 'concurrency', 'metadata-size'];
+      assert.deepEqual(Object.keys(report.plots), series);
+      const markdown = await readFile(join(dir, 'scale-quick.md'), 'utf8');
+      for (const name of series) {
+        const png = await readFile(join(dir, `scale-quick-${name}.png`));
+        // A PNG signature, and more than an empty canvas.
+        assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], name);
+        assert.ok(png.length > 10_000, `${name}: ${png.length} bytes`);
+        assert.ok(markdown.includes(`](scale-quick-${name}.png)`), `${name} not referenced`);
+      }
+      assert.match(markdown, /\| SQLite \| 4,000 \|/);
+      assert.match(markdown, /fixtures cloned by SQL/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+interface ScaleSummary {
+  samples: number[];
+}
+interface ScaleListing {
+  backend: string;
+  count: number;
+  pages: Record<string, { wire?: ScaleSummary; whole?: ScaleSummary }>;
+}
+interface ScaleJson {
+  quick: boolean;
+  sizes: { objects: number[]; uploads: number[]; parts: number[]; concurrency: number[] };
+  listObjects: ScaleListing[];
+  listUploads: ScaleListing[];
+  parts: Array<{ backend: string; parts: number; firstPage: { wire?: ScaleSummary }; middlePage: { wire?: ScaleSummary }; allPages?: ScaleSummary; complete?: ScaleSummary }>;
+  concurrency: Array<{ concurrency: number; error?: string; megabytesPerSecond: number; p99Ms: number; peakRssBytes: number }>;
+  metadataSize: Array<{ backend: string; what: string; bytesPerMillion: number }>;
+  plots: Record<string, string>;
+}
