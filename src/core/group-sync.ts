@@ -18,21 +18,19 @@ export class GroupSync {
   private fd: number | undefined;
   /** The fsync running now. */
   private running: Promise<void> | undefined;
-  /** The fsync that starts when `running` ends: every commit since `running` started waits for it. */
+  /** The fsync that starts when `running` ends: every caller since `running` started waits for it. */
   private next: Promise<void> | undefined;
   /**
    * Set by a failed fsync, and never cleared: after one, Linux may have dropped the unwritten pages
-   * and marked them clean, so no later fsync could say whether a commit is on disk. Every write
-   * from then on fails (its rows may be in the database; it is never acknowledged) until restart,
-   * which recovers from what the WAL on disk holds.
+   * and marked them clean, so no later fsync could say whether they are on disk. Every write
+   * needing this file from then on fails (its rows may be in the database; it is never
+   * acknowledged) until restart, which recovers from what is on disk.
    */
   private failed: Error | undefined;
-  /** fsyncs started, for tests and metrics. */
-  syncs = 0;
 
   constructor(private readonly path: string) {}
 
-  /** Resolves once every commit made before this call is on disk. */
+  /** Resolves once whatever was written to the file (or renamed into the directory) before this call is on disk. */
   durable(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (!this.running) return this.start();
@@ -65,7 +63,6 @@ export class GroupSync {
     } catch (err) {
       return Promise.reject(err);
     }
-    this.syncs++;
     const run = new Promise<void>((resolve, reject) =>
       fsync(fd, (err) => {
         if (!err) return resolve();

@@ -81,11 +81,6 @@ export class SqliteMetadata implements Metadata {
     return new SqliteMetadata(db, new GroupSync(`${path}-wal`));
   }
 
-  /** WAL fsyncs started so far (each made every commit before it durable). */
-  get walSyncs(): number {
-    return this.wal.syncs;
-  }
-
   writeObject(object: NewObject, guard: WriteGuard): Promise<WriteOutcome> {
     return writeObjectInTransaction(this, object, guard);
   }
