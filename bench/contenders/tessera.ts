@@ -54,7 +54,7 @@ export function tesseraContender(baseline?: Baseline): Contender {
     notes: baseline
       ? [`Tessera (S3) at ${baseline.name}: the same contender built from that checkout (\`--baseline\`), started and driven the same way.`]
       : [
-      'Tessera: every part is MD5-hashed, SHA-256-verified (signed payload) and CRC32-verified, written to a temp file (with O_DIRECT: 1 MiB or more, where the filesystem takes it), fsynced, renamed, its directory fsynced, then recorded in SQLite.',
+      'Tessera: every part is MD5-hashed, SHA-256-verified (signed payload) and CRC32-verified, written to a temp file (with O_DIRECT: 1 MiB or more, where the filesystem takes it), fsynced, renamed, its directory fsynced, then recorded in SQLite (answered once an fsync of the WAL begun after its commit has finished: one fsync for every commit made while the last ran).',
       `Tessera: started as \`npm start\` and the tessera bin start it: \`${[...SERVER_ENV_WORDS, 'node', ...SERVER_NODE_FLAGS].join(' ')}\` (src/server/node-flags.ts says why).`,
       'Tessera, rows 3–4: started with a config file `{"minPartSize": 1}` so that 1 KiB parts pass Complete (the part size is only checked at Complete; the default is 5 MiB).',
     ],

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DIRECT_BLOCK, O_DIRECT, probeDirectIo, roundUpToBlock } from './direct-io.js';
 import { errors } from './errors.js';
+import { GroupSync } from './group-sync.js';
 import { BodyHasher, HashPool, type HashPoolStats } from './hash-pool.js';
 import { CHUNK_BYTES, HEADER_BYTES, newBlobKey, openBlobKey, openRecord, RECORD_BYTES, recordSpan, sealedSize, sealRecords, tamperedBlob } from './blob-cipher.js';
 import { newBlobId } from './ids.js';
@@ -58,6 +59,8 @@ export class BlobStore {
   private readonly nodeId?: string;
   private readonly slots: SlotPool;
   private readonly hashPool?: HashPool;
+  /** The fsync of each blob directory (`blobs/ab`), shared by the renames into it made meanwhile. */
+  private readonly directorySyncs = new Map<string, GroupSync>();
 
   private constructor(root: string, options: BlobStoreOptions, private readonly alignForDirectIo?: AlignArena) {
     this.blobDir = join(root, 'blobs');
@@ -223,14 +226,24 @@ export class BlobStore {
 
   async close(): Promise<void> {
     await this.hashPool?.close();
+    for (const sync of this.directorySyncs.values()) {
+      await sync.drain();
+      sync.close();
+    }
+    this.directorySyncs.clear();
   }
 
-  /** Moves a staged blob into place durably and returns its id. */
+  /**
+   * Moves a staged blob into place durably and returns its id. The directory's fsync is shared
+   * with the other renames into it made meanwhile, on a descriptor kept open (core/group-sync.ts).
+   */
   async promote(staged: StagedBlob): Promise<string> {
     const blobId = staged.id;
     const dir = join(this.blobDir, blobId.slice(0, 2));
     await rename(staged.tempPath, join(dir, blobId));
-    await fsyncDirectory(dir);
+    let sync = this.directorySyncs.get(dir);
+    if (!sync) this.directorySyncs.set(dir, (sync = new GroupSync(dir)));
+    await sync.durable();
     return blobId;
   }
 
@@ -391,15 +404,6 @@ export class BlobStore {
       removed.push(entry.name);
     }
     return removed;
-  }
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
