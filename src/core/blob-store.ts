@@ -141,7 +141,7 @@ export class BlobStore {
    * large bodies, where allowed) and hashed (on a worker for large bodies) while
    * the next one fills, and is reused once both are done. With `kek`, the file holds the body
    * encrypted (core/blob-cipher.ts) under a data key of its own sealed by `kek`; the digests are
-   * the plaintext's.
+   * the plaintext's, and always include its CRC32C (with the `extra` ones).
    */
   async stage(body: AsyncIterable<Buffer>, extra: ExtraDigest[] = [], expectedSize?: number, kek?: Buffer): Promise<StagedBlob> {
     const id = newBlobId();
@@ -149,7 +149,8 @@ export class BlobStore {
     // Records are 64 KiB + 16 on disk: not block-aligned, so an encrypted blob goes through the page cache.
     const sealing = kek && newBlobKey(kek, id);
     const slots = this.slots;
-    const hasher = new BodyHasher(this.hashPool, slots, extra);
+    // Every blob's CRC32C is kept, for reads to check cheaply (core/verified-read.ts).
+    const hasher = new BodyHasher(this.hashPool, slots, extra.includes('crc32c') ? extra : [...extra, 'crc32c']);
     const inFlight: Array<Promise<void>> = [];
     let file: FileHandle | undefined;
     let direct = false;

@@ -1,7 +1,8 @@
 /**
  * Bit rot (docs/reliability.md): `tessera scrub` against a real server's data directory, on SQLite
- * and on PostgreSQL; a full GET of an object whose blob was altered on disk fails; the background
- * scrub logs what it finds.
+ * and on PostgreSQL; every blob's CRC32C is recorded when written; a full GET of an object whose
+ * blob was altered on disk fails (checked by that CRC32C, or by the MD5 for a blob recorded without
+ * one, as before schema version 13); the background scrub logs what it finds.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, stat, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { Crc32c } from '../../src/core/checksums.js';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -29,6 +33,36 @@ import { CLI, filesUnder, startNode, type TestServer } from '../helpers/server.j
 const KiB = 1024;
 const BUCKET = 'scrubbed';
 const md5Hex = (data: Buffer) => createHash('md5').update(data).digest('hex');
+const crc32cOf = (data: Buffer) => {
+  const crc = new Crc32c();
+  crc.update(data);
+  return crc.digest().readUInt32BE(0);
+};
+
+/**
+ * Runs `sql` on the server's metadata, straight in the database (SQLite's meta.db, or PostgreSQL),
+ * beside the running server: to read what it recorded, or to make a blob look as if written
+ * before its CRC32C was kept. `?` placeholders; rows come back as objects.
+ */
+async function metadataSql(dataDir: string, postgresUrl: string | undefined, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+  if (postgresUrl) {
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    try {
+      let n = 0;
+      return (await client.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as Array<Record<string, unknown>>;
+    } finally {
+      await client.end();
+    }
+  }
+  const db = new Database(join(dataDir, 'meta.db'));
+  try {
+    const statement = db.prepare(sql);
+    return statement.reader ? (statement.all(...params) as Array<Record<string, unknown>>) : (statement.run(...params), []);
+  } finally {
+    db.close();
+  }
+}
 
 interface Run {
   code: number | null;
@@ -191,6 +225,19 @@ function scenario(backend: string, usePostgres: boolean): void {
       assert.deepEqual(findings.map((finding) => [finding.kind, finding.blobId, finding.corrupt]), [['orphan', orphanName, false]]);
     });
 
+    it("records every blob's CRC32C where the blob is referred to: segments and parts", async () => {
+      const crcs = async (sql: string) =>
+        (await metadataSql(server.dataDir, postgres?.url, sql)).map((row) => (row.blob_crc32c === null ? null : Number(row.blob_crc32c)));
+      const objectCrcs = (key: string) =>
+        crcs(`SELECT s.blob_crc32c FROM segments s JOIN objects o ON o.id = s.object_id WHERE o.bucket = '${BUCKET}' AND o.key = '${key}' ORDER BY s.seq`);
+      assert.deepEqual(await objectCrcs('single'), [crc32cOf(single)]);
+      assert.deepEqual(await objectCrcs('copy'), [crc32cOf(single)], 'a copy keeps its source blob and its CRC');
+      assert.deepEqual(await objectCrcs('large'), [crc32cOf(large)], 'hashed on a worker: the same');
+      assert.deepEqual(await objectCrcs('sealed'), [crc32cOf(sealed)], "an encrypted blob's is of its plaintext");
+      assert.deepEqual(await crcs(`SELECT blob_crc32c FROM parts WHERE upload_id = '${multipartUpload}' ORDER BY part_number`), parts.map(crc32cOf));
+      assert.deepEqual(await crcs(`SELECT blob_crc32c FROM parts WHERE upload_id = '${pendingUpload}'`), [crc32cOf(pendingPart)]);
+    });
+
     it('refuses bad usage with exit 2', async () => {
       assert.equal((await runCli(['scrub', '--data', server.dataDir, '--rate', 'fast'])).code, 2);
       assert.equal((await runCli(['scrub', '--data', join(server.dataDir, 'nowhere')])).code, 2);
@@ -225,6 +272,13 @@ function scenario(backend: string, usePostgres: boolean): void {
         await unlink(pendingBlob);
         await flipByte(sealedBlob, 100_000);
         await flipByte(largeBlob, large.length - 2);
+        // 'large' as written before CRC32Cs were kept (schema version 13): its reads fall back to its MD5.
+        await metadataSql(
+          server.dataDir,
+          postgres?.url,
+          `UPDATE segments SET blob_crc32c = NULL WHERE object_id IN (SELECT id FROM objects WHERE bucket = ? AND key = ?)`,
+          [BUCKET, 'large'],
+        );
       });
 
       it('names each corrupt or missing blob and who refers to it: exit 1', async () => {
@@ -270,7 +324,7 @@ function scenario(backend: string, usePostgres: boolean): void {
       });
 
       it('never serves a full GET of an altered object as complete, and logs the blob', async () => {
-        // Small: its one chunk is held back until its digest is checked, so the answer is an error.
+        // Small: its one chunk is held back until its CRC32C is checked, so the answer is an error.
         const small = await getWhole(s3, 'single');
         assert.ok(small instanceof Error, 'the flipped object is not served');
         const blobId = relative(join(server.dataDir, 'blobs'), singleBlob).split('/')[1]!;
@@ -279,16 +333,17 @@ function scenario(backend: string, usePostgres: boolean): void {
         const logged = JSON.parse(line) as Record<string, unknown>;
         assert.equal(logged.level, 'error');
         assert.deepEqual([logged.bucket, logged.key, logged.path], [BUCKET, 'single', singleBlob]);
+        assert.match(JSON.stringify(logged), new RegExp(`CRC32C ${crc32cOf(single).toString(16).padStart(8, '0')} recorded`));
         // The copy shares the blob: the same.
         assert.ok((await getWhole(s3, 'copy')) instanceof Error);
 
-        // Multipart: part 1's first 256 KiB go out, then the connection is cut before its last chunk.
+        // Multipart: part 1's first chunks may go out, then the connection is cut before the chunk with the flipped byte.
         const multi = await getWhole(s3, 'multi');
         assert.ok(multi instanceof Error, 'the body is cut short, never complete');
         const partBlobId = relative(join(server.dataDir, 'blobs'), part1Blob).split('/')[1]!;
         await waitFor(() => server.stdout().includes(partBlobId), 'the log line naming the part blob');
 
-        // Large (hashed on a worker): its first 2 MiB go out, then the connection is cut before the last slot.
+        // Large, recorded without a CRC32C (hashed against its MD5 on a worker): its first 2 MiB go out, then the connection is cut before the last slot.
         const cutLarge = await getWhole(s3, 'large');
         assert.ok(cutLarge instanceof Error, 'the large flipped object is not served whole');
         // Seen without the SDK (which may check a CRC32 of its own): 200, the first slot, then the cut.
@@ -298,11 +353,13 @@ function scenario(backend: string, usePostgres: boolean): void {
         assert.ok(rawLarge.received <= 2 * 1024 * KiB, `${rawLarge.received} bytes: never the held-back slot`);
         const rawMulti = await rawGet(server.url, 'multi');
         assert.deepEqual([rawMulti.status, rawMulti.length, rawMulti.complete], [200, 700 * KiB + 1, false]);
-        assert.ok(rawMulti.received <= 256 * KiB, `${rawMulti.received} bytes: never part 1's held-back chunk`);
+        assert.ok(rawMulti.received <= 299 * KiB, `${rawMulti.received} bytes: never the flipped byte of part 1`);
         assert.equal((await rawGet(server.url, 'single')).status, 500);
         assert.deepEqual(await rawGet(server.url, 'large-intact'), { status: 200, length: largeIntact.length, received: largeIntact.length, complete: true });
         const largeBlobId = relative(join(server.dataDir, 'blobs'), largeBlob).split('/')[1]!;
         await waitFor(() => server.stdout().includes(largeBlobId), 'the log line naming the large blob');
+        const largeLine = server.stdout().split('\n').find((entry) => entry.includes(largeBlobId))!;
+        assert.match(largeLine, new RegExp(`MD5 ${md5Hex(large)} recorded`), 'checked by its MD5');
         assert.deepEqual(await getWhole(s3, 'large-intact'), largeIntact);
 
         // An intact object still reads, and a range inside the altered blob is not checked (docs/reliability.md).
