@@ -64,6 +64,10 @@ export function verifiedRead(
   checks: ReadonlyArray<SegmentCheck | undefined>,
   onCorrupt: (report: CorruptRead) => void,
 ): Readable {
+  // Blobs written before CRC32Cs were kept (an MD5 to check) are read the older way, below.
+  if (!checks.some((check) => check?.crc32c === undefined && check?.md5 !== undefined)) {
+    return crcCheckedRead(blobs, segments, start, end, checks, onCorrupt);
+  }
   async function* generate(): AsyncGenerator<Buffer> {
     for (const [index, segment] of segments.entries()) {
       const segEnd = segment.offset + segment.size - 1;
@@ -115,4 +119,52 @@ export function verifiedRead(
     }
   }
   return Readable.from(generate(), { objectMode: false });
+}
+
+/**
+ * The read when every segment read whole has a CRC32C or nothing to check: one stream of the
+ * segments' pieces (core/plain-read.ts), each chunk added to its segment's CRC on the event loop
+ * before it goes out; a segment's last chunk goes out only once its CRC is right.
+ */
+function crcCheckedRead(
+  blobs: BlobStore,
+  segments: readonly Segment[],
+  start: number,
+  end: number,
+  checks: ReadonlyArray<SegmentCheck | undefined>,
+  onCorrupt: (report: CorruptRead) => void,
+): Readable {
+  // The segments the range touches, in the order of the pieces the stream reads.
+  const read: Array<{ segment: Segment; expected: number; crc32c?: number }> = [];
+  for (const [index, segment] of segments.entries()) {
+    const segEnd = segment.offset + segment.size - 1;
+    if (segEnd < start || segment.offset > end || segment.size === 0) continue;
+    const from = Math.max(start, segment.offset);
+    const to = Math.min(end, segEnd);
+    read.push({ segment, expected: to - from + 1, crc32c: from === segment.offset && to === segEnd ? checks[index]?.crc32c : undefined });
+  }
+  const fail = (index: number, detail: string) => {
+    const { segment } = read[index]!;
+    onCorrupt({ blobId: segment.blobId, partNumber: segment.partNumber, detail });
+    return tamperedBlob();
+  };
+  let crc: Crc32c | undefined;
+  let crcOf = -1;
+  return blobs.read(segments, start, end, undefined, {
+    chunk(index, chunk, complete) {
+      const expected = read[index]!.crc32c;
+      if (expected === undefined) return;
+      if (crcOf !== index) {
+        crc = new Crc32c();
+        crcOf = index;
+      }
+      crc!.update(chunk);
+      if (!complete) return;
+      const actual = crc!.digest().readUInt32BE(0);
+      if (actual !== expected) throw fail(index, `CRC32C ${hex32(expected)} recorded, the bytes read have ${hex32(actual)}`);
+    },
+    short(index, bytes) {
+      throw fail(index, `${bytes} of ${read[index]!.expected} bytes: the file is shorter than recorded`);
+    },
+  });
 }
