@@ -211,6 +211,8 @@ export function defineMetrics(s: Sizes): MetricDef[] {
       rowKey: '5', rows: ['5'],
       targets: [downloadTarget],
     },
+    { id: 'download.hot.serverCpu', row: '5hb', title: 'Row 5h: server CPU time', unit: 's per GiB', better: 'lower', rowKey: '5', rows: ['5'] },
+    { id: 'download.cold.serverCpu', row: '5cb', title: 'Row 5c: server CPU time', unit: 's per GiB', better: 'lower', rowKey: '5', rows: ['5'] },
     {
       id: 'range.ms',
       row: '5r',

@@ -8,7 +8,8 @@
  *   --runs N                repetitions (default 3; quick: 1)
  *   --rows 1,2,3,4,5,6      rows to run (default all)
  *   --contenders a,b        contenders to run (default tessera,tessera-oss,tessera-pan,s3rver,tus,floor;
- *                           also tessera-pg and tessera-3pg: Tessera on PostgreSQL, one node and three behind a proxy)
+ *                           also tessera-pg and tessera-3pg: Tessera on PostgreSQL, one node and three behind a proxy;
+ *                           tessera-buffered: Tessera with directIo false)
  *   --profile               run Tessera alone (or the one contender --contenders names) under node --cpu-prof
  *                           (row 1 unless --rows) and summarise the profile per operation
  *   --out NAME              results file name under bench/results (default latest; quick, partial, profile otherwise)
@@ -28,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { floor } from './contenders/floor.js';
 import { REPO_ROOT } from './contenders/paths.js';
 import { s3rver } from './contenders/s3rver.js';
-import { tessera, tesseraContender, tesseraSse, type Baseline } from './contenders/tessera.js';
+import { tessera, tesseraBuffered, tesseraContender, tesseraSse, type Baseline } from './contenders/tessera.js';
 import { tesseraOss } from './contenders/tessera-oss.js';
 import { tesseraPan } from './contenders/tessera-pan.js';
 import { clusterContender, tesseraCluster, tesseraPostgres } from './contenders/tessera-postgres.js';
@@ -45,7 +46,7 @@ import { summarize } from './stats.js';
 /** What a run without --contenders measures. */
 const DEFAULT_CONTENDERS: Contender[] = [tessera, tesseraSse, tesseraOss, tesseraPan, s3rver, tus, floor];
 /** Tessera on PostgreSQL (cluster mode) needs PostgreSQL's server binaries: measured when asked for. */
-const ALL_CONTENDERS: Contender[] = [...DEFAULT_CONTENDERS, tesseraPostgres, tesseraCluster];
+const ALL_CONTENDERS: Contender[] = [...DEFAULT_CONTENDERS, tesseraPostgres, tesseraCluster, tesseraBuffered];
 const SUBJECT = 'tessera';
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -202,7 +203,7 @@ const ROW_METRICS: Record<string, string[]> = {
   '3': ['complete.wire', 'complete.sdk'],
   '4': ['listParts.first.wire', 'listParts.ninth.wire', 'listParts.first.sdk', 'listParts.ninth.sdk'],
   setup: ['parts.setupRate'],
-  '5': ['download.cold.mbps', 'download.hot.mbps'],
+  '5': ['download.cold.mbps', 'download.hot.mbps', 'download.cold.serverCpu', 'download.hot.serverCpu'],
   '5r': ['range.ms'],
 };
 
@@ -369,12 +370,15 @@ class Bench {
         if (instance.download && this.supports(contender, '5')) {
           // Cold first (the files evicted), then hot (every file read once): the same object both times.
           for (const temperature of ['cold', 'hot'] as const) {
-            const metric = temperature === 'cold' ? 'download.cold.mbps' : 'download.hot.mbps';
+            const metric = `download.${temperature}.mbps`;
+            const cpuMetric = `download.${temperature}.serverCpu`;
             const row = temperature === 'cold' ? '5c' : '5h';
             try {
               const cache = temperature === 'cold' ? await evictDirectory(dataDir) : await warmDirectory(dataDir);
               this.cacheMethods.add(`${row}: ${cache.method}`);
               const checker = new DownloadChecker(file);
+              const processes = instance.processes ?? { nodes: [instance.pid] };
+              const cpuBefore = readCpu(processes);
               const started = performance.now();
               const download = instance.download.bind(instance);
               const target = handle;
@@ -382,13 +386,15 @@ class Bench {
                 withTimeout(download(target, (chunk) => checker.update(chunk)), ROW_TIMEOUT_MS, `row ${row} download`),
               );
               const seconds = (performance.now() - started) / 1000;
+              const cpu = cpuBetween(cpuBefore, readCpu(processes));
               checker.finish(`${id} download`);
               recorder.add(metric, id, file.size / 1e6 / seconds);
+              recorder.add(cpuMetric, id, cpu.server / (file.size / GiB));
               const resident = cache.residentBytes === undefined ? '' : `, ${fmt(cache.residentBytes / MiB)} of ${fmt(cache.totalBytes / MiB)} MiB stored cached before`;
-              log(`  ${id} row ${row}: ${fmt(file.size / 1e6 / seconds)} MB/s (size and ${file.samples.size} samples checked${resident})`);
+              log(`  ${id} row ${row}: ${fmt(file.size / 1e6 / seconds)} MB/s, server ${fmt(cpu.server / (file.size / GiB), 2)} CPU s/GiB (size and ${file.samples.size} samples checked${resident})`);
             } catch (err) {
               log(`  ${id} row ${row}: ${(err as Error).message}`);
-              recorder.fail([metric], id, err);
+              recorder.fail([metric, cpuMetric], id, err);
             }
           }
         }
