@@ -96,7 +96,6 @@ export const tesseraBuffered: Contender = {
   client: tessera.client,
   notes: ['Tessera (S3, no O_DIRECT): the same server started with `{"directIo": false}`: large bodies are written through the page cache.'],
   unsupported: {},
-  sameServerAs: 'tessera',
   async start(options) {
     const server = await startTessera(options, { directIo: false, ...(options.purpose === 'parts' ? { minPartSize: 1 } : {}) });
     return s3Instance(server, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, { etagCheck: 'multipart' });

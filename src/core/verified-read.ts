@@ -10,7 +10,7 @@ import type { Digests, Segment } from './types.js';
  * record by record by core/blob-cipher.ts). Every segment's bytes are counted against its size; a
  * whole segment read (every one, on a full GET) is checked against the CRC32C its blob was
  * written with (Segment.crc32c, kept since schema version 13), computed on the event loop as the
- * chunks go out (the SSE4.2 instruction: ~0.1 s of CPU per GiB); a blob written before the CRC
+ * chunks go out (the SSE4.2 instruction: ~0.2 s of CPU per GiB); a blob written before the CRC
  * was kept is hashed against the MD5 its metadata records instead (a part's ETag, a single PUT's
  * content MD5; on a hash worker for a large blob: BlobStore.readHashed). The segment's last chunk
  * is held back until the check is done. A mismatch ends the stream with an error instead of that
