@@ -63,9 +63,11 @@ export async function sendObject(
  * (the write's callback), for the stream's next read to reuse (core/plain-read.ts).
  */
 async function writeRecycling(stream: PieceStream, res: ServerResponse): Promise<void> {
-  const closed = once(res, 'close').then(() => {
-    if (!res.writableFinished) stream.destroy();
-  });
+  // Settles either way ('error' before 'close' rejects once()): never left rejected and unawaited.
+  const closed = once(res, 'close').then(
+    () => void (res.writableFinished || stream.destroy()),
+    () => void stream.destroy(),
+  );
   try {
     for await (const chunk of stream as Readable & AsyncIterable<Buffer>) {
       if (res.destroyed) throw new Error('the client went away');
