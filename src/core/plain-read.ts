@@ -113,9 +113,11 @@ export class PieceStream extends Readable {
     this.spare.push(Buffer.from(chunk.buffer, 0, READ_CHUNK_BYTES));
   }
 
+  /** A buffer for a read of `length` bytes: a spare one, else a whole chunk's for a whole chunk, else just what the read needs (a small object, a range). */
   private bufferFor(length: number): Buffer {
-    const whole = this.spare.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
-    return length === READ_CHUNK_BYTES ? whole : whole.subarray(0, length);
+    const spare = this.spare.pop();
+    if (spare) return length === READ_CHUNK_BYTES ? spare : spare.subarray(0, length);
+    return length === READ_CHUNK_BYTES ? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES) : Buffer.allocUnsafe(length);
   }
 
   private async nextPiece(): Promise<void> {
