@@ -85,6 +85,23 @@ export const tesseraSse: Contender = {
   },
 };
 
+/**
+ * Tessera with `"directIo": false`: every body through the page cache. Run when asked for
+ * (`--contenders tessera,tessera-buffered,…`), to weigh O_DIRECT's upload saving against what it
+ * costs a download of an object just written (docs/benchmarks.md).
+ */
+export const tesseraBuffered: Contender = {
+  id: 'tessera-buffered',
+  label: 'Tessera (S3, no O_DIRECT)',
+  client: tessera.client,
+  notes: ['Tessera (S3, no O_DIRECT): the same server started with `{"directIo": false}`: large bodies are written through the page cache.'],
+  unsupported: {},
+  async start(options) {
+    const server = await startTessera(options, { directIo: false, ...(options.purpose === 'parts' ? { minPartSize: 1 } : {}) });
+    return s3Instance(server, { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, { etagCheck: 'multipart' });
+  },
+};
+
 /** Another checkout of Tessera, built: what `--baseline DIR` names. */
 export interface Baseline {
   /** The checkout's short commit id (or its directory's name). */

@@ -9,6 +9,7 @@ import { GroupSync } from './group-sync.js';
 import { BodyHasher, HashPool, type HashPoolStats } from './hash-pool.js';
 import { CHUNK_BYTES, HEADER_BYTES, newBlobKey, openBlobKey, openRecord, RECORD_BYTES, recordSpan, sealedSize, sealRecords, tamperedBlob } from './blob-cipher.js';
 import { newBlobId } from './ids.js';
+import { PieceStream, type FilePiece, type PieceHooks } from './plain-read.js';
 import { LARGE_BODY_BYTES, SLOT_BYTES, SlotPool, type AlignArena } from './slot-pool.js';
 import type { Digests, ExtraDigest, Segment } from './types.js';
 
@@ -144,7 +145,7 @@ export class BlobStore {
    * large bodies, where allowed) and hashed (on a worker for large bodies) while
    * the next one fills, and is reused once both are done. With `kek`, the file holds the body
    * encrypted (core/blob-cipher.ts) under a data key of its own sealed by `kek`; the digests are
-   * the plaintext's.
+   * the plaintext's, and always include its CRC32C (with the `extra` ones).
    */
   async stage(body: AsyncIterable<Buffer>, extra: ExtraDigest[] = [], expectedSize?: number, kek?: Buffer): Promise<StagedBlob> {
     const id = newBlobId();
@@ -152,7 +153,8 @@ export class BlobStore {
     // Records are 64 KiB + 16 on disk: not block-aligned, so an encrypted blob goes through the page cache.
     const sealing = kek && newBlobKey(kek, id);
     const slots = this.slots;
-    const hasher = new BodyHasher(this.hashPool, slots, extra);
+    // Every blob's CRC32C is kept, for reads to check cheaply (core/verified-read.ts).
+    const hasher = new BodyHasher(this.hashPool, slots, extra.includes('crc32c') ? extra : [...extra, 'crc32c']);
     const inFlight: Array<Promise<void>> = [];
     let file: FileHandle | undefined;
     let direct = false;
@@ -257,10 +259,12 @@ export class BlobStore {
 
   /**
    * Streams bytes [start, end] (inclusive) of an object made of `segments`,
-   * one file after another, opening each only when its turn comes. A blob `keys` gives a key for
-   * is decrypted, reading only the records the range touches.
+   * one file after another, opening each only when its turn comes. Without `keys`, the blobs are
+   * plaintext, read by core/plain-read.ts (`hooks` sees each chunk: core/verified-read.ts). A blob
+   * `keys` gives a key for is decrypted, reading only the records the range touches.
    */
-  read(segments: Segment[], start: number, end: number, keys?: BlobKeys): Readable {
+  read(segments: readonly Segment[], start: number, end: number, keys?: BlobKeys, hooks?: PieceHooks): Readable {
+    if (!keys) return new PieceStream(this.pieces(segments, start, end), hooks);
     const self = this;
     async function* generate(): AsyncGenerator<Buffer> {
       for (const segment of segments) {
@@ -274,6 +278,20 @@ export class BlobStore {
       }
     }
     return Readable.from(generate(), { objectMode: false });
+  }
+
+  /**
+   * The files and bytes in them of bytes [start, end] of `segments`, one piece a segment the range
+   * touches (segments of no bytes left out); PieceHooks' indexes are into this list.
+   */
+  pieces(segments: readonly Segment[], start: number, end: number): FilePiece[] {
+    const pieces: FilePiece[] = [];
+    for (const segment of segments) {
+      const segEnd = segment.offset + segment.size - 1;
+      if (segEnd < start || segment.offset > end || segment.size === 0) continue;
+      pieces.push({ path: this.pathOf(segment.blobId), from: Math.max(start, segment.offset) - segment.offset, to: Math.min(end, segEnd) - segment.offset });
+    }
+    return pieces;
   }
 
   /**

@@ -49,7 +49,7 @@ import { refuseNul, validateBucketName, validateObjectKey } from './names.js';
 import { completedChecksum, type StatedChecksums } from './multipart-checksums.js';
 import { runningChecksum } from './digests.js';
 import { scrub, type ScrubFinding, type ScrubSummary } from './scrub.js';
-import { segmentDigests, verifiedRead, type CorruptRead } from './verified-read.js';
+import { blobCrc32c, segmentChecks, verifiedRead, type CorruptRead } from './verified-read.js';
 import type {
   Actor,
   BucketAccess,
@@ -519,7 +519,7 @@ export class Storage {
         // An encrypted object's content hashes are not kept: nothing finds it by content (123pan's instant upload).
         const contentHashes = sealing ? {} : { contentMd5: md5, contentSha1: digests.sha1?.toString('hex') };
         outcome = await this.meta.writeObject(
-          { ...info, ...contentHashes, content: { segments: [{ blobId, size: info.size, partNumber: 1 }] } },
+          { ...info, ...contentHashes, content: { segments: [{ blobId, size: info.size, partNumber: 1, crc32c: blobCrc32c(digests) }] } },
           { owner: bucketInfo.owner, accessStamp: bucketInfo.accessStamp, ifAbsent: write.forbidOverwrite, unverifiedBody: write.unverifiedBody },
         );
         if (!('refused' in outcome) || outcome.refused !== 'access-changed' || attempt === 3) break;
@@ -755,8 +755,8 @@ export class Storage {
     const segments = await read.segments();
     if (read.keys) return this.blobs.read(segments, start, end, read.keys);
     const { info } = read;
-    const digests = this.options.verifyGets === false ? [] : segmentDigests(info, segments);
-    return verifiedRead(this.blobs, segments, start, end, digests, (report) =>
+    const checks = this.options.verifyGets === false ? [] : segmentChecks(info, segments);
+    return verifiedRead(this.blobs, segments, start, end, checks, (report) =>
       this.options.onCorruptRead?.({ ...report, path: this.blobs.pathOf(report.blobId), bucket: info.bucket, key: info.key, versionId: info.versionId }),
     );
   }
@@ -958,7 +958,7 @@ export class Storage {
                   ? { algorithm, type: 'full-object', value: resealed.digests[algorithm]! }
                   : src.checksum?.type === 'full-object' ? src.checksum : undefined,
                 ...(sealing ? {} : { contentMd5: resealed.digests.md5.toString('hex'), contentSha1: resealed.digests.sha1?.toString('hex') }),
-                content: { segments: [{ blobId: resealed.blobId, size: resealed.digests.size, partNumber: 1 }] },
+                content: { segments: [{ blobId: resealed.blobId, size: resealed.digests.size, partNumber: 1, crc32c: blobCrc32c(resealed.digests) }] },
               }
             : {
                 ...common,
@@ -1160,6 +1160,7 @@ export class Storage {
       lastModified: new Date(),
       crc64: staged.digests.crc64,
       checksum: checksum && { algorithm: checksum, value: staged.digests[checksum]! },
+      blobCrc32c: blobCrc32c(staged.digests),
     };
     let released: string[];
     try {
@@ -1175,7 +1176,7 @@ export class Storage {
       throw err;
     }
     await this.blobs.remove(released);
-    const { blobId: _omit, ...info } = part;
+    const { blobId: _omit, blobCrc32c: _crc, ...info } = part;
     return { ...info, encryption: sealing?.encryption };
   }
 
@@ -1308,7 +1309,7 @@ export class Storage {
     // A page of none is empty and, as S3 answers it, not truncated.
     const rows = max === 0 ? [] : await this.meta.listParts(uploadId, query.partNumberMarker ?? 0, max + 1);
     const isTruncated = rows.length > max;
-    const parts = rows.slice(0, max).map(({ blobId: _omit, ...part }) => part);
+    const parts = rows.slice(0, max).map(({ blobId: _omit, blobCrc32c: _crc, ...part }) => part);
     return {
       upload,
       parts,
@@ -1321,7 +1322,7 @@ export class Storage {
   async allParts(actor: Actor, bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
     await this.requireBucket(this.meta, actor, bucket, 's3:ListMultipartUploadParts', key);
     await this.requireOpenUpload(this.meta, bucket, key, uploadId);
-    return (await this.meta.allParts(uploadId)).map(({ blobId: _omit, ...part }) => part);
+    return (await this.meta.allParts(uploadId)).map(({ blobId: _omit, blobCrc32c: _crc, ...part }) => part);
   }
 
   /**

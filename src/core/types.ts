@@ -191,6 +191,11 @@ export interface Segment {
   partNumber: number;
   /** A multipart object's part: the part's ETag (its MD5 unless SSE-KMS or SSE-C), to check its bytes against as they are read. */
   etag?: string;
+  /**
+   * The CRC32C of the blob's bytes as stored (of the plaintext: an encrypted blob's is not
+   * checked on reads), recorded when it was written; absent for blobs written before it was kept.
+   */
+  crc32c?: number;
 }
 
 export interface PartInfo {

@@ -58,7 +58,7 @@ describe('npm run bench -- --quick', () => {
       assert.equal(report.quick, true);
       assert.deepEqual(report.contenders.map((c) => c.id), CONTENDERS);
       const rows = new Set(report.metrics.map((m) => m.row));
-      for (const row of ['1', '1b', '1c', '2', '2b', '3', '4', '4p9', '5', '5r', '6']) assert.ok(rows.has(row), `row ${row}`);
+      for (const row of ['1', '1b', '1c', '2', '2b', '3', '4', '4p9', '5h', '5c', '5hb', '5cb', '5r', '6']) assert.ok(rows.has(row), `row ${row}`);
       for (const metric of report.metrics) {
         const missing = CONTENDERS.filter((id) => metric.cells[id]?.na !== undefined);
         assert.deepEqual(missing, NOT_APPLICABLE[metric.row] ?? [], `n/a cells of row ${metric.row}`);
@@ -92,7 +92,7 @@ describe('npm run bench -- --quick', () => {
       const report = JSON.parse(await readFile(join(dir, 'quick.json'), 'utf8')) as Report;
       assert.deepEqual(report.contenders.map((c) => c.id), ['tessera-3pg']);
       const rows = report.metrics.map((m) => m.row);
-      for (const row of ['1', '1b', '1c', '1d', '2', '2b', '2c', '3a', '3', '3b', '4', '4p9', '4b', '4p9b', '5', '5r', '6']) assert.ok(rows.includes(row), `row ${row}`);
+      for (const row of ['1', '1b', '1c', '1d', '2', '2b', '2c', '3a', '3', '3b', '4', '4p9', '4b', '4p9b', '5h', '5c', '5hb', '5cb', '5r', '6']) assert.ok(rows.includes(row), `row ${row}`);
       for (const metric of report.metrics) {
         const samples = metric.cells['tessera-3pg']?.summary?.samples ?? [];
         assert.ok(samples.length > 0 && samples.every((v) => Number.isFinite(v) && v > 0), `row ${metric.row}: ${JSON.stringify(metric.cells['tessera-3pg'])}`);

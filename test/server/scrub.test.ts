@@ -1,7 +1,8 @@
 /**
  * Bit rot (docs/reliability.md): `tessera scrub` against a real server's data directory, on SQLite
- * and on PostgreSQL; a full GET of an object whose blob was altered on disk fails; the background
- * scrub logs what it finds.
+ * and on PostgreSQL; every blob's CRC32C is recorded when written; a full GET of an object whose
+ * blob was altered on disk fails (checked by that CRC32C, or by the MD5 for a blob recorded without
+ * one, as before schema version 13); the background scrub logs what it finds.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, stat, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { Crc32c } from '../../src/core/checksums.js';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -29,6 +33,36 @@ import { CLI, filesUnder, startNode, type TestServer } from '../helpers/server.j
 const KiB = 1024;
 const BUCKET = 'scrubbed';
 const md5Hex = (data: Buffer) => createHash('md5').update(data).digest('hex');
+const crc32cOf = (data: Buffer) => {
+  const crc = new Crc32c();
+  crc.update(data);
+  return crc.digest().readUInt32BE(0);
+};
+
+/**
+ * Runs `sql` on the server's metadata, straight in the database (SQLite's meta.db, or PostgreSQL),
+ * beside the running server: to read what it recorded, or to make a blob look as if written
+ * before its CRC32C was kept. `?` placeholders; rows come back as objects.
+ */
+async function metadataSql(dataDir: string, postgresUrl: string | undefined, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+  if (postgresUrl) {
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    try {
+      let n = 0;
+      return (await client.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as Array<Record<string, unknown>>;
+    } finally {
+      await client.end();
+    }
+  }
+  const db = new Database(join(dataDir, 'meta.db'));
+  try {
+    const statement = db.prepare(sql);
+    return statement.reader ? (statement.all(...params) as Array<Record<string, unknown>>) : (statement.run(...params), []);
+  } finally {
+    db.close();
+  }
+}
 
 interface Run {
   code: number | null;
@@ -136,6 +170,8 @@ function scenario(backend: string, usePostgres: boolean): void {
     // 1 MiB or more: hashed on a hash worker as it is read (BlobStore.readHashed), in 2 MiB slots.
     const large = randomBytes(3 * 1024 * KiB + 5);
     const largeIntact = randomBytes(2 * 1024 * KiB + 513);
+    // Large with its CRC32C: read 1 MiB at a time, each chunk added to the CRC as it goes out.
+    const largeCrc = randomBytes(3 * 1024 * KiB + 7);
     let multipartUpload: string;
     let pendingUpload: string;
     const orphanName = 'ab' + '0'.repeat(30);
@@ -151,6 +187,7 @@ function scenario(backend: string, usePostgres: boolean): void {
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'intact', Body: intact }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'large', Body: large }));
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'large-intact', Body: largeIntact }));
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'large-crc', Body: largeCrc }));
       multipartUpload = (await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'multi' }))).UploadId!;
       const etags = [];
       for (const [index, body] of parts.entries()) {
@@ -182,13 +219,26 @@ function scenario(backend: string, usePostgres: boolean): void {
       const run = await runCli([...scrubArgs(), '--json']);
       assert.equal(run.code, 0, run.stdout + run.stderr);
       const { findings, summary } = parseJson(run);
-      // single (shared by copy), sealed, intact, large, large-intact, the three parts of multi, the pending part.
-      assert.equal(summary.blobs, 9);
-      assert.equal(summary.verified, 9, 'every blob has an MD5 on record or sealed records');
-      const sizes = [single, sealed, intact, large, largeIntact, pendingPart, ...parts].map((body) => body.length);
+      // single (shared by copy), sealed, intact, large, large-intact, large-crc, the three parts of multi, the pending part.
+      assert.equal(summary.blobs, 10);
+      assert.equal(summary.verified, 10, 'every blob has an MD5 on record or sealed records');
+      const sizes = [single, sealed, intact, large, largeIntact, largeCrc, pendingPart, ...parts].map((body) => body.length);
       assert.equal(summary.bytes, sizes.reduce((sum, size) => sum + size, 0));
       assert.deepEqual([summary.corrupt, summary.missing, summary.unverifiable, summary.orphans], [0, 0, 0, 1]);
       assert.deepEqual(findings.map((finding) => [finding.kind, finding.blobId, finding.corrupt]), [['orphan', orphanName, false]]);
+    });
+
+    it("records every blob's CRC32C where the blob is referred to: segments and parts", async () => {
+      const crcs = async (sql: string) =>
+        (await metadataSql(server.dataDir, postgres?.url, sql)).map((row) => (row.blob_crc32c === null ? null : Number(row.blob_crc32c)));
+      const objectCrcs = (key: string) =>
+        crcs(`SELECT s.blob_crc32c FROM segments s JOIN objects o ON o.id = s.object_id WHERE o.bucket = '${BUCKET}' AND o.key = '${key}' ORDER BY s.seq`);
+      assert.deepEqual(await objectCrcs('single'), [crc32cOf(single)]);
+      assert.deepEqual(await objectCrcs('copy'), [crc32cOf(single)], 'a copy keeps its source blob and its CRC');
+      assert.deepEqual(await objectCrcs('large'), [crc32cOf(large)], 'hashed on a worker: the same');
+      assert.deepEqual(await objectCrcs('sealed'), [crc32cOf(sealed)], "an encrypted blob's is of its plaintext");
+      assert.deepEqual(await crcs(`SELECT blob_crc32c FROM parts WHERE upload_id = '${multipartUpload}' ORDER BY part_number`), parts.map(crc32cOf));
+      assert.deepEqual(await crcs(`SELECT blob_crc32c FROM parts WHERE upload_id = '${pendingUpload}'`), [crc32cOf(pendingPart)]);
     });
 
     it('refuses bad usage with exit 2', async () => {
@@ -204,6 +254,7 @@ function scenario(backend: string, usePostgres: boolean): void {
       let pendingBlob: string;
       let sealedBlob: string;
       let largeBlob: string;
+      let largeCrcBlob: string;
 
       before(async () => {
         singleBlob = await blobOfSize(server.dataDir, single.length);
@@ -211,6 +262,7 @@ function scenario(backend: string, usePostgres: boolean): void {
         part2Blob = await blobOfSize(server.dataDir, parts[1]!.length);
         pendingBlob = await blobOfSize(server.dataDir, pendingPart.length);
         largeBlob = await blobOfSize(server.dataDir, large.length);
+        largeCrcBlob = await blobOfSize(server.dataDir, largeCrc.length);
         assert.deepEqual(await readFile(singleBlob), single, 'a plaintext blob holds the bytes as sent');
         // Sealed: header, then 64 KiB records of 16-byte tags; larger than the content.
         const sealedFiles = [];
@@ -225,13 +277,21 @@ function scenario(backend: string, usePostgres: boolean): void {
         await unlink(pendingBlob);
         await flipByte(sealedBlob, 100_000);
         await flipByte(largeBlob, large.length - 2);
+        await flipByte(largeCrcBlob, largeCrc.length - 2);
+        // 'large' as written before CRC32Cs were kept (schema version 13): its reads fall back to its MD5.
+        await metadataSql(
+          server.dataDir,
+          postgres?.url,
+          `UPDATE segments SET blob_crc32c = NULL WHERE object_id IN (SELECT id FROM objects WHERE bucket = ? AND key = ?)`,
+          [BUCKET, 'large'],
+        );
       });
 
       it('names each corrupt or missing blob and who refers to it: exit 1', async () => {
         const run = await runCli([...scrubArgs(), '--json', '--no-orphans']);
         assert.equal(run.code, 1, run.stdout + run.stderr);
         const { findings, summary } = parseJson(run);
-        assert.deepEqual([summary.blobs, summary.corrupt, summary.missing, summary.unverifiable, summary.orphans], [9, 5, 1, 0, 0]);
+        assert.deepEqual([summary.blobs, summary.corrupt, summary.missing, summary.unverifiable, summary.orphans], [10, 6, 1, 0, 0]);
         const byPath = new Map(findings.map((finding) => [finding.path, finding]));
         const path = (file: string) => relative(server.dataDir, file);
         const refs = (finding: JsonFinding | undefined) =>
@@ -259,18 +319,19 @@ function scenario(backend: string, usePostgres: boolean): void {
         assert.deepEqual(refs(tampered), [['sealed', true, 1, null]]);
         assert.equal(tampered.references[0]!.encryption, 'sse-s3');
         assert.equal(byPath.get(path(largeBlob))?.kind, 'digest');
-        assert.equal(findings.length, 6);
+        assert.equal(byPath.get(path(largeCrcBlob))?.kind, 'digest');
+        assert.equal(findings.length, 7);
 
         // The same in words.
         const text = await runCli([...scrubArgs(), '--no-orphans']);
         assert.equal(text.code, 1);
         assert.match(text.stdout, new RegExp(`CORRUPT \\(digest\\) ${path(singleBlob)}: .*\\n  referred to by ${BUCKET}/copy\\n  referred to by ${BUCKET}/single`));
         assert.match(text.stdout, new RegExp(`MISSING ${path(pendingBlob)}: no file\\n  referred to by upload ${pendingUpload} of ${BUCKET}/pending, part 1 \\(in progress\\)`));
-        assert.match(text.stdout, /Checked 9 blobs, .*: 5 corrupt, 1 missing, 0 unverifiable, 0 orphan files\./);
+        assert.match(text.stdout, /Checked 10 blobs, .*: 6 corrupt, 1 missing, 0 unverifiable, 0 orphan files\./);
       });
 
       it('never serves a full GET of an altered object as complete, and logs the blob', async () => {
-        // Small: its one chunk is held back until its digest is checked, so the answer is an error.
+        // Small: its one chunk is held back until its CRC32C is checked, so the answer is an error.
         const small = await getWhole(s3, 'single');
         assert.ok(small instanceof Error, 'the flipped object is not served');
         const blobId = relative(join(server.dataDir, 'blobs'), singleBlob).split('/')[1]!;
@@ -279,16 +340,17 @@ function scenario(backend: string, usePostgres: boolean): void {
         const logged = JSON.parse(line) as Record<string, unknown>;
         assert.equal(logged.level, 'error');
         assert.deepEqual([logged.bucket, logged.key, logged.path], [BUCKET, 'single', singleBlob]);
+        assert.match(JSON.stringify(logged), new RegExp(`CRC32C ${crc32cOf(single).toString(16).padStart(8, '0')} recorded`));
         // The copy shares the blob: the same.
         assert.ok((await getWhole(s3, 'copy')) instanceof Error);
 
-        // Multipart: part 1's first 256 KiB go out, then the connection is cut before its last chunk.
+        // Multipart: part 1 is one read, checked before anything goes out.
         const multi = await getWhole(s3, 'multi');
-        assert.ok(multi instanceof Error, 'the body is cut short, never complete');
+        assert.ok(multi instanceof Error, 'never served');
         const partBlobId = relative(join(server.dataDir, 'blobs'), part1Blob).split('/')[1]!;
         await waitFor(() => server.stdout().includes(partBlobId), 'the log line naming the part blob');
 
-        // Large (hashed on a worker): its first 2 MiB go out, then the connection is cut before the last slot.
+        // Large, recorded without a CRC32C (hashed against its MD5 on a worker): its first 2 MiB go out, then the connection is cut before the last slot.
         const cutLarge = await getWhole(s3, 'large');
         assert.ok(cutLarge instanceof Error, 'the large flipped object is not served whole');
         // Seen without the SDK (which may check a CRC32 of its own): 200, the first slot, then the cut.
@@ -296,13 +358,21 @@ function scenario(backend: string, usePostgres: boolean): void {
         const rawLarge = await rawGet(server.url, 'large');
         assert.deepEqual([rawLarge.status, rawLarge.length, rawLarge.complete], [200, large.length, false]);
         assert.ok(rawLarge.received <= 2 * 1024 * KiB, `${rawLarge.received} bytes: never the held-back slot`);
-        const rawMulti = await rawGet(server.url, 'multi');
-        assert.deepEqual([rawMulti.status, rawMulti.length, rawMulti.complete], [200, 700 * KiB + 1, false]);
-        assert.ok(rawMulti.received <= 256 * KiB, `${rawMulti.received} bytes: never part 1's held-back chunk`);
+        assert.equal((await rawGet(server.url, 'multi')).status, 500);
+        // Large with its CRC32C: its first 1 MiB reads go out, then the connection is cut before the read with the flipped byte.
+        const rawCrc = await rawGet(server.url, 'large-crc');
+        assert.deepEqual([rawCrc.status, rawCrc.length, rawCrc.complete], [200, largeCrc.length, false]);
+        assert.ok(rawCrc.received < largeCrc.length - 2, `${rawCrc.received} bytes: never the flipped byte`);
+        const crcBlobId = relative(join(server.dataDir, 'blobs'), largeCrcBlob).split('/')[1]!;
+        await waitFor(() => server.stdout().includes(crcBlobId), 'the log line naming the large blob checked by CRC32C');
+        assert.match(server.stdout().split('\n').find((entry) => entry.includes(crcBlobId))!, /CRC32C [0-9a-f]{8} recorded/);
+        assert.ok((await getWhole(s3, 'large-crc')) instanceof Error);
         assert.equal((await rawGet(server.url, 'single')).status, 500);
         assert.deepEqual(await rawGet(server.url, 'large-intact'), { status: 200, length: largeIntact.length, received: largeIntact.length, complete: true });
         const largeBlobId = relative(join(server.dataDir, 'blobs'), largeBlob).split('/')[1]!;
         await waitFor(() => server.stdout().includes(largeBlobId), 'the log line naming the large blob');
+        const largeLine = server.stdout().split('\n').find((entry) => entry.includes(largeBlobId))!;
+        assert.match(largeLine, new RegExp(`MD5 ${md5Hex(large)} recorded`), 'checked by its MD5');
         assert.deepEqual(await getWhole(s3, 'large-intact'), largeIntact);
 
         // An intact object still reads, and a range inside the altered blob is not checked (docs/reliability.md).
@@ -318,7 +388,7 @@ function scenario(backend: string, usePostgres: boolean): void {
           const blobId = relative(join(server.dataDir, 'blobs'), pendingBlob).split('/')[1]!;
           await waitFor(() => restarted.stdout().includes('"msg":"scrub done"'), 'the scrub to finish');
           const lines = restarted.stdout().split('\n').filter((line) => line.includes('scrub: corrupt or missing blob'));
-          assert.equal(lines.length, 6, restarted.stdout());
+          assert.equal(lines.length, 7, restarted.stdout());
           const missing = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.blobId === blobId)!;
           assert.equal(missing.level, 'error');
           assert.equal(missing.kind, 'missing');

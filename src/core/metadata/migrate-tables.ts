@@ -87,7 +87,7 @@ export function tablesToCopy(options: { settingsExcept?: string } = {}): TableCo
     table('objects', objectColumns(), 'id', undefined, true),
     // Noncurrent versions and delete markers (a marker has no id).
     table('object_versions', [...objectColumns(), int8('seq'), bool('delete_marker'), int8('noncurrent_since')], 'bucket, key, seq'),
-    table('segments', [int8('object_id'), int4('seq'), text('blob_id'), int8('offset'), int8('size'), int4('part_number')], 'object_id, seq'),
+    table('segments', [int8('object_id'), int4('seq'), text('blob_id'), int8('offset'), int8('size'), int4('part_number'), int8('blob_crc32c')], 'object_id, seq'),
     table(
       'uploads',
       [
@@ -124,6 +124,7 @@ export function tablesToCopy(options: { settingsExcept?: string } = {}): TableCo
         text('crc64'),
         text('checksum_algorithm'),
         bytea('checksum_value'),
+        int8('blob_crc32c'),
       ],
       'upload_id, part_number',
     ),

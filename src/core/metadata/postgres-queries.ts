@@ -65,17 +65,17 @@ const OBJECT_TYPES: Record<(typeof OBJECT_COLUMN_NAMES)[number], string> = {
   lock_mode: 'text', lock_until: 'bigint', legal_hold: 'boolean', acl: 'text', encryption: 'text',
 };
 const OBJECT_PARAMS = OBJECT_COLUMN_NAMES.map((name, i) => `$${i + 1}::${OBJECT_TYPES[name]}`).join(', ');
-/** The parameter after the object's columns and its segments' four arrays. */
-const AFTER_OBJECT = OBJECT_COLUMN_NAMES.length + 5;
+/** The parameter after the object's columns and its segments' five arrays. */
+const AFTER_OBJECT = OBJECT_COLUMN_NAMES.length + 6;
 
-/** The CTE that inserts the `inserted` object's segments from the four arrays after its columns (see objectParams). */
+/** The CTE that inserts the `inserted` object's segments from the five arrays after its columns (see objectParams). */
 const SEGMENTS_INSERTED = (() => {
-  const [blobs, starts, sizes, parts] = [1, 2, 3, 4].map((i) => `$${OBJECT_COLUMN_NAMES.length + i}`);
+  const [blobs, starts, sizes, parts, crcs] = [1, 2, 3, 4, 5].map((i) => `$${OBJECT_COLUMN_NAMES.length + i}`);
   return `segments_inserted AS (
-  INSERT INTO segments (object_id, seq, blob_id, "offset", size, part_number)
-  SELECT inserted.id, segment.seq - 1, segment.blob_id, segment.start, segment.size, segment.part_number
-  FROM inserted, unnest(${blobs}::text[], ${starts}::bigint[], ${sizes}::bigint[], ${parts}::int[])
-    WITH ORDINALITY AS segment (blob_id, start, size, part_number, seq)
+  INSERT INTO segments (object_id, seq, blob_id, "offset", size, part_number, blob_crc32c)
+  SELECT inserted.id, segment.seq - 1, segment.blob_id, segment.start, segment.size, segment.part_number, segment.crc32c
+  FROM inserted, unnest(${blobs}::text[], ${starts}::bigint[], ${sizes}::bigint[], ${parts}::int[], ${crcs}::bigint[])
+    WITH ORDINALITY AS segment (blob_id, start, size, part_number, crc32c, seq)
 )`;
 })();
 
@@ -116,7 +116,7 @@ function objectValues(object: NewObject): Omit<ObjectRow, 'id'> {
   };
 }
 
-/** The row's values as parameters (OBJECT_COLUMN_NAMES' order), then its segments as four arrays. */
+/** The row's values as parameters (OBJECT_COLUMN_NAMES' order), then its segments as five arrays. */
 function objectParams(values: Omit<ObjectRow, 'id'>, object: NewObject): unknown[] {
   const segments = 'segments' in object.content ? object.content.segments : [];
   const offsets: number[] = [];
@@ -131,6 +131,7 @@ function objectParams(values: Omit<ObjectRow, 'id'>, object: NewObject): unknown
     offsets,
     segments.map((segment) => segment.size),
     segments.map((segment) => segment.partNumber),
+    segments.map((segment) => segment.crc32c ?? null),
   ];
 }
 
@@ -238,11 +239,11 @@ export abstract class PostgresQueries implements MetadataQueries {
 
   async segmentsOf(objectId: number): Promise<Segment[]> {
     // An object has segments (single PUT, copy) or a completed upload's parts, never both.
-    const rows = await this.rows<{ blob_id: string; size: number; part_number: number; etag: string | null }>(
-      `SELECT blob_id, size, part_number, etag FROM (
-         SELECT s.seq AS ord, s.blob_id, s.size, s.part_number, NULL AS etag FROM segments s WHERE s.object_id = $1
+    const rows = await this.rows<{ blob_id: string; size: number; part_number: number; etag: string | null; blob_crc32c: number | null }>(
+      `SELECT blob_id, size, part_number, etag, blob_crc32c FROM (
+         SELECT s.seq AS ord, s.blob_id, s.size, s.part_number, NULL AS etag, s.blob_crc32c FROM segments s WHERE s.object_id = $1
          UNION ALL
-         SELECT p.part_number, p.blob_id, p.size, p.part_number, p.etag
+         SELECT p.part_number, p.blob_id, p.size, p.part_number, p.etag, p.blob_crc32c
          FROM (SELECT upload_id FROM objects WHERE id = $1
                UNION ALL SELECT upload_id FROM object_versions WHERE id = $1 LIMIT 1) o
          JOIN parts p ON p.upload_id = o.upload_id
@@ -253,6 +254,7 @@ export abstract class PostgresQueries implements MetadataQueries {
     return rows.map((row) => {
       const segment: Segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number };
       if (row.etag !== null) segment.etag = row.etag;
+      if (row.blob_crc32c !== null) segment.crc32c = row.blob_crc32c;
       offset += row.size;
       return segment;
     });
@@ -691,13 +693,14 @@ export abstract class PostgresQueries implements MetadataQueries {
         part.crc64 ?? null,
         part.checksum?.algorithm ?? null,
         part.checksum?.value ?? null,
+        part.blobCrc32c ?? null,
       ];
       // A new part number first, without reading the index (as putObject does, and for the same
       // reason): parts uploaded together have neighbouring numbers, on one index page, and reading
       // it first made them fail each other's commits.
       const inserted = await queries.first(
-        `INSERT INTO parts (upload_id, part_number, blob_id, size, etag, last_modified, crc64, checksum_algorithm, checksum_value)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        `INSERT INTO parts (upload_id, part_number, blob_id, size, etag, last_modified, crc64, checksum_algorithm, checksum_value, blob_crc32c)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (upload_id, part_number) DO NOTHING
          RETURNING 1`,
         values,
@@ -707,12 +710,13 @@ export abstract class PostgresQueries implements MetadataQueries {
       const row = await queries.first<{ blob_id: string }>(
         `WITH previous AS (SELECT blob_id FROM parts WHERE upload_id = $1 AND part_number = $2),
            upserted AS (
-             INSERT INTO parts (upload_id, part_number, blob_id, size, etag, last_modified, crc64, checksum_algorithm, checksum_value)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             INSERT INTO parts (upload_id, part_number, blob_id, size, etag, last_modified, crc64, checksum_algorithm, checksum_value, blob_crc32c)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (upload_id, part_number) DO UPDATE SET
                blob_id = excluded.blob_id, size = excluded.size, etag = excluded.etag,
                last_modified = excluded.last_modified, crc64 = excluded.crc64,
-               checksum_algorithm = excluded.checksum_algorithm, checksum_value = excluded.checksum_value
+               checksum_algorithm = excluded.checksum_algorithm, checksum_value = excluded.checksum_value,
+               blob_crc32c = excluded.blob_crc32c
            )
          SELECT blob_id FROM previous`,
         values,

@@ -296,6 +296,14 @@ CREATE TABLE policy_attachments (
 CREATE INDEX policy_attachments_by_policy ON policy_attachments (policy_name);
 `,
   },
+  {
+    version: 13,
+    description: 'the CRC32C of each blob as written, on segments and parts, for checking full reads (NULL before)',
+    sql: `
+ALTER TABLE segments ADD COLUMN blob_crc32c BIGINT;
+ALTER TABLE parts ADD COLUMN blob_crc32c BIGINT;
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -85,6 +85,8 @@ export interface PartRow {
   crc64: string | null;
   checksum_algorithm: string | null;
   checksum_value: Buffer | null;
+  /** Absent before migration 13 (the column is NULL for rows written before it). */
+  blob_crc32c?: number | null;
 }
 
 export function toObject(row: ObjectRow): StoredObject {
@@ -196,6 +198,7 @@ export function toPart(row: PartRow): StoredPart {
     checksum: row.checksum_algorithm === null || row.checksum_value === null
       ? undefined
       : { algorithm: row.checksum_algorithm as ChecksumAlgorithm, value: row.checksum_value },
+    ...(row.blob_crc32c === null || row.blob_crc32c === undefined ? {} : { blobCrc32c: row.blob_crc32c }),
   };
 }
 

@@ -106,21 +106,21 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       setObjectAcl: db.prepare('UPDATE objects SET acl = ? WHERE id = ?'),
       setVersionAcl: db.prepare('UPDATE object_versions SET acl = ? WHERE id = ?'),
       deleteObjectRow: db.prepare('DELETE FROM objects WHERE id = ?'),
-      segmentsOf: db.prepare<[number], { blob_id: string; offset: number; size: number; part_number: number }>(
-        'SELECT blob_id, offset, size, part_number FROM segments WHERE object_id = ? ORDER BY seq',
+      segmentsOf: db.prepare<[number], { blob_id: string; offset: number; size: number; part_number: number; blob_crc32c: number | null }>(
+        'SELECT blob_id, offset, size, part_number, blob_crc32c FROM segments WHERE object_id = ? ORDER BY seq',
       ),
       // A noncurrent version keeps its id: its upload is found in object_versions.
       uploadIdOfObject: db.prepare<[number, number], { upload_id: string | null }>(
         'SELECT upload_id FROM objects WHERE id = ? UNION ALL SELECT upload_id FROM object_versions WHERE id = ? LIMIT 1',
       ),
-      partSegments: db.prepare<[string], { blob_id: string; size: number; part_number: number; etag: string }>(
-        'SELECT blob_id, size, part_number, etag FROM parts WHERE upload_id = ? ORDER BY part_number',
+      partSegments: db.prepare<[string], { blob_id: string; size: number; part_number: number; etag: string; blob_crc32c: number | null }>(
+        'SELECT blob_id, size, part_number, etag, blob_crc32c FROM parts WHERE upload_id = ? ORDER BY part_number',
       ),
       deletePart: db.prepare<[string, number], { blob_id: string }>(
         'DELETE FROM parts WHERE upload_id = ? AND part_number = ? RETURNING blob_id',
       ),
       insertSegment: db.prepare(
-        'INSERT INTO segments (object_id, seq, blob_id, offset, size, part_number) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO segments (object_id, seq, blob_id, offset, size, part_number, blob_crc32c) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       deleteSegments: db.prepare('DELETE FROM segments WHERE object_id = ?'),
       blobInSegments: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM segments WHERE blob_id = ? LIMIT 1'),
@@ -180,12 +180,13 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       ),
       getPart: db.prepare<[string, number], PartRow>('SELECT * FROM parts WHERE upload_id = ? AND part_number = ?'),
       upsertPart: db.prepare(
-        `INSERT INTO parts (upload_id, part_number, blob_id, size, etag, last_modified, crc64, checksum_algorithm, checksum_value)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO parts (upload_id, part_number, blob_id, size, etag, last_modified, crc64, checksum_algorithm, checksum_value, blob_crc32c)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (upload_id, part_number) DO UPDATE SET
            blob_id = excluded.blob_id, size = excluded.size, etag = excluded.etag,
            last_modified = excluded.last_modified, crc64 = excluded.crc64,
-           checksum_algorithm = excluded.checksum_algorithm, checksum_value = excluded.checksum_value`,
+           checksum_algorithm = excluded.checksum_algorithm, checksum_value = excluded.checksum_value,
+           blob_crc32c = excluded.blob_crc32c`,
       ),
       objectPartChecksum: db.prepare<[number, number], { checksum_algorithm: string | null; checksum_value: Buffer | null }>(
         `SELECT p.checksum_algorithm, p.checksum_value FROM objects o JOIN parts p ON p.upload_id = o.upload_id
@@ -326,16 +327,16 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
   segmentsOf(objectId: number): Segment[] {
     const uploadId = this.stmt.uploadIdOfObject.get(objectId, objectId)?.upload_id;
     if (!uploadId) {
-      return this.stmt.segmentsOf.all(objectId).map((row) => ({
-        blobId: row.blob_id,
-        offset: row.offset,
-        size: row.size,
-        partNumber: row.part_number,
-      }));
+      return this.stmt.segmentsOf.all(objectId).map((row) => {
+        const segment: Segment = { blobId: row.blob_id, offset: row.offset, size: row.size, partNumber: row.part_number };
+        if (row.blob_crc32c !== null) segment.crc32c = row.blob_crc32c;
+        return segment;
+      });
     }
     let offset = 0;
     return this.stmt.partSegments.all(uploadId).map((row) => {
-      const segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number, etag: row.etag };
+      const segment: Segment = { blobId: row.blob_id, offset, size: row.size, partNumber: row.part_number, etag: row.etag };
+      if (row.blob_crc32c !== null) segment.crc32c = row.blob_crc32c;
       offset += row.size;
       return segment;
     });
@@ -367,7 +368,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     if ('segments' in object.content) {
       let offset = 0;
       object.content.segments.forEach((segment, seq) => {
-        this.stmt.insertSegment.run(lastInsertRowid, seq, segment.blobId, offset, segment.size, segment.partNumber);
+        this.stmt.insertSegment.run(lastInsertRowid, seq, segment.blobId, offset, segment.size, segment.partNumber, segment.crc32c ?? null);
         offset += segment.size;
       });
     }
@@ -644,6 +645,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       part.crc64 ?? null,
       part.checksum?.algorithm ?? null,
       part.checksum?.value ?? null,
+      part.blobCrc32c ?? null,
     );
     return previous?.blob_id;
   }

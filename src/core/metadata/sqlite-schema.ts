@@ -209,6 +209,7 @@ const MIGRATIONS: Migration[] = [
   { version: 10, apply: (db) => db.exec(KMS_KEYS_TABLE) },
   { version: 11, apply: (db) => db.exec(USER_POLICIES_TABLE) },
   { version: 12, apply: (db) => db.exec(MANAGED_POLICY_TABLES) },
+  { version: 13, apply: (db) => blobCrcColumns(db) },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -347,6 +348,15 @@ function noncurrentSince(db: Database.Database): void {
   // The lifecycle worker: the bucket's oldest noncurrent version, and its keys' latest delete markers.
   db.exec('CREATE INDEX IF NOT EXISTS object_versions_by_noncurrent_since ON object_versions (bucket, noncurrent_since) WHERE noncurrent_since IS NOT NULL');
   db.exec('CREATE INDEX IF NOT EXISTS object_versions_latest_markers ON object_versions (bucket, key) WHERE noncurrent_since IS NULL');
+}
+
+/**
+ * Version 13: the CRC32C of each blob as written (of its plaintext), kept where the blob is
+ * referenced: a segment (single PUT, copy) and a part. A full GET checks it (core/verified-read.ts);
+ * NULL for blobs written before, which are checked against their MD5 instead.
+ */
+function blobCrcColumns(db: Database.Database): void {
+  for (const table of ['segments', 'parts']) addMissingColumns(db, table, { blob_crc32c: 'INTEGER' });
 }
 
 /** Version 2: the state dialects keep about their clients, imported from `pan.db` when attached. */

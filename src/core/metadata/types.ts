@@ -117,6 +117,8 @@ export interface BlobReference {
 
 export interface StoredPart extends PartInfo {
   blobId: string;
+  /** The CRC32C of the part's blob as written (Segment.crc32c); absent for parts written before it was kept. */
+  blobCrc32c?: number;
 }
 
 /** What Complete needs of every part of an upload, as parallel columns in part-number order. */

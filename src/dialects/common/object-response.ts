@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { PieceStream } from '../../core/plain-read.js';
 import type { ObjectRead, Storage } from '../../core/storage.js';
 import { evaluateConditions, readConditions } from './conditions.js';
 import type { ByteRange } from './range.js';
@@ -48,9 +50,34 @@ export async function sendObject(
   }
   res.writeHead(range ? 206 : 200, headers);
   try {
-    await pipeline(stream, res);
+    if (stream instanceof PieceStream) await writeRecycling(stream, res);
+    else await pipeline(stream, res);
   } catch {
     // The client went away, or a blob could not be read: either way the response is cut short.
     res.destroy();
+  }
+}
+
+/**
+ * pipeline(stream, res), but each chunk goes back to the stream once the socket has taken it
+ * (the write's callback), for the stream's next read to reuse (core/plain-read.ts).
+ */
+async function writeRecycling(stream: PieceStream, res: ServerResponse): Promise<void> {
+  // Settles either way ('error' before 'close' rejects once()): never left rejected and unawaited.
+  const closed = once(res, 'close').then(
+    () => void (res.writableFinished || stream.destroy()),
+    () => void stream.destroy(),
+  );
+  try {
+    for await (const chunk of stream as Readable & AsyncIterable<Buffer>) {
+      if (res.destroyed) throw new Error('the client went away');
+      if (!res.write(chunk, (err) => void (err || stream.recycle(chunk)))) {
+        await Promise.race([once(res, 'drain'), closed]);
+      }
+    }
+    res.end();
+    await Promise.race([once(res, 'finish'), closed]);
+  } finally {
+    stream.destroy();
   }
 }
