@@ -6,7 +6,7 @@ import type { ChecksumAlgorithm, ChecksumSpec, CompletedPart, UploadInfo } from 
 import { readSmallBody } from '../common/body.js';
 import { parseCompleteBody, type ListedPart } from '../common/complete-body.js';
 import { parseCopySourceRange } from '../common/range.js';
-import type { XmlNode } from '../common/xml.js';
+import { listOf, type XmlNode } from '../common/xml.js';
 import { schemeOf } from '../common/transport.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
 import { copySourceCheck, META_PREFIX, parseCopySource } from './objects.js';
@@ -200,7 +200,7 @@ export async function abortMultipartUpload(call: S3Call): Promise<void> {
   sendEmpty(call.ctx.res, 204);
 }
 
-function ownerNodes(call: S3Call, upload: UploadInfo): XmlNode {
+function ownerNodes(call: S3Call, upload: { owner: string }): XmlNode {
   const node = owner(call.users.byId(upload.owner), upload.owner);
   return { Initiator: node, Owner: node };
 }
@@ -237,7 +237,7 @@ export async function listParts(call: S3Call): Promise<void> {
 }
 
 /** An upload's announced checksum as ListParts and ListMultipartUploads name it. */
-function announcedElements(upload: UploadInfo): { ChecksumAlgorithm?: string; ChecksumType?: string } {
+function announcedElements(upload: { checksum?: ChecksumSpec }): { ChecksumAlgorithm?: string; ChecksumType?: string } {
   return upload.checksum ? { ChecksumAlgorithm: checksumDisplayName(upload.checksum.algorithm), ChecksumType: wireType(upload.checksum.type) } : {};
 }
 
@@ -268,14 +268,17 @@ export async function listMultipartUploads(call: S3Call): Promise<void> {
     MaxUploads: maxUploads,
     IsTruncated: page.isTruncated,
     EncodingType: encoding,
-    Upload: page.uploads.map((upload) => ({
-      Key: encode(upload.key),
-      UploadId: upload.uploadId,
-      ...ownerNodes(call, upload),
-      StorageClass: 'STANDARD',
-      Initiated: isoDate(upload.initiated),
-      ...announcedElements(upload),
-    })),
-    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
+    ...listOf(
+      'Upload',
+      page.uploads.map((upload) => ({
+        Key: encode(upload.key),
+        UploadId: upload.uploadId,
+        ...ownerNodes(call, upload),
+        StorageClass: 'STANDARD',
+        Initiated: isoDate(upload.initiated),
+        ...announcedElements(upload),
+      })),
+    ),
+    ...listOf('CommonPrefixes', page.commonPrefixes.map((p) => ({ Prefix: encode(p) }))),
   });
 }
