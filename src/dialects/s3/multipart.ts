@@ -257,6 +257,13 @@ export async function listMultipartUploads(call: S3Call): Promise<void> {
     uploadIdMarker,
     maxUploads,
   });
+  // One Initiator/Owner pair per owner, not per upload: a page's uploads mostly share one.
+  const owners = new Map<string, XmlNode>();
+  const ownersOf = (upload: { owner: string }): XmlNode => {
+    let nodes = owners.get(upload.owner);
+    if (nodes === undefined) owners.set(upload.owner, (nodes = ownerNodes(call, upload)));
+    return nodes;
+  };
   sendXml(call.ctx.res, 200, 'ListMultipartUploadsResult', {
     Bucket: call.bucket,
     KeyMarker: encode(keyMarker),
@@ -273,7 +280,7 @@ export async function listMultipartUploads(call: S3Call): Promise<void> {
       page.uploads.map((upload) => ({
         Key: encode(upload.key),
         UploadId: upload.uploadId,
-        ...ownerNodes(call, upload),
+        ...ownersOf(upload),
         StorageClass: 'STANDARD',
         Initiated: isoDate(upload.initiated),
         ...announcedElements(upload),
