@@ -2,7 +2,7 @@ import { versionHeaders } from './versioning.js';
 import { ServiceError, errors } from '../../core/errors.js';
 import { normalizeEtag } from '../../core/etag.js';
 import { combinesToFullObject } from '../../core/multipart-checksums.js';
-import type { ChecksumAlgorithm, ChecksumSpec, CompletedPart, UploadInfo } from '../../core/types.js';
+import type { ChecksumAlgorithm, ChecksumSpec, CompletedPart } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { parseCompleteBody, type ListedPart } from '../common/complete-body.js';
 import { parseCopySourceRange } from '../common/range.js';
