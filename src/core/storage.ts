@@ -75,6 +75,7 @@ import type {
   Segment,
   Tag,
   UploadInfo,
+  UploadListEntry,
   WriteOptions,
   Digests,
   ExtraDigest,
@@ -1032,22 +1033,37 @@ export class Storage {
     return { blobId: await this.blobs.promote(staged), digests: staged.digests };
   }
 
+  /** A page of whole objects (for dialects that act on what they list); a listing answer wants listObjectEntries. */
   async listObjects(
     actor: Actor,
     bucket: string,
     query: ListObjectsQuery,
   ): Promise<Omit<ListObjectsPage, 'objects'> & { objects: StoredObject[] }> {
+    return this.listPage(actor, bucket, query, (after, lower, upper, limit) => this.meta.listObjects(bucket, after, lower, upper, limit));
+  }
+
+  /** A page of ListObjects(V2): what the listing shows of each object, read without the rest of its row. */
+  async listObjectEntries(actor: Actor, bucket: string, query: ListObjectsQuery): Promise<ListObjectsPage> {
+    return this.listPage(actor, bucket, query, (after, lower, upper, limit) => this.meta.listObjectEntries(bucket, after, lower, upper, limit));
+  }
+
+  private async listPage<T extends { key: string }>(
+    actor: Actor,
+    bucket: string,
+    query: ListObjectsQuery,
+    fetch: (after: string, lower: string, upper: string | undefined, limit: number) => Promise<T[]>,
+  ): Promise<Omit<ListObjectsPage, 'objects'> & { objects: T[] }> {
     refuseNul({ prefix: query.prefix, delimiter: query.delimiter, marker: query.after });
     await this.requireBucket(this.meta, actor, bucket, 's3:ListBucket', undefined, listConditions({ ...query, maxKeys: query.maxKeys }));
     // A page of none is empty and, as S3 answers it, not truncated.
     if (query.maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false };
-    const page = await listByPrefix<StoredObject>({
+    const page = await listByPrefix<T>({
       prefix: query.prefix ?? '',
       delimiter: query.delimiter,
       after: query.after,
       max: Math.min(query.maxKeys, MAX_PAGE),
       keyOf: (object) => object.key,
-      fetch: (after, lower, upper, limit) => this.meta.listObjects(bucket, after, lower, upper, limit),
+      fetch,
     });
     return {
       objects: page.items,
@@ -1340,7 +1356,7 @@ export class Storage {
     const keyMarker = query.keyMarker || undefined;
     const uploadIdMarker = keyMarker ? query.uploadIdMarker || undefined : undefined;
 
-    const uploads: UploadInfo[] = [];
+    const uploads: UploadListEntry[] = [];
     let sameKeyTruncated = false;
     if (keyMarker && uploadIdMarker && keyMarker.startsWith(prefix)) {
       const grouped = query.delimiter && keyMarker.slice(prefix.length).includes(query.delimiter);
@@ -1355,8 +1371,8 @@ export class Storage {
       return { uploads, commonPrefixes: [], isTruncated: true, nextKeyMarker: last.key, nextUploadIdMarker: last.uploadId };
     }
 
-    let lastSeen: StoredUpload | undefined;
-    const page = await listByPrefix<StoredUpload>({
+    let lastSeen: UploadListEntry | undefined;
+    const page = await listByPrefix<UploadListEntry>({
       prefix,
       delimiter: query.delimiter,
       after: keyMarker,
@@ -1370,7 +1386,7 @@ export class Storage {
         return rows;
       },
     });
-    uploads.push(...page.items.map(({ completed: _omit, ...upload }) => upload));
+    uploads.push(...page.items);
     const last = uploads[uploads.length - 1];
     const lastIsPrefix = page.lastWasCommonPrefix;
     return {

@@ -251,8 +251,31 @@ export interface ListObjectsQuery {
   maxKeys: number;
 }
 
+/**
+ * What a listing page shows of an object (ListObjects, ListObjectsV2 in S3 and OSS): only these
+ * columns are read for a page, not the whole row.
+ */
+export interface ObjectListEntry {
+  key: string;
+  size: number;
+  /** As ObjectInfo's: hex MD5 or `hex-N`, no quotes. */
+  etag: string;
+  lastModified: Date;
+  /** Set for a multipart object (OSS shows its Type from it). */
+  partsCount?: number;
+}
+
+/** What ListMultipartUploads shows of an upload in progress: only these columns are read for a page. */
+export interface UploadListEntry {
+  uploadId: string;
+  key: string;
+  owner: string;
+  initiated: Date;
+  checksum?: ChecksumSpec;
+}
+
 export interface ListObjectsPage {
-  objects: ObjectInfo[];
+  objects: ObjectListEntry[];
   commonPrefixes: string[];
   isTruncated: boolean;
   /** The last key or common prefix returned, for the next page's marker. */
@@ -268,7 +291,7 @@ export interface ListUploadsQuery {
 }
 
 export interface ListUploadsPage {
-  uploads: UploadInfo[];
+  uploads: UploadListEntry[];
   commonPrefixes: string[];
   isTruncated: boolean;
   nextKeyMarker?: string;

@@ -91,6 +91,12 @@ describe('one store, two dialects', () => {
     assert.equal(header(head.res, 'x-oss-object-type'), 'Multipart');
     assert.equal(header(head.res, 'etag'), multipartEtag(parts));
     assert.equal(header(head.res, 'x-oss-hash-crc64ecma'), undefined);
+    // A listing shows the type too (it reads the part count, not the whole row).
+    const listed = await oss.list({ prefix: key }, {});
+    assert.deepEqual(
+      listed.objects.map((o: { name: string; type: string; size: number }) => [o.name, o.type, o.size]),
+      [[key, 'Multipart', whole.length]],
+    );
     const got = await oss.get(key);
     assert.equal(md5Hex(got.content as Buffer), md5Hex(whole));
     const ranged = await oss.get(key, { headers: { Range: `bytes=${5 * MiB - 10}-${5 * MiB + 9}` } });

@@ -278,6 +278,9 @@ describe('flexible checksums: multipart uploads', () => {
       const listing = await s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId }));
       assert.equal(listing.ChecksumAlgorithm, upper(algorithm));
       assert.equal(listing.ChecksumType, resolved);
+      // ListMultipartUploads names the upload's algorithm too (read with the listing's own columns).
+      const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: key }));
+      assert.deepEqual(uploads.Uploads?.map((upload) => [upload.UploadId, upload.ChecksumAlgorithm]), [[created.UploadId, upper(algorithm)]]);
       assert.deepEqual(listing.Parts?.map((part) => part[member(algorithm)]), parts.map((part) => checksumOf(algorithm, part)));
 
       const expected = resolved === 'COMPOSITE' ? compositeOf(algorithm, parts) : checksumOf(algorithm, Buffer.concat(parts));

@@ -2,7 +2,7 @@ import { toKmsKey, type KmsKeyRow } from './identity-rows.js';
 import { ACCESS_CONFIG_KINDS_SQL } from '../public-access.js';
 import type pg from 'pg';
 import { PostgresIdentities } from './postgres-identities.js';
-import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
+import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectListEntry, ObjectLock, Segment, Tag, UploadInfo, UploadListEntry } from '../types.js';
 import type { Acl } from '../acl.js';
 import {
   tagsColumn,
@@ -11,9 +11,15 @@ import {
   toBucket,
   type BucketRow,
   toObject,
+  toObjectListEntry,
+  OBJECT_LIST_COLUMNS,
+  type ObjectListRow,
   toPart,
   toSession,
   toUpload,
+  toUploadListEntry,
+  UPLOAD_LIST_COLUMNS,
+  type UploadListRow,
   type ObjectRow,
   type PartRow,
   type SessionRow,
@@ -528,6 +534,20 @@ export abstract class PostgresQueries implements MetadataQueries {
     return rows.map(toObject);
   }
 
+  async listObjectEntries(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<ObjectListEntry[]> {
+    const rows =
+      upper === undefined
+        ? await this.rows<ObjectListRow>(
+            `SELECT ${OBJECT_LIST_COLUMNS} FROM objects WHERE bucket = $1 AND key > $2 AND key >= $3 ORDER BY key LIMIT $4`,
+            [bucket, after, lower, limit],
+          )
+        : await this.rows<ObjectListRow>(
+            `SELECT ${OBJECT_LIST_COLUMNS} FROM objects WHERE bucket = $1 AND key > $2 AND key >= $3 AND key < $4 ORDER BY key LIMIT $5`,
+            [bucket, after, lower, upper, limit],
+          );
+    return rows.map(toObjectListEntry);
+  }
+
   // Blob references
 
   async isBlobReferenced(blobId: string): Promise<boolean> {
@@ -646,30 +666,30 @@ export abstract class PostgresQueries implements MetadataQueries {
     lower: string,
     upper: string | undefined,
     limit: number,
-  ): Promise<StoredUpload[]> {
+  ): Promise<UploadListEntry[]> {
     const rows =
       upper === undefined
-        ? await this.rows<UploadRow>(
-            `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = $1 AND (key, upload_id) > ($2, $3) AND key >= $4
+        ? await this.rows<UploadListRow>(
+            `SELECT ${UPLOAD_LIST_COLUMNS} FROM uploads WHERE completed_at IS NULL AND bucket = $1 AND (key, upload_id) > ($2, $3) AND key >= $4
              ORDER BY key, upload_id LIMIT $5`,
             [bucket, after.key, after.uploadId, lower, limit],
           )
-        : await this.rows<UploadRow>(
-            `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = $1 AND (key, upload_id) > ($2, $3) AND key >= $4
+        : await this.rows<UploadListRow>(
+            `SELECT ${UPLOAD_LIST_COLUMNS} FROM uploads WHERE completed_at IS NULL AND bucket = $1 AND (key, upload_id) > ($2, $3) AND key >= $4
                AND key < $5
              ORDER BY key, upload_id LIMIT $6`,
             [bucket, after.key, after.uploadId, lower, upper, limit],
           );
-    return rows.map(toUpload);
+    return rows.map(toUploadListEntry);
   }
 
-  async listUploadsOfKeyAfterId(bucket: string, key: string, afterUploadId: string, limit: number): Promise<StoredUpload[]> {
-    const rows = await this.rows<UploadRow>(
-      `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = $1 AND key = $2 AND upload_id > $3
+  async listUploadsOfKeyAfterId(bucket: string, key: string, afterUploadId: string, limit: number): Promise<UploadListEntry[]> {
+    const rows = await this.rows<UploadListRow>(
+      `SELECT ${UPLOAD_LIST_COLUMNS} FROM uploads WHERE completed_at IS NULL AND bucket = $1 AND key = $2 AND upload_id > $3
        ORDER BY upload_id LIMIT $4`,
       [bucket, key, afterUploadId, limit],
     );
-    return rows.map(toUpload);
+    return rows.map(toUploadListEntry);
   }
 
   // Parts

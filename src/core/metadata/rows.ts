@@ -10,9 +10,11 @@ import type {
   ObjectChecksum,
   ObjectEncryption,
   ObjectHeaders,
+  ObjectListEntry,
   ObjectLock,
   RetentionMode,
   Tag,
+  UploadListEntry,
 } from '../types.js';
 import type { HashState, StoredObject, StoredVersion, StoredPart, StoredUpload, UploadSession } from './types.js';
 
@@ -121,6 +123,26 @@ export function toVersion(row: VersionRow): StoredVersion {
     versionId: row.version_id ?? 'null',
     ...(row.noncurrent_since == null ? {} : { noncurrentSince: new Date(Number(row.noncurrent_since)) }),
   };
+}
+
+/** The columns a listing page of objects reads (ObjectListEntry), for `SELECT ${OBJECT_LIST_COLUMNS} FROM objects`. */
+export const OBJECT_LIST_COLUMNS = 'key, size, etag, last_modified, parts_count';
+export type ObjectListRow = Pick<ObjectRow, 'key' | 'size' | 'etag' | 'last_modified' | 'parts_count'>;
+
+export function toObjectListEntry(row: ObjectListRow): ObjectListEntry {
+  const entry: ObjectListEntry = { key: row.key, size: row.size, etag: row.etag, lastModified: new Date(row.last_modified) };
+  if (row.parts_count != null) entry.partsCount = row.parts_count;
+  return entry;
+}
+
+/** The columns a listing page of uploads reads (UploadListEntry). */
+export const UPLOAD_LIST_COLUMNS = 'upload_id, key, owner, initiated, checksum_algorithm, checksum_type';
+export type UploadListRow = Pick<UploadRow, 'upload_id' | 'key' | 'owner' | 'initiated' | 'checksum_algorithm' | 'checksum_type'>;
+
+export function toUploadListEntry(row: UploadListRow): UploadListEntry {
+  const entry: UploadListEntry = { uploadId: row.upload_id, key: row.key, owner: row.owner, initiated: new Date(row.initiated) };
+  if (row.checksum_algorithm !== null) entry.checksum = { algorithm: row.checksum_algorithm as ChecksumAlgorithm, type: row.checksum_type as ChecksumType };
+  return entry;
 }
 
 export function toUpload(row: UploadRow): StoredUpload {

@@ -2,7 +2,7 @@ import { toKmsKey, type KmsKeyRow } from './identity-rows.js';
 import { ACCESS_CONFIG_KINDS_SQL } from '../public-access.js';
 import type Database from 'better-sqlite3';
 import { SqliteIdentities } from './sqlite-identities.js';
-import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectLock, Segment, Tag, UploadInfo } from '../types.js';
+import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectListEntry, ObjectLock, Segment, Tag, UploadInfo, UploadListEntry } from '../types.js';
 import type { Acl } from '../acl.js';
 import {
   tagsColumn,
@@ -10,9 +10,15 @@ import {
   lockColumns,
   toHashState,
   toObject,
+  toObjectListEntry,
+  OBJECT_LIST_COLUMNS,
+  type ObjectListRow,
   toPart,
   toSession,
   toUpload,
+  toUploadListEntry,
+  UPLOAD_LIST_COLUMNS,
+  type UploadListRow,
   type HashStateRow,
   type ObjectRow,
   type PartRow,
@@ -138,6 +144,18 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       listObjectsFromNoUpper: db.prepare<[string, string, number], ObjectRow>(
         `SELECT * FROM objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?`,
       ),
+      listEntriesAfter: db.prepare<[string, string, string, number], ObjectListRow>(
+        `SELECT ${OBJECT_LIST_COLUMNS} FROM objects WHERE bucket = ? AND key > ? AND key < ? ORDER BY key LIMIT ?`,
+      ),
+      listEntriesAfterNoUpper: db.prepare<[string, string, number], ObjectListRow>(
+        `SELECT ${OBJECT_LIST_COLUMNS} FROM objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?`,
+      ),
+      listEntriesFrom: db.prepare<[string, string, string, number], ObjectListRow>(
+        `SELECT ${OBJECT_LIST_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`,
+      ),
+      listEntriesFromNoUpper: db.prepare<[string, string, number], ObjectListRow>(
+        `SELECT ${OBJECT_LIST_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?`,
+      ),
       insertUpload: db.prepare(
         `INSERT INTO uploads (upload_id, bucket, key, owner, initiated, headers, user_meta, checksum_algorithm, checksum_type, tags,
            lock_mode, lock_until, legal_hold, acl, encryption)
@@ -158,24 +176,24 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
                 AND NOT EXISTS (SELECT 1 FROM objects WHERE objects.upload_id = uploads.upload_id)
                 AND NOT EXISTS (SELECT 1 FROM object_versions v WHERE v.upload_id = uploads.upload_id))`,
       ),
-      listUploadsAfter: db.prepare<[string, string, string, string, number], UploadRow>(
-        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?) AND key < ?
+      listUploadsAfter: db.prepare<[string, string, string, string, number], UploadListRow>(
+        `SELECT ${UPLOAD_LIST_COLUMNS} FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?) AND key < ?
          ORDER BY key, upload_id LIMIT ?`,
       ),
-      listUploadsAfterNoUpper: db.prepare<[string, string, string, number], UploadRow>(
-        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?)
+      listUploadsAfterNoUpper: db.prepare<[string, string, string, number], UploadListRow>(
+        `SELECT ${UPLOAD_LIST_COLUMNS} FROM uploads WHERE completed_at IS NULL AND bucket = ? AND (key, upload_id) > (?, ?)
          ORDER BY key, upload_id LIMIT ?`,
       ),
-      listUploadsFrom: db.prepare<[string, string, string, number], UploadRow>(
-        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND key >= ? AND key < ?
+      listUploadsFrom: db.prepare<[string, string, string, number], UploadListRow>(
+        `SELECT ${UPLOAD_LIST_COLUMNS} FROM uploads WHERE completed_at IS NULL AND bucket = ? AND key >= ? AND key < ?
          ORDER BY key, upload_id LIMIT ?`,
       ),
-      listUploadsFromNoUpper: db.prepare<[string, string, number], UploadRow>(
-        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND key >= ?
+      listUploadsFromNoUpper: db.prepare<[string, string, number], UploadListRow>(
+        `SELECT ${UPLOAD_LIST_COLUMNS} FROM uploads WHERE completed_at IS NULL AND bucket = ? AND key >= ?
          ORDER BY key, upload_id LIMIT ?`,
       ),
-      listUploadsSameKey: db.prepare<[string, string, string, number], UploadRow>(
-        `SELECT * FROM uploads WHERE completed_at IS NULL AND bucket = ? AND key = ? AND upload_id > ?
+      listUploadsSameKey: db.prepare<[string, string, string, number], UploadListRow>(
+        `SELECT ${UPLOAD_LIST_COLUMNS} FROM uploads WHERE completed_at IS NULL AND bucket = ? AND key = ? AND upload_id > ?
          ORDER BY upload_id LIMIT ?`,
       ),
       getPart: db.prepare<[string, number], PartRow>('SELECT * FROM parts WHERE upload_id = ? AND part_number = ?'),
@@ -438,6 +456,17 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     return rows.map(toObject);
   }
 
+  listObjectEntries(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): ObjectListEntry[] {
+    const rows = startsFromLower(after, lower)
+      ? upper === undefined
+        ? this.stmt.listEntriesFromNoUpper.all(bucket, lower, limit)
+        : this.stmt.listEntriesFrom.all(bucket, lower, upper, limit)
+      : upper === undefined
+        ? this.stmt.listEntriesAfterNoUpper.all(bucket, after, limit)
+        : this.stmt.listEntriesAfter.all(bucket, after, upper, limit);
+    return rows.map(toObjectListEntry);
+  }
+
   // Versions
 
   private versions(): ReturnType<typeof prepareVersionStatements> {
@@ -608,7 +637,7 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     lower: string,
     upper: string | undefined,
     limit: number,
-  ): StoredUpload[] {
+  ): UploadListEntry[] {
     // Past the cursor's key, the lower bound alone starts the range (see startsFromLower).
     const from = startsFromLower(after.key, lower);
     const rows = from
@@ -618,11 +647,11 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
       : upper === undefined
         ? this.stmt.listUploadsAfterNoUpper.all(bucket, after.key, after.uploadId, limit)
         : this.stmt.listUploadsAfter.all(bucket, after.key, after.uploadId, upper, limit);
-    return rows.map(toUpload);
+    return rows.map(toUploadListEntry);
   }
 
-  listUploadsOfKeyAfterId(bucket: string, key: string, afterUploadId: string, limit: number): StoredUpload[] {
-    return this.stmt.listUploadsSameKey.all(bucket, key, afterUploadId, limit).map(toUpload);
+  listUploadsOfKeyAfterId(bucket: string, key: string, afterUploadId: string, limit: number): UploadListEntry[] {
+    return this.stmt.listUploadsSameKey.all(bucket, key, afterUploadId, limit).map(toUploadListEntry);
   }
 
   // Parts

@@ -5,11 +5,13 @@ import type {
   ObjectChecksum,
   ObjectEncryption,
   ObjectInfo,
+  ObjectListEntry,
   ObjectLock,
   PartInfo,
   Segment,
   Tag,
   UploadInfo,
+  UploadListEntry,
 } from '../types.js';
 import type { Acl } from '../acl.js';
 
@@ -228,6 +230,8 @@ export interface MetadataQueries {
   deleteObject(bucket: string, key: string): Promise<string[]>;
   /** Objects with `after < key` and `key` in [lower, upper), in key order (UTF-8 byte order). */
   listObjects(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<StoredObject[]>;
+  /** As listObjects, only the columns a listing page shows (a projection: the same rows, far cheaper per row). */
+  listObjectEntries(bucket: string, after: string, lower: string, upper: string | undefined, limit: number): Promise<ObjectListEntry[]>;
 
   // Versions (versioned buckets only: objects holds each key's current version, object_versions the rest)
   /** Moves the key's current object, if any, to the noncurrent versions (newest of them, noncurrent since `at`); returns it. */
@@ -279,15 +283,15 @@ export interface MetadataQueries {
   uploadIdsOfBucket(bucket: string): Promise<string[]>;
   /** Open uploads initiated before the first date, and completion records older than the second. */
   staleUploadIds(initiatedBefore: Date, completedBefore: Date): Promise<string[]>;
-  /** Open uploads after the cursor (key, uploadId) with key in [lower, upper), ordered by key then id. */
+  /** Open uploads after the cursor (key, uploadId) with key in [lower, upper), ordered by key then id: the columns a listing shows. */
   listUploadsAfter(
     bucket: string,
     after: { key: string; uploadId: string },
     lower: string,
     upper: string | undefined,
     limit: number,
-  ): Promise<StoredUpload[]>;
-  listUploadsOfKeyAfterId(bucket: string, key: string, afterUploadId: string, limit: number): Promise<StoredUpload[]>;
+  ): Promise<UploadListEntry[]>;
+  listUploadsOfKeyAfterId(bucket: string, key: string, afterUploadId: string, limit: number): Promise<UploadListEntry[]>;
 
   // Parts
   getPart(uploadId: string, partNumber: number): Promise<StoredPart | undefined>;

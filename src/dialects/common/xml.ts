@@ -35,7 +35,53 @@ export function inOrder(elements: ReadonlyArray<readonly [name: string, node: Xm
   return { [IN_ORDER]: elements.map(([name, node]) => ({ [name]: node })) };
 }
 
-/** Builds `node`, each `inOrder` run written where it stands: a placeholder element, replaced by the run. */
+/** The key `listOf` puts a list under (followed by the element name): not an XML name either. */
+const LIST = ' list ';
+
+/**
+ * Many sibling elements of one name (a listing's `Contents`, `Upload`, `CommonPrefixes`), written by
+ * `writeElement` rather than the builder: spread into the parent node where they belong,
+ * e.g. `{ Name, ...listOf('Contents', entries) }`. The output is the same as `Contents: entries` would
+ * give; only the cost differs (the builder's generic walk was most of a 1,000-entry listing's time).
+ */
+export function listOf(name: string, nodes: readonly XmlNode[]): XmlNode {
+  let xml = '';
+  for (const node of nodes) xml += writeElement(name, node);
+  return { [LIST + name]: xml };
+}
+
+const ESCAPED = /[&<>"'\r]/;
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#xD;' };
+
+/** Text as the builder escapes it, CR as a character reference (as toXml writes it). */
+export function escapeXmlText(text: string): string {
+  return ESCAPED.test(text) ? text.replace(/[&<>"'\r]/g, (c) => ESCAPES[c]!) : text;
+}
+
+/**
+ * One element as the builder writes it: undefined fields left out, null as an empty tag, arrays
+ * repeating the element, `#text` as text. Attributes and `inOrder` runs are the builder's alone.
+ */
+function writeElement(name: string, value: XmlValue): string {
+  if (value === undefined) return '';
+  if (value === null) return `<${name}/>`;
+  if (Array.isArray(value)) {
+    let xml = '';
+    for (const item of value) xml += writeElement(name, item);
+    return xml;
+  }
+  if (typeof value !== 'object') return `<${name}>${typeof value === 'string' ? escapeXmlText(value) : String(value)}</${name}>`;
+  let inner = '';
+  for (const child in value) {
+    const childValue = value[child];
+    if (child === '#text') inner += childValue === undefined || childValue === null ? '' : escapeXmlText(String(childValue));
+    else if (child.startsWith('@') || child === IN_ORDER || child.startsWith(LIST)) throw new Error(`writeElement: ${child} is the builder's alone`);
+    else inner += writeElement(child, childValue);
+  }
+  return `<${name}>${inner}</${name}>`;
+}
+
+/** Builds `node`, each `inOrder` run and `listOf` list written where it stands: a placeholder element, replaced by the run. */
 function buildFragment(node: XmlNode): string {
   const runs: string[] = [];
   const withPlaceholders = (value: XmlValue): XmlValue => {
@@ -43,7 +89,10 @@ function buildFragment(node: XmlNode): string {
     if (value === null || typeof value !== 'object') return value;
     const out: XmlNode = {};
     for (const [name, child] of Object.entries(value)) {
-      if (name !== IN_ORDER) out[name] = withPlaceholders(child);
+      if (name.startsWith(LIST)) {
+        out[`TesseraInOrder${runs.length}`] = '';
+        runs.push(child as string);
+      } else if (name !== IN_ORDER) out[name] = withPlaceholders(child);
       else {
         out[`TesseraInOrder${runs.length}`] = '';
         runs.push((child as XmlNode[]).map((element) => buildFragment(element)).join(''));

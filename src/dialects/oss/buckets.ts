@@ -1,8 +1,8 @@
 import { ossAclName, ossBucketAcl } from '../../core/acl.js';
 import { errors } from '../../core/errors.js';
 import { MAX_PAGE } from '../../core/storage.js';
-import type { BucketInfo, ObjectInfo } from '../../core/types.js';
-import { asList, asText, asTrimmedText, parseXml, type XmlNode } from '../common/xml.js';
+import type { BucketInfo, ObjectListEntry } from '../../core/types.js';
+import { asList, asText, asTrimmedText, listOf, parseXml, type XmlNode } from '../common/xml.js';
 import { decodeToken, encodeToken } from '../s3/buckets.js';
 import { encodingType, intParam, optionalParam } from '../s3/call.js';
 import { owner, sendEmpty } from '../s3/render.js';
@@ -90,7 +90,7 @@ export async function getBucketLocation(call: OssCall): Promise<void> {
   sendOssXml(call.ctx.res, 200, 'LocationConstraint', { '#text': location(call) });
 }
 
-function objectEntry(object: ObjectInfo, encode: (v: string) => string, ownerNode: XmlNode | undefined): XmlNode {
+function objectEntry(object: ObjectListEntry, encode: (v: string) => string, ownerNode: XmlNode | undefined): XmlNode {
   return {
     Key: encode(object.key),
     LastModified: object.lastModified.toISOString(),
@@ -115,7 +115,7 @@ export async function listObjects(call: OssCall, version: 1 | 2): Promise<void> 
   const marker = optionalParam(query, 'marker');
   // An empty continuation-token is no token, as in S3.
   const after = version === 2 ? (token ? decodeToken(token) : startAfter || undefined) : marker || undefined;
-  const page = await call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after, maxKeys });
+  const page = await call.storage.listObjectEntries(call.actor, call.bucket, { prefix, delimiter, after, maxKeys });
   const withOwner = version === 1 || query.get('fetch-owner') === 'true';
   const ownerNode = withOwner ? userOwner(call, (await call.storage.headBucket(call.actor, call.bucket)).owner) : undefined;
   const next = page.isTruncated ? page.nextMarker : undefined;
@@ -136,8 +136,8 @@ export async function listObjects(call: OssCall, version: 1 | 2): Promise<void> 
     Delimiter: encode(delimiter ?? ''),
     IsTruncated: page.isTruncated,
     EncodingType: encoding,
-    Contents: page.objects.map((o) => objectEntry(o, encode, ownerNode)),
-    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
+    ...listOf('Contents', page.objects.map((o) => objectEntry(o, encode, ownerNode))),
+    ...listOf('CommonPrefixes', page.commonPrefixes.map((p) => ({ Prefix: encode(p) }))),
   });
 }
 

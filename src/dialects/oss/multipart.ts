@@ -5,6 +5,7 @@ import type { CompletedPart } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { parseCompleteBody } from '../common/complete-body.js';
 import { parseCopySourceRange } from '../common/range.js';
+import { listOf } from '../common/xml.js';
 import { schemeOf } from '../common/transport.js';
 import { encodingType, intParam, optionalParam } from '../s3/call.js';
 import { parseCopySource } from '../s3/objects.js';
@@ -174,12 +175,15 @@ export async function listMultipartUploads(call: OssCall): Promise<void> {
     Prefix: encode(prefix),
     MaxUploads: maxUploads,
     IsTruncated: page.isTruncated,
-    Upload: page.uploads.map((upload) => ({
-      Key: encode(upload.key),
-      UploadId: upload.uploadId,
-      StorageClass: STORAGE_CLASS,
-      Initiated: upload.initiated.toISOString(),
-    })),
-    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
+    ...listOf(
+      'Upload',
+      page.uploads.map((upload) => ({
+        Key: encode(upload.key),
+        UploadId: upload.uploadId,
+        StorageClass: STORAGE_CLASS,
+        Initiated: upload.initiated.toISOString(),
+      })),
+    ),
+    ...listOf('CommonPrefixes', page.commonPrefixes.map((p) => ({ Prefix: encode(p) }))),
   });
 }

@@ -1,8 +1,8 @@
 import { errors } from '../../core/errors.js';
 import { isObjectOwnership } from '../../core/public-access.js';
-import type { ObjectInfo } from '../../core/types.js';
+import type { ObjectListEntry } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
-import { asList, asText, asTrimmedText, parseXml, type XmlNode } from '../common/xml.js';
+import { asList, asText, asTrimmedText, listOf, parseXml, type XmlNode } from '../common/xml.js';
 import { aclFromHeaders } from './acl.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
 import { header, readVerifiedBody } from './request.js';
@@ -75,7 +75,7 @@ async function bucketOwner(call: S3Call): Promise<XmlNode> {
   return owner(call.users.byId(ownerId), ownerId);
 }
 
-function objectEntry(object: ObjectInfo, encode: (v: string) => string, ownerNode: XmlNode | undefined): XmlNode {
+function objectEntry(object: ObjectListEntry, encode: (v: string) => string, ownerNode: XmlNode | undefined): XmlNode {
   return {
     Key: encode(object.key),
     LastModified: isoDate(object.lastModified),
@@ -106,14 +106,14 @@ export async function listObjects(call: S3Call, version: 1 | 2): Promise<void> {
   } else {
     after = optionalParam(query, 'marker') || undefined;
   }
-  const page = await call.storage.listObjects(call.actor, call.bucket, { prefix, delimiter, after, maxKeys });
+  const page = await call.storage.listObjectEntries(call.actor, call.bucket, { prefix, delimiter, after, maxKeys });
   const common = {
     Name: call.bucket,
     Prefix: encode(prefix),
   };
   const ownerNode = version === 1 || query.get('fetch-owner') === 'true' ? await bucketOwner(call) : undefined;
-  const contents = page.objects.map((o) => objectEntry(o, encode, ownerNode));
-  const prefixes = page.commonPrefixes.map((p) => ({ Prefix: encode(p) }));
+  const contents = listOf('Contents', page.objects.map((o) => objectEntry(o, encode, ownerNode)));
+  const prefixes = listOf('CommonPrefixes', page.commonPrefixes.map((p) => ({ Prefix: encode(p) })));
   if (version === 1) {
     sendXml(call.ctx.res, 200, 'ListBucketResult', {
       ...common,
@@ -123,8 +123,8 @@ export async function listObjects(call: S3Call, version: 1 | 2): Promise<void> {
       Delimiter: delimiter === undefined ? undefined : encode(delimiter),
       IsTruncated: page.isTruncated,
       EncodingType: encoding,
-      Contents: contents,
-      CommonPrefixes: prefixes,
+      ...contents,
+      ...prefixes,
     });
     return;
   }
@@ -138,8 +138,8 @@ export async function listObjects(call: S3Call, version: 1 | 2): Promise<void> {
     ContinuationToken: token,
     NextContinuationToken: page.isTruncated && page.nextMarker !== undefined ? encodeToken(page.nextMarker) : undefined,
     StartAfter: query.has('start-after') ? encode(query.get('start-after') ?? '') : undefined,
-    Contents: contents,
-    CommonPrefixes: prefixes,
+    ...contents,
+    ...prefixes,
   });
 }
 

@@ -2,11 +2,11 @@ import { versionHeaders } from './versioning.js';
 import { ServiceError, errors } from '../../core/errors.js';
 import { normalizeEtag } from '../../core/etag.js';
 import { combinesToFullObject } from '../../core/multipart-checksums.js';
-import type { ChecksumAlgorithm, ChecksumSpec, CompletedPart, UploadInfo } from '../../core/types.js';
+import type { ChecksumAlgorithm, ChecksumSpec, CompletedPart } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { parseCompleteBody, type ListedPart } from '../common/complete-body.js';
 import { parseCopySourceRange } from '../common/range.js';
-import type { XmlNode } from '../common/xml.js';
+import { listOf, type XmlNode } from '../common/xml.js';
 import { schemeOf } from '../common/transport.js';
 import { encodingType, intParam, optionalParam, type S3Call } from './call.js';
 import { copySourceCheck, META_PREFIX, parseCopySource } from './objects.js';
@@ -200,7 +200,7 @@ export async function abortMultipartUpload(call: S3Call): Promise<void> {
   sendEmpty(call.ctx.res, 204);
 }
 
-function ownerNodes(call: S3Call, upload: UploadInfo): XmlNode {
+function ownerNodes(call: S3Call, upload: { owner: string }): XmlNode {
   const node = owner(call.users.byId(upload.owner), upload.owner);
   return { Initiator: node, Owner: node };
 }
@@ -237,7 +237,7 @@ export async function listParts(call: S3Call): Promise<void> {
 }
 
 /** An upload's announced checksum as ListParts and ListMultipartUploads name it. */
-function announcedElements(upload: UploadInfo): { ChecksumAlgorithm?: string; ChecksumType?: string } {
+function announcedElements(upload: { checksum?: ChecksumSpec }): { ChecksumAlgorithm?: string; ChecksumType?: string } {
   return upload.checksum ? { ChecksumAlgorithm: checksumDisplayName(upload.checksum.algorithm), ChecksumType: wireType(upload.checksum.type) } : {};
 }
 
@@ -257,6 +257,13 @@ export async function listMultipartUploads(call: S3Call): Promise<void> {
     uploadIdMarker,
     maxUploads,
   });
+  // One Initiator/Owner pair per owner, not per upload: a page's uploads mostly share one.
+  const owners = new Map<string, XmlNode>();
+  const ownersOf = (upload: { owner: string }): XmlNode => {
+    let nodes = owners.get(upload.owner);
+    if (nodes === undefined) owners.set(upload.owner, (nodes = ownerNodes(call, upload)));
+    return nodes;
+  };
   sendXml(call.ctx.res, 200, 'ListMultipartUploadsResult', {
     Bucket: call.bucket,
     KeyMarker: encode(keyMarker),
@@ -268,14 +275,17 @@ export async function listMultipartUploads(call: S3Call): Promise<void> {
     MaxUploads: maxUploads,
     IsTruncated: page.isTruncated,
     EncodingType: encoding,
-    Upload: page.uploads.map((upload) => ({
-      Key: encode(upload.key),
-      UploadId: upload.uploadId,
-      ...ownerNodes(call, upload),
-      StorageClass: 'STANDARD',
-      Initiated: isoDate(upload.initiated),
-      ...announcedElements(upload),
-    })),
-    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
+    ...listOf(
+      'Upload',
+      page.uploads.map((upload) => ({
+        Key: encode(upload.key),
+        UploadId: upload.uploadId,
+        ...ownersOf(upload),
+        StorageClass: 'STANDARD',
+        Initiated: isoDate(upload.initiated),
+        ...announcedElements(upload),
+      })),
+    ),
+    ...listOf('CommonPrefixes', page.commonPrefixes.map((p) => ({ Prefix: encode(p) }))),
   });
 }
