@@ -22,7 +22,7 @@ export interface BlobStoreOptions {
    * there at start is a crash's leftovers.
    */
   nodeId?: string;
-  /** The most memory the staging slots may hold (default 64 MiB; at least 16 MiB): bodies past it wait, their sockets unread. */
+  /** The most memory the staging slots may hold (default 32 MiB; at least 16 MiB): bodies past it wait, their sockets unread. */
   stagingBudgetBytes?: number;
   /** While bodies wait for a slot, a slot its body has not added to for this long is written out and given back (default 1 s). */
   stagingReclaimAfterMs?: number;

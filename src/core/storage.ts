@@ -101,7 +101,7 @@ export interface StorageOptions {
   hashThreads?: number;
   /** Write large bodies with O_DIRECT where the filesystem takes it (default true). */
   directIo?: boolean;
-  /** The most memory the staging slots may hold (default 64 MiB; core/slot-pool.ts). */
+  /** The most memory the staging slots may hold (default 32 MiB; core/slot-pool.ts). */
   stagingBudgetBytes?: number;
   /** While bodies wait for a slot, a slot its body has not added to for this long is given back (default 1 s). */
   stagingReclaimAfterMs?: number;

@@ -27,7 +27,7 @@ export interface ServerConfig {
   hashThreads: number;
   /** Write large bodies with O_DIRECT where the filesystem takes it. */
   directIo: boolean;
-  /** The most memory the staging slots may hold, in bytes (`stagingMemoryMiB`, TESSERA_STAGING_MEMORY_MIB; default 64 MiB). */
+  /** The most memory the staging slots may hold, in bytes (`stagingMemoryMiB`, TESSERA_STAGING_MEMORY_MIB; default 32 MiB). */
   stagingBudgetBytes: number;
   /**
    * While bodies wait for a staging slot, a slot whose body has brought nothing for this long is written
