@@ -69,7 +69,7 @@ export class SlotLease {
  * are copied once into a slot, which is then written to its file and hashed (by a
  * worker thread, which reads the same memory) before the slot is reused. The lowest free
  * slot is handed out first, so the memory touched stays as small as the work in flight and the
- * top arenas go free when the load drops; an arena free for `shrinkAfterMs` is let go.
+ * top arenas go free when the load drops; an arena free for `shrinkAfterMs` is let go (all but the first).
  *
  * The pool grows an arena at a time up to its budget. Past it, `acquire` waits (first come, first
  * served) until a slot is released: the body waiting reads nothing more, so its socket fills and TCP
@@ -211,7 +211,7 @@ export class SlotPool {
 
   /** One timer, running only while bodies wait or an arena could be let go. */
   private schedule(): void {
-    if (this.timer || (this.waiters.length === 0 && this.arenas.length === 0)) return;
+    if (this.timer || (this.waiters.length === 0 && this.arenas.length <= 1)) return;
     const period = Math.max(20, Math.min(250, this.reclaimAfterMs / 4, this.shrinkAfterMs / 4));
     this.timer = setInterval(() => this.tick(), period);
     this.timer.unref();
@@ -230,15 +230,18 @@ export class SlotPool {
       return;
     }
     this.shrink(now);
-    if (this.arenas.length === 0) {
+    if (this.arenas.length <= 1) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
   }
 
-  /** Lets the top arena go once every slot of it has been free for shrinkAfterMs. */
+  /**
+   * Lets the top arena go once every slot of it has been free for shrinkAfterMs. The first stays:
+   * 16 MiB kept spares a server with an upload now and then a new arena and its alignment probe each time.
+   */
   private shrink(now: number): void {
-    if (this.arenas.length === 0 || this.growing) return;
+    if (this.arenas.length <= 1 || this.growing) return;
     const first = (this.arenas.length - 1) * SLOTS_PER_ARENA;
     for (let slot = first; slot < first + SLOTS_PER_ARENA; slot++) {
       if (!this.freeSlots[slot]) {
