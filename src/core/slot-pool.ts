@@ -118,8 +118,9 @@ export class SlotPool {
     }
     if (this.freeCount > 0 && this.waiters.length === 0) return this.take(this.lowestFree());
     this.waitedCount++;
-    this.schedule();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    const slot = new Promise<number>((resolve) => this.waiters.push(resolve));
+    this.schedule(); // after the push: the timer runs while bodies wait
+    return slot;
   }
 
   /** A lease for a slot being filled, so the pool can ask it back (see the class); end it with `unlease`. */

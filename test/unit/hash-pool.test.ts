@@ -117,7 +117,7 @@ describe('hash workers', () => {
 describe('slot pool', () => {
   it('hands out distinct slots, grows an arena at a time, and starts each arena where align says', async () => {
     const seen: Buffer[] = [];
-    const slots = new SlotPool({ align: async (memory) => {
+    const slots = new SlotPool({ budgetBytes: 4 * SLOTS_PER_ARENA * SLOT_BYTES, align: async (memory) => {
       seen.push(memory);
       return 512;
     } });
