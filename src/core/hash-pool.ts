@@ -5,6 +5,7 @@ import type { Digests, ExtraDigest } from './types.js';
 
 export type HashRequest =
   | { type: 'arena'; index: number; memory: SharedArrayBuffer }
+  | { type: 'forget'; index: number }
   | { type: 'begin'; job: number; extra: ExtraDigest[] }
   | { type: 'update'; job: number; slot: number; arena: number; offset: number; length: number }
   | { type: 'finish'; job: number }
@@ -28,8 +29,8 @@ class PoolWorker {
   readonly jobs = new Map<number, JobState>();
   /** Slots posted and not yet hashed: each is acknowledged once the worker is done with it. */
   private readonly unacked = new Map<number, Settle<void>>();
-  /** How many of the pool's arenas this worker has been sent. */
-  private arenasSent = 0;
+  /** The arenas this worker has been sent, by index (the pool lets its top arenas go and grows new ones). */
+  private readonly arenasSent: SharedArrayBuffer[] = [];
   private failure?: Error;
   readonly thread: Worker;
 
@@ -61,6 +62,13 @@ class PoolWorker {
     return this.unacked.size;
   }
 
+  /** The pool let arena `index` go: the thread drops its reference, so the memory can be freed. */
+  forget(index: number): void {
+    if (this.arenasSent[index] === undefined || this.failure) return;
+    this.arenasSent.length = index;
+    this.post({ type: 'forget', index });
+  }
+
   post(request: HashRequest): void {
     this.thread.postMessage(request);
   }
@@ -68,11 +76,12 @@ class PoolWorker {
   /** Posts one slot of a job; resolves when the worker has hashed it (the slot may then be reused). */
   hash(job: number, slot: number, length: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    while (this.arenasSent < this.slots.arenas.length) {
-      const index = this.arenasSent++;
-      this.post({ type: 'arena', index, memory: this.slots.arenas[index]!.memory });
-    }
     const { arena, offset } = this.slots.locate(slot);
+    const memory = this.slots.arenas[arena]!.memory;
+    if (this.arenasSent[arena] !== memory) {
+      this.arenasSent[arena] = memory;
+      this.post({ type: 'arena', index: arena, memory });
+    }
     return new Promise<void>((resolve, reject) => {
       this.unacked.set(slot, { resolve, reject });
       this.post({ type: 'update', job, slot, arena, offset, length });
@@ -130,7 +139,11 @@ export class HashPool {
   constructor(
     private readonly size: number,
     private readonly slots: SlotPool,
-  ) {}
+  ) {
+    slots.onShrink.push((index) => {
+      for (const worker of this.workers) worker.forget(index);
+    });
+  }
 
   /** Starts hashing one body on the least busy worker. */
   begin(extra: readonly ExtraDigest[]): HashJob {

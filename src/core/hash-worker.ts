@@ -18,6 +18,9 @@ port.on('message', (message: HashRequest) => {
     case 'arena':
       arenas[message.index] = message.memory;
       break;
+    case 'forget':
+      arenas.length = Math.min(arenas.length, message.index);
+      break;
     case 'begin':
       jobs.set(message.job, new DigestSet(message.extra));
       break;

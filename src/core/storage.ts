@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BlobStore, type BlobKeys, type StagedBlob } from './blob-store.js';
+import { BlobStore, type BlobKeys, type StagedBlob, type StagingStats } from './blob-store.js';
 import type { HashPoolStats } from './hash-pool.js';
 import { Encryption, etagOf, sameSealing, type EncryptionRequest, type Sealing } from './encryption.js';
 import { KeyStore } from './kms.js';
@@ -86,6 +86,13 @@ export const MAX_PAGE = 1000;
 /** Sorts after every upload id (ids are upper-case hex). */
 const AFTER_ALL_UPLOAD_IDS = '~';
 
+/** The blob store's numbers now, for metrics. */
+export interface EngineStats {
+  hashPool?: HashPoolStats;
+  stagingMemoryBytes: number;
+  staging: StagingStats;
+}
+
 export interface StorageOptions {
   /** Smallest part (but the last) Complete accepts, in bytes. */
   minPartSize: number;
@@ -95,6 +102,10 @@ export interface StorageOptions {
   hashThreads?: number;
   /** Write large bodies with O_DIRECT where the filesystem takes it (default true). */
   directIo?: boolean;
+  /** The most memory the staging slots may hold (default 32 MiB; core/slot-pool.ts). */
+  stagingBudgetBytes?: number;
+  /** While bodies wait for a slot, a slot its body has not added to for this long is given back (default 1 s). */
+  stagingReclaimAfterMs?: number;
   /** The metadata store (default: SQLite in the data directory, opened and closed with the engine). */
   metadata?: Metadata;
   /** With a shared store: node leases and gone nodes' temp clean-up (defaults: DEFAULT_CLUSTER_TIMINGS). */
@@ -212,6 +223,8 @@ export class Storage {
       blobs = await BlobStore.open(dataDir, {
         hashThreads: options.hashThreads ?? 0,
         directIo: options.directIo,
+        stagingBudgetBytes: options.stagingBudgetBytes,
+        stagingReclaimAfterMs: options.stagingReclaimAfterMs,
         nodeId: shared ? coordination.nodeId : undefined,
       });
     } catch (err) {
@@ -236,8 +249,8 @@ export class Storage {
   }
 
   /** The blob store's hash worker pool and staging memory now (plain numbers, for metrics). */
-  get engineStats(): { hashPool?: HashPoolStats; stagingMemoryBytes: number } {
-    return { hashPool: this.blobs.hashPoolStats, stagingMemoryBytes: this.blobs.stagingMemoryBytes };
+  get engineStats(): EngineStats {
+    return { hashPool: this.blobs.hashPoolStats, stagingMemoryBytes: this.blobs.stagingMemoryBytes, staging: this.blobs.stagingStats };
   }
 
   /** Starts the background work (Maintenance), each job on one node at a time. */

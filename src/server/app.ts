@@ -62,6 +62,8 @@ export async function startServer(config: ServerConfig, print: (line: string) =>
     lifecycleDayMs: config.lifecycleDayMs,
     hashThreads: config.hashThreads,
     directIo: config.directIo,
+    stagingBudgetBytes: config.stagingBudgetBytes,
+    stagingReclaimAfterMs: config.stagingReclaimAfterMs,
     cluster: config.cluster,
     // A GET that found a blob's bytes wrong failed (or was cut short): which blob, whose (docs/reliability.md).
     verifyGets: config.verifyGets,

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from '../core/coordination.js';
 import { DEFAULT_RELOAD_INTERVAL_MS } from '../core/identities.js';
+import { DEFAULT_RECLAIM_AFTER_MS, DEFAULT_STAGING_BUDGET_BYTES } from '../core/slot-pool.js';
 import type { User } from '../core/users.js';
 import { DEFAULT_SLOW_CLIENT_LIMITS, type SlowClientLimits } from './slow-clients.js';
 import { parsePanConfig, type PanConfig } from '../dialects/pan/config.js';
@@ -26,6 +27,13 @@ export interface ServerConfig {
   hashThreads: number;
   /** Write large bodies with O_DIRECT where the filesystem takes it. */
   directIo: boolean;
+  /** The most memory the staging slots may hold, in bytes (`stagingMemoryMiB`, TESSERA_STAGING_MEMORY_MIB; default 32 MiB). */
+  stagingBudgetBytes: number;
+  /**
+   * While bodies wait for a staging slot, a slot whose body has brought nothing for this long is written
+   * out and given back (TESSERA_STAGING_RECLAIM_MS, environment only; default 1 s).
+   */
+  stagingReclaimAfterMs: number;
   /**
    * Accept SSE-C keys over plain HTTP (AWS refuses them: the key would cross the network in the
    * clear). For tests and for a TLS-terminating proxy in front; off by default.
@@ -96,6 +104,7 @@ interface ConfigFile {
   lifecycleDaySeconds?: number;
   hashThreads?: number;
   directIo?: boolean;
+  stagingMemoryMiB?: number;
   allowInsecureSseC?: boolean;
   logLevel?: string;
   panAddress?: string;
@@ -140,6 +149,8 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     lifecycleDayMs: (positive(file.lifecycleDaySeconds, 'lifecycleDaySeconds') ?? DAY_MS / 1000) * 1000,
     hashThreads: threadCount(env.TESSERA_HASH_THREADS ?? file.hashThreads, 'hashThreads') ?? Math.min(4, availableParallelism()),
     directIo: flag(envFlag(env.TESSERA_DIRECT_IO) ?? file.directIo, 'directIo') ?? true,
+    stagingBudgetBytes: (stagingMiB(env.TESSERA_STAGING_MEMORY_MIB ?? file.stagingMemoryMiB) ?? DEFAULT_STAGING_BUDGET_BYTES / MiB) * MiB,
+    stagingReclaimAfterMs: milliseconds(env.TESSERA_STAGING_RECLAIM_MS, 'TESSERA_STAGING_RECLAIM_MS') ?? DEFAULT_RECLAIM_AFTER_MS,
     allowInsecureSseC: flag(envFlag(env.TESSERA_ALLOW_INSECURE_SSE_C) ?? file.allowInsecureSseC, 'allowInsecureSseC') ?? false,
     users: (file.users ?? []).map((user, index) => {
       const field = (name: 'accessKey' | 'secretKey' | 'displayName' | 'id', fallback?: string): string => {
@@ -275,6 +286,18 @@ function wholeOrZero(value: unknown, name: string, max: number): number | undefi
     throw new Error(`config: ${name} must be a whole number from 0 (off) to ${max}`);
   }
   return number;
+}
+
+const MiB = 1024 * 1024;
+
+/** The staging budget in MiB: whole arenas of 16 MiB, from 16 to 65536 (64 GiB). */
+function stagingMiB(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const mib = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof mib !== 'number' || !Number.isInteger(mib) || mib < 16 || mib > 65536 || mib % 16 !== 0) {
+    throw new Error('config: stagingMemoryMiB must be a whole number of MiB, a multiple of 16 from 16 to 65536');
+  }
+  return mib;
 }
 
 function threadCount(value: unknown, name: string): number | undefined {

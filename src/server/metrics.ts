@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { HashPoolStats } from '../core/hash-pool.js';
+import type { EngineStats } from '../core/storage.js';
 import type { PoolStats } from '../core/metadata/types.js';
 import type { RequestRecord } from './http.js';
 import type { Logger } from './logger.js';
@@ -37,7 +37,7 @@ export interface MetricsSources {
   dataDir: string;
   /** Open multipart uploads and the parts and bytes they hold, from the metadata store. */
   uploadTotals(): Promise<{ uploads: number; parts: number; bytes: number }>;
-  engineStats(): { hashPool?: HashPoolStats; stagingMemoryBytes: number };
+  engineStats(): EngineStats;
   /** The metadata store's connection pool (PostgreSQL); undefined for SQLite. */
   poolStats(): PoolStats | undefined;
   backend: 'sqlite' | 'postgres';
@@ -217,7 +217,7 @@ export class Metrics {
   }
 
   private engineGauges(name: (suffix: string) => string, registers: Registry[]): void {
-    const gauge = (suffix: string, help: string, value: (stats: ReturnType<MetricsSources['engineStats']>) => number) => {
+    const gauge = (suffix: string, help: string, value: (stats: EngineStats) => number) => {
       const metric: Gauge = new Gauge({ name: name(suffix), help, registers, collect: () => metric.set(value(this.sources.engineStats())) });
     };
     gauge('hash_pool_threads_max', 'The most hash worker threads the pool starts (0: bodies are hashed on the event loop).', (s) => s.hashPool?.size ?? 0);
@@ -225,7 +225,25 @@ export class Metrics {
     gauge('hash_pool_busy_threads', 'Hash worker threads with at least one body to hash.', (s) => s.hashPool?.busy ?? 0);
     gauge('hash_pool_jobs', 'Large bodies being hashed on the worker threads.', (s) => s.hashPool?.jobs ?? 0);
     gauge('hash_pool_queued_slots', 'Slots (2 MiB each) posted to the hash workers and not yet hashed: the pool\'s queue.', (s) => s.hashPool?.queued ?? 0);
-    gauge('staging_memory_bytes', 'Shared memory held by the slots bodies are staged through (grows with concurrent bodies, never shrinks).', (s) => s.stagingMemoryBytes);
+    gauge('staging_memory_bytes', 'Shared memory held by the slots bodies are staged through (grows with concurrent bodies up to the budget, shrinks when idle).', (s) => s.stagingMemoryBytes);
+    gauge('staging_memory_budget_bytes', 'The most memory the staging slots may hold (stagingMemoryMiB): bodies past it wait, their sockets unread.', (s) => s.staging.budgetBytes);
+    gauge('staging_memory_peak_bytes', 'The most memory the staging slots have held at once since the server started.', (s) => s.staging.peakBytes);
+    gauge('staging_waiting_bodies', 'Request bodies waiting for a staging slot now (the staging budget is spent).', (s) => s.staging.waiting);
+    const counter = (suffix: string, help: string, value: (stats: EngineStats) => number) => {
+      let seen = 0;
+      const metric: Counter = new Counter({
+        name: name(suffix),
+        help,
+        registers,
+        collect: () => {
+          const now = value(this.sources.engineStats());
+          if (now > seen) metric.inc(now - seen);
+          seen = now;
+        },
+      });
+    };
+    counter('staging_waits_total', 'Request bodies that had to wait for a staging slot.', (s) => s.staging.waited);
+    counter('staging_slots_reclaimed_total', 'Partly filled staging slots written out and given back because their clients paused while other bodies waited.', (s) => s.staging.reclaimed);
   }
 
   private poolGauges(name: (suffix: string) => string, registers: Registry[]): void {

@@ -60,8 +60,9 @@ interface WatchedBody {
 /**
  * Ends request bodies whose client stopped sending. One timer looks over every body being
  * received (a thousand trickling uploads cost one timer, not a thousand). A body counts as idle
- * only while the server has read all it was given: when bytes wait unread in the request stream,
- * the server (a slow disk, a full hash queue) is what holds it up, not the client.
+ * only while the server has read all it was given: when bytes wait unread in the request stream, or
+ * the client has sent the whole body, the server (a slow disk, a full hash queue, a body waiting for a
+ * staging slot with its socket unread) is what holds it up, not the client.
  */
 export class BodyIdleWatch {
   private readonly bodies = new Set<WatchedBody>();
@@ -84,7 +85,8 @@ export class BodyIdleWatch {
     const now = Date.now();
     for (const body of this.bodies) {
       const bytesRead = body.socket.bytesRead;
-      if (bytesRead !== body.bytesRead || body.req.readableLength > 0) {
+      // A body the client has sent whole (the server still reading it) is the server's to finish.
+      if (bytesRead !== body.bytesRead || body.req.readableLength > 0 || body.req.complete) {
         body.bytesRead = bytesRead;
         body.progressAt = now;
       } else if (now - body.progressAt >= this.timeoutMs) {

@@ -33,6 +33,17 @@ describe('config: directIo and hashThreads', () => {
     assert.equal((await loadConfig({ config: await withFile({ hashThreads: 3 }) }, { TESSERA_HASH_THREADS: '0' })).hashThreads, 0);
   });
 
+  it('stagingMemoryMiB: 32 MiB by default, set by the file or TESSERA_STAGING_MEMORY_MIB, whole arenas of 16 MiB only', async () => {
+    assert.equal((await loadConfig({}, {})).stagingBudgetBytes, 32 * 1024 * 1024);
+    assert.equal((await loadConfig({ config: await withFile({ stagingMemoryMiB: 32 }) }, {})).stagingBudgetBytes, 32 * 1024 * 1024);
+    assert.equal((await loadConfig({ config: await withFile({ stagingMemoryMiB: 32 }) }, { TESSERA_STAGING_MEMORY_MIB: '128' })).stagingBudgetBytes, 128 * 1024 * 1024);
+    for (const bad of [0, 8, 24, -16, 1.5, 'lots']) {
+      await assert.rejects(loadConfig({ config: await withFile({ stagingMemoryMiB: bad }) }, {}), /stagingMemoryMiB must be/);
+    }
+    assert.equal((await loadConfig({}, {})).stagingReclaimAfterMs, 1000);
+    assert.equal((await loadConfig({}, { TESSERA_STAGING_RECLAIM_MS: '200' })).stagingReclaimAfterMs, 200);
+  });
+
   it('refuses anything but a boolean, naming the setting', async () => {
     await assert.rejects(loadConfig({ config: await withFile({ directIo: 'yes' }) }, {}), /directIo must be true or false/);
     await assert.rejects(loadConfig({}, { TESSERA_DIRECT_IO: 'sometimes' }), /directIo must be true or false/);

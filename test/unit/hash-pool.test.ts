@@ -117,10 +117,10 @@ describe('hash workers', () => {
 describe('slot pool', () => {
   it('hands out distinct slots, grows an arena at a time, and starts each arena where align says', async () => {
     const seen: Buffer[] = [];
-    const slots = new SlotPool(async (memory) => {
+    const slots = new SlotPool({ budgetBytes: 4 * SLOTS_PER_ARENA * SLOT_BYTES, align: async (memory) => {
       seen.push(memory);
       return 512;
-    });
+    } });
     const count = 2 * SLOTS_PER_ARENA + 3;
     const taken = await Promise.all(Array.from({ length: count }, () => slots.acquire()));
     assert.equal(new Set(taken).size, count);
@@ -135,6 +135,66 @@ describe('slot pool', () => {
     assert.equal(arena, 1);
     assert.equal(Buffer.from(slots.arenas[arena]!.memory, offset, SLOT_BYTES).compare(slots.view(probe)), 0);
     taken.forEach((slot) => slots.release(slot));
-    assert.equal(await slots.acquire(), taken[count - 1], 'the slot freed last is handed out first');
+    assert.equal(await slots.acquire(), 0, 'the lowest free slot is handed out first');
+    slots.close();
+  });
+
+  it('stays within its budget: past it, acquire waits (first come, first served) for a release', async () => {
+    const slots = new SlotPool({ budgetBytes: SLOTS_PER_ARENA * SLOT_BYTES });
+    const taken = await Promise.all(Array.from({ length: SLOTS_PER_ARENA }, () => slots.acquire()));
+    assert.equal(slots.bytes, SLOTS_PER_ARENA * SLOT_BYTES);
+    const order: number[] = [];
+    const first = slots.acquire().then((slot) => (order.push(1), slot));
+    const second = slots.acquire().then((slot) => (order.push(2), slot));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(order, [], 'nothing is free: both wait');
+    assert.equal(slots.stats().waiting, 2);
+    assert.equal(slots.bytes, SLOTS_PER_ARENA * SLOT_BYTES, 'the pool did not grow past its budget');
+    slots.release(taken[3]!);
+    assert.equal(await first, taken[3]);
+    slots.release(taken[5]!);
+    assert.equal(await second, taken[5]);
+    assert.deepEqual(order, [1, 2]);
+    assert.equal(slots.stats().waited, 2);
+    slots.close();
+  });
+
+  it('asks a slot back from a filler that stopped adding to it while others wait', async () => {
+    const slots = new SlotPool({ budgetBytes: SLOTS_PER_ARENA * SLOT_BYTES, reclaimAfterMs: 50 });
+    const held = await Promise.all(Array.from({ length: SLOTS_PER_ARENA }, () => slots.acquire()));
+    const leases = held.map(() => slots.lease());
+    let asked = -1;
+    leases.forEach((lease, i) => (lease.onAsked = () => (asked = i)));
+    // Every lease but the fourth keeps being touched: only the fourth is idle.
+    const keepBusy = setInterval(() => leases.forEach((lease, i) => i !== 3 && lease.touch()), 10);
+    try {
+      const waiting = slots.acquire();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(asked, 3, 'the idle slot is the one asked back');
+      assert.equal(slots.stats().reclaimed, 1);
+      slots.unlease(leases[3]!);
+      slots.release(held[3]!);
+      assert.equal(await waiting, held[3]);
+    } finally {
+      clearInterval(keepBusy);
+      slots.close();
+    }
+  });
+
+  it('lets its top arena go once it has been free for a while, and grows again on demand', async () => {
+    const slots = new SlotPool({ budgetBytes: 4 * SLOTS_PER_ARENA * SLOT_BYTES, shrinkAfterMs: 80 });
+    const taken = await Promise.all(Array.from({ length: 2 * SLOTS_PER_ARENA + 1 }, () => slots.acquire()));
+    assert.equal(slots.arenas.length, 3);
+    for (const slot of taken) slots.release(slot);
+    const kept = await slots.acquire();
+    assert.equal(kept, 0);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(slots.arenas.length, 1, 'the arenas above the slot still in use were let go');
+    assert.equal(slots.bytes, SLOTS_PER_ARENA * SLOT_BYTES);
+    assert.equal(slots.stats().peakBytes, 3 * SLOTS_PER_ARENA * SLOT_BYTES);
+    const again = await Promise.all(Array.from({ length: SLOTS_PER_ARENA }, () => slots.acquire()));
+    assert.equal(new Set([kept, ...again]).size, SLOTS_PER_ARENA + 1);
+    assert.equal(slots.arenas.length, 2);
+    slots.close();
   });
 });
