@@ -205,13 +205,21 @@ describe('durable small PUTs', () => {
       if (server.process.exitCode === null) await new Promise((resolve) => server.process.once('exit', resolve));
 
       const calls = parseTrace(await readFile(traceFile, 'utf8'));
+      // Which file each call's descriptor names. Threads interleave: close frees its number as it
+      // begins, and an openat on another thread may take that number before the close returns (or
+      // begin before the close does), so a descriptor is bound when its openat returns, freed when
+      // its close begins, and a call that uses one looks it up when it begins.
       const paths = new Map<string, string>();
       const pathOf = new Map<Call, string | undefined>();
-      for (const call of calls) {
+      const events = calls.flatMap((call) => {
         const fd = /^(\d+)/.exec(call.args)?.[1];
-        if (call.name === 'openat' && /^\d+$/.test(call.result)) paths.set(call.result, /"([^"]+)"/.exec(call.args)?.[1] ?? '');
-        else if (fd !== undefined) pathOf.set(call, paths.get(fd));
-        if (call.name === 'close' && fd !== undefined) paths.delete(fd);
+        if (call.name === 'openat') return /^\d+$/.test(call.result) ? [{ at: call.end, call, fd: call.result }] : [];
+        return fd === undefined ? [] : [{ at: call.start, call, fd }];
+      });
+      for (const { call, fd } of events.sort((a, b) => a.at - b.at)) {
+        if (call.name === 'openat') paths.set(fd, /"([^"]+)"/.exec(call.args)?.[1] ?? '');
+        else if (call.name === 'close') paths.delete(fd);
+        else pathOf.set(call, paths.get(fd));
       }
       const isWal = (call: Call) => pathOf.get(call)?.endsWith('/meta.db-wal') ?? false;
       const syncs = calls.filter((call) => (call.name === 'fsync' || call.name === 'fdatasync') && call.result === '0');
@@ -242,7 +250,9 @@ describe('durable small PUTs', () => {
         const dir = finalPath.slice(0, finalPath.lastIndexOf('/'));
         assert.ok(
           syncs.some((call) => pathOf.get(call) === dir && call.start >= rename.end && call.end <= answered),
-          `PUT ${i}: its directory was fsynced after the rename and before the answer`,
+          `PUT ${i}: its directory was fsynced after the rename and before the answer (rename ${rename.start}-${rename.end}, answer ${answered}; ` +
+            `fsyncs of ${dir}: ${syncs.filter((call) => pathOf.get(call) === dir).map((call) => `${call.start}-${call.end}`).join(', ')}; ` +
+            `fsyncs near: ${syncs.filter((call) => call.end > rename.start - 0.05 && call.start < answered + 0.05).map((call) => `${pathOf.get(call)} ${call.args.slice(0, 12)} ${call.start}-${call.end}`).join(', ')})`,
         );
         assert.ok(committed >= rename.end, `PUT ${i}: the metadata was committed after the blob was in place`);
         windowStart = answered;
