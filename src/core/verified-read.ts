@@ -53,6 +53,18 @@ export function segmentChecks(info: StoredObject, segments: readonly Segment[]):
 const hex32 = (value: number) => value.toString(16).padStart(8, '0');
 
 /**
+ * What of `segment` the range [start, end] covers: its bytes [from, to] and whether that is the
+ * whole segment (only a whole one can be checked against its digest); undefined when none.
+ */
+function coveredPart(segment: Segment, start: number, end: number): { from: number; to: number; whole: boolean } | undefined {
+  const segEnd = segment.offset + segment.size - 1;
+  if (segEnd < start || segment.offset > end || segment.size === 0) return undefined;
+  const from = Math.max(start, segment.offset);
+  const to = Math.min(end, segEnd);
+  return { from, to, whole: from === segment.offset && to === segEnd };
+}
+
+/**
  * Bytes [start, end] (inclusive) of `segments`, checked as above against `checks` (by segment;
  * absent: counted only). `onCorrupt` hears of a bad blob before the stream fails.
  */
@@ -70,12 +82,11 @@ export function verifiedRead(
   }
   async function* generate(): AsyncGenerator<Buffer> {
     for (const [index, segment] of segments.entries()) {
-      const segEnd = segment.offset + segment.size - 1;
-      if (segEnd < start || segment.offset > end || segment.size === 0) continue;
-      const from = Math.max(start, segment.offset);
-      const to = Math.min(end, segEnd);
+      const covered = coveredPart(segment, start, end);
+      if (!covered) continue;
+      const { from, to } = covered;
       const expected = to - from + 1;
-      const check = from === segment.offset && to === segEnd ? checks[index] : undefined;
+      const check = covered.whole ? checks[index] : undefined;
       const fail = (detail: string) => {
         onCorrupt({ blobId: segment.blobId, partNumber: segment.partNumber, detail });
         return tamperedBlob();
@@ -137,11 +148,8 @@ function crcCheckedRead(
   // The segments the range touches, in the order of the pieces the stream reads.
   const read: Array<{ segment: Segment; expected: number; crc32c?: number }> = [];
   for (const [index, segment] of segments.entries()) {
-    const segEnd = segment.offset + segment.size - 1;
-    if (segEnd < start || segment.offset > end || segment.size === 0) continue;
-    const from = Math.max(start, segment.offset);
-    const to = Math.min(end, segEnd);
-    read.push({ segment, expected: to - from + 1, crc32c: from === segment.offset && to === segEnd ? checks[index]?.crc32c : undefined });
+    const covered = coveredPart(segment, start, end);
+    if (covered) read.push({ segment, expected: covered.to - covered.from + 1, crc32c: covered.whole ? checks[index]?.crc32c : undefined });
   }
   const fail = (index: number, detail: string) => {
     const { segment } = read[index]!;
