@@ -12,6 +12,7 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortError } from './errors.js';
+import { eachPartInParallel } from './part-pool.js';
 import { HttpTransport, throwIfAborted, type Idempotency, type RequestBody, type StreamBody, type TransportOptions } from './http.js';
 
 export const PAN_PLATFORM = 'open_platform';
@@ -495,7 +496,7 @@ export class PanClient {
     report({ bytes: sent, phase: 'upload', slicesDone: done, slices });
 
     const server = created.servers?.[0] ?? this.baseUrl;
-    const sendSlice = async (sliceNo: number) => {
+    const sendSlice = async (sliceNo: number, signal: AbortSignal) => {
       const start = (sliceNo - 1) * sliceSize;
       const length = lengthOf(sliceNo);
       let inFlight = 0;
@@ -522,55 +523,24 @@ export class PanClient {
       options.onSlice?.(sliceNo);
       report({ bytes: sent, phase: 'upload', slicesDone: done, slices });
     };
-    const queue = [...todo];
-    let failure: unknown;
+    const common = { reuse: false, preuploadID, etag, size, sliceSize, slices, skippedSlices } as const;
     let storedNow = 0;
-    const workers = Array.from({ length: Math.min(Math.max(options.parallel ?? 4, 1), Math.max(queue.length, 1)) }, async () => {
-      // The first failure stops the other workers from taking more slices.
-      for (let sliceNo = queue.shift(); sliceNo !== undefined && failure === undefined; sliceNo = queue.shift()) {
-        try {
-          throwIfAborted(signal);
-          await sendSlice(sliceNo);
-          storedNow++;
-        } catch (err) {
-          failure ??= err;
-        }
-      }
-    });
-    await Promise.all(workers);
-    if (failure !== undefined) {
+    try {
+      // The first failure stops the other slices (their requests are cut).
+      await eachPartInParallel(todo, options.parallel ?? 4, signal, async (sliceNo, sliceSignal) => {
+        await sendSlice(sliceNo, sliceSignal);
+        storedNow++;
+      });
+    } catch (failure) {
       // A refused slice may mean that another upload of the same file completed this session meanwhile.
       const elsewhere = failure instanceof PanApiError && !signal?.aborted ? await this.finishedElsewhere(preuploadID, version, signal).catch(() => undefined) : undefined;
       if (elsewhere === undefined) throw failure;
-      return {
-        fileID: elsewhere,
-        reuse: false,
-        preuploadID,
-        etag,
-        size,
-        sliceSize,
-        slices,
-        skippedSlices,
-        uploadedSlices: storedNow,
-        completedAtOnce: false,
-        completedElsewhere: true,
-      };
+      return { ...common, fileID: elsewhere, uploadedSlices: storedNow, completedAtOnce: false, completedElsewhere: true };
     }
 
     report({ bytes: size, phase: 'complete', slicesDone: slices, slices });
     const completion = await this.complete(preuploadID, version, signal);
-    return {
-      fileID: completion.fileID,
-      reuse: false,
-      preuploadID,
-      etag,
-      size,
-      sliceSize,
-      slices,
-      skippedSlices,
-      uploadedSlices: todo.length,
-      completedAtOnce: completion.atOnce,
-    };
+    return { ...common, fileID: completion.fileID, uploadedSlices: todo.length, completedAtOnce: completion.atOnce };
   }
 
   /**
