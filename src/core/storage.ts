@@ -114,7 +114,7 @@ export interface StorageOptions {
   lifecycleDayMs?: number;
   /** The server master key, which SSE-S3's key derives from (default: TESSERA_MASTER_KEY or the data directory's master.key). */
   masterKey?: SecretBox;
-  /** Hash a plaintext blob read whole against its recorded MD5 (default true; core/verified-read.ts). Off, reads are still counted. */
+  /** Check a plaintext blob read whole against its recorded CRC32C, or MD5 for older blobs (default true; core/verified-read.ts). Off, reads are still counted. */
   verifyGets?: boolean;
   /** Told of a blob whose bytes failed their check while an object was read (core/verified-read.ts): the read failed. */
   onCorruptRead?: (report: CorruptObjectRead) => void;
@@ -761,9 +761,10 @@ export class Storage {
 
   /**
    * Streams bytes [start, end] (inclusive) of an object read with getObject. A plaintext object's
-   * bytes are checked as they go (core/verified-read.ts): counted, and hashed against the MD5 its
-   * metadata records for each segment read whole; a mismatch fails the stream before the bad
-   * segment's last chunk. An encrypted one's records are checked by their AES-GCM tags.
+   * bytes are checked as they go (core/verified-read.ts): counted, and each segment read whole
+   * against the CRC32C its metadata records (the MD5 for a blob written before CRC32Cs were kept);
+   * a mismatch fails the stream before the bad segment's last chunk. An encrypted one's records
+   * are checked by their AES-GCM tags.
    */
   async openRead(read: ObjectRead, start = 0, end = read.info.size - 1): Promise<Readable> {
     const segments = await read.segments();

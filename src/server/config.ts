@@ -71,7 +71,7 @@ export interface ServerConfig {
   /** The background scrub (core/scrub.ts): every this many ms (0: off, the default), reading at most scrubRateBytesPerSecond (0: no limit). */
   scrubIntervalMs: number;
   scrubRateBytesPerSecond: number;
-  /** Hash each plaintext blob a full GET sends against its recorded MD5 (default true; docs/reliability.md). */
+  /** Check each plaintext blob a full GET sends against its recorded CRC32C, or MD5 for older blobs (default true; docs/reliability.md). */
   verifyGets: boolean;
 }
 
