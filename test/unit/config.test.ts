@@ -5,17 +5,18 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/server/config.js';
 
+/** Config files written by the tests, in one temp directory removed at the end. */
+let dir: string | undefined;
+after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+
+async function withFile(content: Record<string, unknown>): Promise<string> {
+  dir ??= await mkdtemp(join(tmpdir(), 'tessera-config-'));
+  const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(path, JSON.stringify(content));
+  return path;
+}
+
 describe('config: directIo and hashThreads', () => {
-  let dir: string | undefined;
-  after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
-
-  async function withFile(content: Record<string, unknown>): Promise<string> {
-    dir ??= await mkdtemp(join(tmpdir(), 'tessera-config-'));
-    const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
-    await writeFile(path, JSON.stringify(content));
-    return path;
-  }
-
   it('is on by default', async () => {
     assert.equal((await loadConfig({}, {})).directIo, true);
   });
@@ -51,16 +52,6 @@ describe('config: directIo and hashThreads', () => {
 });
 
 describe('config: metadata (cluster mode)', () => {
-  let dir: string | undefined;
-  after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
-
-  async function withFile(content: Record<string, unknown>): Promise<string> {
-    dir ??= await mkdtemp(join(tmpdir(), 'tessera-config-'));
-    const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
-    await writeFile(path, JSON.stringify(content));
-    return path;
-  }
-
   it('is absent by default: SQLite in the data directory', async () => {
     assert.equal((await loadConfig({}, {})).metadataUrl, undefined);
   });
@@ -116,16 +107,6 @@ describe('config: cluster timings (environment knobs)', () => {
 });
 
 describe('config: metricsToken', () => {
-  let dir: string | undefined;
-  after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
-
-  async function withFile(content: Record<string, unknown>): Promise<string> {
-    dir ??= await mkdtemp(join(tmpdir(), 'tessera-config-'));
-    const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
-    await writeFile(path, JSON.stringify(content));
-    return path;
-  }
-
   it('is unset by default: /-/metrics is open', async () => {
     assert.equal((await loadConfig({}, {})).metricsToken, undefined);
   });
@@ -149,16 +130,6 @@ describe('config: metricsToken', () => {
 });
 
 describe('config: the background scrub and GET verification (docs/reliability.md)', () => {
-  let dir: string | undefined;
-  after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
-
-  async function withFile(content: Record<string, unknown>): Promise<string> {
-    dir ??= await mkdtemp(join(tmpdir(), 'tessera-config-'));
-    const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
-    await writeFile(path, JSON.stringify(content));
-    return path;
-  }
-
   it('scrubs never and verifies full GETs by default', async () => {
     const config = await loadConfig({}, {});
     assert.deepEqual([config.scrubIntervalMs, config.scrubRateBytesPerSecond, config.verifyGets], [0, 0, true]);
