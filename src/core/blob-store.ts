@@ -16,7 +16,7 @@ import type { Digests, ExtraDigest, Segment } from './types.js';
 export interface BlobStoreOptions {
   /** Worker threads hashing bodies of LARGE_BODY_BYTES (1 MiB) or more; 0 hashes everything on the event loop. */
   hashThreads: number;
-  /** Write bodies of LARGE_BODY_BYTES or more with O_DIRECT where the filesystem takes it (default true). */
+  /** Write bodies of LARGE_BODY_BYTES or more with O_DIRECT where the filesystem takes it (default false). */
   directIo?: boolean;
   /**
    * Set when several nodes share the directory: this node writes its temp files in `tmp/<nodeId>/`
@@ -37,6 +37,9 @@ export interface BlobStoreOptions {
  */
 const SLOTS_IN_FLIGHT_PER_BODY = 1;
 
+/** How many new blobs in a row go to the same directory (BlobStore.nextBlobId). */
+const BLOBS_PER_DIRECTORY_TURN = 64;
+
 /** What the readiness probe writes: a disk block's worth, so a full disk fails it. */
 const PROBE_BYTES = Buffer.alloc(4096);
 
@@ -54,11 +57,18 @@ export interface StagingStats {
   reclaimed: number;
 }
 
-/** A body that is on disk and durable but not yet visible under its final name. */
+/** A body that is on disk and durable, not yet referenced by any metadata. */
 export interface StagedBlob {
   /** The blob's id once promoted (an encrypted blob's key is sealed for it). */
   id: string;
-  tempPath: string;
+  /** Where the file is: in `tmp/`, or already under its final name (`placed`). */
+  path: string;
+  /**
+   * A body that had all arrived before its file was opened (under one 2 MiB slot) is written
+   * straight under its final name, and its directory fsynced beside the file: no rename, and no
+   * second journal commit for it. Unreferenced until its metadata is committed, like any blob.
+   */
+  placed: boolean;
   digests: Digests;
 }
 
@@ -68,8 +78,9 @@ export type BlobKeys = (blobId: string) => Buffer | undefined;
 /**
  * Bytes live in files named by random ids (`blobs/ab/<id>`), never by user input,
  * so no key can reach outside the data directory. A blob is written to `tmp/`,
- * fsynced, and only then renamed into place; metadata is committed after that, so
- * a crash leaves at worst an unreferenced file, which `sweepOrphans` removes.
+ * fsynced, and only then renamed into place (a small body that had all arrived is written in
+ * place: StagedBlob.placed); metadata is committed after that, so a crash leaves at worst an
+ * unreferenced file, which `sweepOrphans` removes.
  */
 export class BlobStore {
   private readonly blobDir: string;
@@ -80,6 +91,8 @@ export class BlobStore {
   private readonly hashPool?: HashPool;
   /** The fsync of each blob directory (`blobs/ab`), shared by the renames into it made meanwhile. */
   private readonly directorySyncs = new Map<string, GroupSync>();
+  /** New blobs go to one directory at a time (see nextBlobId). */
+  private directoryTurn = Math.floor(Math.random() * 256 * BLOBS_PER_DIRECTORY_TURN);
 
   private constructor(root: string, options: BlobStoreOptions, private readonly alignForDirectIo?: AlignArena) {
     this.blobDir = join(root, 'blobs');
@@ -95,7 +108,7 @@ export class BlobStore {
     // Leftovers of writes a crash interrupted: never committed, never visible. (Other nodes' are theirs.)
     await rm(tempDir, { recursive: true, force: true });
     await mkdir(tempDir, { recursive: true });
-    const align = options.directIo === false ? undefined : await probeDirectIo(tempDir);
+    const align = options.directIo === true ? await probeDirectIo(tempDir) : undefined;
     const store = new BlobStore(root, options, align);
     await Promise.all(
       Array.from({ length: 256 }, (_, i) => mkdir(join(store.blobDir, i.toString(16).padStart(2, '0')), { recursive: true })),
@@ -164,16 +177,19 @@ export class BlobStore {
   }
 
   /**
-   * Streams `body` to a temp file, hashing as it goes, and fsyncs it. Each network
-   * chunk is copied once into a 2 MiB slot; a full slot is written (O_DIRECT for
-   * large bodies, where allowed) and hashed (on a worker for large bodies) while
+   * Streams `body` to a temp file (or in place: StagedBlob.placed), hashing as it goes, and fsyncs it.
+   * Each network chunk is copied once into a 2 MiB slot; a full slot is written (O_DIRECT for
+   * large bodies, if `directIo` and the filesystem allow) and hashed (on a worker for large bodies) while
    * the next one fills, and is reused once both are done. With `kek`, the file holds the body
    * encrypted (core/blob-cipher.ts) under a data key of its own sealed by `kek`; the digests are
    * the plaintext's, and always include its CRC32C (with the `extra` ones).
    */
   async stage(body: AsyncIterable<Buffer>, extra: ExtraDigest[] = [], expectedSize?: number, kek?: Buffer): Promise<StagedBlob> {
-    const id = newBlobId();
-    const tempPath = join(this.tempDir, id);
+    const id = this.nextBlobId();
+    let path = join(this.tempDir, id);
+    /** Set once the whole body is in (see StagedBlob.placed). */
+    let bodyEnded = false;
+    let placed = false;
     // Records are 64 KiB + 16 on disk: not block-aligned, so an encrypted blob goes through the page cache.
     const sealing = kek && newBlobKey(kek, id);
     const slots = this.slots;
@@ -195,7 +211,9 @@ export class BlobStore {
     // Large bodies go direct; small ones through the page cache, where a write is cheapest.
     const openFile = async (large: boolean) => {
       direct = large && this.directIo && !sealing;
-      file = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (direct ? O_DIRECT : 0), 0o600);
+      placed = bodyEnded;
+      if (placed) path = this.pathOf(id);
+      file = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (direct ? O_DIRECT : 0), 0o600);
       if (sealing) await writeAll(file, sealing.header, 0);
     };
     const takeSlot = async () => {
@@ -282,7 +300,10 @@ export class BlobStore {
           reclaiming = undefined;
           await done;
         }
-        if (result.done) break;
+        if (result.done) {
+          bodyEnded = true;
+          break;
+        }
         const chunk = result.value;
         for (let offset = 0; offset < chunk.length; ) {
           if (slot < 0) await takeSlot();
@@ -299,7 +320,8 @@ export class BlobStore {
       if (!file) await openFile(false);
       while (inFlight.length > 0) await inFlight.shift();
       if (direct && size % DIRECT_BLOCK !== 0) await file!.truncate(size);
-      [digests] = await Promise.all([hasher.digests(), file!.sync()]);
+      // A placed file's directory entry was made when it was opened: both fsyncs can run at once.
+      [digests] = await Promise.all([hasher.digests(), file!.sync(), placed ? this.directorySync(id).durable() : undefined]);
       if (expectedSize !== undefined && digests.size !== expectedSize) throw errors.incompleteBody();
     } catch (err) {
       await reclaiming?.catch(() => {});
@@ -309,11 +331,11 @@ export class BlobStore {
       await Promise.allSettled(inFlight);
       hasher.abandon();
       await file?.close().catch(() => {});
-      await unlink(tempPath).catch(() => {});
+      await unlink(path).catch(() => {});
       throw err;
     }
     await file!.close();
-    return { id, tempPath, digests };
+    return { id, path, placed, digests };
   }
 
   async close(): Promise<void> {
@@ -332,16 +354,33 @@ export class BlobStore {
    */
   async promote(staged: StagedBlob): Promise<string> {
     const blobId = staged.id;
-    const dir = join(this.blobDir, blobId.slice(0, 2));
-    await rename(staged.tempPath, join(dir, blobId));
-    let sync = this.directorySyncs.get(dir);
-    if (!sync) this.directorySyncs.set(dir, (sync = new GroupSync(dir)));
-    await sync.durable();
+    if (staged.placed) return blobId;
+    await rename(staged.path, this.pathOf(blobId));
+    await this.directorySync(blobId).durable();
     return blobId;
   }
 
   async discard(staged: StagedBlob): Promise<void> {
-    await unlink(staged.tempPath).catch(() => {});
+    await unlink(staged.path).catch(() => {});
+  }
+
+  /** The shared fsync of the directory `blobId` goes in. */
+  private directorySync(blobId: string): GroupSync {
+    const dir = join(this.blobDir, blobId.slice(0, 2));
+    let sync = this.directorySyncs.get(dir);
+    if (!sync) this.directorySyncs.set(dir, (sync = new GroupSync(dir)));
+    return sync;
+  }
+
+  /**
+   * A new blob id whose first two hex digits (its directory) stay the same for BLOBS_PER_DIRECTORY_TURN
+   * blobs in a row, then move to the next directory: bodies written at the same time land in one
+   * directory and share its fsync, where random directories gave nearly every small PUT one of its
+   * own. Over time every directory gets its share. The other 30 digits are random.
+   */
+  private nextBlobId(): string {
+    const dir = Math.floor(this.directoryTurn++ / BLOBS_PER_DIRECTORY_TURN) % 256;
+    return dir.toString(16).padStart(2, '0') + newBlobId().slice(2);
   }
 
   async remove(blobIds: Iterable<string>): Promise<void> {

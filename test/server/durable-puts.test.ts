@@ -175,7 +175,7 @@ describe('durable small PUTs', () => {
     for (const i of ackedAtKill.keys()) assert.ok(keys.includes(i), `acknowledged object ${i} is listed`);
   });
 
-  it('answers a PUT only after its blob, its directory entry and its metadata commit were fsynced (strace)', async (t) => {
+  it('answers a PUT only after its blob, its directory entry and its metadata commit were fsynced, in that order (strace)', async (t) => {
     if (clusterMode()) return t.skip('one SQLite node: the trace follows its WAL (PostgreSQL commits in its own processes)');
     if (!hasStrace()) return t.skip('strace is not installed, or may not trace here');
     const traceDir = await mkdtemp(join(tmpdir(), 'tessera-trace-'));
@@ -191,9 +191,12 @@ describe('durable small PUTs', () => {
     try {
       const bucket = 'traced';
       await createBucket(server, bucket);
+      // Small bodies are written in place (blob-store.ts: StagedBlob.placed); every fifth, over one
+      // 2 MiB staging slot, goes through tmp/ and is renamed into place.
       const PUTS = 20;
+      const isLarge = (i: number) => i % 5 === 4;
       for (let i = 0; i < PUTS; i++) {
-        const body = randomBytes(64 * KiB);
+        const body = randomBytes(isLarge(i) ? 3 * 1024 * KiB : 64 * KiB);
         const res = await put(server.url, `/${bucket}/k${i}`, body);
         assert.equal(res.status, 200, res.body);
         assert.equal(unquote(res.headers.etag), md5Hex(body));
@@ -238,8 +241,29 @@ describe('durable small PUTs', () => {
           syncs.some((call) => isWal(call) && call.start >= committed && call.end <= answered),
           `PUT ${i}: the WAL was fsynced after its commit and before the answer`,
         );
-        // The blob: fsynced in tmp/, renamed into blobs/xx/, and that directory fsynced after the rename.
         const rename = calls.find((call) => call.name.startsWith('rename') && call.args.includes('/blobs/') && inWindow(call));
+        if (!isLarge(i)) {
+          // Written in place: created in blobs/xx/, then the file and that directory fsynced, both before the commit.
+          assert.equal(rename, undefined, `PUT ${i}: a small body is not renamed`);
+          const created = calls.find((call) => call.name === 'openat' && /\/blobs\/[0-9a-f]{2}\/[0-9a-f]{32}"/.test(call.args) && call.args.includes('O_CREAT') && inWindow(call));
+          assert.ok(created, `PUT ${i}: its blob was created in place before the answer`);
+          const path = /"([^"]+)"/.exec(created.args)![1]!;
+          const dir = path.slice(0, path.lastIndexOf('/'));
+          // Its commit: the WAL writes after the blob was created (PUT 0's window also holds the bucket's).
+          const commitBegan = walWrites.find((call) => call.start >= created.end)?.start;
+          assert.ok(commitBegan !== undefined, `PUT ${i}: its commit wrote to the WAL after its blob was created`);
+          assert.ok(
+            syncs.some((call) => pathOf.get(call) === path && call.end <= commitBegan),
+            `PUT ${i}: its blob was fsynced before its metadata was committed`,
+          );
+          assert.ok(
+            syncs.some((call) => pathOf.get(call) === dir && call.start >= created.end && call.end <= commitBegan),
+            `PUT ${i}: its directory was fsynced after the blob was created and before its metadata was committed`,
+          );
+          windowStart = answered;
+          continue;
+        }
+        // A large body: fsynced in tmp/, renamed into blobs/xx/, and that directory fsynced after the rename.
         assert.ok(rename, `PUT ${i}: its blob was renamed into place before the answer`);
         const [tempPath, finalPath] = [...rename.args.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
         assert.ok(tempPath && finalPath);

@@ -53,8 +53,8 @@ for (const { directIo, hashThreads } of [
       for (const size of SIZES) {
         const body = randomBytes(size);
         const staged = await store.stage(chunked(body), ['sha256', 'crc32'], size);
-        assert.equal((await stat(staged.tempPath)).size, size, `size ${size}`);
-        assert.ok((await readFile(staged.tempPath)).equals(body), `bytes of a ${size}-byte body`);
+        assert.equal((await stat(staged.path)).size, size, `size ${size}`);
+        assert.ok((await readFile(staged.path)).equals(body), `bytes of a ${size}-byte body`);
         // CRC32C always comes too: it is recorded for every blob and checked by full GETs.
         assert.deepEqual(staged.digests, digestsOf(body, ['sha256', 'crc32', 'crc32c']), `digests of a ${size}-byte body`);
         await store.discard(staged);
@@ -65,7 +65,7 @@ for (const { directIo, hashThreads } of [
       const bodies = Array.from({ length: 12 }, (_, i) => randomBytes(2 * SLOT_BYTES + i * 4099));
       const staged = await Promise.all(bodies.map((body) => store.stage(chunked(body), ['crc32'])));
       for (const [i, one] of staged.entries()) {
-        assert.ok((await readFile(one.tempPath)).equals(bodies[i]!), `body ${i}`);
+        assert.ok((await readFile(one.path)).equals(bodies[i]!), `body ${i}`);
         assert.deepEqual(one.digests, digestsOf(bodies[i]!, ['crc32', 'crc32c']));
         await store.discard(one);
       }
@@ -81,6 +81,39 @@ for (const { directIo, hashThreads } of [
       assert.deepEqual(await readdir(join(root, 'tmp')), []);
       // 40 failures holding a slot or two each would have outgrown the memory the pool had, had they kept them.
       assert.equal(store.stagingMemoryBytes, before);
+    });
+
+    it('writes a body that arrived whole within one slot in place; a longer one in tmp/, renamed by promote', async () => {
+      const blobFiles = async () => (await Promise.all((await readdir(join(root, 'blobs'))).map((dir) => readdir(join(root, 'blobs', dir))))).flat();
+      for (const size of [0, 64 * KiB, SLOT_BYTES, SLOT_BYTES + 1, 3 * SLOT_BYTES]) {
+        const body = randomBytes(size);
+        const staged = await store.stage(chunked(body), [], size);
+        // A body of exactly one slot fills it before its end is seen: it goes through tmp/.
+        const inPlace = size < SLOT_BYTES;
+        assert.equal(staged.placed, inPlace, `size ${size}`);
+        assert.equal(staged.path, inPlace ? store.pathOf(staged.id) : join(root, 'tmp', staged.id), `size ${size}`);
+        const id = await store.promote(staged);
+        assert.equal(id, staged.id);
+        assert.ok((await readFile(store.pathOf(id))).equals(body), `size ${size} reads back under its id`);
+        assert.deepEqual(await readdir(join(root, 'tmp')), [], `size ${size}: nothing left in tmp/`);
+        await store.remove([id]);
+      }
+      // A placed body refused after it ended (too short), and one discarded, leave no file in the blob directories.
+      await assert.rejects(store.stage(chunked(randomBytes(100)), [], 101), { code: 'IncompleteBody' });
+      await store.discard(await store.stage(chunked(randomBytes(100))));
+      assert.deepEqual(await blobFiles(), []);
+    });
+
+    it('puts blobs staged one after another in the same directory, moving on to the next after 64', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 130; i++) ids.push((await store.stage(chunked(randomBytes(10)))).id);
+      assert.equal(new Set(ids).size, ids.length, 'ids are unique');
+      const dirs = ids.map((id) => parseInt(id.slice(0, 2), 16));
+      const changes = dirs.flatMap((dir, i) => (i > 0 && dir !== dirs[i - 1] ? [i] : []));
+      assert.ok(changes.length === 2 || changes.length === 3, `the directory changed ${changes.length} times in 130 blobs`);
+      assert.ok(changes.every((at) => dirs[at] === (dirs[at - 1]! + 1) % 256), 'it moves to the next directory');
+      assert.ok(changes.slice(1).every((at, i) => at - changes[i]! === 64), `every 64 blobs (${changes.join(', ')})`);
+      for (const id of ids) await store.remove([id]);
     });
   });
 }
