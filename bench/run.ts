@@ -9,7 +9,7 @@
  *   --rows 1,2,3,4,5,6      rows to run (default all)
  *   --contenders a,b        contenders to run (default tessera,tessera-oss,tessera-pan,s3rver,tus,floor;
  *                           also tessera-pg and tessera-3pg: Tessera on PostgreSQL, one node and three behind a proxy;
- *                           tessera-buffered: Tessera with directIo false)
+ *                           tessera-direct, tessera-buffered: Tessera with directIo true, false)
  *   --profile               run Tessera alone (or the one contender --contenders names) under node --cpu-prof
  *                           (row 1 unless --rows) and summarise the profile per operation
  *   --out NAME              results file name under bench/results (default latest; quick, partial, profile otherwise)
@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { floor } from './contenders/floor.js';
 import { REPO_ROOT } from './contenders/paths.js';
 import { s3rver } from './contenders/s3rver.js';
-import { tessera, tesseraBuffered, tesseraContender, tesseraSse, type Baseline } from './contenders/tessera.js';
+import { tessera, tesseraBuffered, tesseraContender, tesseraDirect, tesseraSse, type Baseline } from './contenders/tessera.js';
 import { tesseraOss } from './contenders/tessera-oss.js';
 import { tesseraPan } from './contenders/tessera-pan.js';
 import { clusterContender, tesseraCluster, tesseraPostgres } from './contenders/tessera-postgres.js';
@@ -47,7 +47,7 @@ import { runScaleCurves } from './scale-step.js';
 /** What a run without --contenders measures. */
 const DEFAULT_CONTENDERS: Contender[] = [tessera, tesseraSse, tesseraOss, tesseraPan, s3rver, tus, floor];
 /** Tessera on PostgreSQL (cluster mode) needs PostgreSQL's server binaries: measured when asked for. */
-const ALL_CONTENDERS: Contender[] = [...DEFAULT_CONTENDERS, tesseraPostgres, tesseraCluster, tesseraBuffered];
+const ALL_CONTENDERS: Contender[] = [...DEFAULT_CONTENDERS, tesseraPostgres, tesseraCluster, tesseraDirect, tesseraBuffered];
 const SUBJECT = 'tessera';
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -677,7 +677,7 @@ async function main(): Promise<void> {
       'Server CPU is utime+stime of the server process (all threads) from /proc/<pid>/stat over the measured window; peak RSS is VmHWM from /proc/<pid>/status after resetting it through /proc/<pid>/clear_refs at the start of row 1, cross-checked by polling VmRSS every 20 ms.',
       'Rows 3–4: the upload is filled once per contender (row 3a); each run starts a fresh server on a copy of that data directory, waits 1 s, warms it up, untimed, by completing a 3-part upload (1 part where the contender cannot complete 1 KiB parts) and listing pages 1 and 9 of the upload three times each (behind a load balancer: every node, directly), then lists (row 4) and completes (row 3).',
       'Round trip (rows 3–4) is timed inside the SDK from handing the signed request to the HTTP handler until the response headers arrive (ali-oss: from its call to urllib, its HTTP client, until node:http has parsed the response headers); the "whole SDK call" rows add request building, signing and XML parsing on the client.',
-      'Downloads (row 5) are of the object row 1 wrote, twice: cold (5c), with every file of the contender’s data directory taken out of the page cache first, then hot (5h), with every file read once first, so neither depends on how the server wrote (Tessera writes large bodies with O_DIRECT, past the cache); the log gives the MiB of stored files left cached before each. Every download is checked (size, and bytes sampled every 4 MiB against the file; ranges byte for byte).',
+      'Downloads (row 5) are of the object row 1 wrote, twice: cold (5c), with every file of the contender’s data directory taken out of the page cache first, then hot (5h), with every file read once first, so neither depends on how the server wrote (with `directIo` on, Tessera writes large bodies past the cache); the log gives the MiB of stored files left cached before each. Every download is checked (size, and bytes sampled every 4 MiB against the file; ranges byte for byte).',
       ...[...bench.cacheMethods].sort().map((method) => `Row ${method}.`),
       'Method: docs/benchmarks.md.',
     ],

@@ -100,7 +100,7 @@ export interface StorageOptions {
   uploadExpiryMs: number;
   /** Worker threads hashing large bodies (default 0: hash on the event loop). */
   hashThreads?: number;
-  /** Write large bodies with O_DIRECT where the filesystem takes it (default true). */
+  /** Write large bodies with O_DIRECT where the filesystem takes it (default false). */
   directIo?: boolean;
   /** The most memory the staging slots may hold (default 32 MiB; core/slot-pool.ts). */
   stagingBudgetBytes?: number;

@@ -148,7 +148,7 @@ export async function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     sweepIntervalMs: (positive(file.sweepIntervalSeconds, 'sweepIntervalSeconds') ?? 3600) * 1000,
     lifecycleDayMs: (positive(file.lifecycleDaySeconds, 'lifecycleDaySeconds') ?? DAY_MS / 1000) * 1000,
     hashThreads: threadCount(env.TESSERA_HASH_THREADS ?? file.hashThreads, 'hashThreads') ?? Math.min(4, availableParallelism()),
-    directIo: flag(envFlag(env.TESSERA_DIRECT_IO) ?? file.directIo, 'directIo') ?? true,
+    directIo: flag(envFlag(env.TESSERA_DIRECT_IO) ?? file.directIo, 'directIo') ?? false,
     stagingBudgetBytes: (stagingMiB(env.TESSERA_STAGING_MEMORY_MIB ?? file.stagingMemoryMiB) ?? DEFAULT_STAGING_BUDGET_BYTES / MiB) * MiB,
     stagingReclaimAfterMs: milliseconds(env.TESSERA_STAGING_RECLAIM_MS, 'TESSERA_STAGING_RECLAIM_MS') ?? DEFAULT_RECLAIM_AFTER_MS,
     allowInsecureSseC: flag(envFlag(env.TESSERA_ALLOW_INSECURE_SSE_C) ?? file.allowInsecureSseC, 'allowInsecureSseC') ?? false,

@@ -17,13 +17,14 @@ async function withFile(content: Record<string, unknown>): Promise<string> {
 }
 
 describe('config: directIo and hashThreads', () => {
-  it('is on by default', async () => {
-    assert.equal((await loadConfig({}, {})).directIo, true);
+  it('is off by default', async () => {
+    assert.equal((await loadConfig({}, {})).directIo, false);
   });
 
   it('is set by the config file, and by TESSERA_DIRECT_IO over the file (as every environment variable)', async () => {
+    assert.equal((await loadConfig({ config: await withFile({ directIo: true }) }, {})).directIo, true);
     assert.equal((await loadConfig({ config: await withFile({ directIo: false }) }, {})).directIo, false);
-    assert.equal((await loadConfig({}, { TESSERA_DIRECT_IO: '0' })).directIo, false);
+    assert.equal((await loadConfig({ config: await withFile({ directIo: true }) }, { TESSERA_DIRECT_IO: '0' })).directIo, false);
     assert.equal((await loadConfig({}, { TESSERA_DIRECT_IO: 'false' })).directIo, false);
     assert.equal((await loadConfig({}, { TESSERA_DIRECT_IO: '1' })).directIo, true);
     assert.equal((await loadConfig({ config: await withFile({ directIo: false }) }, { TESSERA_DIRECT_IO: '1' })).directIo, true);
