@@ -143,6 +143,12 @@ const SKIPPED: Skipped[] = [
     reason: 'a benchmark run of minutes against a second built checkout (DIR); options checked against bench/run.ts below',
   },
   {
+    doc: 'docs/benchmarks.md',
+    first: 'npm run bench -- --rows 1,5 --contenders tessera,tessera-buffered,floor --runs 5 --out directio',
+    sha256: '4a9572cbaaeec69ff236911b02481647867eca4dde0c6651122b4335c6171425',
+    reason: 'a benchmark run of minutes (options checked against bench/run.ts below)',
+  },
+  {
     doc: 'docs/cli.md',
     first: 'tessera pan login --endpoint http://127.0.0.1:9000 --client-id my-app --client-secret my-app-secret',
     sha256: '50db4ff36e86210a7cf94ddaf09ad6b3c76e4379d92bbb0541fde1319a9d77a9',
