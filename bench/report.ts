@@ -33,7 +33,7 @@ export interface Report {
   durationSeconds: number;
   sizes: Sizes;
   subject: string;
-  /** `sameServerAs`: the subject's own server through another dialect (no ratio column). */
+  /** `sameServerAs`: the subject's own server, driven through another dialect or with another bucket setting (no ratio column). */
   contenders: Array<{ id: string; label: string; client: string; notes: string[]; sameServerAs?: string }>;
   metrics: MetricResult[];
   notes: string[];
@@ -88,7 +88,7 @@ export function renderMarkdown(report: Report): string {
       `"${subject.label} vs X" is ${subject.label}'s advantage from the medians: its value ÷ X's where higher is better, ` +
         `X's ÷ its where lower is better; above 1 means ${subject.label} is ahead. MB = 10⁶ bytes.` +
         (dialects.length > 0
-          ? ` ${dialects.map((c) => c.label).join(', ')}: the same server as ${subject.label}, through another dialect and its client; not given ratio columns, and the targets are ${subject.label}'s.`
+          ? ` ${dialects.map((c) => c.label).join(', ')}: the same server as ${subject.label}, driven another way (another dialect and its client, or another bucket setting: see the notes); not given ratio columns, and the targets are ${subject.label}'s.`
           : ''),
     );
   }
