@@ -37,6 +37,9 @@ export interface BlobStoreOptions {
  */
 const SLOTS_IN_FLIGHT_PER_BODY = 1;
 
+/** Sealed records per read of an encrypted blob (BlobStore.readSealed): about 1 MiB, as plain reads take. */
+const SEALED_RECORDS_PER_READ = 16;
+
 /** How many new blobs in a row go to the same directory (BlobStore.nextBlobId). */
 const BLOBS_PER_DIRECTORY_TURN = 64;
 
@@ -479,29 +482,45 @@ export class BlobStore {
   /** Plaintext bytes [from, to] of an encrypted blob of `plainBytes`: its header, then the records of the range. */
   private async *readSealed(blobId: string, plainBytes: number, from: number, to: number, kek: Buffer): AsyncGenerator<Buffer> {
     const file = await open(this.pathOf(blobId), constants.O_RDONLY);
+    /** The read in flight, which the file must outlive. */
+    let pending: Promise<unknown> | undefined;
     try {
       const header = Buffer.alloc(HEADER_BYTES);
       if ((await file.read(header, 0, HEADER_BYTES, 0)).bytesRead !== HEADER_BYTES) throw tamperedBlob();
       const dataKey = openBlobKey(kek, blobId, header);
       const span = recordSpan(from, to, plainBytes);
-      // A few records a read: large reads, and memory bounded by the batch, not the range.
-      const batch = Buffer.allocUnsafe(RECORD_BYTES * 4);
-      let index = span.first;
-      let position = span.start;
-      let plainAt = span.first * CHUNK_BYTES;
-      while (position <= span.end) {
+      // Reads of SEALED_RECORDS_PER_READ records (about 1 MiB) into two buffers: the next read runs
+      // while the records of the last are decrypted. Memory is the two buffers, whatever the range.
+      const buffers = [Buffer.allocUnsafe(RECORD_BYTES * SEALED_RECORDS_PER_READ), Buffer.allocUnsafe(RECORD_BYTES * SEALED_RECORDS_PER_READ)];
+      let turn = 0;
+      let nextIndex = span.first;
+      let nextPosition = span.start;
+      const readNext = () => {
+        if (nextPosition > span.end) return undefined;
         const lengths: number[] = [];
         let want = 0;
-        for (let i = index; lengths.length < 4 && position + want <= span.end; i++) {
+        for (let i = nextIndex; lengths.length < SEALED_RECORDS_PER_READ && nextPosition + want <= span.end; i++) {
           lengths.push(span.lengths(i));
           want += span.lengths(i);
         }
-        const { bytesRead } = await file.read(batch, 0, want, position);
+        const buffer = buffers[turn++ % 2]!;
+        const read = file.read(buffer, 0, want, nextPosition);
+        read.catch(() => {}); // awaited in its turn; this only keeps a failure meanwhile from counting as unhandled
+        pending = read;
+        const batch = { index: nextIndex, lengths, want, buffer, read };
+        nextIndex += lengths.length;
+        nextPosition += want;
+        return batch;
+      };
+      let plainAt = span.first * CHUNK_BYTES;
+      for (let batch = readNext(); batch; ) {
         // A file cut short is as altered as one with flipped bits.
-        if (bytesRead !== want) throw tamperedBlob();
+        if ((await batch.read).bytesRead !== batch.want) throw tamperedBlob();
+        const next = readNext();
         let offset = 0;
-        for (const length of lengths) {
-          const plain = openRecord(dataKey, index, batch.subarray(offset, offset + length));
+        let index = batch.index;
+        for (const length of batch.lengths) {
+          const plain = openRecord(dataKey, index, batch.buffer.subarray(offset, offset + length));
           const cutFrom = Math.max(from - plainAt, 0);
           const cutTo = Math.min(to - plainAt + 1, plain.length);
           yield cutFrom === 0 && cutTo === plain.length ? plain : plain.subarray(cutFrom, cutTo);
@@ -509,9 +528,10 @@ export class BlobStore {
           plainAt += plain.length;
           index++;
         }
-        position += want;
+        batch = next;
       }
     } finally {
+      await pending?.catch(() => {});
       await file.close();
     }
   }
