@@ -123,12 +123,19 @@ describe('console: uploads at the edges', () => {
       uploadId = listed.Uploads?.find((upload) => upload.Key === name)?.UploadId;
       assert.ok(uploadId, 'a multipart upload was started');
     });
-    const remembered = JSON.parse((await page.evaluate<string | null>("localStorage.getItem('tessera.console.resumable-uploads')")) ?? '{}') as Record<
-      string,
-      { uploadId: string; partBytes: number; size: number }
-    >;
-    const plan = Object.values(remembered).find((entry) => entry.uploadId === uploadId);
-    assert.ok(plan, 'the upload is remembered with its part size');
+    // The page remembers the upload once CreateMultipartUpload's answer reaches it, which may be just
+    // after the server lists it.
+    let plan = undefined as { uploadId: string; partBytes: number; size: number } | undefined;
+    await eventually(async () => {
+      const remembered = JSON.parse((await page.evaluate<string | null>("localStorage.getItem('tessera.console.resumable-uploads')")) ?? '{}') as Record<
+        string,
+        { uploadId: string; partBytes: number; size: number }
+      >;
+      plan = Object.values(remembered).find((entry) => entry.uploadId === uploadId);
+      assert.ok(plan, 'the upload is remembered with its part size');
+    });
+    if (!plan) throw new Error('unreachable: eventually passed without a plan');
+    const { partBytes } = plan;
     assert.equal(plan.size, size);
     assert.ok(Math.ceil(size / plan.partBytes) <= 10_000, `${Math.ceil(size / plan.partBytes)} parts`);
 
@@ -137,8 +144,8 @@ describe('console: uploads at the edges', () => {
       assert.deepEqual(
         (listed.Parts ?? []).map((part) => [part.PartNumber, part.Size]),
         [
-          [1, plan.partBytes],
-          [2, plan.partBytes],
+          [1, partBytes],
+          [2, partBytes],
         ],
       );
     }, 60_000);
