@@ -251,6 +251,8 @@ describe('console: uploads in progress and their parts', () => {
     await row.getByRole('link', { name: key }).click();
     await page.getByRole('heading', { name: `Parts of ${key}` }).waitFor();
     const second = page.getByRole('table', { name: 'Parts' }).getByRole('row').filter({ has: page.getByRole('rowheader', { name: '2', exact: true }) });
+    // The heading comes before the parts' page does.
+    await second.waitFor();
     assert.equal((await second.locator('td').allInnerTexts())[0], md5Etag(partBody(2)));
     await page.getByRole('button', { name: 'Abort' }).click();
     await page.getByRole('table', { name: 'Uploads in progress' }).getByText('No uploads in progress.').waitFor();

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -156,6 +156,17 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
     await exited;
   };
 
+  /**
+   * SIGKILL to the postmaster and to every backend it had: on its own, a killed postmaster leaves
+   * its backends running until they notice (each on its next wait), and a query on a connection
+   * already open could still be answered in that window, as if the server were up.
+   */
+  const killWholeServer = async () => {
+    const pid = server?.exitCode === null ? server.pid : undefined;
+    const backends = pid === undefined ? [] : childrenOf(pid);
+    await Promise.all([signal('SIGKILL'), ...backends.map((backend) => killAndWait(backend))]);
+  };
+
   try {
     await start();
     if (fresh) await run(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'tessera', 'tessera'], undefined);
@@ -173,10 +184,39 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
     start,
     // SIGINT is PostgreSQL's fast shutdown: it ends sessions and exits cleanly.
     stop: () => signal('SIGINT'),
-    kill: () => signal('SIGKILL'),
+    kill: killWholeServer,
     cleanup: async () => {
       await signal('SIGINT');
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The pids of `pid`'s children (every thread's), from /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** SIGKILL to `pid`, then waits (up to 10 s) until it is gone. */
+async function killAndWait(pid: number): Promise<void> {
+  // Gone, or a zombie waiting for whoever inherited it to reap it: either way it answers nothing.
+  const alive = () => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  for (let waited = 0; alive() && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
 }
