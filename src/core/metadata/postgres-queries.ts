@@ -2,6 +2,7 @@ import { toKmsKey, type KmsKeyRow } from './identity-rows.js';
 import { ACCESS_CONFIG_KINDS_SQL } from '../public-access.js';
 import type pg from 'pg';
 import { PostgresIdentities } from './postgres-identities.js';
+import { startsFromLower } from '../listing.js';
 import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectListEntry, ObjectLock, Segment, Tag, UploadInfo, UploadListEntry } from '../types.js';
 import type { Acl } from '../acl.js';
 import {
@@ -667,11 +668,7 @@ export abstract class PostgresQueries implements MetadataQueries {
     upper: string | undefined,
     limit: number,
   ): Promise<UploadListEntry[]> {
-    // One lower bound: PostgreSQL starts the index scan at the row comparison and only filters on
-    // `key >= lower`, so a seek past a common prefix read the rest of that prefix's uploads first
-    // (a delimiter page at 100,000 uploads cost 3× one at 10,000). Past the cursor's key, the lower
-    // bound alone starts the range.
-    const fromLower = lower > after.key;
+    const fromLower = startsFromLower(after.key, lower);
     const start = fromLower ? 'key >= $2' : '(key, upload_id) > ($2, $3)';
     const params: unknown[] = fromLower ? [bucket, lower] : [bucket, after.key, after.uploadId];
     const end = upper === undefined ? '' : ` AND key < $${params.push(upper)}`;

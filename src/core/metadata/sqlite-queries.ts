@@ -2,6 +2,7 @@ import { toKmsKey, type KmsKeyRow } from './identity-rows.js';
 import { ACCESS_CONFIG_KINDS_SQL } from '../public-access.js';
 import type Database from 'better-sqlite3';
 import { SqliteIdentities } from './sqlite-identities.js';
+import { startsFromLower } from '../listing.js';
 import type { BucketInfo, Checksum, ChecksumAlgorithm, ObjectListEntry, ObjectLock, Segment, Tag, UploadInfo, UploadListEntry } from '../types.js';
 import type { Acl } from '../acl.js';
 import {
@@ -1016,16 +1017,6 @@ function prepareVersionStatements(db: Database.Database) {
       'SELECT * FROM object_versions WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key, seq DESC LIMIT ?',
     ),
   };
-}
-
-/**
- * Where a listing's range starts: after the cursor's key, or from the lower bound when that is
- * past it (a seek beyond a common prefix). One bound per statement, because SQLite seeks the index
- * on only one of `key > ? AND key >= ?` and filters the rows between the two: a seek past a
- * prefix from an empty cursor read every key before it.
- */
-function startsFromLower(after: string, lower: string): boolean {
-  return lower > after;
 }
 
 /** The Object Lock columns as SQLite stores them (a legal hold as 1 or 0). */
