@@ -9,7 +9,7 @@ import { GroupSync } from './group-sync.js';
 import { BodyHasher, HashPool, type HashPoolStats } from './hash-pool.js';
 import { CHUNK_BYTES, HEADER_BYTES, newBlobKey, openBlobKey, openRecord, RECORD_BYTES, recordSpan, sealedSize, sealRecords, tamperedBlob } from './blob-cipher.js';
 import { newBlobId } from './ids.js';
-import { PieceStream, type FilePiece, type PieceHooks } from './plain-read.js';
+import { PieceStream, READ_CHUNK_BYTES, type FilePiece, type PieceHooks } from './plain-read.js';
 import { LARGE_BODY_BYTES, SLOT_BYTES, SlotPool, type AlignArena, type SlotLease } from './slot-pool.js';
 import type { Digests, ExtraDigest, Segment } from './types.js';
 
@@ -37,8 +37,8 @@ export interface BlobStoreOptions {
  */
 const SLOTS_IN_FLIGHT_PER_BODY = 1;
 
-/** Sealed records per read of an encrypted blob (BlobStore.readSealed): about 1 MiB, as plain reads take. */
-const SEALED_RECORDS_PER_READ = 16;
+/** Sealed records per read of an encrypted blob (BlobStore.readSealed): as many as a plain read's bytes (16). */
+const SEALED_RECORDS_PER_READ = READ_CHUNK_BYTES / CHUNK_BYTES;
 
 /** How many new blobs in a row go to the same directory (BlobStore.nextBlobId). */
 const BLOBS_PER_DIRECTORY_TURN = 64;
@@ -482,8 +482,6 @@ export class BlobStore {
   /** Plaintext bytes [from, to] of an encrypted blob of `plainBytes`: its header, then the records of the range. */
   private async *readSealed(blobId: string, plainBytes: number, from: number, to: number, kek: Buffer): AsyncGenerator<Buffer> {
     const file = await open(this.pathOf(blobId), constants.O_RDONLY);
-    /** The read in flight, which the file must outlive. */
-    let pending: Promise<unknown> | undefined;
     try {
       const header = Buffer.alloc(HEADER_BYTES);
       if ((await file.read(header, 0, HEADER_BYTES, 0)).bytesRead !== HEADER_BYTES) throw tamperedBlob();
@@ -505,8 +503,9 @@ export class BlobStore {
         }
         const buffer = buffers[turn++ % 2]!;
         const read = file.read(buffer, 0, want, nextPosition);
-        read.catch(() => {}); // awaited in its turn; this only keeps a failure meanwhile from counting as unhandled
-        pending = read;
+        // Awaited in its turn; this only keeps a failure meanwhile (or after the reader gave up) from
+        // counting as unhandled. FileHandle.close() waits for a read in flight.
+        read.catch(() => {});
         const batch = { index: nextIndex, lengths, want, buffer, read };
         nextIndex += lengths.length;
         nextPosition += want;
@@ -531,7 +530,6 @@ export class BlobStore {
         batch = next;
       }
     } finally {
-      await pending?.catch(() => {});
       await file.close();
     }
   }
