@@ -68,8 +68,8 @@ export interface StagedBlob {
   path: string;
   /**
    * A body that had all arrived before its file was opened (under one 2 MiB slot) is written
-   * straight under its final name, and its directory fsynced beside the file: no rename, and no
-   * second journal commit for it. Unreferenced until its metadata is committed, like any blob.
+   * straight under its final name, and its directory fsynced beside the file rather than after a
+   * rename. Unreferenced until its metadata is committed, like any blob.
    */
   placed: boolean;
   digests: Digests;
