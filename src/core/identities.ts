@@ -70,6 +70,8 @@ export class Identities {
   private closed = false;
   /** Keys whose sealed secret did not open (another master key, damage): logged once each. */
   private readonly unusable = new Set<string>();
+  /** Stored keys a reload did not make usable (their user is disabled, …): not reloaded for again until this time. */
+  private readonly notLearnable = new Map<string, number>();
 
   private constructor(
     private readonly metadata: Metadata,
@@ -80,6 +82,7 @@ export class Identities {
     private readonly onError: (err: Error) => void,
   ) {
     this.directory = new UserDirectory(fixed);
+    this.directory.learnUnknownKeysWith((accessKey) => this.learn(accessKey));
     this.policies = new ManagedPolicies(metadata, {
       requireUser: (userId) => this.getUser(userId),
       readOnly: (userId) => identityErrors.readOnly(userId),
@@ -197,6 +200,26 @@ export class Identities {
       if (usable === 0) records.push({ ...base, accessKey: '', secretKey: '' });
     }
     this.directory.replace(records, disabled);
+  }
+
+  /**
+   * A key another node made a moment ago, before its notification reached this node: a reload
+   * brings it in. Only a stored, enabled key triggers one, and one that stays unusable after it
+   * does not trigger another until the next timed reload would have come anyway.
+   */
+  private async learn(accessKey: string): Promise<void> {
+    const now = Date.now();
+    if ((this.notLearnable.get(accessKey) ?? 0) > now) return;
+    // A store that cannot answer leaves the key unknown: the request is refused, as it would fail anyway.
+    const stored = await this.metadata.getAccessKey(accessKey).catch(() => undefined);
+    if (!stored?.enabled) return;
+    await this.reload();
+    if (this.directory.byKey(accessKey) !== undefined) {
+      this.notLearnable.delete(accessKey);
+      return;
+    }
+    for (const [key, until] of this.notLearnable) if (until <= now) this.notLearnable.delete(key);
+    this.notLearnable.set(accessKey, now + DEFAULT_RELOAD_INTERVAL_MS);
   }
 
   /** After a change: this node's directory at once, the other nodes' by notification. */

@@ -24,9 +24,27 @@ export class UserDirectory {
   private byAccessKey = new Map<string, User>();
   private byUserId = new Map<string, User>();
   private disabledIds = new Set<string>();
+  /** Set by core/identities.ts: learns a key this node has not heard of yet (see `find`). */
+  private learner: ((accessKey: string) => Promise<void>) | undefined;
 
   constructor(users: User[]) {
     this.replace(users);
+  }
+
+  learnUnknownKeysWith(learner: (accessKey: string) => Promise<void>): void {
+    this.learner = learner;
+  }
+
+  /**
+   * `byKey`, for a request about to be verified: a key not in the directory may have been made on
+   * another node a moment ago, before this node's notification arrived, so the learner is asked
+   * first (it reads that one key; unknown keys cost one lookup, never a reload).
+   */
+  async find(accessKey: string): Promise<User | undefined> {
+    const known = this.byAccessKey.get(accessKey);
+    if (known !== undefined || this.learner === undefined || accessKey === '') return known;
+    await this.learner(accessKey);
+    return this.byAccessKey.get(accessKey);
   }
 
   /**

@@ -215,7 +215,7 @@ export class AdminRoute implements Dialect {
     ctx.log.operation = endpoint.operation;
     if ([...ctx.query.keys()].some((name) => /^x-amz-(credential|signature)$/i.test(name))) throw adminErrors.presigned();
     // No temporary credentials: a session token is refused (InvalidToken) rather than honoured.
-    const auth = authenticate(ctx, this.identities.directory);
+    const auth = await authenticate(ctx, this.identities.directory);
     ctx.log.user = auth.user.id;
     if (!auth.user.root && auth.user.admin !== true) throw adminErrors.forbidden();
     const params = endpoint.path.exec(path)!.slice(1).map(decodeParam);

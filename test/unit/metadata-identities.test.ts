@@ -55,6 +55,8 @@ function scenario(name: string, open: () => Promise<{ meta: Metadata; cleanup: (
         ['TKALICE2', true],
       ]);
       assert.equal((await meta.listUsers()).find((user) => user.id === 'bob')?.enabled, false);
+      assert.deepEqual(await meta.getAccessKey('TKALICE1'), { ...key('TKALICE1', 'alice', 5), enabled: false });
+      assert.equal(await meta.getAccessKey('TKNOONE'), undefined);
 
       assert.equal(await meta.deleteAccessKey('bob', 'TKALICE2'), false);
       assert.equal(await meta.deleteAccessKey('alice', 'TKALICE2'), true);

@@ -20,6 +20,11 @@ export class PostgresIdentities {
     return (await this.runner.query<AccessKeyRow>('SELECT * FROM access_keys ORDER BY created, access_key_id')).rows.map(toAccessKey);
   }
 
+  async getAccessKey(accessKeyId: string): Promise<StoredAccessKey | undefined> {
+    const row = (await this.runner.query<AccessKeyRow>('SELECT * FROM access_keys WHERE access_key_id = $1', [accessKeyId])).rows[0];
+    return row === undefined ? undefined : toAccessKey(row);
+  }
+
   async insertUser(user: StoredUser): Promise<boolean> {
     const result = await this.runner.query(
       'INSERT INTO users (id, display_name, enabled, admin, created) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING',

@@ -932,6 +932,10 @@ export abstract class PostgresQueries implements MetadataQueries {
     return new PostgresIdentities(this.runner).listAccessKeys();
   }
 
+  getAccessKey(accessKeyId: string): Promise<StoredAccessKey | undefined> {
+    return new PostgresIdentities(this.runner).getAccessKey(accessKeyId);
+  }
+
   insertUser(user: StoredUser): Promise<boolean> {
     return new PostgresIdentities(this.runner).insertUser(user);
   }

@@ -10,6 +10,7 @@ export class SqliteIdentities {
     this.stmt = {
       users: db.prepare<[], UserRow>('SELECT * FROM users ORDER BY created, id'),
       keys: db.prepare<[], AccessKeyRow>('SELECT * FROM access_keys ORDER BY created, access_key_id'),
+      key: db.prepare<[string], AccessKeyRow>('SELECT * FROM access_keys WHERE access_key_id = ?'),
       insertUser: db.prepare('INSERT OR IGNORE INTO users (id, display_name, enabled, admin, created) VALUES (?, ?, ?, ?, ?)'),
       setUserEnabled: db.prepare('UPDATE users SET enabled = ? WHERE id = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE id = ?'),
@@ -45,6 +46,11 @@ export class SqliteIdentities {
 
   listAccessKeys(): StoredAccessKey[] {
     return this.stmt.keys.all().map(toAccessKey);
+  }
+
+  getAccessKey(accessKeyId: string): StoredAccessKey | undefined {
+    const row = this.stmt.key.get(accessKeyId);
+    return row === undefined ? undefined : toAccessKey(row);
   }
 
   insertUser(user: StoredUser): boolean {

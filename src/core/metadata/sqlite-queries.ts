@@ -766,6 +766,10 @@ export class SqliteQueries implements Synchronous<MetadataQueries> {
     return this.identities().listAccessKeys();
   }
 
+  getAccessKey(accessKeyId: string): StoredAccessKey | undefined {
+    return this.identities().getAccessKey(accessKeyId);
+  }
+
   insertUser(user: StoredUser): boolean {
     return this.identities().insertUser(user);
   }

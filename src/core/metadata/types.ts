@@ -321,6 +321,8 @@ export interface MetadataQueries {
   // Users and access keys made through the admin API (core/identities.ts)
   listUsers(): Promise<StoredUser[]>;
   listAccessKeys(): Promise<StoredAccessKey[]>;
+  /** One key by its id, enabled or not (a node asking about a key made on another a moment ago). */
+  getAccessKey(accessKeyId: string): Promise<StoredAccessKey | undefined>;
   /** False when the id is taken. */
   insertUser(user: StoredUser): Promise<boolean>;
   /** False when there is no such user. */

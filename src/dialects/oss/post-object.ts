@@ -59,7 +59,7 @@ export async function postObject(ctx: RequestContext, form: FormHead, deps: { st
 async function storeForm(ctx: RequestContext, form: FormHead, deps: { storage: Storage; users: UserDirectory }, target: PostTarget): Promise<void> {
   const { fields: sent, file } = requireUpload(form, MAX_PRE_DATA_BYTES);
 
-  const user = authenticatePolicy(sent, deps.users);
+  const user = await authenticatePolicy(sent, deps.users);
   ctx.log.user = user.id;
   const policy = parsePolicy(sent.get('policy')!, OSS_POLICY_RULES);
   checkExpiration(policy, new Date());
@@ -110,7 +110,7 @@ async function storeForm(ctx: RequestContext, form: FormHead, deps: { storage: S
  * under the secret. V4: `x-oss-signature` is hex HMAC-SHA256 of the base64 policy under the
  * signing key `x-oss-credential` scopes.
  */
-function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDirectory): User {
+async function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDirectory): Promise<User> {
   const v4 = fields.has('x-oss-signature-version') || fields.has('x-oss-credential');
   // No policy and no key: an anonymous post, which only a public-read-write bucket takes; none is.
   if (!fields.has('policy') && !fields.has('ossaccesskeyid') && !v4) {
@@ -122,7 +122,7 @@ function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDire
 
   if (!v4) {
     const accessKeyId = fields.get('ossaccesskeyid')!;
-    const user = userOf(users, accessKeyId);
+    const user = await userOf(users, accessKeyId);
     const provided = fields.get('signature')!;
     if (!sameText(v1Sign(user.secretKey, policy), provided)) throw signatureDoesNotMatch(policy, provided, accessKeyId);
     return user;
@@ -134,15 +134,15 @@ function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDire
   if (!/^\d{8}T\d{6}Z$/.test(date) || date.slice(0, 8) !== credential.day) {
     throw errors.invalidArgument('The date in the credential does not match x-oss-date.', 'x-oss-date', date);
   }
-  const user = userOf(users, credential.accessKeyId);
+  const user = await userOf(users, credential.accessKeyId);
   const provided = fields.get('x-oss-signature')!;
   const expected = v4Signature(v4SigningKey(user.secretKey, credential.day, credential.region), policy);
   if (!sameText(expected, provided.trim().toLowerCase())) throw signatureDoesNotMatch(policy, provided, credential.accessKeyId);
   return user;
 }
 
-function userOf(users: UserDirectory, accessKeyId: string): User {
-  const user = users.byKey(accessKeyId);
+async function userOf(users: UserDirectory, accessKeyId: string): Promise<User> {
+  const user = await users.find(accessKeyId);
   if (!user) {
     throw new ServiceError('InvalidAccessKeyId', 'The OSS Access Key Id you provided does not exist in our records.', 403, { OSSAccessKeyId: accessKeyId });
   }

@@ -85,7 +85,7 @@ export async function authenticate(
   let session: ResolvedSession | undefined;
   const secretOf =
     token === undefined
-      ? users.secretOf
+      ? async (accessKeyId: string) => (await users.find(accessKeyId))?.secretKey
       : (accessKeyId: string) => {
           session = resolveSession(temporary, accessKeyId, token);
           return session.secretAccessKey;

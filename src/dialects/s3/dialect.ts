@@ -142,7 +142,7 @@ export class S3Dialect implements Dialect {
       await postObject(ctx, ctx.form, { storage: this.storage, users: this.users, temporary: this.temporary }, { bucket: target.bucket, viaHost });
       return;
     }
-    const auth = identify(ctx, this.users, this.temporary);
+    const auth = await identify(ctx, this.users, this.temporary);
     ctx.log.user = auth.user.id;
     if (auth.anonymous) await this.storage.screenAnonymous(target.bucket, keyAnObjectAclMayOpen(ctx.req.method, ctx.query, target.key));
     hoistQueryHeaders(ctx);

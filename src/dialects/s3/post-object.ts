@@ -85,7 +85,7 @@ async function storeForm(
 ): Promise<void> {
   const { fields: sent, file } = requireUpload(form, MAX_PRE_DATA_BYTES);
 
-  const user = authenticatePolicy(sent, deps.users, deps.temporary);
+  const user = await authenticatePolicy(sent, deps.users, deps.temporary);
   ctx.log.user = user.id;
   const policy = parsePolicy(sent.get('policy')!, S3_POLICY_RULES);
   checkExpiration(policy, new Date());
@@ -142,7 +142,7 @@ async function storeForm(
  * base64 policy under the signing key the credential scopes. Only SigV4: a Signature V2 form
  * (AWSAccessKeyId, signature) is refused as the request verifier refuses V2.
  */
-function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDirectory, temporary: TemporaryCredentials | undefined): User {
+async function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDirectory, temporary: TemporaryCredentials | undefined): Promise<User> {
   if (fields.has('awsaccesskeyid') || fields.has('signature')) throw unsupportedMechanism();
   // No policy and no signature: an anonymous post, which only a public bucket takes; none is.
   if (!fields.has('policy') && !fields.has('x-amz-signature') && !fields.has('x-amz-credential')) throw errors.accessDenied();
@@ -163,7 +163,7 @@ function authenticatePolicy(fields: ReadonlyMap<string, string>, users: UserDire
     if (!temporary) throw invalidToken();
     session = temporary.resolve(credential.accessKeyId, token, new Date());
   }
-  const user = session ? session.user : users.byKey(credential.accessKeyId);
+  const user = session ? session.user : await users.find(credential.accessKeyId);
   if (!user) {
     throw new ServiceError('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', 403, {
       AWSAccessKeyId: credential.accessKeyId,

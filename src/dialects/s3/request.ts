@@ -84,16 +84,19 @@ const ANONYMOUS_REQUEST: VerifiedRequest = {
  * is signed with temporary credentials: the token is checked first and names the user and the
  * secret the signature must be made with. A temporary access key without its token names no one.
  */
-export function identify(ctx: RequestContext, users: UserDirectory, temporary?: TemporaryCredentials, now = new Date()): Authenticated {
+export async function identify(ctx: RequestContext, users: UserDirectory, temporary?: TemporaryCredentials, now = new Date()): Promise<Authenticated> {
   if (isAnonymous(ctx.req.headers, ctx.query)) return { user: ANONYMOUS_USER, verified: ANONYMOUS_REQUEST, anonymous: true };
   return authenticate(ctx, users, temporary, now);
 }
 
 /** identify, for what only a signed request may use (the console's and the admin API): an anonymous one is 403 AccessDenied. */
-export function authenticate(ctx: RequestContext, users: UserDirectory, temporary?: TemporaryCredentials, now = new Date()): Authenticated {
+export async function authenticate(ctx: RequestContext, users: UserDirectory, temporary?: TemporaryCredentials, now = new Date()): Promise<Authenticated> {
   const { req } = ctx;
   if (isAnonymous(req.headers, ctx.query)) throw errors.accessDenied();
   const session = sessionOf(ctx, temporary, now);
+  // A key made on another node a moment ago is learned before the (synchronous) signature check.
+  const accessKeyId = session ? undefined : extractAccessKeyId(req.headers, ctx.query);
+  if (accessKeyId !== undefined) await users.find(accessKeyId);
   const secretOf = session ? (accessKeyId: string) => (accessKeyId === session.accessKeyId ? session.secretAccessKey : undefined) : users.secretOf;
   const verified = verifyRequest({ method: req.method ?? 'GET', rawUrl: req.url ?? '/', headers: req.headers }, secretOf, now);
   const user = session ? session.user : users.byKey(verified.accessKeyId);

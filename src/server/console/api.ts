@@ -88,7 +88,7 @@ export async function handleApi(ctx: RequestContext, deps: ConsoleApiDeps, path:
   const endpoint = candidates.find((candidate) => candidate.method === method);
   if (!endpoint) throw methodNotAllowed(candidates.map((candidate) => candidate.method));
   ctx.log.operation = endpoint.operation;
-  const auth = authenticate(ctx, deps.users, deps.temporary);
+  const auth = await authenticate(ctx, deps.users, deps.temporary);
   ctx.log.user = auth.user.id;
   const call: ApiCall = { ctx, deps, path, match: endpoint.path.exec(path)!, auth, user: auth.user };
   sendJson(ctx, 200, await endpoint.handle(call));
@@ -117,7 +117,7 @@ async function signIn(ctx: RequestContext, deps: ConsoleApiDeps): Promise<unknow
   }
   const address = ctx.req.socket.remoteAddress ?? 'unknown';
   deps.limiter.check(address, accessKey);
-  const user = deps.users.byKey(accessKey);
+  const user = await deps.users.find(accessKey);
   // Compared as digests: equal lengths, and as much work for an unknown key as for a known one.
   const matches = timingSafeEqual(digest(secretKey), digest(user?.secretKey ?? '\u0000no user')) && user !== undefined;
   if (!matches) {
