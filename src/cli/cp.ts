@@ -235,7 +235,8 @@ async function destinationIsCurrent(client: StorageClient, bucket: string, key: 
 
 async function removeCheckpoints(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.endsWith('.cp')).map((n) => rm(join(dir, n), { force: true })));
+  // Checkpoints, and the temporary files of saves an interrupted run left (checkpoint.ts).
+  await Promise.all(names.filter((n) => /\.cp(\.\d+\.tmp)?$/.test(n)).map((n) => rm(join(dir, n), { force: true })));
   await rmdir(dir).catch(() => undefined);
 }
 

@@ -9,8 +9,8 @@
  * killed while saving leaves the previous checkpoint intact, never a torn one.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 export const CHECKPOINT_MAGIC = 'FE8BB4EA-B593-4FAC-AD7A-2459A36E2E62';
 
@@ -82,14 +82,33 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint | undefin
 }
 
 export async function saveCheckpoint(path: string, cp: Checkpoint): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, serializeCheckpoint(cp), { mode: 0o644 });
-  await rename(temporary, path);
+  await writeCheckpointFile(path, serializeCheckpoint(cp));
 }
 
 export async function removeCheckpoint(path: string): Promise<void> {
-  await rm(path, { force: true });
+  await removeCheckpointFile(path);
+}
+
+/** Either checkpoint's document, written atomically: a temporary file (`<path>.<pid>.tmp`) renamed over the old one. */
+export async function writeCheckpointFile(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, text, { mode: 0o644 });
+  await rename(temporary, path);
+}
+
+/**
+ * Removes a checkpoint, and the temporary files of writes of it that never got renamed: a run
+ * interrupted (Ctrl-C leaves at once, kill -9) while saving leaves `<path>.<its pid>.tmp`, which
+ * would otherwise outlive the transfer and keep the checkpoint directory from being removed.
+ */
+export async function removeCheckpointFile(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  const leftovers = (await readdir(dir).catch(() => [] as string[])).filter(
+    (name) => name.startsWith(prefix) && /^\d+\.tmp$/.test(name.slice(prefix.length)),
+  );
+  await Promise.all([path, ...leftovers.map((name) => join(dir, name))].map((file) => rm(file, { force: true })));
 }
 
 /** RFC 3339 with nanoseconds (Go's time.Time JSON form), UTC. */

@@ -10,8 +10,9 @@
  * (a CRC-64 does not fit a JSON number), so a resumed download still checks the whole object.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { removeCheckpointFile, writeCheckpointFile } from './checkpoint.js';
 
 export const DOWNLOAD_CHECKPOINT_MAGIC = '92611BED-89E2-46B6-89E5-72F273D4B0A3';
 
@@ -74,12 +75,9 @@ export async function loadDownloadCheckpoint(path: string): Promise<DownloadChec
 }
 
 export async function saveDownloadCheckpoint(path: string, cp: DownloadCheckpoint): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(canonical(cp, selfMd5(cp))), { mode: 0o644 });
-  await rename(temporary, path);
+  await writeCheckpointFile(path, JSON.stringify(canonical(cp, selfMd5(cp))));
 }
 
 export async function removeDownloadCheckpoint(path: string): Promise<void> {
-  await rm(path, { force: true });
+  await removeCheckpointFile(path);
 }

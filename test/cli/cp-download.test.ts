@@ -81,6 +81,8 @@ for (const dialect of DIALECTS) {
       await assert.rejects(stat(target), 'nothing under the target name yet');
       await waitFor(() => getBytes(bucket, key) > before, 5_000, 'the access log');
       const firstBytes = getBytes(bucket, key) - before;
+      // What a save cut short by the Ctrl-C leaves (it lands only now and then on its own): gone with the checkpoint.
+      await writeFile(`${checkpoint}.999999.tmp`, '{"Magic":');
 
       const second = await runCli(args, { cwd: work });
       assert.equal(second.code, 0, second.stderr);
