@@ -9,12 +9,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Identities } from '../../src/core/identities.js';
-import { PostgresMetadata } from '../../src/core/metadata/postgres.js';
 import type { Metadata } from '../../src/core/metadata/types.js';
 import { SecretBox } from '../../src/core/secret-box.js';
 import type { User } from '../../src/core/users.js';
-import { tempSqliteMetadata } from '../helpers/metadata.js';
-import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { onEachBackend } from '../helpers/metadata.js';
 
 const ROOT: User = { id: 'root', displayName: 'root', accessKey: 'ROOTKEY', secretKey: 'root-secret', root: true };
 
@@ -88,14 +86,4 @@ function scenario(name: string, open: () => Promise<{ meta: Metadata; cleanup: (
   });
 }
 
-scenario('SQLite', () => tempSqliteMetadata('tessera-late-keys-'));
-
-if (postgresBinDir()) {
-  let postgres: TestPostgres | undefined;
-  after(async () => postgres?.cleanup());
-  scenario('PostgreSQL', async () => {
-    postgres = await startPostgres();
-    const meta = await PostgresMetadata.open(postgres.url);
-    return { meta, cleanup: () => meta.close() };
-  });
-}
+onEachBackend('tessera-late-keys-', scenario);

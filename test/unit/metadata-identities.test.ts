@@ -5,10 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PostgresMetadata } from '../../src/core/metadata/postgres.js';
-import { tempSqliteMetadata } from '../helpers/metadata.js';
+import { onEachBackend } from '../helpers/metadata.js';
 import type { Metadata, StoredAccessKey } from '../../src/core/metadata/types.js';
-import { postgresBinDir, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 0, 1) + seconds * 1000);
 const key = (accessKeyId: string, userId: string, created: number): StoredAccessKey => ({
@@ -100,14 +98,4 @@ function scenario(name: string, open: () => Promise<{ meta: Metadata; cleanup: (
   });
 }
 
-scenario('SQLite', () => tempSqliteMetadata('tessera-identities-'));
-
-if (postgresBinDir()) {
-  let postgres: TestPostgres | undefined;
-  after(async () => postgres?.cleanup());
-  scenario('PostgreSQL', async () => {
-    postgres = await startPostgres();
-    const meta = await PostgresMetadata.open(postgres.url);
-    return { meta, cleanup: () => meta.close() };
-  });
-}
+onEachBackend('tessera-identities-', scenario);
