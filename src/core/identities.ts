@@ -38,6 +38,8 @@ export interface KeyView {
 }
 
 export const DEFAULT_RELOAD_INTERVAL_MS = 5_000;
+/** Unknown access keys looked up in the metadata at once, at most (Identities.learn). */
+export const KEY_LOOKUPS_AT_ONCE = 4;
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ACCESS_KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const ACCESS_KEY_PREFIX = 'TK';
@@ -72,6 +74,8 @@ export class Identities {
   private readonly unusable = new Set<string>();
   /** Stored keys a reload did not make usable (their user is disabled, …): not reloaded for again until this time. */
   private readonly notLearnable = new Map<string, number>();
+  /** Lookups of unknown keys in flight (see learn). */
+  private keyLookups = 0;
 
   private constructor(
     private readonly metadata: Metadata,
@@ -210,8 +214,17 @@ export class Identities {
   private async learn(accessKey: string): Promise<void> {
     const now = Date.now();
     if ((this.notLearnable.get(accessKey) ?? 0) > now) return;
-    // A store that cannot answer leaves the key unknown: the request is refused, as it would fail anyway.
-    const stored = await this.metadata.getAccessKey(accessKey).catch(() => undefined);
+    // Anyone can send made-up key ids: past a few lookups at once the rest are refused unlooked-up
+    // (a real new key still arrives by notification), so a flood costs the store no more than that.
+    if (this.keyLookups >= KEY_LOOKUPS_AT_ONCE) return;
+    this.keyLookups++;
+    let stored: StoredAccessKey | undefined;
+    try {
+      // A store that cannot answer leaves the key unknown: the request is refused, as it would fail anyway.
+      stored = await this.metadata.getAccessKey(accessKey).catch(() => undefined);
+    } finally {
+      this.keyLookups--;
+    }
     if (!stored?.enabled) return;
     await this.reload();
     if (this.directory.byKey(accessKey) !== undefined) {

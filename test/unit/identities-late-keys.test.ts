@@ -2,13 +2,13 @@
  * A key made on one node is usable on another at once, before the other hears of it (core/identities.ts
  * `learn`, core/users.ts `find`): two Identities over one store stand for two nodes, neither started,
  * so no notification and no timed reload ever reaches them. A lookup of a key the store does not hold
- * never reloads, and a stored key that a reload cannot make usable (a disabled user) is not reloaded
- * for again at once.
+ * never reloads, a flood of them makes only a few lookups at once, and a stored key that a reload
+ * cannot make usable (a disabled user) is not reloaded for again at once.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Identities } from '../../src/core/identities.js';
+import { Identities, KEY_LOOKUPS_AT_ONCE } from '../../src/core/identities.js';
 import type { Metadata } from '../../src/core/metadata/types.js';
 import { SecretBox } from '../../src/core/secret-box.js';
 import type { User } from '../../src/core/users.js';
@@ -16,20 +16,22 @@ import { onEachBackend } from '../helpers/metadata.js';
 
 const ROOT: User = { id: 'root', displayName: 'root', accessKey: 'ROOTKEY', secretKey: 'root-secret', root: true };
 
-/** The store, counting full reloads (each reads every user). */
-function counting(meta: Metadata): { meta: Metadata; reloads: () => number } {
+/** The store, counting full reloads (each reads every user) and lookups of one key. */
+function counting(meta: Metadata): { meta: Metadata; reloads: () => number; lookups: () => number } {
   let reloads = 0;
+  let lookups = 0;
   const counted = new Proxy(meta, {
     get(target, name) {
       const value = Reflect.get(target, name) as unknown;
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         if (name === 'listUsers') reloads++;
+        if (name === 'getAccessKey') lookups++;
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
   });
-  return { meta: counted, reloads: () => reloads };
+  return { meta: counted, reloads: () => reloads, lookups: () => lookups };
 }
 
 function scenario(name: string, open: () => Promise<{ meta: Metadata; cleanup: () => Promise<void> }>): void {
@@ -38,6 +40,7 @@ function scenario(name: string, open: () => Promise<{ meta: Metadata; cleanup: (
     let nodeA: Identities;
     let nodeB: Identities;
     let reloadsOnB: () => number;
+    let lookupsOnB: () => number;
 
     before(async () => {
       store = await open();
@@ -45,6 +48,7 @@ function scenario(name: string, open: () => Promise<{ meta: Metadata; cleanup: (
       nodeA = await Identities.open(store.meta, box, [ROOT]);
       const watched = counting(store.meta);
       reloadsOnB = watched.reloads;
+      lookupsOnB = watched.lookups;
       nodeB = await Identities.open(watched.meta, box, [ROOT]);
     });
     after(async () => {
@@ -64,10 +68,21 @@ function scenario(name: string, open: () => Promise<{ meta: Metadata; cleanup: (
     });
 
     it('an unknown key costs a lookup, never a reload', async () => {
-      const before = reloadsOnB();
+      const [reloads, lookups] = [reloadsOnB(), lookupsOnB()];
       for (let i = 0; i < 5; i++) assert.equal(await nodeB.directory.find(`TKNOSUCHKEY${i}`), undefined);
       assert.equal(await nodeB.directory.find(''), undefined);
-      assert.equal(reloadsOnB(), before);
+      assert.equal(reloadsOnB(), reloads);
+      assert.equal(lookupsOnB(), lookups + 5, 'one each; none for the empty id');
+    });
+
+    it(`a flood of made-up keys: at most ${KEY_LOOKUPS_AT_ONCE} looked up at once, the rest refused unlooked-up`, async () => {
+      const lookups = lookupsOnB();
+      const found = await Promise.all(Array.from({ length: 40 }, (_, i) => nodeB.directory.find(`TKFLOOD${i}`)));
+      assert.deepEqual(new Set(found), new Set([undefined]));
+      assert.equal(lookupsOnB(), lookups + KEY_LOOKUPS_AT_ONCE);
+      // Once they are answered, the next unknown key is looked up again.
+      await nodeB.directory.find('TKAFTERFLOOD');
+      assert.equal(lookupsOnB(), lookups + KEY_LOOKUPS_AT_ONCE + 1);
     });
 
     it("a disabled key, or an enabled key of a disabled user, stays refused; the latter reloads once, not at every request", async () => {
