@@ -16,6 +16,7 @@ import { RateLimiter } from '../client/streams.js';
 import { downloadResumable } from '../client/downloader.js';
 import { copyObject } from '../client/transfer.js';
 import { uploadFile } from '../client/uploader.js';
+import { checkpointOfTemporary } from '../client/checkpoint.js';
 import { exit, makeClient, parseCloudUrl, UsageError, withCommonOptions, runner, type CloudUrl, type CommonFlags } from './cloud.js';
 import { aclHeader, contentTypeFor, parseMeta, type ObjectHeaders } from './object-headers.js';
 import { positiveInt } from './options.js';
@@ -236,7 +237,8 @@ async function destinationIsCurrent(client: StorageClient, bucket: string, key: 
 async function removeCheckpoints(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   // Checkpoints, and the temporary files of saves an interrupted run left (checkpoint.ts).
-  await Promise.all(names.filter((n) => /\.cp(\.\d+\.tmp)?$/.test(n)).map((n) => rm(join(dir, n), { force: true })));
+  const ours = names.filter((n) => (checkpointOfTemporary(n) ?? n).endsWith('.cp'));
+  await Promise.all(ours.map((n) => rm(join(dir, n), { force: true })));
   await rmdir(dir).catch(() => undefined);
 }
 

@@ -85,30 +85,31 @@ export async function saveCheckpoint(path: string, cp: Checkpoint): Promise<void
   await writeCheckpointFile(path, serializeCheckpoint(cp));
 }
 
-export async function removeCheckpoint(path: string): Promise<void> {
-  await removeCheckpointFile(path);
-}
-
 /** Either checkpoint's document, written atomically: a temporary file (`<path>.<pid>.tmp`) renamed over the old one. */
 export async function writeCheckpointFile(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = `${path}.${process.pid}${TEMPORARY_SUFFIX}`;
   await writeFile(temporary, text, { mode: 0o644 });
   await rename(temporary, path);
 }
 
+const TEMPORARY_SUFFIX = '.tmp';
+
+/** The checkpoint file name a save's temporary file (`<name>.<pid>.tmp`) is for; undefined for any other name. */
+export function checkpointOfTemporary(name: string): string | undefined {
+  return /^(.+)\.\d+\.tmp$/.exec(name)?.[1];
+}
+
 /**
- * Removes a checkpoint, and the temporary files of writes of it that never got renamed: a run
- * interrupted (Ctrl-C leaves at once, kill -9) while saving leaves `<path>.<its pid>.tmp`, which
+ * Removes a checkpoint (either kind), and the temporary files of saves of it that never got renamed:
+ * a run interrupted (Ctrl-C leaves at once, kill -9) while saving leaves `<path>.<its pid>.tmp`, which
  * would otherwise outlive the transfer and keep the checkpoint directory from being removed.
  */
-export async function removeCheckpointFile(path: string): Promise<void> {
+export async function removeCheckpoint(path: string): Promise<void> {
   const dir = dirname(path);
-  const prefix = `${basename(path)}.`;
-  const leftovers = (await readdir(dir).catch(() => [] as string[])).filter(
-    (name) => name.startsWith(prefix) && /^\d+\.tmp$/.test(name.slice(prefix.length)),
-  );
-  await Promise.all([path, ...leftovers.map((name) => join(dir, name))].map((file) => rm(file, { force: true })));
+  const name = basename(path);
+  const leftovers = (await readdir(dir).catch(() => [] as string[])).filter((entry) => checkpointOfTemporary(entry) === name);
+  await Promise.all([path, ...leftovers.map((entry) => join(dir, entry))].map((file) => rm(file, { force: true })));
 }
 
 /** RFC 3339 with nanoseconds (Go's time.Time JSON form), UTC. */

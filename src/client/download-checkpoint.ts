@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { removeCheckpointFile, writeCheckpointFile } from './checkpoint.js';
+import { writeCheckpointFile } from './checkpoint.js';
 
 export const DOWNLOAD_CHECKPOINT_MAGIC = '92611BED-89E2-46B6-89E5-72F273D4B0A3';
 
@@ -76,8 +76,4 @@ export async function loadDownloadCheckpoint(path: string): Promise<DownloadChec
 
 export async function saveDownloadCheckpoint(path: string, cp: DownloadCheckpoint): Promise<void> {
   await writeCheckpointFile(path, JSON.stringify(canonical(cp, selfMd5(cp))));
-}
-
-export async function removeDownloadCheckpoint(path: string): Promise<void> {
-  await removeCheckpointFile(path);
 }

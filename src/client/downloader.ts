@@ -24,11 +24,11 @@ import {
   DOWNLOAD_CHECKPOINT_MAGIC,
   downloadCheckpointPath,
   loadDownloadCheckpoint,
-  removeDownloadCheckpoint,
   saveDownloadCheckpoint,
   type DownloadCheckpoint,
   type DownloadPart,
 } from './download-checkpoint.js';
+import { removeCheckpoint } from './checkpoint.js';
 import { eachPartInParallel } from './part-pool.js';
 import { AbortError, IntegrityError } from './errors.js';
 import { autoParallel, autoPartSize, OSS_MIN_PART_SIZE, partCount, S3_MIN_PART_SIZE } from './sizing.js';
@@ -135,7 +135,7 @@ class RangedDownload {
     await this.saving;
     const verifiedBy = await this.verify();
     await rename(this.temporary, this.options.file);
-    await removeDownloadCheckpoint(this.cpPath);
+    await removeCheckpoint(this.cpPath);
     return {
       size: this.head.size,
       etag: this.head.etag,
@@ -324,7 +324,7 @@ class RangedDownload {
     const { key } = this.options;
     const fail = async (message: string): Promise<never> => {
       await rm(this.temporary, { force: true });
-      await removeDownloadCheckpoint(this.cpPath);
+      await removeCheckpoint(this.cpPath);
       throw new IntegrityError(`${key}: ${message}`);
     };
     const verifiedBy: TransferResult['verifiedBy'] = [];
