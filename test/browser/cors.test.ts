@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { CreateBucketCommand, DeleteBucketCorsCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, PutBucketCorsCommand, type CORSRule, type S3Client } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
 import { expectError } from '../helpers/assertions.js';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { findChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { bundleBrowserScript } from '../helpers/browser-bundle.js';
 import { startOriginServer, type OriginServer } from '../helpers/origin-server.js';
 import { s3Client } from '../helpers/s3.js';
@@ -45,6 +45,8 @@ describe('bucket CORS in a browser: a page on another origin uploads in parts wi
 
   before(async () => {
     let bundle: string;
+    // Before anything starts: a server already running when the browser fails would keep the process alive.
+    findChromium();
     [server, browser, site, bundle] = await Promise.all([startServer(), launchBrowser(), startOriginServer(), bundleBrowserScript('multipart-upload.js')]);
     site.route('/', { contentType: 'text/html; charset=utf-8', body: '<!doctype html><title>Uploader</title><script src="/page.js"></script><p>Uploader</p>' });
     site.route('/page.js', { contentType: 'text/javascript; charset=utf-8', body: bundle });

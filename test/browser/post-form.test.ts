@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { CreateBucketCommand, DeleteBucketCorsCommand, GetObjectCommand, PutBucketCorsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { findChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { s3PolicyFields, xmlText, type Fields } from '../helpers/form.js';
 import { escapeHtml, startOriginServer, type OriginServer } from '../helpers/origin-server.js';
 import { s3Client } from '../helpers/s3.js';
@@ -34,6 +34,8 @@ describe('S3 POST form uploads in a browser, from a page on another origin', () 
   let s3: S3Client;
 
   before(async () => {
+    // Before anything starts: a server already running when the browser fails would keep the process alive.
+    findChromium();
     [server, browser, site] = await Promise.all([startServer(), launchBrowser(), startOriginServer()]);
     site.route('/done', { contentType: 'text/html; charset=utf-8', body: '<!doctype html><title>Uploaded</title><h1>Uploaded</h1>' });
     site.route('/blank', { contentType: 'text/html; charset=utf-8', body: '<!doctype html><title>Blank</title>' });

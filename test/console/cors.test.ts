@@ -9,7 +9,7 @@ import { CreateBucketCommand, GetBucketCorsCommand, PutBucketCorsCommand, type S
 import type { Page } from 'playwright-core';
 import { expectError } from '../helpers/assertions.js';
 import { checksumOf } from '../helpers/checksums.js';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { findChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { signInPage, tableRows } from '../helpers/console.js';
 import { s3Client } from '../helpers/s3.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -22,6 +22,8 @@ describe('console: bucket CORS view and edit', () => {
   let s3: S3Client;
 
   before(async () => {
+    // Before anything starts: a server already running when the browser fails would keep the process alive.
+    findChromium();
     [server, browser] = await Promise.all([startServer(), launchBrowser()]);
     s3 = s3Client(server);
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));

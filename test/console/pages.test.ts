@@ -17,7 +17,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Locator, Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { findChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { CONSOLE, eventually, issueAs, ROOT_USER, signInPage, tableRows } from '../helpers/console.js';
 import { expectError } from '../helpers/assertions.js';
 import { checksumOf } from '../helpers/checksums.js';
@@ -34,6 +34,8 @@ describe('console pages in a browser', () => {
   let s3: S3Client;
 
   before(async () => {
+    // Before anything starts: a server already running when the browser fails would keep the process alive.
+    findChromium();
     [server, browser] = await Promise.all([startServer({ config: { users: [ALICE] } }), launchBrowser()]);
     s3 = s3Client(server);
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { findChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { CONSOLE, consoleApi, eventually, signInApi, signInPage, tableRows, type ConsoleSession } from '../helpers/console.js';
 import { s3Client } from '../helpers/s3.js';
 import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
@@ -66,6 +66,8 @@ describe('console: 123pan drive', () => {
 
   before(async () => {
     const config = panConfig();
+    // Before anything starts: a server already running when the browser fails would keep the process alive.
+    findChromium();
     [server, browser] = await Promise.all([startServer({ config: { ...config, users: [...(config.users as object[]), CAROL] } }), launchBrowser()]);
     token = await login(server.url);
     ids.docs = (await ok(server.url, 'POST', '/upload/v1/file/mkdir', { token, json: { name: 'docs', parentID: 0 } })).dirID;

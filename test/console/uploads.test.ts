@@ -18,7 +18,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Locator, Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { findChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { consoleApi, eventually, signInApi, signInPage, tableRows } from '../helpers/console.js';
 import { expectError } from '../helpers/assertions.js';
 import { s3Client } from '../helpers/s3.js';
@@ -41,6 +41,8 @@ describe('console: uploads in progress and their parts', () => {
   let s3: S3Client;
 
   before(async () => {
+    // Before anything starts: a server already running when the browser fails would keep the process alive.
+    findChromium();
     [server, browser] = await Promise.all([startServer({ config: panConfig() }), launchBrowser()]);
     s3 = s3Client(server);
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { findChromium, launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { CONSOLE, consoleApi, signInApi, signInPage, tableRows } from '../helpers/console.js';
 import { s3Client } from '../helpers/s3.js';
 import { ROOT_ACCESS_KEY, ROOT_SECRET_KEY, startServer, type TestServer } from '../helpers/server.js';
@@ -42,6 +42,8 @@ describe('console: users and keys', () => {
   };
 
   before(async () => {
+    // Before anything starts: a server already running when the browser fails would keep the process alive.
+    findChromium();
     [server, browser] = await Promise.all([startServer({ config: config() }), launchBrowser()]);
     const as = (user: { accessKey: string; secretKey: string }) => s3Client(server, { accessKeyId: user.accessKey, secretAccessKey: user.secretKey });
     const alice = as(ALICE);
