@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BlobStore, type BlobKeys, type StagedBlob, type StagingStats } from './blob-store.js';
+import { BlobStore, type BlobKeys, type StagingStats } from './blob-store.js';
 import type { HashPoolStats } from './hash-pool.js';
 import { Encryption, etagOf, sameSealing, type EncryptionRequest, type Sealing } from './encryption.js';
 import { KeyStore } from './kms.js';
@@ -21,10 +21,8 @@ import { Coordination, DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from './co
 import { Maintenance } from './maintenance.js';
 import { LifecycleRules, REAL_DAYS, type LifecycleClock } from './lifecycle.js';
 import { LifecycleWorker } from './lifecycle-worker.js';
-import { multipartEtag, normalizeEtag } from './etag.js';
-import { combinedCrc64, fingerprintOf, resolveParts } from './part-list.js';
 import { ServiceError, errors } from './errors.js';
-import { newUploadId, newWormId } from './ids.js';
+import { newWormId } from './ids.js';
 import { listByPrefix } from './listing.js';
 import * as objectLock from './object-lock.js';
 import {
@@ -44,10 +42,11 @@ import {
   type VersionsQuery,
 } from './versioning.js';
 import { SqliteMetadata } from './metadata/sqlite.js';
-import type { BucketConfigKind, Metadata, MetadataQueries, NewObject, PartColumns, StoredObject, StoredPart, StoredUpload, WriteOutcome } from './metadata/types.js';
+import type { BucketConfigKind, Metadata, MetadataQueries, NewObject, StoredObject, WriteOutcome } from './metadata/types.js';
 import { refuseNul, validateBucketName, validateObjectKey } from './names.js';
-import { completedChecksum, type StatedChecksums } from './multipart-checksums.js';
 import { runningChecksum } from './digests.js';
+import { fileAlreadyExists, listConditions, MAX_PAGE, requireBucket, requireObject, stageVerified, withDigest } from './engine-parts.js';
+import { MultipartUploads } from './multipart.js';
 import { scrub, type ScrubFinding, type ScrubSummary } from './scrub.js';
 import { blobCrc32c, segmentChecks, verifiedRead, type CorruptRead } from './verified-read.js';
 import type {
@@ -58,33 +57,19 @@ import type {
   PublicAccessBlock,
   Checksum,
   ChecksumAlgorithm,
-  ChecksumSpec,
-  CompletedPart,
   ListObjectsPage,
   ListObjectsQuery,
-  ListPartsPage,
-  ListUploadsPage,
-  ListUploadsQuery,
   ObjectAttributes,
   ObjectChecksum,
-  ObjectEncryption,
   ObjectInfo,
   ObjectLock,
   ObjectLockConfiguration,
-  PartInfo,
   Segment,
   Tag,
-  UploadInfo,
-  UploadListEntry,
   WriteOptions,
   Digests,
-  ExtraDigest,
 } from './types.js';
 
-export const MAX_PART_NUMBER = 10_000;
-export const MAX_PAGE = 1000;
-/** Sorts after every upload id (ids are upper-case hex). */
-const AFTER_ALL_UPLOAD_IDS = '~';
 
 /** The blob store's numbers now, for metrics. */
 export interface EngineStats {
@@ -128,39 +113,6 @@ export interface CorruptObjectRead extends CorruptRead {
   versionId?: string;
 }
 
-export interface CompleteOptions {
-  /** Overrides StorageOptions.minPartSize (OSS allows 100 KB parts). */
-  minPartSize?: number;
-  /** Use every uploaded part in order instead of a client-sent list (OSS `x-oss-complete-all`). */
-  completeAll?: boolean;
-  /** Fail with FileAlreadyExists if the key exists (OSS `x-oss-forbid-overwrite`). */
-  forbidOverwrite?: boolean;
-  /** Compute the object's CRC-64 from the parts' CRCs when every part has one. */
-  withCrc64?: boolean;
-  /** The whole content's MD5 / SHA-1 (hex), when the caller hashed the parts in order: stored for findByContentHash. */
-  contentMd5?: string;
-  contentSha1?: string;
-  /** What the client says of the upload's checksum type and the object's checksum: checked, never stored as given. */
-  stated?: StatedChecksums;
-}
-
-export interface CompleteResult {
-  bucket: string;
-  key: string;
-  etag: string;
-  size: number;
-  partsCount?: number;
-  crc64?: string;
-  /** The object's checksum, when its upload announced an algorithm. */
-  checksum?: ObjectChecksum;
-  /** The new object's row id. */
-  id?: number;
-  /** The new version's id, in a versioned bucket. */
-  versionId?: string;
-  /** How the object is encrypted, if it is. */
-  encryption?: ObjectEncryption;
-}
-
 export interface ObjectRead {
   info: StoredObject;
   /** The segment map, read on first use (HEAD and 304 answers never need it). */
@@ -169,19 +121,17 @@ export interface ObjectRead {
   keys?: BlobKeys;
 }
 
-/** A listing's condition keys, as policies see them: the prefix is '' when the request gives none. */
-function listConditions(query: { prefix?: string; delimiter?: string; maxKeys?: number }): Conditions {
-  return { 's3:prefix': query.prefix ?? '', 's3:delimiter': query.delimiter, 's3:max-keys': query.maxKeys === undefined ? undefined : String(query.maxKeys) };
-}
-
 /**
- * The protocol-free storage engine: buckets, objects, multipart uploads and parts.
- * Dialects translate wire requests into these calls and ServiceErrors back into
- * their own error format. Every call is authorised here (core/authorization.ts), once, for every dialect.
+ * The protocol-free storage engine: buckets and objects here, multipart uploads and parts in
+ * `uploads` (core/multipart.ts). Dialects translate wire requests into these calls and
+ * ServiceErrors back into their own error format. Every call is authorised in the engine
+ * (core/authorization.ts), once, for every dialect.
  */
 export class Storage {
   /** The background work: stale uploads, orphan blobs, gone nodes' temp files. */
   readonly maintenance: Maintenance;
+  /** Multipart uploads and their parts (core/multipart.ts). */
+  readonly uploads: MultipartUploads;
   /**
    * Buckets as a PUT's check before its body read them in the last seconds, to authorise the next
    * PUTs from: saves a PostgreSQL round trip per small PUT. Only a passing decision is taken from
@@ -209,6 +159,7 @@ export class Storage {
     this.lifecycleClock = options.lifecycleDayMs === undefined ? REAL_DAYS : { dayMs: options.lifecycleDayMs };
     const lifecycle = new LifecycleWorker(meta, blobs, this.lifecycleClock);
     this.maintenance = new Maintenance(meta, blobs, coordination, shared, options.uploadExpiryMs, { ...DEFAULT_CLUSTER_TIMINGS, ...options.cluster }, lifecycle);
+    this.uploads = new MultipartUploads({ meta, blobs, encryption }, options.minPartSize, this);
   }
 
   static async open(dataDir: string, options: StorageOptions): Promise<Storage> {
@@ -324,12 +275,12 @@ export class Storage {
 
   /** The bucket, if the actor may do `action` on it (HeadBucket's is s3:ListBucket). */
   headBucket(actor: Actor, name: string, action = 's3:ListBucket'): Promise<BucketInfo> {
-    return this.requireBucket(this.meta, actor, name, action);
+    return requireBucket(this.meta, actor, name, action);
   }
 
   /** Deletes an empty bucket; its incomplete uploads go with it. */
   async deleteBucket(actor: Actor, name: string): Promise<void> {
-    await this.requireBucket(this.meta, actor, name, 's3:DeleteBucket');
+    await requireBucket(this.meta, actor, name, 's3:DeleteBucket');
     this.writableBuckets.forget(name);
     const released = await this.meta.transaction(async (tx) => {
       if (await tx.bucketHasObjects(name)) {
@@ -348,7 +299,7 @@ export class Storage {
   /** Stores the bucket's `kind` document, replacing any. */
   async putBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind, document: string): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].put);
+      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].put);
       await tx.putBucketConfig(bucket, kind, document);
     });
     this.writableBuckets.forget(bucket);
@@ -356,7 +307,7 @@ export class Storage {
 
   /** The bucket's `kind` document, if it has one. */
   async getBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<string | undefined> {
-    await this.requireBucket(this.meta, actor, bucket, CONFIG_ACTIONS[kind].get);
+    await requireBucket(this.meta, actor, bucket, CONFIG_ACTIONS[kind].get);
     return this.meta.getBucketConfig(bucket, kind);
   }
 
@@ -372,7 +323,7 @@ export class Storage {
     change: (document: string | undefined) => string | undefined,
   ): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].put);
+      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].put);
       const next = change(await tx.getBucketConfig(bucket, kind));
       if (next === undefined) await tx.deleteBucketConfig(bucket, kind);
       else await tx.putBucketConfig(bucket, kind, next);
@@ -382,7 +333,7 @@ export class Storage {
 
   async deleteBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].delete);
+      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].delete);
       await tx.deleteBucketConfig(bucket, kind);
     });
     this.writableBuckets.forget(bucket);
@@ -397,7 +348,7 @@ export class Storage {
    */
   async putBucketPolicy(actor: Actor, bucket: string, parse: () => Policy): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      const info = await this.requireBucket(tx, actor, bucket, 's3:PutBucketPolicy');
+      const info = await requireBucket(tx, actor, bucket, 's3:PutBucketPolicy');
       const policy = parse();
       if (info.access?.publicAccessBlock?.blockPublicPolicy && policyIsPublic(policy)) throw errors.publicAccessBlocked('policy');
       await tx.putBucketConfig(bucket, 'policy', policy.text);
@@ -407,14 +358,14 @@ export class Storage {
 
   /** Whether the bucket policy is public; undefined when the bucket has none. */
   async bucketPolicyStatus(actor: Actor, bucket: string): Promise<{ isPublic: boolean } | undefined> {
-    const info = await this.requireBucket(this.meta, actor, bucket, 's3:GetBucketPolicyStatus');
+    const info = await requireBucket(this.meta, actor, bucket, 's3:GetBucketPolicyStatus');
     const text = info.access?.policy;
     return text === undefined ? undefined : { isPublic: policyIsPublic(bucketPolicyOf(bucket, text)) };
   }
 
   /** The bucket's ACL: the one set, else its owner's FULL_CONTROL. */
   async getBucketAcl(actor: Actor, bucket: string): Promise<Acl> {
-    const info = await this.requireBucket(this.meta, actor, bucket, 's3:GetBucketAcl');
+    const info = await requireBucket(this.meta, actor, bucket, 's3:GetBucketAcl');
     return info.access?.acl ?? defaultAcl(info.owner);
   }
 
@@ -424,7 +375,7 @@ export class Storage {
    */
   async putBucketAcl(actor: Actor, bucket: string, aclFor: (owner: string) => Acl): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      const info = await this.requireBucket(tx, actor, bucket, 's3:PutBucketAcl');
+      const info = await requireBucket(tx, actor, bucket, 's3:PutBucketAcl');
       const acl = aclFor(info.owner);
       checkBucketAcl(acl, info.access, false);
       await tx.putBucketConfig(bucket, 'acl', aclDocument(acl));
@@ -503,7 +454,7 @@ export class Storage {
     let bucketInfo: BucketInfo;
     if (attributes.lock !== undefined) {
       // A write asking for a lock is refused before its body where the bucket cannot take one.
-      bucketInfo = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
+      bucketInfo = await requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
       objectLock.checkLockedWrite(attributes.lock, bucketInfo, new Date());
     } else {
       bucketInfo = await this.checkWriteBeforeBody(actor, bucket, key);
@@ -511,7 +462,7 @@ export class Storage {
     const acl = objectAclToStore(attributes.acl, bucketInfo);
     validateObjectKey(key);
     let sealing = await this.encryption.forWrite(write.encryption, bucketInfo.encryption);
-    const staged = await this.stageVerified(body, write, sealing);
+    const staged = await stageVerified(this.blobs, body, write, sealing);
     let blobId = await this.blobs.promote(staged);
     const { digests } = staged;
     const md5 = digests.md5.toString('hex');
@@ -541,7 +492,7 @@ export class Storage {
         // writableBuckets): decide again on what they are now, and store only if still allowed.
         this.writableBuckets.forget(bucket);
         const before = bucketInfo.encryption;
-        bucketInfo = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
+        bucketInfo = await requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
         objectAclToStore(attributes.acl, bucketInfo);
         if (write.encryption === undefined && JSON.stringify(before) !== JSON.stringify(bucketInfo.encryption)) {
           // Its default encryption changed too: the bytes are sealed as it says now.
@@ -570,7 +521,7 @@ export class Storage {
 
   /** Whether the key holds an object (for refusing overwrites before a body is read). */
   async hasObject(actor: Actor, bucket: string, key: string): Promise<boolean> {
-    await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
+    await requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
     return (await this.meta.getObject(bucket, key)) !== undefined;
   }
 
@@ -703,11 +654,11 @@ export class Storage {
   // Object Lock (core/object-lock.ts): bucket configuration, and each version's retention and legal hold
 
   async putObjectLockConfiguration(actor: Actor, bucket: string, config: ObjectLockConfiguration): Promise<void> {
-    await this.meta.transaction(async (tx) => objectLock.putConfiguration(tx, await this.requireBucket(tx, actor, bucket, 's3:PutBucketObjectLockConfiguration'), config));
+    await this.meta.transaction(async (tx) => objectLock.putConfiguration(tx, await requireBucket(tx, actor, bucket, 's3:PutBucketObjectLockConfiguration'), config));
   }
 
   async getObjectLockConfiguration(actor: Actor, bucket: string): Promise<ObjectLockConfiguration> {
-    return objectLock.configurationOf(await this.requireBucket(this.meta, actor, bucket, 's3:GetBucketObjectLockConfiguration'));
+    return objectLock.configurationOf(await requireBucket(this.meta, actor, bucket, 's3:GetBucketObjectLockConfiguration'));
   }
 
   /** Sets (or, with none, removes) a version's retention; answers the id of the version changed. */
@@ -817,7 +768,7 @@ export class Storage {
     versionId?: string,
     options: { bypassGovernance?: boolean } = {},
   ): Promise<Omit<DeleteOutcome, 'released'>> {
-    const authorised = await this.requireBucket(this.meta, actor, bucket, objectAction('s3:DeleteObject', versionId), key);
+    const authorised = await requireBucket(this.meta, actor, bucket, objectAction('s3:DeleteObject', versionId), key);
     const bypassGovernance = this.mayBypassGovernance(actor, authorised, key, options.bypassGovernance);
     const id = versionId === undefined ? undefined : parseVersionId(versionId);
     const outcome = await this.meta.transaction(async (tx) => {
@@ -844,53 +795,53 @@ export class Storage {
   }
 
   async listObjectVersions(actor: Actor, bucket: string, query: VersionsQuery): Promise<VersionsPage> {
-    const info = await this.requireBucket(this.meta, actor, bucket, 's3:ListBucketVersions', undefined, listConditions(query));
+    const info = await requireBucket(this.meta, actor, bucket, 's3:ListBucketVersions', undefined, listConditions(query));
     return listVersions(this.meta, info, query);
   }
 
   async getVersioning(actor: Actor, bucket: string): Promise<VersioningStatus | undefined> {
-    return (await this.requireBucket(this.meta, actor, bucket, 's3:GetBucketVersioning')).versioning;
+    return (await requireBucket(this.meta, actor, bucket, 's3:GetBucketVersioning')).versioning;
   }
 
   // OSS bucket WORM (a retention policy over the bucket), kept by core/object-lock.ts
 
   async initiateBucketWorm(actor: Actor, bucket: string, days: number): Promise<objectLock.BucketWorm> {
     return this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
+      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
       return objectLock.initiateWorm(tx, bucket, days, newWormId(), new Date());
     });
   }
 
   async abortBucketWorm(actor: Actor, bucket: string): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
+      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
       await objectLock.abortWorm(tx, bucket, new Date());
     });
   }
 
   async completeBucketWorm(actor: Actor, bucket: string, wormId: string): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
+      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
       await objectLock.completeWorm(tx, bucket, wormId, new Date());
     });
   }
 
   async extendBucketWorm(actor: Actor, bucket: string, wormId: string, days: number): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      await this.requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
+      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
       await objectLock.extendWorm(tx, bucket, wormId, days, new Date());
     });
   }
 
   async getBucketWorm(actor: Actor, bucket: string): Promise<objectLock.BucketWorm> {
-    await this.requireBucket(this.meta, actor, bucket, CONFIG_ACTIONS.worm.get);
+    await requireBucket(this.meta, actor, bucket, CONFIG_ACTIONS.worm.get);
     return objectLock.requireWorm(this.meta, bucket, new Date());
   }
 
   /** Enabled or Suspended; a bucket never goes back to unversioned. */
   async putVersioning(actor: Actor, bucket: string, status: VersioningStatus): Promise<void> {
     await this.meta.transaction(async (tx) => {
-      objectLock.checkVersioningChange(await this.requireBucket(tx, actor, bucket, 's3:PutBucketVersioning'), status);
+      objectLock.checkVersioningChange(await requireBucket(tx, actor, bucket, 's3:PutBucketVersioning'), status);
       await tx.putBucketConfig(bucket, 'versioning', status);
     });
   }
@@ -927,7 +878,7 @@ export class Storage {
     await this.authorizeObject(actor, { action: objectAction('s3:GetObject', source.versionId), bucket: sourceInfo, key: source.key }, () =>
       this.copySource(this.meta, source.bucket, source.key, source.versionId === undefined ? undefined : parseVersionId(source.versionId, 'x-amz-copy-source')),
     );
-    const targetInfo = await this.requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
+    const targetInfo = await requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
     objectLock.checkLockedWrite(options.lock, targetInfo, new Date());
     objectAclToStore(options.acl, targetInfo);
     validateObjectKey(target.key);
@@ -1068,7 +1019,7 @@ export class Storage {
     fetch: (after: string, lower: string, upper: string | undefined, limit: number) => Promise<T[]>,
   ): Promise<Omit<ListObjectsPage, 'objects'> & { objects: T[] }> {
     refuseNul({ prefix: query.prefix, delimiter: query.delimiter, marker: query.after });
-    await this.requireBucket(this.meta, actor, bucket, 's3:ListBucket', undefined, listConditions({ ...query, maxKeys: query.maxKeys }));
+    await requireBucket(this.meta, actor, bucket, 's3:ListBucket', undefined, listConditions({ ...query, maxKeys: query.maxKeys }));
     // A page of none is empty and, as S3 answers it, not truncated.
     if (query.maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false };
     const page = await listByPrefix<T>({
@@ -1085,346 +1036,6 @@ export class Storage {
       isTruncated: page.isTruncated,
       nextMarker: page.nextMarker,
     };
-  }
-
-  // Multipart uploads
-
-  /** With `checksum`, every part gets that algorithm's checksum and the object one of that type. */
-  async createMultipartUpload(
-    actor: Actor,
-    bucket: string,
-    key: string,
-    attributes: ObjectAttributes,
-    checksum?: ChecksumSpec,
-    encryption?: EncryptionRequest,
-  ): Promise<UploadInfo> {
-    const info = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
-    objectLock.checkLockedWrite(attributes.lock, info, new Date());
-    const acl = objectAclToStore(attributes.acl, info);
-    const owner = info.owner;
-    validateObjectKey(key);
-    const sealing = await this.encryption.forWrite(encryption, info.encryption);
-    const upload: UploadInfo = {
-      uploadId: newUploadId(),
-      bucket,
-      key,
-      owner,
-      initiated: new Date(),
-      ...attributes,
-      acl,
-      checksum,
-      encryption: sealing?.encryption,
-    };
-    await this.meta.insertUpload(upload);
-    return upload;
-  }
-
-  /**
-   * Stores one part. The bytes become durable first; the part row is written
-   * only if the upload is still open at that moment, so a part racing an abort or
-   * a completion cannot bring the upload back. Same number twice: last one wins.
-   * A part of an upload that announced a checksum algorithm gets that checksum; otherwise
-   * the one `write.checksum` names, if any.
-   */
-  async uploadPart(
-    actor: Actor,
-    bucket: string,
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    body: AsyncIterable<Buffer>,
-    write: WriteOptions & { expectedSize?: number; customerKey?: Buffer } = {},
-  ): Promise<PartInfo & { encryption?: ObjectEncryption }> {
-    await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
-    const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
-    checkPartNumber(partNumber);
-    const checksum = upload.checksum?.algorithm ?? write.checksum;
-    const sealing = await this.partSealing(upload, write.customerKey);
-    const staged = await this.stageVerified(body, { ...write, checksum }, sealing);
-    return this.commitPart(bucket, key, uploadId, partNumber, staged, checksum, sealing);
-  }
-
-  /** How an upload's new part is sealed: as its upload, checked against the request's customer key. */
-  private async partSealing(upload: StoredUpload, customerKey: Buffer | undefined): Promise<Sealing | undefined> {
-    const kek = await this.encryption.kekForPart(upload.encryption, customerKey);
-    return kek && upload.encryption && { encryption: upload.encryption, kek };
-  }
-
-  /** UploadPartCopy: the part is a byte range of an existing object. */
-  async uploadPartCopy(
-    actor: Actor,
-    target: { bucket: string; key: string; uploadId: string; partNumber: number },
-    source: { bucket: string; key: string; versionId?: string; range?: { start: number; end: number }; customerKey?: Buffer },
-    options: { check?: (source: ObjectInfo) => void; digests?: WriteOptions['digests']; customerKey?: Buffer } = {},
-  ): Promise<PartInfo & { encryption?: ObjectEncryption }> {
-    await this.requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
-    const upload = await this.requireOpenUpload(this.meta, target.bucket, target.key, target.uploadId);
-    checkPartNumber(target.partNumber);
-    const sealing = await this.partSealing(upload, options.customerKey);
-    const read = await this.getObject(actor, source.bucket, source.key, source.versionId, source.customerKey);
-    options.check?.(read.info);
-    const range = source.range ?? { start: 0, end: read.info.size - 1 };
-    if (range.start > range.end || range.end >= read.info.size) {
-      throw new ServiceError('InvalidRange', 'The requested range is not satisfiable', 416);
-    }
-    const checksum = upload.checksum?.algorithm;
-    const staged = await this.blobs.stage(await this.openRead(read, range.start, range.end), withDigest(options.digests, checksum), undefined, sealing?.kek);
-    return this.commitPart(target.bucket, target.key, target.uploadId, target.partNumber, staged, checksum, sealing);
-  }
-
-  private async commitPart(
-    bucket: string,
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    staged: StagedBlob,
-    checksum: ChecksumAlgorithm | undefined,
-    sealing: Sealing | undefined,
-  ): Promise<PartInfo & { encryption?: ObjectEncryption }> {
-    const blobId = await this.blobs.promote(staged);
-    const part: StoredPart = {
-      partNumber,
-      blobId,
-      size: staged.digests.size,
-      etag: etagOf(sealing?.encryption, staged.digests.md5.toString('hex')),
-      lastModified: new Date(),
-      crc64: staged.digests.crc64,
-      checksum: checksum && { algorithm: checksum, value: staged.digests[checksum]! },
-      blobCrc32c: blobCrc32c(staged.digests),
-    };
-    let released: string[];
-    try {
-      released = await this.meta.transaction(async (tx) => {
-        // The upload still open is enough: deleting a bucket deletes its uploads in the same
-        // transaction, and the caller checked the actor's access to the bucket before the body.
-        await this.requireOpenUpload(tx, bucket, key, uploadId);
-        const replaced = await tx.upsertPart(uploadId, part);
-        return replaced === undefined ? [] : tx.unreferenced([replaced]);
-      });
-    } catch (err) {
-      await this.blobs.remove([blobId]);
-      throw err;
-    }
-    await this.blobs.remove(released);
-    const { blobId: _omit, blobCrc32c: _crc, ...info } = part;
-    return { ...info, encryption: sealing?.encryption };
-  }
-
-  /**
-   * Completion writes metadata only: the object becomes the ordered list of its
-   * parts' blobs. No byte is copied or re-read, so the cost grows with the number
-   * of parts, not the size. Parts not listed are discarded.
-   */
-  async completeMultipartUpload(
-    actor: Actor,
-    bucket: string,
-    key: string,
-    uploadId: string,
-    requested: CompletedPart[],
-    options: CompleteOptions = {},
-  ): Promise<CompleteResult> {
-    // The status (and WORM policy) as the bucket check reads it (no query more for Complete): a
-    // Complete racing PutBucketVersioning or InitiateBucketWorm is then ordered as if it committed first.
-    const bucketInfo = await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
-    const status = bucketInfo.versioning;
-    const minPartSize = options.minPartSize ?? this.options.minPartSize;
-    const outcome = await this.meta.transaction(async (tx) => {
-      const upload = await tx.getUpload(uploadId);
-      if (!upload || upload.bucket !== bucket || upload.key !== key) throw errors.noSuchUpload(uploadId);
-      // The list as two columns, ETags normalised once here; everything below compares them as
-      // stored (lower-case hex). Columns, not an object per part: a Complete can list 10,000.
-      const withChecksums = upload.checksum !== undefined;
-      let uploaded = options.completeAll ? await tx.partColumns(uploadId, withChecksums) : undefined;
-      const numbers = uploaded ? uploaded.numbers : requested.map((part) => part.partNumber);
-      const etags = uploaded ? uploaded.etags : requested.map((part) => normalizeEtag(part.etag));
-      if (numbers.length === 0) throw errors.malformedXML();
-      const fingerprint = fingerprintOf(numbers, etags);
-      if (upload.completed) {
-        // A retried Complete (its answer was lost) gets the same answer again.
-        if (upload.completed.fingerprint !== fingerprint) throw errors.noSuchUpload(uploadId);
-        const current = await tx.getObject(bucket, key);
-        return {
-          result: {
-            bucket,
-            key,
-            etag: upload.completed.etag,
-            size: current?.size ?? 0,
-            partsCount: current?.partsCount,
-            crc64: current?.crc64,
-            checksum: current?.checksum,
-            id: current?.id,
-            versionId: current && labelled(current, status).versionId,
-            encryption: current?.encryption,
-          },
-          released: [],
-        };
-      }
-      uploaded ??= await tx.partColumns(uploadId, withChecksums);
-      const { size, matched, unlisted, counted } = resolveParts(uploaded, uploadId, numbers, etags, minPartSize);
-      if (options.forbidOverwrite && (await tx.getObject(bucket, key))) throw fileAlreadyExists();
-      // The counted ETags equal the stored parts' MD5s by now.
-      const etag = multipartEtag(counted);
-      const crc64 = options.withCrc64 ? combinedCrc64(uploaded, matched) : undefined;
-      // Checked against the listed parts' stored checksums, and computed from them: no byte is read.
-      const checksum = completedChecksum({
-        uploadId,
-        spec: upload.checksum,
-        listed: options.completeAll ? undefined : requested,
-        uploaded,
-        matched,
-        stated: options.stated,
-      });
-      const lastModified = new Date();
-      const { stored, released: old } = await writeVersion(tx, {
-        bucket,
-        key,
-        size,
-        etag,
-        lastModified,
-        // The lock Create asked for, or the bucket's default retention from now.
-        lock: objectLock.lockOfNewVersion(upload.lock, bucketInfo, lastModified),
-        headers: upload.headers,
-        userMeta: upload.userMeta,
-        tags: upload.tags,
-        acl: upload.acl,
-        encryption: upload.encryption,
-        partsCount: matched.length,
-        crc64,
-        checksum,
-        // An encrypted object is found by no content hash (see putObject).
-        contentMd5: upload.encryption ? undefined : options.contentMd5,
-        contentSha1: upload.encryption ? undefined : options.contentSha1,
-        // Metadata only: the object points at the upload's part rows, which stay where they are.
-        content: { uploadId },
-      }, bucketInfo);
-      const id = stored.id;
-      await tx.markCompleted(uploadId, new Date(), fingerprint, etag);
-      // Listed parts now are the object; unlisted ones go (and the replaced object's bytes may be freed).
-      const discarded = await tx.deleteParts(uploadId, unlisted);
-      return {
-        result: { bucket, key, etag, size, partsCount: matched.length, crc64, checksum, id, versionId: stored.versionId, encryption: upload.encryption },
-        released: await tx.unreferenced([...old, ...discarded]),
-      };
-    });
-    await this.blobs.remove(outcome.released);
-    return outcome.result;
-  }
-
-  async abortMultipartUpload(actor: Actor, bucket: string, key: string, uploadId: string): Promise<void> {
-    await this.requireBucket(this.meta, actor, bucket, 's3:AbortMultipartUpload', key);
-    const released = await this.meta.transaction(async (tx) => {
-      await this.requireOpenUpload(tx, bucket, key, uploadId);
-      return tx.unreferenced(await tx.deleteUpload(uploadId));
-    });
-    await this.blobs.remove(released);
-  }
-
-  /** An open upload, for listing its parts or (`action` s3:PutObject) for writing one: each needs its own action. */
-  async getUpload(actor: Actor, bucket: string, key: string, uploadId: string, action = 's3:ListMultipartUploadParts'): Promise<UploadInfo> {
-    await this.requireBucket(this.meta, actor, bucket, action, key);
-    return this.requireOpenUpload(this.meta, bucket, key, uploadId);
-  }
-
-  /** One page of parts: an index range scan after the marker, so page 9 costs what page 1 does. */
-  async listParts(
-    actor: Actor,
-    bucket: string,
-    key: string,
-    uploadId: string,
-    query: { partNumberMarker?: number; maxParts: number },
-  ): Promise<ListPartsPage> {
-    await this.requireBucket(this.meta, actor, bucket, 's3:ListMultipartUploadParts', key);
-    const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
-    const max = Math.min(Math.max(query.maxParts, 0), MAX_PAGE);
-    // A page of none is empty and, as S3 answers it, not truncated.
-    const rows = max === 0 ? [] : await this.meta.listParts(uploadId, query.partNumberMarker ?? 0, max + 1);
-    const isTruncated = rows.length > max;
-    const parts = rows.slice(0, max).map(({ blobId: _omit, blobCrc32c: _crc, ...part }) => part);
-    return {
-      upload,
-      parts,
-      isTruncated,
-      nextPartNumberMarker: parts.length > 0 ? parts[parts.length - 1]!.partNumber : undefined,
-    };
-  }
-
-  /** Every part of an open upload, in order (for the dialects' own completion checks). */
-  async allParts(actor: Actor, bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
-    await this.requireBucket(this.meta, actor, bucket, 's3:ListMultipartUploadParts', key);
-    await this.requireOpenUpload(this.meta, bucket, key, uploadId);
-    return (await this.meta.allParts(uploadId)).map(({ blobId: _omit, blobCrc32c: _crc, ...part }) => part);
-  }
-
-  /**
-   * Open uploads ordered by key, then by upload id (which is creation order).
-   * `keyMarker` alone: keys after it. With `uploadIdMarker`: that key's uploads
-   * after the id, then later keys. `uploadIdMarker` without a key marker is ignored.
-   */
-  async listMultipartUploads(actor: Actor, bucket: string, query: ListUploadsQuery): Promise<ListUploadsPage> {
-    refuseNul({ prefix: query.prefix, delimiter: query.delimiter, 'key-marker': query.keyMarker, 'upload-id-marker': query.uploadIdMarker });
-    await this.requireBucket(this.meta, actor, bucket, 's3:ListBucketMultipartUploads', undefined, listConditions({ ...query, maxKeys: query.maxUploads }));
-    const prefix = query.prefix ?? '';
-    const max = Math.min(query.maxUploads, MAX_PAGE);
-    // A page of none is empty and, as S3 answers it, not truncated.
-    if (max <= 0) return { uploads: [], commonPrefixes: [], isTruncated: false };
-    const keyMarker = query.keyMarker || undefined;
-    const uploadIdMarker = keyMarker ? query.uploadIdMarker || undefined : undefined;
-
-    const uploads: UploadListEntry[] = [];
-    let sameKeyTruncated = false;
-    if (keyMarker && uploadIdMarker && keyMarker.startsWith(prefix)) {
-      const grouped = query.delimiter && keyMarker.slice(prefix.length).includes(query.delimiter);
-      if (!grouped) {
-        const rows = await this.meta.listUploadsOfKeyAfterId(bucket, keyMarker, uploadIdMarker, max + 1);
-        sameKeyTruncated = rows.length > max;
-        uploads.push(...rows.slice(0, max));
-      }
-    }
-    if (sameKeyTruncated) {
-      const last = uploads[uploads.length - 1]!;
-      return { uploads, commonPrefixes: [], isTruncated: true, nextKeyMarker: last.key, nextUploadIdMarker: last.uploadId };
-    }
-
-    let lastSeen: UploadListEntry | undefined;
-    const page = await listByPrefix<UploadListEntry>({
-      prefix,
-      delimiter: query.delimiter,
-      after: keyMarker,
-      max: max - uploads.length,
-      keyOf: (upload) => upload.key,
-      fetch: async (after, lower, upper, limit) => {
-        // Several uploads share a key: resume after the last one seen, or after all of the marker key's.
-        const uploadId = lastSeen?.key === after ? lastSeen.uploadId : AFTER_ALL_UPLOAD_IDS;
-        const rows = await this.meta.listUploadsAfter(bucket, { key: after, uploadId }, lower, upper, limit);
-        lastSeen = rows[rows.length - 1];
-        return rows;
-      },
-    });
-    uploads.push(...page.items);
-    const last = uploads[uploads.length - 1];
-    const lastIsPrefix = page.lastWasCommonPrefix;
-    return {
-      uploads,
-      commonPrefixes: page.commonPrefixes,
-      isTruncated: page.isTruncated,
-      nextKeyMarker: lastIsPrefix ? page.nextMarker : last?.key,
-      nextUploadIdMarker: lastIsPrefix ? undefined : last?.uploadId,
-    };
-  }
-
-  /**
-   * Parts held so far and their bytes for some of a bucket's uploads (a page of
-   * listMultipartUploads), in one query: what a console shows beside each upload in progress.
-   */
-  async uploadTotals(actor: Actor, bucket: string, uploadIds: string[]): Promise<Map<string, { parts: number; bytes: number }>> {
-    await this.requireBucket(this.meta, actor, bucket, 's3:ListBucketMultipartUploads');
-    return this.meta.partTotals(bucket, uploadIds);
-  }
-
-  /** The bucket's uploads in progress, with the parts and bytes they hold together. */
-  async bucketUploadTotals(actor: Actor, bucket: string): Promise<{ uploads: number; parts: number; bytes: number }> {
-    await this.requireBucket(this.meta, actor, bucket, 's3:ListBucketMultipartUploads');
-    return this.meta.bucketPartTotals(bucket);
   }
 
   // Lookups by id and by content, for dialects that name objects by number or dedupe by digest
@@ -1448,7 +1059,7 @@ export class Storage {
 
   /** Number of objects and bytes they hold (shared bytes counted once per object). */
   async bucketUsage(actor: Actor, bucket: string): Promise<{ objects: number; bytes: number }> {
-    await this.requireBucket(this.meta, actor, bucket, 's3:ListBucket');
+    await requireBucket(this.meta, actor, bucket, 's3:ListBucket');
     return this.meta.bucketUsage(bucket);
   }
 
@@ -1458,7 +1069,7 @@ export class Storage {
    */
   async renameObjects(actor: Actor, bucket: string, moves: Array<{ from: string; to: string }>): Promise<void> {
     // A rename is a copy and a delete: both, for every key it moves.
-    const authorised = await this.requireBucket(this.meta, actor, bucket, 's3:ListBucket');
+    const authorised = await requireBucket(this.meta, actor, bucket, 's3:ListBucket');
     for (const move of moves) {
       authorize(actor, { action: 's3:DeleteObject', bucket: authorised, key: move.from });
       authorize(actor, { action: 's3:PutObject', bucket: authorised, key: move.to });
@@ -1469,7 +1080,7 @@ export class Storage {
       const status = info?.versioning;
       const moving = new Set(moves.map((move) => move.from));
       const rows: Array<{ object: StoredObject; to: string }> = [];
-      for (const move of moves) rows.push({ object: await this.requireObject(tx, bucket, move.from), to: move.to });
+      for (const move of moves) rows.push({ object: await requireObject(tx, bucket, move.from), to: move.to });
       // A rename takes the version away from its key: not while Object Lock protects it.
       for (const { object } of rows) objectLock.checkDeletable(object, false, new Date());
       const worm = objectLock.wormInEffect(info?.worm, new Date());
@@ -1504,41 +1115,7 @@ export class Storage {
     return this.meta.objectPartChecksum(object.id, partNumber);
   }
 
-  /** Streams one stored part of an open upload (to hash parts in order after they arrived out of order). */
-  /**
-   * A stored part of an open upload and its bytes, both from the same part row: the body is the
-   * content the returned ETag names, or fails (the part was replaced and its blob removed first).
-   */
-  async openPartRead(actor: Actor, bucket: string, key: string, uploadId: string, partNumber: number): Promise<{ part: PartInfo; body: Readable }> {
-    await this.requireBucket(this.meta, actor, bucket, 's3:PutObject', key);
-    const upload = await this.requireOpenUpload(this.meta, bucket, key, uploadId);
-    const stored = await this.meta.getPart(uploadId, partNumber);
-    if (!stored) throw errors.invalidArgument(`Part ${partNumber} has not been uploaded`, 'partNumber', String(partNumber));
-    const { blobId, ...part } = stored;
-    const keys = await this.encryption.blobKeys(upload.encryption, undefined);
-    const body = part.size === 0 ? this.blobs.read([], 0, -1) : this.blobs.read([{ blobId, offset: 0, size: part.size, partNumber }], 0, part.size - 1, keys);
-    return { part, body };
-  }
-
   // Helpers
-
-  /**
-   * The bucket, once core/authorization.ts allows the actor `action` on it (or on `key` in it):
-   * NoSuchBucket for a bucket that is not there, whoever asks; AccessDenied for a refusal.
-   */
-  private async requireBucket(
-    meta: MetadataQueries,
-    actor: Actor,
-    name: string,
-    action: string,
-    key?: string,
-    conditions?: Conditions,
-  ): Promise<BucketInfo> {
-    const bucket = await meta.getBucket(name);
-    if (!bucket) throw errors.noSuchBucket(name);
-    authorize(actor, { action, bucket, key, conditions });
-    return bucket;
-  }
 
   /**
    * requireBucket for PutObject before its body, from the bucket as read a few seconds ago when
@@ -1548,7 +1125,7 @@ export class Storage {
   private async checkWriteBeforeBody(actor: Actor, name: string, key: string): Promise<BucketInfo> {
     const seen = this.writableBuckets.get(name)?.value;
     if (seen !== undefined && allowed(actor, { action: 's3:PutObject', bucket: seen, key })) return seen;
-    const bucket = await this.requireBucket(this.meta, actor, name, 's3:PutObject', key);
+    const bucket = await requireBucket(this.meta, actor, name, 's3:PutObject', key);
     this.writableBuckets.set(name, bucket);
     return bucket;
   }
@@ -1561,7 +1138,7 @@ export class Storage {
   /** A copy's source: the latest version, or the one named (never a delete marker). */
   private async copySource(meta: MetadataQueries, bucket: string, key: string, versionId: string | undefined): Promise<StoredObject> {
     if (versionId === undefined) {
-      const object = await this.requireObject(meta, bucket, key);
+      const object = await requireObject(meta, bucket, key);
       const status = object.versionId === undefined ? (await meta.getBucket(bucket))?.versioning : undefined;
       return labelled(object, status);
     }
@@ -1573,47 +1150,6 @@ export class Storage {
     return found.versionId === undefined ? { ...found, versionId: 'null' } : found;
   }
 
-  private async requireObject(meta: MetadataQueries, bucket: string, key: string): Promise<StoredObject> {
-    const object = await meta.getObject(bucket, key);
-    if (!object) throw errors.noSuchKey(key);
-    return object;
-  }
-
-  private async requireOpenUpload(meta: MetadataQueries, bucket: string, key: string, uploadId: string): Promise<StoredUpload> {
-    const upload = await meta.getUpload(uploadId);
-    if (!upload || upload.completed || upload.bucket !== bucket || upload.key !== key) throw errors.noSuchUpload(uploadId);
-    return upload;
-  }
-
-  private async stageVerified(
-    body: AsyncIterable<Buffer>,
-    write: WriteOptions & { expectedSize?: number },
-    sealing?: Sealing,
-  ): Promise<StagedBlob> {
-    const staged = await this.blobs.stage(body, withDigest(write.digests, write.checksum), write.expectedSize, sealing?.kek);
-    try {
-      write.verify?.(staged.digests);
-    } catch (err) {
-      await this.blobs.discard(staged);
-      throw err;
-    }
-    return staged;
-  }
-}
-
-/** The digests to compute, with the one a stored checksum needs. */
-function withDigest(digests: ExtraDigest[] = [], checksum: ChecksumAlgorithm | undefined): ExtraDigest[] {
-  return checksum === undefined || digests.includes(checksum) ? digests : [...digests, checksum];
-}
-
-function checkPartNumber(partNumber: number): void {
-  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-    throw errors.invalidArgument(
-      `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`,
-      'partNumber',
-      String(partNumber),
-    );
-  }
 }
 
 /**
@@ -1624,6 +1160,3 @@ function temporaryKey(objectId: number): string {
   return `${'\u{10FFFF}'.repeat(260)}rename-${objectId}`;
 }
 
-export function fileAlreadyExists(): ServiceError {
-  return new ServiceError('FileAlreadyExists', 'The object you specified already exists and can not be overwritten.', 409);
-}

@@ -43,10 +43,10 @@ describe('stored checksums in the engine', () => {
 
   /** Uploads `parts` to a new upload with `spec`, each part claiming `claim` (undefined: none). */
   async function upload(key: string, parts: Buffer[], spec?: { algorithm: ChecksumAlgorithm; type: 'composite' | 'full-object' }) {
-    const created = await storage.createMultipartUpload(root, 'bkt', key, noAttributes, spec);
+    const created = await storage.uploads.create(root, 'bkt', key, noAttributes, spec);
     const listed: CompletedPart[] = [];
     for (const [i, part] of parts.entries()) {
-      const info = await storage.uploadPart(root, 'bkt', key, created.uploadId, i + 1, bytes(part));
+      const info = await storage.uploads.uploadPart(root, 'bkt', key, created.uploadId, i + 1, bytes(part));
       listed.push({ partNumber: i + 1, etag: info.etag, checksum: info.checksum });
     }
     return { uploadId: created.uploadId, listed };
@@ -69,18 +69,18 @@ describe('stored checksums in the engine', () => {
     const parts = [randomBytes(4000), randomBytes(4000), randomBytes(123)];
     const { uploadId, listed } = await upload('composite', parts, { algorithm: 'sha256', type: 'composite' });
     assert.deepEqual(listed.map((part) => part.checksum?.value.toString('base64')), parts.map((part) => checksumOf('sha256', part)));
-    const listedParts = await storage.listParts(root, 'bkt', 'composite', uploadId, { maxParts: 10 });
+    const listedParts = await storage.uploads.listParts(root, 'bkt', 'composite', uploadId, { maxParts: 10 });
     assert.deepEqual(listedParts.upload.checksum, { algorithm: 'sha256', type: 'composite' });
     assert.deepEqual(listedParts.parts.map((part) => part.checksum?.algorithm), ['sha256', 'sha256', 'sha256']);
 
-    const result = await storage.completeMultipartUpload(root, 'bkt', 'composite', uploadId, listed);
+    const result = await storage.uploads.complete(root, 'bkt', 'composite', uploadId, listed);
     assert.equal(`${result.checksum?.value.toString('base64')}-3`, compositeOf('sha256', parts));
     const object = await storage.headObject(root, 'bkt', 'composite');
     assert.equal(object.checksum?.type, 'composite');
     assert.deepEqual(object.checksum?.value, result.checksum?.value);
     assert.deepEqual(await storage.objectPartChecksum(object, 2), { algorithm: 'sha256', value: digest('sha256', parts[1]!) });
     // A retried Complete answers the same checksum.
-    const again = await storage.completeMultipartUpload(root, 'bkt', 'composite', uploadId, listed);
+    const again = await storage.uploads.complete(root, 'bkt', 'composite', uploadId, listed);
     assert.deepEqual(again.checksum, result.checksum);
   });
 
@@ -89,26 +89,26 @@ describe('stored checksums in the engine', () => {
     const { uploadId, listed } = await upload('refused', parts, { algorithm: 'crc32', type: 'composite' });
     const missing = listed.map((part, i) => (i === 1 ? { ...part, checksum: undefined } : part));
     await assert.rejects(
-      storage.completeMultipartUpload(root, 'bkt', 'refused', uploadId, missing),
+      storage.uploads.complete(root, 'bkt', 'refused', uploadId, missing),
       code('InvalidRequest', /created using a crc32 checksum.*missing for part 2/),
     );
     const otherAlgorithm = listed.map((part, i) => (i === 0 ? { ...part, checksum: { algorithm: 'sha1' as const, value: digest('sha1', parts[0]!) } } : part));
-    await assert.rejects(storage.completeMultipartUpload(root, 'bkt', 'refused', uploadId, otherAlgorithm), code('BadDigest', /sha1 you specified for part 1/));
+    await assert.rejects(storage.uploads.complete(root, 'bkt', 'refused', uploadId, otherAlgorithm), code('BadDigest', /sha1 you specified for part 1/));
     const wrong = listed.map((part, i) => (i === 1 ? { ...part, checksum: { algorithm: 'crc32' as const, value: Buffer.from('00000000', 'hex') } } : part));
-    await assert.rejects(storage.completeMultipartUpload(root, 'bkt', 'refused', uploadId, wrong), (err: unknown) => {
+    await assert.rejects(storage.uploads.complete(root, 'bkt', 'refused', uploadId, wrong), (err: unknown) => {
       assert.ok(err instanceof ServiceError && err.code === 'InvalidPart');
       assert.equal(err.detail.PartNumber, '2');
       return true;
     });
     await assert.rejects(
-      storage.completeMultipartUpload(root, 'bkt', 'refused', uploadId, listed, { stated: { type: 'full-object' } }),
+      storage.uploads.complete(root, 'bkt', 'refused', uploadId, listed, { stated: { type: 'full-object' } }),
       code('InvalidRequest', /created using the COMPOSITE checksum mode/),
     );
     const stated = { object: { algorithm: 'crc32' as const, value: Buffer.from(compositeOf('crc32', parts).split('-')[0]!, 'base64'), partCount: 3 } };
-    await assert.rejects(storage.completeMultipartUpload(root, 'bkt', 'refused', uploadId, listed, { stated }), code('BadDigest', /crc32 you specified/));
+    await assert.rejects(storage.uploads.complete(root, 'bkt', 'refused', uploadId, listed, { stated }), code('BadDigest', /crc32 you specified/));
     await assert.rejects(storage.headObject(root, 'bkt', 'refused'), code('NoSuchKey'));
     // Still open, and completes with everything right.
-    const done = await storage.completeMultipartUpload(root, 'bkt', 'refused', uploadId, listed, { stated: { type: 'composite', object: { ...stated.object, partCount: 2 } } });
+    const done = await storage.uploads.complete(root, 'bkt', 'refused', uploadId, listed, { stated: { type: 'composite', object: { ...stated.object, partCount: 2 } } });
     assert.equal(`${done.checksum!.value.toString('base64')}-2`, compositeOf('crc32', parts));
   });
 
@@ -120,10 +120,10 @@ describe('stored checksums in the engine', () => {
       const bare = listed.map(({ checksum: _omit, ...part }) => part);
       const whole = checksumOf(algorithm, Buffer.concat(parts));
       await assert.rejects(
-        storage.completeMultipartUpload(root, 'bkt', key, uploadId, bare, { stated: { object: { algorithm, value: Buffer.alloc(algorithm === 'crc64nvme' ? 8 : 4) } } }),
+        storage.uploads.complete(root, 'bkt', key, uploadId, bare, { stated: { object: { algorithm, value: Buffer.alloc(algorithm === 'crc64nvme' ? 8 : 4) } } }),
         code('BadDigest'),
       );
-      const result = await storage.completeMultipartUpload(root, 'bkt', key, uploadId, bare, {
+      const result = await storage.uploads.complete(root, 'bkt', key, uploadId, bare, {
         stated: { type: 'full-object', object: { algorithm, value: Buffer.from(whole, 'base64') } },
       });
       assert.equal(result.checksum?.type, 'full-object');
@@ -133,14 +133,14 @@ describe('stored checksums in the engine', () => {
 
   it('an upload that announced no algorithm takes no listed checksum, and its object gets none', async () => {
     const parts = [randomBytes(100)];
-    const created = await storage.createMultipartUpload(root, 'bkt', 'none', noAttributes);
-    const part = await storage.uploadPart(root, 'bkt', 'none', created.uploadId, 1, bytes(parts[0]!), { checksum: 'crc32' });
+    const created = await storage.uploads.create(root, 'bkt', 'none', noAttributes);
+    const part = await storage.uploads.uploadPart(root, 'bkt', 'none', created.uploadId, 1, bytes(parts[0]!), { checksum: 'crc32' });
     assert.equal(part.checksum?.value.toString('base64'), checksumOf('crc32', parts[0]!));
     await assert.rejects(
-      storage.completeMultipartUpload(root, 'bkt', 'none', created.uploadId, [{ partNumber: 1, etag: part.etag, checksum: part.checksum }]),
+      storage.uploads.complete(root, 'bkt', 'none', created.uploadId, [{ partNumber: 1, etag: part.etag, checksum: part.checksum }]),
       code('InvalidPart'),
     );
-    const done = await storage.completeMultipartUpload(root, 'bkt', 'none', created.uploadId, [{ partNumber: 1, etag: part.etag }], {
+    const done = await storage.uploads.complete(root, 'bkt', 'none', created.uploadId, [{ partNumber: 1, etag: part.etag }], {
       stated: { type: 'full-object' },
     });
     assert.equal(done.checksum, undefined);
@@ -149,8 +149,8 @@ describe('stored checksums in the engine', () => {
   it('UploadPartCopy gives the part its upload\'s checksum; CopyObject keeps the source\'s or computes the one asked for', async () => {
     const body = randomBytes(20_000);
     await storage.putObject(root, 'bkt', 'source', bytes(body), noAttributes, { checksum: 'crc32' });
-    const created = await storage.createMultipartUpload(root, 'bkt', 'copied-parts', noAttributes, { algorithm: 'crc32c', type: 'composite' });
-    const part = await storage.uploadPartCopy(root, { bucket: 'bkt', key: 'copied-parts', uploadId: created.uploadId, partNumber: 1 }, {
+    const created = await storage.uploads.create(root, 'bkt', 'copied-parts', noAttributes, { algorithm: 'crc32c', type: 'composite' });
+    const part = await storage.uploads.copyPart(root, { bucket: 'bkt', key: 'copied-parts', uploadId: created.uploadId, partNumber: 1 }, {
       bucket: 'bkt',
       key: 'source',
       range: { start: 100, end: 199 },
@@ -198,8 +198,8 @@ describe('a data directory from before stored checksums', () => {
       const storage = await Storage.open(dataDir, { minPartSize: 1, uploadExpiryMs: 60_000 });
       try {
         assert.equal((await storage.headObject(root, 'old', 'empty')).checksum, undefined);
-        assert.equal((await storage.getUpload(root, 'old', 'up', 'U1')).checksum, undefined);
-        const part = await storage.uploadPart(root, 'old', 'up', 'U1', 1, bytes(Buffer.from('abc')), { checksum: 'sha1' });
+        assert.equal((await storage.uploads.get(root, 'old', 'up', 'U1')).checksum, undefined);
+        const part = await storage.uploads.uploadPart(root, 'old', 'up', 'U1', 1, bytes(Buffer.from('abc')), { checksum: 'sha1' });
         assert.equal(part.checksum?.value.toString('base64'), checksumOf('sha1', Buffer.from('abc')));
         const stored = await storage.putObject(root, 'old', 'new', bytes(Buffer.from('abc')), noAttributes, { checksum: 'crc32' });
         assert.equal((await storage.headObject(root, 'old', 'new')).checksum?.value.toString('base64'), checksumOf('crc32', Buffer.from('abc')));

@@ -61,7 +61,7 @@ describe('pan shared hasher (hash state in the metadata store)', () => {
 
   /** A fresh upload: its id (as the session id), its slices as the hasher reads them, and reads counted per slice. */
   async function upload(name: string) {
-    const { uploadId } = await storage.createMultipartUpload(alice, BUCKET, name, { headers: {}, userMeta: {} });
+    const { uploadId } = await storage.uploads.create(alice, BUCKET, name, { headers: {}, userMeta: {} });
     const id = `session-${name}`;
     const pre = { id, key: name, uploadId } as UploadSession;
     const real = sliceSource(drive, pre);
@@ -83,10 +83,10 @@ describe('pan shared hasher (hash state in the metadata store)', () => {
           yield chunk;
         }
       })();
-      const part = await storage.uploadPart(alice, BUCKET, name, uploadId, sliceNo, body);
+      const part = await storage.uploads.uploadPart(alice, BUCKET, name, uploadId, sliceNo, body);
       return { etag: part.etag, hashed: fork !== undefined && (await fork.commit(part.etag)) };
     };
-    const storedEtags = async () => (await storage.allParts(alice, BUCKET, name, uploadId)).map((part) => part.etag);
+    const storedEtags = async () => (await storage.uploads.allParts(alice, BUCKET, name, uploadId)).map((part) => part.etag);
     return { id, uploadId, slices, reads, put, storedEtags };
   }
 
@@ -115,7 +115,7 @@ describe('pan shared hasher (hash state in the metadata store)', () => {
       forkA.update(chunk);
       forkB.update(chunk);
     }
-    const part = await storage.uploadPart(alice, BUCKET, 'race-same', u.uploadId, 1, chunks(one));
+    const part = await storage.uploads.uploadPart(alice, BUCKET, 'race-same', u.uploadId, 1, chunks(one));
     const saved = await Promise.all([forkA.commit(part.etag), forkB.commit(part.etag)]);
     assert.deepEqual(saved.sort(), [false, true]);
     assert.equal((await metaA.getHashState(u.id))?.next, 2);
@@ -133,8 +133,8 @@ describe('pan shared hasher (hash state in the metadata store)', () => {
     assert.ok(forkA && forkB);
     for await (const chunk of chunks(x)) forkA.update(chunk);
     for await (const chunk of chunks(y)) forkB.update(chunk);
-    const partX = await storage.uploadPart(alice, BUCKET, 'race-other', u.uploadId, 1, chunks(x));
-    const partY = await storage.uploadPart(alice, BUCKET, 'race-other', u.uploadId, 1, chunks(y));
+    const partX = await storage.uploads.uploadPart(alice, BUCKET, 'race-other', u.uploadId, 1, chunks(x));
+    const partY = await storage.uploads.uploadPart(alice, BUCKET, 'race-other', u.uploadId, 1, chunks(y));
     // A's slice was replaced by B's, but A saves first: the state hashed bytes no longer stored.
     assert.equal(await forkA.commit(partX.etag), true);
     assert.equal(await forkB.commit(partY.etag), false);
@@ -199,7 +199,7 @@ describe('pan shared hasher (hash state in the metadata store)', () => {
     assert.equal(await nodeB.pump(u.id, u.slices), 'idle');
     assert.equal((await metaA.getHashState(u.id))?.next, 3);
     // Node A's save finds `next` where it expected it: the state now holds the old slice 2.
-    const part3 = await storage.uploadPart(alice, BUCKET, 'aba', u.uploadId, 3, chunks(three!));
+    const part3 = await storage.uploads.uploadPart(alice, BUCKET, 'aba', u.uploadId, 3, chunks(three!));
     assert.equal(await fork.commit(part3.etag), true);
     // The saved ETags say so: the completion's catch-up starts over rather than trust it.
     const hashed = await nodeA.catchUp(u.id, u.slices, await u.storedEtags());

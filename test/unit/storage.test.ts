@@ -86,9 +86,9 @@ describe('storage engine', () => {
     await storage.createBucket(root, 'uploads');
     const ids: Record<string, string[]> = { k1: [], k2: [], 'p/k3': [] };
     for (let i = 0; i < 3; i++) {
-      for (const key of Object.keys(ids)) ids[key]!.push((await storage.createMultipartUpload(root, 'uploads', key, noAttributes)).uploadId);
+      for (const key of Object.keys(ids)) ids[key]!.push((await storage.uploads.create(root, 'uploads', key, noAttributes)).uploadId);
     }
-    const all = await storage.listMultipartUploads(root, 'uploads', { maxUploads: 1000 });
+    const all = await storage.uploads.list(root, 'uploads', { maxUploads: 1000 });
     assert.deepEqual(
       all.uploads.map((u) => `${u.key}:${u.uploadId}`),
       [...ids.k1!.map((id) => `k1:${id}`), ...ids.k2!.map((id) => `k2:${id}`), ...ids['p/k3']!.map((id) => `p/k3:${id}`)],
@@ -96,13 +96,13 @@ describe('storage engine', () => {
     // ids sort by creation time
     assert.deepEqual([...ids.k1!].sort(), ids.k1);
 
-    const afterKey = await storage.listMultipartUploads(root, 'uploads', { keyMarker: 'k1', maxUploads: 1000 });
+    const afterKey = await storage.uploads.list(root, 'uploads', { keyMarker: 'k1', maxUploads: 1000 });
     assert.equal(afterKey.uploads[0]!.key, 'k2');
 
-    const afterId = await storage.listMultipartUploads(root, 'uploads', { keyMarker: 'k1', uploadIdMarker: ids.k1![0], maxUploads: 1000 });
+    const afterId = await storage.uploads.list(root, 'uploads', { keyMarker: 'k1', uploadIdMarker: ids.k1![0], maxUploads: 1000 });
     assert.deepEqual(afterId.uploads.slice(0, 3).map((u) => u.uploadId), [ids.k1![1], ids.k1![2], ids.k2![0]]);
 
-    const ignored = await storage.listMultipartUploads(root, 'uploads', { uploadIdMarker: ids.k2![1], maxUploads: 1000 });
+    const ignored = await storage.uploads.list(root, 'uploads', { uploadIdMarker: ids.k2![1], maxUploads: 1000 });
     assert.equal(ignored.uploads.length, 9);
 
     // Page through two at a time with the returned markers: every upload once, in order.
@@ -110,7 +110,7 @@ describe('storage engine', () => {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
-      const page = await storage.listMultipartUploads(root, 'uploads', { keyMarker, uploadIdMarker, maxUploads: 2 });
+      const page = await storage.uploads.list(root, 'uploads', { keyMarker, uploadIdMarker, maxUploads: 2 });
       seen.push(...page.uploads.map((u) => u.uploadId));
       if (!page.isTruncated) break;
       keyMarker = page.nextKeyMarker;
@@ -118,23 +118,23 @@ describe('storage engine', () => {
     }
     assert.deepEqual(seen, all.uploads.map((u) => u.uploadId));
 
-    const grouped = await storage.listMultipartUploads(root, 'uploads', { delimiter: '/', maxUploads: 1000 });
+    const grouped = await storage.uploads.list(root, 'uploads', { delimiter: '/', maxUploads: 1000 });
     assert.deepEqual(grouped.commonPrefixes, ['p/']);
     assert.equal(grouped.uploads.length, 6);
   });
 
   it('completes by reference: no new blob, parts in order, unlisted parts freed', async () => {
     await storage.createBucket(root, 'complete');
-    const upload = await storage.createMultipartUpload(root, 'complete', 'obj', noAttributes);
+    const upload = await storage.uploads.create(root, 'complete', 'obj', noAttributes);
     const parts = [randomBytes(10), randomBytes(10), randomBytes(7)];
     const etags: string[] = [];
     for (let i = 0; i < parts.length; i++) {
-      etags.push((await storage.uploadPart(root, 'complete', 'obj', upload.uploadId, i + 1, bytes(parts[i]!))).etag);
+      etags.push((await storage.uploads.uploadPart(root, 'complete', 'obj', upload.uploadId, i + 1, bytes(parts[i]!))).etag);
     }
     // A fourth part that is not listed at Complete.
-    await storage.uploadPart(root, 'complete', 'obj', upload.uploadId, 4, bytes(randomBytes(10)));
+    await storage.uploads.uploadPart(root, 'complete', 'obj', upload.uploadId, 4, bytes(randomBytes(10)));
     const before = await blobFiles(dataDir);
-    const result = await storage.completeMultipartUpload(root, 'complete', 'obj', upload.uploadId, [
+    const result = await storage.uploads.complete(root, 'complete', 'obj', upload.uploadId, [
       { partNumber: 1, etag: etags[0]! },
       { partNumber: 2, etag: `"${etags[1]!.toUpperCase()}"` },
       { partNumber: 3, etag: etags[2]! },
@@ -149,25 +149,25 @@ describe('storage engine', () => {
     // A range across the part boundary.
     assert.deepEqual(await readAll(storage, 'complete', 'obj', 8, 12), Buffer.concat(parts).subarray(8, 13));
 
-    const again = await storage.completeMultipartUpload(root, 'complete', 'obj', upload.uploadId, [
+    const again = await storage.uploads.complete(root, 'complete', 'obj', upload.uploadId, [
       { partNumber: 1, etag: etags[0]! },
       { partNumber: 2, etag: etags[1]! },
       { partNumber: 3, etag: etags[2]! },
     ]);
     assert.equal(again.etag, result.etag, 'a repeated Complete answers the same');
     await assert.rejects(
-      storage.completeMultipartUpload(root, 'complete', 'obj', upload.uploadId, [{ partNumber: 1, etag: etags[0]! }]),
+      storage.uploads.complete(root, 'complete', 'obj', upload.uploadId, [{ partNumber: 1, etag: etags[0]! }]),
       { code: 'NoSuchUpload' },
     );
   });
 
   it('rejects small parts, bad order and wrong ETags at Complete', async () => {
     await storage.createBucket(root, 'rules');
-    const upload = await storage.createMultipartUpload(root, 'rules', 'k', noAttributes);
-    const p1 = await storage.uploadPart(root, 'rules', 'k', upload.uploadId, 1, bytes(Buffer.alloc(3)));
-    const p2 = await storage.uploadPart(root, 'rules', 'k', upload.uploadId, 2, bytes(Buffer.alloc(3)));
+    const upload = await storage.uploads.create(root, 'rules', 'k', noAttributes);
+    const p1 = await storage.uploads.uploadPart(root, 'rules', 'k', upload.uploadId, 1, bytes(Buffer.alloc(3)));
+    const p2 = await storage.uploads.uploadPart(root, 'rules', 'k', upload.uploadId, 2, bytes(Buffer.alloc(3)));
     const complete = (list: Array<{ partNumber: number; etag: string }>) =>
-      storage.completeMultipartUpload(root, 'rules', 'k', upload.uploadId, list);
+      storage.uploads.complete(root, 'rules', 'k', upload.uploadId, list);
     await assert.rejects(complete([{ partNumber: 1, etag: p1.etag }, { partNumber: 2, etag: p2.etag }]), { code: 'EntityTooSmall' });
     await assert.rejects(complete([{ partNumber: 2, etag: p2.etag }, { partNumber: 1, etag: p1.etag }]), { code: 'InvalidPartOrder' });
     // A number repeated after a higher one is out of order; repeated in a row, its last entry must match.
@@ -183,7 +183,7 @@ describe('storage engine', () => {
 
   it('a part that finishes after an abort cannot bring the upload back', async () => {
     await storage.createBucket(root, 'race');
-    const upload = await storage.createMultipartUpload(root, 'race', 'k', noAttributes);
+    const upload = await storage.uploads.create(root, 'race', 'k', noAttributes);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     async function* slowBody(): AsyncGenerator<Buffer> {
@@ -192,13 +192,13 @@ describe('storage engine', () => {
       yield Buffer.from('second half');
     }
     const filesBefore = await blobFiles(dataDir);
-    const inFlight = storage.uploadPart(root, 'race', 'k', upload.uploadId, 1, slowBody());
-    await storage.abortMultipartUpload(root, 'race', 'k', upload.uploadId);
+    const inFlight = storage.uploads.uploadPart(root, 'race', 'k', upload.uploadId, 1, slowBody());
+    await storage.uploads.abort(root, 'race', 'k', upload.uploadId);
     release();
     await assert.rejects(inFlight, { code: 'NoSuchUpload' });
-    await assert.rejects(storage.listParts(root, 'race', 'k', upload.uploadId, { maxParts: 10 }), { code: 'NoSuchUpload' });
+    await assert.rejects(storage.uploads.listParts(root, 'race', 'k', upload.uploadId, { maxParts: 10 }), { code: 'NoSuchUpload' });
     assert.equal(await blobFiles(dataDir), filesBefore, 'the late part left no file behind');
-    assert.equal((await storage.listMultipartUploads(root, 'race', { maxUploads: 10 })).uploads.length, 0);
+    assert.equal((await storage.uploads.list(root, 'race', { maxUploads: 10 })).uploads.length, 0);
   });
 
   it('copies share bytes: deleting one keeps the other, deleting both frees the blob', async () => {
@@ -219,7 +219,7 @@ describe('storage engine', () => {
     await storage.putObject(alice, 'alpha', 'mine', bytes(Buffer.from('x')), noAttributes);
     await assert.rejects(storage.headObject(bob, 'alpha', 'mine'), { code: 'AccessDenied' });
     await assert.rejects(storage.putObject(bob, 'alpha', 'theirs', bytes(Buffer.from('x')), noAttributes), { code: 'AccessDenied' });
-    await assert.rejects(storage.createMultipartUpload(bob, 'alpha', 'k', noAttributes), { code: 'AccessDenied' });
+    await assert.rejects(storage.uploads.create(bob, 'alpha', 'k', noAttributes), { code: 'AccessDenied' });
     assert.equal((await storage.headObject(root, 'alpha', 'mine')).size, 1);
     assert.deepEqual(await storage.listBuckets(bob), []);
     assert.ok((await storage.listBuckets(alice)).some((b) => b.name === 'alpha'));
@@ -229,8 +229,8 @@ describe('storage engine', () => {
 
   it('deletes a bucket holding only incomplete uploads, with their parts', async () => {
     await storage.createBucket(root, 'pending');
-    const upload = await storage.createMultipartUpload(root, 'pending', 'k', noAttributes);
-    await storage.uploadPart(root, 'pending', 'k', upload.uploadId, 1, bytes(randomBytes(50)));
+    const upload = await storage.uploads.create(root, 'pending', 'k', noAttributes);
+    await storage.uploads.uploadPart(root, 'pending', 'k', upload.uploadId, 1, bytes(randomBytes(50)));
     const filesBefore = await blobFiles(dataDir);
     await storage.deleteBucket(root, 'pending');
     assert.equal(await blobFiles(dataDir), filesBefore - 1);
@@ -245,23 +245,23 @@ describe('storage engine', () => {
 
   it('sweeps uploads older than the expiry', async () => {
     await storage.createBucket(root, 'stale');
-    const upload = await storage.createMultipartUpload(root, 'stale', 'k', noAttributes);
-    await storage.uploadPart(root, 'stale', 'k', upload.uploadId, 1, bytes(randomBytes(5)));
+    const upload = await storage.uploads.create(root, 'stale', 'k', noAttributes);
+    await storage.uploads.uploadPart(root, 'stale', 'k', upload.uploadId, 1, bytes(randomBytes(5)));
     assert.equal(await storage.maintenance.sweepStaleUploads(new Date(Date.now() + 30_000)), 0);
     const swept = await storage.maintenance.sweepStaleUploads(new Date(Date.now() + 120_000));
     assert.ok(swept >= 1);
-    await assert.rejects(storage.getUpload(root, 'stale', 'k', upload.uploadId), { code: 'NoSuchUpload' });
+    await assert.rejects(storage.uploads.get(root, 'stale', 'k', upload.uploadId), { code: 'NoSuchUpload' });
   });
 
   it('a multipart object keeps its parts through the sweep and frees them when deleted', async () => {
     await storage.createBucket(root, 'kept');
-    const upload = await storage.createMultipartUpload(root, 'kept', 'obj', noAttributes);
+    const upload = await storage.uploads.create(root, 'kept', 'obj', noAttributes);
     const parts = [randomBytes(8), randomBytes(6)];
     const etags: string[] = [];
     for (let i = 0; i < parts.length; i++) {
-      etags.push((await storage.uploadPart(root, 'kept', 'obj', upload.uploadId, i + 1, bytes(parts[i]!))).etag);
+      etags.push((await storage.uploads.uploadPart(root, 'kept', 'obj', upload.uploadId, i + 1, bytes(parts[i]!))).etag);
     }
-    await storage.completeMultipartUpload(root, 'kept', 'obj', upload.uploadId, etags.map((etag, i) => ({ partNumber: i + 1, etag })));
+    await storage.uploads.complete(root, 'kept', 'obj', upload.uploadId, etags.map((etag, i) => ({ partNumber: i + 1, etag })));
     const filesWithObject = await blobFiles(dataDir);
     // Long after the expiry, the sweep may forget completion records but not an object's bytes.
     await storage.maintenance.sweepStaleUploads(new Date(Date.now() + 10 * 60_000));

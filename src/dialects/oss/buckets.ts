@@ -1,6 +1,6 @@
 import { ossAclName, ossBucketAcl } from '../../core/acl.js';
 import { errors } from '../../core/errors.js';
-import { MAX_PAGE } from '../../core/storage.js';
+import { MAX_PAGE } from '../../core/engine-parts.js';
 import type { BucketInfo, ObjectListEntry } from '../../core/types.js';
 import { asList, asText, asTrimmedText, listOf, parseXml, type XmlNode } from '../common/xml.js';
 import { decodeToken, encodeToken } from '../s3/buckets.js';

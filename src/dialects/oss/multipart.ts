@@ -1,6 +1,6 @@
 import { taggingHeader } from './tagging.js';
 import { errors } from '../../core/errors.js';
-import { fileAlreadyExists, MAX_PAGE } from '../../core/storage.js';
+import { fileAlreadyExists, MAX_PAGE } from '../../core/engine-parts.js';
 import type { CompletedPart } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';
 import { parseCompleteBody } from '../common/complete-body.js';
@@ -44,7 +44,7 @@ export async function initiateMultipartUpload(call: OssCall): Promise<void> {
   if (forbidOverwrite(call.ctx) && await call.storage.hasObject(call.actor, call.bucket, call.key)) throw fileAlreadyExists();
   const { headers } = call.ctx.req;
   const attributes = { ...objectAttributes(headers, META_PREFIX), tags: taggingHeader(headers), acl: objectAclFromHeaders(headers) };
-  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, undefined, requestedOssEncryption(call));
+  const upload = await call.storage.uploads.create(call.actor, call.bucket, call.key, attributes, undefined, requestedOssEncryption(call));
   const { encode, EncodingType } = encoding(call);
   sendOssXml(
     call.ctx.res,
@@ -59,7 +59,7 @@ export async function initiateMultipartUpload(call: OssCall): Promise<void> {
 export async function uploadPart(call: OssCall): Promise<void> {
   const partNumber = partNumberOf(call);
   const body = uploadBody(call.ctx);
-  const part = await call.storage.uploadPart(call.actor, call.bucket, call.key, uploadIdOf(call), partNumber, body.body, body);
+  const part = await call.storage.uploads.uploadPart(call.actor, call.bucket, call.key, uploadIdOf(call), partNumber, body.body, body);
   sendEmpty(call.ctx.res, 200, { ...writeHeaders(part), ...ossEncryptionHeaders(part.encryption) });
 }
 
@@ -70,7 +70,7 @@ export async function uploadPartCopy(call: OssCall, copySource: string): Promise
   const rangeHeader = header(call.ctx.req.headers, `${COPY_SOURCE}-range`);
   const size = (await call.storage.headObject(call.actor, source.bucket, source.key, source.versionId)).size;
   const range = rangeHeader === undefined ? undefined : parseCopySourceRange(rangeHeader, size, `${COPY_SOURCE}-range`);
-  const part = await call.storage.uploadPartCopy(
+  const part = await call.storage.uploads.copyPart(
     call.actor,
     { bucket: call.bucket, key: call.key, uploadId: uploadIdOf(call), partNumber },
     { ...source, range },
@@ -95,7 +95,7 @@ export async function completeMultipartUpload(call: OssCall): Promise<void> {
   } else {
     parts = parseCompleteBody(text);
   }
-  const result = await call.storage.completeMultipartUpload(call.actor, call.bucket, call.key, uploadIdOf(call), parts, {
+  const result = await call.storage.uploads.complete(call.actor, call.bucket, call.key, uploadIdOf(call), parts, {
     minPartSize: OSS_MIN_PART_SIZE,
     completeAll: completeAll !== undefined,
     forbidOverwrite: forbidOverwrite(call.ctx),
@@ -120,7 +120,7 @@ export async function completeMultipartUpload(call: OssCall): Promise<void> {
 }
 
 export async function abortMultipartUpload(call: OssCall): Promise<void> {
-  await call.storage.abortMultipartUpload(call.actor, call.bucket, call.key, uploadIdOf(call));
+  await call.storage.uploads.abort(call.actor, call.bucket, call.key, uploadIdOf(call));
   sendEmpty(call.ctx.res, 204);
 }
 
@@ -129,7 +129,7 @@ export async function listParts(call: OssCall): Promise<void> {
   const { encode, EncodingType } = encoding(call);
   const maxParts = Math.min(intParam(query, 'max-parts', MAX_PAGE), MAX_PAGE);
   const marker = intParam(query, 'part-number-marker', 0);
-  const page = await call.storage.listParts(call.actor, call.bucket, call.key, uploadIdOf(call), { partNumberMarker: marker, maxParts });
+  const page = await call.storage.uploads.listParts(call.actor, call.bucket, call.key, uploadIdOf(call), { partNumberMarker: marker, maxParts });
   sendOssXml(call.ctx.res, 200, 'ListPartsResult', {
     Bucket: call.bucket,
     Key: encode(call.key),
@@ -163,7 +163,7 @@ export async function listMultipartUploads(call: OssCall): Promise<void> {
   const delimiter = optionalParam(query, 'delimiter') || undefined;
   const keyMarker = optionalParam(query, 'key-marker') ?? optionalParam(query, 'marker') ?? '';
   const uploadIdMarker = optionalParam(query, 'upload-id-marker') ?? '';
-  const page = await call.storage.listMultipartUploads(call.actor, call.bucket, { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
+  const page = await call.storage.uploads.list(call.actor, call.bucket, { prefix, delimiter, keyMarker, uploadIdMarker, maxUploads });
   sendOssXml(call.ctx.res, 200, 'ListMultipartUploadsResult', {
     Bucket: call.bucket,
     EncodingType,

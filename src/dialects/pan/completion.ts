@@ -21,13 +21,13 @@ export type Outcome = { completed: true; fileID: number } | { completed: false }
 export function sliceSource(drive: Drive, pre: Preupload): SliceSource {
   return {
     etagOf: async (sliceNo) => {
-      const page = await drive.storage.listParts(drive.actor, drive.bucket, pre.key, pre.uploadId, { partNumberMarker: sliceNo - 1, maxParts: 1 });
+      const page = await drive.storage.uploads.listParts(drive.actor, drive.bucket, pre.key, pre.uploadId, { partNumberMarker: sliceNo - 1, maxParts: 1 });
       const part = page.parts[0];
       return part?.partNumber === sliceNo ? part.etag : undefined;
     },
     open: async (sliceNo) => {
       try {
-        const { part, body } = await drive.storage.openPartRead(drive.actor, drive.bucket, pre.key, pre.uploadId, sliceNo);
+        const { part, body } = await drive.storage.uploads.openPart(drive.actor, drive.bucket, pre.key, pre.uploadId, sliceNo);
         return { etag: part.etag, body };
       } catch (err) {
         if (err instanceof ServiceError && err.code === 'InvalidArgument') return undefined;
@@ -40,7 +40,7 @@ export function sliceSource(drive: Drive, pre: Preupload): SliceSource {
 /** Every slice 1..count stored with its exact size, or a clear error naming what is missing. */
 export async function storedSlices(drive: Drive, pre: Preupload): Promise<PartInfo[]> {
   const count = sliceCount(pre.size, pre.sliceSize);
-  const parts = (await drive.storage.allParts(drive.actor, drive.bucket, pre.key, pre.uploadId)).filter((part) => part.partNumber <= count);
+  const parts = (await drive.storage.uploads.allParts(drive.actor, drive.bucket, pre.key, pre.uploadId)).filter((part) => part.partNumber <= count);
   const missing: number[] = [];
   for (let n = 1, i = 0; n <= count; n++) {
     if (parts[i]?.partNumber === n) i++;
@@ -166,7 +166,7 @@ async function finalize(service: PanService, drive: Drive, pre: Preupload, hashe
   const overwrite = pre.duplicate === 2 || (existing !== undefined && (await service.store.isTrashed(existing.id)));
   try {
     // Completing again with the same slices (a node that died after this) answers the same file.
-    const result = await drive.storage.completeMultipartUpload(
+    const result = await drive.storage.uploads.complete(
       drive.actor,
       drive.bucket,
       pre.key,
@@ -186,7 +186,7 @@ async function finalize(service: PanService, drive: Drive, pre: Preupload, hashe
 
 /** The upload fails with `why` (what upload_complete and upload_async_result answer from now on); its slices go. */
 async function fail(service: PanService, drive: Drive, pre: Preupload, why: string): Promise<void> {
-  await drive.storage.abortMultipartUpload(drive.actor, drive.bucket, pre.key, pre.uploadId).catch(() => {});
+  await drive.storage.uploads.abort(drive.actor, drive.bucket, pre.key, pre.uploadId).catch(() => {});
   await service.store.setSessionStatus(pre.id, 'failed', undefined, why);
   await service.hasher.forget(pre.id);
 }

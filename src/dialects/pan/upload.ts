@@ -92,7 +92,7 @@ export async function create(call: PanCall, version: Version): Promise<unknown> 
   if (sliceCount(size, sliceSize) > 10_000) throw panErrors.badRequest('分片数超过 10000 (too many slices for this slice size)');
 
   const place = await drive.placeFile(target.parentKey, target.name, target.duplicate);
-  const upload = await drive.storage.createMultipartUpload(drive.actor, drive.bucket, place.key, { headers: {}, userMeta: {} });
+  const upload = await drive.storage.uploads.create(drive.actor, drive.bucket, place.key, { headers: {}, userMeta: {} });
   // Hex: an id starting with '-' would read as an option on a command line (tessera pan parts <id>).
   const id = randomBytes(24).toString('hex');
   await service.store.insertSession({
@@ -113,7 +113,7 @@ export async function create(call: PanCall, version: Version): Promise<unknown> 
 
 async function engineUploadOpen(drive: Drive, pre: Preupload): Promise<boolean> {
   try {
-    await drive.storage.getUpload(drive.actor, drive.bucket, pre.key, pre.uploadId, 's3:PutObject');
+    await drive.storage.uploads.get(drive.actor, drive.bucket, pre.key, pre.uploadId, 's3:PutObject');
     return true;
   } catch (err) {
     if (err instanceof ServiceError && err.code === 'NoSuchUpload') return false;
@@ -193,7 +193,7 @@ async function storeSlice(
   const fork = await service.hasher.fork(pre.id, sliceNo);
   let stream = exactly(body, expected, sliceNo);
   if (fork) stream = tap(stream, (chunk) => fork.update(chunk));
-  const part = await drive.storage.uploadPart(drive.actor, drive.bucket, pre.key, pre.uploadId, sliceNo, stream, {
+  const part = await drive.storage.uploads.uploadPart(drive.actor, drive.bucket, pre.key, pre.uploadId, sliceNo, stream, {
     verify: (digests) => {
       if (check.sliceMd5 !== undefined && digests.md5.toString('hex') !== check.sliceMd5) {
         throw panErrors.badRequest(`分片MD5校验失败 (sliceMD5 does not match slice ${sliceNo}: got ${digests.md5.toString('hex')})`);
@@ -278,7 +278,7 @@ export async function listUploadParts(call: PanCall): Promise<unknown> {
   const pre = await preuploadOf(call);
   if (pre.status === 'done') return { parts: [] };
   requireOpen(pre);
-  const parts = await call.drive.storage.allParts(call.drive.actor, call.drive.bucket, pre.key, pre.uploadId);
+  const parts = await call.drive.storage.uploads.allParts(call.drive.actor, call.drive.bucket, pre.key, pre.uploadId);
   return { parts: parts.map((part) => ({ partNumber: String(part.partNumber), size: part.size, etag: part.etag })) };
 }
 

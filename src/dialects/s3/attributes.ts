@@ -1,5 +1,5 @@
 import { ServiceError, errors } from '../../core/errors.js';
-import { MAX_PAGE } from '../../core/storage.js';
+import { MAX_PAGE } from '../../core/engine-parts.js';
 import type { XmlNode } from '../common/xml.js';
 import type { S3Call } from './call.js';
 import { checksumDisplayName, partChecksumElement, wireType } from './checksums.js';

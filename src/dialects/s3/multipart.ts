@@ -49,7 +49,7 @@ export async function createMultipartUpload(call: S3Call): Promise<void> {
     acl: objectAclFromHeaders(headers, call.users),
   };
   const encryption = requestedEncryption(call);
-  const upload = await call.storage.createMultipartUpload(call.actor, call.bucket, call.key, attributes, checksum, encryption);
+  const upload = await call.storage.uploads.create(call.actor, call.bucket, call.key, attributes, checksum, encryption);
   sendXml(
     call.ctx.res,
     200,
@@ -89,7 +89,7 @@ function announcedChecksum(call: S3Call): ChecksumSpec | undefined {
 export async function uploadPart(call: S3Call): Promise<void> {
   const partNumber = intParam(call.ctx.query, 'partNumber', 0);
   // Read to write a part to it: UploadPart needs s3:PutObject, not ListParts' permission.
-  const upload = await call.storage.getUpload(call.actor, call.bucket, call.key, uploadIdOf(call), 's3:PutObject');
+  const upload = await call.storage.uploads.get(call.actor, call.bucket, call.key, uploadIdOf(call), 's3:PutObject');
   const announced = upload.checksum;
   const presented = customerKey(call);
   const body = requestBody(call.ctx, call.auth);
@@ -100,7 +100,7 @@ export async function uploadPart(call: S3Call): Promise<void> {
       400,
     );
   }
-  const part = await call.storage.uploadPart(call.actor, call.bucket, call.key, uploadIdOf(call), partNumber, body.body, { ...body, customerKey: presented });
+  const part = await call.storage.uploads.uploadPart(call.actor, call.bucket, call.key, uploadIdOf(call), partNumber, body.body, { ...body, customerKey: presented });
   sendEmpty(call.ctx.res, 200, {
     etag: quoteEtag(part.etag),
     ...(part.checksum ? checksumHeader(part.checksum) : {}),
@@ -117,7 +117,7 @@ export async function uploadPartCopy(call: S3Call, copySource: string): Promise<
   const sourceKey = customerKey(call, COPY_SOURCE_CUSTOMER_PREFIX);
   const sourceInfo = await call.storage.headObject(call.actor, source.bucket, source.key, source.versionId);
   const range = rangeHeader === undefined ? undefined : parseCopySourceRange(rangeHeader, sourceInfo.size);
-  const part = await call.storage.uploadPartCopy(
+  const part = await call.storage.uploads.copyPart(
     call.actor,
     { bucket: call.bucket, key: call.key, uploadId: uploadIdOf(call), partNumber },
     { ...source, range, customerKey: sourceKey },
@@ -147,7 +147,7 @@ export async function completeMultipartUpload(call: S3Call): Promise<void> {
   const type = requestedType(header(headers, 'x-amz-checksum-type'));
   const parts = completedParts(parseCompleteBody(body.toString('utf8')), uploadIdOf(call));
   const result = await condition.guard(
-    call.storage.completeMultipartUpload(call.actor, call.bucket, call.key, uploadIdOf(call), parts, {
+    call.storage.uploads.complete(call.actor, call.bucket, call.key, uploadIdOf(call), parts, {
       forbidOverwrite: condition.forbidOverwrite,
       stated: { type, object: stated && { algorithm: stated.algorithm, value: stated.value, partCount: stated.partCount } },
     }),
@@ -196,7 +196,7 @@ function completedParts(listed: ListedPart[], uploadId: string): CompletedPart[]
 }
 
 export async function abortMultipartUpload(call: S3Call): Promise<void> {
-  await call.storage.abortMultipartUpload(call.actor, call.bucket, call.key, uploadIdOf(call));
+  await call.storage.uploads.abort(call.actor, call.bucket, call.key, uploadIdOf(call));
   sendEmpty(call.ctx.res, 204);
 }
 
@@ -211,7 +211,7 @@ export async function listParts(call: S3Call): Promise<void> {
   const encode = encoding ? urlEncode : (v: string) => v;
   const maxParts = Math.min(intParam(query, 'max-parts', 1000), 1000);
   const marker = intParam(query, 'part-number-marker', 0);
-  const page = await call.storage.listParts(call.actor, call.bucket, call.key, uploadIdOf(call), { partNumberMarker: marker, maxParts });
+  const page = await call.storage.uploads.listParts(call.actor, call.bucket, call.key, uploadIdOf(call), { partNumberMarker: marker, maxParts });
   const abort = await abortHeaders(call, call.key, page.upload.initiated);
   sendXml(call.ctx.res, 200, 'ListPartsResult', {
     Bucket: call.bucket,
@@ -250,7 +250,7 @@ export async function listMultipartUploads(call: S3Call): Promise<void> {
   const delimiter = optionalParam(query, 'delimiter') || undefined;
   const keyMarker = optionalParam(query, 'key-marker') ?? '';
   const uploadIdMarker = optionalParam(query, 'upload-id-marker') ?? '';
-  const page = await call.storage.listMultipartUploads(call.actor, call.bucket, {
+  const page = await call.storage.uploads.list(call.actor, call.bucket, {
     prefix,
     delimiter,
     keyMarker,

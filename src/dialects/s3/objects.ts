@@ -1,5 +1,6 @@
 import { ServiceError, errors } from '../../core/errors.js';
-import { MAX_PART_NUMBER, type ObjectRead } from '../../core/storage.js';
+import { MAX_PART_NUMBER } from '../../core/multipart.js';
+import type { ObjectRead } from '../../core/storage.js';
 import type { StoredObject } from '../../core/metadata/types.js';
 import type { ChecksumAlgorithm, ObjectInfo } from '../../core/types.js';
 import { readSmallBody } from '../common/body.js';

@@ -170,8 +170,8 @@ async function uploadTotals(call: ApiCall): Promise<unknown> {
     throw errors.invalidArgument(`uploadIds may name at most ${MAX_TOTALS_UPLOADS} uploads.`, 'uploadIds', String(uploadIds.length));
   }
   const actor = consoleActor(call);
-  const perUpload = await call.deps.storage.uploadTotals(actor, bucket, uploadIds);
-  const totals = await call.deps.storage.bucketUploadTotals(actor, bucket);
+  const perUpload = await call.deps.storage.uploads.totals(actor, bucket, uploadIds);
+  const totals = await call.deps.storage.uploads.bucketTotals(actor, bucket);
   return {
     uploads: Object.fromEntries(uploadIds.map((id) => [id, perUpload.get(id) ?? { parts: 0, bytes: 0 }])),
     bucket: totals,

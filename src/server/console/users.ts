@@ -18,7 +18,7 @@ export async function listUsers(call: ApiCall): Promise<unknown> {
   const usage = await Promise.all(
     buckets.map(async (bucket) => {
       try {
-        const [stored, uploads] = await Promise.all([storage.bucketUsage(ROOT, bucket.name), storage.bucketUploadTotals(ROOT, bucket.name)]);
+        const [stored, uploads] = await Promise.all([storage.bucketUsage(ROOT, bucket.name), storage.uploads.bucketTotals(ROOT, bucket.name)]);
         return {
           owner: bucket.owner,
           name: bucket.name,
