@@ -180,19 +180,19 @@ export async function putBucketCors(storage: Storage, actor: Actor, bucket: stri
     })),
     responseVary: config.responseVary,
   };
-  await storage.putBucketConfig(actor, bucket, KIND, JSON.stringify(stored));
+  await storage.settings.putConfig(actor, bucket, KIND, JSON.stringify(stored));
 }
 
 /** The bucket's rules (the bucket's owner only); NoSuchCORSConfiguration when it has none. */
 export async function getBucketCors(storage: Storage, actor: Actor, bucket: string): Promise<CorsConfiguration> {
-  const document = await storage.getBucketConfig(actor, bucket, KIND);
+  const document = await storage.settings.getConfig(actor, bucket, KIND);
   if (document === undefined) throw noSuchCorsConfiguration(bucket);
   return parseDocument(document);
 }
 
 /** Removes the bucket's rules, if it has any (the bucket's owner only). */
 export function deleteBucketCors(storage: Storage, actor: Actor, bucket: string): Promise<void> {
-  return storage.deleteBucketConfig(actor, bucket, KIND);
+  return storage.settings.deleteConfig(actor, bucket, KIND);
 }
 
 /**
@@ -201,6 +201,6 @@ export function deleteBucketCors(storage: Storage, actor: Actor, bucket: string)
  * the CORS headers whether or not it succeeds). Undefined when the bucket has none, or is not there.
  */
 export async function corsRulesOf(storage: Storage, bucket: string): Promise<CorsConfiguration | undefined> {
-  const document = await storage.bucketConfigOf(bucket, KIND);
+  const document = await storage.settings.configOf(bucket, KIND);
   return document === undefined ? undefined : parseDocument(document);
 }

@@ -222,19 +222,19 @@ export const noSuchLifecycle = (bucket: string): ServiceError =>
   new ServiceError('NoSuchLifecycleConfiguration', 'The lifecycle configuration does not exist', 404, { BucketName: bucket });
 
 export async function putBucketLifecycle(storage: Storage, actor: Actor, bucket: string, config: LifecycleConfiguration): Promise<void> {
-  await storage.putBucketConfig(actor, bucket, 'lifecycle', serializeLifecycle(config));
+  await storage.settings.putConfig(actor, bucket, 'lifecycle', serializeLifecycle(config));
   storage.lifecycleRules.forget(bucket);
 }
 
 /** The bucket's rules; NoSuchLifecycleConfiguration (404) when it has none. */
 export async function getBucketLifecycle(storage: Storage, actor: Actor, bucket: string): Promise<LifecycleConfiguration> {
-  const document = await storage.getBucketConfig(actor, bucket, 'lifecycle');
+  const document = await storage.settings.getConfig(actor, bucket, 'lifecycle');
   if (document === undefined) throw noSuchLifecycle(bucket);
   return parseStoredLifecycle(document);
 }
 
 export async function deleteBucketLifecycle(storage: Storage, actor: Actor, bucket: string): Promise<void> {
-  await storage.deleteBucketConfig(actor, bucket, 'lifecycle');
+  await storage.settings.deleteConfig(actor, bucket, 'lifecycle');
   storage.lifecycleRules.forget(bucket);
 }
 

@@ -7,14 +7,12 @@ import { Encryption, etagOf, sameSealing, type EncryptionRequest, type Sealing }
 import { KeyStore } from './kms.js';
 import { loadMasterKey, type SecretBox } from './secret-box.js';
 import { RecentlySeen } from './recently-seen.js';
-import { allowed, authorize, bucketPolicyOf, CONFIG_ACTIONS, decide, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
-import { policyIsPublic, type Policy } from './policy.js';
-import { aclDocument, aclsEnabled, checkBucketAcl, defaultAcl, objectAclInForce, objectAclMayAllow, objectAclOf, objectAclToStore, ownerOnly, type Acl } from './acl.js';
+import { allowed, authorize, decide, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
+import { aclDocument, aclsEnabled, checkBucketAcl, objectAclInForce, objectAclMayAllow, objectAclOf, objectAclToStore, ownerOnly, type Acl } from './acl.js';
 import {
   NEW_BUCKET_OWNERSHIP,
   NEW_BUCKET_PUBLIC_ACCESS_BLOCK,
   OSS_NEW_BUCKET,
-  parsePublicAccessBlockDocument,
   publicAccessBlockDocument,
 } from './public-access.js';
 import { Coordination, DEFAULT_CLUSTER_TIMINGS, type ClusterTimings } from './coordination.js';
@@ -22,7 +20,6 @@ import { Maintenance } from './maintenance.js';
 import { LifecycleRules, REAL_DAYS, type LifecycleClock } from './lifecycle.js';
 import { LifecycleWorker } from './lifecycle-worker.js';
 import { ServiceError, errors } from './errors.js';
-import { newWormId } from './ids.js';
 import { listByPrefix } from './listing.js';
 import * as objectLock from './object-lock.js';
 import {
@@ -37,16 +34,16 @@ import {
   retireLatest,
   writeVersion,
   type DeleteOutcome,
-  type VersioningStatus,
   type VersionsPage,
   type VersionsQuery,
 } from './versioning.js';
 import { SqliteMetadata } from './metadata/sqlite.js';
-import type { BucketConfigKind, Metadata, MetadataQueries, NewObject, StoredObject, WriteOutcome } from './metadata/types.js';
+import type { Metadata, MetadataQueries, NewObject, StoredObject, WriteOutcome } from './metadata/types.js';
 import { refuseNul, validateBucketName, validateObjectKey } from './names.js';
 import { runningChecksum } from './digests.js';
 import { fileAlreadyExists, listConditions, MAX_PAGE, requireBucket, requireObject, stageVerified, withDigest } from './engine-parts.js';
 import { MultipartUploads } from './multipart.js';
+import { BucketSettings } from './bucket-settings.js';
 import { scrub, type ScrubFinding, type ScrubSummary } from './scrub.js';
 import { blobCrc32c, segmentChecks, verifiedRead, type CorruptRead } from './verified-read.js';
 import type {
@@ -54,7 +51,6 @@ import type {
   BucketAccess,
   BucketInfo,
   ObjectOwnership,
-  PublicAccessBlock,
   Checksum,
   ChecksumAlgorithm,
   ListObjectsPage,
@@ -63,7 +59,6 @@ import type {
   ObjectChecksum,
   ObjectInfo,
   ObjectLock,
-  ObjectLockConfiguration,
   Segment,
   Tag,
   WriteOptions,
@@ -123,7 +118,7 @@ export interface ObjectRead {
 
 /**
  * The protocol-free storage engine: buckets and objects here, multipart uploads and parts in
- * `uploads` (core/multipart.ts). Dialects translate wire requests into these calls and
+ * `uploads` (core/multipart.ts), buckets' settings in `settings` (core/bucket-settings.ts). Dialects translate wire requests into these calls and
  * ServiceErrors back into their own error format. Every call is authorised in the engine
  * (core/authorization.ts), once, for every dialect.
  */
@@ -132,6 +127,8 @@ export class Storage {
   readonly maintenance: Maintenance;
   /** Multipart uploads and their parts (core/multipart.ts). */
   readonly uploads: MultipartUploads;
+  /** Buckets' configurations, policies, ACLs, versioning, Object Lock and WORM (core/bucket-settings.ts). */
+  readonly settings: BucketSettings;
   /**
    * Buckets as a PUT's check before its body read them in the last seconds, to authorise the next
    * PUTs from: saves a PostgreSQL round trip per small PUT. Only a passing decision is taken from
@@ -160,6 +157,7 @@ export class Storage {
     const lifecycle = new LifecycleWorker(meta, blobs, this.lifecycleClock);
     this.maintenance = new Maintenance(meta, blobs, coordination, shared, options.uploadExpiryMs, { ...DEFAULT_CLUSTER_TIMINGS, ...options.cluster }, lifecycle);
     this.uploads = new MultipartUploads({ meta, blobs, encryption }, options.minPartSize, this);
+    this.settings = new BucketSettings(meta, (bucket) => this.writableBuckets.forget(bucket));
   }
 
   static async open(dataDir: string, options: StorageOptions): Promise<Storage> {
@@ -294,95 +292,6 @@ export class Storage {
     await this.blobs.remove(released);
   }
 
-  // Bucket configurations: a document per bucket and kind, kept for an engine module (core/cors.ts's rules, …)
-
-  /** Stores the bucket's `kind` document, replacing any. */
-  async putBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind, document: string): Promise<void> {
-    await this.meta.transaction(async (tx) => {
-      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].put);
-      await tx.putBucketConfig(bucket, kind, document);
-    });
-    this.writableBuckets.forget(bucket);
-  }
-
-  /** The bucket's `kind` document, if it has one. */
-  async getBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<string | undefined> {
-    await requireBucket(this.meta, actor, bucket, CONFIG_ACTIONS[kind].get);
-    return this.meta.getBucketConfig(bucket, kind);
-  }
-
-  /**
-   * Rewrites the bucket's `kind` document in one transaction: `change` gets the current one (if
-   * any) and answers the new one, or undefined to remove it. For edits of part of a document
-   * (OSS's DeleteBucketTags of some keys), so two at once cannot undo each other.
-   */
-  async updateBucketConfig(
-    actor: Actor,
-    bucket: string,
-    kind: BucketConfigKind,
-    change: (document: string | undefined) => string | undefined,
-  ): Promise<void> {
-    await this.meta.transaction(async (tx) => {
-      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].put);
-      const next = change(await tx.getBucketConfig(bucket, kind));
-      if (next === undefined) await tx.deleteBucketConfig(bucket, kind);
-      else await tx.putBucketConfig(bucket, kind, next);
-    });
-    this.writableBuckets.forget(bucket);
-  }
-
-  async deleteBucketConfig(actor: Actor, bucket: string, kind: BucketConfigKind): Promise<void> {
-    await this.meta.transaction(async (tx) => {
-      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS[kind].delete);
-      await tx.deleteBucketConfig(bucket, kind);
-    });
-    this.writableBuckets.forget(bucket);
-  }
-
-  // Who may use the bucket (core/authorization.ts decides with these)
-
-  /**
-   * Stores a bucket policy, a public one only where Block Public Access allows. `parse` checks the
-   * document against the bucket (the caller knows the users its principals may name); it runs
-   * once the bucket is found and the actor may put its policy, so those errors come first.
-   */
-  async putBucketPolicy(actor: Actor, bucket: string, parse: () => Policy): Promise<void> {
-    await this.meta.transaction(async (tx) => {
-      const info = await requireBucket(tx, actor, bucket, 's3:PutBucketPolicy');
-      const policy = parse();
-      if (info.access?.publicAccessBlock?.blockPublicPolicy && policyIsPublic(policy)) throw errors.publicAccessBlocked('policy');
-      await tx.putBucketConfig(bucket, 'policy', policy.text);
-    });
-    this.writableBuckets.forget(bucket);
-  }
-
-  /** Whether the bucket policy is public; undefined when the bucket has none. */
-  async bucketPolicyStatus(actor: Actor, bucket: string): Promise<{ isPublic: boolean } | undefined> {
-    const info = await requireBucket(this.meta, actor, bucket, 's3:GetBucketPolicyStatus');
-    const text = info.access?.policy;
-    return text === undefined ? undefined : { isPublic: policyIsPublic(bucketPolicyOf(bucket, text)) };
-  }
-
-  /** The bucket's ACL: the one set, else its owner's FULL_CONTROL. */
-  async getBucketAcl(actor: Actor, bucket: string): Promise<Acl> {
-    const info = await requireBucket(this.meta, actor, bucket, 's3:GetBucketAcl');
-    return info.access?.acl ?? defaultAcl(info.owner);
-  }
-
-  /**
-   * Sets the bucket's ACL, where its Object Ownership and Block Public Access allow that one.
-   * `aclFor` builds it for the bucket's owner, once the bucket is found and the actor may.
-   */
-  async putBucketAcl(actor: Actor, bucket: string, aclFor: (owner: string) => Acl): Promise<void> {
-    await this.meta.transaction(async (tx) => {
-      const info = await requireBucket(tx, actor, bucket, 's3:PutBucketAcl');
-      const acl = aclFor(info.owner);
-      checkBucketAcl(acl, info.access, false);
-      await tx.putBucketConfig(bucket, 'acl', aclDocument(acl));
-    });
-    this.writableBuckets.forget(bucket);
-  }
-
   /**
    * The ACL of an object (or of the version named): its own, else its bucket's where its objects
    * follow that (OSS), else the bucket owner's FULL_CONTROL (core/acl.ts objectAclOf).
@@ -406,23 +315,6 @@ export class Storage {
       if (!aclsEnabled(info.access)) return;
       await tx.setObjectAcl(object.id, acl);
     });
-  }
-
-  async putPublicAccessBlock(actor: Actor, bucket: string, block: PublicAccessBlock): Promise<void> {
-    await this.putBucketConfig(actor, bucket, 'public-access-block', publicAccessBlockDocument(block));
-  }
-
-  async getPublicAccessBlock(actor: Actor, bucket: string): Promise<PublicAccessBlock | undefined> {
-    const document = await this.getBucketConfig(actor, bucket, 'public-access-block');
-    return document === undefined ? undefined : parsePublicAccessBlockDocument(document);
-  }
-
-  /**
-   * The bucket's `kind` document for an answer given before (or without) authentication, such as
-   * a CORS decision: no owner check, one read. Undefined when there is none or no such bucket.
-   */
-  bucketConfigOf(bucket: string, kind: BucketConfigKind): Promise<string | undefined> {
-    return this.meta.getBucketConfig(bucket, kind);
   }
 
   /**
@@ -651,15 +543,7 @@ export class Storage {
     });
   }
 
-  // Object Lock (core/object-lock.ts): bucket configuration, and each version's retention and legal hold
-
-  async putObjectLockConfiguration(actor: Actor, bucket: string, config: ObjectLockConfiguration): Promise<void> {
-    await this.meta.transaction(async (tx) => objectLock.putConfiguration(tx, await requireBucket(tx, actor, bucket, 's3:PutBucketObjectLockConfiguration'), config));
-  }
-
-  async getObjectLockConfiguration(actor: Actor, bucket: string): Promise<ObjectLockConfiguration> {
-    return objectLock.configurationOf(await requireBucket(this.meta, actor, bucket, 's3:GetBucketObjectLockConfiguration'));
-  }
+  // Object Lock (core/object-lock.ts): each version's retention and legal hold (the bucket's configuration: core/bucket-settings.ts)
 
   /** Sets (or, with none, removes) a version's retention; answers the id of the version changed. */
   async putObjectRetention(
@@ -797,53 +681,6 @@ export class Storage {
   async listObjectVersions(actor: Actor, bucket: string, query: VersionsQuery): Promise<VersionsPage> {
     const info = await requireBucket(this.meta, actor, bucket, 's3:ListBucketVersions', undefined, listConditions(query));
     return listVersions(this.meta, info, query);
-  }
-
-  async getVersioning(actor: Actor, bucket: string): Promise<VersioningStatus | undefined> {
-    return (await requireBucket(this.meta, actor, bucket, 's3:GetBucketVersioning')).versioning;
-  }
-
-  // OSS bucket WORM (a retention policy over the bucket), kept by core/object-lock.ts
-
-  async initiateBucketWorm(actor: Actor, bucket: string, days: number): Promise<objectLock.BucketWorm> {
-    return this.meta.transaction(async (tx) => {
-      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
-      return objectLock.initiateWorm(tx, bucket, days, newWormId(), new Date());
-    });
-  }
-
-  async abortBucketWorm(actor: Actor, bucket: string): Promise<void> {
-    await this.meta.transaction(async (tx) => {
-      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
-      await objectLock.abortWorm(tx, bucket, new Date());
-    });
-  }
-
-  async completeBucketWorm(actor: Actor, bucket: string, wormId: string): Promise<void> {
-    await this.meta.transaction(async (tx) => {
-      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
-      await objectLock.completeWorm(tx, bucket, wormId, new Date());
-    });
-  }
-
-  async extendBucketWorm(actor: Actor, bucket: string, wormId: string, days: number): Promise<void> {
-    await this.meta.transaction(async (tx) => {
-      await requireBucket(tx, actor, bucket, CONFIG_ACTIONS.worm.put);
-      await objectLock.extendWorm(tx, bucket, wormId, days, new Date());
-    });
-  }
-
-  async getBucketWorm(actor: Actor, bucket: string): Promise<objectLock.BucketWorm> {
-    await requireBucket(this.meta, actor, bucket, CONFIG_ACTIONS.worm.get);
-    return objectLock.requireWorm(this.meta, bucket, new Date());
-  }
-
-  /** Enabled or Suspended; a bucket never goes back to unversioned. */
-  async putVersioning(actor: Actor, bucket: string, status: VersioningStatus): Promise<void> {
-    await this.meta.transaction(async (tx) => {
-      objectLock.checkVersioningChange(await requireBucket(tx, actor, bucket, 's3:PutBucketVersioning'), status);
-      await tx.putBucketConfig(bucket, 'versioning', status);
-    });
   }
 
   /**

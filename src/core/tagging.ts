@@ -185,20 +185,20 @@ const tagDocument = (tags: readonly Tag[]): string => JSON.stringify(normalizeTa
 
 /** The bucket's tags, or undefined when it has none (S3 answers NoSuchTagSet, OSS an empty set). */
 export async function getBucketTags(storage: Storage, actor: Actor, bucket: string): Promise<Tag[] | undefined> {
-  const document = await storage.getBucketConfig(actor, bucket, KIND);
+  const document = await storage.settings.getConfig(actor, bucket, KIND);
   return document === undefined ? undefined : parseTagDocument(document);
 }
 
 /** Replaces the bucket's tags; an empty set is kept as one (S3 allows it: "it can be empty"). */
 export async function putBucketTags(storage: Storage, actor: Actor, bucket: string, tags: readonly Tag[]): Promise<void> {
-  await storage.putBucketConfig(actor, bucket, KIND, tagDocument(tags));
+  await storage.settings.putConfig(actor, bucket, KIND, tagDocument(tags));
 }
 
 /** Removes the bucket's tags: all of them, or those with the keys given (none left: no tags at all). */
 export function deleteBucketTags(storage: Storage, actor: Actor, bucket: string, keys?: readonly string[]): Promise<void> {
-  if (keys === undefined) return storage.deleteBucketConfig(actor, bucket, KIND);
+  if (keys === undefined) return storage.settings.deleteConfig(actor, bucket, KIND);
   const gone = new Set(keys);
-  return storage.updateBucketConfig(actor, bucket, KIND, (document) => {
+  return storage.settings.updateConfig(actor, bucket, KIND, (document) => {
     if (document === undefined) return undefined;
     const kept = parseTagDocument(document).filter((tag) => !gone.has(tag.key));
     return kept.length === 0 ? undefined : tagDocument(kept);

@@ -29,14 +29,14 @@ function sendAcl(call: OssCall, ownerId: string, grant: string): void {
 }
 
 export async function getBucketAcl(call: OssCall): Promise<void> {
-  const acl = await call.storage.getBucketAcl(call.actor, call.bucket);
+  const acl = await call.storage.settings.getAcl(call.actor, call.bucket);
   sendAcl(call, acl.owner, ossAclName(acl));
 }
 
 export async function putBucketAcl(call: OssCall): Promise<void> {
   const name = bucketAclHeader(call);
   if (name === undefined) throw errors.invalidArgument('x-oss-acl is required', 'x-oss-acl', '');
-  await call.storage.putBucketAcl(call.actor, call.bucket, (owner) => ossBucketAcl(name, owner));
+  await call.storage.settings.putAcl(call.actor, call.bucket, (owner) => ossBucketAcl(name, owner));
   sendEmpty(call.ctx.res, 200);
 }
 

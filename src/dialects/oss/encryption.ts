@@ -68,12 +68,12 @@ export async function putBucketEncryption(call: OssCall): Promise<void> {
   }
   const config: BucketEncryption =
     algorithm === 'KMS' ? { kind: 'sse-kms', ...(keyName === undefined ? {} : { kmsKeyId: (await call.storage.kms.get(keyName)).keyId }) } : { kind: 'sse-s3' };
-  await call.storage.putBucketConfig(call.actor, call.bucket, 'encryption', JSON.stringify(config));
+  await call.storage.settings.putConfig(call.actor, call.bucket, 'encryption', JSON.stringify(config));
   sendEmpty(call.ctx.res, 200);
 }
 
 export async function getBucketEncryption(call: OssCall): Promise<void> {
-  const document = await call.storage.getBucketConfig(call.actor, call.bucket, 'encryption');
+  const document = await call.storage.settings.getConfig(call.actor, call.bucket, 'encryption');
   if (document === undefined) {
     throw new ServiceError('NoSuchServerSideEncryptionRule', 'The server side encryption rule does not exist.', 404, { BucketName: call.bucket });
   }
@@ -84,6 +84,6 @@ export async function getBucketEncryption(call: OssCall): Promise<void> {
 }
 
 export async function deleteBucketEncryption(call: OssCall): Promise<void> {
-  await call.storage.deleteBucketConfig(call.actor, call.bucket, 'encryption');
+  await call.storage.settings.deleteConfig(call.actor, call.bucket, 'encryption');
   sendEmpty(call.ctx.res, 204);
 }

@@ -191,7 +191,7 @@ export function awsPolicyToOss(text: string): string {
 
 export async function putBucketPolicy(call: OssCall): Promise<void> {
   const text = await readCheckedBody(call.ctx, 64 * 1024);
-  await call.storage.putBucketPolicy(call.actor, call.bucket, () => {
+  await call.storage.settings.putPolicy(call.actor, call.bucket, () => {
     try {
       return parsePolicy(ossPolicyToAws(text), { bucket: call.bucket, userExists: (id) => call.users.exists(id) });
     } catch (err) {
@@ -204,7 +204,7 @@ export async function putBucketPolicy(call: OssCall): Promise<void> {
 }
 
 export async function getBucketPolicy(call: OssCall): Promise<void> {
-  const stored = await call.storage.getBucketConfig(call.actor, call.bucket, 'policy');
+  const stored = await call.storage.settings.getConfig(call.actor, call.bucket, 'policy');
   if (stored === undefined) throw new ServiceError('NoSuchBucketPolicy', 'The bucket policy does not exist.', 404, { BucketName: call.bucket });
   const text = awsPolicyToOss(stored);
   call.ctx.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -212,6 +212,6 @@ export async function getBucketPolicy(call: OssCall): Promise<void> {
 }
 
 export async function deleteBucketPolicy(call: OssCall): Promise<void> {
-  await call.storage.deleteBucketConfig(call.actor, call.bucket, 'policy');
+  await call.storage.settings.deleteConfig(call.actor, call.bucket, 'policy');
   sendEmpty(call.ctx.res, 204);
 }

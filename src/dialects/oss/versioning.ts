@@ -13,12 +13,12 @@ export async function putBucketVersioning(call: OssCall): Promise<void> {
   const document = checked(parseXml(await readCheckedBody(call.ctx, 64 * 1024), 'VersioningConfiguration'), ['Status']);
   const status = once(document.Status);
   if (status !== 'Enabled' && status !== 'Suspended') throw errors.malformedXML();
-  await call.storage.putVersioning(call.actor, call.bucket, status);
+  await call.storage.settings.putVersioning(call.actor, call.bucket, status);
   sendEmpty(call.ctx.res, 200);
 }
 
 export async function getBucketVersioning(call: OssCall): Promise<void> {
-  const status = await call.storage.getVersioning(call.actor, call.bucket);
+  const status = await call.storage.settings.getVersioning(call.actor, call.bucket);
   sendOssXml(call.ctx.res, 200, 'VersioningConfiguration', { Status: status });
 }
 

@@ -30,30 +30,30 @@ function wormIdOf(call: OssCall): string {
 
 export async function initiateBucketWorm(call: OssCall): Promise<void> {
   const days = await retentionDays(call, 'InitiateWormConfiguration');
-  const worm = await call.storage.initiateBucketWorm(call.actor, call.bucket, days);
+  const worm = await call.storage.settings.initiateWorm(call.actor, call.bucket, days);
   call.ctx.res.setHeader('x-oss-worm-id', worm.id);
   sendEmpty(call.ctx.res, 200);
 }
 
 export async function abortBucketWorm(call: OssCall): Promise<void> {
-  await call.storage.abortBucketWorm(call.actor, call.bucket);
+  await call.storage.settings.abortWorm(call.actor, call.bucket);
   sendEmpty(call.ctx.res, 204);
 }
 
 export async function completeBucketWorm(call: OssCall): Promise<void> {
-  await call.storage.completeBucketWorm(call.actor, call.bucket, wormIdOf(call));
+  await call.storage.settings.completeWorm(call.actor, call.bucket, wormIdOf(call));
   sendEmpty(call.ctx.res, 200);
 }
 
 export async function extendBucketWorm(call: OssCall): Promise<void> {
   const id = wormIdOf(call);
   const days = await retentionDays(call, 'ExtendWormConfiguration');
-  await call.storage.extendBucketWorm(call.actor, call.bucket, id, days);
+  await call.storage.settings.extendWorm(call.actor, call.bucket, id, days);
   sendEmpty(call.ctx.res, 200);
 }
 
 export async function getBucketWorm(call: OssCall): Promise<void> {
-  const worm = await call.storage.getBucketWorm(call.actor, call.bucket);
+  const worm = await call.storage.settings.getWorm(call.actor, call.bucket);
   sendOssXml(call.ctx.res, 200, 'WormConfiguration', {
     WormId: worm.id,
     State: worm.state,

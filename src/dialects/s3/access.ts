@@ -20,7 +20,7 @@ const MAX_DOCUMENT_BYTES = 64 * 1024;
 export async function putBucketPolicy(call: S3Call): Promise<void> {
   const text = (await readVerifiedBody(call.ctx, call.auth, MAX_POLICY_BODY)).toString('utf8');
   // Parsed once the bucket is found and the caller may put its policy: those errors come before the document's.
-  await call.storage.putBucketPolicy(call.actor, call.bucket, () => parsePolicy(text, { bucket: call.bucket, userExists: (id) => call.users.exists(id) }));
+  await call.storage.settings.putPolicy(call.actor, call.bucket, () => parsePolicy(text, { bucket: call.bucket, userExists: (id) => call.users.exists(id) }));
   sendEmpty(call.ctx.res, 204);
 }
 
@@ -29,19 +29,19 @@ function noSuchBucketPolicy(bucket: string): ServiceError {
 }
 
 export async function getBucketPolicy(call: S3Call): Promise<void> {
-  const text = await call.storage.getBucketConfig(call.actor, call.bucket, 'policy');
+  const text = await call.storage.settings.getConfig(call.actor, call.bucket, 'policy');
   if (text === undefined) throw noSuchBucketPolicy(call.bucket);
   call.ctx.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   call.ctx.res.end(text);
 }
 
 export async function deleteBucketPolicy(call: S3Call): Promise<void> {
-  await call.storage.deleteBucketConfig(call.actor, call.bucket, 'policy');
+  await call.storage.settings.deleteConfig(call.actor, call.bucket, 'policy');
   sendEmpty(call.ctx.res, 204);
 }
 
 export async function getBucketPolicyStatus(call: S3Call): Promise<void> {
-  const status = await call.storage.bucketPolicyStatus(call.actor, call.bucket);
+  const status = await call.storage.settings.policyStatus(call.actor, call.bucket);
   if (status === undefined) throw noSuchBucketPolicy(call.bucket);
   sendXml(call.ctx.res, 200, 'PolicyStatus', { IsPublic: String(status.isPublic) });
 }
@@ -66,12 +66,12 @@ export async function putPublicAccessBlock(call: S3Call): Promise<void> {
     blockPublicPolicy: parseSwitch(once(document.BlockPublicPolicy)),
     restrictPublicBuckets: parseSwitch(once(document.RestrictPublicBuckets)),
   };
-  await call.storage.putPublicAccessBlock(call.actor, call.bucket, block);
+  await call.storage.settings.putPublicAccessBlock(call.actor, call.bucket, block);
   sendEmpty(call.ctx.res, 200);
 }
 
 export async function getPublicAccessBlock(call: S3Call): Promise<void> {
-  const block = await call.storage.getPublicAccessBlock(call.actor, call.bucket);
+  const block = await call.storage.settings.getPublicAccessBlock(call.actor, call.bucket);
   if (!block) {
     throw new ServiceError('NoSuchPublicAccessBlockConfiguration', 'The public access block configuration was not found', 404, { BucketName: call.bucket });
   }
@@ -84,7 +84,7 @@ export async function getPublicAccessBlock(call: S3Call): Promise<void> {
 }
 
 export async function deletePublicAccessBlock(call: S3Call): Promise<void> {
-  await call.storage.deleteBucketConfig(call.actor, call.bucket, 'public-access-block');
+  await call.storage.settings.deleteConfig(call.actor, call.bucket, 'public-access-block');
   sendEmpty(call.ctx.res, 204);
 }
 
@@ -97,12 +97,12 @@ export async function putBucketOwnershipControls(call: S3Call): Promise<void> {
   if (rules.length !== 1) throw errors.malformedXML();
   const value = once(checked(nodeOf(rules[0]), ['ObjectOwnership']).ObjectOwnership);
   if (value === undefined || !isObjectOwnership(value)) throw errors.malformedXML();
-  await call.storage.putBucketConfig(call.actor, call.bucket, 'ownership', value);
+  await call.storage.settings.putConfig(call.actor, call.bucket, 'ownership', value);
   sendEmpty(call.ctx.res, 200);
 }
 
 export async function getBucketOwnershipControls(call: S3Call): Promise<void> {
-  const value = await call.storage.getBucketConfig(call.actor, call.bucket, 'ownership');
+  const value = await call.storage.settings.getConfig(call.actor, call.bucket, 'ownership');
   if (value === undefined) {
     throw new ServiceError('OwnershipControlsNotFoundError', 'The bucket ownership controls were not found', 404, { BucketName: call.bucket });
   }
@@ -110,6 +110,6 @@ export async function getBucketOwnershipControls(call: S3Call): Promise<void> {
 }
 
 export async function deleteBucketOwnershipControls(call: S3Call): Promise<void> {
-  await call.storage.deleteBucketConfig(call.actor, call.bucket, 'ownership');
+  await call.storage.settings.deleteConfig(call.actor, call.bucket, 'ownership');
   sendEmpty(call.ctx.res, 204);
 }

@@ -142,12 +142,12 @@ async function requestedAcl(call: S3Call): Promise<(owner: string) => Acl> {
 }
 
 export async function getBucketAcl(call: S3Call): Promise<void> {
-  sendAcl(call, await call.storage.getBucketAcl(call.actor, call.bucket));
+  sendAcl(call, await call.storage.settings.getAcl(call.actor, call.bucket));
 }
 
 /** PutBucketAcl: from x-amz-acl, x-amz-grant-* headers, or an AccessControlPolicy body. */
 export async function putBucketAcl(call: S3Call): Promise<void> {
-  await call.storage.putBucketAcl(call.actor, call.bucket, await requestedAcl(call));
+  await call.storage.settings.putAcl(call.actor, call.bucket, await requestedAcl(call));
   sendEmpty(call.ctx.res, 200);
 }
 

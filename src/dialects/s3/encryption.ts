@@ -150,12 +150,12 @@ export async function putBucketEncryption(call: S3Call): Promise<void> {
     algorithm === 'aws:kms'
       ? { kind: 'sse-kms', ...(keyName === undefined ? {} : { kmsKeyId: (await call.storage.kms.get(keyName)).keyId }), ...bucketKeyEnabled }
       : { kind: 'sse-s3', ...bucketKeyEnabled };
-  await call.storage.putBucketConfig(call.actor, call.bucket, 'encryption', JSON.stringify(config));
+  await call.storage.settings.putConfig(call.actor, call.bucket, 'encryption', JSON.stringify(config));
   sendEmpty(call.ctx.res, 200);
 }
 
 export async function getBucketEncryption(call: S3Call): Promise<void> {
-  const document = await call.storage.getBucketConfig(call.actor, call.bucket, 'encryption');
+  const document = await call.storage.settings.getConfig(call.actor, call.bucket, 'encryption');
   if (document === undefined) {
     throw new ServiceError('ServerSideEncryptionConfigurationNotFoundError', 'The server side encryption configuration was not found', 404, {
       BucketName: call.bucket,
@@ -174,7 +174,7 @@ export async function getBucketEncryption(call: S3Call): Promise<void> {
 }
 
 export async function deleteBucketEncryption(call: S3Call): Promise<void> {
-  await call.storage.deleteBucketConfig(call.actor, call.bucket, 'encryption');
+  await call.storage.settings.deleteConfig(call.actor, call.bucket, 'encryption');
   sendEmpty(call.ctx.res, 204);
 }
 

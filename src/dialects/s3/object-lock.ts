@@ -105,12 +105,12 @@ export async function putObjectLockConfiguration(call: S3Call): Promise<void> {
     if (config.defaultRetention.days === undefined) delete config.defaultRetention.days;
     if (config.defaultRetention.years === undefined) delete config.defaultRetention.years;
   }
-  await call.storage.putObjectLockConfiguration(call.actor, call.bucket, config);
+  await call.storage.settings.putObjectLockConfiguration(call.actor, call.bucket, config);
   sendEmpty(call.ctx.res, 200);
 }
 
 export async function getObjectLockConfiguration(call: S3Call): Promise<void> {
-  const config = await call.storage.getObjectLockConfiguration(call.actor, call.bucket);
+  const config = await call.storage.settings.getObjectLockConfiguration(call.actor, call.bucket);
   const defaults = config.defaultRetention;
   sendXml(call.ctx.res, 200, 'ObjectLockConfiguration', {
     ObjectLockEnabled: 'Enabled',

@@ -18,12 +18,12 @@ export async function putBucketVersioning(call: S3Call): Promise<void> {
     // MFA Delete needs the x-amz-mfa header of a root MFA device; Tessera has no MFA devices.
     throw new ServiceError('InvalidRequest', 'MFA Delete can only be enabled with a valid MFA token (x-amz-mfa), which this server does not accept.', 400);
   }
-  await call.storage.putVersioning(call.actor, call.bucket, status);
+  await call.storage.settings.putVersioning(call.actor, call.bucket, status);
   sendEmpty(call.ctx.res, 200);
 }
 
 export async function getBucketVersioning(call: S3Call): Promise<void> {
-  const status = await call.storage.getVersioning(call.actor, call.bucket);
+  const status = await call.storage.settings.getVersioning(call.actor, call.bucket);
   sendXml(call.ctx.res, 200, 'VersioningConfiguration', { Status: status });
 }
 
