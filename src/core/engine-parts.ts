@@ -1,6 +1,7 @@
 import type { BlobStore, StagedBlob } from './blob-store.js';
 import type { Encryption, Sealing } from './encryption.js';
-import { authorize, type Conditions } from './authorization.js';
+import { allowed, authorize, decide, type Conditions } from './authorization.js';
+import { objectAclInForce, objectAclMayAllow } from './acl.js';
 import { ServiceError, errors } from './errors.js';
 import type { Metadata, MetadataQueries, StoredObject, StoredUpload } from './metadata/types.js';
 import type { Actor, BucketInfo, ChecksumAlgorithm, ExtraDigest, WriteOptions } from './types.js';
@@ -44,6 +45,33 @@ export async function requireOpenUpload(meta: MetadataQueries, bucket: string, k
   const upload = await meta.getUpload(uploadId);
   if (!upload || upload.completed || upload.bucket !== bucket || upload.key !== key) throw errors.noSuchUpload(uploadId);
   return upload;
+}
+
+/**
+ * Authorises an object action and reads the object with `read`: decided on the bucket first;
+ * where that is no Allow (nor an explicit Deny) and an object's ACL may grant the action, the
+ * object is read and its ACL in force (core/acl.ts) asked. Whether the object (or version)
+ * exists is then told only to those who may list the bucket. Answers the object where it was
+ * read to decide; undefined where the bucket allowed (the caller reads it if it needs it).
+ */
+export async function authorizeObject(
+  actor: Actor,
+  request: { action: string; bucket: BucketInfo; key: string; conditions?: Conditions },
+  read: () => Promise<StoredObject>,
+): Promise<StoredObject | undefined> {
+  const decision = decide(actor, request);
+  if (decision === 'allow') return undefined;
+  if (decision === 'explicit-deny' || !objectAclMayAllow(request.action, request.bucket)) throw errors.accessDenied();
+  let object: StoredObject;
+  try {
+    object = await read();
+  } catch (err) {
+    throw allowed(actor, { action: 's3:ListBucket', bucket: request.bucket }) ? err : errors.accessDenied();
+  }
+  const objectAcl = objectAclInForce(request.bucket, object);
+  if (objectAcl === undefined) throw errors.accessDenied();
+  authorize(actor, { ...request, objectAcl });
+  return object;
 }
 
 /** A listing's condition keys, as policies see them: the prefix is '' when the request gives none. */

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobStore, type BlobKeys, type StagingStats } from './blob-store.js';
 import type { HashPoolStats } from './hash-pool.js';
-import { Encryption, etagOf, sameSealing, type EncryptionRequest, type Sealing } from './encryption.js';
+import { Encryption, etagOf, type EncryptionRequest } from './encryption.js';
 import { KeyStore } from './kms.js';
 import { loadMasterKey, type SecretBox } from './secret-box.js';
 import { RecentlySeen } from './recently-seen.js';
-import { allowed, authorize, decide, mayGrantAnonymous, objectAction, type Conditions } from './authorization.js';
-import { aclDocument, aclsEnabled, checkBucketAcl, objectAclInForce, objectAclMayAllow, objectAclOf, objectAclToStore, ownerOnly, type Acl } from './acl.js';
+import { allowed, authorize, mayGrantAnonymous, objectAction } from './authorization.js';
+import { aclDocument, aclsEnabled, checkBucketAcl, objectAclInForce, objectAclOf, objectAclToStore, ownerOnly, type Acl } from './acl.js';
 import {
   NEW_BUCKET_OWNERSHIP,
   NEW_BUCKET_PUBLIC_ACCESS_BLOCK,
@@ -32,17 +32,16 @@ import {
   parseVersionId,
   readVersion,
   retireLatest,
-  writeVersion,
   type DeleteOutcome,
   type VersionsPage,
   type VersionsQuery,
 } from './versioning.js';
 import { SqliteMetadata } from './metadata/sqlite.js';
-import type { Metadata, MetadataQueries, NewObject, StoredObject, WriteOutcome } from './metadata/types.js';
+import type { Metadata, MetadataQueries, StoredObject, WriteOutcome } from './metadata/types.js';
 import { refuseNul, validateBucketName, validateObjectKey } from './names.js';
-import { runningChecksum } from './digests.js';
-import { fileAlreadyExists, listConditions, MAX_PAGE, requireBucket, requireObject, stageVerified, withDigest } from './engine-parts.js';
+import { authorizeObject, fileAlreadyExists, listConditions, MAX_PAGE, requireBucket, requireObject, stageVerified } from './engine-parts.js';
 import { MultipartUploads } from './multipart.js';
+import { ObjectCopies, restage } from './object-copy.js';
 import { BucketSettings } from './bucket-settings.js';
 import { scrub, type ScrubFinding, type ScrubSummary } from './scrub.js';
 import { blobCrc32c, segmentChecks, verifiedRead, type CorruptRead } from './verified-read.js';
@@ -52,19 +51,14 @@ import type {
   BucketInfo,
   ObjectOwnership,
   Checksum,
-  ChecksumAlgorithm,
   ListObjectsPage,
   ListObjectsQuery,
   ObjectAttributes,
-  ObjectChecksum,
   ObjectInfo,
-  ObjectLock,
   Segment,
   Tag,
   WriteOptions,
-  Digests,
 } from './types.js';
-
 
 /** The blob store's numbers now, for metrics. */
 export interface EngineStats {
@@ -118,7 +112,8 @@ export interface ObjectRead {
 
 /**
  * The protocol-free storage engine: buckets and objects here, multipart uploads and parts in
- * `uploads` (core/multipart.ts), buckets' settings in `settings` (core/bucket-settings.ts). Dialects translate wire requests into these calls and
+ * `uploads` (core/multipart.ts), buckets' settings in `settings` (core/bucket-settings.ts), copies
+ * in `copies` (core/object-copy.ts). Dialects translate wire requests into these calls and
  * ServiceErrors back into their own error format. Every call is authorised in the engine
  * (core/authorization.ts), once, for every dialect.
  */
@@ -129,6 +124,8 @@ export class Storage {
   readonly uploads: MultipartUploads;
   /** Buckets' configurations, policies, ACLs, versioning, Object Lock and WORM (core/bucket-settings.ts). */
   readonly settings: BucketSettings;
+  /** CopyObject (core/object-copy.ts). */
+  readonly copies: ObjectCopies;
   /**
    * Buckets as a PUT's check before its body read them in the last seconds, to authorise the next
    * PUTs from: saves a PostgreSQL round trip per small PUT. Only a passing decision is taken from
@@ -158,6 +155,7 @@ export class Storage {
     this.maintenance = new Maintenance(meta, blobs, coordination, shared, options.uploadExpiryMs, { ...DEFAULT_CLUSTER_TIMINGS, ...options.cluster }, lifecycle);
     this.uploads = new MultipartUploads({ meta, blobs, encryption }, options.minPartSize, this);
     this.settings = new BucketSettings(meta, (bucket) => this.writableBuckets.forget(bucket));
+    this.copies = new ObjectCopies({ meta, blobs, encryption });
   }
 
   static async open(dataDir: string, options: StorageOptions): Promise<Storage> {
@@ -390,7 +388,7 @@ export class Storage {
           // Its default encryption changed too: the bytes are sealed as it says now.
           const next = await this.encryption.forWrite(undefined, bucketInfo.encryption);
           const old = blobId;
-          blobId = (await this.restage([{ blobId, offset: 0, size: info.size, partNumber: 1 }], info.size, sealing && (() => sealing!.kek), next)).blobId;
+          blobId = (await restage(this.blobs, [{ blobId, offset: 0, size: info.size, partNumber: 1 }], info.size, sealing && (() => sealing!.kek), next)).blobId;
           await this.blobs.remove([old]);
           sealing = next;
           info.encryption = next?.encryption;
@@ -453,34 +451,7 @@ export class Storage {
     if (!info) throw errors.noSuchBucket(bucket);
     const request = { action: objectAction(action, versionId), bucket: info, key, conditions: versionId === undefined ? undefined : { 's3:versionid': versionId } };
     const read = () => this.findVersion(actor, info, key, versionId, meta);
-    return { info, object: (await this.authorizeObject(actor, request, read)) ?? (await read()) };
-  }
-
-  /**
-   * Authorises an object action and reads the object with `read`: decided on the bucket first;
-   * where that is no Allow (nor an explicit Deny) and an object's ACL may grant the action, the
-   * object is read and its ACL in force (core/acl.ts) asked. Whether the object (or version)
-   * exists is then told only to those who may list the bucket. Answers the object where it was
-   * read to decide; undefined where the bucket allowed (the caller reads it if it needs it).
-   */
-  private async authorizeObject(
-    actor: Actor,
-    request: { action: string; bucket: BucketInfo; key: string; conditions?: Conditions },
-    read: () => Promise<StoredObject>,
-  ): Promise<StoredObject | undefined> {
-    const decision = decide(actor, request);
-    if (decision === 'allow') return undefined;
-    if (decision === 'explicit-deny' || !objectAclMayAllow(request.action, request.bucket)) throw errors.accessDenied();
-    let object: StoredObject;
-    try {
-      object = await read();
-    } catch (err) {
-      throw allowed(actor, { action: 's3:ListBucket', bucket: request.bucket }) ? err : errors.accessDenied();
-    }
-    const objectAcl = objectAclInForce(request.bucket, object);
-    if (objectAcl === undefined) throw errors.accessDenied();
-    authorize(actor, { ...request, objectAcl });
-    return object;
+    return { info, object: (await authorizeObject(actor, request, read)) ?? (await read()) };
   }
 
   /** The key's latest version or the version named, in a bucket already read: readObject's answers. */
@@ -683,158 +654,6 @@ export class Storage {
     return listVersions(this.meta, info, query);
   }
 
-  /**
-   * Copies by reference: the new object points at the same blobs, so a copy of
-   * any size costs a metadata write. Bytes are freed when the last reference goes.
-   * The copy keeps the source's checksum, unless `checksum` names an algorithm for
-   * it: then that digest of the source's bytes is computed (streamed, not stored again).
-   */
-  async copyObject(
-    actor: Actor,
-    source: { bucket: string; key: string; versionId?: string },
-    target: { bucket: string; key: string },
-    attributes?: ObjectAttributes,
-    options: {
-      forbidOverwrite?: boolean;
-      check?: (source: ObjectInfo) => void;
-      checksum?: (source: ObjectInfo) => ChecksumAlgorithm | undefined;
-      /** The copy's tags (a REPLACE directive); the source's when undefined. */
-      tags?: Tag[];
-      /** The copy's Object Lock (never the source's); the target bucket's default retention when it has none. */
-      lock?: ObjectLock;
-      /** The copy's encryption (never the source's); the target bucket's default when none is asked for. */
-      encryption?: EncryptionRequest;
-      /** The SSE-C key of a source stored with one. */
-      sourceCustomerKey?: Buffer;
-      /** The copy's ACL as asked for (never the source's; core/acl.ts objectAclToStore); none: the default. */
-      acl?: Acl;
-    } = {},
-  ): Promise<StoredObject & { sourceVersionId?: string }> {
-    const sourceInfo = await this.meta.getBucket(source.bucket);
-    if (!sourceInfo) throw errors.noSuchBucket(source.bucket);
-    await this.authorizeObject(actor, { action: objectAction('s3:GetObject', source.versionId), bucket: sourceInfo, key: source.key }, () =>
-      this.copySource(this.meta, source.bucket, source.key, source.versionId === undefined ? undefined : parseVersionId(source.versionId, 'x-amz-copy-source')),
-    );
-    const targetInfo = await requireBucket(this.meta, actor, target.bucket, 's3:PutObject', target.key);
-    objectLock.checkLockedWrite(options.lock, targetInfo, new Date());
-    objectAclToStore(options.acl, targetInfo);
-    validateObjectKey(target.key);
-    const sealing = await this.encryption.forWrite(options.encryption, targetInfo.encryption);
-    const sourceVersion = source.versionId === undefined ? undefined : parseVersionId(source.versionId, 'x-amz-copy-source');
-    // A digest, or the bytes sealed anew, are made outside the transaction, then used only if the source is still that object.
-    let digested: { sourceId: number; checksum: ObjectChecksum } | undefined;
-    let resealed: { sourceId: number; blobId: string; digests: Digests; algorithm?: ChecksumAlgorithm } | undefined;
-    try {
-      for (let attempt = 1; ; attempt++) {
-        const outcome = await this.meta.transaction(async (tx) => {
-          const src = await this.copySource(tx, source.bucket, source.key, sourceVersion);
-          options.check?.(src);
-          // The source's key is checked (SSE-C) whether or not its bytes are read.
-          const sourceKeys = await this.encryption.blobKeys(src.encryption, options.sourceCustomerKey);
-          if (options.forbidOverwrite && (await tx.getObject(target.bucket, target.key))) throw fileAlreadyExists();
-          const algorithm = options.checksum?.(src);
-          // Sealed otherwise than the copy must be: its bytes are decrypted and encrypted again.
-          const reseal = !sameSealing(src.encryption, sealing?.encryption);
-          if (reseal && (resealed?.sourceId !== src.id || resealed.algorithm !== algorithm)) {
-            return { reseal: { source: src, keys: sourceKeys, algorithm } };
-          }
-          if (!reseal && algorithm && (digested?.sourceId !== src.id || digested.checksum.algorithm !== algorithm)) {
-            return { digest: { source: src, algorithm, keys: sourceKeys } };
-          }
-          const common = {
-            bucket: target.bucket,
-            key: target.key,
-            lastModified: new Date(),
-            headers: attributes ? attributes.headers : src.headers,
-            userMeta: attributes ? attributes.userMeta : src.userMeta,
-            tags: options.tags ?? src.tags,
-            encryption: sealing?.encryption,
-          };
-          const info: ObjectInfo & { contentMd5?: string; contentSha1?: string; content: NewObject['content'] } = resealed && reseal
-            ? {
-                ...common,
-                size: resealed.digests.size,
-                etag: etagOf(sealing?.encryption, resealed.digests.md5.toString('hex')),
-                crc64: resealed.digests.crc64,
-                // A composite checksum was of the source's parts, which the copy no longer has.
-                checksum: algorithm
-                  ? { algorithm, type: 'full-object', value: resealed.digests[algorithm]! }
-                  : src.checksum?.type === 'full-object' ? src.checksum : undefined,
-                ...(sealing ? {} : { contentMd5: resealed.digests.md5.toString('hex'), contentSha1: resealed.digests.sha1?.toString('hex') }),
-                content: { segments: [{ blobId: resealed.blobId, size: resealed.digests.size, partNumber: 1, crc32c: blobCrc32c(resealed.digests) }] },
-              }
-            : {
-                ...common,
-                size: src.size,
-                etag: src.etag,
-                partsCount: src.partsCount,
-                crc64: src.crc64,
-                checksum: algorithm ? digested!.checksum : src.checksum,
-                contentMd5: src.contentMd5,
-                contentSha1: src.contentSha1,
-                content: { segments: await tx.segmentsOf(src.id) },
-              };
-          const targetBucket = await tx.getBucket(target.bucket);
-          if (!targetBucket) throw errors.noSuchBucket(target.bucket);
-          const lock = objectLock.lockOfNewVersion(options.lock, targetBucket, info.lastModified);
-          const { stored, released } = await writeVersion(tx, { ...info, lock, acl: objectAclToStore(options.acl, targetBucket) }, targetBucket);
-          return { info: { ...stored, sourceVersionId: src.versionId }, blobIds: await tx.unreferenced(released), used: reseal };
-        });
-        if (outcome.reseal) {
-          if (attempt > 3) throw errors.internal();
-          const { source: src, keys, algorithm } = outcome.reseal;
-          if (resealed) await this.blobs.remove([resealed.blobId]);
-          resealed = undefined;
-          resealed = await this.resealObject(src, keys, sealing, algorithm).then(
-            (made) => ({ sourceId: src.id, algorithm, ...made }),
-            () => undefined,
-          );
-          continue;
-        }
-        if (outcome.digest) {
-        // The source changed under every earlier digest: give up rather than loop.
-        if (attempt > 3) throw errors.internal();
-        const { source: src, algorithm, keys } = outcome.digest;
-        digested = await this.digestObject(src, algorithm, keys).then(
-          (value) => ({ sourceId: src.id, checksum: { algorithm, type: 'full-object' as const, value } }),
-          // Its bytes went (deleted or replaced meanwhile): the next attempt sees what is there now.
-          () => undefined,
-        );
-        continue;
-      }
-        if (!outcome.used && resealed) await this.blobs.remove([resealed.blobId]);
-        resealed = undefined;
-        await this.blobs.remove(outcome.blobIds!);
-        return outcome.info!;
-      }
-    } catch (err) {
-      if (resealed) await this.blobs.remove([resealed.blobId]);
-      throw err;
-    }
-  }
-
-  /** One digest of a stored object's bytes, streamed from its blobs. */
-  private async digestObject(object: StoredObject, algorithm: ChecksumAlgorithm, keys?: BlobKeys): Promise<Buffer> {
-    const checksum = runningChecksum(algorithm);
-    const segments = await this.meta.segmentsOf(object.id);
-    if (object.size > 0) {
-      for await (const chunk of this.blobs.read(segments, 0, object.size - 1, keys)) checksum.update(chunk as Buffer);
-    }
-    return checksum.digest();
-  }
-
-  /** A stored object's bytes as one new blob, decrypted with `keys` and sealed as `sealing` says (a copy between encryptions). */
-  private async resealObject(object: StoredObject, keys: BlobKeys | undefined, sealing: Sealing | undefined, algorithm?: ChecksumAlgorithm) {
-    return this.restage(await this.meta.segmentsOf(object.id), object.size, keys, sealing, algorithm);
-  }
-
-  /** `size` bytes of `segments` as one new blob: read with `keys`, sealed as `sealing` says. */
-  private async restage(segments: Segment[], size: number, keys: BlobKeys | undefined, sealing: Sealing | undefined, algorithm?: ChecksumAlgorithm) {
-    const body = this.blobs.read(segments, 0, size - 1, keys);
-    const staged = await this.blobs.stage(body, withDigest(['sha1'], algorithm), size, sealing?.kek);
-    return { blobId: await this.blobs.promote(staged), digests: staged.digests };
-  }
-
   /** A page of whole objects (for dialects that act on what they list); a listing answer wants listObjectEntries. */
   async listObjects(
     actor: Actor,
@@ -972,20 +791,6 @@ export class Storage {
     return asked === true && allowed(actor, { action: 's3:BypassGovernanceRetention', bucket, key });
   }
 
-  /** A copy's source: the latest version, or the one named (never a delete marker). */
-  private async copySource(meta: MetadataQueries, bucket: string, key: string, versionId: string | undefined): Promise<StoredObject> {
-    if (versionId === undefined) {
-      const object = await requireObject(meta, bucket, key);
-      const status = object.versionId === undefined ? (await meta.getBucket(bucket))?.versioning : undefined;
-      return labelled(object, status);
-    }
-    const found = await readVersion(meta, bucket, key, versionId);
-    if (!found) throw noSuchVersion(key, versionId);
-    if (found.deleteMarker) {
-      throw new ServiceError('InvalidRequest', 'The source of a copy request may not specifically refer to a delete marker by version id.', 400);
-    }
-    return found.versionId === undefined ? { ...found, versionId: 'null' } : found;
-  }
 
 }
 

@@ -157,14 +157,14 @@ describe('stored checksums in the engine', () => {
     });
     assert.equal(part.checksum?.value.toString('base64'), checksumOf('crc32c', body.subarray(100, 200)));
 
-    const kept = await storage.copyObject(root, { bucket: 'bkt', key: 'source' }, { bucket: 'bkt', key: 'kept' });
+    const kept = await storage.copies.copy(root, { bucket: 'bkt', key: 'source' }, { bucket: 'bkt', key: 'kept' });
     assert.equal(kept.checksum?.value.toString('base64'), checksumOf('crc32', body));
-    const recomputed = await storage.copyObject(root, { bucket: 'bkt', key: 'source' }, { bucket: 'bkt', key: 'sha' }, undefined, {
+    const recomputed = await storage.copies.copy(root, { bucket: 'bkt', key: 'source' }, { bucket: 'bkt', key: 'sha' }, undefined, {
       checksum: () => 'sha256',
     });
     assert.deepEqual(recomputed.checksum, { algorithm: 'sha256', type: 'full-object', value: digest('sha256', body) });
     const empty = await storage.putObject(root, 'bkt', 'empty', bytes(Buffer.alloc(0)), noAttributes);
-    const emptyCopy = await storage.copyObject(root, { bucket: 'bkt', key: 'empty' }, { bucket: 'bkt', key: 'empty-copy' }, undefined, {
+    const emptyCopy = await storage.copies.copy(root, { bucket: 'bkt', key: 'empty' }, { bucket: 'bkt', key: 'empty-copy' }, undefined, {
       checksum: () => 'crc64nvme',
     });
     assert.equal(empty.checksum, undefined);

@@ -206,7 +206,7 @@ describe('storage engine', () => {
     const data = randomBytes(1000);
     await storage.putObject(root, 'copies', 'src', bytes(data), noAttributes);
     const filesBefore = await blobFiles(dataDir);
-    await storage.copyObject(root, { bucket: 'copies', key: 'src' }, { bucket: 'copies', key: 'dst' });
+    await storage.copies.copy(root, { bucket: 'copies', key: 'src' }, { bucket: 'copies', key: 'dst' });
     assert.equal(await blobFiles(dataDir), filesBefore, 'a copy adds no bytes');
     await storage.deleteObject(root, 'copies', 'src');
     assert.deepEqual(await readAll(storage, 'copies', 'dst'), data);

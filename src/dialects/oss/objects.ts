@@ -74,7 +74,7 @@ export async function copyObject(call: OssCall, copySource: string): Promise<voi
     throw errors.invalidArgument('Unknown metadata directive.', 'x-oss-metadata-directive', directive);
   }
   const attributes = directive === 'REPLACE' ? objectAttributes(call.ctx.req.headers, META_PREFIX) : undefined;
-  const info = await call.storage.copyObject(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
+  const info = await call.storage.copies.copy(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
     check: copySourceCheck(call),
     forbidOverwrite: forbidOverwrite(call.ctx),
     tags: copyTagging(call.ctx.req.headers),

@@ -52,7 +52,7 @@ function md5Param(params: Params, name: string): string {
 async function reuse(drive: Drive, found: { bucket: string; key: string }, target: Target): Promise<number | undefined> {
   const place = await drive.placeFile(target.parentKey, target.name, target.duplicate);
   try {
-    const copy = await drive.storage.copyObject(drive.actor, found, { bucket: drive.bucket, key: place.key }, undefined, {
+    const copy = await drive.storage.copies.copy(drive.actor, found, { bucket: drive.bucket, key: place.key }, undefined, {
       forbidOverwrite: !place.overwrite,
       // A pan file has no tags: the object whose bytes it shares may have some of its own.
       tags: [],

@@ -167,7 +167,7 @@ export async function copyObject(call: S3Call, copySource: string): Promise<void
   const attributes = directive === 'REPLACE' ? objectAttributes(call.ctx.req.headers, META_PREFIX) : undefined;
   const tags = copyTagging(call.ctx.req.headers);
   const requested = requestedAlgorithm(header(call.ctx.req.headers, 'x-amz-checksum-algorithm'));
-  const info = await call.storage.copyObject(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
+  const info = await call.storage.copies.copy(call.actor, source, { bucket: call.bucket, key: call.key }, attributes, {
     check: copySourceCheck(call),
     checksum: (src) => copyChecksum(src, requested),
     tags,
