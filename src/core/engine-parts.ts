@@ -9,7 +9,7 @@ import type { Actor, BucketInfo, ChecksumAlgorithm, ExtraDigest, WriteOptions } 
 /** The most entries one listing page holds, whatever a client asks for. */
 export const MAX_PAGE = 1000;
 
-/** What the engine's modules (core/storage.ts, core/multipart.ts) share: the two stores and the keys. */
+/** What the engine's modules (core/storage.ts, multipart.ts, object-copy.ts) share: the two stores and the keys. */
 export interface EngineParts {
   readonly meta: Metadata;
   readonly blobs: BlobStore;
