@@ -440,7 +440,6 @@ export class MultipartUploads {
     return this.meta.bucketPartTotals(bucket);
   }
 
-
   /**
    * A stored part of an open upload and its bytes, both from the same part row: the body is the
    * content the returned ETag names, or fails (the part was replaced and its blob removed first).

@@ -484,8 +484,6 @@ export class Storage {
   /**
    * Metadata and the segment map of an object, for ranged streaming reads. The map
    * (up to 10,000 rows) is read on first use: HEAD and 304 answers never need it.
-   */
-  /**
    * `customerKey`: the SSE-C key the request presents; an object stored with one is read only
    * with the same (HEAD too), and one stored without refuses it.
    */
@@ -790,8 +788,6 @@ export class Storage {
   private mayBypassGovernance(actor: Actor, bucket: BucketInfo, key: string, asked: boolean | undefined): boolean {
     return asked === true && allowed(actor, { action: 's3:BypassGovernanceRetention', bucket, key });
   }
-
-
 }
 
 /**
