@@ -88,14 +88,12 @@ export async function saveCheckpoint(path: string, cp: Checkpoint): Promise<void
 /** Either checkpoint's document, written atomically: a temporary file (`<path>.<pid>.tmp`) renamed over the old one. */
 export async function writeCheckpointFile(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}${TEMPORARY_SUFFIX}`;
+  const temporary = `${path}.${process.pid}.tmp`;
   await writeFile(temporary, text, { mode: 0o644 });
   await rename(temporary, path);
 }
 
-const TEMPORARY_SUFFIX = '.tmp';
-
-/** The checkpoint file name a save's temporary file (`<name>.<pid>.tmp`) is for; undefined for any other name. */
+/** The checkpoint file name a save's temporary file (`<name>.<pid>.tmp`, as writeCheckpointFile names it) is for; undefined for any other name. */
 export function checkpointOfTemporary(name: string): string | undefined {
   return /^(.+)\.\d+\.tmp$/.exec(name)?.[1];
 }
